@@ -1,0 +1,42 @@
+"""Entry point of the agent shipped to each machine: `python3 agent.pyz COMMAND ...`.
+
+Runs on python3 >= 3.8 with the stdlib only (boto3 only for the aws heartbeat). Each command lives in its
+own module and is imported only when called, so a warm `wb run` pays for nothing it does not use.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+# command -> "module:function"; each function takes argv (list of str) and returns an exit code.
+COMMANDS = {
+    "run": "weatherballoon.remote.jobs_cli:run_main",
+    "follow": "weatherballoon.remote.jobs_cli:follow_main",
+    "signal": "weatherballoon.remote.jobs_cli:signal_main",
+    "list": "weatherballoon.remote.jobs_cli:list_main",
+    "status": "weatherballoon.remote.jobs_cli:status_main",
+    "sync-scan": "weatherballoon.remote.sync_receiver:scan_main",
+    "sync-apply": "weatherballoon.remote.sync_receiver:apply_main",
+    "outputs-pack": "weatherballoon.remote.outputs:pack_main",
+    "version": "weatherballoon.remote.agent:version_main",
+}
+
+
+def version_main(argv: list) -> int:
+    sys.stdout.write("weatherballoon-agent python %d.%d\n" % sys.version_info[:2])
+    return 0
+
+
+def main(argv: list | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args or args[0] not in COMMANDS:
+        sys.stderr.write("usage: agent {%s} ...\n" % ",".join(sorted(COMMANDS)))
+        return 2
+    module_name, func_name = COMMANDS[args[0]].split(":")
+    func = getattr(importlib.import_module(module_name), func_name)
+    return int(func(args[1:]))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
