@@ -10,7 +10,10 @@ from typing import TYPE_CHECKING, ClassVar
 from .records import Instance, InstanceSpec
 
 if TYPE_CHECKING:
+    from ..config.loader import LoadedConfig
     from ..config.model import WbConfig
+    from ..session.agent import RemoteAgent
+    from ..session.connection import ConnectOptions, SshSession
 
 
 class Provider(ABC):
@@ -21,8 +24,57 @@ class Provider(ABC):
 
     name: ClassVar[str]
 
-    def __init__(self, config: WbConfig) -> None:
+    # The remote interpreter that runs the agent; providers whose agent needs site-packages override it.
+    agent_python: ClassVar[str] = "python3"
+
+    def __init__(self, config: WbConfig, loaded: LoadedConfig) -> None:
         self.config = config
+        self.loaded = loaded
+        self._sessions: dict[str, SshSession] = {}
+        self._agents: dict[str, RemoteAgent] = {}
+
+    def connect_options(self, instance: Instance) -> ConnectOptions:
+        """How to authenticate and verify the host; the config's keys unless a provider knows better."""
+        from pathlib import Path
+
+        from ..session.connection import ConnectOptions
+
+        provisioner = self.config.provisioner
+        return ConnectOptions(
+            known_hosts=Path(provisioner.known_hosts_file).expanduser(),
+            host_key_policy=provisioner.host_key_policy,
+            identity_file=provisioner.identity_file,
+        )
+
+    def session(self, instance: Instance) -> SshSession:
+        """One SSH connection per machine per command, opened on first use and then reused."""
+        from ..session.connection import SshSession
+
+        existing = self._sessions.get(instance.id)
+        if existing is not None and existing.alive:
+            return existing
+        session = SshSession.open(instance.target, self.connect_options(instance))
+        self._sessions[instance.id] = session
+        return session
+
+    def adopt_session(self, instance: Instance, session: SshSession) -> None:
+        self._sessions[instance.id] = session
+
+    def agent(self, instance: Instance) -> RemoteAgent:
+        from ..session.agent import RemoteAgent
+
+        session = self.session(instance)
+        agent = self._agents.get(instance.id)
+        if agent is None or agent.session is not session:
+            agent = RemoteAgent(session, python=self.agent_python)
+            self._agents[instance.id] = agent
+        return agent
+
+    def close(self) -> None:
+        for session in self._sessions.values():
+            session.close()
+        self._sessions.clear()
+        self._agents.clear()
 
     @abstractmethod
     def acquire(self, spec: InstanceSpec) -> Instance:

@@ -1,0 +1,73 @@
+"""wb run [OPTIONS] -- COMMAND [ARG...]"""
+
+from __future__ import annotations
+
+import click
+
+from ..app import App
+from ..durations import DurationType
+
+
+def _env_pair(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    pairs = []
+    for value in values:
+        key, sep, rest = value.partition("=")
+        if not sep or not key or not key.replace("_", "a").isalnum():
+            raise click.BadParameter(f"{value!r} is not KEY=VALUE", ctx=ctx, param=param)
+        pairs.append((key, rest))
+    return tuple(pairs)
+
+
+@click.command(context_settings={"allow_interspersed_args": False})
+@click.option("-d", "--detach", is_flag=True, help="Start the job, print its id on stdout and return.")
+@click.option("--no-sync", is_flag=True, help="Skip the upload of the working directory.")
+@click.option("-t", "--instance-type", help="Override provisioner.instanceType.")
+@click.option("--spot/--on-demand", default=None, help="Use spot capacity (falls back to on-demand).")
+@click.option("--fresh", is_flag=True, help="Never reuse a warm machine.")
+@click.option("--max-time", type=DurationType(), help="Hard cap for this job: 90s, 45m, 2h.")
+@click.option("--max-cost", type=click.FloatRange(min=0, min_open=True), help="Hard cap in USD for this job.")
+@click.option("-e", "--env", "env", multiple=True, callback=_env_pair, metavar="KEY=VALUE", help="Repeatable.")
+@click.option("-o", "--output", "outputs", multiple=True, metavar="GLOB", help="Repeatable; adds to sync.outputs.")
+@click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
+@click.pass_obj
+def command(
+    app: App,
+    detach: bool,
+    no_sync: bool,
+    instance_type: str | None,
+    spot: bool | None,
+    fresh: bool,
+    max_time: float | None,
+    max_cost: float | None,
+    env: tuple[tuple[str, str], ...],
+    outputs: tuple[str, ...],
+    command: tuple[str, ...],
+) -> int:
+    """Sync the working directory, run COMMAND on a machine, stream its output, exit with its code.
+
+    \b
+      wb run -- python train.py --epochs 3
+      wb run -d --max-time 2h -- python train.py
+    """
+    from ..jobs.run_job import RunRequest, run_job
+    from ..providers.records import InstanceSpec
+
+    flags: dict[str, object] = {}
+    if instance_type:
+        flags["provisioner.instanceType"] = (instance_type, "flag --instance-type")
+    if spot is not None:
+        flags["provisioner.spot"] = (spot, "flag --spot" if spot else "flag --on-demand")
+    loaded = app.config(flags)
+    provisioner = loaded.config.provisioner
+    spec = InstanceSpec(
+        instance_type=provisioner.instance_type,
+        spot=provisioner.spot,
+        fresh=fresh,
+        region=provisioner.region,
+        max_time_s=max_time,
+        max_cost_usd=max_cost if max_cost is not None else loaded.config.supervision.max_cost_usd,
+    )
+    request = RunRequest(
+        command=command, spec=spec, detach=detach, sync=not no_sync, env=env, outputs=outputs, flags=flags
+    )
+    return run_job(app, request)

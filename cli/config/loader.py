@@ -1,0 +1,158 @@
+"""Find, read, merge and validate the configuration, remembering where every value came from."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from ..errors import ConfigError
+from .env import env_overrides
+from .model import WbConfig
+from .positions import key_positions, strip_comments
+from .problems import describe_problems
+
+FILE_NAME = ".weatherballoon.json"
+
+
+@dataclass(frozen=True)
+class LoadedConfig:
+    config: WbConfig
+    path: Path | None
+    local_root: Path
+    sources: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def project(self) -> str:
+        return self.local_root.name or "root"
+
+
+def find_config_file(cwd: Path, environ: Mapping[str, str]) -> Path | None:
+    explicit = environ.get("WB_CONFIG")
+    if explicit:
+        path = Path(explicit).expanduser()
+        if not path.is_file():
+            raise ConfigError(
+                f"WB_CONFIG points at {path}, which is not a file",
+                hint="fix or unset WB_CONFIG, or create the file with: wb init",
+            )
+        return path.resolve()
+    for folder in (cwd, *cwd.parents):
+        candidate = folder / FILE_NAME
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def read_document(path: Path) -> tuple[dict[str, Any], str]:
+    """The file's JSON object and its comment-stripped text (for key positions)."""
+    try:
+        raw = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read: {exc.strerror}", path=str(path), hint="check the file's permissions") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError("not UTF-8 text", path=str(path), hint="save the file as UTF-8") from exc
+    text = strip_comments(raw)
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(
+            f"invalid JSON: {exc.msg}",
+            path=str(path),
+            line=exc.lineno,
+            column=exc.colno,
+            hint="fix the syntax at that position; `wb config validate` checks it again",
+        ) from exc
+    if not isinstance(document, dict):
+        raise ConfigError(
+            f"the top level must be a JSON object, not {type(document).__name__}",
+            path=str(path),
+            line=1,
+            column=1,
+            hint='start from: {"provisioner": {"kind": "ssh", "hosts": ["user@host:22"]}}',
+        )
+    return document, text
+
+
+def _set_dotted(document: dict[str, Any], key: str, value: object) -> None:
+    parts = key.split(".")
+    node = document
+    for part in parts[:-1]:
+        child = node.get(part)
+        if not isinstance(child, dict):
+            child = {}
+            node[part] = child
+        node = child
+    node[parts[-1]] = value
+
+
+def _leaves(value: object, prefix: str = "") -> dict[str, object]:
+    if isinstance(value, dict):
+        found: dict[str, object] = {}
+        for key, child in value.items():
+            found.update(_leaves(child, f"{prefix}.{key}" if prefix else str(key)))
+        return found
+    return {prefix: value}
+
+
+def load_config(
+    *,
+    cwd: Path | None = None,
+    environ: Mapping[str, str] | None = None,
+    flags: Mapping[str, object] | None = None,
+    require_file: bool = True,
+) -> LoadedConfig:
+    """Merge CLI flags over WB_* variables over the file over defaults, then validate."""
+    cwd = (cwd or Path.cwd()).resolve()
+    environ = os.environ if environ is None else environ
+    path = find_config_file(cwd, environ)
+    document: dict[str, Any] = {}
+    text = ""
+    if path is not None:
+        document, text = read_document(path)
+    elif require_file and "WB_KIND" not in environ:
+        raise ConfigError(
+            f"no {FILE_NAME} in {cwd} or any folder above it",
+            hint="create one with `wb init`, or point WB_CONFIG at one",
+        )
+    file_label = f"file {path}" if path else "file"
+    sources = {key: file_label for key in _leaves(document)}
+    merged = copy.deepcopy(document)
+    overrides = dict(env_overrides(environ))
+    overrides.update({key: (value, label) for key, (value, label) in _flag_items(flags or {})})
+    for key, (value, label) in overrides.items():
+        _set_dotted(merged, key, value)
+        sources[key] = label
+    try:
+        config = WbConfig.model_validate(merged)
+    except ValidationError as exc:
+        raise describe_problems(exc, path=path, positions=key_positions(text), sources=sources) from None
+    effective = _leaves(config.model_dump(by_alias=True))
+    resolved_sources = {key: sources.get(key, "default") for key in effective}
+    local_root = _local_root(config, path, cwd)
+    return LoadedConfig(config=config, path=path, local_root=local_root, sources=resolved_sources)
+
+
+def _flag_items(flags: Mapping[str, object]) -> list[tuple[str, tuple[object, str]]]:
+    items = []
+    for key, spec in flags.items():
+        value, label = spec if isinstance(spec, tuple) else (spec, "flag")
+        items.append((key, (value, str(label))))
+    return items
+
+
+def _local_root(config: WbConfig, path: Path | None, cwd: Path) -> Path:
+    base = path.parent if path else cwd
+    if config.sync.adir_local:
+        return (base / Path(config.sync.adir_local).expanduser()).resolve()
+    return base
+
+
+def effective_values(loaded: LoadedConfig) -> dict[str, object]:
+    return _leaves(loaded.config.model_dump(by_alias=True))

@@ -1,0 +1,159 @@
+"""`wb run`: find a machine, sync, start the job, stream it, bring outputs back, return its exit code."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ..app import App
+from ..errors import ConnectionLost
+from ..providers.base import Provider
+from ..providers.records import Instance, InstanceSpec
+from . import index
+from .attach import pump
+from .remote_paths import remote_root_for
+
+if TYPE_CHECKING:
+    from ..session.agent import RemoteAgent
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    command: tuple[str, ...]
+    spec: InstanceSpec
+    detach: bool = False
+    sync: bool = True
+    env: tuple[tuple[str, str], ...] = ()
+    outputs: tuple[str, ...] = ()
+    flags: dict[str, object] = field(default_factory=dict)
+
+
+def agent_run_args(job_id: str, remote_root: str, request: RunRequest) -> list[str]:
+    args = ["run", "--job-id", job_id, "--cwd", remote_root]
+    for key, value in request.env:
+        args += ["--env", f"{key}={value}"]
+    if request.spec.max_time_s is not None:
+        args += ["--max-time", f"{request.spec.max_time_s:g}"]
+    return args
+
+
+def run_job(app: App, request: RunRequest) -> int:
+    provider = app.provider()
+    try:
+        return _run(app, provider, request)
+    finally:
+        provider.close()
+
+
+def _run(app: App, provider: Provider, request: RunRequest) -> int:
+    loaded = provider.loaded
+    outputs = tuple(dict.fromkeys((*loaded.config.sync.outputs, *request.outputs)))
+    instance = provider.acquire(request.spec)
+    with provider.attached(instance):
+        agent = provider.agent(instance)
+        remote_root = remote_root_for(loaded)
+        if request.sync:
+            from ..sync.client import sync_up
+
+            summary = sync_up(
+                agent,
+                loaded.local_root,
+                remote_root,
+                excludes=list(loaded.config.sync.file_excludes or []),
+                protect=list(outputs),
+            )
+            if summary.files_sent or summary.deleted:
+                app.say(f"synced {summary.files_sent} files ({summary.bytes_sent} bytes), deleted {summary.deleted}")
+        job_id = index.new_job_id()
+        record = index.JobRecord(
+            id=job_id,
+            provider=provider.name,
+            instance_id=instance.id,
+            target=instance.target,
+            remote_root=remote_root,
+            command=request.command,
+            outputs=outputs,
+            local_root=str(loaded.local_root),
+        )
+        index.save(record)
+        args = agent_run_args(job_id, remote_root, request)
+        if request.detach:
+            status, out, err = agent.run([*args, "--", *request.command])
+            if status != 0:
+                app.warn(f"could not start the job: {err.decode(errors='replace').strip()}")
+                return status
+            sys.stdout.write(job_id + "\n")
+            sys.stdout.flush()
+            app.say(f"started on {instance.id}; follow with: wb logs -f {job_id}")
+            return 0
+        forward = _stdin_fd_to_forward()
+        if forward is not None:
+            args.append("--stdin")
+        proc = agent([*args, "--follow", "--", *request.command])
+
+        def interrupt() -> None:
+            agent.run(["signal", job_id, "INT"])
+            app.warn(f"sent SIGINT to job {job_id}; press Ctrl-C again within 2 s to detach")
+
+        result = pump(proc, forward_stdin_fd=forward, on_first_interrupt=interrupt)
+        if result.detached:
+            app.warn(f"detached; job {job_id} keeps running. Reattach with: wb logs -f {job_id}")
+            return 130
+        if result.status == -1:
+            raise ConnectionLost(
+                f"lost the connection while job {job_id} was running", host=instance.id, job_id=job_id
+            )
+        explain_supervision_stop(app, provider, instance, agent_status=_job_status(agent, job_id, result.status))
+        if outputs:
+            fetch_outputs(app, provider, record)
+        return result.status
+
+
+def _job_status(agent: RemoteAgent, job_id: str, code: int) -> dict[str, object] | None:
+    if code != 124:
+        return None
+    status, out, _ = agent.run(["status", job_id])
+    return json.loads(out) if status == 0 and out else None
+
+
+def explain_supervision_stop(
+    app: App, provider: Provider, instance: Instance, *, agent_status: dict[str, object] | None
+) -> None:
+    """Say why supervision stopped a job (exit 124); the exit code itself is the job's."""
+    if agent_status and agent_status.get("stop_reason"):
+        reason = agent_status["stop_reason"]
+        app.warn(f"supervision stopped the job: {reason} reached (exit 124)")
+        return
+    reason = provider.job_stopped_reason(instance)
+    if reason:
+        app.warn(f"supervision stopped the job: {reason}")
+
+
+def fetch_outputs(app: App, provider: Provider, record: index.JobRecord) -> None:
+    from ..sync.client import pull_outputs
+
+    summary = pull_outputs(
+        provider.agent(record.instance()),
+        record.remote_root,
+        list(record.outputs),
+        Path(record.local_root),
+    )
+    app.say(f"outputs: {summary.files} files ({summary.bytes} bytes) into {record.local_root}")
+
+
+def _stdin_fd_to_forward() -> int | None:
+    try:
+        fd = sys.stdin.fileno() if sys.stdin is not None else None
+    except (OSError, ValueError):
+        return None
+    if fd is None:
+        return None
+    try:
+        os.fstat(fd)
+    except OSError:
+        return None
+    return None if os.isatty(fd) else fd

@@ -1,0 +1,55 @@
+"""The agent as shipped: a deterministic zipapp of `weatherballoon.remote` and the supervision model."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import zipfile
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+_MAIN = b"import sys\nfrom weatherballoon.remote.agent import main\nsys.exit(main())\n"
+_FIXED_TIME = (1980, 1, 1, 0, 0, 0)
+
+
+@dataclass(frozen=True)
+class AgentBundle:
+    data: bytes
+    digest: str
+
+    @property
+    def file_name(self) -> str:
+        return f"agent-{self.digest[:16]}.pyz"
+
+
+def _package_dir(name: str) -> Path:
+    import importlib
+
+    module = importlib.import_module(f"weatherballoon.{name}")
+    return Path(next(iter(module.__path__)))
+
+
+def _files() -> list[tuple[str, Path]]:
+    found: list[tuple[str, Path]] = []
+    for package in ("remote", "lambdas"):
+        root = _package_dir(package)
+        for path in sorted(root.rglob("*")):
+            if path.suffix in (".py", ".json") and "__pycache__" not in path.parts and path.is_file():
+                found.append((f"weatherballoon/{package}/{path.relative_to(root).as_posix()}", path))
+    return found
+
+
+@lru_cache(maxsize=1)
+def agent_bundle() -> AgentBundle:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        entries = [("__main__.py", _MAIN), ("weatherballoon/__init__.py", b"")]
+        entries += [(name, path.read_bytes()) for name, path in _files()]
+        for name, content in entries:
+            info = zipfile.ZipInfo(name, date_time=_FIXED_TIME)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            archive.writestr(info, content)
+    data = buffer.getvalue()
+    return AgentBundle(data=data, digest=hashlib.sha256(data).hexdigest())

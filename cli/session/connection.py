@@ -1,0 +1,195 @@
+"""One paramiko SSH connection per command, reused for sync, the agent and the job streams.
+
+The socket is opened here, not by paramiko, to set TCP_NODELAY (paramiko never does; without it each
+request stalls for delayed ACKs) and TCP_USER_TIMEOUT (so a cut link is noticed within the keepalive bound
+instead of after the kernel's ~15 minutes of retransmissions).
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, TYPE_CHECKING
+
+from ..errors import AuthError, ConnectError
+from ..providers.records import SshTarget
+from .auth import candidate_keys
+from .hostkeys import verify_host_key
+
+if TYPE_CHECKING:
+    from paramiko import Channel, Transport
+
+
+@dataclass(frozen=True)
+class ConnectOptions:
+    known_hosts: Path
+    host_key_policy: str = "strict"
+    identity_file: str | None = None
+    connect_timeout_s: float = 10.0
+    keepalive_s: int = 3
+    # A connection whose sent data stays unacknowledged this long is declared lost.
+    user_timeout_ms: int = 12_000
+
+    @property
+    def loss_bound_s(self) -> float:
+        return self.keepalive_s + self.user_timeout_ms / 1000
+
+
+class RemoteExec:
+    """A command running over an exec channel; satisfies `process.RemoteProcess`."""
+
+    def __init__(self, channel: Channel) -> None:
+        self.channel = channel
+        self.stdin: IO[bytes] = channel.makefile_stdin("wb")
+        self.stdout: IO[bytes] = channel.makefile("rb")
+        self.stderr: IO[bytes] = channel.makefile_stderr("rb")
+
+    def wait(self) -> int:
+        """The exit status, or -1 when the connection ended without one (treat as lost, never as a finish)."""
+        return int(self.channel.recv_exit_status())
+
+    def close(self) -> None:
+        self.channel.close()
+
+
+class SshSession:
+    def __init__(self, transport: Transport, target: SshTarget, options: ConnectOptions) -> None:
+        self.transport = transport
+        self.target = target
+        self.options = options
+        self._lock = threading.Lock()
+
+    @classmethod
+    def open(cls, target: SshTarget, options: ConnectOptions) -> SshSession:
+        from .lazy_paramiko import paramiko
+
+        pm = paramiko()
+        sock = _open_socket(target, options)
+        transport = pm.Transport(sock)
+        transport.banner_timeout = options.connect_timeout_s
+        try:
+            transport.start_client(timeout=options.connect_timeout_s)
+        except (pm.SSHException, EOFError, OSError) as exc:
+            transport.close()
+            raise ConnectError(
+                f"SSH handshake failed: {exc or type(exc).__name__}",
+                host=target.label,
+                hint="check that an SSH server listens on that port (try: ssh -p PORT user@host)",
+            ) from exc
+        try:
+            verify_host_key(
+                transport.get_remote_server_key(),
+                host=target.host,
+                port=target.port,
+                known_hosts=options.known_hosts,
+                policy=options.host_key_policy,
+                expected_fingerprint=target.host_key_fingerprint,
+            )
+            _authenticate(transport, target, options)
+        except BaseException:
+            transport.close()
+            raise
+        transport.set_keepalive(options.keepalive_s)
+        # The first request after auth tends to stall on a delayed ACK; an ignore message clears it.
+        transport.send_ignore()
+        return cls(transport, target, options)
+
+    @property
+    def alive(self) -> bool:
+        return bool(self.transport.is_active())
+
+    def channel(self) -> Channel:
+        try:
+            with self._lock:
+                return self.transport.open_session(timeout=self.options.connect_timeout_s)
+        except Exception as exc:
+            raise ConnectError(f"connection lost: {exc}", host=self.target.label) from exc
+
+    def exec(self, command: str) -> RemoteExec:
+        channel = self.channel()
+        channel.exec_command(command)
+        return RemoteExec(channel)
+
+    def run(self, command: str, *, stdin: bytes | None = None) -> tuple[int, bytes, bytes]:
+        """Run a short command to completion: (status, stdout, stderr)."""
+        proc = self.exec(command)
+        if stdin is not None:
+            proc.stdin.write(stdin)
+        proc.stdin.close()
+        out = proc.stdout.read()
+        err = proc.stderr.read()
+        return proc.wait(), out, err
+
+    def close(self) -> None:
+        self.transport.close()
+
+    def __enter__(self) -> SshSession:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _open_socket(target: SshTarget, options: ConnectOptions) -> socket.socket:
+    try:
+        sock = socket.create_connection((target.host, target.port), timeout=options.connect_timeout_s)
+    except socket.gaierror as exc:
+        raise ConnectError(
+            f"cannot resolve host name {target.host!r}: {exc.strerror}",
+            host=target.label,
+            hint="check provisioner.hosts in .weatherballoon.json",
+        ) from exc
+    except ConnectionRefusedError as exc:
+        raise ConnectError(
+            "connection refused",
+            host=target.label,
+            hint="is sshd running and listening on that port? check provisioner.hosts",
+        ) from exc
+    except TimeoutError as exc:
+        raise ConnectError(
+            f"connection timed out after {options.connect_timeout_s:g}s",
+            host=target.label,
+            hint="the host may be down or a firewall drops SSH; check the address and port",
+        ) from exc
+    except OSError as exc:
+        raise ConnectError(
+            f"cannot connect: {exc.strerror or exc}",
+            host=target.label,
+            hint="check the network path to the host",
+        ) from exc
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    if hasattr(socket, "TCP_USER_TIMEOUT"):
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT, options.user_timeout_ms)
+    sock.settimeout(None)
+    return sock
+
+
+def _authenticate(transport: Transport, target: SshTarget, options: ConnectOptions) -> None:
+    from .lazy_paramiko import paramiko
+
+    pm = paramiko()
+    tried: list[str] = []
+    for label, key in candidate_keys(options.identity_file):
+        tried.append(label)
+        try:
+            transport.auth_publickey(target.username, key)
+        except pm.AuthenticationException:
+            continue
+        except pm.SSHException as exc:
+            raise ConnectError(f"authentication failed: {exc}", host=target.label) from exc
+        if transport.is_authenticated():
+            return
+    if not tried:
+        raise AuthError(
+            "no SSH key to offer: no identityFile, no ssh-agent keys, no ~/.ssh/id_ed25519 or id_rsa",
+            host=target.label,
+            hint="set provisioner.identityFile, or create a key with ssh-keygen -t ed25519",
+        )
+    raise AuthError(
+        f"authentication failed for user {target.username!r} (offered: {', '.join(tried)})",
+        host=target.label,
+        hint=f"add your public key to ~{target.username}/.ssh/authorized_keys on the host, "
+        "or point provisioner.identityFile at the right key",
+    )
