@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import select
 import threading
@@ -42,10 +43,8 @@ def _forward_stdin(channel: Channel, source_fd: int) -> None:
     except OSError:
         pass  # the job ended or the link dropped: nothing more to forward
     finally:
-        try:
+        with contextlib.suppress(OSError):
             channel.shutdown_write()
-        except OSError:
-            pass
 
 
 def _drain(channel: Channel, stdout_fd: int, stderr_fd: int) -> bool:

@@ -82,7 +82,7 @@ def _run(app: App, provider: Provider, request: RunRequest) -> int:
         index.save(record)
         args = agent_run_args(job_id, remote_root, request)
         if request.detach:
-            status, out, err = agent.run([*args, "--", *request.command])
+            status, _out, err = agent.run([*args, "--", *request.command])
             if status != 0:
                 app.warn(f"could not start the job: {err.decode(errors='replace').strip()}")
                 return status
