@@ -90,7 +90,7 @@ def _run(app: App, provider: Provider, request: RunRequest) -> int:
             sys.stdout.flush()
             app.say(f"started on {instance.id}; follow with: wb logs -f {job_id}")
             return 0
-        forward = _stdin_fd_to_forward()
+        forward = stdin_fd_to_forward()
         if forward is not None:
             args.append("--stdin")
         proc = agent([*args, "--follow", "--", *request.command])
@@ -107,13 +107,13 @@ def _run(app: App, provider: Provider, request: RunRequest) -> int:
             raise ConnectionLost(
                 f"lost the connection while job {job_id} was running", host=instance.id, job_id=job_id
             )
-        explain_supervision_stop(app, provider, instance, agent_status=_job_status(agent, job_id, result.status))
+        explain_supervision_stop(app, provider, instance, agent_status=job_status(agent, job_id, result.status))
         if outputs:
             fetch_outputs(app, provider, record)
         return result.status
 
 
-def _job_status(agent: RemoteAgent, job_id: str, code: int) -> dict[str, object] | None:
+def job_status(agent: RemoteAgent, job_id: str, code: int) -> dict[str, object] | None:
     if code != 124:
         return None
     status, out, _ = agent.run(["status", job_id])
@@ -145,7 +145,7 @@ def fetch_outputs(app: App, provider: Provider, record: index.JobRecord) -> None
     app.say(f"outputs: {summary.files} files ({summary.bytes} bytes) into {record.local_root}")
 
 
-def _stdin_fd_to_forward() -> int | None:
+def stdin_fd_to_forward() -> int | None:
     try:
         fd = sys.stdin.fileno() if sys.stdin is not None else None
     except (OSError, ValueError):

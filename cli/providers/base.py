@@ -10,8 +10,11 @@ from typing import TYPE_CHECKING, ClassVar
 from .records import Instance, InstanceSpec
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from ..config.loader import LoadedConfig
     from ..config.model import WbConfig
+    from ..jobs.index import JobRecord
     from ..session.agent import RemoteAgent
     from ..session.connection import ConnectOptions, SshSession
 
@@ -92,6 +95,14 @@ class Provider(ABC):
             if instance.id == instance_id:
                 return instance
         raise UsageError(f"no instance {instance_id!r}", hint="list them with: wb status")
+
+    def instance_for_job(self, record: JobRecord) -> Instance:
+        """The machine a recorded job ran on, as this provider reaches it now."""
+        return record.instance()
+
+    def pull_from_storage(self, record: JobRecord, globs: list[str], destination: Path) -> object | None:
+        """Outputs from durable storage when the machine is gone; None when this provider keeps none."""
+        return None
 
     def terminate(self, instances: Sequence[Instance]) -> list[str]:
         """Stop spending on these machines; returns the ids acted on."""

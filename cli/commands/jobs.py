@@ -1,0 +1,27 @@
+"""wb jobs"""
+
+from __future__ import annotations
+
+import click
+
+from ..app import App
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option("-n", "--limit", default=20, show_default=True, help="How many of the newest jobs.")
+@click.pass_obj
+def command(app: App, as_json: bool, limit: int) -> int:
+    """My jobs: id, instance, state, exit code, started, duration, command."""
+    from ..jobs.listing import job_rows
+    from ..render.table import print_json, print_table
+
+    rows = job_rows(app, limit=limit)
+    if as_json:
+        print_json([row.__dict__ for row in rows])
+        return 0
+    print_table(
+        ["JOB", "INSTANCE", "STATE", "EXIT", "STARTED", "DURATION", "COMMAND"],
+        [row.cells() for row in rows],
+    )
+    return 0

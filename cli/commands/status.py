@@ -1,0 +1,40 @@
+"""wb status [--all] [--json]"""
+
+from __future__ import annotations
+
+import time
+
+import click
+
+from ..app import App
+
+
+@click.command()
+@click.option("--all", "everyone", is_flag=True, help="Everyone's machines, not only mine.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_obj
+def command(app: App, everyone: bool, as_json: bool) -> int:
+    """Machines: id, owner, type, state, uptime, est. cost, lease left, running jobs, reason if reaped."""
+    from dataclasses import asdict
+
+    from ..durations import format_duration
+    from ..render.table import print_json, print_table
+
+    provider = app.provider()
+    try:
+        instances = provider.list_instances(everyone=everyone)
+    finally:
+        provider.close()
+    if as_json:
+        print_json([asdict(instance) for instance in instances])
+        return 0
+    now = time.time()
+    rows = []
+    for item in instances:
+        uptime = format_duration(now - item.launched_at) if item.launched_at else None
+        lease = format_duration(max(0.0, item.lease_until - now)) if item.lease_until else None
+        cost = f"${item.est_cost_usd:.2f}" if item.est_cost_usd is not None else None
+        jobs = f"{len(item.running_jobs)}" + (f" ({', '.join(item.running_jobs[:3])})" if item.running_jobs else "")
+        rows.append([item.id, item.owner, item.instance_type, item.state, uptime, cost, lease, jobs, item.reap_reason])
+    print_table(["INSTANCE", "OWNER", "TYPE", "STATE", "UPTIME", "EST. COST", "LEASE LEFT", "JOBS", "REASON"], rows)
+    return 0

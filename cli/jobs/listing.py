@@ -1,0 +1,79 @@
+"""Join the local job index with what each machine's agent says about those jobs."""
+
+from __future__ import annotations
+
+import json
+import shlex
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from ..app import App
+from ..durations import format_duration
+from ..errors import WbError
+from . import index
+
+
+@dataclass
+class JobRow:
+    id: str
+    instance: str
+    state: str
+    exit_code: int | None
+    started_at: float
+    ended_at: float | None
+    command: str
+    stop_reason: str | None = None
+
+    def cells(self) -> list[object]:
+        end = self.ended_at or (time.time() if self.state == "running" else None)
+        duration = format_duration(end - self.started_at) if end else None
+        started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(self.started_at))
+        state = f"{self.state} ({self.stop_reason})" if self.stop_reason else self.state
+        return [self.id, self.instance, state, self.exit_code, started, duration, self.command[:60]]
+
+
+def job_rows(app: App, *, limit: int) -> list[JobRow]:
+    records = index.all_records()[:limit]
+    if not records:
+        return []
+    provider = app.provider()
+    by_instance: dict[str, list[index.JobRecord]] = {}
+    for record in records:
+        by_instance.setdefault(record.instance_id, []).append(record)
+
+    def remote_jobs(instance_id: str) -> dict[str, dict[str, object]]:
+        sample = by_instance[instance_id][0]
+        try:
+            status, out, _ = provider.agent(provider.instance_for_job(sample)).run(["list"])
+        except WbError:
+            return {}
+        if status != 0:
+            return {}
+        return {str(job["id"]): job for job in json.loads(out or b"[]")}
+
+    try:
+        with ThreadPoolExecutor(max_workers=min(8, len(by_instance))) as pool:
+            known = dict(zip(by_instance, pool.map(remote_jobs, by_instance), strict=True))
+    finally:
+        provider.close()
+    rows = []
+    for record in records:
+        job = known.get(record.instance_id, {}).get(record.id)
+        rows.append(
+            JobRow(
+                id=record.id,
+                instance=record.instance_id,
+                state=str(job["state"]) if job else "unknown",
+                exit_code=_int(job.get("exit_code")) if job else None,
+                started_at=float(job["started_at"]) if job and job.get("started_at") else record.started_at,  # type: ignore[arg-type]
+                ended_at=float(job["ended_at"]) if job and job.get("ended_at") else None,  # type: ignore[arg-type]
+                command=shlex.join(record.command),
+                stop_reason=str(job["stop_reason"]) if job and job.get("stop_reason") else None,
+            )
+        )
+    return rows
+
+
+def _int(value: object) -> int | None:
+    return int(value) if isinstance(value, (int, float)) else None
