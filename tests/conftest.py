@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.support import moto_server, sshd
+from tests.support.project import Project, make_project
 
 
 @pytest.fixture(scope="session")
@@ -71,3 +72,9 @@ def fresh_sshd_host(tmp_path: Path, ssh_user: sshd.TestUser, ssh_identity: Path)
     host = sshd.SshdHost(tmp_path / "sshd", ssh_user, ssh_identity).start()
     yield host
     host.stop()
+
+
+@pytest.fixture
+def project(tmp_path: Path, sshd_host: sshd.SshdHost) -> Project:
+    """A git project whose .weatherballoon.json points at the session's sshd (ssh provider)."""
+    return make_project(tmp_path, sshd_host)

@@ -1,0 +1,97 @@
+"""A user's project folder wired to a test sshd, and a way to run the real `wb` binary in it."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tests.support.sshd import SshdHost
+
+WB = str(Path(sys.executable).parent / "wb")
+
+
+@dataclass
+class Project:
+    root: Path
+    data_dir: Path
+    host: SshdHost | None = None
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+    def env(self) -> dict[str, str]:
+        env = {key: value for key, value in os.environ.items() if not key.startswith(("WB_", "AWS_"))}
+        env.update({"WB_DATA_DIR": str(self.data_dir), "SSH_AUTH_SOCK": "", "PYTHONUNBUFFERED": "1"})
+        env.update(self.extra_env)
+        return env
+
+    def wb(
+        self,
+        *args: str,
+        input: bytes | None = None,
+        timeout: float = 60,
+        cwd: Path | None = None,
+        check: bool = False,
+    ) -> subprocess.CompletedProcess[bytes]:
+        result = subprocess.run(
+            [WB, *args],
+            cwd=cwd or self.root,
+            env=self.env(),
+            input=input if input is not None else b"",
+            capture_output=True,
+            timeout=timeout,
+        )
+        if check and result.returncode != 0:
+            raise AssertionError(f"wb {' '.join(args)} exited {result.returncode}: {result.stderr.decode()}")
+        return result
+
+    def popen(self, *args: str, **kwargs: object) -> subprocess.Popen[bytes]:
+        return subprocess.Popen(
+            [WB, *args],
+            cwd=self.root,
+            env=self.env(),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            **kwargs,  # type: ignore[arg-type]
+        )
+
+    def write_config(self, **provisioner: object) -> Path:
+        assert self.host is not None
+        config = {
+            "provisioner": {
+                "kind": "ssh",
+                "hosts": [self.host.spec],
+                "identityFile": str(self.host.identity),
+                "knownHostsFile": str(self.host.known_hosts),
+                **provisioner,
+            },
+            "sync": {"outputs": ["out/**"]},
+        }
+        path = self.root / ".weatherballoon.json"
+        path.write_text(json.dumps(config, indent=2))
+        return path
+
+    def git(self, *args: str) -> None:
+        subprocess.run(["git", *args], cwd=self.root, check=True, capture_output=True)
+
+    @property
+    def remote_root(self) -> Path:
+        assert self.host is not None
+        return self.host.user.home / "wb" / self.root.name
+
+
+def make_project(tmp_path: Path, host: SshdHost | None, *, name: str = "proj", git: bool = True) -> Project:
+    root = tmp_path / name
+    root.mkdir()
+    data = tmp_path / "wb-data"
+    project = Project(root=root, data_dir=data, host=host)
+    if git:
+        project.git("init", "-q")
+        project.git("config", "user.email", "t@example.com")
+        project.git("config", "user.name", "t")
+    if host is not None:
+        project.write_config()
+    return project
