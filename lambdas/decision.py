@@ -1,0 +1,214 @@
+"""The reap decision: a pure function of EC2 facts, the row, the jobs, budgets and `now`.
+
+Precedence, when several reasons hold at once (the first one is reported and recorded):
+
+1. `marked`        someone asked for termination (`wb down`, an admin); the most deliberate signal.
+2. `owner-budget`  the owner's month reached its budget: every one of their instances goes.
+3. `team-budget`   the team's month reached its budget: every team instance goes.
+4. `max-lifetime`  `now >= max_until` (launch + maxHours); renewals cannot extend it.
+5. `job-max-cost`  a running job's cost passed its `--max-cost` (+ grace): the agent should have stopped it.
+6. `job-max-time`  a running job passed its `--max-time` (+ grace): same backstop.
+7. `lease-expired` `now >= lease_until`: nobody renewed; the ordinary end of an idle machine.
+8. `orphan`        tagged, but no live row `orphan_grace_s` after launch (a client died mid-launch).
+
+Budgets come before the per-instance reasons because they explain the most: a user who lost several
+machines at once learns why from any one of them. `orphan` and the row reasons (4-7, and `marked`) exclude
+each other: an orphan has no row to carry them. A row in state `closed` counts as no row.
+
+All boundaries are inclusive: a lease ending at `t` is expired at `t`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import Enum
+
+from . import schema, tags
+from .budgets import BudgetState
+from .records import InstanceRecord, JobRecord
+
+
+class Action(str, Enum):
+    KEEP = "keep"
+    TERMINATE = "terminate"
+    CLOSE = "close"  # the instance is gone: close its row, stop accruing
+
+
+class Reason(str, Enum):
+    # terminate
+    MARKED = "marked"
+    OWNER_BUDGET = "owner-budget"
+    TEAM_BUDGET = "team-budget"
+    MAX_LIFETIME = "max-lifetime"
+    JOB_MAX_COST = "job-max-cost"
+    JOB_MAX_TIME = "job-max-time"
+    LEASE_EXPIRED = "lease-expired"
+    ORPHAN = "orphan"
+    # keep
+    LEASE_VALID = "lease-valid"
+    ORPHAN_GRACE = "orphan-grace"
+    ALREADY_TERMINATING = "already-terminating"
+    NOT_MANAGED = "not-managed"
+    # close
+    INSTANCE_GONE = "instance-gone"
+    AWAITING_INSTANCE = "awaiting-instance"
+
+
+PRECEDENCE: tuple[Reason, ...] = (
+    Reason.MARKED,
+    Reason.OWNER_BUDGET,
+    Reason.TEAM_BUDGET,
+    Reason.MAX_LIFETIME,
+    Reason.JOB_MAX_COST,
+    Reason.JOB_MAX_TIME,
+    Reason.LEASE_EXPIRED,
+    Reason.ORPHAN,
+)
+TERMINATE_REASONS = frozenset(PRECEDENCE)
+
+# EC2 states in which an instance still costs, or may cost again; and those on their way out.
+LIVE_STATES = frozenset({"pending", "running", "stopping", "stopped"})
+GONE_STATES = frozenset({"shutting-down", "terminated"})
+BILLED_STATES = frozenset({"pending", "running"})
+
+
+@dataclass(frozen=True)
+class InstanceFacts:
+    """What EC2 says about one instance."""
+
+    instance_id: str
+    state: str
+    launched_at: float
+    instance_type: str
+    region: str
+    account: str
+    tags: Mapping[str, str] = field(default_factory=dict)
+    spot: bool = False
+    partition: str = "aws"
+
+    @property
+    def arn(self) -> str:
+        return schema.instance_arn(self.region, self.account, self.instance_id, self.partition)
+
+    @property
+    def managed(self) -> bool:
+        return tags.is_managed(self.tags)
+
+    @property
+    def owner(self) -> str:
+        return self.tags.get(tags.OWNER, "")
+
+    def team(self, default: str) -> str:
+        return self.tags.get(tags.TEAM) or default
+
+    @property
+    def billed(self) -> bool:
+        return self.state in BILLED_STATES
+
+
+@dataclass(frozen=True)
+class DecisionConfig:
+    orphan_grace_s: float = 600.0
+    job_cap_grace_s: float = 120.0
+    default_team: str = "default"
+
+
+@dataclass(frozen=True)
+class Decision:
+    action: Action
+    reason: Reason
+    detail: str = ""
+
+    @property
+    def terminate(self) -> bool:
+        return self.action is Action.TERMINATE
+
+
+def _live(row: InstanceRecord | None) -> InstanceRecord | None:
+    return row if row is not None and not row.closed else None
+
+
+def job_reasons(
+    jobs: Iterable[JobRecord], price_usd_hour: float, now: float, grace_s: float
+) -> list[tuple[Reason, str]]:
+    """Cap breaches of running jobs, judged `grace_s` late so the agent gets to enforce them first."""
+    found: list[tuple[Reason, str]] = []
+    for job in jobs:
+        if not job.running:
+            continue
+        late = now - grace_s - job.started_at
+        if job.max_cost_usd is not None and price_usd_hour > 0:
+            cost = max(0.0, late) * price_usd_hour / 3600.0
+            if cost >= job.max_cost_usd:
+                found.append((Reason.JOB_MAX_COST, f"job {job.job_id} cost ${cost:.4f} >= ${job.max_cost_usd}"))
+        if job.max_time_s is not None and late >= job.max_time_s:
+            found.append((Reason.JOB_MAX_TIME, f"job {job.job_id} ran {now - job.started_at:.0f}s"))
+    return found
+
+
+def applicable_reasons(
+    facts: InstanceFacts,
+    row: InstanceRecord | None,
+    jobs: Sequence[JobRecord],
+    budget: BudgetState,
+    now: float,
+    config: DecisionConfig,
+    price_usd_hour: float | None = None,
+) -> dict[Reason, str]:
+    """Every termination reason that holds, with a human detail; `decide` picks one by PRECEDENCE."""
+    found: dict[Reason, str] = {}
+    live = _live(row)
+    if live is not None and live.mark:
+        found[Reason.MARKED] = f"marked: {live.mark}"
+    if budget.owner_exceeded:
+        found[Reason.OWNER_BUDGET] = f"owner spent ${budget.owner_spent:.2f} of ${budget.owner_limit}"
+    if budget.team_exceeded:
+        found[Reason.TEAM_BUDGET] = f"team spent ${budget.team_spent:.2f} of ${budget.team_limit}"
+    if live is None:
+        age = now - facts.launched_at
+        if age >= config.orphan_grace_s:
+            found[Reason.ORPHAN] = f"no row {age:.0f}s after launch"
+        return found
+    if now >= live.max_until:
+        found[Reason.MAX_LIFETIME] = f"lifetime ended {now - live.max_until:.0f}s ago"
+    price = live.price_usd_hour if price_usd_hour is None else price_usd_hour
+    for reason, detail in job_reasons(jobs, price, now, config.job_cap_grace_s):
+        found.setdefault(reason, detail)
+    if now >= live.lease_until:
+        found[Reason.LEASE_EXPIRED] = f"lease ended {now - live.lease_until:.0f}s ago"
+    return found
+
+
+def decide(
+    facts: InstanceFacts,
+    row: InstanceRecord | None,
+    jobs: Sequence[JobRecord],
+    budget: BudgetState,
+    now: float,
+    config: DecisionConfig,
+    price_usd_hour: float | None = None,
+) -> Decision:
+    """KEEP or TERMINATE one EC2 instance, with the reason. Never TERMINATE an instance without the
+    `wb:managed=true` tag, whatever the row says."""
+    if not facts.managed:
+        return Decision(Action.KEEP, Reason.NOT_MANAGED)
+    if facts.state in GONE_STATES:
+        return Decision(Action.KEEP, Reason.ALREADY_TERMINATING, facts.state)
+    found = applicable_reasons(facts, row, jobs, budget, now, config, price_usd_hour)
+    for reason in PRECEDENCE:
+        if reason in found:
+            return Decision(Action.TERMINATE, reason, found[reason])
+    if _live(row) is None:
+        return Decision(Action.KEEP, Reason.ORPHAN_GRACE, f"launched {now - facts.launched_at:.0f}s ago")
+    return Decision(Action.KEEP, Reason.LEASE_VALID)
+
+
+def decide_missing(row: InstanceRecord, now: float, config: DecisionConfig) -> Decision:
+    """A live row whose instance EC2 no longer lists (or lists as terminated): CLOSE it, unless the row is
+    younger than the orphan grace (DescribeInstances is eventually consistent right after launch)."""
+    if row.closed:
+        return Decision(Action.KEEP, Reason.INSTANCE_GONE, "already closed")
+    if now - row.launched_at < config.orphan_grace_s:
+        return Decision(Action.KEEP, Reason.AWAITING_INSTANCE)
+    return Decision(Action.CLOSE, Reason.INSTANCE_GONE)

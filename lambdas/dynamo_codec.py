@@ -1,0 +1,115 @@
+"""Low-level DynamoDB plumbing for `DynamoStore`: typed-value codec, expressions, error mapping."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from functools import lru_cache
+from typing import Any
+
+from . import schema
+from .accrual import Accrual, ledger_increments
+from .errors import StoreError
+from .items import number
+
+RETRYABLE_CODES = frozenset(
+    {
+        "TransactionConflict",
+        "TransactionConflictException",
+        "ThrottlingException",
+        "ThrottlingError",
+        "ProvisionedThroughputExceeded",
+        "ProvisionedThroughputExceededException",
+        "RequestLimitExceeded",
+        "InternalServerError",
+        "TransactionInProgressException",
+    }
+)
+
+
+@lru_cache(maxsize=None)  # noqa: UP033 -- functools.cache is 3.9+; this runs on 3.8
+def _codec() -> tuple[Any, Any]:
+    from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+
+    return TypeSerializer(), TypeDeserializer()
+
+
+def to_wire(item: Mapping[str, Any]) -> dict[str, Any]:
+    """Plain item -> {"name": {"S": ...}}."""
+    serializer, _ = _codec()
+    return {k: serializer.serialize(_numbers(v)) for k, v in item.items()}
+
+
+def from_wire(item: Mapping[str, Any]) -> dict[str, Any]:
+    _, deserializer = _codec()
+    return {k: deserializer.deserialize(v) for k, v in item.items()}
+
+
+def _numbers(value: Any) -> Any:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, (int, float)):
+        return number(value)
+    if isinstance(value, Mapping):
+        return {k: _numbers(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_numbers(v) for v in value]
+    return value
+
+
+def key(pk: str, sk: str) -> dict[str, Any]:
+    return {schema.PK: {"S": pk}, schema.SK: {"S": sk}}
+
+
+def values(**kwargs: Any) -> dict[str, Any]:
+    """ExpressionAttributeValues from keyword arguments: `values(now=1.5)` -> {":now": {"N": "1.5"}}."""
+    return {f":{name}": to_wire({"v": value})["v"] for name, value in kwargs.items()}
+
+
+def error_code(exc: Exception) -> str:
+    response = getattr(exc, "response", None) or {}
+    return str(response.get("Error", {}).get("Code", type(exc).__name__))
+
+
+def store_error(exc: Exception, operation: str) -> StoreError:
+    code = error_code(exc)
+    return StoreError(f"DynamoDB {operation} failed: {code}: {exc}", operation=operation, code=code)
+
+
+NOT_CLOSED = "(attribute_not_exists(#state) OR #state <> :closed)"
+
+
+def accrual_transaction(table: str, batch: list[Accrual], now: float) -> list[dict[str, Any]]:
+    """TransactItems: one conditional update per instance row, one ADD per ledger row."""
+    items: list[dict[str, Any]] = []
+    for accrual in batch:
+        condition = f"attribute_exists(pk) AND {NOT_CLOSED} AND "
+        vals = values(until=accrual.until, usd=accrual.usd, closed="closed")
+        if accrual.read_until is None:
+            condition += "attribute_not_exists(accrued_until)"
+        else:
+            condition += "accrued_until = :read"
+            vals.update(values(read=accrual.read_until))
+        items.append(
+            {
+                "Update": {
+                    "TableName": table,
+                    "Key": key(accrual.pk, accrual.sk),
+                    "UpdateExpression": "SET accrued_until = :until ADD accrued_usd :usd",
+                    "ConditionExpression": condition,
+                    "ExpressionAttributeNames": {"#state": "state"},
+                    "ExpressionAttributeValues": vals,
+                }
+            }
+        )
+    for (month, scope, name), usd in sorted(ledger_increments(batch).items(), key=lambda kv: str(kv[0])):
+        items.append(
+            {
+                "Update": {
+                    "TableName": table,
+                    "Key": key(schema.ledger_pk(month), schema.scope_sk(scope, name)),
+                    "UpdateExpression": "SET updated_at = :now ADD usd :usd",
+                    "ExpressionAttributeValues": values(now=now, usd=usd),
+                }
+            }
+        )
+    return items

@@ -1,0 +1,256 @@
+"""`SupervisionStore` on the DynamoDB table (key contract in `schema`). boto3 is imported lazily."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from . import schema
+from .accrual import Accrual
+from .audit import AuditRecord, ReaperHeartbeat
+from .budgets import BudgetEntry, LedgerEntry
+from .dynamo_codec import NOT_CLOSED, RETRYABLE_CODES, accrual_transaction, error_code, store_error, to_wire, values
+from .dynamo_table import DynamoTable
+from .errors import LeaseRefusedError, MalformedItemError, RowExistsError, RowNotFoundError
+from .records import InstanceRecord, InstanceState, JobRecord
+from .store import LiveRows, SupervisionStore, TransactionRetry
+
+LIVE_FILTER = "(#sk = :meta AND " + NOT_CLOSED + ") OR (begins_with(#sk, :job) AND attribute_not_exists(ended_at))"
+BATCH_WRITE_MAX = 25
+
+
+class DynamoStore(DynamoTable, SupervisionStore):
+    """The supervision table on DynamoDB."""
+
+    # --- the reaper --------------------------------------------------------------------------------
+
+    def load_live(self) -> LiveRows:
+        rows = LiveRows()
+        items = self._pages(
+            "scan",
+            FilterExpression=LIVE_FILTER,
+            ExpressionAttributeNames={"#sk": schema.SK, "#state": "state"},
+            ExpressionAttributeValues=values(meta=schema.META_SK, job=schema.JOB_PREFIX, closed="closed"),
+        )
+        for item in items:
+            try:
+                if item[schema.SK] == schema.META_SK:
+                    rows.instances.append(InstanceRecord.from_item(item))
+                else:
+                    rows.jobs.append(JobRecord.from_item(item))
+            except MalformedItemError as exc:
+                rows.malformed.append(str(exc))
+        return rows
+
+    def load_budgets(self) -> list[BudgetEntry]:
+        return [BudgetEntry.from_item(item) for item in self._query(schema.BUDGET_PK)]
+
+    def load_ledger(self, month: str) -> list[LedgerEntry]:
+        return [LedgerEntry.from_item(item) for item in self._query(schema.ledger_pk(month))]
+
+    def _transact_accruals(self, batch: Sequence[Accrual], now: float) -> set[str]:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        items = accrual_transaction(self.table_name, list(batch), now)
+        try:
+            self.client.transact_write_items(TransactItems=items)
+            return set()
+        except ClientError as exc:
+            code = error_code(exc)
+            if code in RETRYABLE_CODES:
+                raise TransactionRetry(code) from exc
+            if code != "TransactionCanceledException":
+                raise store_error(exc, "transact_write_items") from exc
+            reasons = exc.response.get("CancellationReasons") or []
+            codes = [str(r.get("Code", "None")) for r in reasons]
+            # one reason per item, rows first (zip(strict=) is 3.10+; this module runs on 3.8)
+            stale = {a.pk for a, c in zip(batch, codes) if c == "ConditionalCheckFailed"}  # noqa: B905
+            if stale:
+                return stale
+            raise TransactionRetry(",".join(sorted(set(codes))) or code) from exc
+        except BotoCoreError as exc:
+            raise store_error(exc, "transact_write_items") from exc
+
+    def mark_terminating(self, row: InstanceRecord, reason: str, now: float) -> bool:
+        return self._update(
+            row.pk,
+            row.sk,
+            "SET #state = :terminating, reap_reason = :reason, reaped_at = :now",
+            "attribute_exists(pk) AND " + NOT_CLOSED,
+            ExpressionAttributeNames={"#state": "state"},
+            ExpressionAttributeValues=values(terminating="terminating", reason=reason, now=now, closed="closed"),
+        )
+
+    def close_instance(self, row: InstanceRecord, reason: str, now: float, expires_at: int | None) -> bool:
+        expression = "SET #state = :closed, closed_at = :now, reap_reason = if_not_exists(reap_reason, :reason)"
+        vals = values(closed="closed", now=now, reason=reason)
+        if expires_at is not None:
+            expression += ", expires_at = :expires"
+            vals.update(values(expires=expires_at))
+        return self._update(
+            row.pk,
+            row.sk,
+            expression,
+            "attribute_exists(pk) AND " + NOT_CLOSED,
+            ExpressionAttributeNames={"#state": "state"},
+            ExpressionAttributeValues=vals,
+        )
+
+    def close_job(self, job: JobRecord, reason: str, now: float) -> bool:
+        return self._update(
+            job.pk,
+            job.sk,
+            "SET ended_at = :now, stop_reason = :reason, #state = :lost",
+            "attribute_exists(pk) AND attribute_not_exists(ended_at)",
+            ExpressionAttributeNames={"#state": "state"},
+            ExpressionAttributeValues=values(now=now, reason=reason, lost="lost"),
+        )
+
+    def put_audits(self, records: Sequence[AuditRecord]) -> None:
+        requests = [{"PutRequest": {"Item": to_wire(r.to_item())}} for r in records]
+        for start in range(0, len(requests), BATCH_WRITE_MAX):
+            self._batch_write(requests[start : start + BATCH_WRITE_MAX])
+
+    def _batch_write(self, requests: list[dict[str, Any]]) -> None:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        pending = requests
+        for attempt in range(6):
+            try:
+                response = self.client.batch_write_item(RequestItems={self.table_name: pending})
+            except (ClientError, BotoCoreError) as exc:
+                raise store_error(exc, "batch_write_item") from exc
+            pending = response.get("UnprocessedItems", {}).get(self.table_name, [])
+            if not pending:
+                return
+            time.sleep(0.05 * (2**attempt))
+        raise store_error(RuntimeError(f"{len(pending)} items stayed unprocessed"), "batch_write_item")
+
+    def put_heartbeat(self, heartbeat: ReaperHeartbeat) -> None:
+        self._call("put_item", Item=to_wire(heartbeat.to_item()))
+
+    def get_heartbeat(self) -> ReaperHeartbeat | None:
+        item = self._get(schema.REAPER_PK, schema.LAST_RUN_SK)
+        return None if item is None else ReaperHeartbeat.from_item(item)
+
+    # --- the client and the agent ------------------------------------------------------------------
+
+    def create_instance(self, row: InstanceRecord) -> None:
+        from botocore.exceptions import ClientError
+
+        try:
+            self.client.put_item(
+                TableName=self.table_name, Item=to_wire(row.to_item()), ConditionExpression="attribute_not_exists(pk)"
+            )
+        except ClientError as exc:
+            if error_code(exc) == "ConditionalCheckFailedException":
+                raise RowExistsError(row.pk, row.sk) from None
+            raise store_error(exc, "put_item") from exc
+
+    def get_instance(self, owner: str, arn: str) -> InstanceRecord | None:
+        item = self._get(schema.instance_pk(owner, arn), schema.META_SK)
+        return None if item is None else InstanceRecord.from_item(item)
+
+    def _require(self, owner: str, arn: str) -> InstanceRecord:
+        row = self.get_instance(owner, arn)
+        if row is None:
+            raise RowNotFoundError(schema.instance_pk(owner, arn), schema.META_SK)
+        return row
+
+    def renew_lease(
+        self, owner: str, arn: str, lease_until: float, now: float, state: InstanceState | None = None
+    ) -> InstanceRecord:
+        pk = schema.instance_pk(owner, arn)
+        alive = "attribute_exists(pk) AND attribute_not_exists(mark) AND NOT (#state IN (:terminating, :closed))"
+        names = {"#state": "state"}
+        for extend in (True, False):
+            expression = "SET renewed_at = :now" + (", lease_until = :lease" if extend else "")
+            vals = values(now=now, terminating="terminating", closed="closed")
+            if extend:
+                vals.update(values(lease=lease_until))
+            if state is not None:
+                expression += ", #state = :new_state"
+                vals.update(values(new_state=state.value))
+            condition = alive + (" AND lease_until < :lease" if extend else "")
+            if self._update(
+                pk,
+                schema.META_SK,
+                expression,
+                condition,
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=vals,
+            ):
+                return self._require(owner, arn)
+            row = self._require(owner, arn)
+            if row.mark:
+                raise LeaseRefusedError(pk, f"marked: {row.mark}")
+            if row.state in (InstanceState.TERMINATING, InstanceState.CLOSED):
+                raise LeaseRefusedError(pk, f"state {row.state.value}")
+            # the lease already reaches past `lease_until`: record the contact without shortening it
+        raise LeaseRefusedError(pk, "the row changed under every attempt")
+
+    def claim_instance(self, owner: str, arn: str, token: str, lease_until: float, now: float) -> bool:
+        claimed = self._update(
+            schema.instance_pk(owner, arn),
+            schema.META_SK,
+            "SET claim = :token, #state = :busy, renewed_at = :now",
+            "#state = :idle AND attribute_not_exists(mark) AND lease_until > :now AND max_until > :now",
+            ExpressionAttributeNames={"#state": "state"},
+            ExpressionAttributeValues=values(token=token, busy="busy", idle="idle", now=now),
+        )
+        if not claimed:
+            return False
+        try:
+            self.renew_lease(owner, arn, lease_until, now)
+        except LeaseRefusedError:
+            return False
+        return True
+
+    def _set(self, owner: str, arn: str, name: str, value: str) -> None:
+        pk = schema.instance_pk(owner, arn)
+        if not self._update(
+            pk,
+            schema.META_SK,
+            f"SET {name} = :value",
+            "attribute_exists(pk)",
+            ExpressionAttributeValues=values(value=value),
+        ):
+            raise RowNotFoundError(pk, schema.META_SK)
+
+    def mark_instance(self, owner: str, arn: str, reason: str) -> None:
+        self._set(owner, arn, "mark", reason)
+
+    def set_host_key(self, owner: str, arn: str, fingerprint: str) -> None:
+        self._set(owner, arn, "host_key_fingerprint", fingerprint)
+
+    def put_job(self, job: JobRecord) -> None:
+        self._call("put_item", Item=to_wire(job.to_item()))
+
+    def finish_job(
+        self, job: JobRecord, ended_at: float, state: str, exit_code: int | None, stop_reason: str | None
+    ) -> None:
+        expression = "SET ended_at = :ended, #state = :state"
+        vals = values(ended=ended_at, state=state)
+        for name, value in (("exit_code", exit_code), ("stop_reason", stop_reason)):
+            if value is not None:
+                expression += f", {name} = :{name}"
+                vals.update(values(**{name: value}))
+        if not self._update(
+            job.pk,
+            job.sk,
+            expression,
+            "attribute_exists(pk)",
+            ExpressionAttributeNames={"#state": "state"},
+            ExpressionAttributeValues=vals,
+        ):
+            raise RowNotFoundError(job.pk, job.sk)
+
+    def get_jobs(self, owner: str, arn: str) -> list[JobRecord]:
+        items = self._query(schema.instance_pk(owner, arn), schema.JOB_PREFIX)
+        return sorted((JobRecord.from_item(i) for i in items), key=lambda j: j.started_at)
+
+    # --- admins ------------------------------------------------------------------------------------
+
+    def set_budget(self, entry: BudgetEntry) -> None:
+        self._call("put_item", Item=to_wire(entry.to_item()))

@@ -1,0 +1,228 @@
+"""`SupervisionStore` in a dict, with the same conditions as DynamoDB. For tests and the offline sandbox."""
+
+from __future__ import annotations
+
+import copy
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+from . import schema
+from .accrual import Accrual, ledger_increments
+from .audit import AuditRecord, ReaperHeartbeat
+from .budgets import BudgetEntry, LedgerEntry
+from .errors import LeaseRefusedError, MalformedItemError, RowExistsError, RowNotFoundError
+from .items import number
+from .records import InstanceRecord, InstanceState, JobRecord
+from .store import LiveRows, SupervisionStore
+
+_ENDED = (InstanceState.TERMINATING.value, InstanceState.CLOSED.value)
+
+
+class InMemoryStore(SupervisionStore):
+    def __init__(self) -> None:
+        self.items: dict[tuple[str, str], dict[str, Any]] = {}
+        self._lock = threading.RLock()
+
+    # --- helpers -----------------------------------------------------------------------------------
+
+    def put_item(self, item: dict[str, Any]) -> None:
+        """Write an item as is (seeding tests)."""
+        with self._lock:
+            self.items[(item[schema.PK], item[schema.SK])] = copy.deepcopy(item)
+
+    def _get(self, pk: str, sk: str) -> dict[str, Any] | None:
+        item = self.items.get((pk, sk))
+        return None if item is None else copy.deepcopy(item)
+
+    def _update(self, pk: str, sk: str, changes: dict[str, Any]) -> None:
+        item = self.items[(pk, sk)]
+        for name, value in changes.items():
+            if value is None:
+                item.pop(name, None)
+            elif isinstance(value, (int, float)) and not isinstance(value, bool):
+                item[name] = number(value)
+            else:
+                item[name] = value
+
+    def _instance(self, owner: str, arn: str) -> dict[str, Any]:
+        pk = schema.instance_pk(owner, arn)
+        item = self.items.get((pk, schema.META_SK))
+        if item is None:
+            raise RowNotFoundError(pk, schema.META_SK)
+        return item
+
+    # --- the reaper --------------------------------------------------------------------------------
+
+    def load_live(self) -> LiveRows:
+        rows = LiveRows()
+        with self._lock:
+            items = [copy.deepcopy(i) for i in self.items.values()]
+        for item in items:
+            sk = item[schema.SK]
+            try:
+                if sk == schema.META_SK and item.get("state") != InstanceState.CLOSED.value:
+                    rows.instances.append(InstanceRecord.from_item(item))
+                elif sk.startswith(schema.JOB_PREFIX) and "ended_at" not in item:
+                    rows.jobs.append(JobRecord.from_item(item))
+            except MalformedItemError as exc:
+                rows.malformed.append(str(exc))
+        return rows
+
+    def load_budgets(self) -> list[BudgetEntry]:
+        with self._lock:
+            return [BudgetEntry.from_item(i) for (pk, _), i in self.items.items() if pk == schema.BUDGET_PK]
+
+    def load_ledger(self, month: str) -> list[LedgerEntry]:
+        pk = schema.ledger_pk(month)
+        with self._lock:
+            return [LedgerEntry.from_item(i) for (p, _), i in self.items.items() if p == pk]
+
+    def _transact_accruals(self, batch: Sequence[Accrual], now: float) -> set[str]:
+        with self._lock:
+            stale = set()
+            for accrual in batch:
+                item = self.items.get((accrual.pk, accrual.sk))
+                stored = None if item is None else item.get("accrued_until")
+                expected = None if accrual.read_until is None else number(accrual.read_until)
+                if item is None or stored != expected or item.get("state") == InstanceState.CLOSED.value:
+                    stale.add(accrual.pk)
+            if stale:
+                return stale
+            for accrual in batch:
+                item = self.items[(accrual.pk, accrual.sk)]
+                item["accrued_until"] = number(accrual.until)
+                item["accrued_usd"] = item.get("accrued_usd", number(0)) + number(accrual.usd)
+            for (month, scope, name), usd in ledger_increments(batch).items():
+                key = (schema.ledger_pk(month), schema.scope_sk(scope, name))
+                entry = self.items.setdefault(key, {schema.PK: key[0], schema.SK: key[1], "usd": number(0)})
+                entry["usd"] = entry.get("usd", number(0)) + number(usd)
+                entry["updated_at"] = number(now)
+            return set()
+
+    def mark_terminating(self, row: InstanceRecord, reason: str, now: float) -> bool:
+        with self._lock:
+            item = self.items.get((row.pk, row.sk))
+            if item is None or item.get("state") == InstanceState.CLOSED.value:
+                return False
+            self._update(
+                row.pk, row.sk, {"state": InstanceState.TERMINATING.value, "reap_reason": reason, "reaped_at": now}
+            )
+            return True
+
+    def close_instance(self, row: InstanceRecord, reason: str, now: float, expires_at: int | None) -> bool:
+        with self._lock:
+            item = self.items.get((row.pk, row.sk))
+            if item is None or item.get("state") == InstanceState.CLOSED.value:
+                return False
+            changes: dict[str, Any] = {
+                "state": InstanceState.CLOSED.value,
+                "closed_at": now,
+                schema.TTL_ATTRIBUTE: expires_at,
+            }
+            if "reap_reason" not in item:
+                changes["reap_reason"] = reason
+            self._update(row.pk, row.sk, changes)
+            return True
+
+    def close_job(self, job: JobRecord, reason: str, now: float) -> bool:
+        with self._lock:
+            item = self.items.get((job.pk, job.sk))
+            if item is None or "ended_at" in item:
+                return False
+            self._update(job.pk, job.sk, {"ended_at": now, "stop_reason": reason, "state": "lost"})
+            return True
+
+    def put_audits(self, records: Sequence[AuditRecord]) -> None:
+        for record in records:
+            self.put_item(record.to_item())
+
+    def put_heartbeat(self, heartbeat: ReaperHeartbeat) -> None:
+        self.put_item(heartbeat.to_item())
+
+    def get_heartbeat(self) -> ReaperHeartbeat | None:
+        with self._lock:
+            item = self._get(schema.REAPER_PK, schema.LAST_RUN_SK)
+        return None if item is None else ReaperHeartbeat.from_item(item)
+
+    # --- the client and the agent ------------------------------------------------------------------
+
+    def create_instance(self, row: InstanceRecord) -> None:
+        with self._lock:
+            if (row.pk, row.sk) in self.items:
+                raise RowExistsError(row.pk, row.sk)
+            self.put_item(row.to_item())
+
+    def get_instance(self, owner: str, arn: str) -> InstanceRecord | None:
+        with self._lock:
+            item = self._get(schema.instance_pk(owner, arn), schema.META_SK)
+        return None if item is None else InstanceRecord.from_item(item)
+
+    def renew_lease(
+        self, owner: str, arn: str, lease_until: float, now: float, state: InstanceState | None = None
+    ) -> InstanceRecord:
+        with self._lock:
+            item = self._instance(owner, arn)
+            pk = item[schema.PK]
+            if item.get("mark"):
+                raise LeaseRefusedError(pk, f"marked: {item['mark']}")
+            if item.get("state") in _ENDED:
+                raise LeaseRefusedError(pk, f"state {item['state']}")
+            changes: dict[str, Any] = {"renewed_at": now}
+            if number(lease_until) > item["lease_until"]:
+                changes["lease_until"] = lease_until
+            if state is not None:
+                changes["state"] = state.value
+            self._update(pk, schema.META_SK, changes)
+            return InstanceRecord.from_item(copy.deepcopy(item))
+
+    def claim_instance(self, owner: str, arn: str, token: str, lease_until: float, now: float) -> bool:
+        with self._lock:
+            item = self._instance(owner, arn)
+            if item.get("state") != InstanceState.IDLE.value or item.get("mark"):
+                return False
+            if item["lease_until"] <= number(now) or item["max_until"] <= number(now):
+                return False
+            changes: dict[str, Any] = {"claim": token, "state": InstanceState.BUSY.value, "renewed_at": now}
+            if number(lease_until) > item["lease_until"]:
+                changes["lease_until"] = lease_until
+            self._update(item[schema.PK], schema.META_SK, changes)
+            return True
+
+    def mark_instance(self, owner: str, arn: str, reason: str) -> None:
+        with self._lock:
+            item = self._instance(owner, arn)
+            self._update(item[schema.PK], schema.META_SK, {"mark": reason})
+
+    def set_host_key(self, owner: str, arn: str, fingerprint: str) -> None:
+        with self._lock:
+            item = self._instance(owner, arn)
+            self._update(item[schema.PK], schema.META_SK, {"host_key_fingerprint": fingerprint})
+
+    def put_job(self, job: JobRecord) -> None:
+        self.put_item(job.to_item())
+
+    def finish_job(
+        self, job: JobRecord, ended_at: float, state: str, exit_code: int | None, stop_reason: str | None
+    ) -> None:
+        with self._lock:
+            if (job.pk, job.sk) not in self.items:
+                raise RowNotFoundError(job.pk, job.sk)
+            self._update(
+                job.pk,
+                job.sk,
+                {"ended_at": ended_at, "state": state, "exit_code": exit_code, "stop_reason": stop_reason},
+            )
+
+    def get_jobs(self, owner: str, arn: str) -> list[JobRecord]:
+        pk = schema.instance_pk(owner, arn)
+        with self._lock:
+            items = [
+                copy.deepcopy(i) for (p, s), i in self.items.items() if p == pk and s.startswith(schema.JOB_PREFIX)
+            ]
+        return sorted((JobRecord.from_item(i) for i in items), key=lambda j: j.started_at)
+
+    # --- admins ------------------------------------------------------------------------------------
+
+    def set_budget(self, entry: BudgetEntry) -> None:
+        self.put_item(entry.to_item())

@@ -1,0 +1,160 @@
+"""The supervision table as an interface. Implementations: `DynamoStore` (boto3) and `InMemoryStore`.
+
+Every write that could race carries a condition, and both implementations enforce the same ones, so the
+in-memory store is a faithful stand-in for unit tests of the code above it.
+"""
+
+from __future__ import annotations
+
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from .accrual import Accrual, pack
+from .audit import AuditRecord, ReaperHeartbeat
+from .budgets import BudgetEntry, LedgerEntry
+from .records import InstanceRecord, InstanceState, JobRecord
+
+ACCRUAL_ROUNDS = 4  # transaction attempts for one batch; each round drops the rows someone else advanced
+
+
+@dataclass
+class LiveRows:
+    """Instance rows not closed, and job rows not ended, as one scan found them."""
+
+    instances: list[InstanceRecord] = field(default_factory=list)
+    jobs: list[JobRecord] = field(default_factory=list)
+    malformed: list[str] = field(default_factory=list)  # "pk/sk: problem"
+
+
+@dataclass
+class AccrualOutcome:
+    applied: list[Accrual] = field(default_factory=list)
+    conflicts: list[Accrual] = field(default_factory=list)  # another writer advanced these first
+    failed: list[tuple[Accrual, str]] = field(default_factory=list)
+
+    def merge(self, other: AccrualOutcome) -> None:
+        self.applied.extend(other.applied)
+        self.conflicts.extend(other.conflicts)
+        self.failed.extend(other.failed)
+
+
+class TransactionRetry(Exception):
+    """Raised by `_transact_accruals` when the whole transaction should be retried as is."""
+
+
+class SupervisionStore(ABC):
+    """The table, as the reaper, the client and the agent use it."""
+
+    # --- the reaper -------------------------------------------------------------------------------
+
+    @abstractmethod
+    def load_live(self) -> LiveRows:
+        """All instance rows not closed and job rows not ended (paged)."""
+
+    @abstractmethod
+    def load_budgets(self) -> list[BudgetEntry]: ...
+
+    @abstractmethod
+    def load_ledger(self, month: str) -> list[LedgerEntry]: ...
+
+    def apply_accruals(self, accruals: Sequence[Accrual], now: float) -> AccrualOutcome:
+        """Write charges, packed into transactions. A row whose `accrued_until` changed since it was read
+        is dropped from its transaction (its interval belongs to whoever changed it) and the rest retried."""
+        outcome = AccrualOutcome()
+        for batch in pack(accruals):
+            outcome.merge(self._apply_batch(batch, now))
+        return outcome
+
+    def _apply_batch(self, batch: list[Accrual], now: float) -> AccrualOutcome:
+        outcome = AccrualOutcome()
+        pending = list(batch)
+        for attempt in range(ACCRUAL_ROUNDS):
+            if not pending:
+                return outcome
+            try:
+                stale = self._transact_accruals(pending, now)
+            except TransactionRetry as exc:
+                if attempt == ACCRUAL_ROUNDS - 1:
+                    outcome.failed.extend((a, str(exc)) for a in pending)
+                    return outcome
+                time.sleep(0.05 * (2**attempt))
+                continue
+            if not stale:
+                outcome.applied.extend(pending)
+                return outcome
+            outcome.conflicts.extend(a for a in pending if a.pk in stale)
+            pending = [a for a in pending if a.pk not in stale]
+        outcome.failed.extend((a, "accrual conflicts did not settle") for a in pending)
+        return outcome
+
+    @abstractmethod
+    def _transact_accruals(self, batch: Sequence[Accrual], now: float) -> set[str]:
+        """Write one batch atomically. Return the pks whose condition failed (nothing was written), or an
+        empty set on success. Raise TransactionRetry for a transient conflict."""
+
+    @abstractmethod
+    def mark_terminating(self, row: InstanceRecord, reason: str, now: float) -> bool:
+        """state=terminating, reap_reason, reaped_at; False when the row is closed or gone."""
+
+    @abstractmethod
+    def close_instance(self, row: InstanceRecord, reason: str, now: float, expires_at: int | None) -> bool:
+        """state=closed, closed_at; accrual stops. False when already closed or gone."""
+
+    @abstractmethod
+    def close_job(self, job: JobRecord, reason: str, now: float) -> bool:
+        """ended_at=now, stop_reason; False when it had already ended."""
+
+    @abstractmethod
+    def put_audits(self, records: Sequence[AuditRecord]) -> None: ...
+
+    @abstractmethod
+    def put_heartbeat(self, heartbeat: ReaperHeartbeat) -> None: ...
+
+    @abstractmethod
+    def get_heartbeat(self) -> ReaperHeartbeat | None: ...
+
+    # --- the client and the agent -----------------------------------------------------------------
+
+    @abstractmethod
+    def create_instance(self, row: InstanceRecord) -> None:
+        """Write a new row; RowExistsError if one is there."""
+
+    @abstractmethod
+    def get_instance(self, owner: str, arn: str) -> InstanceRecord | None: ...
+
+    @abstractmethod
+    def renew_lease(
+        self, owner: str, arn: str, lease_until: float, now: float, state: InstanceState | None = None
+    ) -> InstanceRecord:
+        """Extend the lease to `lease_until` (never shortening it) and optionally set idle/busy.
+        LeaseRefusedError when the row is marked, terminating or closed; RowNotFoundError when absent."""
+
+    @abstractmethod
+    def claim_instance(self, owner: str, arn: str, token: str, lease_until: float, now: float) -> bool:
+        """Take an idle, unmarked instance for a new job (state busy, claim token, lease). False when it
+        is not idle any more: someone else claimed it, or supervision is ending it."""
+
+    @abstractmethod
+    def mark_instance(self, owner: str, arn: str, reason: str) -> None:
+        """Request termination: the agent powers off and the reaper terminates (`marked`)."""
+
+    @abstractmethod
+    def set_host_key(self, owner: str, arn: str, fingerprint: str) -> None: ...
+
+    @abstractmethod
+    def put_job(self, job: JobRecord) -> None: ...
+
+    @abstractmethod
+    def finish_job(
+        self, job: JobRecord, ended_at: float, state: str, exit_code: int | None, stop_reason: str | None
+    ) -> None: ...
+
+    @abstractmethod
+    def get_jobs(self, owner: str, arn: str) -> list[JobRecord]: ...
+
+    # --- admins ------------------------------------------------------------------------------------
+
+    @abstractmethod
+    def set_budget(self, entry: BudgetEntry) -> None: ...
