@@ -1,0 +1,141 @@
+"""Argument parsing for the job commands (the grammar is documented in `jobs_cli`).
+
+Hand-rolled rather than argparse: argparse and the `re` it imports cost more startup than the whole
+`run --follow -- true` path is allowed.
+"""
+
+from __future__ import annotations
+
+import os
+
+from .jobstore import JobIdError, validate_job_id
+
+
+class UsageError(ValueError):
+    pass
+
+
+def split_args(argv: list, flags: tuple = (), valued: tuple = (), repeated: tuple = ()) -> tuple:
+    """(options, positionals, command): --name, --name VALUE, --name=VALUE; all after `--` is command.
+
+    A flag maps to True, a valued option to its last value, a repeated one to the list of its values.
+    The command is None when there is no `--`.
+    """
+    options: dict = {}
+    positionals: list = []
+    index = 0
+    while index < len(argv):
+        arg = argv[index]
+        index += 1
+        if arg == "--":
+            return options, positionals, list(argv[index:])
+        if not arg.startswith("--"):
+            positionals.append(arg)
+            continue
+        name, has_value, value = arg[2:].partition("=")
+        if name in flags:
+            if has_value:
+                raise UsageError(f"--{name} takes no value")
+            options[name] = True
+            continue
+        if name not in valued and name not in repeated:
+            raise UsageError(f"unknown option --{name}")
+        if not has_value:
+            if index >= len(argv):
+                raise UsageError(f"--{name} needs a value")
+            value = argv[index]
+            index += 1
+        if name in repeated:
+            options.setdefault(name, []).append(value)
+        else:
+            options[name] = value
+    return options, positionals, None
+
+
+def job_id_arg(text: str) -> str:
+    try:
+        return validate_job_id(text)
+    except JobIdError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def env_pairs(items: list) -> dict:
+    env = {}
+    for item in items:
+        key, has_value, value = item.partition("=")
+        if not has_value or not key or "\0" in item:
+            raise UsageError(f"--env wants KEY=VALUE, got {item!r}")
+        env[key] = value
+    return env
+
+
+def positive_seconds(text: str, option: str) -> float:
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = -1.0
+    if not 0 < seconds < float("inf"):
+        raise UsageError(f"--{option} wants a positive number of seconds, got {text!r}")
+    return seconds
+
+
+def offset(text: str, option: str) -> int:
+    if not text.isdigit():
+        raise UsageError(f"--{option} wants a byte offset (0 or more), got {text!r}")
+    return int(text)
+
+
+def exact_positionals(positionals: list, names: tuple) -> list:
+    if len(positionals) != len(names):
+        raise UsageError(("expected " + " ".join(names)) if names else "expected no arguments")
+    return positionals
+
+
+class RunArgs:
+    __slots__ = ("command", "cwd", "env", "follow", "job_id", "max_time_s", "stdin")
+
+    def __init__(self, argv: list) -> None:
+        options, positionals, command = split_args(
+            argv, flags=("stdin", "follow"), valued=("job-id", "cwd", "max-time"), repeated=("env",)
+        )
+        if positionals:
+            raise UsageError(f"unexpected argument {positionals[0]!r}: the command goes after --")
+        if not command:
+            raise UsageError("no command: put it after --")
+        for required in ("job-id", "cwd"):
+            if required not in options:
+                raise UsageError(f"--{required} is required")
+        self.job_id = job_id_arg(options["job-id"])
+        # Relative to the agent's cwd, which is the login home in an SSH session, like ssh's own.
+        self.cwd = os.path.abspath(os.path.expanduser(options["cwd"]))
+        self.env = env_pairs(options.get("env", []))
+        max_time = options.get("max-time")
+        self.max_time_s = None if max_time is None else positive_seconds(max_time, "max-time")
+        self.stdin = bool(options.get("stdin"))
+        self.follow = bool(options.get("follow"))
+        self.command = command
+
+
+class FollowArgs:
+    __slots__ = ("job_id", "stderr_offset", "stdout_offset", "wait")
+
+    def __init__(self, argv: list) -> None:
+        options, positionals, command = split_args(
+            argv, flags=("no-wait",), valued=("stdout-offset", "stderr-offset")
+        )
+        if command is not None:
+            positionals += command
+        (job_id,) = exact_positionals(positionals, ("ID",))
+        self.job_id = job_id_arg(job_id)
+        self.stdout_offset = offset(options.get("stdout-offset", "0"), "stdout-offset")
+        self.stderr_offset = offset(options.get("stderr-offset", "0"), "stderr-offset")
+        self.wait = not options.get("no-wait")
+
+
+def job_and_rest(argv: list, names: tuple) -> list:
+    """Plain positional commands (`status ID`, `signal ID SIGNAME`, `list`); a `--` is allowed."""
+    _options, positionals, command = split_args(argv)
+    values = exact_positionals(positionals + (command or []), names)
+    if values:
+        values[0] = job_id_arg(values[0])
+    return values

@@ -1,0 +1,162 @@
+"""The agent's job commands. This docstring is the contract the client relies on.
+
+State lives in `$WB_AGENT_HOME`, else `~/.weatherballoon` (mode 0700); each job in `<state>/jobs/<ID>/`:
+
+    meta.json    written once the job runs: id, command (list, as given), cwd, pid, pgid (= pid),
+                 proc_start (/proc/<pid>/stat field 22; guards against pid reuse), started_at (epoch s),
+                 max_time_s, stdin (bool), supervisor_pid, supervisor_start. Never the --env values.
+    stdout       the command's raw bytes, appended by the command itself (a file, not a pipe through
+    stderr       the agent, so nothing is lost when the agent or the connection dies)
+    stdin        a FIFO, only with --stdin
+    status.json  written when the job ends: exit_code, signal (N or null), stop_reason ("max-time", later
+                 "max-cost" | "budget" | "lease", or null), ended_at, started_at
+
+Records are JSON and replaced atomically (tmp + rename). Job ids: 1-64 of [A-Za-z0-9._-], not . or ..
+
+Exit codes of a job, as a shell reports them: its own code; 128+N when signal N killed it; 124 when
+supervision stopped it (then `signal` is the signal that did, or null); 125 when the agent could not
+start it (e.g. the cwd cannot be created; reason on the job's stderr); 126/127 when the program cannot
+be executed / is not found (reason on the job's stderr).
+
+Commands (`python3 agent.pyz COMMAND ...`). Options take `--opt VALUE` or `--opt=VALUE`. Every message
+of the agent's own goes to stderr and starts with `wb-agent:`. Usage errors (bad option, malformed id,
+id already used) exit 2; a job id that does not exist exits 3.
+
+run --job-id ID --cwd DIR [--env KEY=VALUE]... [--max-time SECONDS] [--stdin] [--follow] -- CMD [ARG...]
+    Starts CMD detached: its supervisor is in a session of its own (setsid), holds none of the caller's
+    fds (the SSH channel closes when the caller exits), ignores SIGHUP, and reaps the job. The job runs
+    in its own process group, in DIR (created if missing; `~` expanded, relative to the agent's cwd),
+    with the agent's environment plus each --env pair plus WB_JOB_ID=ID; stdin is /dev/null, or with
+    --stdin the FIFO. One CMD argument runs as `/bin/sh -c CMD` (like ssh); several are exec'd as argv.
+    --max-time: after SECONDS the group gets SIGTERM, 5 s later SIGKILL; the job ends with 124,
+    stop_reason "max-time". A SIGINT/SIGTERM sent to the supervisor itself is passed on to the group.
+    Without --follow: prints `ID\\n` on stdout and exits 0 once the job runs and meta.json exists.
+    With --follow: does what `follow ID` does from offset 0 and exits with the job's code; SIGINT and
+    SIGTERM received by this process are passed on to the job's group. With --stdin too, copies this
+    process's stdin into the job's stdin until EOF, then closes it (the job sees EOF); stops quietly if
+    the job stops reading. Without --follow the job's stdin is at EOF at once.
+    Exits 125 with a `wb-agent:` message when the agent cannot create the job (state dir, fork).
+
+follow ID [--stdout-offset N] [--stderr-offset N] [--no-wait]
+    Copies the job's stdout file (from byte N) to stdout and its stderr file to stderr, byte-exact,
+    until the job has ended and both are drained; exits with the job's exit code. When supervision
+    stopped the job, one line `wb-agent: job ID stopped by supervision: REASON ...` follows on stderr.
+    --no-wait: copies what is there and exits: 0 while the job runs, else as above.
+    A job whose supervisor and process are both gone with no status.json (reboot, kill -9 of both) is
+    "lost": exits 255 with a `wb-agent:` line. If our own stdout's reader goes away, exits 255 quietly;
+    the job runs on. SIGINT ends following with 130; the job runs on.
+
+signal ID SIGNAME
+    Sends SIGNAME (INT, SIGINT, int, 2; TERM, KILL, HUP, USR1...) to the job's process group, after
+    checking that pid and proc_start still match. Exits 0; 1 if the job already ended; 3 if unknown;
+    2 for an unknown signal name.
+
+list
+    Prints a JSON array on stdout, newest first, one object per job: id, command, cwd, state, exit_code,
+    signal, stop_reason, started_at, ended_at, pid. state: running | exited (own exit) | killed (by a
+    signal) | stopped (by supervision) | lost. A job dir whose meta.json is not written yet is skipped.
+
+status ID
+    Prints that object for one job. Exits 0, or 3 if unknown.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+
+from .jobs_args import FollowArgs, RunArgs, UsageError, job_and_rest
+from .jobstore import JobPaths
+
+USAGE_EXIT = 2
+UNKNOWN_JOB_EXIT = 3
+ALREADY_ENDED_EXIT = 1
+INTERRUPTED_EXIT = 130
+
+
+def say(message: str) -> None:
+    with contextlib.suppress(OSError):
+        os.write(2, (f"wb-agent: {message}\n").encode("utf-8", "replace"))
+
+
+def _usage(exc: UsageError, command: str) -> int:
+    say(f"{command}: {exc}")
+    return USAGE_EXIT
+
+
+def _unknown(job_id: str) -> int:
+    say(f"no job {job_id} on this machine")
+    return UNKNOWN_JOB_EXIT
+
+
+def run_main(argv: list) -> int:
+    try:
+        args = RunArgs(argv)
+    except UsageError as exc:
+        return _usage(exc, "run")
+    from .jobs_run import run
+
+    return run(args)
+
+
+def follow_main(argv: list) -> int:
+    try:
+        args = FollowArgs(argv)
+    except UsageError as exc:
+        return _usage(exc, "follow")
+    paths = JobPaths(args.job_id)
+    if not paths.exists():
+        return _unknown(args.job_id)
+    from .follow import follow_to_end
+
+    try:
+        return follow_to_end(paths, args.stdout_offset, args.stderr_offset, args.wait)
+    except KeyboardInterrupt:
+        return INTERRUPTED_EXIT
+
+
+def signal_main(argv: list) -> int:
+    from . import signals
+    from .jobstore import read_json
+
+    try:
+        job_id, name = job_and_rest(argv, ("ID", "SIGNAME"))
+        signo = signals.parse_signal(name)
+    except (UsageError, signals.UnknownSignal) as exc:
+        return _usage(UsageError(str(exc)), "signal")
+    paths = JobPaths(job_id)
+    if not paths.exists():
+        return _unknown(job_id)
+    meta = read_json(paths.meta)
+    if paths.has_ended() or meta is None or not signals.send_to_job(meta, signo):
+        say(f"job {job_id} has already ended")
+        return ALREADY_ENDED_EXIT
+    return 0
+
+
+def list_main(argv: list) -> int:
+    from .jobstore import dumps
+    from .listing import all_jobs
+
+    try:
+        job_and_rest(argv, ())
+    except UsageError as exc:
+        return _usage(exc, "list")
+    sys.stdout.write(dumps(all_jobs()) + "\n")
+    return 0
+
+
+def status_main(argv: list) -> int:
+    from .jobstore import dumps
+    from .listing import describe
+
+    try:
+        (job_id,) = job_and_rest(argv, ("ID",))
+    except UsageError as exc:
+        return _usage(exc, "status")
+    paths = JobPaths(job_id)
+    if not paths.exists():
+        return _unknown(job_id)
+    sys.stdout.write(dumps(describe(paths)) + "\n")
+    return 0

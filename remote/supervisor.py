@@ -1,0 +1,275 @@
+"""Start a job detached from the caller, and supervise it until it ends.
+
+Process tree after `start()`:
+
+    caller (agent `run`)          keeps the read end of the notify pipe, and the stdin FIFO's write end
+      └ supervisor (forked)       own session (setsid), fds 0-2 on /dev/null, SIGHUP ignored
+          └ job (forked, exec)    own process group, stdout/stderr appended to the job's files
+
+The caller returns as soon as the supervisor reports "started" on the notify pipe (see `notify`); the
+supervisor then outlives it, the SSH session and SIGHUP.
+"""
+
+from __future__ import annotations
+
+# _signal, not signal: the public module imports enum, a few milliseconds on every `run`.
+import _signal
+import contextlib
+import os
+import time
+
+from . import jobstate, notify, procinfo
+from .jobstore import JobPaths, make_jobs_dir, write_json_atomic
+
+GRACE_S = 5.0
+START_FAILED_EXIT = 125  # the agent could not start the command (docker run's convention)
+NOT_EXECUTABLE_EXIT = 126
+NOT_FOUND_EXIT = 127
+_WATCHED = (_signal.SIGCHLD, _signal.SIGINT, _signal.SIGTERM)
+
+
+class JobSpec:
+    """What `run` asks for; `command` is argv, or one shell command line when it has one element."""
+
+    __slots__ = ("command", "cwd", "env", "max_time_s", "paths", "stdin")
+
+    def __init__(
+        self,
+        paths: JobPaths,
+        command: list,
+        cwd: str,
+        env: dict | None = None,
+        max_time_s: float | None = None,
+        stdin: bool = False,
+    ) -> None:
+        self.paths = paths
+        self.command = list(command)
+        self.cwd = cwd
+        self.env = dict(env or {})
+        self.max_time_s = max_time_s
+        self.stdin = stdin
+
+    def argv(self) -> list:
+        # Like ssh: one argument is a shell command line, several are an argv.
+        if len(self.command) == 1:
+            return ["/bin/sh", "-c", self.command[0]]
+        return self.command
+
+
+class Launch:
+    """The caller's side of a started job."""
+
+    __slots__ = ("notify", "stdin_fd", "supervisor_pid")
+
+    def __init__(self, notify_pipe: notify.NotifyPipe, stdin_fd: int | None, supervisor_pid: int) -> None:
+        self.notify = notify_pipe
+        self.stdin_fd = stdin_fd
+        self.supervisor_pid = supervisor_pid
+
+
+def start(spec: JobSpec) -> Launch:
+    """Create the job's files and fork its supervisor. Raises FileExistsError for a used job id."""
+    paths = spec.paths
+    make_jobs_dir(os.path.dirname(paths.dir))
+    os.mkdir(paths.dir, 0o700)
+    append = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND
+    out_fd = os.open(paths.stdout, append, 0o600)
+    err_fd = os.open(paths.stderr, append, 0o600)
+    stdin_write = None
+    if spec.stdin:
+        os.mkfifo(paths.stdin, 0o600)
+        # Opening the read end first lets the write end open without blocking; the job inherits the read
+        # end, so it sees EOF as soon as the caller closes (or loses) the write end, never a hang.
+        stdin_read = os.open(paths.stdin, os.O_RDONLY | os.O_NONBLOCK)
+        stdin_write = os.open(paths.stdin, os.O_WRONLY | os.O_NONBLOCK)
+    else:
+        stdin_read = os.open(os.devnull, os.O_RDONLY)
+    notify_read, notify_write = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        code = START_FAILED_EXIT
+        try:
+            os.close(notify_read)
+            if stdin_write is not None:
+                os.close(stdin_write)
+            code = _supervise(spec, out_fd, err_fd, stdin_read, notify_write)
+        finally:
+            os._exit(code)
+    for fd in (out_fd, err_fd, stdin_read, notify_write):
+        os.close(fd)
+    return Launch(notify.NotifyPipe(notify_read), stdin_write, pid)
+
+
+def _supervise(spec: JobSpec, out_fd: int, err_fd: int, stdin_fd: int, notify_fd: int) -> int:
+    os.setsid()
+    _detach_stdio()
+    _close_fds_except((0, 1, 2, out_fd, err_fd, stdin_fd, notify_fd))
+    _signal.signal(_signal.SIGHUP, _signal.SIG_IGN)
+    # Blocked, the watched signals queue up for sigtimedwait instead of racing a handler against wait.
+    _signal.pthread_sigmask(_signal.SIG_BLOCK, _WATCHED)
+    paths = spec.paths
+    env = dict(os.environ)
+    env.update(spec.env)
+    env["WB_JOB_ID"] = paths.id
+    started_at = time.time()
+    try:
+        job_pid = os.fork()
+    except OSError as exc:
+        _say(err_fd, f"wb-agent: cannot start the job: {exc.strerror}\n")
+        _write_records(spec, started_at, None, START_FAILED_EXIT, None, None, notify_fd)
+        return 0
+    if job_pid == 0:
+        _exec_job(spec.argv(), spec.cwd, env, out_fd, err_fd, stdin_fd, spec.stdin)
+    # Also done by the job itself: whichever runs first wins, and the other fails harmlessly.
+    with contextlib.suppress(OSError):
+        os.setpgid(job_pid, job_pid)
+    for fd in (out_fd, err_fd, stdin_fd):
+        os.close(fd)
+    job_start = procinfo.proc_start(job_pid)
+    _record(paths.meta, _meta(spec, started_at, job_pid, job_start))
+    notify.send_started(notify_fd, job_pid)
+    wait_status, stop_reason = _wait(job_pid, spec.max_time_s)
+    exit_code, signal = jobstate.outcome(wait_status, stop_reason)
+    _write_records(spec, started_at, job_pid, exit_code, signal, stop_reason, notify_fd, meta_written=True)
+    return 0
+
+
+def _meta(spec: JobSpec, started_at: float, pid: int | None, pid_start: int | None) -> dict:
+    return {
+        "id": spec.paths.id,
+        "command": spec.command,
+        "cwd": spec.cwd,
+        "pid": pid,
+        "pgid": pid,
+        "proc_start": pid_start,
+        "started_at": started_at,
+        "max_time_s": spec.max_time_s,
+        "stdin": spec.stdin,
+        "supervisor_pid": os.getpid(),
+        "supervisor_start": procinfo.proc_start(os.getpid()),
+    }
+
+
+def _write_records(
+    spec: JobSpec,
+    started_at: float,
+    pid: int | None,
+    exit_code: int,
+    signal: int | None,
+    stop_reason: str | None,
+    notify_fd: int,
+    meta_written: bool = False,
+) -> None:
+    if not meta_written:
+        _record(spec.paths.meta, _meta(spec, started_at, pid, None))
+    status = {
+        "exit_code": exit_code,
+        "signal": signal,
+        "stop_reason": stop_reason,
+        "ended_at": time.time(),
+        "started_at": started_at,
+    }
+    _record(spec.paths.status, status)
+    if not meta_written:
+        notify.send_started(notify_fd, None)
+    notify.send_ended(notify_fd, exit_code, signal, stop_reason)
+
+
+def _record(path: str, record: dict) -> None:
+    # Best effort (a full disk): the job is running, and the caller still hears from the notify pipe.
+    with contextlib.suppress(OSError):
+        write_json_atomic(path, record)
+
+
+def _wait(job_pid: int, max_time_s: float | None) -> tuple:
+    """Reap the job; on --max-time expiry TERM its group, then KILL it after the grace period."""
+    deadline = None if max_time_s is None else time.monotonic() + max_time_s
+    stop_reason = None
+    while True:
+        pid, wait_status = os.waitpid(job_pid, os.WNOHANG)
+        if pid:
+            return wait_status, stop_reason
+        if deadline is None:
+            info = _signal.sigwaitinfo(_WATCHED)
+        else:
+            remaining = deadline - time.monotonic()
+            info = _signal.sigtimedwait(_WATCHED, remaining) if remaining > 0 else None
+        if info is None:
+            if stop_reason is None:
+                stop_reason = "max-time"
+                _killpg(job_pid, _signal.SIGTERM)
+                deadline = time.monotonic() + GRACE_S
+            else:
+                _killpg(job_pid, _signal.SIGKILL)
+                deadline = None
+        elif info.si_signo != _signal.SIGCHLD:
+            # Someone signalled the supervisor (shutdown, an operator): pass it on, keep recording.
+            _killpg(job_pid, info.si_signo)
+
+
+def _exec_job(
+    argv: list, cwd: str, env: dict, out_fd: int, err_fd: int, stdin_fd: int, stdin_is_fifo: bool
+) -> None:
+    """Runs in the forked job process; never returns."""
+    code = START_FAILED_EXIT
+    try:
+        os.setpgid(0, 0)
+        _reset_signals()
+        os.dup2(stdin_fd, 0)
+        os.dup2(out_fd, 1)
+        os.dup2(err_fd, 2)
+        if stdin_is_fifo:
+            os.set_blocking(0, True)
+        try:
+            os.makedirs(cwd, exist_ok=True)
+            os.chdir(cwd)
+        except OSError as exc:
+            _say(2, f"wb-agent: cannot use working directory {cwd}: {exc.strerror}\n")
+            return
+        try:
+            os.execvpe(argv[0], argv, env)
+        except OSError as exc:
+            code = NOT_FOUND_EXIT if isinstance(exc, FileNotFoundError) else NOT_EXECUTABLE_EXIT
+            _say(2, f"wb-agent: cannot run {argv[0]}: {exc.strerror}\n")
+    finally:
+        os._exit(code)
+
+
+def _reset_signals() -> None:
+    # Python ignores SIGPIPE and SIGXFSZ, and the agent's parent may have ignored INT/QUIT/HUP (a
+    # non-interactive shell's `&`, nohup). Ignored stays ignored across exec, so undo all of it.
+    _signal.pthread_sigmask(_signal.SIG_SETMASK, ())
+    for signo in range(1, _signal.NSIG):
+        if signo in (_signal.SIGKILL, _signal.SIGSTOP):
+            continue
+        with contextlib.suppress(OSError, ValueError, RuntimeError):
+            _signal.signal(signo, _signal.SIG_DFL)
+
+
+def _detach_stdio() -> None:
+    # The SSH channel must not stay open because the supervisor holds its pipes.
+    null = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(null, fd)
+    os.close(null)
+
+
+def _close_fds_except(keep: tuple) -> None:
+    try:
+        open_fds = [int(name) for name in os.listdir("/proc/self/fd")]
+    except OSError:
+        open_fds = list(range(3, 256))
+    for fd in open_fds:
+        if fd not in keep:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+
+def _killpg(pgid: int, signo: int) -> None:
+    with contextlib.suppress(OSError):  # the group is already gone
+        os.killpg(pgid, signo)
+
+
+def _say(fd: int, message: str) -> None:
+    with contextlib.suppress(OSError):
+        os.write(fd, message.encode("utf-8", "replace"))
