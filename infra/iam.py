@@ -1,0 +1,142 @@
+"""IAM for the machines: the reaper's role, and the role and profile every wb instance runs with.
+
+The people's policies (member, admin) live in `team_policies.py`. `docs/iam.md` explains every statement and
+lists the properties that tests/unit/infra/test_least_privilege.py proves over the synthesized template.
+"""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+# Row keys (lambdas' schema): an instance's row and its job rows share pk OWNER#<owner>#INSTANCE#<arn>.
+# ec2:SourceInstanceARN is present, and usable as a policy variable, on requests signed with instance-profile
+# credentials (AWS uses it so in AWSElasticDisasterRecoveryEc2InstancePolicy).
+SOURCE_INSTANCE = "${ec2:SourceInstanceARN}"
+ROWS_OF_SOURCE_INSTANCE = f"OWNER#*#INSTANCE#{SOURCE_INSTANCE}"
+
+# Outputs layout: s3://<bucket>/<owner aws:userid>/<instance-arn>/<...>. IAM cannot see the instance's
+# wb:owner tag, so the owner segment is a wildcard for the instance; the Deny below keeps that wildcard to
+# one path segment (aws:userid never holds '/'), so an instance can only ever touch <any owner>/<own arn>/...
+INSTANCE_OUTPUTS = f"*/{SOURCE_INSTANCE}/*"
+INSTANCE_OUTPUTS_DEEPER = f"*/*/{SOURCE_INSTANCE}/*"
+
+INSTANCE_ROW_ACTIONS = ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem"]
+INSTANCE_OBJECT_ACTIONS = ["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"]
+
+MANAGED_TAG_IS_TRUE = {"ec2:ResourceTag/wb:managed": "true"}
+
+
+def leading_keys_only(*patterns: str) -> dict[str, dict[str, object]]:
+    """Every partition key the request touches must match a pattern, and the request must name one.
+
+    ForAllValues alone is true for a request without keys (a Scan): the Null test closes that hole.
+    """
+    return {
+        "ForAllValues:StringLike": {"dynamodb:LeadingKeys": list(patterns)},
+        "Null": {"dynamodb:LeadingKeys": "false"},
+    }
+
+
+def instance_arns(scope: Construct) -> str:
+    return cdk.Stack.of(scope).format_arn(service="ec2", resource="instance", resource_name="*")
+
+
+class ReaperRole(Construct):
+    """Assumed by the reaper Lambda. Table and log grants are wired by the stack (`grant_*`)."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, metrics_namespace: str) -> None:
+        super().__init__(scope, construct_id)
+        self.role = iam.Role(
+            self,
+            "Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description="Weatherballoon reaper: describe and terminate wb-managed instances.",
+        )
+        self.role.node.default_child.override_logical_id("ReaperRole")  # type: ignore[union-attr]
+        self.role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="FindInstances",
+                actions=["ec2:DescribeInstances"],
+                # DescribeInstances has no resource-level permissions: AWS accepts only "*".
+                resources=["*"],
+            )
+        )
+        self.role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="TerminateManagedInstances",
+                actions=["ec2:TerminateInstances"],
+                resources=[instance_arns(self)],
+                conditions={"StringEquals": MANAGED_TAG_IS_TRUE},
+            )
+        )
+        self.role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="PublishMetrics",
+                actions=["cloudwatch:PutMetricData"],
+                # PutMetricData has no resource-level permissions; the namespace condition scopes it.
+                resources=["*"],
+                conditions={"StringEquals": {"cloudwatch:namespace": metrics_namespace}},
+            )
+        )
+        cdk.Validations.of(self.role).acknowledge(
+            cdk.Acknowledgment(
+                id="AwsSolutions-IAM5[Resource::*]",
+                reason="ec2:DescribeInstances, cloudwatch:PutMetricData (namespace-conditioned) and the X-Ray "
+                "writes that active tracing adds support no resource-level permissions; AWS requires '*'.",
+            ),
+            cdk.Acknowledgment(
+                id="AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ec2:<AWS::Region>:<AWS::AccountId>:instance/*]",
+                reason="Terminate is limited by the condition ec2:ResourceTag/wb:managed=true; instance ids "
+                "are not known when the stack is deployed.",
+            ),
+        )
+
+
+class InstanceRole(Construct):
+    """The role and instance profile of every wb instance: its own rows, its own output prefix, nothing else."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, table: dynamodb.ITable, bucket: s3.IBucket) -> None:
+        super().__init__(scope, construct_id)
+        self.role = iam.Role(
+            self,
+            "Role",
+            assumed_by=iam.ServicePrincipal("ec2.amazonaws.com"),
+            description="Weatherballoon instance: its own table rows and its own output prefix.",
+        )
+        self.profile = iam.InstanceProfile(self, "Profile", role=self.role)
+        self.role.node.default_child.override_logical_id("InstanceRole")  # type: ignore[union-attr]
+        self.profile.node.default_child.override_logical_id("InstanceProfile")  # type: ignore[union-attr]
+        self.role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="OwnInstanceRows",
+                actions=INSTANCE_ROW_ACTIONS,
+                resources=[table.table_arn],
+                conditions=leading_keys_only(ROWS_OF_SOURCE_INSTANCE),
+            )
+        )
+        self.role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="OwnInstanceOutputs",
+                actions=INSTANCE_OBJECT_ACTIONS,
+                resources=[bucket.arn_for_objects(INSTANCE_OUTPUTS)],
+            )
+        )
+        self.role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="OwnerSegmentIsOneSegment",
+                effect=iam.Effect.DENY,
+                actions=INSTANCE_OBJECT_ACTIONS,
+                resources=[bucket.arn_for_objects(INSTANCE_OUTPUTS_DEEPER)],
+            )
+        )
+        cdk.Validations.of(self.role).acknowledge(
+            cdk.Acknowledgment(
+                id="AwsSolutions-IAM5[Resource::<OutputsBucket.Arn>/*/<ec2:SourceInstanceARN>/*]",
+                reason="The path names the calling instance's own ARN (policy variable); the owner segment is "
+                "limited to one path segment by an explicit Deny. See docs/iam.md.",
+            ),
+        )

@@ -1,0 +1,130 @@
+"""Stack parameters: everything an admin tunes at `wb bootstrap` time, so the shipped template never needs a re-synth.
+
+The parameter names are a contract with `wb bootstrap` (cli) and `docs/iam.md`; rename only with both.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import aws_cdk as cdk
+from constructs import Construct
+
+DEFAULT_ALLOWED_INSTANCE_TYPES = (
+    "g4dn.xlarge",
+    "g4dn.2xlarge",
+    "g5.xlarge",
+    "g5.2xlarge",
+    "g6.xlarge",
+    "g6.2xlarge",
+    "g6e.xlarge",
+    "t3.micro",
+    "t3.small",
+    "t3.medium",
+    "t3.large",
+    "m5.large",
+    "m5.xlarge",
+    "c5.large",
+    "c5.xlarge",
+)
+
+# SSH stays closed until the admin names the range the team connects from (office, VPN, or deliberately
+# 0.0.0.0/0). A closed default fails loudly at the first `wb ssh`; an open one fails silently forever.
+CLOSED_SSH_CIDR = "127.0.0.1/32"
+CIDR_PATTERN = r"^(\d{1,3}\.){3}\d{1,3}/\d{1,2}$"
+
+REAPER_MODES = ("enforce", "dry-run")
+
+# Layer versions are numbered alike for every Python version and architecture; 27 is Powertools v3 as of
+# 2026 (docs.powertools.aws.dev, "Lambda Layer").
+POWERTOOLS_LAYER_VERSION = 27
+
+
+@dataclass(frozen=True)
+class StackParameters:
+    owner_budget_usd: cdk.CfnParameter
+    team_budget_usd: cdk.CfnParameter
+    team_name: cdk.CfnParameter
+    lease_minutes: cdk.CfnParameter
+    idle_minutes: cdk.CfnParameter
+    max_hours: cdk.CfnParameter
+    allowed_instance_types: cdk.CfnParameter
+    admin_principal_arns: cdk.CfnParameter
+    reaper_schedule: cdk.CfnParameter
+    reaper_mode: cdk.CfnParameter
+    reaper_code_bucket: cdk.CfnParameter
+    reaper_code_key: cdk.CfnParameter
+    powertools_layer_version: cdk.CfnParameter
+    orphan_grace_seconds: cdk.CfnParameter
+    audit_ttl_days: cdk.CfnParameter
+    outputs_expiration_days: cdk.CfnParameter
+    ssh_ingress_cidr: cdk.CfnParameter
+    vpc_id: cdk.CfnParameter
+
+
+def declare_parameters(scope: Construct) -> StackParameters:
+    def number(name: str, default: float, description: str, min_value: float = 0) -> cdk.CfnParameter:
+        return cdk.CfnParameter(
+            scope, name, type="Number", default=default, min_value=min_value, description=description
+        )
+
+    def text(name: str, description: str, **options: object) -> cdk.CfnParameter:
+        return cdk.CfnParameter(scope, name, type="String", description=description, **options)  # type: ignore[arg-type]
+
+    return StackParameters(
+        owner_budget_usd=number(
+            "OwnerBudgetUsd", 100, "Monthly budget per owner in USD, unless a BUDGET row overrides it."
+        ),
+        team_budget_usd=number("TeamBudgetUsd", 1000, "Monthly budget for the whole team in USD."),
+        team_name=text(
+            "TeamName",
+            "Team name; launches must carry it as the wb:team tag.",
+            default="default",
+            allowed_pattern=r"^[A-Za-z0-9._-]{1,64}$",
+        ),
+        lease_minutes=number("LeaseMinutes", 5, "Default lease renewal horizon in minutes.", 0.1),
+        idle_minutes=number("IdleMinutes", 10, "Default keep-warm time after the last job, in minutes."),
+        max_hours=number("MaxHours", 24, "Lifetime cap of any wb instance, in hours.", 0.1),
+        allowed_instance_types=cdk.CfnParameter(
+            scope,
+            "AllowedInstanceTypes",
+            type="CommaDelimitedList",
+            default=",".join(DEFAULT_ALLOWED_INSTANCE_TYPES),
+            description="Instance types members may launch; IAM StringLike patterns such as g5.* work.",
+        ),
+        admin_principal_arns=cdk.CfnParameter(
+            scope,
+            "AdminPrincipalArns",
+            type="CommaDelimitedList",
+            default="",
+            description="IAM user or role ARNs (ArnLike patterns) for which the admin policy takes effect.",
+        ),
+        reaper_schedule=text(
+            "ReaperSchedule", "EventBridge schedule expression of the reaper.", default="rate(1 minute)"
+        ),
+        reaper_mode=text(
+            "ReaperMode",
+            "enforce terminates; dry-run only logs and audits what it would do.",
+            default="enforce",
+            allowed_values=list(REAPER_MODES),
+        ),
+        reaper_code_bucket=text("ReaperCodeBucket", "S3 bucket holding the staged reaper zip."),
+        reaper_code_key=text("ReaperCodeKey", "S3 key of the staged reaper zip (content-addressed)."),
+        powertools_layer_version=number(
+            "PowertoolsLayerVersion",
+            POWERTOOLS_LAYER_VERSION,
+            "Version of the public Powertools layer for the reaper; 0: no layer (the zip vendors Powertools).",
+        ),
+        orphan_grace_seconds=number(
+            "OrphanGraceSeconds", 600, "How long a tagged instance may exist without a row.", 60
+        ),
+        audit_ttl_days=number("AuditTtlDays", 90, "Days an audit row lives before DynamoDB TTL removes it.", 1),
+        outputs_expiration_days=number("OutputsExpirationDays", 90, "Days job outputs stay in the outputs bucket.", 1),
+        ssh_ingress_cidr=text(
+            "SshIngressCidr",
+            "IPv4 CIDR allowed to reach port 22 of wb instances. The default admits nobody.",
+            default=CLOSED_SSH_CIDR,
+            allowed_pattern=CIDR_PATTERN,
+        ),
+        vpc_id=cdk.CfnParameter(scope, "VpcId", type="AWS::EC2::VPC::Id", description="VPC of the wb security group."),
+    )

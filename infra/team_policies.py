@@ -1,0 +1,260 @@
+"""IAM for the people: the managed policy every team member gets, and the one admins get on top of it.
+
+Both are customer-managed policies that the admin attaches to the team's users, groups or roles; the stack
+cannot attach them itself without knowing those principals' names.
+"""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+from weatherballoon.infra.iam import instance_arns, leading_keys_only
+
+CALLER = "${aws:userid}"
+ROWS_OF_CALLER = f"OWNER#{CALLER}#*"
+BUDGET_PARTITION = "BUDGET"
+
+TABLE_READ_ACTIONS = [
+    "dynamodb:GetItem",
+    "dynamodb:BatchGetItem",
+    "dynamodb:Query",
+    "dynamodb:Scan",
+    "dynamodb:DescribeTable",
+]
+TABLE_WRITE_ACTIONS = [
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:BatchWriteItem",
+]
+OWN_INSTANCE_ACTIONS = [
+    "ec2:TerminateInstances",
+    "ec2:StopInstances",
+    "ec2:StartInstances",
+    "ec2-instance-connect:SendSSHPublicKey",
+]
+OWN_OBJECT_ACTIONS = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"]
+# Resources a launch creates next to the instance. They need no conditions of their own: RunInstances must
+# also be allowed on the instance, and that statement carries every condition.
+LAUNCH_CREATED_RESOURCES = ("volume", "network-interface", "spot-instances-request")
+# Existing resources a launch only references.
+LAUNCH_REFERENCED_RESOURCES = ("subnet", "security-group", "key-pair")
+DESCRIBE_REASON = "ec2:Describe* has no resource-level permissions; AWS accepts only '*'."
+
+
+def _ec2_arns(scope: Construct, resource_types: tuple[str, ...]) -> list[str]:
+    stack = cdk.Stack.of(scope)
+    return [stack.format_arn(service="ec2", resource=kind, resource_name="*") for kind in resource_types]
+
+
+def _describe_ec2() -> iam.PolicyStatement:
+    # Describe* includes DescribeSpotPriceHistory, DescribeInstanceTypes and DescribeImages.
+    return iam.PolicyStatement(sid="DescribeEc2", actions=["ec2:Describe*"], resources=["*"])
+
+
+def _read_table(table: dynamodb.ITable) -> iam.PolicyStatement:
+    return iam.PolicyStatement(sid="ReadTable", actions=TABLE_READ_ACTIONS, resources=[table.table_arn])
+
+
+def _stack_arn(scope: Construct) -> str:
+    # AWS::StackName, not the synth-time name, so the policy holds under whatever name the stack is given.
+    return cdk.Stack.of(scope).format_arn(
+        service="cloudformation", resource="stack", resource_name=f"{cdk.Aws.STACK_NAME}/*"
+    )
+
+
+NAG_EC2_ARN = "arn:<AWS::Partition>:ec2:<AWS::Region>:<AWS::AccountId>"
+STACK_ARN_REASON = "The stack's own ARN; the last segment is the stack id CloudFormation assigns at creation."
+
+
+def _acknowledge_wildcard(policy: iam.ManagedPolicy, reasons: dict[str, str]) -> None:
+    cdk.Validations.of(policy).acknowledge(
+        *(cdk.Acknowledgment(id=f"AwsSolutions-IAM5[{finding}]", reason=why) for finding, why in reasons.items())
+    )
+
+
+class MemberPolicy(Construct):
+    """What every team member may do: launch tagged as themselves, operate only their own instances."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        table: dynamodb.ITable,
+        bucket: s3.IBucket,
+        instance_role: iam.IRole,
+        allowed_instance_types: list[str],
+        team_name: str,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        stack = cdk.Stack.of(self)
+        image_arns = stack.format_arn(service="ec2", account="", resource="image", resource_name="*")
+        statements = [
+            iam.PolicyStatement(
+                sid="LaunchTaggedAsCaller",
+                actions=["ec2:RunInstances"],
+                resources=[instance_arns(self)],
+                conditions={
+                    "StringEquals": {
+                        "aws:RequestTag/wb:managed": "true",
+                        "aws:RequestTag/wb:owner": CALLER,
+                        "aws:RequestTag/wb:team": team_name,
+                    },
+                    "Null": {"aws:RequestTag/wb:project": "false"},
+                    "StringLike": {"ec2:InstanceType": allowed_instance_types},
+                },
+            ),
+            iam.PolicyStatement(
+                sid="LaunchCreates",
+                actions=["ec2:RunInstances"],
+                resources=_ec2_arns(self, LAUNCH_CREATED_RESOURCES),
+            ),
+            iam.PolicyStatement(
+                sid="LaunchReferences",
+                actions=["ec2:RunInstances"],
+                resources=[image_arns, *_ec2_arns(self, LAUNCH_REFERENCED_RESOURCES)],
+            ),
+            iam.PolicyStatement(
+                sid="PassInstanceRole",
+                actions=["iam:PassRole"],
+                resources=[instance_role.role_arn],
+                conditions={"StringEquals": {"iam:PassedToService": "ec2.amazonaws.com"}},
+            ),
+            iam.PolicyStatement(
+                sid="TagOnlyAtLaunch",
+                actions=["ec2:CreateTags"],
+                resources=[instance_arns(self), *_ec2_arns(self, LAUNCH_CREATED_RESOURCES)],
+                conditions={"StringEquals": {"ec2:CreateAction": "RunInstances"}},
+            ),
+            iam.PolicyStatement(
+                sid="OperateOwnInstances",
+                actions=OWN_INSTANCE_ACTIONS,
+                resources=[instance_arns(self)],
+                conditions={"StringEquals": {"ec2:ResourceTag/wb:owner": CALLER, "ec2:ResourceTag/wb:managed": "true"}},
+            ),
+            _describe_ec2(),
+            _read_table(table),
+            iam.PolicyStatement(
+                sid="WriteOwnRows",
+                actions=TABLE_WRITE_ACTIONS,
+                resources=[table.table_arn],
+                conditions=leading_keys_only(ROWS_OF_CALLER),
+            ),
+            iam.PolicyStatement(
+                sid="OwnOutputs", actions=OWN_OBJECT_ACTIONS, resources=[bucket.arn_for_objects(f"{CALLER}/*")]
+            ),
+            iam.PolicyStatement(
+                sid="ListOwnOutputs",
+                actions=["s3:ListBucket"],
+                resources=[bucket.bucket_arn],
+                conditions={"StringLike": {"s3:prefix": [f"{CALLER}/*"]}},
+            ),
+            iam.PolicyStatement(
+                sid="ReadStack", actions=["cloudformation:DescribeStacks"], resources=[_stack_arn(self)]
+            ),
+        ]
+        self.policy = iam.ManagedPolicy(
+            self,
+            "Policy",
+            description="Weatherballoon team member: launch and operate own wb instances, write own rows.",
+            statements=statements,
+        )
+        self.policy.node.default_child.override_logical_id("MemberPolicy")  # type: ignore[union-attr]
+        created = (
+            "Created by the same RunInstances call, which must also be allowed on the instance, where every "
+            "condition sits; tags on them only at launch (ec2:CreateAction)."
+        )
+        referenced = "Only referenced by a launch; AMI, subnet, group and key pair are the user's configuration."
+        _acknowledge_wildcard(
+            self.policy,
+            {
+                "Action::ec2:Describe*": DESCRIBE_REASON,
+                "Resource::*": DESCRIBE_REASON,
+                f"Resource::{NAG_EC2_ARN}:instance/*": "Launch requires the wb tags with wb:owner = aws:userid, "
+                "wb:team = TeamName and an allowed type; every other instance action requires "
+                "ec2:ResourceTag/wb:owner = aws:userid, or ec2:CreateAction = RunInstances for tags.",
+                **{f"Resource::{NAG_EC2_ARN}:{kind}/*": created for kind in LAUNCH_CREATED_RESOURCES},
+                **{f"Resource::{NAG_EC2_ARN}:{kind}/*": referenced for kind in LAUNCH_REFERENCED_RESOURCES},
+                "Resource::arn:<AWS::Partition>:ec2:<AWS::Region>::image/*": referenced,
+                "Resource::<OutputsBucket.Arn>/<aws:userid>/*": "Exactly the caller's own prefix (aws:userid).",
+                "Resource::arn:<AWS::Partition>:cloudformation:<AWS::Region>:<AWS::AccountId>:stack/"
+                "<AWS::StackName>/*": STACK_ARN_REASON,
+            },
+        )
+
+
+class AdminPolicy(Construct):
+    """What a team admin may do beyond a member: set budgets, stop any wb instance, read the reaper's logs.
+
+    Every statement also requires aws:PrincipalArn to match the AdminPrincipalArns parameter, so attaching
+    this policy to anyone else grants nothing.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        table: dynamodb.ITable,
+        reaper_log_group: logs.ILogGroup,
+        admin_principal_arns: list[str],
+    ) -> None:
+        super().__init__(scope, construct_id)
+        only_admins = {"ArnLike": {"aws:PrincipalArn": admin_principal_arns}}
+        statements = [
+            iam.PolicyStatement(
+                sid="WriteBudgets",
+                actions=TABLE_WRITE_ACTIONS,
+                resources=[table.table_arn],
+                conditions={**leading_keys_only(BUDGET_PARTITION), **only_admins},
+            ),
+            iam.PolicyStatement(
+                sid="StopAnyManagedInstance",
+                actions=["ec2:TerminateInstances", "ec2:StopInstances"],
+                resources=[instance_arns(self)],
+                conditions={"StringEquals": {"ec2:ResourceTag/wb:managed": "true"}, **only_admins},
+            ),
+            iam.PolicyStatement(
+                sid="ReadReaperLogs",
+                actions=["logs:FilterLogEvents", "logs:GetLogEvents", "logs:DescribeLogStreams"],
+                resources=[reaper_log_group.log_group_arn],
+                conditions=only_admins,
+            ),
+            iam.PolicyStatement(
+                sid="InspectStack",
+                actions=[
+                    "cloudformation:DescribeStacks",
+                    "cloudformation:DescribeStackEvents",
+                    "cloudformation:DescribeStackResources",
+                    "cloudformation:GetTemplate",
+                ],
+                resources=[_stack_arn(self)],
+                conditions=only_admins,
+            ),
+        ]
+        for statement in (_describe_ec2(), _read_table(table)):
+            statement.add_conditions(only_admins)
+            statements.append(statement)
+        self.policy = iam.ManagedPolicy(
+            self,
+            "Policy",
+            description="Weatherballoon admin: budgets, any wb instance, reaper logs. Needs AdminPrincipalArns.",
+            statements=statements,
+        )
+        self.policy.node.default_child.override_logical_id("AdminPolicy")  # type: ignore[union-attr]
+        _acknowledge_wildcard(
+            self.policy,
+            {
+                "Action::ec2:Describe*": DESCRIBE_REASON,
+                "Resource::*": DESCRIBE_REASON,
+                f"Resource::{NAG_EC2_ARN}:instance/*": "Only instances tagged wb:managed=true, and only for "
+                "principals in AdminPrincipalArns.",
+                "Resource::arn:<AWS::Partition>:cloudformation:<AWS::Region>:<AWS::AccountId>:stack/"
+                "<AWS::StackName>/*": STACK_ARN_REASON,
+            },
+        )
