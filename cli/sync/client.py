@@ -1,0 +1,177 @@
+"""`sync_up`: make the remote root mirror the local upload set, in one manifest round trip and one stream.
+
+    local scan (thread) ─┐
+    agent sync-scan ─────┴─ manifest out, differences back ─ diff ─┐
+    agent sync-apply (started early, waits on stdin) ──────────────┴─ one stream, or cancelled if no-op
+
+Both agent commands start at once, so the second agent's start-up hides behind the first exchange;
+with nothing to change, `sync-apply` gets an empty stdin and exits without touching anything. Local
+files under an output glob (`protect`) are never uploaded: outputs flow down, not up, so a pulled
+checkpoint can never overwrite a newer one the job wrote.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from functools import partial
+from pathlib import Path
+
+from weatherballoon.remote.sync_globs import GlobSet
+
+from ..errors import SyncError, WbError
+from ..session.process import AgentRunner, RemoteProcess
+from .agent_call import AgentCall
+from .diff import diff, settle
+from .local_scan import local_digest, scan
+from .manifest import exchange
+from .pull import pull_outputs
+from .records import LocalTree, SyncPlan, SyncProgress, SyncSummary
+from .send import AgentStoppedReading, StreamTotals, stream_plan
+
+__all__ = ["pull_outputs", "scan", "sync_up"]
+
+EXIT_DISK = 3
+EXIT_STREAM = 4
+
+
+def _protect_args(protect: Sequence[str]) -> list[str]:
+    return [arg for glob in protect for arg in ("--protect", glob)]
+
+
+def sync_up(
+    runner: AgentRunner,
+    local_root: Path,
+    remote_root: str,
+    *,
+    excludes: Sequence[str] = (),
+    protect: Sequence[str] = (),
+    progress: Callable[[SyncProgress], None] | None = None,
+    compress_level: int = 1,
+) -> SyncSummary:
+    """Sync `local_root` to `remote_root` on the machine `runner` reaches; raise SyncError on failure."""
+    started = time.perf_counter()
+    root = Path(local_root).absolute()
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="wb-sync") as pool:
+        local_future = pool.submit(scan, root, excludes)
+        scan_call = AgentCall(runner(["sync-scan", remote_root]), "sync-scan")
+        apply_future = pool.submit(runner, ["sync-apply", remote_root, *_protect_args(protect)])
+        apply_call: AgentCall | None = None
+        try:
+            tree = local_future.result()
+            uploads, protected = _split_protected(tree, protect)
+            manifest = exchange(scan_call, uploads, remote_root)
+            plan = settle(diff(uploads, manifest), partial(local_digest, root))
+            apply_call = AgentCall(apply_future.result(), "sync-apply")
+            if plan.is_noop:
+                apply_call.cancel()
+                return _summary(started, manifest.root, len(uploads), protected, plan, None, {})
+            totals, remote = _apply(apply_call, root, plan, remote_root, progress, compress_level)
+            return _summary(started, manifest.root, len(uploads), protected, plan, totals, remote)
+        except BaseException:
+            scan_call.cancel()
+            _cancel_started(apply_future, apply_call)
+            raise
+
+
+def _split_protected(tree: LocalTree, protect: Sequence[str]) -> tuple[list, int]:
+    globs = GlobSet(list(protect))
+    if not globs:
+        return list(tree.entries), 0
+    uploads = [entry for entry in tree.entries if not globs.covers(entry.path)]
+    return uploads, len(tree.entries) - len(uploads)
+
+
+def _cancel_started(apply_future: Future[RemoteProcess], apply_call: AgentCall | None) -> None:
+    if apply_call is not None:
+        apply_call.cancel()
+        return
+    with contextlib.suppress(WbError, OSError):
+        AgentCall(apply_future.result(), "sync-apply").cancel()
+
+
+def _apply(
+    call: AgentCall,
+    root: Path,
+    plan: SyncPlan,
+    remote_root: str,
+    progress: Callable[[SyncProgress], None] | None,
+    level: int,
+) -> tuple[StreamTotals | None, dict]:
+    totals: StreamTotals | None = None
+    try:
+        totals = stream_plan(call.proc.stdin.write, root, plan, progress=progress, level=level)
+    except AgentStoppedReading:
+        pass  # its exit status and stderr below say why
+    except OSError as exc:
+        call.cancel()
+        raise SyncError(
+            f"cannot read {exc.filename or 'a local file'}: {exc.strerror or exc}",
+            hint="check the file's permissions, or exclude it with sync.fileExcludes",
+        ) from None
+    call.close_stdin()
+    out = call.read_stdout()
+    status = call.finish()
+    remote = _last_json(out)
+    if status == 0 and totals is not None:
+        return totals, remote
+    raise _apply_failure(call, status, remote_root)
+
+
+def _last_json(out: bytes) -> dict:
+    lines = out.decode(errors="replace").strip().splitlines()
+    try:
+        value = json.loads(lines[-1]) if lines else {}
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _apply_failure(call: AgentCall, status: int, remote_root: str) -> SyncError:
+    what = f"sync to {remote_root} failed"
+    if status == EXIT_DISK:
+        return call.failure(
+            what,
+            hint=f"free space on the machine (df -h {remote_root}), "
+            "or keep large files out of the upload with sync.fileExcludes",
+        )
+    if status == EXIT_STREAM:
+        return call.failure(what, hint="the stream was cut short; run again, a sync resumes where it stopped")
+    if status == 1:
+        return call.failure(
+            what + " for some paths",
+            hint="the paths are named above; remove what is in their way on the machine, then sync again",
+        )
+    return call.failure(what)
+
+
+def _summary(
+    started: float,
+    remote_root: str,
+    uploads: int,
+    protected: int,
+    plan: SyncPlan,
+    totals: StreamTotals | None,
+    remote: dict,
+) -> SyncSummary:
+    written = int(remote.get("written", 0)) + int(remote.get("links", 0))
+    return SyncSummary(
+        files_sent=written,
+        bytes_sent=totals.content_bytes if totals else 0,
+        wire_bytes=totals.wire_bytes if totals else 0,
+        deleted=int(remote.get("deleted", 0)),
+        unchanged=uploads - len(plan.send),
+        touched=int(remote.get("touched", 0)),
+        protected=protected,
+        remote_root=remote_root,
+        seconds=time.perf_counter() - started,
+    )
+
+
+def default_remote_root(local_root: Path) -> str:
+    """`~/wb/<project>`, project being the local root's folder name (DESIGN §4, `sync.adirServer`)."""
+    return f"~/wb/{os.path.basename(os.fspath(Path(local_root).absolute()))}"

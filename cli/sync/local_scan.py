@@ -1,0 +1,48 @@
+"""The local half of the manifest: the upload set with size, mtime_ns, mode and link target."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import stat
+from collections.abc import Sequence
+from pathlib import Path
+
+from ..errors import SyncError
+from .records import LocalEntry, LocalTree
+from .upload_set import list_upload_set
+
+
+def scan(local_root: Path, excludes: Sequence[str] = ()) -> LocalTree:
+    """List and stat the upload set under `local_root` (see `upload_set`). One git process, one lstat a path."""
+    root = Path(local_root).absolute()
+    if not root.is_dir():
+        raise SyncError(
+            f"the local sync root {root} is not a directory",
+            hint="set sync.adirLocal to the project folder, or run wb from inside it",
+        )
+    listing, source = list_upload_set(root, excludes)
+    top = os.fspath(root)
+    entries: list[LocalEntry] = []
+    for path, st in listing:
+        if stat.S_ISLNK(st.st_mode):
+            try:
+                target = os.readlink(os.path.join(top, path))
+            except OSError:
+                continue
+            entries.append(LocalEntry(path, "l", 0, 0, 0, target))
+        else:
+            entries.append(LocalEntry(path, "f", st.st_size, st.st_mtime_ns, stat.S_IMODE(st.st_mode)))
+    return LocalTree(root=root, entries=tuple(entries), source=source)
+
+
+def local_digest(root: Path, entry: LocalEntry) -> str | None:
+    """sha256 of a local file, as `sync-scan` computes it remotely; None when it cannot be read."""
+    digest = hashlib.sha256()
+    try:
+        with open(os.path.join(root, entry.path), "rb", buffering=0) as handle:
+            while block := handle.read(1 << 20):
+                digest.update(block)
+    except OSError:
+        return None
+    return digest.hexdigest()

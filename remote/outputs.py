@@ -1,0 +1,123 @@
+"""`outputs-pack ROOT GLOB...`: stream a job's declared outputs back to the client.
+
+stdin: what the client already has (zlib-compressed JSON `{"v": 1, "have": [[path, size, mtime_ns], ...]}`,
+or nothing); stdout: a sync stream (`sync_wire`) of `F` and `L` frames for every file or symlink under
+ROOT covered by a glob (`sync_globs`) that the client does not already have with the same size and
+mtime_ns, then `E`. Symlinked directories are sent as links and never walked; `.git` directories and
+sync's own temp files are skipped.
+
+Runs on python3 >= 3.8, stdlib only.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import sys
+import zlib
+from collections.abc import Callable, Iterator
+
+from weatherballoon.remote.sync_globs import GlobSet, literal_prefix, max_depth
+from weatherballoon.remote.sync_state import resolve_root
+from weatherballoon.remote.sync_writer import TEMP_PREFIX
+
+PROTOCOL_VERSION = 1
+
+
+def _walk(root: str, directory: str, globs: GlobSet, depth: int | None, everything: bool) -> Iterator[tuple]:
+    try:
+        entries = sorted(os.scandir(os.path.join(root, directory) if directory else root), key=lambda e: e.name)
+    except OSError:
+        return
+    for entry in entries:
+        if entry.name == ".git" or entry.name.startswith(TEMP_PREFIX):
+            continue
+        rel = directory + "/" + entry.name if directory else entry.name
+        try:
+            st = entry.stat(follow_symlinks=False)
+        except OSError:
+            continue
+        if stat.S_ISDIR(st.st_mode):
+            covered = everything or globs.covers(rel)
+            if covered or depth is None or rel.count("/") + 1 < depth:
+                yield from _walk(root, rel, globs, depth, covered)
+        elif (stat.S_ISREG(st.st_mode) or stat.S_ISLNK(st.st_mode)) and (everything or globs.covers(rel)):
+            yield rel, st
+
+
+def find_outputs(root: str, patterns: list[str]) -> Iterator[tuple]:
+    """(relative path, lstat) of every file and symlink under `root` covered by `patterns`, each once."""
+    globs = GlobSet(patterns)
+    seen: set[str] = set()
+    for pattern in globs.patterns:
+        prefix, _ = literal_prefix(pattern)
+        start = os.path.join(root, prefix) if prefix else root
+        try:
+            st = os.lstat(start)
+        except OSError:
+            continue
+        if not stat.S_ISDIR(st.st_mode) and prefix:
+            found = iter([(prefix, st)]) if globs.covers(prefix) else iter(())
+        else:
+            # a literal prefix may be a symlink to a directory (outputs on another disk): walk into it
+            found = _walk(root, prefix, globs, max_depth(pattern), globs.covers(prefix) if prefix else False)
+        for rel, entry_st in found:
+            if rel not in seen:
+                seen.add(rel)
+                yield rel, entry_st
+
+
+def _read_have() -> dict:
+    blob = sys.stdin.buffer.read()
+    if not blob:
+        return {}
+    request = json.loads(zlib.decompress(blob).decode("utf-8"))
+    return {path: (size, mtime_ns) for path, size, mtime_ns in request.get("have", ())}
+
+
+def pack(root: str, patterns: list[str], have: dict, write: Callable[[bytes], object]) -> None:
+    from weatherballoon.remote.sync_send import StreamEncoder
+    from weatherballoon.remote.sync_wire import link_frame
+
+    encoder = StreamEncoder(write)
+    try:
+        for rel, st in find_outputs(root, patterns):
+            path = os.path.join(root, rel)
+            if stat.S_ISLNK(st.st_mode):
+                try:
+                    encoder.add(link_frame(os.fsencode(rel), os.fsencode(os.readlink(path))))
+                except OSError:
+                    continue
+                continue
+            if have.get(rel) == (st.st_size, st.st_mtime_ns):
+                continue
+            try:
+                fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+            except OSError:
+                continue  # vanished or unreadable since the walk
+            try:
+                fst = os.fstat(fd)
+                encoder.add_file(os.fsencode(rel), fd, stat.S_IMODE(fst.st_mode), fst.st_mtime_ns)
+            finally:
+                os.close(fd)
+    except BaseException:
+        encoder.abort()
+        raise
+    encoder.close()
+
+
+def pack_main(argv: list) -> int:
+    if len(argv) < 2:
+        sys.stderr.write("usage: agent outputs-pack ROOT GLOB... < have\n")
+        return 2
+    root = resolve_root(argv[0])
+    try:
+        have = _read_have()
+    except (ValueError, zlib.error) as exc:
+        sys.stderr.write(f"outputs-pack: bad request: {exc}\n")
+        return 4
+    out = sys.stdout.buffer
+    pack(root, argv[1:], have, out.write)
+    out.flush()
+    return 0

@@ -1,0 +1,79 @@
+"""`sync-apply`: read one sync stream (`sync_wire`) and apply it under the root.
+
+Deletions (`D`) are honoured only for paths in the root's record and never for paths covered by a
+`--protect` glob; files (`F`), links (`L`), metadata updates (`M`) and identical files (`A`) join the
+record. The record is saved at the end, after a failure too, so it always matches what sync wrote.
+
+Runs on python3 >= 3.8, stdlib only.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import IO
+
+from weatherballoon.remote.sync_globs import GlobSet
+from weatherballoon.remote.sync_state import RecordLock, load_record, save_record
+from weatherballoon.remote.sync_wire import (
+    TAG_ADOPT,
+    TAG_DELETE,
+    TAG_END,
+    TAG_FILE,
+    TAG_LINK,
+    TAG_META,
+    FrameReader,
+    StreamError,
+    iter_blocks,
+    prefetch,
+)
+from weatherballoon.remote.sync_writer import FatalWriteError, TreeWriter
+
+
+def apply_frames(reader: FrameReader, writer: TreeWriter) -> None:
+    """Apply frames until the end marker; raises StreamError or FatalWriteError."""
+    while True:
+        frame = reader.next_frame()
+        tag = frame.tag
+        if tag == TAG_END:
+            return
+        path = os.fsdecode(frame.path)
+        if tag == TAG_FILE:
+            writer.write_file(path, frame.mode, frame.mtime_ns, reader.file_data())
+        elif tag == TAG_LINK:
+            writer.write_link(path, os.fsdecode(frame.target))
+        elif tag == TAG_META:
+            writer.set_meta(path, frame.mode, frame.mtime_ns)
+        elif tag == TAG_ADOPT:
+            writer.adopt(path)
+        elif tag == TAG_DELETE:
+            writer.delete(path)
+        else:  # pragma: no cover - next_frame rejects unknown tags
+            raise StreamError(f"unexpected frame {tag!r}")
+
+
+def apply_stream(
+    stream: IO[bytes], root: str, protect: list[str]
+) -> tuple[TreeWriter, FatalWriteError | StreamError | None]:
+    """Apply a whole stream (magic already read) under `root`.
+
+    Returns the writer (its summary says what was done) and the error that stopped the stream early,
+    if one did: a refusing disk or a corrupt or truncated stream.
+    """
+    with RecordLock(root):
+        record = load_record(root)
+        writer = TreeWriter(root, record=set() if record is None else record, protect=GlobSet(protect))
+        failure: FatalWriteError | StreamError | None = None
+        try:
+            apply_frames(FrameReader(prefetch(iter_blocks(stream))), writer)
+        except (FatalWriteError, StreamError) as exc:
+            failure = exc
+        finally:
+            _save(root, writer)
+    return writer, failure
+
+
+def _save(root: str, writer: TreeWriter) -> None:
+    try:
+        save_record(root, writer.record or set())
+    except OSError as exc:
+        writer.summary.errors.append(f"the sync record {exc.filename} could not be saved: {exc.strerror}")

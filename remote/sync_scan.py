@@ -1,0 +1,113 @@
+"""`sync-scan`: compare the client's manifest with the remote tree in one round trip.
+
+Input (stdin, zlib-compressed JSON), the client's upload set:
+    {"v": 1, "entries": [[path, kind, size, mtime_ns, mode, target], ...]}
+    kind "f" (regular file) or "l" (symlink; size, mtime and mode 0, target its text)
+Output (stdout, zlib-compressed JSON), only what the client has to act on:
+    {"v": 1, "root": "/abs/root", "recorded": bool, "matched": N,
+     "entries": [[path, kind, size, mtime_ns, mode, target, tracked, digest], ...]}
+
+The remote stats only the paths the client sent plus those in its record (`sync_state`): it never walks
+the root, so a job's millions of files cost nothing. A path that is identical (kind, size, mtime_ns and
+mode, or link target) and already recorded is only counted in `matched`. Every other client path comes
+back with its remote state (kind None when absent, "d" for a directory, "o" for anything else), and
+every recorded path the client no longer has comes back with tracked 1: those are the deletions.
+When a file has the same size but another mtime, its sha256 comes back as `digest`, so the client
+can send a metadata update instead of the content when its own copy hashes the same.
+
+Runs on python3 >= 3.8, stdlib only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import stat
+import zlib
+
+from weatherballoon.remote.sync_paths import SafeDirs, UnsafePath, check_relpath
+
+PROTOCOL_VERSION = 1
+
+
+def file_digest(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb", buffering=0) as handle:
+        while True:
+            block = handle.read(1 << 20)
+            if not block:
+                return digest.hexdigest()
+            digest.update(block)
+
+
+def describe(dirs: SafeDirs, path: str) -> tuple | None:
+    """(kind, size, mtime_ns, mode, target) of a path, or None when absent or behind a symlinked parent."""
+    try:
+        check_relpath(path)
+        if not dirs.parent_exists(path):
+            return None
+        st = os.lstat(dirs.abspath(path))
+    except (OSError, UnsafePath):
+        return None
+    if stat.S_ISREG(st.st_mode):
+        return ("f", st.st_size, st.st_mtime_ns, stat.S_IMODE(st.st_mode), None)
+    if stat.S_ISLNK(st.st_mode):
+        try:
+            return ("l", 0, 0, 0, os.readlink(dirs.abspath(path)))
+        except OSError:
+            return None
+    return ("d" if stat.S_ISDIR(st.st_mode) else "o", 0, 0, 0, None)
+
+
+def same(remote: tuple, kind: str, size: int, mtime_ns: int, mode: int, target: str | None) -> bool:
+    if remote[0] != kind:
+        return False
+    if kind == "l":
+        return remote[4] == target
+    return remote[1] == size and remote[2] == mtime_ns and remote[3] == mode
+
+
+def compare(root: str, local_entries: list, record: set[str] | None) -> dict:
+    dirs = SafeDirs(root)
+    tracked = record or set()
+    entries = []
+    matched = 0
+    listed = set()
+    for path, kind, size, mtime_ns, mode, target in local_entries:
+        listed.add(path)
+        remote = describe(dirs, path)
+        is_tracked = path in tracked
+        if remote is not None and is_tracked and same(remote, kind, size, mtime_ns, mode, target):
+            matched += 1
+            continue
+        digest = None
+        if remote is not None and kind == remote[0] == "f" and remote[1] == size and size and remote[2] != mtime_ns:
+            try:
+                digest = file_digest(dirs.abspath(path))
+            except OSError:
+                digest = None
+        state = remote if remote is not None else (None, 0, 0, 0, None)
+        entries.append([path, *state, int(is_tracked), digest])
+    for path in sorted(tracked - listed):
+        remote = describe(dirs, path)
+        state = remote if remote is not None else (None, 0, 0, 0, None)
+        entries.append([path, *state, 1, None])
+    return {
+        "v": PROTOCOL_VERSION,
+        "root": root,
+        "recorded": record is not None,
+        "matched": matched,
+        "entries": entries,
+    }
+
+
+def decode_request(blob: bytes) -> list:
+    request = json.loads(zlib.decompress(blob).decode("utf-8"))
+    if request.get("v") != PROTOCOL_VERSION:
+        raise ValueError(f"unsupported sync-scan request version {request.get('v')!r}")
+    return request["entries"]
+
+
+def encode_response(response: dict) -> bytes:
+    return zlib.compress(json.dumps(response, separators=(",", ":")).encode("ascii"), 1)
