@@ -1,0 +1,140 @@
+"""The agent as it runs on a machine: the shipped zipapp, started by the system python3 with -I -S."""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from weatherballoon.cli.session.bundle import agent_bundle
+from weatherballoon.remote.procinfo import is_alive
+
+# The interpreter a bare host has; fall back to ours where there is no system python3.
+SYSTEM_PYTHON = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
+_job_numbers = itertools.count(1)
+
+
+@pytest.fixture(scope="session")
+def agent_zip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    bundle = agent_bundle()
+    path = tmp_path_factory.mktemp("agent") / bundle.file_name
+    path.write_bytes(bundle.data)
+    return path
+
+
+class Agent:
+    """Runs agent commands against one state dir (`WB_AGENT_HOME`)."""
+
+    def __init__(self, zip_path: Path, home: Path, workdir: Path, python: str = SYSTEM_PYTHON) -> None:
+        self.zip_path = zip_path
+        self.home = home
+        self.workdir = workdir
+        self.python = python
+        self.env = {**os.environ, "WB_AGENT_HOME": str(home)}
+
+    def argv(self, *args: str) -> list[str]:
+        return [self.python, "-I", "-S", str(self.zip_path), *args]
+
+    def __call__(self, *args: str, input: bytes | None = None, timeout: float = 20) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            self.argv(*args),
+            input=input if input is not None else b"",
+            capture_output=True,
+            env=self.env,
+            timeout=timeout,
+            check=False,
+        )
+
+    def popen(self, *args: str, **kwargs: object) -> subprocess.Popen:
+        kwargs.setdefault("stdin", subprocess.DEVNULL)
+        kwargs.setdefault("stdout", subprocess.PIPE)
+        kwargs.setdefault("stderr", subprocess.PIPE)
+        return subprocess.Popen(self.argv(*args), env=self.env, **kwargs)  # type: ignore[call-overload]
+
+    @staticmethod
+    def new_id() -> str:
+        return f"t{os.getpid()}-{next(_job_numbers)}"
+
+    def run_args(self, job_id: str, *options: str) -> list[str]:
+        return ["run", "--job-id", job_id, "--cwd", str(self.workdir), *options]
+
+    def follow_job(
+        self, command: str | list[str], *options: str, input: bytes | None = None, timeout: float = 20
+    ) -> tuple[str, subprocess.CompletedProcess]:
+        """`run --follow`: the job id and the finished agent process."""
+        job_id = self.new_id()
+        words = [command] if isinstance(command, str) else command
+        result = self(*self.run_args(job_id, *options, "--follow"), "--", *words, input=input, timeout=timeout)
+        return job_id, result
+
+    def start(self, command: str | list[str], *options: str) -> str:
+        """`run` without --follow; the job runs on."""
+        job_id = self.new_id()
+        words = [command] if isinstance(command, str) else command
+        result = self(*self.run_args(job_id, *options), "--", *words)
+        assert result.returncode == 0, result.stderr
+        assert result.stdout == f"{job_id}\n".encode()
+        return job_id
+
+    def job_dir(self, job_id: str) -> Path:
+        return self.home / "jobs" / job_id
+
+    def meta(self, job_id: str) -> dict:
+        return json.loads((self.job_dir(job_id) / "meta.json").read_text())
+
+    def status_record(self, job_id: str) -> dict:
+        return json.loads((self.job_dir(job_id) / "status.json").read_text())
+
+    def summary(self, job_id: str) -> dict:
+        result = self("status", job_id)
+        assert result.returncode == 0, result.stderr
+        return json.loads(result.stdout)
+
+    def wait_for(self, predicate: object, timeout: float = 10) -> None:
+        deadline = time.monotonic() + timeout
+        while not predicate():  # type: ignore[operator]
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out waiting for {predicate}")
+            time.sleep(0.01)
+
+    def wait_ended(self, job_id: str, timeout: float = 10) -> dict:
+        self.wait_for(lambda: (self.job_dir(job_id) / "status.json").exists(), timeout)
+        return self.status_record(job_id)
+
+    def kill_leftovers(self) -> None:
+        """Kill every job (and supervisor) a test left running, so nothing outlives the test."""
+        for meta_path in (self.home / "jobs").glob("*/meta.json"):
+            with contextlib.suppress(ValueError, OSError):
+                meta = json.loads(meta_path.read_text())
+                if is_alive(meta.get("pid"), meta.get("proc_start")):
+                    os.killpg(meta["pgid"], signal.SIGKILL)
+                if is_alive(meta.get("supervisor_pid"), meta.get("supervisor_start")):
+                    os.kill(meta["supervisor_pid"], signal.SIGKILL)
+
+
+@pytest.fixture
+def agent(agent_zip: Path, tmp_path: Path) -> Iterator[Agent]:
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    runner = Agent(agent_zip, tmp_path / "agent-home", workdir)
+    yield runner
+    runner.kill_leftovers()
+
+
+def oldest_python() -> str | None:
+    """A python3.8 interpreter, the oldest the agent supports, if this machine has one (pyenv counts)."""
+    pyenv_root = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv"))
+    candidates = [shutil.which("python3.8"), *sorted(map(str, pyenv_root.glob("versions/3.8*/bin/python3.8")))]
+    for candidate in candidates:
+        if candidate and subprocess.run([candidate, "-c", "pass"], capture_output=True, check=False).returncode == 0:
+            return candidate
+    return None
