@@ -84,7 +84,8 @@ def _write_all(fd: int, data: bytes) -> None:
 class StdinPump:
     """Copies our stdin into the job's FIFO without ever blocking the output loop.
 
-    Stops quietly when the job stops reading (EPIPE); closes the FIFO at our EOF so the job sees EOF.
+    It waits on one fd at a time: stdin for data, or the FIFO for room to write what it holds. It stops
+    quietly when the job stops reading (EPIPE), and closes the FIFO at our EOF so the job sees EOF.
     """
 
     def __init__(self, poller: select.poll, fifo_fd: int, source_fd: int = 0) -> None:
@@ -92,10 +93,11 @@ class StdinPump:
         self._fifo: int | None = fifo_fd
         self._source: int | None = source_fd
         self._pending = b""
-        poller.register(source_fd, select.POLLIN)
+        self._waiting_on: int | None = None
+        self._wait_on(source_fd, select.POLLIN)
 
     def handles(self, fd: int) -> bool:
-        return fd in (self._source, self._fifo)
+        return fd == self._waiting_on
 
     def on_event(self, fd: int) -> None:
         if fd == self._source:
@@ -103,53 +105,48 @@ class StdinPump:
         else:
             self._flush()
 
+    def _wait_on(self, fd: int | None, events: int = 0) -> None:
+        if self._waiting_on is not None:
+            self._poller.unregister(self._waiting_on)
+        self._waiting_on = fd
+        if fd is not None:
+            self._poller.register(fd, events)
+
     def _read(self) -> None:
         assert self._source is not None
         try:
             data = os.read(self._source, 1 << 16)
         except OSError:
             data = b""
-        self._poller.unregister(self._source)
         if not data:
             self._source = None
-            if not self._pending:
-                self._close_fifo()
+            self._finish()
             return
         self._pending = data
-        assert self._fifo is not None
-        self._poller.register(self._fifo, select.POLLOUT)
         self._flush()
 
     def _flush(self) -> None:
-        if self._fifo is None:
-            return
+        assert self._fifo is not None
         try:
             written = os.write(self._fifo, self._pending)
         except BlockingIOError:
-            return
+            written = 0
         except OSError:  # EPIPE: the job exited or closed its stdin
-            self._stop()
+            self._source = None
+            self._finish()
             return
         self._pending = self._pending[written:]
         if self._pending:
-            return
-        self._poller.unregister(self._fifo)
-        if self._source is None:
-            self._close_fifo()
+            self._wait_on(self._fifo, select.POLLOUT)
+        elif self._source is not None:
+            self._wait_on(self._source, select.POLLIN)
         else:
-            self._poller.register(self._source, select.POLLIN)
+            self._finish()
 
-    def _stop(self) -> None:
-        if self._source is not None:
-            self._poller.unregister(self._source)
-            self._source = None
+    def _finish(self) -> None:
+        self._wait_on(None)
         self._pending = b""
-        self._close_fifo()
-
-    def _close_fifo(self) -> None:
         if self._fifo is not None:
-            with contextlib.suppress(KeyError):
-                self._poller.unregister(self._fifo)
             os.close(self._fifo)
             self._fifo = None
 
