@@ -1,0 +1,91 @@
+"""The agent's argument grammar."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from weatherballoon.remote.jobs_args import FollowArgs, RunArgs, UsageError, job_and_rest, split_args
+
+
+def test_split_args_forms() -> None:
+    options, positionals, command = split_args(
+        ["--a", "1", "pos", "--b=2", "--flag", "--env", "X=1", "--env=Y=2", "--", "cmd", "--a", "--"],
+        flags=("flag",), valued=("a", "b"), repeated=("env",),
+    )
+    assert options == {"a": "1", "b": "2", "flag": True, "env": ["X=1", "Y=2"]}
+    assert positionals == ["pos"]
+    assert command == ["cmd", "--a", "--"]
+
+
+def test_split_args_without_double_dash_has_no_command() -> None:
+    assert split_args(["x"]) == ({}, ["x"], None)
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--nope"], "unknown option --nope"),
+        (["--a"], "--a needs a value"),
+        (["--flag=1"], "--flag takes no value"),
+    ],
+)
+def test_split_args_errors(argv: list[str], message: str) -> None:
+    with pytest.raises(UsageError, match=message):
+        split_args(argv, flags=("flag",), valued=("a",))
+
+
+def test_run_args_full() -> None:
+    args = RunArgs(["--job-id", "j-1", "--cwd", "~/wb/p", "--env", "A=1", "--env", "B=x=y", "--max-time", "1.5",
+                    "--stdin", "--follow", "--", "python", "train.py"])
+    assert (args.job_id, args.cwd) == ("j-1", os.path.expanduser("~/wb/p"))
+    assert args.env == {"A": "1", "B": "x=y"}
+    assert (args.max_time_s, args.stdin, args.follow, args.command) == (1.5, True, True, ["python", "train.py"])
+
+
+def test_run_args_defaults_and_relative_cwd() -> None:
+    args = RunArgs(["--job-id", "j", "--cwd", "rel", "--", "true"])
+    assert args.cwd == os.path.join(os.getcwd(), "rel")
+    assert (args.env, args.max_time_s, args.stdin, args.follow) == ({}, None, False, False)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--cwd", "/", "--", "true"],
+        ["--job-id", "j", "--", "true"],
+        ["--job-id", "j", "--cwd", "/"],
+        ["--job-id", "j", "--cwd", "/", "--"],
+        ["--job-id", "j", "--cwd", "/", "stray", "--", "true"],
+        ["--job-id", "../j", "--cwd", "/", "--", "true"],
+        ["--job-id", "j", "--cwd", "/", "--env", "=v", "--", "true"],
+        ["--job-id", "j", "--cwd", "/", "--max-time", "-1", "--", "true"],
+        ["--job-id", "j", "--cwd", "/", "--max-time", "inf", "--", "true"],
+        ["--job-id", "j", "--cwd", "/", "--max-time", "nan", "--", "true"],
+        ["--job-id", "j", "--cwd", "/", "--max-time", "5m", "--", "true"],
+    ],
+)
+def test_run_args_refused(argv: list[str]) -> None:
+    with pytest.raises(UsageError):
+        RunArgs(argv)
+
+
+def test_follow_args() -> None:
+    args = FollowArgs(["j", "--stdout-offset", "10", "--stderr-offset=3", "--no-wait"])
+    assert (args.job_id, args.stdout_offset, args.stderr_offset, args.wait) == ("j", 10, 3, False)
+    assert FollowArgs(["j"]).wait is True
+
+
+@pytest.mark.parametrize("argv", [[], ["a", "b"], ["j", "--stdout-offset", "x"], ["j", "--stderr-offset", "-2"]])
+def test_follow_args_refused(argv: list[str]) -> None:
+    with pytest.raises(UsageError):
+        FollowArgs(argv)
+
+
+def test_positional_commands() -> None:
+    assert job_and_rest(["j", "INT"], ("ID", "SIGNAME")) == ["j", "INT"]
+    assert job_and_rest([], ()) == []
+    with pytest.raises(UsageError, match="expected ID"):
+        job_and_rest([], ("ID",))
+    with pytest.raises(UsageError, match="expected no arguments"):
+        job_and_rest(["x"], ())
