@@ -9,7 +9,7 @@ from typing import Any
 from . import schema
 from .accrual import Accrual, ledger_increments
 from .errors import StoreError
-from .items import number
+from .items import decimals
 
 RETRYABLE_CODES = frozenset(
     {
@@ -36,24 +36,12 @@ def _codec() -> tuple[Any, Any]:
 def to_wire(item: Mapping[str, Any]) -> dict[str, Any]:
     """Plain item -> {"name": {"S": ...}}."""
     serializer, _ = _codec()
-    return {k: serializer.serialize(_numbers(v)) for k, v in item.items()}
+    return {k: serializer.serialize(decimals(v)) for k, v in item.items()}
 
 
 def from_wire(item: Mapping[str, Any]) -> dict[str, Any]:
     _, deserializer = _codec()
     return {k: deserializer.deserialize(v) for k, v in item.items()}
-
-
-def _numbers(value: Any) -> Any:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, (int, float)):
-        return number(value)
-    if isinstance(value, Mapping):
-        return {k: _numbers(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_numbers(v) for v in value]
-    return value
 
 
 def key(pk: str, sk: str) -> dict[str, Any]:

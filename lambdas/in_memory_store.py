@@ -12,7 +12,7 @@ from .accrual import Accrual, ledger_increments
 from .audit import AuditRecord, ReaperHeartbeat
 from .budgets import BudgetEntry, LedgerEntry
 from .errors import LeaseRefusedError, MalformedItemError, RowExistsError, RowNotFoundError
-from .items import number
+from .items import decimals, number
 from .records import InstanceRecord, InstanceState, JobRecord
 from .store import LiveRows, SupervisionStore
 
@@ -29,7 +29,7 @@ class InMemoryStore(SupervisionStore):
     def put_item(self, item: dict[str, Any]) -> None:
         """Write an item as is (seeding tests)."""
         with self._lock:
-            self.items[(item[schema.PK], item[schema.SK])] = copy.deepcopy(item)
+            self.items[(item[schema.PK], item[schema.SK])] = decimals(copy.deepcopy(item))
 
     def _get(self, pk: str, sk: str) -> dict[str, Any] | None:
         item = self.items.get((pk, sk))

@@ -93,6 +93,19 @@ class Reader:
         return {str(k): plain(v) for k, v in value.items()}
 
 
+def decimals(value: Any) -> Any:
+    """Every int and float inside `value` as Decimal, as DynamoDB stores numbers."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, (int, float)):
+        return number(value)
+    if isinstance(value, Mapping):
+        return {k: decimals(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [decimals(v) for v in value]
+    return value
+
+
 def plain(value: Any) -> Any:
     """Decimal -> int or float, recursively, for values that leave the model (logs, JSON)."""
     if isinstance(value, Decimal):

@@ -1,0 +1,85 @@
+"""The shipped price table and its lookup rules."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from weatherballoon.lambdas.errors import UnknownInstanceTypeError, UnknownRegionError
+from weatherballoon.lambdas.prices import PRICES_PATH, hourly_price, load_prices
+
+FAMILIES = ["g4dn", "g5", "g6", "g6e", "p3", "p4d", "p5", "t3", "m5", "c5"]
+REGIONS = ["us-east-1", "us-east-2", "us-west-2", "eu-west-1", "eu-central-1", "ap-northeast-1"]
+
+
+def test_file_says_when_and_where_from() -> None:
+    doc = json.loads(PRICES_PATH.read_text())
+    assert doc["as_of"] and len(doc["as_of"]) == 10
+    assert "aws.amazon.com" in doc["source"]
+    assert doc["currency"] == "USD" and "fallback_note" in doc
+
+
+@pytest.mark.parametrize("region", REGIONS)
+@pytest.mark.parametrize("family", FAMILIES)
+def test_every_family_is_priced_in_every_major_region(family: str, region: str) -> None:
+    table = load_prices()
+    sizes = [t for t in table.known_types() if t.split(".")[0] == family]
+    assert sizes, family
+    for instance_type in sizes:
+        assert table.on_demand(region, instance_type) > 0
+
+
+def test_explicit_prices() -> None:
+    table = load_prices()
+    assert table.on_demand("us-east-1", "g5.xlarge") == 1.006
+    assert table.on_demand("eu-west-1", "g5.xlarge") == 1.123
+    assert table.on_demand("us-west-2", "t3.micro") == 0.0104  # same list price as us-east-1
+
+
+def test_fallback_is_base_price_times_factor_and_never_below_known_ratios() -> None:
+    table = load_prices()
+    factor = table.fallback_factors["eu-central-1"]
+    assert table.on_demand("eu-central-1", "g6e.xlarge") == pytest.approx(1.861 * factor)
+    for region, types in table.regions.items():
+        for instance_type, price in types.items():
+            base = table.regions[table.base_region][instance_type]
+            assert base * table.fallback_factors[region] >= price - 1e-9, (region, instance_type)
+
+
+def test_unknown_type_names_close_matches() -> None:
+    with pytest.raises(UnknownInstanceTypeError, match=r"g5\.xlarge") as info:
+        load_prices().on_demand("us-east-1", "g5.xlarg")
+    assert info.value.instance_type == "g5.xlarg"
+
+
+def test_unknown_region_is_an_error() -> None:
+    with pytest.raises(UnknownRegionError, match="sa-east-1"):
+        load_prices().on_demand("sa-east-1", "g5.xlarge")
+
+
+def test_row_price_wins_over_the_table() -> None:
+    table = load_prices()
+    assert hourly_price(0.31, "us-east-1", "g5.xlarge", table) == 0.31  # spot price recorded at launch
+    assert hourly_price(0.0, "us-east-1", "g5.xlarge", table) == 1.006
+    assert hourly_price(None, "us-east-1", "g5.xlarge", table) == 1.006
+
+
+def test_a_custom_table_loads_and_is_validated(tmp_path: Path) -> None:
+    path = tmp_path / "p.json"
+    path.write_text(
+        json.dumps(
+            {
+                "as_of": "2026-01-01",
+                "source": "test",
+                "base_region": "r1",
+                "regions": {"r1": {"x.large": 2}},
+                "fallback_factors": {"r1": 1, "r2": 1.5},
+            }
+        )
+    )
+    table = load_prices(path)
+    assert table.on_demand("r2", "x.large") == 3.0
+    path.write_text(json.dumps({"as_of": "2026-01-01", "source": "test"}))
+    with pytest.raises(ValueError, match="base_region"):
+        load_prices(path)

@@ -1,0 +1,59 @@
+"""The agent imports the model on the instance's python3 (>= 3.8) with the standard library only."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import weatherballoon.lambdas as package
+
+MODEL_MODULES = [
+    "clock", "schema", "tags", "items", "errors", "records", "audit", "lease", "budgets", "decision", "accrual",
+    "prices", "config", "store", "in_memory_store", "fleet", "in_memory_fleet", "report", "recording", "engine",
+    "aws", "dynamo_codec", "dynamo_table", "dynamo_store", "ec2_fleet",
+]  # fmt: skip
+ALL_BUT_HANDLER = {p.stem for p in Path(package.__file__).parent.glob("*.py")} - {"__init__", "reaper"}
+
+
+def python38() -> str | None:
+    candidates = [shutil.which("python3.8"), os.path.expanduser("~/.pyenv/versions/3.8.18/bin/python3.8")]
+    candidates += [str(p) for p in Path(os.path.expanduser("~/.pyenv/versions")).glob("3.8*/bin/python3.8")]
+    for candidate in candidates:
+        if candidate and os.access(candidate, os.X_OK):
+            probe = subprocess.run([candidate, "-c", "import sys; print(sys.version_info[:2])"],
+                                   capture_output=True, text=True)  # fmt: skip
+            if probe.returncode == 0 and probe.stdout.strip() == "(3, 8)":
+                return candidate
+    return None
+
+
+def test_the_list_covers_every_module_but_the_handler() -> None:
+    assert set(MODEL_MODULES) == ALL_BUT_HANDLER
+
+
+def test_model_imports_and_works_on_python_3_8_without_boto3(tmp_path: Path) -> None:
+    interpreter = python38()
+    if interpreter is None:
+        pytest.skip("no python3.8 interpreter on this machine")
+    root = tmp_path / "site"
+    (root / "weatherballoon").mkdir(parents=True)
+    (root / "weatherballoon" / "lambdas").symlink_to(Path(package.__file__).parent)
+    script = f"""
+import importlib, sys
+for name in {MODEL_MODULES!r}:
+    importlib.import_module("weatherballoon.lambdas." + name)
+assert "boto3" not in sys.modules and "botocore" not in sys.modules, "boto3 imported at import time"
+from weatherballoon.lambdas import lease, schema
+from weatherballoon.lambdas.prices import load_prices
+assert lease.renew(100.0, 1) == 160.0
+assert schema.instance_pk("o", schema.instance_arn("r", "1", "i-1")) == "OWNER#o#INSTANCE#arn:aws:ec2:r:1:instance/i-1"
+assert load_prices().on_demand("us-east-1", "g5.xlarge") == 1.006
+print("ok")
+"""
+    env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(root), "PYTHONNOUSERSITE": "1"}
+    done = subprocess.run([interpreter, "-S", "-c", script], capture_output=True, text=True, env=env)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "ok"
