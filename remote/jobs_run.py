@@ -13,6 +13,7 @@ from .jobs_args import RunArgs
 from .jobs_cli import USAGE_EXIT, say
 from .jobstore import JobPaths
 from .notify import NotifyPipe
+from .spawn import START_FAILED_EXIT
 
 FORWARDED_SIGNALS = (_signal.SIGINT, _signal.SIGTERM)
 
@@ -27,11 +28,11 @@ def run(args: RunArgs) -> int:
         return USAGE_EXIT
     except OSError as exc:
         say(f"run: cannot create job {args.job_id} under {os.path.dirname(paths.dir)}: {exc}")
-        return supervisor.START_FAILED_EXIT
+        return START_FAILED_EXIT
     notify = launch.notify
     if not notify.wait_started():
         say(f"run: the supervisor of job {args.job_id} died before the job started")
-        return supervisor.START_FAILED_EXIT
+        return START_FAILED_EXIT
     if not args.follow:
         if launch.stdin_fd is not None:
             os.close(launch.stdin_fd)

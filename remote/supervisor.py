@@ -4,7 +4,7 @@ Process tree after `start()`:
 
     caller (agent `run`)          keeps the read end of the notify pipe, and the stdin FIFO's write end
       └ supervisor (forked)       own session (setsid), fds 0-2 on /dev/null, SIGHUP ignored
-          └ job (forked, exec)    own process group, stdout/stderr appended to the job's files
+          └ job (posix_spawn)     own process group, stdout/stderr appended to the job's files
 
 The caller returns as soon as the supervisor reports "started" on the notify pipe (see `notify`); the
 supervisor then outlives it, the SSH session and SIGHUP.
@@ -20,11 +20,9 @@ import time
 
 from . import jobstate, notify, procinfo
 from .jobstore import JobPaths, make_jobs_dir, write_json_atomic
+from .spawn import START_FAILED_EXIT, StartError, spawn_job
 
 GRACE_S = 5.0
-START_FAILED_EXIT = 125  # the agent could not start the command (docker run's convention)
-NOT_EXECUTABLE_EXIT = 126
-NOT_FOUND_EXIT = 127
 _WATCHED = (_signal.SIGCHLD, _signal.SIGINT, _signal.SIGTERM)
 
 
@@ -113,16 +111,11 @@ def _supervise(spec: JobSpec, out_fd: int, err_fd: int, stdin_fd: int, notify_fd
     env["WB_JOB_ID"] = paths.id
     started_at = time.time()
     try:
-        job_pid = os.fork()
-    except OSError as exc:
-        _say(err_fd, f"wb-agent: cannot start the job: {exc.strerror}\n")
-        _write_records(spec, started_at, None, START_FAILED_EXIT, None, None, notify_fd)
+        job_pid = spawn_job(spec.argv(), spec.cwd, env, stdin_fd, out_fd, err_fd)
+    except StartError as exc:
+        _say(err_fd, f"wb-agent: {exc.reason}\n")
+        _write_records(spec, started_at, None, exc.exit_code, None, None, notify_fd)
         return 0
-    if job_pid == 0:
-        _exec_job(spec.argv(), spec.cwd, env, out_fd, err_fd, stdin_fd, spec.stdin)
-    # Also done by the job itself: whichever runs first wins, and the other fails harmlessly.
-    with contextlib.suppress(OSError):
-        os.setpgid(job_pid, job_pid)
     for fd in (out_fd, err_fd, stdin_fd):
         os.close(fd)
     job_start = procinfo.proc_start(job_pid)
@@ -205,45 +198,6 @@ def _wait(job_pid: int, max_time_s: float | None) -> tuple:
         elif info.si_signo != _signal.SIGCHLD:
             # Someone signalled the supervisor (shutdown, an operator): pass it on, keep recording.
             _killpg(job_pid, info.si_signo)
-
-
-def _exec_job(
-    argv: list, cwd: str, env: dict, out_fd: int, err_fd: int, stdin_fd: int, stdin_is_fifo: bool
-) -> None:
-    """Runs in the forked job process; never returns."""
-    code = START_FAILED_EXIT
-    try:
-        os.setpgid(0, 0)
-        _reset_signals()
-        os.dup2(stdin_fd, 0)
-        os.dup2(out_fd, 1)
-        os.dup2(err_fd, 2)
-        if stdin_is_fifo:
-            os.set_blocking(0, True)
-        try:
-            os.makedirs(cwd, exist_ok=True)
-            os.chdir(cwd)
-        except OSError as exc:
-            _say(2, f"wb-agent: cannot use working directory {cwd}: {exc.strerror}\n")
-            return
-        try:
-            os.execvpe(argv[0], argv, env)
-        except OSError as exc:
-            code = NOT_FOUND_EXIT if isinstance(exc, FileNotFoundError) else NOT_EXECUTABLE_EXIT
-            _say(2, f"wb-agent: cannot run {argv[0]}: {exc.strerror}\n")
-    finally:
-        os._exit(code)
-
-
-def _reset_signals() -> None:
-    # Python ignores SIGPIPE and SIGXFSZ, and the agent's parent may have ignored INT/QUIT/HUP (a
-    # non-interactive shell's `&`, nohup). Ignored stays ignored across exec, so undo all of it.
-    _signal.pthread_sigmask(_signal.SIG_SETMASK, ())
-    for signo in range(1, _signal.NSIG):
-        if signo in (_signal.SIGKILL, _signal.SIGSTOP):
-            continue
-        with contextlib.suppress(OSError, ValueError, RuntimeError):
-            _signal.signal(signo, _signal.SIG_DFL)
 
 
 def _detach_stdio() -> None:

@@ -103,6 +103,25 @@ def test_a_missing_program_exits_127_with_the_reason_on_stderr(agent: Agent) -> 
     assert result.stderr.startswith(b"wb-agent: cannot run no-such-program-wb:")
 
 
+def test_a_program_that_is_not_executable_exits_126(agent: Agent, tmp_path: Path) -> None:
+    script = tmp_path / "script.sh"
+    script.write_text("#!/bin/sh\necho hi\n")
+    script.chmod(0o644)
+    _, result = agent.follow_job([str(script), "arg"])  # two words: exec'd directly, no shell
+    assert result.returncode == 126
+    assert result.stderr.startswith(f"wb-agent: cannot run {script}: Permission denied".encode())
+
+
+def test_the_jobs_own_path_finds_its_programs(agent: Agent, tmp_path: Path) -> None:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    tool = bin_dir / "wb-test-tool"
+    tool.write_text("#!/bin/sh\nprintf found\n")
+    tool.chmod(0o755)
+    _, result = agent.follow_job(["wb-test-tool", "x"], "--env", f"PATH={bin_dir}:/usr/bin:/bin")
+    assert (result.returncode, result.stdout) == (0, b"found")
+
+
 def test_a_working_directory_that_cannot_exist_exits_125(agent: Agent, tmp_path: Path) -> None:
     blocker = tmp_path / "a-file"
     blocker.write_text("")
