@@ -82,6 +82,9 @@ def main(argv: list[str] | None = None) -> None:
 def run_cli(argv: list[str] | None = None) -> int:
     """Run wb and return the exit code; every error is turned into a message and a code here."""
     debug = os.environ.get("WB_DEBUG") == "1"
+    from .trace import mark
+
+    mark("cli imported")
     try:
         result = cli.main(args=argv, prog_name="wb", standalone_mode=False)
         return result if isinstance(result, int) else 0

@@ -28,10 +28,12 @@ def _env_pair(ctx: click.Context, param: click.Parameter, values: tuple[str, ...
 @click.option("--max-cost", type=click.FloatRange(min=0, min_open=True), help="Hard cap in USD for this job.")
 @click.option("-e", "--env", "env", multiple=True, callback=_env_pair, metavar="KEY=VALUE", help="Repeatable.")
 @click.option("-o", "--output", "outputs", multiple=True, metavar="GLOB", help="Repeatable; adds to sync.outputs.")
+@click.option("-q", "--quiet", is_flag=True, help="Silence wb's own notices.")
 @click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
 @click.pass_obj
 def command(
     app: App,
+    quiet: bool,
     detach: bool,
     no_sync: bool,
     instance_type: str | None,
@@ -51,6 +53,8 @@ def command(
     """
     from ..jobs.run_job import RunRequest, run_job
     from ..providers.records import InstanceSpec
+
+    app.quiet = app.quiet or quiet
 
     flags: dict[str, object] = {}
     if instance_type:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..app import App
+from ..trace import mark
 from ..errors import ConnectionLost
 from ..providers.base import Provider
 from ..providers.records import Instance, InstanceSpec
@@ -52,9 +53,11 @@ def run_job(app: App, request: RunRequest) -> int:
 def _run(app: App, provider: Provider, request: RunRequest) -> int:
     loaded = provider.loaded
     outputs = tuple(dict.fromkeys((*loaded.config.sync.outputs, *request.outputs)))
+    mark("config loaded, provider ready")
     instance = provider.acquire(request.spec)
     with provider.attached(instance):
         agent = provider.agent(instance)
+        mark("connected")
         remote_root = remote_root_for(loaded)
         if request.sync:
             from ..sync.client import sync_up
@@ -68,6 +71,7 @@ def _run(app: App, provider: Provider, request: RunRequest) -> int:
             )
             if summary.files_sent or summary.deleted:
                 app.say(f"synced {summary.files_sent} files ({summary.bytes_sent} bytes), deleted {summary.deleted}")
+        mark("synced")
         job_id = index.new_job_id()
         record = index.JobRecord(
             id=job_id,
@@ -99,7 +103,9 @@ def _run(app: App, provider: Provider, request: RunRequest) -> int:
             agent.run(["signal", job_id, "INT"])
             app.warn(f"sent SIGINT to job {job_id}; press Ctrl-C again within 2 s to detach")
 
+        mark("job started")
         result = pump(proc, forward_stdin_fd=forward, on_first_interrupt=interrupt)
+        mark("job ended")
         if result.detached:
             app.warn(f"detached; job {job_id} keeps running. Reattach with: wb logs -f {job_id}")
             return 130

@@ -71,8 +71,16 @@ class SshSession:
         transport.banner_timeout = options.connect_timeout_s
         try:
             transport.start_client(timeout=options.connect_timeout_s)
+            # start_client returns quietly when its timeout passes before the key exchange is done.
+            server_key = transport.get_remote_server_key()
         except (pm.SSHException, EOFError, OSError) as exc:
             transport.close()
+            if not transport.is_authenticated() and "No existing session" in str(exc):
+                raise ConnectError(
+                    f"timed out after {options.connect_timeout_s:g}s waiting for the SSH handshake",
+                    host=target.label,
+                    hint="something listens on that port but does not speak SSH in time; check the port and the host",
+                ) from exc
             raise ConnectError(
                 f"SSH handshake failed: {exc or type(exc).__name__}",
                 host=target.label,
@@ -80,7 +88,7 @@ class SshSession:
             ) from exc
         try:
             verify_host_key(
-                transport.get_remote_server_key(),
+                server_key,
                 host=target.host,
                 port=target.port,
                 known_hosts=options.known_hosts,

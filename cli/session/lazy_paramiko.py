@@ -6,6 +6,7 @@ about 60 ms of every `wb run`. Marking it absent makes paramiko take its own Imp
 
 from __future__ import annotations
 
+import logging
 import sys
 from types import ModuleType
 
@@ -15,4 +16,9 @@ def paramiko() -> ModuleType:
     if module is None:
         sys.modules.setdefault("invoke", None)  # type: ignore[arg-type]
         import paramiko as module
+
+        # paramiko's transport thread logs its own tracebacks; wb reports every failure itself.
+        logger = logging.getLogger("paramiko")
+        logger.addHandler(logging.NullHandler())
+        logger.propagate = False
     return module

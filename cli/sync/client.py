@@ -1,30 +1,29 @@
 """`sync_up`: make the remote root mirror the local upload set, in one manifest round trip and one stream.
 
-    local scan (thread) ─┐
-    agent sync-scan ─────┴─ manifest out, differences back ─ diff ─┐
-    agent sync-apply (started early, waits on stdin) ──────────────┴─ one stream, or cancelled if no-op
+    local scan (thread) ──────────────┐
+    agent sync-scan --apply ── prestat ┴─ manifest out, differences back ─ diff ─ one stream, or EOF
 
-Both agent commands start at once, so the second agent's start-up hides behind the first exchange;
-with nothing to change, `sync-apply` gets an empty stdin and exits without touching anything. Local
+One agent process on one channel does the whole sync: it stats what it recorded while the client
+scans, answers the manifest, then reads the stream from the same stdin. With nothing to change, the
+client closes stdin and the agent exits without touching anything. Local
 files under an output glob (`protect`) are never uploaded: outputs flow down, not up, so a pulled
 checkpoint can never overwrite a newer one the job wrote.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from pathlib import Path
 
 from weatherballoon.remote.sync_globs import GlobSet
 
-from ..errors import SyncError, WbError
-from ..session.process import AgentRunner, RemoteProcess
+from ..errors import SyncError
+from ..session.process import AgentRunner
 from .agent_call import AgentCall
 from .diff import diff, settle
 from .local_scan import local_digest, scan
@@ -56,25 +55,21 @@ def sync_up(
     """Sync `local_root` to `remote_root` on the machine `runner` reaches; raise SyncError on failure."""
     started = time.perf_counter()
     root = Path(local_root).absolute()
-    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="wb-sync") as pool:
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="wb-sync-scan") as pool:
         local_future = pool.submit(scan, root, excludes)
-        scan_call = AgentCall(runner(["sync-scan", remote_root]), "sync-scan")
-        apply_future = pool.submit(runner, ["sync-apply", remote_root, *_protect_args(protect)])
-        apply_call: AgentCall | None = None
+        call = AgentCall(runner(["sync-scan", remote_root, "--apply", *_protect_args(protect)]), "sync-scan")
         try:
             tree = local_future.result()
             uploads, protected = _split_protected(tree, protect)
-            manifest = exchange(scan_call, uploads, remote_root)
+            manifest = exchange(call, uploads, remote_root)
             plan = settle(diff(uploads, manifest), partial(local_digest, root))
-            apply_call = AgentCall(apply_future.result(), "sync-apply")
             if plan.is_noop:
-                apply_call.cancel()
+                call.cancel()
                 return _summary(started, manifest.root, len(uploads), protected, plan, None, {})
-            totals, remote = _apply(apply_call, root, plan, remote_root, progress, compress_level)
+            totals, remote = _apply(call, root, plan, remote_root, progress, compress_level)
             return _summary(started, manifest.root, len(uploads), protected, plan, totals, remote)
         except BaseException:
-            scan_call.cancel()
-            _cancel_started(apply_future, apply_call)
+            call.cancel()
             raise
 
 
@@ -84,14 +79,6 @@ def _split_protected(tree: LocalTree, protect: Sequence[str]) -> tuple[list, int
         return list(tree.entries), 0
     uploads = [entry for entry in tree.entries if not globs.covers(entry.path)]
     return uploads, len(tree.entries) - len(uploads)
-
-
-def _cancel_started(apply_future: Future[RemoteProcess], apply_call: AgentCall | None) -> None:
-    if apply_call is not None:
-        apply_call.cancel()
-        return
-    with contextlib.suppress(WbError, OSError):
-        AgentCall(apply_future.result(), "sync-apply").cancel()
 
 
 def _apply(

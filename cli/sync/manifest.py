@@ -3,19 +3,24 @@
 from __future__ import annotations
 
 import json
+import struct
 import zlib
 from collections.abc import Sequence
+
+from weatherballoon.remote.sync_wire import read_exact
 
 from ..errors import SyncError
 from .agent_call import AgentCall
 from .records import LocalEntry, RemoteEntry, RemoteManifest
 
 PROTOCOL_VERSION = 1
+LENGTH = struct.Struct(">I")
 
 
 def encode_request(entries: Sequence[LocalEntry]) -> bytes:
     body = {"v": PROTOCOL_VERSION, "entries": [entry.wire() for entry in entries]}
-    return zlib.compress(json.dumps(body, separators=(",", ":")).encode("ascii"), 1)
+    blob = zlib.compress(json.dumps(body, separators=(",", ":")).encode("ascii"), 1)
+    return LENGTH.pack(len(blob)) + blob
 
 
 def decode_response(blob: bytes) -> RemoteManifest:
@@ -31,12 +36,28 @@ def decode_response(blob: bytes) -> RemoteManifest:
     )
 
 
+def _read_response(call: AgentCall) -> bytes | None:
+    try:
+        head = read_exact(call.proc.stdout, LENGTH.size)
+        if len(head) < LENGTH.size:
+            return None
+        (size,) = LENGTH.unpack(head)
+        blob = read_exact(call.proc.stdout, size)
+    except (OSError, ValueError):
+        return None
+    return blob if len(blob) == size else None
+
+
 def exchange(call: AgentCall, entries: Sequence[LocalEntry], remote_root: str) -> RemoteManifest:
-    """Send our manifest to a started `sync-scan`, return its answer."""
-    sent = call.send_all(encode_request(entries))
-    blob = call.read_stdout()
-    status = call.finish()
-    if not sent or status != 0 or not blob:
+    """Send our manifest to a started `sync-scan` (its stdin stays open for the stream), return its answer."""
+    try:
+        call.proc.stdin.write(encode_request(entries))
+        call.proc.stdin.flush()
+    except (OSError, ValueError):
+        pass  # the agent is gone; reading its answer below fails and its stderr says why
+    blob = _read_response(call)
+    if blob is None:
+        call.close_stdin()
         raise call.failure(
             f"cannot compare with the remote copy in {remote_root}",
             hint="check that the remote folder is readable and that python3 >= 3.8 works there",
@@ -44,6 +65,7 @@ def exchange(call: AgentCall, entries: Sequence[LocalEntry], remote_root: str) -
     try:
         return decode_response(blob)
     except (ValueError, KeyError, TypeError, zlib.error) as exc:
+        call.cancel()
         raise SyncError(
             f"the remote sync-scan answered in a form this wb cannot read: {exc}",
             hint="the agent and the client disagree; reinstall wb so both come from one version",

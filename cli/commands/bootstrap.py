@@ -1,0 +1,172 @@
+"""wb bootstrap [--region R] [--user-budget USD] [--team-budget USD] ... [--dry-run] [--destroy] [--yes]"""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING
+
+import click
+
+from ..app import App
+
+if TYPE_CHECKING:
+    from ..aws.plan import Deployment
+    from ..aws.session import AwsSession
+
+
+def _types(value: str | None) -> tuple[str, ...] | None:
+    if value is None:
+        return None
+    names = tuple(part.strip() for part in value.split(",") if part.strip())
+    if not names:
+        raise click.BadParameter("name at least one instance type", param_hint="--allowed-types")
+    return names
+
+
+@click.command()
+@click.option("--region", help="AWS region (default: provisioner.region, then the AWS chain).")
+@click.option("--user-budget", type=click.FloatRange(min=0), metavar="USD", help="Monthly budget per owner.")
+@click.option("--team-budget", type=click.FloatRange(min=0), metavar="USD", help="Monthly budget of the team.")
+@click.option("--team", metavar="NAME", help="Team name (the wb:team tag members launch with).")
+@click.option("--allowed-types", metavar="LIST", help="Comma-separated instance types members may launch (g5.* ok).")
+@click.option("--admin", "admins", multiple=True, metavar="ARN", help="Admin principal ARN (repeatable; replaces).")
+@click.option("--lease-minutes", type=click.FloatRange(min=0, min_open=True), help="Default lease horizon.")
+@click.option("--idle-minutes", type=click.FloatRange(min=0), help="Default keep-warm time after the last job.")
+@click.option("--max-hours", type=click.FloatRange(min=0, min_open=True), help="Lifetime cap of any wb instance.")
+@click.option("--reaper-period", metavar="PERIOD", help="How often the reaper runs: 1m, 5m, or rate(...)/cron(...).")
+@click.option("--reaper-mode", type=click.Choice(["enforce", "dry-run"]), help="dry-run only logs what it would do.")
+@click.option("--ssh-cidr", metavar="CIDR", help="IPv4 range allowed to reach port 22 of wb instances.")
+@click.option("--vpc-id", metavar="VPC", help="VPC of wb's security group (default: the region's default VPC).")
+@click.option("--dry-run", is_flag=True, help="Show what would change (a change set), deploy nothing.")
+@click.option("--destroy", is_flag=True, help="Delete the stack; refused while wb instances exist.")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation (--destroy).")
+@click.pass_obj
+def command(
+    app: App,
+    region: str | None,
+    user_budget: float | None,
+    team_budget: float | None,
+    team: str | None,
+    allowed_types: str | None,
+    admins: tuple[str, ...],
+    lease_minutes: float | None,
+    idle_minutes: float | None,
+    max_hours: float | None,
+    reaper_period: str | None,
+    reaper_mode: str | None,
+    ssh_cidr: str | None,
+    vpc_id: str | None,
+    dry_run: bool,
+    destroy: bool,
+    yes: bool,
+) -> int:
+    """Deploy (or update) the supervision stack into an AWS account and region.
+
+    Needs only Python and admin credentials: the reaper's code is staged in a bucket wb owns, and the
+    shipped CloudFormation template is deployed with stack events as progress. Re-running with no
+    changes is a no-op; flags not given keep the stack's current values.
+    """
+    from ..aws.session import session_for
+    from ..errors import UsageError
+
+    if dry_run and destroy:
+        raise UsageError("--dry-run and --destroy do not go together")
+    aws = session_for(app, region=region)
+    from ..aws.plan import BootstrapRequest, prepare, reaper_schedule
+
+    request = BootstrapRequest(
+        owner_budget=user_budget,
+        team_budget=team_budget,
+        team=team,
+        allowed_types=_types(allowed_types),
+        admins=admins,
+        lease_minutes=lease_minutes,
+        idle_minutes=idle_minutes,
+        max_hours=max_hours,
+        reaper_schedule=None if reaper_period is None else reaper_schedule(reaper_period),
+        reaper_mode=reaper_mode,
+        ssh_cidr=ssh_cidr,
+        vpc_id=vpc_id,
+    )
+    if destroy:
+        if request != BootstrapRequest():
+            raise UsageError("--destroy takes no stack settings")
+        return _destroy(app, aws, yes)
+    app.say(f"checking stack {request.stack_name} in {aws.region} ...")
+    deployment = prepare(aws, request)
+    for note in deployment.notes:
+        app.say(note)
+    if dry_run:
+        return _show_dry_run(app, deployment, aws)
+    return _deploy(app, deployment, aws)
+
+
+def _deploy(app: App, deployment: Deployment, aws: AwsSession) -> int:
+    import time
+
+    from ..aws.deploy import apply
+    from ..aws.progress import StackProgress
+    from ..render.table import print_table
+
+    started = time.monotonic()
+    progress = StackProgress(quiet=app.quiet)
+    try:
+        outcome = apply(deployment, aws, progress, app.say)
+    finally:
+        progress.close()
+    stack = outcome.stack
+    if outcome.action == "unchanged":
+        app.say(f"no changes: stack {deployment.request.stack_name} is up to date")
+        return 0
+    assert stack is not None
+    app.say(f"stack {stack.name} {outcome.action}: {stack.status} in {time.monotonic() - started:.1f} s")
+    print_table(["OUTPUT", "VALUE"], sorted(stack.outputs.items()))
+    app.say("next: attach the MemberPolicyArn policy to each member; `wb doctor` checks the setup")
+    return 0
+
+
+def _show_dry_run(app: App, deployment: Deployment, aws: AwsSession) -> int:
+    from ..aws.changeset import dry_run
+    from ..render.table import print_table
+
+    result = dry_run(deployment, aws)
+    if result.empty:
+        app.say("no changes: the stack is up to date (dry run, nothing deployed)")
+        return 0
+    verb = "would create" if result.creating else "would update"
+    app.say(f"dry run: {verb} stack {deployment.request.stack_name}; nothing was deployed")
+    if result.resources:
+        rows = [[c.action, c.logical_id, c.resource_type, c.replacement] for c in result.resources]
+        print_table(["ACTION", "RESOURCE", "TYPE", "REPLACEMENT"], rows, title="resources")
+    elif result.template_changed:
+        app.say("the template changed, but CloudFormation lists no resource changes")
+    if result.parameters:
+        rows = [[c.name, "(new)" if c.old is None else c.old, c.new] for c in result.parameters]
+        print_table(["PARAMETER", "CURRENT", "NEW"], rows, title="parameters")
+    return 0
+
+
+def _destroy(app: App, aws: AwsSession, yes: bool) -> int:
+    from ..aws.destroy import destroy
+    from ..aws.progress import StackProgress
+    from ..aws.stack import STACK_NAME
+    from ..errors import UsageError
+
+    if not yes:
+        if not sys.stdin.isatty():
+            raise UsageError("--destroy deletes the stack, its table (ledger and budgets) and the reaper; pass --yes")
+        click.confirm(
+            f"Delete the {STACK_NAME} stack in {aws.region}, with its table (ledger, budgets) and reaper?",
+            abort=True,
+            err=True,
+        )
+    progress = StackProgress(quiet=app.quiet)
+    try:
+        outcome = destroy(aws, progress, app.say)
+    finally:
+        progress.close()
+    if outcome.action == "absent":
+        app.say(f"no stack {STACK_NAME} in {aws.region}: nothing to destroy")
+    else:
+        app.say(f"stack {STACK_NAME} deleted")
+    return 0
