@@ -5,6 +5,7 @@ State lives in `$WB_AGENT_HOME`, else `~/.weatherballoon` (mode 0700); each job 
     meta.json    written once the job runs: id, command (list, as given), cwd, pid, pgid (= pid),
                  proc_start (/proc/<pid>/stat field 22; guards against pid reuse), started_at (epoch s),
                  max_time_s, stdin (bool), supervisor_pid, supervisor_start. Never the --env values.
+                 pid, pgid and proc_start are null when the command could not be started.
     stdout       the command's raw bytes, appended by the command itself (a file, not a pipe through
     stderr       the agent, so nothing is lost when the agent or the connection dies)
     stdin        a FIFO, only with --stdin
@@ -27,7 +28,8 @@ run --job-id ID --cwd DIR [--env KEY=VALUE]... [--max-time SECONDS] [--stdin] [-
     fds (the SSH channel closes when the caller exits), ignores SIGHUP, and reaps the job. The job runs
     in its own process group, in DIR (created if missing; `~` expanded, relative to the agent's cwd),
     with the agent's environment plus each --env pair plus WB_JOB_ID=ID; stdin is /dev/null, or with
-    --stdin the FIFO. One CMD argument runs as `/bin/sh -c CMD` (like ssh); several are exec'd as argv.
+    --stdin the FIFO. One CMD argument runs as `/bin/sh -c CMD` (like ssh); several are exec'd as argv,
+    the program looked up on the job's PATH (an --env PATH=... counts).
     --max-time: after SECONDS the group gets SIGTERM, 5 s later SIGKILL; the job ends with 124,
     stop_reason "max-time". A SIGINT/SIGTERM sent to the supervisor itself is passed on to the group.
     Without --follow: prints `ID\\n` on stdout and exits 0 once the job runs and meta.json exists.
@@ -42,9 +44,10 @@ follow ID [--stdout-offset N] [--stderr-offset N] [--no-wait]
     until the job has ended and both are drained; exits with the job's exit code. When supervision
     stopped the job, one line `wb-agent: job ID stopped by supervision: REASON ...` follows on stderr.
     --no-wait: copies what is there and exits: 0 while the job runs, else as above.
-    A job whose supervisor and process are both gone with no status.json (reboot, kill -9 of both) is
-    "lost": exits 255 with a `wb-agent:` line. If our own stdout's reader goes away, exits 255 quietly;
-    the job runs on. SIGINT ends following with 130; the job runs on.
+    A job whose supervisor and process are both gone with no status.json (reboot, kill -9 of both, or
+    of the supervisor before the job ended) is "lost": exits 255 with a `wb-agent:` line.
+    If our own stdout's reader goes away, exits 255 quietly; the job runs on. SIGINT ends following with
+    130; the job runs on.
 
 signal ID SIGNAME
     Sends SIGNAME (INT, SIGINT, int, 2; TERM, KILL, HUP, USR1...) to the job's process group, after
@@ -97,7 +100,10 @@ def run_main(argv: list) -> int:
         return _usage(exc, "run")
     from .jobs_run import run
 
-    return run(args)
+    try:
+        return run(args)
+    except KeyboardInterrupt:  # before the job's pid is known there is nothing to forward it to
+        return INTERRUPTED_EXIT
 
 
 def follow_main(argv: list) -> int:
