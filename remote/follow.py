@@ -2,7 +2,7 @@
 
 Regular files cannot be select()ed for growth, so the files are polled: every 1 ms while data flows,
 backing off to 50 ms while idle. The end is noticed at once when we started the job ourselves (the
-supervisor's notify pipe, see `supervisor`), and otherwise from status.json on the next poll.
+supervisor's notify pipe, see `notify`), and otherwise from status.json on the next poll.
 """
 
 from __future__ import annotations
@@ -74,11 +74,13 @@ class Streams:
 
 def _write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
-    try:
-        while view:
+    while view:
+        try:
             view = view[os.write(fd, view) :]
-    except BrokenPipeError:
-        raise ReaderGone() from None
+        except BlockingIOError:  # someone made our stdout non-blocking: wait for room
+            select.select([], [fd], [])
+        except BrokenPipeError:
+            raise ReaderGone() from None
 
 
 class StdinPump:
@@ -267,8 +269,7 @@ def follow_to_end(
     if end is None:
         return 0
     if end.lost:
-        message = f"wb-agent: job {paths.id} was lost: its process and supervisor are gone and no exit status was " \
-            "recorded (machine rebooted, or both killed)\n"
+        message = jobstate.lost_message(paths.id)
     elif end.stop_reason is not None:
         meta = read_json(paths.meta) or {}
         message = jobstate.stop_message(paths.id, end.stop_reason, meta.get("max_time_s"))

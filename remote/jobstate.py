@@ -64,3 +64,10 @@ def stop_message(job_id: str, stop_reason: str, max_time_s: float | None) -> str
     if stop_reason == "max-time" and max_time_s is not None:
         detail = f" (ran past --max-time {max_time_s:g}s)"
     return f"wb-agent: job {job_id} stopped by supervision: {stop_reason}{detail}; exit code {SUPERVISION_EXIT_CODE}\n"
+
+
+def lost_message(job_id: str) -> str:
+    return (
+        f"wb-agent: job {job_id} was lost: its process and its supervisor are gone and no exit status was"
+        " recorded (the machine rebooted, or both were killed)\n"
+    )

@@ -98,9 +98,13 @@ def test_env_pairs_and_a_new_working_directory(agent: Agent, tmp_path: Path) -> 
 
 
 def test_a_missing_program_exits_127_with_the_reason_on_stderr(agent: Agent) -> None:
-    _, result = agent.follow_job(["no-such-program-wb", "arg"])
+    job_id, result = agent.follow_job(["no-such-program-wb", "arg"])
     assert result.returncode == 127
-    assert result.stderr.startswith(b"wb-agent: cannot run no-such-program-wb:")
+    assert result.stderr == b"wb-agent: cannot run no-such-program-wb: command not found\n"
+    summary = agent.summary(job_id)
+    assert (summary["state"], summary["exit_code"], summary["pid"]) == ("exited", 127, None)
+    assert agent("signal", job_id, "INT").returncode == 1
+    assert agent("follow", job_id).returncode == 127
 
 
 def test_a_program_that_is_not_executable_exits_126(agent: Agent, tmp_path: Path) -> None:
