@@ -1,0 +1,152 @@
+"""Warm `wb run` against a fresh `ssh host true` on the same sshd, interleaved in one process.
+
+    sudo python -m bench.run_latency [--rounds 30] [--rtt-ms 50] [--rtt-rounds 15] [--json PATH]
+
+For each link (loopback, then loopback plus a delay proxy adding --rtt-ms of round trip), each round runs, in
+a rotating order:
+
+- `ssh -o ControlMaster=no ... user@127.0.0.1 true`      the reference: a fresh OpenSSH connection
+- `wb run --no-sync -- true`                              connect, agent, job, exit code
+- `wb run -- true`                                        the same plus a no-op sync of a tiny git project
+- `ssh ... echo hi` / `wb run [--no-sync] -- echo hi`     time to the first stdout byte
+
+The host is warmed first (one `wb run -- true` installs the agent and does the initial sync). The login user
+is a throwaway account with a plain shell (root's .bashrc runs pyenv init here). The delay proxy delays data,
+not TCP's handshake (the client's connect completes locally), so on a real link of that RTT both tools would
+pay one more round trip each; the ratio is what to compare.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bench.bench_host import BenchHost, bench_host
+from bench.stats import machine, markdown_table, summary_ms
+from tests.support.delay_proxy import DelayProxy
+
+TARGET_RATIO = 1.5
+
+
+@dataclass
+class Case:
+    name: str
+    argv: list[str]
+    expect_stdout: bytes
+    samples: list[float] = field(default_factory=list)
+    first_byte: list[float] = field(default_factory=list)
+
+
+def time_once(case: Case, env: dict[str, str], cwd: Path) -> None:
+    """Wall time from spawn to exit, and to the first stdout byte when the command prints."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(case.argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)  # fmt: skip
+    assert proc.stdout is not None
+    first = os.read(proc.stdout.fileno(), 1)
+    first_at = time.perf_counter()
+    out, err = proc.communicate()
+    end = time.perf_counter()
+    if proc.returncode != 0 or first + out != case.expect_stdout:
+        raise SystemExit(f"{case.name}: exit {proc.returncode}, stdout {first + out!r}, stderr {err.decode()!r}")
+    case.samples.append(end - start)
+    if case.expect_stdout:
+        case.first_byte.append(first_at - start)
+
+
+def cases_for(bench: BenchHost, port: int) -> list[Case]:
+    return [
+        Case("ssh true", bench.ssh_argv("true", port=port), b""),
+        Case("wb run --no-sync -- true", bench.wb_argv("run", "--no-sync", "--", "true"), b""),
+        Case("wb run -- true (no-op sync)", bench.wb_argv("run", "--", "true"), b""),
+        Case("ssh echo hi", bench.ssh_argv("echo", "hi", port=port), b"hi\n"),
+        Case("wb run --no-sync -- echo hi", bench.wb_argv("run", "--no-sync", "--", "echo", "hi"), b"hi\n"),
+        Case("wb run -- echo hi", bench.wb_argv("run", "--", "echo", "hi"), b"hi\n"),
+    ]
+
+
+def measure(bench: BenchHost, port: int, rounds: int, progress: Callable[[str], None]) -> list[Case]:
+    bench.write_config(port)
+    cases = cases_for(bench, port)
+    env = bench.wb_env()
+    for case in cases:  # warm: agent installed, initial sync done, page cache hot
+        time_once(case, env, bench.project)
+        case.samples.clear()
+        case.first_byte.clear()
+    for index in range(rounds):
+        shift = index % len(cases)
+        for case in cases[shift:] + cases[:shift]:
+            time_once(case, env, bench.project)
+        progress(f"  round {index + 1}/{rounds}")
+    return cases
+
+
+def report(title: str, cases: list[Case]) -> tuple[str, dict[str, object]]:
+    by_name = {case.name: case for case in cases}
+    ssh_total = summary_ms(by_name["ssh true"].samples)["median"]
+    ssh_first = summary_ms(by_name["ssh echo hi"].first_byte)["median"]
+    rows, data = [], {}
+    for case in cases:
+        total = summary_ms(case.samples)
+        first = summary_ms(case.first_byte) if case.first_byte else None
+        reference = ssh_first if first else ssh_total
+        ratio = (first["median"] if first else total["median"]) / reference
+        data[case.name] = {"total_ms": total, "first_byte_ms": first, "ratio_to_ssh": ratio}
+        rows.append([
+            case.name,
+            f"{total['median']:.0f}", f"{total['p90']:.0f}",
+            f"{first['median']:.0f}" if first else "-", f"{first['p90']:.0f}" if first else "-",
+            f"{ratio:.2f}x",
+        ])  # fmt: skip
+    header = ["command", "median ms", "p90 ms", "first byte median ms", "first byte p90 ms", "ratio to ssh"]
+    note = "ratio: median total against `ssh true`, or median first byte against `ssh echo hi` where it prints"
+    return f"### {title}\n\n{markdown_table(header, rows)}\n\n{note}\n", data
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="warm wb run against fresh ssh, same sshd, same process")
+    parser.add_argument("--rounds", type=int, default=30, help="interleaved rounds on loopback")
+    parser.add_argument("--rtt-ms", type=float, default=50.0, help="added round trip for the delayed link (0: skip)")
+    parser.add_argument("--rtt-rounds", type=int, default=15, help="interleaved rounds on the delayed link")
+    parser.add_argument("--json", type=Path, help="also write the numbers here")
+    args = parser.parse_args()
+
+    def progress(line: str) -> None:
+        print(line, end="\r", flush=True)
+
+    results: dict[str, object] = {"machine": machine(), "rounds": args.rounds}
+    sections = []
+    with bench_host() as bench:
+        loopback = measure(bench, bench.host.port, args.rounds, progress)
+        text, results["loopback"] = report(f"Loopback, {args.rounds} rounds", loopback)
+        sections.append(text)
+        if args.rtt_ms > 0:
+            half = args.rtt_ms / 2
+            with DelayProxy(("127.0.0.1", bench.host.port), up_ms=half, down_ms=half, lifetime_s=3600) as proxy:
+                delayed = measure(bench, proxy.port, args.rtt_rounds, progress)
+            title = f"Loopback + {args.rtt_ms:g} ms RTT (delay proxy), {args.rtt_rounds} rounds"
+            text, results[f"rtt_{args.rtt_ms:g}ms"] = report(title, delayed)
+            sections.append(text)
+    results["machine_after"] = machine()["load average (1, 5, 15 min)"]
+    print(" " * 40)
+    print("\n".join(sections))
+    print("machine: " + json.dumps(results["machine"]))
+    print(f"load average after: {results['machine_after']}")
+    loop = results["loopback"]
+    assert isinstance(loop, dict)
+    ratio = loop["wb run --no-sync -- true"]["ratio_to_ssh"]
+    verdict = "meets" if ratio <= TARGET_RATIO else "misses"
+    print(f"warm wb run --no-sync -- true / ssh true = {ratio:.2f}x ({verdict} the {TARGET_RATIO}x target)")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
