@@ -10,23 +10,43 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+# Node 20 works for synthesis; jsii's end-of-life banner would only bury the build's own messages.
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+
+import aws_cdk as cdk
 from weatherballoon.infra.app import make_app
 from weatherballoon.infra.template import render_template, shipped_template_path
 
 
-def synthesize_template() -> dict[str, Any]:
-    """Synthesize into a throwaway directory and return the stack's template."""
+@dataclass(frozen=True)
+class Synthesis:
+    template: dict[str, Any]
+    validation_report: dict[str, Any]
+    # construct path -> {acknowledged rule id: written reason}
+    acknowledgments: dict[str, dict[str, str]]
+
+
+def synthesize() -> Synthesis:
+    """Synthesize into a throwaway directory; raises if cdk-nag or CloudFormation validation finds anything."""
     with tempfile.TemporaryDirectory(prefix="wb-synth-") as outdir:
         app, stack = make_app(outdir=outdir)
         assembly = app.synth()
         template_file = Path(assembly.get_stack_artifact(stack.artifact_id).template_full_path)
-        template: dict[str, Any] = json.loads(template_file.read_text(encoding="utf-8"))
-    return template
+        template = json.loads(template_file.read_text(encoding="utf-8"))
+        report = json.loads((Path(outdir) / "validation-report.json").read_text(encoding="utf-8"))
+    acknowledgments: dict[str, dict[str, str]] = {}
+    for construct in stack.node.find_all():
+        for entry in construct.node.metadata:
+            if entry.type == cdk.Validations.ACKNOWLEDGED_RULES_METADATA_KEY:
+                acknowledgments.setdefault(construct.node.path, {}).update(entry.data)
+    return Synthesis(template=template, validation_report=report, acknowledgments=acknowledgments)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -34,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--check", action="store_true", help="compare instead of writing")
     args = parser.parse_args(argv)
 
-    rendered = render_template(synthesize_template())
+    rendered = render_template(synthesize().template)
     target = shipped_template_path()
     if args.check:
         current = target.read_text(encoding="utf-8") if target.exists() else ""

@@ -11,12 +11,14 @@ from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
+from weatherballoon.lambdas import schema, tags
 
-# Row keys (lambdas' schema): an instance's row and its job rows share pk OWNER#<owner>#INSTANCE#<arn>.
-# ec2:SourceInstanceARN is present, and usable as a policy variable, on requests signed with instance-profile
-# credentials (AWS uses it so in AWSElasticDisasterRecoveryEc2InstancePolicy).
+# Row keys come from lambdas' schema: an instance's row and its job rows share pk
+# OWNER#<owner>#INSTANCE#<instance-arn>. ec2:SourceInstanceARN is present, and usable as a policy variable,
+# on requests signed with instance-profile credentials (AWS's own AWSElasticDisasterRecoveryEc2InstancePolicy
+# uses it so).
 SOURCE_INSTANCE = "${ec2:SourceInstanceARN}"
-ROWS_OF_SOURCE_INSTANCE = f"OWNER#*#INSTANCE#{SOURCE_INSTANCE}"
+ROWS_OF_SOURCE_INSTANCE = f"{schema.OWNER_PREFIX}*{schema.INSTANCE_INFIX}{SOURCE_INSTANCE}"
 
 # Outputs layout: s3://<bucket>/<owner aws:userid>/<instance-arn>/<...>. IAM cannot see the instance's
 # wb:owner tag, so the owner segment is a wildcard for the instance; the Deny below keeps that wildcard to
@@ -27,7 +29,7 @@ INSTANCE_OUTPUTS_DEEPER = f"*/*/{SOURCE_INSTANCE}/*"
 INSTANCE_ROW_ACTIONS = ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem"]
 INSTANCE_OBJECT_ACTIONS = ["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"]
 
-MANAGED_TAG_IS_TRUE = {"ec2:ResourceTag/wb:managed": "true"}
+MANAGED_TAG_IS_TRUE = {f"ec2:ResourceTag/{tags.MANAGED}": tags.MANAGED_VALUE}
 
 
 def leading_keys_only(*patterns: str) -> dict[str, dict[str, object]]:

@@ -64,6 +64,7 @@ class Reaper(Construct):
         self._attach_powertools_layer(parameters.powertools_layer_version)
         self.log_group.node.default_child.override_logical_id("ReaperLogGroup")  # type: ignore[union-attr]
         self.function.node.default_child.override_logical_id("ReaperFunction")  # type: ignore[union-attr]
+        self._depend_only_on_role_policy(role)
         self.rule = events.Rule(
             self,
             "Schedule",
@@ -72,6 +73,14 @@ class Reaper(Construct):
             targets=[targets.LambdaFunction(self.function, retry_attempts=0, max_event_age=STALE_EVENT_AGE)],
         )
         self.rule.node.default_child.override_logical_id("ReaperScheduleRule")  # type: ignore[union-attr]
+
+    def _depend_only_on_role_policy(self, role: iam.IRole) -> None:
+        """CDK makes the function depend on the whole role construct; the role half is already implied by
+        GetAtt (cfn-lint W3005). The policy half matters: the first run must find its permissions."""
+        policy = role.node.try_find_child("DefaultPolicy")
+        assert policy is not None and policy.node.default_child is not None
+        policy_id = cdk.Stack.of(self).get_logical_id(policy.node.default_child)  # type: ignore[arg-type]
+        self.function.node.default_child.add_override("DependsOn", [policy_id])  # type: ignore[union-attr]
 
     def _attach_powertools_layer(self, layer_version: cdk.CfnParameter) -> None:
         # An L1 override, because the layer must be optional at deploy time: moto and private copies of the

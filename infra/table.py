@@ -5,10 +5,9 @@ from __future__ import annotations
 import aws_cdk as cdk
 from aws_cdk import aws_dynamodb as dynamodb
 from constructs import Construct
-
-PARTITION_KEY = "pk"
-SORT_KEY = "sk"
-TTL_ATTRIBUTE = "expires_at"
+from weatherballoon.lambdas.schema import PK as PARTITION_KEY
+from weatherballoon.lambdas.schema import SK as SORT_KEY
+from weatherballoon.lambdas.schema import TTL_ATTRIBUTE
 
 
 class SupervisionTable(Construct):

@@ -12,11 +12,17 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
-from weatherballoon.infra.iam import instance_arns, leading_keys_only
+from weatherballoon.infra.iam import MANAGED_TAG_IS_TRUE, instance_arns, leading_keys_only
+from weatherballoon.lambdas import schema, tags
 
+# The owner of a wb instance and of rows is the caller's aws:userid (lambdas.tags.OWNER).
 CALLER = "${aws:userid}"
-ROWS_OF_CALLER = f"OWNER#{CALLER}#*"
-BUDGET_PARTITION = "BUDGET"
+ROWS_OF_CALLER = f"{schema.OWNER_PREFIX}{CALLER}{schema.SEP}*"
+BUDGET_PARTITION = schema.BUDGET_PK
+# Condition-key names are case-insensitive in IAM, so aws:RequestTag/wb:managed also matches a WB:MANAGED tag,
+# which EC2 (case-sensitive tags) and the reaper's tag filter would never see. A case-sensitive allowlist of
+# tag keys closes that: the wb tags can only arrive spelled exactly so.
+LAUNCH_TAG_KEYS = [tags.MANAGED, tags.OWNER, tags.TEAM, tags.PROJECT, tags.NAME]
 
 TABLE_READ_ACTIONS = [
     "dynamodb:GetItem",
@@ -101,11 +107,12 @@ class MemberPolicy(Construct):
                 resources=[instance_arns(self)],
                 conditions={
                     "StringEquals": {
-                        "aws:RequestTag/wb:managed": "true",
-                        "aws:RequestTag/wb:owner": CALLER,
-                        "aws:RequestTag/wb:team": team_name,
+                        f"aws:RequestTag/{tags.MANAGED}": tags.MANAGED_VALUE,
+                        f"aws:RequestTag/{tags.OWNER}": CALLER,
+                        f"aws:RequestTag/{tags.TEAM}": team_name,
                     },
-                    "Null": {"aws:RequestTag/wb:project": "false"},
+                    "Null": {f"aws:RequestTag/{tags.PROJECT}": "false"},
+                    "ForAllValues:StringEquals": {"aws:TagKeys": LAUNCH_TAG_KEYS},
                     "StringLike": {"ec2:InstanceType": allowed_instance_types},
                 },
             ),
@@ -135,7 +142,7 @@ class MemberPolicy(Construct):
                 sid="OperateOwnInstances",
                 actions=OWN_INSTANCE_ACTIONS,
                 resources=[instance_arns(self)],
-                conditions={"StringEquals": {"ec2:ResourceTag/wb:owner": CALLER, "ec2:ResourceTag/wb:managed": "true"}},
+                conditions={"StringEquals": {f"ec2:ResourceTag/{tags.OWNER}": CALLER, **MANAGED_TAG_IS_TRUE}},
             ),
             _describe_ec2(),
             _read_table(table),
@@ -181,7 +188,8 @@ class MemberPolicy(Construct):
                 **{f"Resource::{NAG_EC2_ARN}:{kind}/*": created for kind in LAUNCH_CREATED_RESOURCES},
                 **{f"Resource::{NAG_EC2_ARN}:{kind}/*": referenced for kind in LAUNCH_REFERENCED_RESOURCES},
                 "Resource::arn:<AWS::Partition>:ec2:<AWS::Region>::image/*": referenced,
-                "Resource::<OutputsBucket.Arn>/<aws:userid>/*": "Exactly the caller's own prefix (aws:userid).",
+                "Resource::<OutputsBucket.Arn>/<aws:userid>/*": "Only keys under the caller's own prefix: the "
+                "first path segment is the caller's aws:userid, which never contains '/'.",
                 "Resource::arn:<AWS::Partition>:cloudformation:<AWS::Region>:<AWS::AccountId>:stack/"
                 "<AWS::StackName>/*": STACK_ARN_REASON,
             },
@@ -217,7 +225,7 @@ class AdminPolicy(Construct):
                 sid="StopAnyManagedInstance",
                 actions=["ec2:TerminateInstances", "ec2:StopInstances"],
                 resources=[instance_arns(self)],
-                conditions={"StringEquals": {"ec2:ResourceTag/wb:managed": "true"}, **only_admins},
+                conditions={"StringEquals": MANAGED_TAG_IS_TRUE, **only_admins},
             ),
             iam.PolicyStatement(
                 sid="ReadReaperLogs",
