@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterator
 
 from weatherballoon.remote.sync_globs import GlobSet, literal_prefix, max_depth
 from weatherballoon.remote.sync_state import resolve_root
+from weatherballoon.remote.sync_wire import FdReader
 from weatherballoon.remote.sync_writer import TEMP_PREFIX
 
 PROTOCOL_VERSION = 1
@@ -69,7 +70,7 @@ def find_outputs(root: str, patterns: list[str]) -> Iterator[tuple]:
 
 
 def _read_have() -> dict:
-    blob = sys.stdin.buffer.read()
+    blob = FdReader(sys.stdin.fileno()).read()
     if not blob:
         return {}
     request = json.loads(zlib.decompress(blob).decode("utf-8"))

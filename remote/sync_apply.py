@@ -10,7 +10,6 @@ Runs on python3 >= 3.8, stdlib only.
 from __future__ import annotations
 
 import os
-from typing import IO
 
 from weatherballoon.remote.sync_globs import GlobSet
 from weatherballoon.remote.sync_state import RecordLock, load_record, save_record
@@ -21,6 +20,7 @@ from weatherballoon.remote.sync_wire import (
     TAG_FILE,
     TAG_LINK,
     TAG_META,
+    ByteSource,
     FrameReader,
     StreamError,
     iter_blocks,
@@ -52,7 +52,7 @@ def apply_frames(reader: FrameReader, writer: TreeWriter) -> None:
 
 
 def apply_stream(
-    stream: IO[bytes], root: str, protect: list[str]
+    stream: ByteSource, root: str, protect: list[str]
 ) -> tuple[TreeWriter, FatalWriteError | StreamError | None]:
     """Apply a whole stream (magic already read) under `root`.
 

@@ -1,28 +1,58 @@
 """Agent commands for the receiving end of a sync.
 
-    agent sync-scan ROOT                      manifest in on stdin, differences out on stdout (sync_scan)
-    agent sync-apply ROOT [--protect GLOB]... sync stream in on stdin, JSON summary out (sync_apply)
+    agent sync-scan ROOT [--apply] [--protect GLOB]...
+        manifest in, differences out (`sync_scan`); with --apply, the same stdin then carries the
+        sync stream, applied as `sync-apply` would: one process and one channel for a whole sync
+    agent sync-apply ROOT [--protect GLOB]...
+        sync stream in on stdin (`sync_wire`), JSON summary out (`sync_apply`)
 
-A leading `~` in ROOT is expanded here, on the machine, not by a shell. Either command given an empty
-stdin does nothing and exits 0: the client starts both at once and cancels `sync-apply` when there is
-nothing to change.
+A leading `~` in ROOT is expanded here, on the machine, not by a shell. Stdin closed where a request or
+a stream would start means "nothing to do": the command exits 0 and touches nothing.
 
-Exit codes of `sync-apply`: 0 done; 1 some paths failed (listed on stderr, the rest applied);
-3 the disk refused (full, quota, read-only), with the old file intact; 4 the stream was corrupt or cut
-short; 2 usage. Python >= 3.8, stdlib only.
+Exit codes: 0 done; 1 some paths failed (listed on stderr, the rest applied); 2 usage; 3 the disk
+refused (full, quota, read-only), with the old file intact; 4 the request or stream was corrupt or cut
+short. Python >= 3.8, stdlib only.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sys
+from typing import TYPE_CHECKING
 
 from weatherballoon.remote.sync_state import load_record, resolve_root
+
+if TYPE_CHECKING:
+    from weatherballoon.remote.sync_wire import ByteSource
 
 EXIT_PARTIAL = 1
 EXIT_USAGE = 2
 EXIT_DISK = 3
 EXIT_STREAM = 4
+
+
+def _parse(argv: list, flags: tuple) -> tuple:
+    """(root, protect globs, set of flags given), or root None on a usage error."""
+    root = None
+    protect = []
+    given: set[str] = set()
+    args = iter(argv)
+    for arg in args:
+        if arg == "--protect":
+            value = next(args, None)
+            if value is None:
+                return None, [], given
+            protect.append(value)
+        elif arg.startswith("--protect="):
+            protect.append(arg[len("--protect=") :])
+        elif arg in flags:
+            given.add(arg)
+        elif root is None and not arg.startswith("--"):
+            root = arg
+        else:
+            return None, [], given
+    return root, protect, given
 
 
 def _usage(text: str) -> int:
@@ -31,52 +61,40 @@ def _usage(text: str) -> int:
 
 
 def scan_main(argv: list) -> int:
-    if len(argv) != 1:
-        return _usage("sync-scan ROOT < manifest")
+    root_arg, protect, flags = _parse(argv, ("--apply",))
+    if root_arg is None:
+        return _usage("sync-scan ROOT [--apply] [--protect GLOB]... < request")
     from weatherballoon.remote import sync_scan
 
-    root = resolve_root(argv[0])
-    blob = sys.stdin.buffer.read()
-    if not blob:
-        return 0
+    root = resolve_root(root_arg)
+    view = sync_scan.RemoteView(root, load_record(root))
+    view.prestat()
+    stdin = sync_scan.FdReader(sys.stdin.fileno())
     try:
-        entries = sync_scan.decode_request(blob)
+        entries = sync_scan.read_request(stdin)
     except (ValueError, KeyError) as exc:
         sys.stderr.write(f"sync-scan: bad request: {exc}\n")
         return EXIT_STREAM
-    response = sync_scan.compare(root, entries, load_record(root))
-    sys.stdout.buffer.write(sync_scan.encode_response(response))
-    sys.stdout.buffer.flush()
-    return 0
-
-
-def _parse_apply_args(argv: list) -> tuple:
-    root = None
-    protect = []
-    args = iter(argv)
-    for arg in args:
-        if arg == "--protect":
-            value = next(args, None)
-            if value is None:
-                return None, []
-            protect.append(value)
-        elif arg.startswith("--protect="):
-            protect.append(arg[len("--protect=") :])
-        elif root is None:
-            root = arg
-        else:
-            return None, []
-    return root, protect
+    if entries is None:
+        return 0
+    sync_scan.write_response(sys.stdout.buffer, view.compare(entries))
+    if "--apply" not in flags:
+        return 0
+    return _apply(root, protect, stdin)
 
 
 def apply_main(argv: list) -> int:
-    root_arg, protect = _parse_apply_args(argv)
+    root_arg, protect, _ = _parse(argv, ())
     if root_arg is None:
         return _usage("sync-apply ROOT [--protect GLOB]... < stream")
+    from weatherballoon.remote.sync_wire import FdReader
+
+    return _apply(resolve_root(root_arg), protect, FdReader(sys.stdin.fileno()))
+
+
+def _apply(root: str, protect: list, stdin: ByteSource) -> int:
     from weatherballoon.remote import sync_apply, sync_wire, sync_writer
 
-    root = resolve_root(root_arg)
-    stdin = sys.stdin.buffer
     try:
         if not sync_wire.read_magic(stdin):
             return 0
@@ -86,7 +104,8 @@ def apply_main(argv: list) -> int:
     writer, failure = sync_apply.apply_stream(stdin, root, protect)
     code = 0
     if isinstance(failure, sync_writer.FatalWriteError):
-        sys.stderr.write(f"sync-apply: {failure.path}: {failure.reason} (the old file is left intact)\n")
+        where = os.path.join(root, failure.path)
+        sys.stderr.write(f"sync-apply: {where}: {failure.reason} (the old file is left intact)\n")
         code = EXIT_DISK
     elif failure is not None:
         sys.stderr.write(f"sync-apply: {failure}\n")

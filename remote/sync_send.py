@@ -23,6 +23,7 @@ from weatherballoon.remote.sync_wire import (
     CHUNK,
     CODEC_RAW,
     CODEC_ZLIB,
+    END_BLOCK,
     END_OF_FILE,
     MAGIC,
     TAG_END,
@@ -136,6 +137,7 @@ class StreamEncoder:
         try:
             self.add(TAG_END)
             self.flush()
+            self._queue.put(END_BLOCK)
         finally:
             self._stop()
         self._check()

@@ -4,6 +4,7 @@ Two layers, both big-endian:
 
 Blocks (what goes over the connection), after the 8-byte magic `WBSYNC1\\n`:
     u8 codec (0 raw, 1 zlib) | u32 length | length bytes
+and last an end block, codec 255 and length 0, so a reader stops without waiting for EOF.
 Each block is compressed on its own (so blocks compress in parallel) or sent raw when its data does not
 compress. Decoded blocks concatenate into the frame stream; a frame may span blocks.
 
@@ -23,17 +24,20 @@ Runs on python3 >= 3.8, stdlib only.
 
 from __future__ import annotations
 
+import os
 import queue
 import struct
 import threading
 import zlib
 from collections.abc import Iterator
-from typing import IO
+from typing import Protocol
 
 MAGIC = b"WBSYNC1\n"
 BLOCK_HEADER = struct.Struct(">BI")
 CODEC_RAW = 0
 CODEC_ZLIB = 1
+CODEC_END = 255
+END_BLOCK = BLOCK_HEADER.pack(CODEC_END, 0)
 MAX_BLOCK = 64 << 20
 
 CHUNK = struct.Struct(">I")
@@ -48,6 +52,12 @@ TAG_META = b"M"
 TAG_ADOPT = b"A"
 TAG_DELETE = b"D"
 TAG_END = b"E"
+
+
+class ByteSource(Protocol):
+    """Anything with `read(size)`: a binary file, a paramiko channel file, an FdReader."""
+
+    def read(self, size: int = -1, /) -> bytes | None: ...
 
 
 class StreamError(ValueError):
@@ -70,7 +80,7 @@ def path_frame(tag: bytes, path: bytes) -> bytes:
     return tag + _PATH.pack(len(path)) + path
 
 
-def _read_exact(stream: IO[bytes], size: int) -> bytes:
+def read_exact(stream: ByteSource, size: int) -> bytes:
     data = stream.read(size)
     if data is None or len(data) == size:
         return data or b""
@@ -85,9 +95,31 @@ def _read_exact(stream: IO[bytes], size: int) -> bytes:
     return b"".join(parts)
 
 
-def read_magic(stream: IO[bytes]) -> bool:
+class FdReader:
+    """Unbuffered reads from a file descriptor (the agent's stdin).
+
+    It never reads ahead, so the request and the stream that follows it on one stdin can be read by
+    different code, and a reader thread blocked in it holds no interpreter lock at exit (a thread
+    blocked inside `sys.stdin.buffer` aborts the interpreter's shutdown).
+    """
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+
+    def read(self, size: int = -1) -> bytes:
+        if size < 0:
+            parts: list[bytes] = []
+            while True:
+                data = os.read(self.fd, 1 << 20)
+                if not data:
+                    return b"".join(parts)
+                parts.append(data)
+        return os.read(self.fd, size) if size else b""
+
+
+def read_magic(stream: ByteSource) -> bool:
     """False when the stream is empty (the sender cancelled); raise when it is not a sync stream."""
-    head = _read_exact(stream, len(MAGIC))
+    head = read_exact(stream, len(MAGIC))
     if not head:
         return False
     if head != MAGIC:
@@ -106,18 +138,20 @@ def decode_block(codec: int, data: bytes) -> bytes:
     raise StreamError(f"unknown block codec {codec}")
 
 
-def iter_blocks(stream: IO[bytes]) -> Iterator[bytes]:
+def iter_blocks(stream: ByteSource) -> Iterator[bytes]:
     """Decoded block payloads until the end of the stream (after the magic)."""
     while True:
-        head = _read_exact(stream, BLOCK_HEADER.size)
+        head = read_exact(stream, BLOCK_HEADER.size)
         if not head:
             return
         if len(head) < BLOCK_HEADER.size:
             raise StreamError("stream truncated inside a block header")
         codec, size = BLOCK_HEADER.unpack(head)
+        if codec == CODEC_END:
+            return
         if size > MAX_BLOCK:
             raise StreamError(f"block of {size} bytes exceeds the limit")
-        data = _read_exact(stream, size)
+        data = read_exact(stream, size)
         if len(data) < size:
             raise StreamError("stream truncated inside a block")
         yield decode_block(codec, data)
