@@ -10,12 +10,25 @@ import click
 from ..app import App
 
 
-@click.command(context_settings={"allow_interspersed_args": False})
-@click.argument("instance_id", metavar="[INSTANCE]", required=False)
-@click.argument("command", nargs=-1, type=click.UNPROCESSED)
-@click.pass_obj
-def command(app: App, instance_id: str | None, command: tuple[str, ...]) -> int:
+class _SshCommand(click.Command):
+    """Remembers where `--` stood: `wb ssh -- CMD` has no INSTANCE, `wb ssh HOST -- CMD` has one."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        ctx.meta["wb_ssh_split"] = args.index("--") if "--" in args else None
+        return super().parse_args(ctx, args)
+
+
+@click.command(cls=_SshCommand, context_settings={"allow_interspersed_args": False})
+@click.argument("words", nargs=-1, type=click.UNPROCESSED, metavar="[INSTANCE] [-- COMMAND...]")
+@click.pass_context
+def command(ctx: click.Context, words: tuple[str, ...]) -> int:
     """Open a shell on a machine, or run a plain COMMAND there (not as a job)."""
+    app: App = ctx.obj
+    split = ctx.meta.get("wb_ssh_split")
+    if split == 0:
+        instance_id, command = None, words
+    else:
+        instance_id, command = (words[0] if words else None), words[1:]
     from ..errors import ConnectionLost, UsageError
     from ..jobs.attach import pump
     from ..jobs.run_job import stdin_fd_to_forward

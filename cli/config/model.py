@@ -24,7 +24,7 @@ class ProvisionerConfig(_Strict):
     region: str | None = None
     group1: str | None = None
     key_pair: str | None = Field(None, alias="keyPair")
-    os: OsConfig = OsConfig()
+    os: OsConfig = Field(default_factory=OsConfig)
     instance_type: str = Field("g5.xlarge", alias="instanceType")
     spot: bool = False
     cred: str | None = None
@@ -66,8 +66,8 @@ class WbConfig(_Strict):
     version: Literal[1] = 1
     provisioner: ProvisionerConfig
     tag: str = "weatherballoon"
-    sync: SyncConfig = SyncConfig()
-    supervision: SupervisionConfig = SupervisionConfig()
+    sync: SyncConfig = Field(default_factory=SyncConfig)
+    supervision: SupervisionConfig = Field(default_factory=SupervisionConfig)
 
 
 def known_keys(model: type[BaseModel]) -> list[str]:

@@ -5,10 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import WbError
+from ..sync.records import PullSummary
 from .lookup import JobHandle
 
 
-def pull_job_outputs(handle: JobHandle, globs: list[str], destination: Path):  # type: ignore[no-untyped-def]
+def pull_job_outputs(handle: JobHandle, globs: list[str], destination: Path) -> PullSummary:
     from ..sync.client import pull_outputs
 
     try:

@@ -10,10 +10,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..app import App
-from ..trace import mark
 from ..errors import ConnectionLost
 from ..providers.base import Provider
 from ..providers.records import Instance, InstanceSpec
+from ..trace import mark
 from . import index
 from .attach import pump
 from .remote_paths import remote_root_for
@@ -148,7 +148,8 @@ def fetch_outputs(app: App, provider: Provider, record: index.JobRecord) -> None
         list(record.outputs),
         Path(record.local_root),
     )
-    app.say(f"outputs: {summary.files} files ({summary.bytes} bytes) into {record.local_root}")
+    if summary.files:
+        app.say(f"outputs: {summary.files} files ({summary.bytes} bytes) into {record.local_root}")
 
 
 def stdin_fd_to_forward() -> int | None:

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from ..jobs.index import JobRecord
     from ..session.agent import RemoteAgent
     from ..session.connection import ConnectOptions, SshSession
+    from ..sync.records import PullSummary
 
 
 class Provider(ABC):
@@ -100,7 +101,7 @@ class Provider(ABC):
         """The machine a recorded job ran on, as this provider reaches it now."""
         return record.instance()
 
-    def pull_from_storage(self, record: JobRecord, globs: list[str], destination: Path) -> object | None:
+    def pull_from_storage(self, record: JobRecord, globs: list[str], destination: Path) -> PullSummary | None:
         """Outputs from durable storage when the machine is gone; None when this provider keeps none."""
         return None
 

@@ -11,7 +11,7 @@ import socket
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, cast
 
 from ..errors import AuthError, ConnectError
 from ..providers.records import SshTarget
@@ -42,9 +42,10 @@ class RemoteExec:
 
     def __init__(self, channel: Channel) -> None:
         self.channel = channel
-        self.stdin: IO[bytes] = channel.makefile_stdin("wb")
-        self.stdout: IO[bytes] = channel.makefile("rb")
-        self.stderr: IO[bytes] = channel.makefile_stderr("rb")
+        # paramiko's channel files are file-like enough for the RemoteProcess protocol.
+        self.stdin = cast(IO[bytes], channel.makefile_stdin("wb"))
+        self.stdout = cast(IO[bytes], channel.makefile("rb"))
+        self.stderr = cast(IO[bytes], channel.makefile_stderr("rb"))
 
     def wait(self) -> int:
         """The exit status, or -1 when the connection ended without one (treat as lost, never as a finish)."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import sys
 from types import ModuleType
+from typing import cast
 
 
 def paramiko() -> ModuleType:
@@ -21,4 +22,4 @@ def paramiko() -> ModuleType:
         logger = logging.getLogger("paramiko")
         logger.addHandler(logging.NullHandler())
         logger.propagate = False
-    return module
+    return cast(ModuleType, module)

@@ -7,7 +7,6 @@ import shutil
 from pathlib import Path
 
 import pytest
-
 from weatherballoon.cli.config.loader import FILE_NAME, effective_values, load_config
 from weatherballoon.cli.errors import ConfigError
 
@@ -165,7 +164,10 @@ def test_unreadable_file(tmp_path: Path) -> None:
 
 
 def test_comments_are_allowed_and_positions_survive(tmp_path: Path) -> None:
-    text = '// top comment\n{\n  /* block\n  comment */ "provisioner": {"kind": "ssh", // url-like "http://x"\n  "bogus": 1}\n}'
+    text = (
+        '// top comment\n{\n  /* block\n  comment */ "provisioner": {"kind": "ssh", // url-like "http://x"\n'
+        '  "bogus": 1}\n}'
+    )
     error = problem(tmp_path, text)
     assert f"{FILE_NAME}:5:3" in error.message
 
