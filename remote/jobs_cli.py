@@ -4,7 +4,8 @@ State lives in `$WB_AGENT_HOME`, else `~/.weatherballoon` (mode 0700); each job 
 
     meta.json    written once the job runs: id, command (list, as given), cwd, pid, pgid (= pid),
                  proc_start (/proc/<pid>/stat field 22; guards against pid reuse), started_at (epoch s),
-                 max_time_s, stdin (bool), supervisor_pid, supervisor_start. Never the --env values.
+                 max_time_s, stdin (bool), supervisor_pid, supervisor_start, boot_id (with proc_start,
+                 tells a live job from a pid reused after a reboot). Never the --env values.
                  pid, pgid and proc_start are null when the command could not be started.
     stdout       the command's raw bytes, appended by the command itself (a file, not a pipe through
     stderr       the agent, so nothing is lost when the agent or the connection dies)

@@ -54,8 +54,20 @@ def _signal_zero(pid: int) -> bool:
     return True
 
 
+def boot_id() -> str | None:
+    """This boot's random id: start times count from boot, so after a reboot they prove nothing."""
+    try:
+        with open("/proc/sys/kernel/random/boot_id") as handle:
+            return handle.read().strip()
+    except OSError:
+        return None
+
+
 def job_is_live(meta: dict) -> bool:
     """A job runs on while its process or its supervisor (about to record the end) is alive."""
+    recorded_boot = meta.get("boot_id")
+    if recorded_boot is not None and recorded_boot != boot_id():
+        return False
     return is_alive(meta.get("pid"), meta.get("proc_start")) or is_alive(
         meta.get("supervisor_pid"), meta.get("supervisor_start")
     )

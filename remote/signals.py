@@ -35,6 +35,8 @@ def send_to_job(meta: dict, signo: int) -> bool:
     pid = meta.get("pid")
     if not pid or not procinfo.is_alive(pid, meta.get("proc_start")):
         return False
+    if meta.get("boot_id") not in (None, procinfo.boot_id()):
+        return False  # the machine rebooted: this pid is someone else's
     try:
         os.killpg(int(meta.get("pgid") or pid), signo)
     except ProcessLookupError:

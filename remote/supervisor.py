@@ -140,6 +140,7 @@ def _meta(spec: JobSpec, started_at: float, pid: int | None, pid_start: int | No
         "stdin": spec.stdin,
         "supervisor_pid": os.getpid(),
         "supervisor_start": procinfo.proc_start(os.getpid()),
+        "boot_id": procinfo.boot_id(),
     }
 
 

@@ -42,3 +42,10 @@ def test_a_job_is_live_while_either_its_process_or_its_supervisor_is() -> None:
     assert procinfo.job_is_live({**me, "supervisor_pid": 0})
     assert procinfo.job_is_live({**gone, "supervisor_pid": me["pid"], "supervisor_start": me["proc_start"]})
     assert not procinfo.job_is_live({**gone, "supervisor_pid": 0})
+
+
+def test_a_job_recorded_in_another_boot_is_not_live() -> None:
+    me = {"pid": os.getpid(), "proc_start": procinfo.proc_start(os.getpid())}
+    assert procinfo.boot_id()
+    assert procinfo.job_is_live({**me, "boot_id": procinfo.boot_id()})
+    assert not procinfo.job_is_live({**me, "boot_id": "00000000-0000-0000-0000-000000000000"})
