@@ -29,7 +29,9 @@ def instances_block(instances: Sequence[LiveInstance]) -> AwsError:
     )
 
 
-def destroy(aws: AwsSession, sink: EventSink, say: Any, *, stack_name: str = STACK_NAME, poll_s: float = 3.0) -> Outcome:
+def destroy(
+    aws: AwsSession, sink: EventSink, say: Any, *, stack_name: str = STACK_NAME, poll_s: float = 3.0
+) -> Outcome:
     identity = aws.identity()
     live = live_instances(aws.client("ec2"))
     if live:

@@ -1,8 +1,5 @@
-"""botocore errors become `AwsError`s that say what went wrong and what to do next.
-
-    with translated(denied_hint="run this as an admin"):
-        cfn.create_stack(...)
-"""
+"""botocore errors become `AwsError`s that say what went wrong and what to do next: wrap calls in
+`with translated(denied_hint=...)`, or convert one exception with `aws_error(exc)`."""
 
 from __future__ import annotations
 
@@ -64,7 +61,9 @@ def aws_error(exc: BaseException, *, denied_hint: str | None = None) -> AwsError
     if isinstance(exc, (bce.NoCredentialsError, bce.PartialCredentialsError)):
         return AwsError(f"no AWS credentials found ({exc})", code="NoCredentials", hint=NO_CREDENTIALS_HINT)
     if isinstance(exc, bce.ProfileNotFound):
-        return AwsError(str(exc), code="ProfileNotFound", hint="check AWS_PROFILE against `aws configure list-profiles`")
+        return AwsError(
+            str(exc), code="ProfileNotFound", hint="check AWS_PROFILE against `aws configure list-profiles`"
+        )
     if isinstance(exc, (bce.SSOError, bce.TokenRetrievalError)):
         return AwsError(f"the AWS SSO session is not usable: {exc}", code="SSOToken", hint="run `aws sso login`")
     if isinstance(exc, bce.CredentialRetrievalError):

@@ -42,7 +42,11 @@ class StackEvent:
 
     @property
     def starts_operation(self) -> bool:
-        return self.resource_type == STACK_TYPE and self.status.endswith("_IN_PROGRESS") and self.reason == "User Initiated"
+        return (
+            self.resource_type == STACK_TYPE
+            and self.status.endswith("_IN_PROGRESS")
+            and self.reason == "User Initiated"
+        )
 
 
 class EventSink(Protocol):

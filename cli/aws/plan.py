@@ -158,5 +158,16 @@ def prepare(aws: AwsSession, request: BootstrapRequest, *, template: dict[str, A
     plan = p.plan_parameters(specs, requested, None if existing is None else existing.parameters)
     changed = existing is None or deployed_template(cfn, existing.stack_id) != template
     return Deployment(
-        request, identity, region, template, compact(template), bundle, staging, existing, leftover, changed, plan, notes
+        request,
+        identity,
+        region,
+        template,
+        compact(template),
+        bundle,
+        staging,
+        existing,
+        leftover,
+        changed,
+        plan,
+        notes,
     )

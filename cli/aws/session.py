@@ -81,10 +81,10 @@ class AwsSession:
     @cached_property
     def client_config(self) -> Any:
         """The shared botocore Config: standard retries (backoff with jitter, throttling aware) and timeouts."""
-        from weatherballoon.lambdas.aws import client_config
+        from botocore.config import Config
 
-        return client_config(
-            self.settings.max_attempts,
+        return Config(
+            retries={"mode": "standard", "max_attempts": self.settings.max_attempts},
             connect_timeout=self.settings.connect_timeout,
             read_timeout=self.settings.read_timeout,
         )
