@@ -55,14 +55,13 @@ class JobSpec:
 
 
 class Launch:
-    """The caller's side of a started job."""
+    """The caller's side of a started job: the notify pipe, and the write end of the job's stdin FIFO."""
 
-    __slots__ = ("notify", "stdin_fd", "supervisor_pid")
+    __slots__ = ("notify", "stdin_fd")
 
-    def __init__(self, notify_pipe: notify.NotifyPipe, stdin_fd: int | None, supervisor_pid: int) -> None:
+    def __init__(self, notify_pipe: notify.NotifyPipe, stdin_fd: int | None) -> None:
         self.notify = notify_pipe
         self.stdin_fd = stdin_fd
-        self.supervisor_pid = supervisor_pid
 
 
 def start(spec: JobSpec) -> Launch:
@@ -83,8 +82,7 @@ def start(spec: JobSpec) -> Launch:
     else:
         stdin_read = os.open(os.devnull, os.O_RDONLY)
     notify_read, notify_write = os.pipe()
-    pid = os.fork()
-    if pid == 0:
+    if os.fork() == 0:
         code = START_FAILED_EXIT
         try:
             os.close(notify_read)
@@ -95,7 +93,7 @@ def start(spec: JobSpec) -> Launch:
             os._exit(code)
     for fd in (out_fd, err_fd, stdin_read, notify_write):
         os.close(fd)
-    return Launch(notify.NotifyPipe(notify_read), stdin_write, pid)
+    return Launch(notify.NotifyPipe(notify_read), stdin_write)
 
 
 def _supervise(spec: JobSpec, out_fd: int, err_fd: int, stdin_fd: int, notify_fd: int) -> int:
@@ -114,7 +112,9 @@ def _supervise(spec: JobSpec, out_fd: int, err_fd: int, stdin_fd: int, notify_fd
         job_pid = spawn_job(spec.argv(), spec.cwd, env, stdin_fd, out_fd, err_fd)
     except StartError as exc:
         _say(err_fd, f"wb-agent: {exc.reason}\n")
-        _write_records(spec, started_at, None, exc.exit_code, None, None, notify_fd)
+        _record(paths.meta, _meta(spec, started_at, None, None))
+        notify.send_started(notify_fd, None)
+        _record_end(spec, started_at, exc.exit_code, None, None, notify_fd)
         return 0
     for fd in (out_fd, err_fd, stdin_fd):
         os.close(fd)
@@ -123,7 +123,7 @@ def _supervise(spec: JobSpec, out_fd: int, err_fd: int, stdin_fd: int, notify_fd
     notify.send_started(notify_fd, job_pid)
     wait_status, stop_reason = _wait(job_pid, spec.max_time_s)
     exit_code, signal = jobstate.outcome(wait_status, stop_reason)
-    _write_records(spec, started_at, job_pid, exit_code, signal, stop_reason, notify_fd, meta_written=True)
+    _record_end(spec, started_at, exit_code, signal, stop_reason, notify_fd)
     return 0
 
 
@@ -144,18 +144,9 @@ def _meta(spec: JobSpec, started_at: float, pid: int | None, pid_start: int | No
     }
 
 
-def _write_records(
-    spec: JobSpec,
-    started_at: float,
-    pid: int | None,
-    exit_code: int,
-    signal: int | None,
-    stop_reason: str | None,
-    notify_fd: int,
-    meta_written: bool = False,
+def _record_end(
+    spec: JobSpec, started_at: float, exit_code: int, signal: int | None, stop_reason: str | None, notify_fd: int
 ) -> None:
-    if not meta_written:
-        _record(spec.paths.meta, _meta(spec, started_at, pid, None))
     status = {
         "exit_code": exit_code,
         "signal": signal,
@@ -164,8 +155,6 @@ def _write_records(
         "started_at": started_at,
     }
     _record(spec.paths.status, status)
-    if not meta_written:
-        notify.send_started(notify_fd, None)
     notify.send_ended(notify_fd, exit_code, signal, stop_reason)
 
 
