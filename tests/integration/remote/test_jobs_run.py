@@ -69,6 +69,18 @@ def test_a_command_that_reads_little_or_no_stdin_does_not_block_the_agent(agent:
     assert result.stderr == b""
 
 
+def test_stdin_that_never_ends_does_not_keep_the_agent_after_the_job(agent: Agent) -> None:
+    job_id = agent.new_id()
+    proc = agent.popen(*agent.run_args(job_id, "--follow", "--stdin"), "--", "head -c 3; exit 4",
+                       stdin=subprocess.PIPE)
+    assert proc.stdin is not None
+    proc.stdin.write(b"abcdef")
+    proc.stdin.flush()  # and never closed
+    assert proc.wait(timeout=10) == 4
+    assert proc.stdout is not None and proc.stdout.read() == b"abc"
+    proc.stdin.close()
+
+
 def test_without_stdin_flag_the_command_reads_dev_null(agent: Agent) -> None:
     _, result = agent.follow_job("cat", input=b"not for the job")
     assert (result.returncode, result.stdout) == (0, b"")
