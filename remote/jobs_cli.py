@@ -68,7 +68,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import sys
 
 from .jobs_args import FollowArgs, RunArgs, UsageError, job_and_rest
 from .jobstore import JobPaths
@@ -82,6 +81,13 @@ INTERRUPTED_EXIT = 130
 def say(message: str) -> None:
     with contextlib.suppress(OSError):
         os.write(2, (f"wb-agent: {message}\n").encode("utf-8", "replace"))
+
+
+def _emit(text: str) -> None:
+    data = text.encode("ascii")  # dumps() escapes everything else
+    with contextlib.suppress(OSError):  # nobody reading: nothing to report to
+        while data:
+            data = data[os.write(1, data) :]
 
 
 def _usage(exc: UsageError, command: str) -> int:
@@ -150,7 +156,7 @@ def list_main(argv: list) -> int:
         job_and_rest(argv, ())
     except UsageError as exc:
         return _usage(exc, "list")
-    sys.stdout.write(dumps(all_jobs()) + "\n")
+    _emit(dumps(all_jobs()) + "\n")
     return 0
 
 
@@ -165,5 +171,5 @@ def status_main(argv: list) -> int:
     paths = JobPaths(job_id)
     if not paths.exists():
         return _unknown(job_id)
-    sys.stdout.write(dumps(describe(paths)) + "\n")
+    _emit(dumps(describe(paths)) + "\n")
     return 0
