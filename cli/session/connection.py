@@ -76,7 +76,9 @@ class SshSession:
             server_key = transport.get_remote_server_key()
         except (pm.SSHException, EOFError, OSError) as exc:
             transport.close()
-            if not transport.is_authenticated() and "No existing session" in str(exc):
+            # Both mean the peer said nothing SSH-like in time: paramiko appends the cause's text only for
+            # errors other than a timeout.
+            if str(exc) in ("No existing session", "Error reading SSH protocol banner"):
                 raise ConnectError(
                     f"timed out after {options.connect_timeout_s:g}s waiting for the SSH handshake",
                     host=target.label,
