@@ -11,7 +11,7 @@ a stream would start means "nothing to do": the command exits 0 and touches noth
 
 Exit codes: 0 done; 1 some paths failed (listed on stderr, the rest applied); 2 usage; 3 the disk
 refused (full, quota, read-only), with the old file intact; 4 the request or stream was corrupt or cut
-short. Python >= 3.8, stdlib only.
+short; 5 ROOT exists and is not a directory. Python >= 3.8, stdlib only.
 """
 
 from __future__ import annotations
@@ -30,6 +30,13 @@ EXIT_PARTIAL = 1
 EXIT_USAGE = 2
 EXIT_DISK = 3
 EXIT_STREAM = 4
+EXIT_ROOT = 5
+
+
+def _root_problem(root: str) -> str | None:
+    if os.path.lexists(root) and not os.path.isdir(root):
+        return f"{root} exists and is not a directory"
+    return None
 
 
 def _parse(argv: list, flags: tuple) -> tuple:
@@ -67,6 +74,10 @@ def scan_main(argv: list) -> int:
     from weatherballoon.remote import sync_scan
 
     root = resolve_root(root_arg)
+    problem = _root_problem(root)
+    if problem:
+        sys.stderr.write(f"sync-scan: {problem}\n")
+        return EXIT_ROOT
     view = sync_scan.RemoteView(root, load_record(root))
     view.prestat()
     stdin = sync_scan.FdReader(sys.stdin.fileno())
@@ -101,11 +112,16 @@ def _apply(root: str, protect: list, stdin: ByteSource) -> int:
     except sync_wire.StreamError as exc:
         sys.stderr.write(f"sync-apply: {exc}\n")
         return EXIT_STREAM
+    problem = _root_problem(root)
+    if problem:
+        sys.stderr.write(f"sync-apply: {problem}\n")
+        return EXIT_ROOT
     writer, failure = sync_apply.apply_stream(stdin, root, protect)
     code = 0
     if isinstance(failure, sync_writer.FatalWriteError):
         where = os.path.join(root, failure.path)
-        sys.stderr.write(f"sync-apply: {where}: {failure.reason} (the old file is left intact)\n")
+        note = "nothing was replaced: any earlier version is intact"
+        sys.stderr.write(f"sync-apply: {where}: {failure.reason} ({note})\n")
         code = EXIT_DISK
     elif failure is not None:
         sys.stderr.write(f"sync-apply: {failure}\n")

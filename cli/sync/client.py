@@ -57,7 +57,7 @@ def sync_up(
     root = Path(local_root).absolute()
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="wb-sync-scan") as pool:
         local_future = pool.submit(scan, root, excludes)
-        call = AgentCall(runner(["sync-scan", remote_root, "--apply", *_protect_args(protect)]), "sync-scan")
+        call = AgentCall(runner(["sync-scan", remote_root, "--apply", *_protect_args(protect)]), "sync")
         try:
             tree = local_future.result()
             uploads, protected = _split_protected(tree, protect)

@@ -60,7 +60,7 @@ def exchange(call: AgentCall, entries: Sequence[LocalEntry], remote_root: str) -
         call.close_stdin()
         raise call.failure(
             f"cannot compare with the remote copy in {remote_root}",
-            hint="check that the remote folder is readable and that python3 >= 3.8 works there",
+            hint="check the remote folder (sync.adirServer) and that python3 >= 3.8 works there",
         )
     try:
         return decode_response(blob)
