@@ -12,11 +12,18 @@ from typing import Any
 DEFAULT_MAX_ATTEMPTS = 5
 
 
-def client_config(max_attempts: int = DEFAULT_MAX_ATTEMPTS, **overrides: Any) -> Any:
-    """The one botocore Config: standard retry mode (exponential backoff with jitter, throttling aware)."""
+DEFAULT_POOL = 32  # HTTP connections per client; the reaper writes rows from up to WRITE_CONCURRENCY threads
+
+
+def client_config(max_attempts: int = DEFAULT_MAX_ATTEMPTS, max_pool_connections: int = DEFAULT_POOL) -> Any:
+    """The one botocore Config: standard retry mode (exponential backoff with jitter, throttling aware).
+    `max_attempts` counts every attempt, the first included (botocore's `total_max_attempts`; its
+    `max_attempts` key would count retries only)."""
     from botocore.config import Config
 
-    return Config(retries={"mode": "standard", "max_attempts": max_attempts}, **overrides)
+    return Config(
+        retries={"mode": "standard", "total_max_attempts": max_attempts}, max_pool_connections=max_pool_connections
+    )
 
 
 def make_client(
@@ -25,6 +32,7 @@ def make_client(
     session: Any | None = None,
     region: str | None = None,
     max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+    max_pool_connections: int = DEFAULT_POOL,
 ) -> Any:
     """A client from `session` (a boto3.Session; the default chain when None). `AWS_ENDPOINT_URL` is honoured
     by botocore itself, which is how tests reach the moto server through the production path."""
@@ -32,7 +40,7 @@ def make_client(
         import boto3
 
         session = boto3.session.Session()
-    client: Any = session.client(service, region_name=region, config=client_config(max_attempts))  # type: ignore[call-overload]
+    client: Any = session.client(service, region_name=region, config=client_config(max_attempts, max_pool_connections))  # type: ignore[call-overload]
     return client
 
 

@@ -12,7 +12,7 @@
 | `CLOSED_ROW_TTL_DAYS` | closed instance rows expire after this | 90 |
 | `JOB_CAP_GRACE_SECONDS` | the reaper enforces job caps this late (the agent goes first) | 120 |
 | `TERMINATE_BATCH_SIZE` | ids per TerminateInstances call, 1..1000 | 1000 |
-| `WRITE_CONCURRENCY` | parallel table writes | 16 |
+| `WRITE_CONCURRENCY` | parallel table writes, 1..32 | 16 |
 | `API_MAX_ATTEMPTS` | botocore standard-mode attempts per call | 5 |
 
 A budget variable that is empty or `none` means no limit; `0` is a budget of zero.
@@ -103,6 +103,6 @@ class ReaperSettings:
             closed_row_ttl_days=_number(env, "CLOSED_ROW_TTL_DAYS", 90.0, 0.0),
             job_cap_grace_s=_number(env, "JOB_CAP_GRACE_SECONDS", 120.0, 0.0),
             terminate_batch_size=int(_number(env, "TERMINATE_BATCH_SIZE", 1000, 1, 1000)),
-            write_concurrency=int(_number(env, "WRITE_CONCURRENCY", 16, 1, 256)),
+            write_concurrency=int(_number(env, "WRITE_CONCURRENCY", 16, 1, 32)),
             api_max_attempts=int(_number(env, "API_MAX_ATTEMPTS", 5, 1, 20)),
         )

@@ -203,7 +203,7 @@ class Reaper:
             )
             if decision.terminate:
                 self.log.info(
-                    "terminate" if applied else "would terminate",
+                    "terminate" if applied else "would terminate" if self.settings.dry_run else "terminate failed",
                     extra={
                         "instance_id": instance_id,
                         "reason": decision.reason.value,
@@ -213,7 +213,9 @@ class Reaper:
                     },
                 )
                 audits.append(
-                    audit_record(self.settings, report, now, instance_id, decision, v.owner, v.team, v.facts, v.row)
+                    audit_record(
+                        self.settings, report, now, instance_id, decision, v.owner, v.team, v.facts, v.row, applied
+                    )
                 )
         marked = [v for v in doomed if v.row is not None and v.facts.instance_id in acknowledged]
         self._parallel(
@@ -252,20 +254,13 @@ class Reaper:
             report.jobs_closed = sum(1 for ok in done if ok)
         audits = []
         for row, decision in to_close:
-            report.decisions.append(
-                DecisionRecord(
-                    row.instance_id,
-                    row.owner,
-                    row.team,
-                    decision.action,
-                    decision.reason,
-                    decision.detail,
-                    row.instance_id in closed,
-                )
+            is_closed = row.instance_id in closed
+            record = DecisionRecord(
+                row.instance_id, row.owner, row.team, decision.action, decision.reason, decision.detail, is_closed
             )
-            audits.append(
-                audit_record(self.settings, report, now, row.instance_id, decision, row.owner, row.team, None, row)
-            )
+            report.decisions.append(record)
+            args = (row.instance_id, decision, row.owner, row.team, None, row, is_closed)
+            audits.append(audit_record(self.settings, report, now, *args))
         put_audits(self.store, report, audits)
 
     def _parallel(

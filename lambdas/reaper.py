@@ -11,18 +11,22 @@ moto server through `AWS_ENDPOINT_URL`, the same path production takes to AWS.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 
+from .clock import system_clock
 from .config import ReaperSettings
 from .decision import TERMINATE_REASONS, Action
 from .dynamo_store import DynamoStore
 from .ec2_fleet import Ec2Fleet
 from .engine import Reaper
-from .errors import ReaperRunError
+from .errors import ReaperRunError, SettingError
 from .report import RunReport
+
+if TYPE_CHECKING:
+    from .clock import Clock
 
 SERVICE = "wb-reaper"
 NAMESPACE = "Weatherballoon"
@@ -34,20 +38,27 @@ tracer = Tracer(service=SERVICE)
 _reaper: Reaper | None = None
 
 
-def build_reaper(settings: ReaperSettings) -> Reaper:
-    """The production wiring: DynamoDB and EC2 clients from the default session, one retry policy."""
-    import boto3
+def build_reaper(settings: ReaperSettings, *, session: Any | None = None, clock: Clock = system_clock) -> Reaper:
+    """The production wiring: DynamoDB and EC2 clients from one boto3 session (the default chain when None),
+    one retry policy. Tests pass a shifted `clock` to judge moto's just-launched instances as old."""
+    if session is None:
+        import boto3
 
-    session = boto3.session.Session()
+        session = boto3.session.Session()
     store = DynamoStore(settings.table_name, session=session, max_attempts=settings.api_max_attempts)
     fleet = Ec2Fleet(session=session, max_attempts=settings.api_max_attempts)
-    return Reaper(settings, store, fleet, logger=logger)
+    return Reaper(settings, store, fleet, clock=clock, logger=logger)
 
 
 def get_reaper() -> Reaper:
     global _reaper
     if _reaper is None:
-        _reaper = build_reaper(ReaperSettings.from_env())
+        try:
+            settings = ReaperSettings.from_env()
+        except SettingError:
+            metrics.add_metric(name="failures", unit=MetricUnit.Count, value=1)
+            raise
+        _reaper = build_reaper(settings)
     return _reaper
 
 

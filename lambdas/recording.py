@@ -26,10 +26,12 @@ def audit_record(
     team: str,
     facts: InstanceFacts | None,
     row: InstanceRecord | None,
+    applied: bool,
 ) -> AuditRecord:
-    """One audit row: the decision, its reason, and the facts it was made from."""
+    """One audit row: the decision, its reason, the facts it was made from, and whether it took effect
+    (`applied`: EC2 acknowledged the termination, or the row was closed)."""
     action = decision.action.value if not settings.dry_run else f"would-{decision.action.value}"
-    details: dict[str, Any] = {"detail": decision.detail}
+    details: dict[str, Any] = {"detail": decision.detail, "applied": applied}
     if facts is not None:
         details.update(ec2_state=facts.state, instance_type=facts.instance_type, launched_at=facts.launched_at)
     if row is not None:

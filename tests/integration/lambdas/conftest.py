@@ -1,0 +1,151 @@
+"""Fixtures for the reaper against the moto server (`moto_endpoint` comes from tests/conftest.py)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+import pytest
+from weatherballoon.lambdas import reaper as handler_module
+from weatherballoon.lambdas import schema, tags
+from weatherballoon.lambdas.aws import make_client
+from weatherballoon.lambdas.dynamo_codec import to_wire
+from weatherballoon.lambdas.dynamo_store import DynamoStore
+from weatherballoon.lambdas.records import InstanceRecord, InstanceState, JobRecord
+
+from tests.integration.lambdas.fault_proxy import FaultProxy, running
+
+TABLE = "wb-supervision"
+IMAGE = "ami-03cf127a"  # one of moto's bundled Amazon images
+
+
+def create_table(client: Any, name: str = TABLE) -> None:
+    """The key schema the CDK stack creates in production: pk/sk strings, TTL on expires_at."""
+    client.create_table(
+        TableName=name,
+        KeySchema=[{"AttributeName": schema.PK, "KeyType": "HASH"}, {"AttributeName": schema.SK, "KeyType": "RANGE"}],
+        AttributeDefinitions=[
+            {"AttributeName": schema.PK, "AttributeType": "S"},
+            {"AttributeName": schema.SK, "AttributeType": "S"},
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    client.update_time_to_live(
+        TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": schema.TTL_ATTRIBUTE}
+    )
+
+
+@dataclass
+class LambdaContext:
+    """The attributes Powertools reads from the Lambda context object."""
+
+    function_name: str = "wb-reaper"
+    memory_limit_in_mb: int = 256
+    invoked_function_arn: str = "arn:aws:lambda:us-west-2:123456789012:function:wb-reaper"
+    aws_request_id: str = "req-1"
+
+
+class World:
+    """Seeds EC2 instances and table rows in the moto server, and reads them back."""
+
+    def __init__(self) -> None:
+        self.session = boto3.session.Session()
+        self.ec2 = make_client("ec2", session=self.session)
+        self.ddb = make_client("dynamodb", session=self.session)
+        self.store = DynamoStore(TABLE, client=self.ddb)
+        self.region = self.ec2.meta.region_name
+
+    def launch(
+        self, count: int, *, owner: str = "AIDAALICE", team: str = "ml", managed: str | None = "true",
+        instance_type: str = "g5.xlarge", extra: dict[str, str] | None = None,
+    ) -> list[str]:  # fmt: skip
+        tag_map = {tags.OWNER: owner, tags.TEAM: team, tags.PROJECT: "proj", **(extra or {})}
+        if managed is not None:
+            tag_map[tags.MANAGED] = managed
+        ids: list[str] = []
+        while len(ids) < count:
+            n = min(1000, count - len(ids))
+            response = self.ec2.run_instances(
+                ImageId=IMAGE, MinCount=n, MaxCount=n, InstanceType=instance_type,
+                TagSpecifications=tags.tag_specifications(tag_map, ("instance",)),
+            )  # fmt: skip
+            ids += [i["InstanceId"] for i in response["Instances"]]
+        return ids
+
+    def arn(self, instance_id: str) -> str:
+        return schema.instance_arn(self.region, "123456789012", instance_id)
+
+    def row(self, instance_id: str, now: float, **changes: Any) -> InstanceRecord:
+        record = InstanceRecord(
+            owner="AIDAALICE", instance_arn=self.arn(instance_id), instance_type="g5.xlarge", launched_at=now - 900,
+            lease_until=now + 300, max_until=now + 86400, price_usd_hour=1.006, team="ml", project="proj",
+            state=InstanceState.BUSY, accrued_until=now - 60,
+        )  # fmt: skip
+        return record.replace(**changes) if changes else record
+
+    def put_rows(self, records: list[InstanceRecord] | list[JobRecord]) -> None:
+        requests = [{"PutRequest": {"Item": to_wire(r.to_item())}} for r in records]
+        for start in range(0, len(requests), 25):
+            self.ddb.batch_write_item(RequestItems={TABLE: requests[start : start + 25]})
+
+    def states(self) -> dict[str, str]:
+        found = {}
+        for page in self.ec2.get_paginator("describe_instances").paginate():
+            for reservation in page["Reservations"]:
+                for instance in reservation["Instances"]:
+                    found[instance["InstanceId"]] = instance["State"]["Name"]
+        return found
+
+    def terminated(self) -> set[str]:
+        return {i for i, state in self.states().items() if state in ("shutting-down", "terminated")}
+
+    def audits(self) -> dict[str, dict[str, Any]]:
+        from weatherballoon.lambdas.dynamo_codec import from_wire
+
+        found: dict[str, dict[str, Any]] = {}
+        for page in self.ddb.get_paginator("scan").paginate(TableName=TABLE):
+            for item in map(from_wire, page["Items"]):
+                if item["pk"].startswith(schema.AUDIT_PREFIX):
+                    found[item["instance_id"]] = item
+        return found
+
+
+@pytest.fixture
+def world(moto_endpoint: str) -> Iterator[World]:
+    world = World()
+    create_table(world.ddb)
+    handler_module.set_reaper(None)
+    yield world
+    handler_module.set_reaper(None)
+
+
+@pytest.fixture
+def reaper_env(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    env = {"TABLE_NAME": TABLE, "MODE": "enforce", "ORPHAN_GRACE_SECONDS": "600", "TEAM_NAME": "ml",
+           "API_MAX_ATTEMPTS": "3"}  # fmt: skip
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    return env
+
+
+@pytest.fixture
+def ec2_proxy(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[FaultProxy]:
+    """EC2 calls of clients built after this go through the fault proxy; DynamoDB goes straight to moto."""
+    with running(FaultProxy(moto_endpoint)) as proxy:
+        monkeypatch.setenv("AWS_ENDPOINT_URL_EC2", proxy.url)
+        yield proxy
+
+
+@pytest.fixture
+def ddb_proxy(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[FaultProxy]:
+    with running(FaultProxy(moto_endpoint)) as proxy:
+        monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", proxy.url)
+        yield proxy
+
+
+def later(seconds: float) -> Any:
+    """A clock running `seconds` ahead: moto's instances launched just now look that old."""
+    return lambda: time.time() + seconds
