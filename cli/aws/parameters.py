@@ -106,6 +106,9 @@ def format_number(number: float) -> str:
 
 
 def split_list(value: str) -> list[str]:
+    """A CommaDelimitedList's items. moto describes one as a Python list (`['a', 'b']`); read that alike."""
+    if value.startswith("[") and value.endswith("]"):
+        return [part.strip().strip("'\"") for part in value[1:-1].split(",") if part.strip().strip("'\"")]
     return [part.strip() for part in value.split(",") if part.strip()]
 
 
