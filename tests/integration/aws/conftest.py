@@ -16,12 +16,12 @@ from typing import Any
 
 import boto3
 import pytest
-
-from tests.support.moto_server import aws_env
-from tests.support.project import WB
 from weatherballoon.cli.aws.stack import STACK_NAME, StackInfo, describe_stack
 from weatherballoon.cli.main import run_cli
 from weatherballoon.infra.template import load_shipped_template
+
+from tests.support.moto_server import aws_env
+from tests.support.project import WB
 
 Run = Callable[..., subprocess.CompletedProcess[str]]
 

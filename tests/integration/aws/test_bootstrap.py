@@ -6,12 +6,12 @@ import time
 from typing import Any
 
 import boto3
-
-from tests.integration.aws.conftest import Run, parameters
 from weatherballoon.cli.aws.parameters import split_list
 from weatherballoon.cli.aws.reaper_zip import build_bundle
 from weatherballoon.cli.aws.stack import STACK_NAME, StackInfo, describe_stack
 from weatherballoon.cli.aws.staging import staging_bucket_name
+
+from tests.integration.aws.conftest import Run, parameters
 
 BUCKET = staging_bucket_name("123456789012", "us-west-2")
 
@@ -39,7 +39,7 @@ def test_create_stages_code_and_reports_outputs_then_a_rerun_is_a_no_op(wb: Run,
     assert second.returncode == 0, second.stderr
     assert "no changes" in second.stderr
     assert len(cfn.describe_stack_events(StackName=STACK_NAME)["StackEvents"]) == events_before
-    assert describe_stack(cfn, STACK_NAME).status == "CREATE_COMPLETE"  # type: ignore[union-attr]
+    assert describe_stack(cfn, STACK_NAME).status == "CREATE_COMPLETE"
 
 
 def test_update_changes_the_flagged_parameter_and_keeps_the_rest(wb: Run, deployed: StackInfo, cfn: Any) -> None:
@@ -57,7 +57,7 @@ def test_update_changes_the_flagged_parameter_and_keeps_the_rest(wb: Run, deploy
     assert {k: split_list(v) for k, v in after.items() if k not in changed} == {
         k: split_list(v) for k, v in before.items() if k not in changed
     }
-    assert describe_stack(cfn, STACK_NAME).status == "UPDATE_COMPLETE"  # type: ignore[union-attr]
+    assert describe_stack(cfn, STACK_NAME).status == "UPDATE_COMPLETE"
 
     again = wb("bootstrap", "--user-budget", "250.0")
     assert again.returncode == 0 and "no changes" in again.stderr
@@ -81,7 +81,7 @@ def test_dry_run_of_an_update_shows_parameter_changes(wb: Run, deployed: StackIn
     line = next(line for line in result.stdout.splitlines() if line.startswith("TeamBudgetUsd"))
     assert line.split() == ["TeamBudgetUsd", "1000", "5"]
     assert parameters(cfn)["TeamBudgetUsd"] == "1000"
-    assert describe_stack(cfn, STACK_NAME).status == "CREATE_COMPLETE"  # type: ignore[union-attr]
+    assert describe_stack(cfn, STACK_NAME).status == "CREATE_COMPLETE"
     assert cfn.list_change_sets(StackName=STACK_NAME)["Summaries"] == []
 
 

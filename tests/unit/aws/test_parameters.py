@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from weatherballoon.cli.aws import parameters as p
 from weatherballoon.cli.aws.plan import BootstrapRequest, reaper_schedule
 from weatherballoon.cli.errors import UsageError

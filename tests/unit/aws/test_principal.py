@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from weatherballoon.cli.aws.principal import Principal, parse_principal
 
 

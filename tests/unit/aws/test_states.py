@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 import pytest
-
 from weatherballoon.cli.aws.events import StackEvent, root_cause
 from weatherballoon.cli.aws.stack import StackInfo
 from weatherballoon.cli.aws.states import blocking_error
