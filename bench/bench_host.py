@@ -65,11 +65,11 @@ class BenchHost:
     def wb_argv(self, *args: str) -> list[str]:
         return [WB, *args]
 
-    def ssh_argv(self, *command: str, port: int | None = None) -> list[str]:
+    def ssh_argv(self, *command: str, port: int | None = None, options: tuple[str, ...] = ()) -> list[str]:
         """OpenSSH with no shared connection and no user config: a fresh connection every time."""
         port = port or self.host.port
         return [
-            "ssh", "-F", "/dev/null",
+            "ssh", *options, "-F", "/dev/null",
             "-o", "ControlMaster=no", "-o", "ControlPath=none", "-o", "BatchMode=yes",
             "-o", f"UserKnownHostsFile={self.known_hosts_for(port)}", "-o", "StrictHostKeyChecking=yes",
             "-o", "IdentitiesOnly=yes", "-i", str(self.host.identity),
