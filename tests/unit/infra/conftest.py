@@ -30,3 +30,10 @@ def template(template_json: dict[str, Any]) -> Any:
     from aws_cdk.assertions import Template
 
     return Template.from_json(template_json)
+
+
+@pytest.fixture(scope="session")
+def world(template_json: dict[str, Any]) -> Any:
+    from tests.unit.infra.iam_world import World
+
+    return World(template_json)
