@@ -110,10 +110,13 @@ def declare_parameters(scope: Construct) -> StackParameters:
         ),
         reaper_code_bucket=text("ReaperCodeBucket", "S3 bucket holding the staged reaper zip."),
         reaper_code_key=text("ReaperCodeKey", "S3 key of the staged reaper zip (content-addressed)."),
-        powertools_layer_version=number(
+        # A digits-only String, not a Number: the condition compares it with "0", and moto turns Number
+        # parameters into ints (0 != "0") where CloudFormation hands every parameter over as a string.
+        powertools_layer_version=text(
             "PowertoolsLayerVersion",
-            POWERTOOLS_LAYER_VERSION,
             "Version of the public Powertools layer for the reaper; 0: no layer (the zip vendors Powertools).",
+            default=str(POWERTOOLS_LAYER_VERSION),
+            allowed_pattern=r"^[0-9]+$",
         ),
         orphan_grace_seconds=number(
             "OrphanGraceSeconds", 600, "How long a tagged instance may exist without a row.", 60

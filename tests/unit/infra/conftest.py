@@ -9,8 +9,6 @@ import pytest
 
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
-pytest.importorskip("aws_cdk", reason="the infra extra (aws-cdk-lib) is not installed")
-
 
 @pytest.fixture(scope="session")
 def synthesis() -> Any:
