@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
 from ..app import App
 from ..durations import DurationType
+
+if TYPE_CHECKING:
+    from ..session.prefetch import Prefetch
 
 
 def _env_pair(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
@@ -51,6 +56,7 @@ def command(
       wb run -- python train.py --epochs 3
       wb run -d --max-time 2h -- python train.py
     """
+    early = _start_prefetch()
     from ..jobs.run_job import RunRequest, run_job
     from ..providers.records import InstanceSpec
 
@@ -74,4 +80,19 @@ def command(
     request = RunRequest(
         command=command, spec=spec, detach=detach, sync=not no_sync, env=env, outputs=outputs, flags=flags
     )
-    return run_job(app, request)
+    return run_job(app, request, early=early)
+
+
+def _start_prefetch() -> Prefetch | None:
+    """Begin connecting to the last machine before the config is validated (see session/prefetch.py)."""
+    import os
+    from pathlib import Path
+
+    from ..config.discovery import find_config_file
+    from ..errors import WbError
+    from ..session import prefetch
+
+    try:
+        return prefetch.start(find_config_file(Path.cwd(), os.environ))
+    except WbError:
+        return None

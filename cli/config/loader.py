@@ -13,12 +13,11 @@ from typing import Any
 from pydantic import ValidationError
 
 from ..errors import ConfigError
+from .discovery import FILE_NAME, find_config_file
 from .env import env_overrides
 from .model import WbConfig
 from .positions import key_positions, strip_comments
 from .problems import describe_problems
-
-FILE_NAME = ".weatherballoon.json"
 
 
 @dataclass(frozen=True)
@@ -31,23 +30,6 @@ class LoadedConfig:
     @property
     def project(self) -> str:
         return self.local_root.name or "root"
-
-
-def find_config_file(cwd: Path, environ: Mapping[str, str]) -> Path | None:
-    explicit = environ.get("WB_CONFIG")
-    if explicit:
-        path = Path(explicit).expanduser()
-        if not path.is_file():
-            raise ConfigError(
-                f"WB_CONFIG points at {path}, which is not a file",
-                hint="fix or unset WB_CONFIG, or create the file with: wb init",
-            )
-        return path.resolve()
-    for folder in (cwd, *cwd.parents):
-        candidate = folder / FILE_NAME
-        if candidate.is_file():
-            return candidate
-    return None
 
 
 def read_document(path: Path) -> tuple[dict[str, Any], str]:

@@ -13,6 +13,7 @@ from ..app import App
 from ..errors import ConnectionLost
 from ..providers.base import Provider
 from ..providers.records import Instance, InstanceSpec
+from ..session import prefetch
 from ..trace import mark
 from . import index
 from .attach import pump
@@ -20,6 +21,7 @@ from .remote_paths import remote_root_for
 
 if TYPE_CHECKING:
     from ..session.agent import RemoteAgent
+    from ..session.prefetch import Prefetch
 
 
 @dataclass(frozen=True)
@@ -42,21 +44,33 @@ def agent_run_args(job_id: str, remote_root: str, request: RunRequest) -> list[s
     return args
 
 
-def run_job(app: App, request: RunRequest) -> int:
-    provider = app.provider()
+def run_job(app: App, request: RunRequest, *, early: Prefetch | None = None) -> int:
     try:
-        return _run(app, provider, request)
+        provider = app.provider()
+    except BaseException:
+        if early is not None:
+            early.discard()
+        raise
+    try:
+        return _run(app, provider, request, early)
     finally:
         provider.close()
 
 
-def _run(app: App, provider: Provider, request: RunRequest) -> int:
+def _run(app: App, provider: Provider, request: RunRequest, early: Prefetch | None) -> int:
     loaded = provider.loaded
     outputs = tuple(dict.fromkeys((*loaded.config.sync.outputs, *request.outputs)))
     mark("config loaded, provider ready")
     instance = provider.acquire(request.spec)
+    options = provider.connect_options(instance)
+    if early is not None:
+        session = early.take(instance.target, options)
+        if session is not None:
+            provider.adopt_session(instance, session)
+            mark("took the early connection")
     with provider.attached(instance):
         agent = provider.agent(instance)
+        prefetch.remember(loaded.path, instance.target, options)
         mark("connected")
         remote_root = remote_root_for(loaded)
         if request.sync:

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.project import Project
+from tests.support.sshd import SshdHost
 
 
 def test_exit_code_and_separate_streams(project: Project) -> None:
@@ -261,3 +262,27 @@ def project_wb(project: Project) -> list[str]:
     from tests.support.project import WB
 
     return [WB]
+
+
+def test_second_run_takes_the_early_connection(project: Project) -> None:
+    project.wb("run", "--", "true", check=True)
+    project.extra_env["WB_TRACE"] = "1"
+    result = project.wb("run", "--", "echo hi")
+    assert result.stdout == b"hi\n"
+    assert b"took the early connection" in result.stderr
+
+
+def test_early_connection_is_dropped_when_the_target_changes(project: Project, fresh_sshd_host: SshdHost) -> None:
+    project.wb("run", "--", "true", check=True)
+    # Same config file (so the early connection starts), but the environment points elsewhere.
+    project.extra_env.update(
+        {
+            "WB_TRACE": "1",
+            "WB_HOSTS": fresh_sshd_host.spec,
+            "WB_KNOWN_HOSTS_FILE": str(fresh_sshd_host.known_hosts),
+        }
+    )
+    result = project.wb("run", "--", "echo moved")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == b"moved\n"
+    assert b"took the early connection" not in result.stderr
