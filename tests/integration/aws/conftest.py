@@ -107,7 +107,7 @@ def cfn(moto_endpoint: str) -> Any:
 
 
 @pytest.fixture
-def deployed(wb_here: Callable[..., InProcess], public_layer: str, cfn: Any) -> StackInfo:
+def deployed(wb_here: Callable[..., InProcess], cfn: Any) -> StackInfo:
     """A freshly bootstrapped stack with default settings."""
     result = wb_here("-q", "bootstrap")
     assert result.code == 0, result.err

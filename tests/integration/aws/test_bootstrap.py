@@ -42,7 +42,9 @@ def test_create_stages_code_and_reports_outputs_then_a_rerun_is_a_no_op(wb: Run,
     assert describe_stack(cfn, STACK_NAME).status == "CREATE_COMPLETE"
 
 
-def test_update_changes_the_flagged_parameter_and_keeps_the_rest(wb: Run, deployed: StackInfo, cfn: Any) -> None:
+def test_update_changes_the_flagged_parameter_and_keeps_the_rest(
+    wb: Run, deployed: StackInfo, cfn: Any, public_layer: str
+) -> None:
     before = deployed.parameters
     result = wb(
         "bootstrap", "--user-budget", "250", "--reaper-period", "2m", "--admin", "arn:aws:iam::123456789012:user/boss"
