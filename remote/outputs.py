@@ -16,12 +16,15 @@ import os
 import stat
 import sys
 import zlib
-from collections.abc import Callable, Iterator
 
 from weatherballoon.remote.sync_globs import GlobSet, literal_prefix, max_depth
 from weatherballoon.remote.sync_state import resolve_root
 from weatherballoon.remote.sync_wire import FdReader
 from weatherballoon.remote.sync_writer import TEMP_PREFIX
+
+TYPE_CHECKING = False  # typing is not imported at run time: it costs the agent's start-up
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
 
 PROTOCOL_VERSION = 1
 

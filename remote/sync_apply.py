@@ -20,13 +20,16 @@ from weatherballoon.remote.sync_wire import (
     TAG_FILE,
     TAG_LINK,
     TAG_META,
-    ByteSource,
     FrameReader,
     StreamError,
     iter_blocks,
     prefetch,
 )
 from weatherballoon.remote.sync_writer import FatalWriteError, TreeWriter
+
+TYPE_CHECKING = False  # typing is not imported at run time: it costs the agent's start-up
+if TYPE_CHECKING:
+    from weatherballoon.remote.sync_wire import ByteSource
 
 
 def apply_frames(reader: FrameReader, writer: TreeWriter) -> None:

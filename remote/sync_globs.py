@@ -15,7 +15,10 @@ Runs on python3 >= 3.8, stdlib only.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+
+TYPE_CHECKING = False  # typing is not imported at run time: it costs the agent's start-up
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 _MAGIC = re.compile(r"[*?\[]")
 

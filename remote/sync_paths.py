@@ -26,15 +26,17 @@ class UnsafePath(ValueError):
 
 
 def check_relpath(path: str) -> str:
+    """`path` itself, or UnsafePath. String tests only (this runs once per path of every sync)."""
     if not path:
         raise UnsafePath(path, "empty path")
-    if path.startswith("/"):
+    if path[0] == "/":
         raise UnsafePath(path, "absolute path")
     if "\x00" in path:
         raise UnsafePath(path, "NUL in path")
-    for part in path.split("/"):
-        if part in ("", ".", ".."):
-            raise UnsafePath(path, f"path segment {part!r} is not allowed")
+    wrapped = f"/{path}/"
+    for bad in ("//", "/./", "/../"):
+        if bad in wrapped:
+            raise UnsafePath(path, f"path segment {bad.strip('/')!r} is not allowed")
     return path
 
 
@@ -48,10 +50,11 @@ class SafeDirs:
 
     def __init__(self, root: str) -> None:
         self.root = root
+        self._prefix = root.rstrip("/") + "/"
         self._real: set[str] = set()
 
     def abspath(self, path: str) -> str:
-        return os.path.join(self.root, path)
+        return self._prefix + path if path else self.root
 
     def _lstat_dir(self, path: str, target: str) -> bool:
         """True when `path` is a real directory, False when absent; raises when it is anything else."""

@@ -19,10 +19,10 @@ from __future__ import annotations
 import json
 import os
 import sys
-from typing import TYPE_CHECKING
 
 from weatherballoon.remote.sync_state import load_record, resolve_root
 
+TYPE_CHECKING = False  # typing is not imported at run time: it costs the agent's start-up
 if TYPE_CHECKING:
     from weatherballoon.remote.sync_wire import ByteSource
 

@@ -28,10 +28,15 @@ import os
 import stat
 import struct
 import zlib
-from typing import BinaryIO
 
 from weatherballoon.remote.sync_paths import SafeDirs, UnsafePath, check_relpath
-from weatherballoon.remote.sync_wire import ByteSource, FdReader, read_exact
+from weatherballoon.remote.sync_wire import FdReader, read_exact
+
+TYPE_CHECKING = False  # typing is not imported at run time: it costs the agent's start-up
+if TYPE_CHECKING:
+    from typing import BinaryIO
+
+    from weatherballoon.remote.sync_wire import ByteSource
 
 __all__ = ["FdReader", "RemoteView", "read_request", "write_response"]
 

@@ -15,7 +15,6 @@ import os
 import queue
 import threading
 import zlib
-from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from weatherballoon.remote.sync_wire import (
@@ -29,6 +28,10 @@ from weatherballoon.remote.sync_wire import (
     TAG_END,
     file_header,
 )
+
+TYPE_CHECKING = False  # typing is not imported at run time: it costs the agent's start-up
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 BLOCK_SIZE = 1 << 20
 MIN_CHUNK = 64 << 10

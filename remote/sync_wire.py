@@ -29,8 +29,17 @@ import queue
 import struct
 import threading
 import zlib
-from collections.abc import Iterator
-from typing import Protocol
+
+TYPE_CHECKING = False  # typing is not imported at run time: it costs the agent's start-up
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from typing import Protocol
+
+    class ByteSource(Protocol):
+        """Anything with `read(size)`: a binary file, a paramiko channel file, an FdReader."""
+
+        def read(self, size: int = -1, /) -> bytes | None: ...
+
 
 MAGIC = b"WBSYNC1\n"
 BLOCK_HEADER = struct.Struct(">BI")
@@ -52,12 +61,6 @@ TAG_META = b"M"
 TAG_ADOPT = b"A"
 TAG_DELETE = b"D"
 TAG_END = b"E"
-
-
-class ByteSource(Protocol):
-    """Anything with `read(size)`: a binary file, a paramiko channel file, an FdReader."""
-
-    def read(self, size: int = -1, /) -> bytes | None: ...
 
 
 class StreamError(ValueError):

@@ -19,10 +19,13 @@ import errno
 import itertools
 import os
 import stat
-from collections.abc import Iterable
 
 from weatherballoon.remote.sync_globs import GlobSet
 from weatherballoon.remote.sync_paths import SafeDirs, UnsafePath, check_relpath, parent_of
+
+TYPE_CHECKING = False  # typing is not imported at run time: it costs the agent's start-up
+if TYPE_CHECKING:
+    from collections.abc import Iterable
 
 FATAL_ERRNOS = {
     errno.ENOSPC: "no space left on device",

@@ -22,12 +22,12 @@ def scan(local_root: Path, excludes: Sequence[str] = ()) -> LocalTree:
             hint="set sync.adirLocal to the project folder, or run wb from inside it",
         )
     listing, source = list_upload_set(root, excludes)
-    top = os.fspath(root)
+    prefix = os.fspath(root) + "/"
     entries: list[LocalEntry] = []
     for path, st in listing:
         if stat.S_ISLNK(st.st_mode):
             try:
-                target = os.readlink(os.path.join(top, path))
+                target = os.readlink(prefix + path)
             except OSError:
                 continue
             entries.append(LocalEntry(path, "l", 0, 0, 0, target))

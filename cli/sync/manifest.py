@@ -18,7 +18,8 @@ LENGTH = struct.Struct(">I")
 
 
 def encode_request(entries: Sequence[LocalEntry]) -> bytes:
-    body = {"v": PROTOCOL_VERSION, "entries": [entry.wire() for entry in entries]}
+    rows = [(e.path, e.kind, e.size, e.mtime_ns, e.mode, e.target) for e in entries]
+    body = {"v": PROTOCOL_VERSION, "entries": rows}
     blob = zlib.compress(json.dumps(body, separators=(",", ":")).encode("ascii"), 1)
     return LENGTH.pack(len(blob)) + blob
 

@@ -20,9 +20,6 @@ class LocalEntry:
     mode: int  # permission bits (stat.S_IMODE)
     target: str | None = None  # symlinks only
 
-    def wire(self) -> list[object]:
-        return [self.path, self.kind, self.size, self.mtime_ns, self.mode, self.target]
-
 
 @dataclass(frozen=True)
 class LocalTree:

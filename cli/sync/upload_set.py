@@ -44,18 +44,19 @@ def _git_ls_files(directory: Path) -> list[str] | None:
             f"git ls-files failed in {directory}: {message or f'exit {done.returncode}'}",
             hint="fix the repository (try: git status), or set sync.adirLocal to another folder",
         )
-    return [os.fsdecode(raw) for raw in done.stdout.split(b"\0") if raw]
+    return [path for path in os.fsdecode(done.stdout).split("\0") if path]
 
 
 def _stat_listing(directory: Path, listing: list[str], depth: int) -> list[tuple[str, os.stat_result]]:
     """lstat each listed path; skip the vanished; replace directories (submodules, nested repositories)
     with the files they hold, listed by their own git."""
     found: list[tuple[str, os.stat_result]] = []
-    top = os.fspath(directory)
+    prefix = os.fspath(directory) + "/"
+    lstat = os.lstat
     for raw in listing:
         path = raw.rstrip("/")
         try:
-            st = os.lstat(os.path.join(top, path))
+            st = lstat(prefix + path)
         except OSError:
             continue  # listed by git (in the index) but deleted from the working tree
         if stat.S_ISREG(st.st_mode) or stat.S_ISLNK(st.st_mode):
@@ -73,7 +74,7 @@ def _stat_listing(directory: Path, listing: list[str], depth: int) -> list[tuple
 
 
 def _never_git(path: str) -> bool:
-    return ".git" not in path.split("/")
+    return ".git" not in path or ".git" not in path.split("/")
 
 
 def list_upload_set(

@@ -1,0 +1,206 @@
+"""Sync against `rsync -a -e ssh` and `rclone sync` (sftp) on a generated ~5,000-file, ~200 MB tree.
+
+    sudo python -m bench.sync_bench [--rounds 11] [--initial-rounds 3] [--rtt-ms 50] [--rtt-rounds 7]
+                                    [--no-rclone] [--json PATH]
+
+Every tool syncs the same local tree (`bench.sync_tree`) to its own folder on the same sshd, logged in as
+a clean user (see `bench.bench_host`), and every process pays a fresh SSH connection:
+
+- `rsync -a --delete --exclude=/.git -e 'ssh ...'`       the reference
+- `wb sync (whole process)`: `python -m bench.sync_once`  interpreter, imports, connect, agent check, sync_up
+- `wb sync (open connection)`: sync_up alone, in this process, on a connection opened once (what it adds
+  to a `wb run` that is connected anyway)
+- `rclone sync :sftp:` (initial once, then like the others), unless --no-rclone
+
+Scenarios, each interleaved with a rotating order: initial (the destination and wb's record removed
+first), no-op, one file changed (a line appended to one file before each round). Then no-op and one
+change again through a delay proxy adding --rtt-ms of round trip. Medians are reported with the ratio
+to rsync; targets: no-op and one change <= 1.0x, initial <= 1.2x.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bench.bench_host import BenchHost, bench_host
+from bench.stats import machine, markdown_table, summary_ms
+from bench.sync_tree import make_tree, tree_size
+from tests.support.delay_proxy import DelayProxy
+
+REPO = Path(__file__).resolve().parent.parent
+TARGETS = {"initial": 1.2, "no-op": 1.0, "one changed": 1.0}
+CHANGED_FILE = "pkg00/mod0/file00000.py"
+
+
+@dataclass
+class Tool:
+    name: str
+    dest: str  # relative to the login user's home
+    run: Callable[[], None]
+    samples: dict[str, list[float]] = field(default_factory=dict)
+
+
+def _check(argv: list[str], **kwargs: object) -> None:
+    done = subprocess.run(argv, capture_output=True, check=False, **kwargs)  # type: ignore[call-overload]
+    if done.returncode != 0:
+        raise SystemExit(f"{argv[0]} failed ({done.returncode}): {done.stderr.decode(errors='replace')[-2000:]}")
+
+
+def _tools(bench: BenchHost, port: int, src: Path, with_rclone: bool) -> list[Tool]:
+    ssh = " ".join(shlex.quote(arg) for arg in bench.ssh_argv(port=port)[:-1])
+    known_hosts = str(bench.known_hosts_for(port))
+    login = f"{bench.user}@127.0.0.1"
+    rsync = ["rsync", "-a", "--delete", "--exclude=/.git", "-e", ssh, f"{src}/", f"{login}:bench-rsync/"]
+    once = [
+        sys.executable, "-m", "bench.sync_once", "--port", str(port), "--user", bench.user,
+        "--key", str(bench.host.identity), "--known-hosts", known_hosts, str(src), "~/wb/bench-wb",
+    ]  # fmt: skip
+    tools = [
+        Tool("rsync -a -e ssh", "bench-rsync", lambda: _check(rsync)),
+        Tool("wb sync (whole process)", "wb/bench-wb", lambda: _check(once, cwd=REPO)),
+        _open_connection_tool(bench, port, src),
+    ]
+    if with_rclone and shutil.which("rclone"):
+        rclone = [
+            "rclone", "sync", "--links", "--exclude", "/.git/**", str(src), ":sftp:bench-rclone",
+            "--sftp-host", "127.0.0.1", "--sftp-port", str(port), "--sftp-user", bench.user,
+            "--sftp-key-file", str(bench.host.identity), "--sftp-known-hosts-file", known_hosts,
+        ]  # fmt: skip
+        env = {**os.environ, "RCLONE_CONFIG": "/dev/null"}
+        tools.append(Tool("rclone sync (sftp)", "bench-rclone", lambda: _check(rclone, env=env)))
+    return tools
+
+
+def _open_connection_tool(bench: BenchHost, port: int, src: Path) -> Tool:
+    from weatherballoon.cli.providers.records import SshTarget
+    from weatherballoon.cli.session.agent import RemoteAgent
+    from weatherballoon.cli.session.connection import ConnectOptions, SshSession
+    from weatherballoon.cli.sync.client import sync_up
+
+    target = SshTarget(host="127.0.0.1", port=port, username=bench.user)
+    options = ConnectOptions(known_hosts=bench.known_hosts_for(port), identity_file=str(bench.host.identity))
+    agent = RemoteAgent(SshSession.open(target, options))
+    return Tool("wb sync (open connection)", "wb/bench-wb-open", lambda: sync_up(agent, src, "~/wb/bench-wb-open"))
+
+
+def _forget(bench: BenchHost, tool: Tool) -> None:
+    """Remove a tool's destination (and wb's record of it) so the next run is an initial sync."""
+    from weatherballoon.remote import sync_state
+
+    home = bench.host.user.home
+    shutil.rmtree(home / tool.dest, ignore_errors=True)
+    os.environ["WB_AGENT_HOME"] = str(home / ".weatherballoon")
+    try:
+        Path(sync_state.record_path(os.path.realpath(home / tool.dest))).unlink(missing_ok=True)
+    finally:
+        del os.environ["WB_AGENT_HOME"]
+
+
+def _measure(
+    bench: BenchHost, tools: list[Tool], scenario: str, rounds: int, src: Path, progress: Callable[[str], None]
+) -> None:
+    for index in range(rounds):
+        shift = index % len(tools)
+        for tool in tools[shift:] + tools[:shift]:
+            if scenario == "initial":
+                _forget(bench, tool)
+                if tool.name.startswith("rclone") and tool.samples.get(scenario):
+                    continue  # rclone's initial takes many seconds: once is enough to compare
+            elif scenario == "one changed" and tool is tools[shift]:
+                with (src / CHANGED_FILE).open("a") as handle:
+                    handle.write(f"# round {index}\n")
+            start = time.perf_counter()
+            tool.run()
+            tool.samples.setdefault(scenario, []).append(time.perf_counter() - start)
+        progress(f"  {scenario}: round {index + 1}/{rounds}")
+
+
+def _report(title: str, tools: list[Tool], scenarios: list[str]) -> tuple[str, dict[str, object]]:
+    reference = tools[0]
+    header = ["tool", *[f"{name} median ms" for name in scenarios], *[f"{name} / rsync" for name in scenarios]]
+    rows, data = [], {}
+    for tool in tools:
+        medians = [summary_ms(tool.samples[name])["median"] for name in scenarios]
+        ratios = [m / summary_ms(reference.samples[name])["median"] for m, name in zip(medians, scenarios)]
+        rows.append([tool.name, *[f"{m:.0f}" for m in medians], *[f"{r:.2f}x" for r in ratios]])
+        data[tool.name] = {name: summary_ms(tool.samples[name]) for name in scenarios}
+    return f"### {title}\n\n{markdown_table(header, rows)}\n", data
+
+
+def _verdicts(tools: list[Tool], scenarios: list[str]) -> list[str]:
+    rsync = tools[0]
+    wb = tools[1]
+    lines = []
+    for name in scenarios:
+        ratio = summary_ms(wb.samples[name])["median"] / summary_ms(rsync.samples[name])["median"]
+        verdict = "meets" if ratio <= TARGETS[name] else "misses"
+        lines.append(f"{name}: wb (whole process) / rsync = {ratio:.2f}x ({verdict} the {TARGETS[name]}x target)")
+    return lines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=11, help="rounds of no-op and of one-changed")
+    parser.add_argument("--initial-rounds", type=int, default=3)
+    parser.add_argument("--rtt-ms", type=float, default=50.0, help="added round trip for the delayed link (0: skip)")
+    parser.add_argument("--rtt-rounds", type=int, default=7)
+    parser.add_argument("--no-rclone", action="store_true")
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+
+    def progress(line: str) -> None:
+        print(line.ljust(60), end="\r", file=sys.stderr, flush=True)
+
+    results: dict[str, object] = {"machine": machine()}
+    sections: list[str] = []
+    verdicts: list[str] = []
+    with bench_host() as bench:
+        src = make_tree(bench.workdir / "tree")
+        files, size = tree_size(src)
+        results["tree"] = {"files": files, "bytes": size}
+        tools = _tools(bench, bench.host.port, src, not args.no_rclone)
+        for tool in tools:  # warm: agent installed, destination populated, page cache hot
+            _forget(bench, tool)
+            tool.run()
+        scenarios = ["initial", "no-op", "one changed"]
+        for scenario in scenarios:
+            rounds = args.initial_rounds if scenario == "initial" else args.rounds
+            _measure(bench, tools, scenario, rounds, src, progress)
+        title = f"Loopback: {files} files, {size / 1e6:.0f} MB"
+        text, results["loopback"] = _report(title, tools, scenarios)
+        sections.append(text)
+        verdicts += _verdicts(tools, scenarios)
+        if args.rtt_ms > 0:
+            half = args.rtt_ms / 2
+            with DelayProxy(("127.0.0.1", bench.host.port), up_ms=half, down_ms=half, lifetime_s=3600) as proxy:
+                delayed = [t for t in _tools(bench, proxy.port, src, not args.no_rclone)]
+                for tool in delayed:
+                    tool.run()
+                for scenario in ("no-op", "one changed"):
+                    _measure(bench, delayed, scenario, args.rtt_rounds, src, progress)
+            title = f"Loopback + {args.rtt_ms:g} ms RTT (delay proxy)"
+            text, results[f"rtt_{args.rtt_ms:g}ms"] = _report(title, delayed, ["no-op", "one changed"])
+            sections.append(text)
+    results["load_after"] = machine()["load average (1, 5, 15 min)"]
+    print(" " * 60, file=sys.stderr)
+    print("\n".join(sections))
+    print("\n".join(verdicts))
+    print("machine: " + json.dumps(results["machine"]))
+    print(f"load average after: {results['load_after']}")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()

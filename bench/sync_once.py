@@ -1,0 +1,41 @@
+"""One whole-process sync, as `wb run` pays for it: interpreter, imports, connect, agent check, sync_up.
+
+    python -m bench.sync_once --port P --user U --key K --known-hosts KH LOCAL_ROOT REMOTE_ROOT
+
+Prints the SyncSummary as JSON on stdout. Used by `bench.sync_bench` as the counterpart of one
+`rsync -a -e ssh` process (both pay a fresh SSH connection).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+from pathlib import Path
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--user", required=True)
+    parser.add_argument("--key", required=True)
+    parser.add_argument("--known-hosts", required=True)
+    parser.add_argument("local_root", type=Path)
+    parser.add_argument("remote_root")
+    args = parser.parse_args()
+
+    from weatherballoon.cli.providers.records import SshTarget
+    from weatherballoon.cli.session.agent import RemoteAgent
+    from weatherballoon.cli.session.connection import ConnectOptions, SshSession
+    from weatherballoon.cli.sync.client import sync_up
+
+    target = SshTarget(host=args.host, port=args.port, username=args.user)
+    options = ConnectOptions(known_hosts=Path(args.known_hosts), identity_file=args.key)
+    with SshSession.open(target, options) as session:
+        summary = sync_up(RemoteAgent(session), args.local_root, args.remote_root)
+    print(json.dumps(dataclasses.asdict(summary)))
+
+
+if __name__ == "__main__":
+    main()
