@@ -131,7 +131,7 @@ def _report(title: str, tools: list[Tool], scenarios: list[str]) -> tuple[str, d
     rows, data = [], {}
     for tool in tools:
         medians = [summary_ms(tool.samples[name])["median"] for name in scenarios]
-        ratios = [m / summary_ms(reference.samples[name])["median"] for m, name in zip(medians, scenarios)]
+        ratios = [m / summary_ms(reference.samples[name])["median"] for m, name in zip(medians, scenarios, strict=True)]
         rows.append([tool.name, *[f"{m:.0f}" for m in medians], *[f"{r:.2f}x" for r in ratios]])
         data[tool.name] = {name: summary_ms(tool.samples[name]) for name in scenarios}
     return f"### {title}\n\n{markdown_table(header, rows)}\n", data
@@ -183,7 +183,7 @@ def main() -> None:
         if args.rtt_ms > 0:
             half = args.rtt_ms / 2
             with DelayProxy(("127.0.0.1", bench.host.port), up_ms=half, down_ms=half, lifetime_s=3600) as proxy:
-                delayed = [t for t in _tools(bench, proxy.port, src, not args.no_rclone)]
+                delayed = _tools(bench, proxy.port, src, not args.no_rclone)
                 for tool in delayed:
                     tool.run()
                 for scenario in ("no-op", "one changed"):
