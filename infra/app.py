@@ -1,7 +1,11 @@
 """CDK entry point: `cdk synth` / `cdk deploy` from a checkout (cdk.json), and the build step's synthesis.
 
-The stack synthesizes without any bootstrap resources: no assets (the reaper code comes in through
-parameters), no bootstrap-version rule, no deploy roles; the CLI deploys with the caller's credentials.
+The stack synthesizes without any bootstrap resource (BootstraplessSynthesizer): no assets (the reaper code
+comes in through parameters), no bootstrap-version rule, no deploy roles. `cdk deploy` then sends the
+template inline with the caller's credentials, so it needs no CDKToolkit stack, as long as the template stays
+under CloudFormation's 51,200-byte TemplateBody limit (tests/unit/infra/test_checks.py holds it there):
+
+    npx aws-cdk@2.1148 deploy --parameters ReaperCodeBucket=B --parameters ReaperCodeKey=K --parameters VpcId=V
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ def make_app(*, outdir: str | None = None) -> tuple[cdk.App, SupervisionStack]:
     stack = SupervisionStack(
         app,
         STACK_NAME,
-        synthesizer=cdk.CliCredentialsStackSynthesizer(),
+        synthesizer=cdk.BootstraplessSynthesizer(),
         analytics_reporting=False,
     )
     cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
