@@ -19,6 +19,23 @@ from .states import cause_text
 LISTED_MAX = 20
 
 
+def retained_resources(cfn: Any, stack_id: str) -> list[tuple[str, str, str]]:
+    """(logical id, type, physical id) of the resources CloudFormation keeps on deletion (DeletionPolicy Retain)."""
+    from .plan import deployed_template
+
+    template = deployed_template(cfn, stack_id) or {}
+    keep = {name for name, body in template.get("Resources", {}).items() if body.get("DeletionPolicy") == "Retain"}
+    if not keep:
+        return []
+    found = []
+    with translated(denied_hint=ADMIN_HINT):
+        for page in cfn.get_paginator("list_stack_resources").paginate(StackName=stack_id):
+            for item in page.get("StackResourceSummaries", []):
+                if item["LogicalResourceId"] in keep and item.get("PhysicalResourceId"):
+                    found.append((item["LogicalResourceId"], item["ResourceType"], item["PhysicalResourceId"]))
+    return sorted(found)
+
+
 def instances_block(instances: Sequence[LiveInstance]) -> AwsError:
     shown = [f"{i.instance_id} ({i.state}, {i.instance_type}, owner {i.owner})" for i in instances[:LISTED_MAX]]
     more = f", and {len(instances) - LISTED_MAX} more" if len(instances) > LISTED_MAX else ""
@@ -44,6 +61,7 @@ def destroy(
         if removed:
             say(f"removed the staging bucket {staging.bucket} ({removed} objects)")
         return Outcome("absent", None)
+    kept = retained_resources(cfn, stack.stack_id)
     feed = EventFeed(cfn, stack.stack_id)
     feed.mark()
     with translated(denied_hint=ADMIN_HINT):
@@ -58,4 +76,6 @@ def destroy(
         )
     removed = staging.remove()
     say(f"removed the staging bucket {staging.bucket} ({removed} objects)")
+    for logical_id, kind, physical_id in kept:
+        say(f"kept {physical_id} ({kind} {logical_id}, DeletionPolicy Retain): job outputs and logs outlive the stack")
     return Outcome("deleted", final, events)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import time
 from typing import TYPE_CHECKING
 
 import click
@@ -92,23 +93,21 @@ def command(
         if request != BootstrapRequest():
             raise UsageError("--destroy takes no stack settings")
         return _destroy(app, aws, yes)
+    started = time.monotonic()
     app.say(f"checking stack {request.stack_name} in {aws.region} ...")
     deployment = prepare(aws, request)
     for note in deployment.notes:
         app.say(note)
     if dry_run:
         return _show_dry_run(app, deployment, aws)
-    return _deploy(app, deployment, aws)
+    return _deploy(app, deployment, aws, started)
 
 
-def _deploy(app: App, deployment: Deployment, aws: AwsSession) -> int:
-    import time
-
+def _deploy(app: App, deployment: Deployment, aws: AwsSession, started: float) -> int:
     from ..aws.deploy import apply
     from ..aws.progress import StackProgress
     from ..render.table import print_table
 
-    started = time.monotonic()
     progress = StackProgress(quiet=app.quiet)
     try:
         outcome = apply(deployment, aws, progress, app.say)

@@ -107,6 +107,7 @@ def test_destroy_refuses_while_a_wb_instance_lives_then_deletes(wb: Run, deploye
     done = wb("bootstrap", "--destroy", "--yes")
     assert done.returncode == 0, done.stderr
     assert "DELETE_COMPLETE" in done.stderr
+    assert f"kept {deployed.outputs['BucketName']}" in done.stderr  # outputs outlive the stack (Retain)
     assert describe_stack(cfn, STACK_NAME) is None
     assert BUCKET not in [b["Name"] for b in boto3.client("s3").list_buckets()["Buckets"]]
 
