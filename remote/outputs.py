@@ -97,7 +97,7 @@ def pack(root: str, patterns: list[str], have: dict, write: Callable[[bytes], ob
             if have.get(rel) == (st.st_size, st.st_mtime_ns):
                 continue
             try:
-                fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+                fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK)
             except OSError:
                 continue  # vanished or unreadable since the walk
             try:

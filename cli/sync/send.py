@@ -8,6 +8,7 @@ or became something else since the scan is skipped (the next sync sees it as it 
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 from collections.abc import Callable
@@ -20,7 +21,8 @@ from weatherballoon.remote.sync_wire import TAG_ADOPT, TAG_DELETE, link_frame, m
 from .records import SyncPlan, SyncProgress
 
 ProgressFn = Callable[[SyncProgress], None]
-_OPEN_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC
+_OPEN_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK  # a fifo must not block us
+_GONE = {errno.ENOENT, errno.ENOTDIR, errno.ELOOP, errno.EINVAL}  # deleted, or no longer what was scanned
 
 
 class AgentStoppedReading(Exception):
@@ -67,12 +69,16 @@ def stream_plan(
                 try:
                     encoder.add(link_frame(os.fsencode(entry.path), os.fsencode(os.readlink(full))))
                     files += 1
-                except OSError:
+                except OSError as exc:
+                    if exc.errno not in _GONE:
+                        raise
                     vanished += 1
                 continue
             try:
                 fd = os.open(full, _OPEN_FLAGS)
-            except OSError:
+            except OSError as exc:
+                if exc.errno not in _GONE:
+                    raise  # unreadable: the caller names the file
                 vanished += 1
                 continue
             try:

@@ -136,7 +136,7 @@ def test_scan_records_modes_and_symlinks_as_links(tmp_path: Path) -> None:
 
 def test_unicode_and_spaces_in_names_survive_git_listing(tmp_path: Path) -> None:
     root = repo(tmp_path)
-    names = ["with space.txt", "ünïcødé/fïlé.py", "tab\there.txt", "quote\"d.txt", "日本語.md"]
+    names = ["with space.txt", "ünïcødé/fïlé.py", "tab\there.txt", 'quote"d.txt', "日本語.md"]
     for name in names:
         write(root, name)
     assert paths(root) == sorted(names)
@@ -148,3 +148,14 @@ def test_scan_of_a_missing_root_is_a_sync_error(tmp_path: Path) -> None:
 
     with pytest.raises(SyncError, match="not a directory"):
         scan(tmp_path / "nope")
+
+
+def test_a_subfolder_of_a_repository_lists_its_own_files_relative_to_itself(tmp_path: Path) -> None:
+    root = repo(tmp_path)
+    write(root, ".gitignore", "*.log\n")
+    write(root, "other/x.py")
+    write(root, "app/main.py")
+    write(root, "app/run.log")
+    write(root, "app/.gitignore", "/local/\n")
+    write(root, "app/local/y.py")
+    assert paths(root / "app") == [".gitignore", "main.py"]
