@@ -1,7 +1,7 @@
 """IAM for the machines: the reaper's role, and the role and profile every wb instance runs with.
 
 The people's policies (member, admin) live in `team_policies.py`. `docs/iam.md` explains every statement and
-lists the properties that tests/unit/infra/test_least_privilege.py proves over the synthesized template.
+lists the properties that tests/unit/infra/test_*_privileges.py prove over the synthesized template.
 """
 
 from __future__ import annotations
