@@ -10,13 +10,17 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from pathspec import GitIgnoreSpec
+if TYPE_CHECKING:
+    from pathspec import GitIgnoreSpec  # imported when walking: it pulls in asyncio (~25 ms)
 
-Rule = tuple[str, GitIgnoreSpec]  # (directory the .gitignore lives in, its patterns)
+Rule = tuple[str, "GitIgnoreSpec"]  # (directory the .gitignore lives in, its patterns)
 
 
 def _load_gitignore(path: str) -> GitIgnoreSpec | None:
+    from pathspec import GitIgnoreSpec
+
     try:
         with open(path, encoding="utf-8", errors="surrogateescape") as handle:
             lines = handle.read().splitlines()

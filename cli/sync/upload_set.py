@@ -17,8 +17,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
 
-from pathspec import GitIgnoreSpec
-
 from ..errors import SyncError
 from .ignore_walk import walk_honoring_gitignore
 
@@ -90,6 +88,8 @@ def list_upload_set(
     unique = {path: st for path, st in found if _never_git(path)}
     patterns = [pattern for pattern in excludes if pattern.strip()]
     if patterns:
+        from pathspec import GitIgnoreSpec  # imports asyncio (~25 ms): only when there are patterns
+
         spec = GitIgnoreSpec.from_lines(patterns)
         unique = {path: st for path, st in unique.items() if not spec.match_file(path)}
     return sorted(unique.items()), source
