@@ -23,6 +23,7 @@ import argparse
 import json
 import os
 import subprocess
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -45,21 +46,29 @@ class Case:
     expect_stdout: bytes
     samples: list[float] = field(default_factory=list)
     first_byte: list[float] = field(default_factory=list)
+    cpu: list[float] = field(default_factory=list)
 
 
 def time_once(case: Case, env: dict[str, str], cwd: Path) -> None:
-    """Wall time from spawn to exit, and to the first stdout byte when the command prints."""
-    start = time.perf_counter()
-    proc = subprocess.Popen(case.argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE)  # fmt: skip
-    assert proc.stdout is not None
-    first = os.read(proc.stdout.fileno(), 1)
-    first_at = time.perf_counter()
-    out, err = proc.communicate()
-    end = time.perf_counter()
-    if proc.returncode != 0 or first + out != case.expect_stdout:
-        raise SystemExit(f"{case.name}: exit {proc.returncode}, stdout {first + out!r}, stderr {err.decode()!r}")
+    """Wall time from spawn to exit, to the first stdout byte when the command prints, and the client's CPU."""
+    with tempfile.TemporaryFile() as err:
+        start = time.perf_counter()
+        proc = subprocess.Popen(case.argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=err)  # fmt: skip
+        assert proc.stdout is not None
+        first = os.read(proc.stdout.fileno(), 1)
+        first_at = time.perf_counter()
+        out = proc.stdout.read()
+        # wait4, not Popen.wait: it also gives the child's own CPU time (user + system).
+        _, status, usage = os.wait4(proc.pid, 0)
+        end = time.perf_counter()
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        proc.stdout.close()
+        if proc.returncode != 0 or first + out != case.expect_stdout:
+            err.seek(0)
+            raise SystemExit(f"{case.name}: exit {proc.returncode}, stdout {first + out!r}, stderr {err.read()!r}")
     case.samples.append(end - start)
+    case.cpu.append(usage.ru_utime + usage.ru_stime)
     if case.expect_stdout:
         case.first_byte.append(first_at - start)
 
@@ -84,6 +93,7 @@ def measure(bench: BenchHost, port: int, rounds: int, progress: Callable[[str], 
         time_once(case, env, bench.project)
         case.samples.clear()
         case.first_byte.clear()
+        case.cpu.clear()
     for index in range(rounds):
         shift = index % len(cases)
         for case in cases[shift:] + cases[:shift]:
@@ -103,15 +113,20 @@ def report(title: str, cases: list[Case]) -> tuple[str, dict[str, object]]:
         first = summary_ms(case.first_byte) if case.first_byte else None
         reference = ssh_first if first else ssh_total
         ratio = (first["median"] if first else total["median"]) / reference
-        data[case.name] = {"total_ms": total, "first_byte_ms": first, "ratio_to_ssh": ratio}
+        cpu = summary_ms(case.cpu)
+        data[case.name] = {"total_ms": total, "first_byte_ms": first, "client_cpu_ms": cpu, "ratio_to_ssh": ratio}
         rows.append([
             case.name,
             f"{total['median']:.0f}", f"{total['p90']:.0f}",
             f"{first['median']:.0f}" if first else "-", f"{first['p90']:.0f}" if first else "-",
-            f"{ratio:.2f}x",
+            f"{cpu['median']:.0f}", f"{ratio:.2f}x",
         ])  # fmt: skip
-    header = ["command", "median ms", "p90 ms", "first byte median ms", "first byte p90 ms", "ratio to ssh"]
-    note = "ratio: median total against `ssh true`, or median first byte against `ssh echo hi` where it prints"
+    header = ["command", "median ms", "p90 ms", "first byte median ms", "first byte p90 ms", "client CPU ms",
+              "ratio to ssh"]  # fmt: skip
+    note = (
+        "ratio: median total against `ssh true`, or median first byte against `ssh echo hi` where it prints. "
+        "client CPU: user + system time of the client process alone (not sshd, not the remote command)."
+    )
     return f"### {title}\n\n{markdown_table(header, rows)}\n\n{note}\n", data
 
 
