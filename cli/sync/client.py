@@ -1,6 +1,6 @@
 """`sync_up`: make the remote root mirror the local upload set, in one manifest round trip and one stream.
 
-    local scan (thread) ──────────────┐
+    local scan (thread; start_scan) ──┐
     agent sync-scan --apply ── prestat ┴─ manifest out, differences back ─ diff ─ one stream, or EOF
 
 One agent process on one channel does the whole sync: it stats what it recorded while the client
@@ -16,11 +16,9 @@ import json
 import os
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future
 from functools import partial
 from pathlib import Path
-
-from weatherballoon.remote.sync_globs import GlobSet
 
 from ..errors import SyncError
 from ..session.process import AgentRunner
@@ -28,11 +26,12 @@ from .agent_call import AgentCall
 from .diff import diff, settle
 from .local_scan import local_digest, scan
 from .manifest import exchange
+from .prepare import PreparedUpload, prepare_upload, start_scan
 from .pull import pull_outputs
-from .records import LocalTree, SyncPlan, SyncProgress, SyncSummary
+from .records import SyncPlan, SyncProgress, SyncSummary
 from .send import AgentStoppedReading, StreamTotals, stream_plan
 
-__all__ = ["pull_outputs", "scan", "sync_up"]
+__all__ = ["default_remote_root", "pull_outputs", "scan", "start_scan", "sync_up"]
 
 EXIT_DISK = 3
 EXIT_STREAM = 4
@@ -51,34 +50,30 @@ def sync_up(
     protect: Sequence[str] = (),
     progress: Callable[[SyncProgress], None] | None = None,
     compress_level: int = 1,
+    scanned: Future[PreparedUpload] | None = None,
 ) -> SyncSummary:
-    """Sync `local_root` to `remote_root` on the machine `runner` reaches; raise SyncError on failure."""
+    """Sync `local_root` to `remote_root` on the machine `runner` reaches; raise SyncError on failure.
+
+    `scanned`: a `start_scan(...)` begun earlier with the same root, excludes and protect globs.
+    """
     started = time.perf_counter()
     root = Path(local_root).absolute()
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="wb-sync-scan") as pool:
-        local_future = pool.submit(scan, root, excludes)
-        call = AgentCall(runner(["sync-scan", remote_root, "--apply", *_protect_args(protect)]), "sync")
-        try:
-            tree = local_future.result()
-            uploads, protected = _split_protected(tree, protect)
-            manifest = exchange(call, uploads, remote_root)
-            plan = settle(diff(uploads, manifest), partial(local_digest, root))
-            if plan.is_noop:
-                call.cancel()
-                return _summary(started, manifest.root, len(uploads), protected, plan, None, {})
-            totals, remote = _apply(call, root, plan, remote_root, progress, compress_level)
-            return _summary(started, manifest.root, len(uploads), protected, plan, totals, remote)
-        except BaseException:
+    local = scanned if scanned is not None else start_scan(root, excludes=excludes, protect=protect)
+    call = AgentCall(runner(["sync-scan", remote_root, "--apply", *_protect_args(protect)]), "sync")
+    try:
+        prepared = local.result()
+        if not prepared.matches(root, excludes, protect):
+            prepared = prepare_upload(root, excludes, protect)
+        manifest = exchange(call, prepared.request, remote_root)
+        plan = settle(diff(prepared.uploads, manifest), partial(local_digest, root))
+        if plan.is_noop:
             call.cancel()
-            raise
-
-
-def _split_protected(tree: LocalTree, protect: Sequence[str]) -> tuple[list, int]:
-    globs = GlobSet(list(protect))
-    if not globs:
-        return list(tree.entries), 0
-    uploads = [entry for entry in tree.entries if not globs.covers(entry.path)]
-    return uploads, len(tree.entries) - len(uploads)
+            return _summary(started, manifest.root, prepared, plan, None, {})
+        totals, remote = _apply(call, root, plan, remote_root, progress, compress_level)
+        return _summary(started, manifest.root, prepared, plan, totals, remote)
+    except BaseException:
+        call.cancel()
+        raise
 
 
 def _apply(
@@ -139,8 +134,7 @@ def _apply_failure(call: AgentCall, status: int, remote_root: str) -> SyncError:
 def _summary(
     started: float,
     remote_root: str,
-    uploads: int,
-    protected: int,
+    prepared: PreparedUpload,
     plan: SyncPlan,
     totals: StreamTotals | None,
     remote: dict,
@@ -151,9 +145,9 @@ def _summary(
         bytes_sent=totals.content_bytes if totals else 0,
         wire_bytes=totals.wire_bytes if totals else 0,
         deleted=int(remote.get("deleted", 0)),
-        unchanged=uploads - len(plan.send),
+        unchanged=len(prepared.uploads) - len(plan.send),
         touched=int(remote.get("touched", 0)),
-        protected=protected,
+        protected=prepared.protected,
         remote_root=remote_root,
         seconds=time.perf_counter() - started,
     )

@@ -49,10 +49,12 @@ def _read_response(call: AgentCall) -> bytes | None:
     return blob if len(blob) == size else None
 
 
-def exchange(call: AgentCall, entries: Sequence[LocalEntry], remote_root: str) -> RemoteManifest:
-    """Send our manifest to a started `sync-scan` (its stdin stays open for the stream), return its answer."""
+def exchange(call: AgentCall, request: bytes, remote_root: str) -> RemoteManifest:
+    """Send our manifest (`encode_request`) to a started `sync-scan`, return its answer.
+
+    The agent's stdin stays open: the stream follows on it."""
     try:
-        call.proc.stdin.write(encode_request(entries))
+        call.proc.stdin.write(request)
         call.proc.stdin.flush()
     except (OSError, ValueError):
         pass  # the agent is gone; reading its answer below fails and its stderr says why

@@ -149,3 +149,16 @@ def test_a_remote_root_that_is_a_file_is_a_clear_error(project: Path, runner: Lo
     assert f"{remote_tree(runner)} exists and is not a directory" in caught.value.message
     assert "sync.adirServer" in (caught.value.hint or "")
     assert (runner.home / "wb" / "proj").read_text() == "in the way"
+
+
+def test_a_scan_started_early_is_used_and_a_mismatched_one_redone(project: Path, runner: LocalAgentRunner) -> None:
+    from weatherballoon.cli.sync.client import start_scan
+
+    write(project, "a.py")
+    write(project, "outputs/old.pt")
+    early = start_scan(project, protect=["outputs"])
+    assert sync_up(runner, project, REMOTE, protect=["outputs"], scanned=early).files_sent == 1
+    write(project, "b.py")
+    stale = start_scan(project)  # no protect globs: not what this sync asks for
+    summary = sync_up(runner, project, REMOTE, protect=["outputs"], scanned=stale)
+    assert (summary.files_sent, summary.protected) == (1, 1)
