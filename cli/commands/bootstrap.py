@@ -67,14 +67,14 @@ def command(
     shipped CloudFormation template is deployed with stack events as progress. Re-running with no
     changes is a no-op; flags not given keep the stack's current values.
     """
+    from ..aws.plan import BootstrapRequest, prepare, reaper_schedule
     from ..aws.session import session_for
     from ..errors import UsageError
 
+    started = time.monotonic()
     if dry_run and destroy:
         raise UsageError("--dry-run and --destroy do not go together")
     aws = session_for(app, region=region)
-    from ..aws.plan import BootstrapRequest, prepare, reaper_schedule
-
     request = BootstrapRequest(
         owner_budget=user_budget,
         team_budget=team_budget,
@@ -93,7 +93,6 @@ def command(
         if request != BootstrapRequest():
             raise UsageError("--destroy takes no stack settings")
         return _destroy(app, aws, yes)
-    started = time.monotonic()
     app.say(f"checking stack {request.stack_name} in {aws.region} ...")
     deployment = prepare(aws, request)
     for note in deployment.notes:
@@ -111,6 +110,10 @@ def _deploy(app: App, deployment: Deployment, aws: AwsSession, started: float) -
     progress = StackProgress(quiet=app.quiet)
     try:
         outcome = apply(deployment, aws, progress, app.say)
+    except KeyboardInterrupt:
+        progress.close()
+        app.warn("stopped watching; CloudFormation carries on by itself: `wb doctor` shows where it stands")
+        raise
     finally:
         progress.close()
     stack = outcome.stack

@@ -9,7 +9,7 @@ import os
 import re
 import subprocess
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,7 +20,7 @@ from weatherballoon.cli.aws.stack import STACK_NAME, StackInfo, describe_stack
 from weatherballoon.cli.main import run_cli
 from weatherballoon.infra.template import load_shipped_template
 
-from tests.support.moto_server import aws_env
+from tests.support.moto_server import aws_env, free_port
 from tests.support.project import WB
 
 Run = Callable[..., subprocess.CompletedProcess[str]]
@@ -120,3 +120,23 @@ def parameters(cfn: Any) -> dict[str, str]:
     stack = describe_stack(cfn, STACK_NAME)
     assert stack is not None
     return stack.parameters
+
+
+@pytest.fixture
+def inprocess_moto(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A moto server in this process, so a test can put a stack in a state moto never reaches by itself."""
+    from moto.server import ThreadedMotoServer
+
+    from tests.support.moto_server import reset
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    url = f"http://localhost:{port}"
+    reset(url)
+    for key, value in aws_env(url).items():
+        monkeypatch.setenv(key, value)
+    try:
+        yield url
+    finally:
+        server.stop()

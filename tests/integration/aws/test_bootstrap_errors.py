@@ -13,7 +13,7 @@ import pytest
 from weatherballoon.cli.aws.stack import STACK_NAME, describe_stack
 
 from tests.integration.aws.conftest import InProcess, Run
-from tests.support.moto_server import aws_env, free_port
+from tests.support.moto_server import aws_env
 
 NO_CREDENTIALS = {
     "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent",
@@ -89,26 +89,6 @@ def test_missing_permission_names_the_action(wb: Run, enforced_iam: dict[str, st
     assert "not allowed to cloudformation:CreateStack" in result.stderr
     assert "admin" in result.stderr and "docs/bootstrap.md" in result.stderr
     assert "Traceback" not in result.stderr
-
-
-@pytest.fixture
-def inprocess_moto(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """A moto server in this process, so a test can put a stack in a state moto never reaches by itself."""
-    from moto.server import ThreadedMotoServer
-
-    from tests.support.moto_server import reset
-
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    url = f"http://localhost:{port}"
-    reset(url)
-    for key, value in aws_env(url).items():
-        monkeypatch.setenv(key, value)
-    try:
-        yield url
-    finally:
-        server.stop()
 
 
 def fail_creation(stack_name: str, logical_id: str, resource_type: str, reason: str) -> None:
