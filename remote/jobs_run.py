@@ -8,7 +8,6 @@ import contextlib
 import os
 
 from . import supervisor
-from .follow import follow_to_end
 from .jobs_args import RunArgs
 from .jobs_cli import USAGE_EXIT, say
 from .jobstore import JobPaths
@@ -40,6 +39,8 @@ def run(args: RunArgs) -> int:
         with contextlib.suppress(OSError):
             os.write(1, (args.job_id + "\n").encode("ascii"))
         return 0
+    from .follow import follow_to_end
+
     if notify.job_pid is not None:
         _forward_signals_to(notify.job_pid, notify)
     return follow_to_end(paths, notify=notify, stdin_fifo_fd=launch.stdin_fd)
