@@ -11,7 +11,7 @@ from weatherballoon.lambdas.audit import HEARTBEAT_MAX_AGE_S
 
 from ..durations import format_duration
 from ..errors import AwsError
-from .errors import translated
+from .errors import DENIED_CODES, translated
 from .ledger import open_store, table_errors
 from .principal import attached_policies, parse_principal
 from .session import AwsSession, CallerIdentity
@@ -39,7 +39,10 @@ class Check:
         return {True: "ok", False: "FAIL", None: "warn"}[self.ok]
 
 
-def _failed(name: str, exc: AwsError) -> Check:
+def check_error(name: str, exc: AwsError) -> Check:
+    """A check that could not run: FAIL, except when only our own permission to look was missing."""
+    if exc.code in DENIED_CODES:
+        return Check(name, None, f"cannot tell: {exc.message}", "an admin can run `wb doctor` to check this")
     return Check(name, False, exc.message, exc.hint)
 
 
@@ -47,7 +50,7 @@ def check_credentials(aws: AwsSession) -> tuple[Check, CallerIdentity | None]:
     try:
         who = aws.identity()
     except AwsError as exc:
-        return _failed("credentials", exc), None
+        return Check("credentials", False, exc.message, exc.hint), None
     return Check("credentials", True, f"{who.arn} (account {who.account}, aws:userid {who.user_id})"), who
 
 
@@ -55,7 +58,7 @@ def check_stack(aws: AwsSession) -> tuple[Check, StackInfo | None]:
     try:
         stack = describe_stack(aws.client("cloudformation"))
     except AwsError as exc:
-        return _failed("stack", exc), None
+        return Check("stack", False, exc.message, exc.hint), None
     if stack is None or stack.status == "REVIEW_IN_PROGRESS":
         return Check("stack", False, f"no weatherballoon stack in {aws.region}", BOOTSTRAP_FIX), None
     if stack.status not in UPDATABLE:
@@ -81,7 +84,7 @@ def check_table(aws: AwsSession, stack: StackInfo) -> Check:
         with translated():
             status = aws.client("dynamodb").describe_table(TableName=name)["Table"].get("TableStatus", "?")
     except AwsError as exc:
-        return _failed("table", exc)
+        return check_error("table", exc)
     return Check("table", status == "ACTIVE", f"{name}: {status}", None if status == "ACTIVE" else BOOTSTRAP_FIX)
 
 
@@ -91,7 +94,7 @@ def check_reaper(aws: AwsSession, stack: StackInfo) -> Check:
         with translated():
             config = aws.client("lambda").get_function(FunctionName=name)["Configuration"]
     except AwsError as exc:
-        return _failed("reaper", exc)
+        return check_error("reaper", exc)
     state = config.get("State", "Active")
     return Check("reaper", state == "Active", f"{name}: {state}", None if state == "Active" else BOOTSTRAP_FIX)
 
@@ -103,7 +106,7 @@ def check_heartbeat(aws: AwsSession, stack: StackInfo, now: float) -> Check:
         with table_errors():
             beat = open_store(aws, stack).get_heartbeat()
     except AwsError as exc:
-        return _failed("reaper ran", exc)
+        return check_error("reaper ran", exc)
     if beat is None:
         return Check("reaper ran", False, "the reaper has never run (no REAPER/LAST_RUN row)", fix)
     age = format_duration(max(0.0, now - beat.finished_at))
@@ -118,7 +121,7 @@ def check_member_policy(aws: AwsSession, stack: StackInfo, who: CallerIdentity) 
     try:
         policy = stack.output("MemberPolicyArn")
     except AwsError as exc:
-        return _failed("member policy", exc)
+        return check_error("member policy", exc)
     principal = parse_principal(who.arn)
     if principal.kind not in ("user", "role"):
         return Check("member policy", None, f"{who.arn} is not an IAM user or role", "use an IAM user or role")

@@ -8,6 +8,7 @@ import json
 import os
 import re
 import subprocess
+import urllib.request
 import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -140,3 +141,14 @@ def inprocess_moto(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
         yield url
     finally:
         server.stop()
+
+
+def enforce_iam(moto_endpoint: str, on: bool) -> None:
+    """From now on moto checks every request's IAM actions (conditions and resources it ignores); or stops."""
+    request = urllib.request.Request(
+        f"{moto_endpoint}/moto-api/reset-auth",
+        data=b"0" if on else b"inf",
+        method="POST",
+        headers={"Content-Type": "text/plain"},
+    )
+    urllib.request.urlopen(request, timeout=10).close()

@@ -4,7 +4,6 @@ a message with a next step and exit code 1 (2 for usage), never a traceback."""
 from __future__ import annotations
 
 import json
-import urllib.request
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -12,7 +11,7 @@ import boto3
 import pytest
 from weatherballoon.cli.aws.stack import STACK_NAME, describe_stack
 
-from tests.integration.aws.conftest import InProcess, Run
+from tests.integration.aws.conftest import InProcess, Run, enforce_iam
 from tests.support.moto_server import aws_env
 
 NO_CREDENTIALS = {
@@ -62,16 +61,7 @@ def enforced_iam(moto_endpoint: str) -> Iterator[dict[str, str]]:
     iam.put_user_policy(UserName="looker", PolicyName="look", PolicyDocument=json.dumps(policy))
     key = iam.create_access_key(UserName="looker")["AccessKey"]
 
-    def auth(count: str) -> None:
-        request = urllib.request.Request(
-            f"{moto_endpoint}/moto-api/reset-auth",
-            data=count.encode(),
-            method="POST",
-            headers={"Content-Type": "text/plain"},
-        )
-        urllib.request.urlopen(request, timeout=10).close()
-
-    auth("0")
+    enforce_iam(moto_endpoint, True)
     try:
         yield {
             "AWS_ACCESS_KEY_ID": key["AccessKeyId"],
@@ -80,7 +70,7 @@ def enforced_iam(moto_endpoint: str) -> Iterator[dict[str, str]]:
             "AWS_ENDPOINT_URL": moto_endpoint,
         }
     finally:
-        auth("inf")
+        enforce_iam(moto_endpoint, False)
 
 
 def test_missing_permission_names_the_action(wb: Run, enforced_iam: dict[str, str]) -> None:

@@ -19,7 +19,7 @@ from weatherballoon.infra.template import load_shipped_template
 from weatherballoon.lambdas.audit import ReaperHeartbeat
 from weatherballoon.lambdas.dynamo_store import DynamoStore
 
-from tests.integration.aws.conftest import InProcess
+from tests.integration.aws.conftest import InProcess, enforce_iam
 
 
 def lines(out: str) -> dict[str, str]:
@@ -73,6 +73,36 @@ def test_fresh_stack_fails_only_until_the_reaper_has_run(
     beat(deployed.outputs["TableName"], time.time() - 600)
     stale = wb_here("doctor")
     assert stale.code == 1 and lines(stale.out)["reaper ran"] == "FAIL" and "supervision is not running" in stale.out
+
+
+def test_a_check_the_caller_may_not_make_is_a_warning_not_a_failure(
+    wb_here: Callable[..., InProcess], deployed: StackInfo, monkeypatch: pytest.MonkeyPatch, moto_endpoint: str
+) -> None:
+    """Under moto's IAM enforcement, a caller who may not read IAM (as members may not) gets 'cannot tell' for
+    the member-policy check, and doctor still passes. (The grants are on `*`: moto matches statement resources
+    against `*`, so the member policy's scoped resources never match there; and moto's Lambda rejects every
+    signature while enforcing, so the reaper check fails here for moto's reasons and is not asserted.)"""
+    beat(deployed.outputs["TableName"], time.time())
+    iam = boto3.client("iam")
+    iam.create_user(UserName="erin")
+    reads = ["sts:GetCallerIdentity", "cloudformation:DescribeStacks", "dynamodb:DescribeTable", "dynamodb:GetItem"]
+    document = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": reads, "Resource": "*"}]}
+    iam.put_user_policy(UserName="erin", PolicyName="reads", PolicyDocument=json.dumps(document))
+    key = iam.create_access_key(UserName="erin")["AccessKey"]
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", key["AccessKeyId"])
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", key["SecretAccessKey"])
+    monkeypatch.delenv("AWS_SESSION_TOKEN")
+    enforce_iam(moto_endpoint, True)
+    try:
+        result = wb_here("doctor")
+    finally:
+        enforce_iam(moto_endpoint, False)
+    checks = lines(result.out)
+    assert checks["credentials"] == checks["stack"] == checks["table"] == checks["reaper ran"] == "ok"
+    assert (
+        checks["member policy"] == "warn" and "cannot tell: not allowed to iam:ListAttachedUserPolicies" in result.out
+    )
+    assert "member policy" not in result.err  # not among the failures
 
 
 def test_member_policy_missing_or_through_a_group(
