@@ -2,9 +2,15 @@
 
 The caller's thread reads files and packs frames into ~1 MiB blocks. Worker threads compress blocks
 (zlib releases the GIL) and one writer thread sends them in order, so reading, compressing and sending
-overlap. Each block is compressed only when it pays: a 16 KiB sample is tried first, and data that does
-not shrink (media, archives, random bytes: zlib manages about 45 MB/s on those and gains nothing) goes
-out raw. At most `depth` blocks wait in memory.
+overlap. At most a few blocks wait in memory.
+
+Compression is chosen per block, only where it pays:
+- data that does not shrink (media, archives, checkpoints: zlib manages about 45 MB/s on random bytes
+  and gains nothing) is found by compressing a 16 KiB sample first, and goes out raw;
+- and blocks are compressed only while the link is the bottleneck: the writer measures how fast the
+  connection takes bytes, the workers how fast zlib eats them, and when the link is faster than half of
+  zlib's pace (loopback, a LAN) raw bytes win. On a 2-core loopback, compressing made an initial sync of
+  a 200 MB tree 20% slower; on a 20 MB/s link it sends source code about 4x faster.
 
 Used by the client for `sync-apply` and by the agent for `outputs-pack`. Python >= 3.8, stdlib only.
 """
@@ -14,6 +20,7 @@ from __future__ import annotations
 import os
 import queue
 import threading
+import time
 import zlib
 from concurrent.futures import Future, ThreadPoolExecutor
 
@@ -37,19 +44,24 @@ BLOCK_SIZE = 1 << 20
 MIN_CHUNK = 64 << 10
 SAMPLE = 16 << 10
 WORTH_IT = 0.9  # compress a block only when its sample shrinks below this ratio
+LINK_VS_ZLIB = 0.5  # compress while the link takes bytes slower than this share of zlib's pace
+WARM_UP_S = 0.02  # until the link has been timed this long, compress (the safe bet on a slow link)
 
 
-def encode_block(parts: list[bytes], level: int) -> bytes:
+def encode_block(parts: list[bytes], level: int) -> tuple[bytes, int, float]:
+    """(the block as sent, raw bytes that went through zlib, seconds zlib took)."""
     payload = parts[0] if len(parts) == 1 else b"".join(parts)
     if level > 0 and len(payload) >= 256:
+        started = time.thread_time()  # CPU time: waits for the GIL or a core are not zlib's pace
         sample = payload[:SAMPLE]
         packed = zlib.compress(sample, level)
         if len(packed) < len(sample) * WORTH_IT:
             if len(sample) < len(payload):
                 packed = zlib.compress(payload, level)
             if len(packed) < len(payload):
-                return BLOCK_HEADER.pack(CODEC_ZLIB, len(packed)) + packed
-    return BLOCK_HEADER.pack(CODEC_RAW, len(payload)) + payload
+                spent = time.thread_time() - started
+                return BLOCK_HEADER.pack(CODEC_ZLIB, len(packed)) + packed, len(payload), spent
+    return BLOCK_HEADER.pack(CODEC_RAW, len(payload)) + payload, 0, 0.0
 
 
 class StreamEncoder:
@@ -62,9 +74,13 @@ class StreamEncoder:
         level: int = 1,
         workers: int = 2,
         block_size: int = BLOCK_SIZE,
+        adaptive: bool = True,
+        warm_up_s: float = WARM_UP_S,
     ) -> None:
         self._write = write
         self.level = level
+        self.adaptive = adaptive
+        self.warm_up_s = warm_up_s
         self.block_size = block_size
         self._parts: list[bytes] = []
         self._size = 0
@@ -77,6 +93,9 @@ class StreamEncoder:
         self.error: BaseException | None = None
         self.wire_bytes = 0
         self.raw_bytes = 0
+        self._link_seconds = 0.0  # time the writer spent inside write()
+        self._zlib_bytes = 0
+        self._zlib_seconds = 0.0
         self._writer = threading.Thread(target=self._drain, name="wb-sync-send", daemon=True)
         self._writer.start()
         self._queue.put(MAGIC)
@@ -90,10 +109,25 @@ class StreamEncoder:
                 continue
             try:
                 data = item.result() if isinstance(item, Future) else item
+                if isinstance(data, tuple):
+                    data, zlib_bytes, zlib_seconds = data
+                    self._zlib_bytes += zlib_bytes
+                    self._zlib_seconds += zlib_seconds
+                started = time.perf_counter()
                 self._write(data)
+                self._link_seconds += time.perf_counter() - started
                 self.wire_bytes += len(data)
             except BaseException as exc:
                 self.error = exc
+
+    def _compress_now(self) -> bool:
+        if self.level <= 0:
+            return False
+        if not self.adaptive or self._link_seconds < self.warm_up_s or not self._zlib_seconds:
+            return True
+        link_rate = self.wire_bytes / self._link_seconds
+        zlib_rate = self._zlib_bytes / self._zlib_seconds
+        return link_rate < zlib_rate * LINK_VS_ZLIB
 
     def _check(self) -> None:
         if self.error is not None:
@@ -105,7 +139,9 @@ class StreamEncoder:
         self._check()
         parts, self._parts, self._size = self._parts, [], 0
         self.raw_bytes += sum(len(part) for part in parts)
-        if self._pool is not None:
+        if not self._compress_now():
+            self._queue.put(encode_block(parts, 0))
+        elif self._pool is not None:
             self._queue.put(self._pool.submit(encode_block, parts, self.level))
         else:
             self._queue.put(encode_block(parts, self.level))

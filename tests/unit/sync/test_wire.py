@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import os
 import random
+import time
 from pathlib import Path
 
 import pytest
@@ -30,7 +31,7 @@ from weatherballoon.remote.sync_wire import (
 
 def encode(tmp_path: Path, files: dict[str, bytes], *, level: int = 1, block_size: int = 1 << 20) -> bytes:
     out = io.BytesIO()
-    encoder = StreamEncoder(out.write, level=level, workers=2, block_size=block_size)
+    encoder = StreamEncoder(out.write, level=level, workers=2, block_size=block_size, adaptive=False)
     encoder.add(path_frame(TAG_DELETE, b"old/file"))
     encoder.add(link_frame("lïnk".encode(), b"../target"))
     for name, data in files.items():
@@ -93,6 +94,28 @@ def test_compressible_blocks_are_compressed_and_random_ones_sent_raw(tmp_path: P
     assert len(text) < 200_000
     noise = encode(tmp_path, {"n.bin": random.Random(2).randbytes(4 << 20)})
     assert CODEC_RAW in codecs(noise) and CODEC_ZLIB not in codecs(noise)
+
+
+def text_blocks(write: object, blocks: int, **options: object) -> list[int]:
+    out = io.BytesIO()
+
+    def sink(data: bytes) -> None:
+        write(data)  # type: ignore[operator]
+        out.write(data)
+
+    encoder = StreamEncoder(sink, level=1, block_size=64 << 10, **options)  # type: ignore[arg-type]
+    line = b"def step(batch): return model(batch).loss.backward()\n"
+    for _ in range(blocks):
+        encoder.add(line * ((64 << 10) // len(line) + 1))
+    encoder.close()
+    return codecs(out.getvalue())[:-2]  # less the end-marker frame and the end block
+
+
+def test_a_link_faster_than_zlib_gets_raw_blocks_and_a_slow_one_compressed_blocks() -> None:
+    fast = text_blocks(lambda data: None, 40, warm_up_s=0)
+    assert fast[0] == CODEC_ZLIB and fast[-10:] == [CODEC_RAW] * 10
+    slow = text_blocks(lambda data: time.sleep(0.005), 12, warm_up_s=0)
+    assert slow == [CODEC_ZLIB] * 12
 
 
 def test_level_zero_sends_everything_raw(tmp_path: Path) -> None:
