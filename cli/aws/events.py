@@ -71,11 +71,11 @@ class EventFeed:
         self._seen: set[str] = set()
 
     def mark(self) -> None:
-        """Everything there now is old news (call before starting an operation on an existing stack)."""
+        """Everything there now is old news (call before starting an operation on an existing stack). The
+        newest event is enough: `poll` reads newest first and stops at the first event it has seen."""
         for event in _newest_first(self.cfn, self.stack):
-            if event.event_id in self._seen:
-                break
             self._seen.add(event.event_id)
+            break
 
     def poll(self) -> list[StackEvent]:
         fresh: list[StackEvent] = []
