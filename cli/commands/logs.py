@@ -18,7 +18,7 @@ def command(app: App, job_id: str, follow: bool) -> int:
     from ..errors import ConnectionLost
     from ..jobs.attach import pump
     from ..jobs.lookup import AGENT_UNKNOWN_JOB, open_job
-    from ..jobs.run_job import explain_supervision_stop, job_status
+    from ..jobs.run_job import explain_supervision_stop
 
     handle = open_job(app, job_id)
     record = handle.record
@@ -42,7 +42,5 @@ def command(app: App, job_id: str, follow: bool) -> int:
         raise ConnectionLost(f"lost the connection while following job {record.id}", host=instance.id, job_id=record.id)
     if not follow:
         return 0
-    explain_supervision_stop(
-        app, handle.provider, instance, agent_status=job_status(handle.agent, record.id, result.status)
-    )
+    explain_supervision_stop(app, handle.provider, instance, result.status)
     return result.status

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from dataclasses import dataclass, field
@@ -10,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..app import App
-from ..errors import ConnectionLost
+from ..errors import ConnectionLost, SupervisionStop
 from ..providers.base import Provider
 from ..providers.records import Instance, InstanceSpec
 from ..session import prefetch
@@ -20,7 +19,6 @@ from .attach import pump
 from .remote_paths import remote_root_for
 
 if TYPE_CHECKING:
-    from ..session.agent import RemoteAgent
     from ..session.prefetch import Prefetch
 
 
@@ -124,29 +122,24 @@ def _run(app: App, provider: Provider, request: RunRequest, early: Prefetch | No
             app.warn(f"detached; job {job_id} keeps running. Reattach with: wb logs -f {job_id}")
             return 130
         if result.status == -1:
+            reason = provider.job_stopped_reason(instance)
+            if reason:
+                raise SupervisionStop(f"supervision took the machine away: {reason}", reason=reason)
             raise ConnectionLost(
                 f"lost the connection while job {job_id} was running", host=instance.id, job_id=job_id
             )
-        explain_supervision_stop(app, provider, instance, agent_status=job_status(agent, job_id, result.status))
+        explain_supervision_stop(app, provider, instance, result.status)
         if outputs:
             fetch_outputs(app, provider, record)
         return result.status
 
 
-def job_status(agent: RemoteAgent, job_id: str, code: int) -> dict[str, object] | None:
-    if code != 124:
-        return None
-    status, out, _ = agent.run(["status", job_id])
-    return json.loads(out) if status == 0 and out else None
+def explain_supervision_stop(app: App, provider: Provider, instance: Instance, code: int) -> None:
+    """Say why supervision took the machine away (budget, lease), if it did.
 
-
-def explain_supervision_stop(
-    app: App, provider: Provider, instance: Instance, *, agent_status: dict[str, object] | None
-) -> None:
-    """Say why supervision stopped a job (exit 124); the exit code itself is the job's."""
-    if agent_status and agent_status.get("stop_reason"):
-        reason = agent_status["stop_reason"]
-        app.warn(f"supervision stopped the job: {reason} reached (exit 124)")
+    A job the agent stopped (max-time, max-cost) already carries the agent's own `wb-agent:` line on stderr.
+    """
+    if code not in (124, -1):
         return
     reason = provider.job_stopped_reason(instance)
     if reason:

@@ -13,6 +13,22 @@ _MISSING = 197
 _NO_PYTHON = 127
 _OLD_PYTHON = 126
 
+# Runs on the machine with the bundle on stdin: unpack into a temp folder, then rename it into place, so a
+# half-written agent is never run and two concurrent installs cannot mix.
+_INSTALL_SCRIPT = """
+import io, os, shutil, sys, tempfile, zipfile
+if sys.version_info < (3, 8):
+    sys.exit(126)
+base = os.path.expanduser("~/.weatherballoon/agent")
+os.makedirs(base, mode=0o700, exist_ok=True)
+tmp = tempfile.mkdtemp(dir=base, prefix=".tmp-")
+zipfile.ZipFile(io.BytesIO(sys.stdin.buffer.read())).extractall(tmp)
+try:
+    os.rename(tmp, os.path.join(base, "NAME"))
+except OSError:
+    shutil.rmtree(tmp, ignore_errors=True)
+"""
+
 
 class RemoteAgent:
     """Satisfies `process.AgentRunner`: `agent(["list"])` starts `python3 agent.pyz list` remotely."""
@@ -25,7 +41,7 @@ class RemoteAgent:
 
     @property
     def path(self) -> str:
-        return f"{AGENT_DIR}/{self.bundle.file_name}"
+        return f"{AGENT_DIR}/{self.bundle.name}"
 
     def command_line(self, args: list[str]) -> str:
         # -I -S: no user site or site-packages; the agent is stdlib only, and this saves ~10 ms a call.
@@ -37,7 +53,8 @@ class RemoteAgent:
             return
         python = self.python.split()[0]
         status, _, _ = self.session.run(
-            f'command -v {python} >/dev/null 2>&1 || exit {_NO_PYTHON}; [ -f "{self.path}" ] || exit {_MISSING}'
+            f'command -v {python} >/dev/null 2>&1 || exit {_NO_PYTHON}; '
+            f'[ -f "{self.path}/__main__.py" ] || exit {_MISSING}'
         )
         if status == _MISSING:
             self._upload()
@@ -53,11 +70,8 @@ class RemoteAgent:
 
     def _upload(self) -> None:
         python = self.python.split()[0]
-        script = (
-            f'{python} -c "import sys; sys.exit(sys.version_info < (3, 8))" || exit {_OLD_PYTHON}; '
-            f'mkdir -p "{AGENT_DIR}" && tmp="{self.path}.tmp.$$" && cat > "$tmp" && mv -f "$tmp" "{self.path}"'
-        )
-        status, _, err = self.session.run(script, stdin=self.bundle.data)
+        script = _INSTALL_SCRIPT.replace("NAME", self.bundle.name)
+        status, _, err = self.session.run(f"{python} -I -S -c {shlex.quote(script)}", stdin=self.bundle.data)
         if status == _OLD_PYTHON:
             raise ConnectError(
                 f"{python} on the host is older than 3.8",

@@ -19,8 +19,9 @@ class AgentBundle:
     digest: str
 
     @property
-    def file_name(self) -> str:
-        return f"agent-{self.digest[:16]}.pyz"
+    def name(self) -> str:
+        """The folder the bundle is unpacked into on the machine (unpacked, so Python caches bytecode)."""
+        return f"agent-{self.digest[:16]}"
 
 
 def _package_dir(name: str) -> Path:

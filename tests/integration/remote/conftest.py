@@ -26,7 +26,7 @@ _job_numbers = itertools.count(1)
 @pytest.fixture(scope="session")
 def agent_zip(tmp_path_factory: pytest.TempPathFactory) -> Path:
     bundle = agent_bundle()
-    path = tmp_path_factory.mktemp("agent") / bundle.file_name
+    path = tmp_path_factory.mktemp("agent") / f"{bundle.name}.pyz"
     path.write_bytes(bundle.data)
     return path
 
