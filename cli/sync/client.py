@@ -126,7 +126,7 @@ def _apply_failure(call: AgentCall, status: int, remote_root: str) -> SyncError:
     if status == 1:
         return call.failure(
             what + " for some paths",
-            hint="the paths are named above; remove what is in their way on the machine, then sync again",
+            hint="remove what is in the way of those paths on the machine (or exclude them), then sync again",
         )
     return call.failure(what)
 
