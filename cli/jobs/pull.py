@@ -10,7 +10,7 @@ from .lookup import JobHandle
 
 
 def pull_job_outputs(handle: JobHandle, globs: list[str], destination: Path) -> PullSummary:
-    from ..sync.client import pull_outputs
+    from ..sync.pull import pull_outputs
 
     try:
         return pull_outputs(handle.agent, handle.record.remote_root, globs, destination)

@@ -62,13 +62,13 @@ def _run(app: App, provider: Provider, request: RunRequest, early: Prefetch | No
     instance = provider.acquire(request.spec)
     options = provider.connect_options(instance)
     if early is not None:
-        session = early.take(instance.target, options)
-        if session is not None:
-            provider.adopt_session(instance, session)
+        early_agent = early.take(instance.target, options, provider.agent_python)
+        if early_agent is not None:
+            provider.adopt_agent(instance, early_agent)
             mark("took the early connection")
     with provider.attached(instance):
         agent = provider.agent(instance)
-        prefetch.remember(loaded.path, instance.target, options)
+        prefetch.remember(loaded.path, instance.target, options, provider.agent_python)
         mark("connected")
         remote_root = remote_root_for(loaded)
         if request.sync:
@@ -147,7 +147,7 @@ def explain_supervision_stop(app: App, provider: Provider, instance: Instance, c
 
 
 def fetch_outputs(app: App, provider: Provider, record: index.JobRecord) -> None:
-    from ..sync.client import pull_outputs
+    from ..sync.pull import pull_outputs
 
     summary = pull_outputs(
         provider.agent(record.instance()),

@@ -61,8 +61,10 @@ class Provider(ABC):
         self._sessions[instance.id] = session
         return session
 
-    def adopt_session(self, instance: Instance, session: SshSession) -> None:
-        self._sessions[instance.id] = session
+    def adopt_agent(self, instance: Instance, agent: RemoteAgent) -> None:
+        """Use a connection (and agent) opened elsewhere, e.g. early, for this machine."""
+        self._sessions[instance.id] = agent.session
+        self._agents[instance.id] = agent
 
     def agent(self, instance: Instance) -> RemoteAgent:
         from ..session.agent import RemoteAgent

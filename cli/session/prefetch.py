@@ -17,6 +17,7 @@ from pathlib import Path
 
 from ..paths import data_dir
 from ..providers.records import SshTarget
+from .agent import RemoteAgent
 from .connection import ConnectOptions, SshSession
 
 _CACHE = "last-targets.json"
@@ -38,28 +39,41 @@ def _options_json(options: ConnectOptions) -> dict[str, object]:
 
 
 class Prefetch:
-    def __init__(self, target: SshTarget, options: ConnectOptions) -> None:
+    def __init__(self, target: SshTarget, options: ConnectOptions, agent_python: str) -> None:
         self.target = target
         self.options = options
+        self.agent_python = agent_python
         self._session: SshSession | None = None
+        self._agent: RemoteAgent | None = None
         self._thread = threading.Thread(target=self._connect, name="wb-prefetch", daemon=True)
         self._thread.start()
 
     def _connect(self) -> None:
         try:
             self._session = SshSession.open(self.target, self.options)
+            agent = RemoteAgent(self._session, python=self.agent_python)
+            agent.ensure_installed()
+            self._agent = agent
         except BaseException:  # any failure: the normal path connects again and reports it properly
-            self._session = None
+            pass
 
-    def take(self, target: SshTarget, options: ConnectOptions) -> SshSession | None:
-        """The early session if it reaches exactly this target with these options; else None."""
-        matches = target == self.target and _options_json(options) == _options_json(self.options)
+    def take(self, target: SshTarget, options: ConnectOptions, agent_python: str) -> RemoteAgent | None:
+        """The early agent (and its session) if it reaches exactly this target this way; else None."""
+        matches = (
+            target == self.target
+            and agent_python == self.agent_python
+            and _options_json(options) == _options_json(self.options)
+        )
         if not matches:
             self.discard()
             return None
         self._thread.join()
-        session, self._session = self._session, None
-        return session if session is not None and session.alive else None
+        agent, self._agent = self._agent, None
+        if agent is None or not agent.session.alive:
+            self.discard()
+            return None
+        self._session = None
+        return agent
 
     def discard(self) -> None:
         def close_when_done() -> None:
@@ -71,6 +85,7 @@ class Prefetch:
 
 
 def start(config_path: Path | None) -> Prefetch | None:
+    """Begin connecting to the last target of this config file, if it is unchanged since."""
     if config_path is None or os.environ.get("WB_PREFETCH") == "0":
         return None
     try:
@@ -78,12 +93,12 @@ def start(config_path: Path | None) -> Prefetch | None:
         if not entry:
             return None
         options = ConnectOptions(**{**entry["options"], "known_hosts": Path(entry["options"]["known_hosts"])})
-        return Prefetch(SshTarget(**entry["target"]), options)
+        return Prefetch(SshTarget(**entry["target"]), options, entry["agent_python"])
     except (OSError, ValueError, KeyError, TypeError):
         return None
 
 
-def remember(config_path: Path | None, target: SshTarget, options: ConnectOptions) -> None:
+def remember(config_path: Path | None, target: SshTarget, options: ConnectOptions, agent_python: str) -> None:
     if config_path is None:
         return
     path = _cache_path()
@@ -93,7 +108,11 @@ def remember(config_path: Path | None, target: SshTarget, options: ConnectOption
         cache = {}
     prefix = f"{config_path}:"
     cache = {key: value for key, value in cache.items() if not key.startswith(prefix)}
-    cache[_key(config_path)] = {"target": asdict(target), "options": _options_json(options)}
+    cache[_key(config_path)] = {
+        "target": asdict(target),
+        "options": _options_json(options),
+        "agent_python": agent_python,
+    }
     tmp = path.with_name(f".{_CACHE}.{os.getpid()}")
     tmp.write_text(json.dumps(cache))
     tmp.replace(path)
