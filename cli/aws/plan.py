@@ -121,7 +121,7 @@ def reaper_schedule(period: str) -> str:
 
 
 def prepare(aws: AwsSession, request: BootstrapRequest, *, template: dict[str, Any] | None = None) -> Deployment:
-    from weatherballoon.infra.template import load_shipped_template
+    from .template import shipped_template
 
     identity = aws.identity()
     cfn, ec2 = aws.client("cloudformation"), aws.client("ec2")
@@ -136,7 +136,7 @@ def prepare(aws: AwsSession, request: BootstrapRequest, *, template: dict[str, A
     leftover = found if found is not None and found.status == "REVIEW_IN_PROGRESS" else None
     existing = None if leftover is not None else found
 
-    template = template if template is not None else load_shipped_template()
+    template = template if template is not None else shipped_template()
     specs = p.template_specs(template)
     missing = [name for name in p.SET_BY_BOOTSTRAP if name not in specs]
     if missing:
