@@ -12,6 +12,7 @@ from ..app import App
 from ..errors import ConnectionLost, SupervisionStop
 from ..providers.base import Provider
 from ..providers.records import Instance, InstanceSpec
+from ..render.progress import spinner, sync_bar
 from ..session import prefetch
 from ..trace import mark
 from . import index
@@ -59,7 +60,8 @@ def _run(app: App, provider: Provider, request: RunRequest, early: Prefetch | No
     loaded = provider.loaded
     outputs = tuple(dict.fromkeys((*loaded.config.sync.outputs, *request.outputs)))
     mark("config loaded, provider ready")
-    instance = provider.acquire(request.spec)
+    with spinner("finding a machine", quiet=app.quiet):
+        instance = provider.acquire(request.spec)
     options = provider.connect_options(instance)
     if early is not None:
         early_agent = early.take(instance.target, options, provider.agent_python)
@@ -67,20 +69,23 @@ def _run(app: App, provider: Provider, request: RunRequest, early: Prefetch | No
             provider.adopt_agent(instance, early_agent)
             mark("took the early connection")
     with provider.attached(instance):
-        agent = provider.agent(instance)
+        with spinner(f"connecting to {instance.id}", quiet=app.quiet):
+            agent = provider.agent(instance)
         prefetch.remember(loaded.path, instance.target, options, provider.agent_python)
         mark("connected")
         remote_root = remote_root_for(loaded)
         if request.sync:
             from ..sync.client import sync_up
 
-            summary = sync_up(
-                agent,
-                loaded.local_root,
-                remote_root,
-                excludes=list(loaded.config.sync.file_excludes or []),
-                protect=list(outputs),
-            )
+            with sync_bar(quiet=app.quiet) as progress:
+                summary = sync_up(
+                    agent,
+                    loaded.local_root,
+                    remote_root,
+                    excludes=list(loaded.config.sync.file_excludes or []),
+                    protect=list(outputs),
+                    progress=progress,
+                )
             if summary.files_sent or summary.deleted:
                 app.say(f"synced {summary.files_sent} files ({summary.bytes_sent} bytes), deleted {summary.deleted}")
         mark("synced")

@@ -286,3 +286,35 @@ def test_early_connection_is_dropped_when_the_target_changes(project: Project, f
     assert result.returncode == 0, result.stderr
     assert result.stdout == b"moved\n"
     assert b"took the early connection" not in result.stderr
+
+
+def test_progress_shows_on_a_terminal_stderr_and_never_on_stdout(project: Project) -> None:
+    from tests.support.project import WB
+
+    (project.root / "big.bin").write_bytes(os.urandom(8 * 1024 * 1024))
+    master, slave = os.openpty()
+    proc = subprocess.Popen(
+        [WB, "run", "--", "wc -c < big.bin"],
+        cwd=project.root,
+        env=project.env(),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=slave,
+    )
+    os.close(slave)
+    terminal = b""
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        terminal += chunk
+    assert proc.stdout is not None
+    stdout = proc.stdout.read()
+    assert proc.wait(timeout=60) == 0
+    os.close(master)
+    assert stdout == b"8388608\n"
+    assert b"synced 2 files" in terminal
+    assert b"\x1b[" in terminal  # rich drew a spinner or a bar on the terminal
