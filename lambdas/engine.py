@@ -16,6 +16,7 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -87,25 +88,28 @@ class Reaper:
     # --- steps ---------------------------------------------------------------------------------------
 
     def _run(self, report: RunReport, now: float) -> None:
+        with ThreadPoolExecutor(max_workers=2) as pool:  # EC2 and the table are read side by side
+            described = pool.submit(report.timed, "describe", self.fleet.describe_managed)
+            loaded = pool.submit(report.timed, "load", self.store.load_live)
         try:
-            instances = self.fleet.describe_managed()
+            instances = described.result()
         except Exception as exc:
             report.fail("describe", "run", exc)
             return
         try:
-            live = self.store.load_live()
+            live = loaded.result()
         except Exception as exc:
             report.fail("load", "run", exc)
             return
         report.seen, report.rows = len(instances), len(live.instances)
         for problem in live.malformed:
             report.fail("load", "item", problem)
-        budgets, ledger = self._budgets(report, now)
+        budgets, ledger = report.timed("budgets", self._budgets, report, now)
         rows = {row.instance_id: row for row in live.instances}
         jobs: dict[str, list[JobRecord]] = defaultdict(list)
         for job in live.jobs:
             jobs[job.pk].append(job)
-        prices = self._accrue(report, instances, rows, ledger, now)
+        prices = report.timed("accrue", self._accrue, report, instances, rows, ledger, now)
         decided: list[Verdict] = []
         for facts in instances:
             row = rows.get(facts.instance_id)
@@ -116,9 +120,10 @@ class Reaper:
                 facts, row, jobs[row.pk] if row else [], budget, now, self.config, prices.get(facts.instance_id)
             )
             decided.append(Verdict(facts, row, decision, owner, team))
-        self._terminate(report, decided, now)
+        report.timed("terminate", self._terminate, report, decided, now)
         present = {facts.instance_id for facts in instances}
-        self._close(report, [r for r in live.instances if r.instance_id not in present], jobs, now)
+        missing = [r for r in live.instances if r.instance_id not in present]
+        report.timed("close", self._close, report, missing, jobs, now)
 
     def _team(self, row: InstanceRecord | None, facts: InstanceFacts | None) -> str:
         if row is not None and row.team:

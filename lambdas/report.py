@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from .decision import Action, Reason
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -45,6 +49,15 @@ class RunReport:
     jobs_closed: int = 0
     terminate_calls: int = 0
     failures: list[Failure] = field(default_factory=list)
+    phases: dict[str, float] = field(default_factory=dict)  # step -> wall seconds
+
+    def timed(self, phase: str, work: Callable[..., T], *args: Any) -> T:
+        """Run one step of the run, adding its wall time to `phases`."""
+        began = time.perf_counter()
+        try:
+            return work(*args)
+        finally:
+            self.phases[phase] = self.phases.get(phase, 0.0) + time.perf_counter() - began
 
     @property
     def ok(self) -> bool:
@@ -93,5 +106,6 @@ class RunReport:
             "accrued_usd": round(self.accrued_usd, 6),
             "terminated": {i: r.value for i, r in sorted(self.terminated().items())},
             "reasons": dict(self.reasons()),
+            "phases_s": {name: round(seconds, 3) for name, seconds in self.phases.items()},
             "failures": [str(f) for f in self.failures[:50]],
         }

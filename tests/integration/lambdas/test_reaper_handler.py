@@ -7,10 +7,14 @@ import threading
 import time
 
 import pytest
-from weatherballoon.lambdas import clock, reaper, schema
+from weatherballoon.lambdas import clock, permissions, reaper, schema
+from weatherballoon.lambdas.aws import CallCounter, make_client
 from weatherballoon.lambdas.budgets import BudgetEntry
 from weatherballoon.lambdas.config import ReaperSettings
 from weatherballoon.lambdas.decision import Reason
+from weatherballoon.lambdas.dynamo_store import DynamoStore
+from weatherballoon.lambdas.ec2_fleet import Ec2Fleet
+from weatherballoon.lambdas.engine import Reaper
 from weatherballoon.lambdas.errors import MissingSettingError
 from weatherballoon.lambdas.records import InstanceState, JobRecord
 from weatherballoon.lambdas.schema import Scope
@@ -199,3 +203,21 @@ def test_missing_table_name_is_a_named_error(world: World, monkeypatch: pytest.M
     monkeypatch.delenv("TABLE_NAME", raising=False)
     with pytest.raises(MissingSettingError, match="TABLE_NAME"):
         invoke()
+
+
+def test_the_reaper_uses_only_the_iam_it_declares(world: World, reaper_env: dict[str, str]) -> None:
+    """Accrue, terminate, close a row and its job, write audits and the heartbeat: every API used is in
+    `permissions.REAPER_ACTIONS`, which the stack grants."""
+    now = time.time()
+    expired, kept, gone = world.launch(3)
+    world.ec2.terminate_instances(InstanceIds=[gone])
+    world.put_rows([world.row(expired, now, lease_until=now - 1), world.row(kept, now), world.row(gone, now)])
+    world.put_rows([JobRecord("AIDAALICE", world.arn(gone), "j", ("x",), started_at=now - 10)])
+    world.store.set_budget(BudgetEntry(Scope.OWNER, "AIDAALICE", 1000.0))
+    counter = CallCounter()
+    store = DynamoStore(TABLE, client=counter.attach(make_client("dynamodb", session=world.session)))
+    fleet = Ec2Fleet(client=counter.attach(make_client("ec2", session=world.session)))
+    report = Reaper(ReaperSettings.from_env(), store, fleet).run()
+    assert report.ok and report.terminated() == {expired: Reason.LEASE_EXPIRED} and report.closed() == [gone]
+    used = {permissions.OPERATION_ACTIONS[op] for op in counter.calls}
+    assert used == permissions.REAPER_ACTIONS
