@@ -24,14 +24,14 @@ COMMANDS = {
 
 
 def version_main(argv: list) -> int:
-    sys.stdout.write("weatherballoon-agent python %d.%d\n" % sys.version_info[:2])
+    sys.stdout.write("weatherballoon-agent python {}.{}\n".format(*sys.version_info[:2]))
     return 0
 
 
 def main(argv: list | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if not args or args[0] not in COMMANDS:
-        sys.stderr.write("usage: agent {%s} ...\n" % ",".join(sorted(COMMANDS)))
+        sys.stderr.write("usage: agent {{{}}} ...\n".format(",".join(sorted(COMMANDS))))
         return 2
     module_name, func_name = COMMANDS[args[0]].split(":")
     func = getattr(importlib.import_module(module_name), func_name)
