@@ -8,6 +8,7 @@ a clean user (see `bench.bench_host`), and every process pays a fresh SSH connec
 
 - `rsync -a --delete --exclude=/.git -e 'ssh ...'`       the reference
 - `wb sync (whole process)`: `python -m bench.sync_once`  interpreter, imports, connect, agent check, sync_up
+  (the local scan started first, on a thread, as `wb run` can: `start_scan`)
 - `wb sync (open connection)`: sync_up alone, in this process, on a connection opened once (what it adds
   to a `wb run` that is connected anyway)
 - `rclone sync :sftp:` (initial once, then like the others), unless --no-rclone
@@ -45,7 +46,7 @@ CHANGED_FILE = "pkg00/mod0/file00000.py"
 @dataclass
 class Tool:
     name: str
-    dest: str  # relative to the login user's home
+    dest: Path  # absolute, on the machine
     run: Callable[[], None]
     samples: dict[str, list[float]] = field(default_factory=dict)
 
@@ -56,32 +57,32 @@ def _check(argv: list[str], **kwargs: object) -> None:
         raise SystemExit(f"{argv[0]} failed ({done.returncode}): {done.stderr.decode(errors='replace')[-2000:]}")
 
 
-def _tools(bench: BenchHost, port: int, src: Path, with_rclone: bool) -> list[Tool]:
+def _tools(bench: BenchHost, port: int, src: Path, base: Path, with_rclone: bool) -> list[Tool]:
     ssh = " ".join(shlex.quote(arg) for arg in bench.ssh_argv(port=port)[:-1])
     known_hosts = str(bench.known_hosts_for(port))
     login = f"{bench.user}@127.0.0.1"
-    rsync = ["rsync", "-a", "--delete", "--exclude=/.git", "-e", ssh, f"{src}/", f"{login}:bench-rsync/"]
+    rsync = ["rsync", "-a", "--delete", "--exclude=/.git", "-e", ssh, f"{src}/", f"{login}:{base}/bench-rsync/"]
     once = [
         sys.executable, "-m", "bench.sync_once", "--port", str(port), "--user", bench.user,
-        "--key", str(bench.host.identity), "--known-hosts", known_hosts, str(src), "~/wb/bench-wb",
+        "--key", str(bench.host.identity), "--known-hosts", known_hosts, str(src), f"{base}/wb/bench-wb",
     ]  # fmt: skip
     tools = [
-        Tool("rsync -a -e ssh", "bench-rsync", lambda: _check(rsync)),
-        Tool("wb sync (whole process)", "wb/bench-wb", lambda: _check(once, cwd=REPO)),
-        _open_connection_tool(bench, port, src),
+        Tool("rsync -a -e ssh", base / "bench-rsync", lambda: _check(rsync)),
+        Tool("wb sync (whole process)", base / "wb/bench-wb", lambda: _check(once, cwd=REPO)),
+        _open_connection_tool(bench, port, src, base / "wb/bench-wb-open"),
     ]
     if with_rclone and shutil.which("rclone"):
         rclone = [
-            "rclone", "sync", "--links", "--exclude", "/.git/**", str(src), ":sftp:bench-rclone",
+            "rclone", "sync", "--links", "--exclude", "/.git/**", str(src), f":sftp:{base}/bench-rclone",
             "--sftp-host", "127.0.0.1", "--sftp-port", str(port), "--sftp-user", bench.user,
             "--sftp-key-file", str(bench.host.identity), "--sftp-known-hosts-file", known_hosts,
         ]  # fmt: skip
         env = {**os.environ, "RCLONE_CONFIG": "/dev/null"}
-        tools.append(Tool("rclone sync (sftp)", "bench-rclone", lambda: _check(rclone, env=env)))
+        tools.append(Tool("rclone sync (sftp)", base / "bench-rclone", lambda: _check(rclone, env=env)))
     return tools
 
 
-def _open_connection_tool(bench: BenchHost, port: int, src: Path) -> Tool:
+def _open_connection_tool(bench: BenchHost, port: int, src: Path, dest: Path) -> Tool:
     from weatherballoon.cli.providers.records import SshTarget
     from weatherballoon.cli.session.agent import RemoteAgent
     from weatherballoon.cli.session.connection import ConnectOptions, SshSession
@@ -90,20 +91,28 @@ def _open_connection_tool(bench: BenchHost, port: int, src: Path) -> Tool:
     target = SshTarget(host="127.0.0.1", port=port, username=bench.user)
     options = ConnectOptions(known_hosts=bench.known_hosts_for(port), identity_file=str(bench.host.identity))
     agent = RemoteAgent(SshSession.open(target, options))
-    return Tool("wb sync (open connection)", "wb/bench-wb-open", lambda: sync_up(agent, src, "~/wb/bench-wb-open"))
+    return Tool("wb sync (open connection)", dest, lambda: sync_up(agent, src, str(dest)))
 
 
 def _forget(bench: BenchHost, tool: Tool) -> None:
     """Remove a tool's destination (and wb's record of it) so the next run is an initial sync."""
     from weatherballoon.remote import sync_state
 
-    home = bench.host.user.home
-    shutil.rmtree(home / tool.dest, ignore_errors=True)
-    os.environ["WB_AGENT_HOME"] = str(home / ".weatherballoon")
+    shutil.rmtree(tool.dest, ignore_errors=True)
+    os.environ["WB_AGENT_HOME"] = str(bench.host.user.home / ".weatherballoon")
     try:
-        Path(sync_state.record_path(os.path.realpath(home / tool.dest))).unlink(missing_ok=True)
+        Path(sync_state.record_path(os.path.realpath(tool.dest))).unlink(missing_ok=True)
     finally:
         del os.environ["WB_AGENT_HOME"]
+
+
+def _destination_base(bench: BenchHost, dest_dir: Path | None) -> Path:
+    if dest_dir is None:
+        return bench.host.user.home
+    base = dest_dir / bench.user
+    base.mkdir(parents=True, exist_ok=True)
+    os.chown(base, bench.host.user.uid, bench.host.user.gid)
+    return base
 
 
 def _measure(
@@ -155,6 +164,12 @@ def main() -> None:
     parser.add_argument("--rtt-ms", type=float, default=50.0, help="added round trip for the delayed link (0: skip)")
     parser.add_argument("--rtt-rounds", type=int, default=7)
     parser.add_argument("--no-rclone", action="store_true")
+    parser.add_argument(
+        "--dest-dir",
+        type=Path,
+        help="where the copies go on the machine (default: the login's home); "
+        "a tmpfs such as /dev/shm/wb-bench takes the disk out of the comparison",
+    )
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
 
@@ -168,7 +183,9 @@ def main() -> None:
         src = make_tree(bench.workdir / "tree")
         files, size = tree_size(src)
         results["tree"] = {"files": files, "bytes": size}
-        tools = _tools(bench, bench.host.port, src, not args.no_rclone)
+        base = _destination_base(bench, args.dest_dir)
+        results["destination"] = str(base)
+        tools = _tools(bench, bench.host.port, src, base, not args.no_rclone)
         for tool in tools:  # warm: agent installed, destination populated, page cache hot
             _forget(bench, tool)
             tool.run()
@@ -183,7 +200,7 @@ def main() -> None:
         if args.rtt_ms > 0:
             half = args.rtt_ms / 2
             with DelayProxy(("127.0.0.1", bench.host.port), up_ms=half, down_ms=half, lifetime_s=3600) as proxy:
-                delayed = _tools(bench, proxy.port, src, not args.no_rclone)
+                delayed = _tools(bench, proxy.port, src, base, not args.no_rclone)
                 for tool in delayed:
                     tool.run()
                 for scenario in ("no-op", "one changed"):
@@ -191,11 +208,14 @@ def main() -> None:
             title = f"Loopback + {args.rtt_ms:g} ms RTT (delay proxy)"
             text, results[f"rtt_{args.rtt_ms:g}ms"] = _report(title, delayed, ["no-op", "one changed"])
             sections.append(text)
+        if args.dest_dir:
+            shutil.rmtree(base, ignore_errors=True)
     results["load_after"] = machine()["load average (1, 5, 15 min)"]
     print(" " * 60, file=sys.stderr)
     print("\n".join(sections))
     print("\n".join(verdicts))
     print("machine: " + json.dumps(results["machine"]))
+    print(f"copies on the machine under: {results['destination']}")
     print(f"load average after: {results['load_after']}")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)

@@ -1,5 +1,8 @@
 """One whole-process sync, as `wb run` pays for it: interpreter, imports, connect, agent check, sync_up.
 
+The local scan starts first, on a thread (`start_scan`), so it overlaps importing paramiko and
+connecting, as `wb run` can do it.
+
     python -m bench.sync_once --port P --user U --key K --known-hosts KH LOCAL_ROOT REMOTE_ROOT
 
 Prints the SyncSummary as JSON on stdout. Used by `bench.sync_bench` as the counterpart of one
@@ -25,6 +28,10 @@ def main() -> None:
     parser.add_argument("remote_root")
     args = parser.parse_args()
 
+    from weatherballoon.cli.sync.prepare import start_scan
+
+    scanned = start_scan(args.local_root)
+
     from weatherballoon.cli.providers.records import SshTarget
     from weatherballoon.cli.session.agent import RemoteAgent
     from weatherballoon.cli.session.connection import ConnectOptions, SshSession
@@ -33,7 +40,7 @@ def main() -> None:
     target = SshTarget(host=args.host, port=args.port, username=args.user)
     options = ConnectOptions(known_hosts=Path(args.known_hosts), identity_file=args.key)
     with SshSession.open(target, options) as session:
-        summary = sync_up(RemoteAgent(session), args.local_root, args.remote_root)
+        summary = sync_up(RemoteAgent(session), args.local_root, args.remote_root, scanned=scanned)
     print(json.dumps(dataclasses.asdict(summary)))
 
 
