@@ -117,11 +117,11 @@ def report(title: str, cases: list[Case]) -> tuple[str, dict[str, object]]:
         data[case.name] = {"total_ms": total, "first_byte_ms": first, "client_cpu_ms": cpu, "ratio_to_ssh": ratio}
         rows.append([
             case.name,
-            f"{total['median']:.0f}", f"{total['p90']:.0f}",
+            f"{total['median']:.0f}", f"{total['p90']:.0f}", f"{total['min']:.0f}",
             f"{first['median']:.0f}" if first else "-", f"{first['p90']:.0f}" if first else "-",
             f"{cpu['median']:.0f}", f"{ratio:.2f}x",
         ])  # fmt: skip
-    header = ["command", "median ms", "p90 ms", "first byte median ms", "first byte p90 ms", "client CPU ms",
+    header = ["command", "median ms", "p90 ms", "min ms", "first byte median ms", "first byte p90 ms", "client CPU ms",
               "ratio to ssh"]  # fmt: skip
     note = (
         "ratio: median total against `ssh true`, or median first byte against `ssh echo hi` where it prints. "
