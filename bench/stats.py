@@ -39,7 +39,9 @@ def machine() -> dict[str, str]:
             return "absent"
 
     load = " ".join(f"{value:.2f}" for value in os.getloadavg())
+    commit = subprocess.run(["git", "describe", "--always", "--dirty"], capture_output=True, text=True, check=False)
     return {
+        "commit": commit.stdout.strip() or "unknown",
         "cpus": str(os.cpu_count()),
         "kernel": platform.release(),
         "python": platform.python_version(),
