@@ -101,6 +101,7 @@ def _run(app: App, provider: Provider, request: RunRequest, early: Prefetch | No
             local_root=str(loaded.local_root),
         )
         index.save(record)
+        provider.job_started(instance, record, request.spec)
         args = agent_run_args(job_id, remote_root, request)
         if request.detach:
             status, _out, err = agent.run([*args, "--", *request.command])

@@ -121,6 +121,10 @@ class Provider(ABC):
         """Held while a client is attached to the machine: providers with leases renew them here."""
         yield
 
+    def job_started(self, instance: Instance, record: JobRecord, spec: InstanceSpec) -> None:
+        """A job is recorded locally and about to start on `instance`: providers with a control plane record
+        it there too, with its caps (`spec.max_time_s`, `spec.max_cost_usd`)."""
+
     def job_stopped_reason(self, instance: Instance) -> str | None:
         """Why supervision took the machine away (budget, lease...), if it did. None when it did not."""
         return None
