@@ -55,23 +55,28 @@ def file_digest(path: str) -> str:
             digest.update(block)
 
 
+def _state(st: os.stat_result, full: str) -> tuple | None:
+    mode = st.st_mode
+    if stat.S_ISREG(mode):
+        return ("f", st.st_size, st.st_mtime_ns, mode & 0o7777, None)
+    if stat.S_ISLNK(mode):
+        try:
+            return ("l", 0, 0, 0, os.readlink(full))
+        except OSError:
+            return None
+    return ("d" if stat.S_ISDIR(mode) else "o", 0, 0, 0, None)
+
+
 def describe(dirs: SafeDirs, path: str) -> tuple | None:
     """(kind, size, mtime_ns, mode, target) of a path, or None when absent or behind a symlinked parent."""
     try:
         check_relpath(path)
         if not dirs.parent_exists(path):
             return None
-        st = os.lstat(dirs.abspath(path))
+        full = dirs.abspath(path)
+        return _state(os.lstat(full), full)
     except (OSError, UnsafePath):
         return None
-    if stat.S_ISREG(st.st_mode):
-        return ("f", st.st_size, st.st_mtime_ns, stat.S_IMODE(st.st_mode), None)
-    if stat.S_ISLNK(st.st_mode):
-        try:
-            return ("l", 0, 0, 0, os.readlink(dirs.abspath(path)))
-        except OSError:
-            return None
-    return ("d" if stat.S_ISDIR(st.st_mode) else "o", 0, 0, 0, None)
 
 
 def same(remote: tuple, kind: str, size: int, mtime_ns: int, mode: int, target: str | None) -> bool:
@@ -93,9 +98,28 @@ class RemoteView:
         self._known: dict[str, tuple | None] = {}
 
     def prestat(self) -> None:
-        describe_path = self.describe
+        """lstat every recorded path; the hot loop of a no-op sync, so kept lean (one check per folder)."""
+        known = self._known
+        lstat = os.lstat
+        prefix = self.dirs.abspath("x")[:-1]
+        folders: dict[str, bool] = {}
         for path in self.record or ():
-            describe_path(path)
+            cut = path.rfind("/")
+            folder = path[:cut] if cut > 0 else ""
+            usable = folders.get(folder)
+            if usable is None:
+                try:
+                    usable = folders[folder] = self.dirs.parent_exists(check_relpath(path))
+                except UnsafePath:
+                    usable = folders[folder] = False
+            if not usable or path.endswith(("/.", "/..")):
+                known[path] = None
+                continue
+            full = prefix + path
+            try:
+                known[path] = _state(lstat(full), full)
+            except OSError:
+                known[path] = None
 
     def describe(self, path: str) -> tuple | None:
         if path not in self._known:
