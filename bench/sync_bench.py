@@ -8,7 +8,6 @@ a clean user (see `bench.bench_host`), and every process pays a fresh SSH connec
 
 - `rsync -a --delete --exclude=/.git -e 'ssh ...'`       the reference
 - `wb sync (whole process)`: `python -m bench.sync_once`  interpreter, imports, connect, agent check, sync_up
-  (the local scan started first, on a thread, as `wb run` can: `start_scan`)
 - `wb sync (open connection)`: sync_up alone, in this process, on a connection opened once (what it adds
   to a `wb run` that is connected anyway)
 - `rclone sync :sftp:` (initial once, then like the others), unless --no-rclone
