@@ -162,3 +162,11 @@ def test_a_scan_started_early_is_used_and_a_mismatched_one_redone(project: Path,
     stale = start_scan(project)  # no protect globs: not what this sync asks for
     summary = sync_up(runner, project, REMOTE, protect=["outputs"], scanned=stale)
     assert (summary.files_sent, summary.protected) == (1, 1)
+
+
+def test_a_name_that_is_not_utf8_travels_byte_for_byte(project: Path, runner: LocalAgentRunner) -> None:
+    raw_name = b"caf\xe9 latin-1.txt"
+    (project.joinpath(os.fsdecode(raw_name))).write_text("bytes in the name\n")
+    assert sync_up(runner, project, REMOTE).files_sent == 1
+    assert raw_name in os.listdir(os.fsencode(remote_tree(runner)))
+    assert sync_up(runner, project, REMOTE).files_sent == 0
