@@ -1,14 +1,16 @@
-"""Where a warm `wb run` spends its time: interpreter, imports, config, connect, kex, auth, agent, sync, job, exit.
+"""Where a warm `wb run` spends its time: a timeline from spawn to exit, median over many runs.
 
     sudo python -m bench.profile_run [--runs 15] [--no-sync] [--rtt-ms 0]
 
-Each run spawns a child interpreter that imports the client, wraps a handful of its functions (and
-paramiko's `Transport.start_client`) with wall-clock timers, then calls the real entry point
-`run_cli(["run", "--", "true"])` against a real sshd. Timers are plain `time.time()` pairs around the
-original functions: they add microseconds, not milliseconds. The parent records the spawn time and the exit
-time, so the interpreter's start and teardown are counted too. Separately, `python -X importtime` attributes
-the import time of `wb run` to packages. The remote side (the agent's Python start) is timed over one ssh
-connection with OpenSSH.
+Each run spawns a child interpreter that installs an import hook, then calls the real entry point
+`run_cli(["run", "--", "true"])` against a real sshd. The client imports what it imports, when it imports it
+(lazily, and in whatever threads it uses); as each probed module finishes loading, the hook wraps a few of
+its functions (and paramiko's `Transport.start_client`) with wall-clock timers: `time.time()` pairs, which
+add microseconds. The client's own `WB_TRACE=1` marks are read from stderr and placed on the same clock.
+The parent records spawn and exit, so the interpreter's start and teardown are on the timeline too.
+
+Separately, `python -X importtime` attributes import time to packages, and the remote side (the agent's
+Python start) is timed inside one ssh command.
 """
 
 from __future__ import annotations
@@ -29,49 +31,44 @@ from bench.bench_host import WB, BenchHost, bench_host
 from bench.stats import machine, markdown_table
 from tests.support.delay_proxy import DelayProxy
 
-# label -> (module, attribute path); nested phases are reported inside their parents.
+# label -> (module, attribute path). A probe whose function no longer exists is reported as absent.
 PROBES: dict[str, tuple[str, str]] = {
     "config load": ("weatherballoon.cli.config.loader", "load_config"),
-    "provider lookup (entry points)": ("weatherballoon.cli.providers.registry", "provider_class"),
+    "provider lookup": ("weatherballoon.cli.providers.registry", "provider_class"),
     "ssh session open": ("weatherballoon.cli.session.connection", "SshSession.open"),
-    "  tcp connect": ("weatherballoon.cli.session.connection", "_open_socket"),
-    "  banner + kex": ("paramiko.transport", "Transport.start_client"),
-    "  host key check": ("weatherballoon.cli.session.connection", "verify_host_key"),
-    "  auth (key load + publickey)": ("weatherballoon.cli.session.connection", "_authenticate"),
-    "agent check (exec: installed?)": ("weatherballoon.cli.session.agent", "RemoteAgent.ensure_installed"),
-    "sync (no-op)": ("weatherballoon.cli.sync.client", "sync_up"),
+    "tcp connect": ("weatherballoon.cli.session.connection", "_open_socket"),
+    "banner + kex": ("paramiko.transport", "Transport.start_client"),
+    "host key check": ("weatherballoon.cli.session.connection", "verify_host_key"),
+    "auth (key load + publickey)": ("weatherballoon.cli.session.connection", "_authenticate"),
+    "agent check (is it installed?)": ("weatherballoon.cli.session.agent", "RemoteAgent.ensure_installed"),
+    "agent bundle (zip + hash)": ("weatherballoon.cli.session.bundle", "agent_bundle"),
+    "channel open": ("weatherballoon.cli.session.connection", "SshSession.channel"),
+    "exec request": ("paramiko.channel", "Channel.exec_command"),
+    "sync": ("weatherballoon.cli.sync.client", "sync_up"),
     "job index write": ("weatherballoon.cli.jobs.index", "save"),
-    "job: start, stream, exit status": ("weatherballoon.cli.jobs.run_job", "pump"),
+    "job: stream until exit status": ("weatherballoon.cli.jobs.attach", "pump"),
     "fetch outputs": ("weatherballoon.cli.jobs.run_job", "fetch_outputs"),
     "close": ("weatherballoon.cli.providers.base", "Provider.close"),
-    # Counted, not added up: each is one channel open + one exec request on the connection.
-    "# channels opened": ("weatherballoon.cli.session.connection", "SshSession.channel"),
 }
 
 CHILD = r"""
-import functools, importlib, json, os, sys, time
+import functools, importlib.abc, json, os, sys, threading, time
+from collections import defaultdict
 started = time.time()
-probes = json.loads(os.environ["WB_PROFILE_PROBES"])
-from weatherballoon.cli.main import run_cli
-import weatherballoon.cli.commands.run, weatherballoon.cli.jobs.run_job, weatherballoon.cli.sync.client
-from weatherballoon.cli.session.lazy_paramiko import paramiko
-paramiko()
-imported = time.time()
-events = []
+events, absent, by_module = [], [], defaultdict(list)
+for label, (module_name, path) in json.loads(os.environ["WB_PROFILE_PROBES"]).items():
+    by_module[module_name].append((label, path))
 
-skipped = []
 
-def wrap(label, module_name, path):
-    try:
-        owner = importlib.import_module(module_name)
-        *parents, name = path.split(".")
-        for part in parents:
-            owner = getattr(owner, part)
-        getattr(owner, name)
-    except (ImportError, AttributeError):
-        skipped.append(label)  # the client changed shape: report the probe as absent, do not fail
+def wrap(module, label, path):
+    owner = module
+    *parents, name = path.split(".")
+    for part in parents:
+        owner = getattr(owner, part, None)
+    raw = owner.__dict__.get(name) if owner is not None and hasattr(owner, "__dict__") else None
+    if raw is None:
+        absent.append(label)
         return
-    raw = owner.__dict__[name] if hasattr(owner, "__dict__") and name in owner.__dict__ else getattr(owner, name)
     is_classmethod = isinstance(raw, classmethod)
     original = raw.__func__ if is_classmethod else raw
 
@@ -81,29 +78,54 @@ def wrap(label, module_name, path):
         try:
             return original(*args, **kwargs)
         finally:
-            events.append((label, start, time.time()))
+            events.append((label, threading.current_thread().name, start, time.time()))
 
     setattr(owner, name, classmethod(timed) if is_classmethod else timed)
 
-for label, (module_name, path) in probes.items():
-    wrap(label, module_name, path)
-wrapped = time.time()
+
+class Probe(importlib.abc.MetaPathFinder):
+    # Finds probed modules through the other finders, and wraps their functions once they have loaded.
+    def find_spec(self, name, path, target=None):
+        if name not in by_module:
+            return None
+        for finder in sys.meta_path:
+            if finder is self or not hasattr(finder, "find_spec"):
+                continue
+            spec = finder.find_spec(name, path, target)
+            if spec is not None:
+                break
+        else:
+            return None
+        load = spec.loader.exec_module
+
+        def exec_module(module):
+            load(module)
+            for label, attr in by_module[name]:
+                wrap(module, label, attr)
+
+        spec.loader.exec_module = exec_module
+        return spec
+
+
+sys.meta_path.insert(0, Probe())
+from weatherballoon.cli.main import run_cli
 code = run_cli(sys.argv[1:])
 ended = time.time()
+seen = {module for module in by_module if module in sys.modules}
+absent += [label for module in by_module if module not in seen for label, _ in by_module[module]]
 with open(os.environ["WB_PROFILE_OUT"], "w") as handle:
-    json.dump({"started": started, "imported": imported, "wrapped": wrapped, "ended": ended,
-               "code": code, "events": events, "skipped": skipped}, handle)
+    json.dump({"started": started, "ended": ended, "code": code, "events": events, "absent": absent}, handle)
 sys.exit(code)
 """
 
-
-INTERPRETER = "interpreter start (to first line)"
-IMPORTS = "imports (click, pydantic, paramiko, wb)"
+TRACE_LINE = re.compile(r"wb-trace\s+([\d.]+) ms\s+(.*)")
 
 
-def profile_once(bench: BenchHost, argv: list[str], out: Path) -> tuple[dict[str, float], dict[str, int]]:
-    """(phase -> ms, counter -> count) for one profiled `wb` process."""
-    env = bench.wb_env() | {"WB_PROFILE_OUT": str(out), "WB_PROFILE_PROBES": json.dumps(PROBES)}
+def profile_once(bench: BenchHost, argv: list[str], out: Path) -> list[tuple[str, str, float, float]]:
+    """One profiled run: (label, thread, start ms, duration ms) on a clock that starts at spawn."""
+    env = bench.wb_env() | {
+        "WB_PROFILE_OUT": str(out), "WB_PROFILE_PROBES": json.dumps(PROBES), "WB_TRACE": "1",
+    }  # fmt: skip
     spawned = time.time()
     proc = subprocess.run([sys.executable, "-c", CHILD, *argv], cwd=bench.project, env=env,
                           stdin=subprocess.DEVNULL, capture_output=True)  # fmt: skip
@@ -111,25 +133,41 @@ def profile_once(bench: BenchHost, argv: list[str], out: Path) -> tuple[dict[str
     if proc.returncode != 0:
         raise SystemExit(f"profiled wb exited {proc.returncode}: {proc.stderr.decode()}")
     trace = json.loads(out.read_text())
-    phases: dict[str, float] = defaultdict(float)
+    ms = 1000.0
+    rows = [("interpreter start, site", "main", 0.0, (trace["started"] - spawned) * ms)]
     counts: dict[str, int] = defaultdict(int)
-    phases[INTERPRETER] = trace["started"] - spawned
-    phases[IMPORTS] = trace["imported"] - trace["started"]
-    for label, begun, ended in trace["events"]:
-        if label.startswith("#"):
-            counts[label] += 1
-        else:
-            phases[label] += ended - begun
-    probed = sum(value for label, value in phases.items() if not label.startswith(" ")) - phases[INTERPRETER]
-    probed -= phases[IMPORTS]
-    phases["other (cli parse, glue)"] = trace["ended"] - trace["wrapped"] - probed
-    nested = sum(value for label, value in phases.items() if label.startswith("  "))
-    phases["  other (send_ignore, keepalive setup)"] = phases["ssh session open"] - nested
-    phases["interpreter exit (teardown)"] = exited - trace["ended"]
-    phases["total (spawn to exit)"] = exited - spawned
-    for label in trace["skipped"]:
-        counts[f"# probe absent (function moved or renamed): {label.strip()}"] = 1
-    return {label: value * 1000 for label, value in phases.items()}, dict(counts)
+    for label, thread, start, end in sorted(trace["events"], key=lambda event: event[2]):
+        counts[label] += 1
+        name = f"{label} #{counts[label]}" if counts[label] > 1 else label
+        rows.append((name, "main" if thread == "MainThread" else thread, (start - spawned) * ms, (end - start) * ms))
+    for line in proc.stderr.decode(errors="replace").splitlines():
+        match = TRACE_LINE.match(line)
+        if match:  # WB_TRACE marks count from the process's start, as our clock does from spawn
+            rows.append((f"mark: {match.group(2)}", "main", float(match.group(1)), 0.0))
+    rows.append(("interpreter teardown", "main", (trace["ended"] - spawned) * ms, (exited - trace["ended"]) * ms))
+    rows.append(("exit", "main", (exited - spawned) * ms, 0.0))
+    rows += [(f"probe absent (moved or renamed): {label}", "-", -1.0, 0.0) for label in trace["absent"]]
+    return rows
+
+
+def timeline(runs: list[list[tuple[str, str, float, float]]]) -> list[list[str]]:
+    """Median start and duration per phase over runs, in time order."""
+    starts: dict[tuple[str, str], list[float]] = defaultdict(list)
+    lengths: dict[tuple[str, str], list[float]] = defaultdict(list)
+    for rows in runs:
+        for label, thread, start, length in rows:
+            starts[(label, thread)].append(start)
+            lengths[(label, thread)].append(length)
+    table = []
+    for key in sorted(starts, key=lambda key: statistics.median(starts[key])):
+        label, thread = key
+        seen = f" (in {len(starts[key])} of {len(runs)} runs)" if len(starts[key]) < len(runs) else ""
+        length = statistics.median(lengths[key])
+        table.append([
+            f"{statistics.median(starts[key]):.1f}", f"{length:.1f}" if length else "",
+            f"{min(lengths[key]):.1f}" if length else "", thread, label + seen,
+        ])  # fmt: skip
+    return table
 
 
 def import_breakdown(bench: BenchHost, argv: list[str], runs: int) -> dict[str, float]:
@@ -173,7 +211,7 @@ def remote_side(bench: BenchHost, runs: int) -> dict[str, float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description="phase breakdown of a warm wb run")
+    parser = argparse.ArgumentParser(description="timeline of a warm wb run")
     parser.add_argument("--runs", type=int, default=15)
     parser.add_argument("--no-sync", action="store_true", help="profile `wb run --no-sync -- true`")
     parser.add_argument("--rtt-ms", type=float, default=0.0, help="relay through the delay proxy with this RTT")
@@ -185,7 +223,8 @@ def main() -> None:
             half = args.rtt_ms / 2
             port = stack.enter_context(DelayProxy(("127.0.0.1", port), up_ms=half, down_ms=half)).port
         bench.write_config(port)
-        profile_once(bench, argv, Path(tmp) / "warm.json")  # installs the agent, initial sync
+        for index in range(2):  # installs the agent, initial sync, remembers the target for early connects
+            profile_once(bench, argv, Path(tmp) / f"warm{index}.json")
         runs, ssh_times = [], []
         for index in range(args.runs):
             runs.append(profile_once(bench, argv, Path(tmp) / f"run{index}.json"))
@@ -195,14 +234,9 @@ def main() -> None:
         imports = import_breakdown(bench, argv, max(5, args.runs // 3))
         remote = remote_side(bench, 10)
     link = f"loopback + {args.rtt_ms:g} ms RTT (delay proxy)" if args.rtt_ms else "loopback"
-    labels = list(runs[0][0])
-    rows = [[label.replace(" ", "&nbsp;", 2) if label.startswith(" ") else label,
-             f"{statistics.median(phases.get(label, 0.0) for phases, _ in runs):.1f}",
-             f"{min(phases.get(label, 0.0) for phases, _ in runs):.1f}"] for label in labels]  # fmt: skip
-    print(f"### wb {' '.join(argv)}, {link}: median of {args.runs} runs\n")
-    print(markdown_table(["phase", "median ms", "min ms"], rows))
-    for label in sorted({label for _, counts in runs for label in counts}):
-        print(f"\n{label.lstrip('# ')}: {statistics.median(counts.get(label, 0) for _, counts in runs):g} per run")
+    print(f"### wb {' '.join(argv)}, {link}: timeline, median of {args.runs} runs\n")
+    header = ["starts at ms", "takes ms (median)", "takes ms (min)", "thread", "phase"]
+    print(markdown_table(header, timeline(runs)))
     print(f"\nreference `ssh true` on the same link, interleaved: median {statistics.median(ssh_times):.0f} ms")
     print("\n### import time by package (python -X importtime, self times summed per package, median ms)\n")
     ranked = sorted(imports.items(), key=lambda item: -item[1])
