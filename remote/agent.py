@@ -19,6 +19,7 @@ COMMANDS = {
     "sync-scan": "weatherballoon.remote.sync_receiver:scan_main",
     "sync-apply": "weatherballoon.remote.sync_receiver:apply_main",
     "outputs-pack": "weatherballoon.remote.outputs:pack_main",
+    "daemon": "weatherballoon.remote.daemon:main",
     "version": "weatherballoon.remote.agent:version_main",
 }
 

@@ -92,11 +92,11 @@ def exact_positionals(positionals: list, names: tuple) -> list:
 
 
 class RunArgs:
-    __slots__ = ("command", "cwd", "env", "follow", "job_id", "max_time_s", "stdin")
+    __slots__ = ("command", "cwd", "env", "follow", "job_id", "max_time_s", "outputs", "stdin")
 
     def __init__(self, argv: list) -> None:
         options, positionals, command = split_args(
-            argv, flags=("stdin", "follow"), valued=("job-id", "cwd", "max-time"), repeated=("env",)
+            argv, flags=("stdin", "follow"), valued=("job-id", "cwd", "max-time"), repeated=("env", "outputs")
         )
         if positionals:
             raise UsageError(f"unexpected argument {positionals[0]!r}: the command goes after --")
@@ -111,6 +111,8 @@ class RunArgs:
         self.env = env_pairs(options.get("env", []))
         max_time = options.get("max-time")
         self.max_time_s = None if max_time is None else positive_seconds(max_time, "max-time")
+        # Output globs, relative to the cwd: recorded in meta.json for the daemon's push to S3.
+        self.outputs = [glob for glob in options.get("outputs", []) if glob.strip()]
         self.stdin = bool(options.get("stdin"))
         self.follow = bool(options.get("follow"))
         self.command = command

@@ -4,12 +4,15 @@ State lives in `$WB_AGENT_HOME`, else `~/.weatherballoon` (mode 0700); each job 
 
     meta.json    written once the job runs: id, command (list, as given), cwd, pid, pgid (= pid),
                  proc_start (/proc/<pid>/stat field 22; guards against pid reuse), started_at (epoch s),
-                 max_time_s, stdin (bool), supervisor_pid, supervisor_start, boot_id (with proc_start,
-                 tells a live job from a pid reused after a reboot). Never the --env values.
+                 max_time_s, stdin (bool), outputs (the --outputs globs, relative to cwd),
+                 supervisor_pid, supervisor_start, boot_id (with proc_start, tells a live job from a pid
+                 reused after a reboot). Never the --env values.
                  pid, pgid and proc_start are null when the command could not be started.
     stdout       the command's raw bytes, appended by the command itself (a file, not a pipe through
     stderr       the agent, so nothing is lost when the agent or the connection dies)
     stdin        a FIFO, only with --stdin
+    stop.json    only when the daemon stopped the job (max-cost): {"reason": ..., "at": ...}, written before
+                 it signals the job's group; the supervisor records that reason (exit 124)
     status.json  written when the job ends: exit_code, signal (N or null), stop_reason ("max-time", later
                  "max-cost" | "budget" | "lease", or null), ended_at, started_at
 
@@ -24,7 +27,8 @@ Commands (`python3 agent.pyz COMMAND ...`). Options take `--opt VALUE` or `--opt
 of the agent's own goes to stderr and starts with `wb-agent:`. Usage errors (bad option, malformed id,
 id already used) exit 2; a job id that does not exist exits 3.
 
-run --job-id ID --cwd DIR [--env KEY=VALUE]... [--max-time SECONDS] [--stdin] [--follow] -- CMD [ARG...]
+run --job-id ID --cwd DIR [--env KEY=VALUE]... [--max-time SECONDS] [--outputs GLOB]... [--stdin] [--follow]
+    -- CMD [ARG...]
     Starts CMD detached: its supervisor is in a session of its own (setsid), holds none of the caller's
     fds (the SSH channel closes when the caller exits), ignores SIGHUP, and reaps the job. The job runs
     in its own process group, in DIR (created if missing; `~` expanded, relative to the agent's cwd),
@@ -33,6 +37,8 @@ run --job-id ID --cwd DIR [--env KEY=VALUE]... [--max-time SECONDS] [--stdin] [-
     the program looked up on the job's PATH (an --env PATH=... counts).
     --max-time: after SECONDS the group gets SIGTERM, 5 s later SIGKILL; the job ends with 124,
     stop_reason "max-time". A SIGINT/SIGTERM sent to the supervisor itself is passed on to the group.
+    --outputs: a glob (`sync_globs` syntax) of the job's outputs, relative to DIR; repeatable. Only
+    recorded (meta.json): on aws the daemon pushes them to S3 when the job ends (`daemon`).
     Without --follow: prints `ID\\n` on stdout and exits 0 once the job runs and meta.json exists.
     With --follow: does what `follow ID` does from offset 0 and exits with the job's code; SIGINT and
     SIGTERM received by this process are passed on to the job's group. With --stdin too, copies this

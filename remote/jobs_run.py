@@ -19,7 +19,9 @@ FORWARDED_SIGNALS = (_signal.SIGINT, _signal.SIGTERM)
 
 def run(args: RunArgs) -> int:
     paths = JobPaths(args.job_id)
-    spec = supervisor.JobSpec(paths, args.command, args.cwd, args.env, args.max_time_s, args.stdin)
+    spec = supervisor.JobSpec(
+        paths, args.command, args.cwd, args.env, args.max_time_s, args.stdin, outputs=args.outputs
+    )
     try:
         launch = supervisor.start(spec)
     except FileExistsError:

@@ -23,13 +23,15 @@ from .jobstore import JobPaths, make_jobs_dir, write_json_atomic
 from .spawn import START_FAILED_EXIT, StartError, spawn_job
 
 GRACE_S = 5.0
+# Written into the job's dir by the daemon before it stops the job's group (max-cost): the reason recorded.
+STOP_REQUEST = "stop.json"
 _WATCHED = (_signal.SIGCHLD, _signal.SIGINT, _signal.SIGTERM)
 
 
 class JobSpec:
     """What `run` asks for; `command` is argv, or one shell command line when it has one element."""
 
-    __slots__ = ("command", "cwd", "env", "max_time_s", "paths", "stdin")
+    __slots__ = ("command", "cwd", "env", "max_time_s", "outputs", "paths", "stdin")
 
     def __init__(
         self,
@@ -39,6 +41,7 @@ class JobSpec:
         env: dict | None = None,
         max_time_s: float | None = None,
         stdin: bool = False,
+        outputs: list | None = None,
     ) -> None:
         self.paths = paths
         self.command = list(command)
@@ -46,6 +49,7 @@ class JobSpec:
         self.env = dict(env or {})
         self.max_time_s = max_time_s
         self.stdin = stdin
+        self.outputs = list(outputs or [])
 
     def argv(self) -> list:
         # Like ssh: one argument is a shell command line, several are an argv.
@@ -122,6 +126,8 @@ def _supervise(spec: JobSpec, out_fd: int, err_fd: int, stdin_fd: int, notify_fd
     _record(paths.meta, _meta(spec, started_at, job_pid, job_start))
     notify.send_started(notify_fd, job_pid)
     wait_status, stop_reason = _wait(job_pid, spec.max_time_s)
+    if stop_reason is None:
+        stop_reason = requested_stop(paths)
     exit_code, signal = jobstate.outcome(wait_status, stop_reason)
     _record_end(spec, started_at, exit_code, signal, stop_reason, notify_fd)
     return 0
@@ -138,10 +144,22 @@ def _meta(spec: JobSpec, started_at: float, pid: int | None, pid_start: int | No
         "started_at": started_at,
         "max_time_s": spec.max_time_s,
         "stdin": spec.stdin,
+        "outputs": spec.outputs,
         "supervisor_pid": os.getpid(),
         "supervisor_start": procinfo.proc_start(os.getpid()),
         "boot_id": procinfo.boot_id(),
     }
+
+
+def requested_stop(paths: JobPaths) -> str | None:
+    """The reason another part of the agent stopped this job for (see STOP_REQUEST), if it did."""
+    path = os.path.join(paths.dir, STOP_REQUEST)
+    if not os.path.exists(path):  # the common case, without importing json
+        return None
+    from .jobstore import read_json
+
+    reason = (read_json(path) or {}).get("reason")
+    return reason if reason in jobstate.STOP_REASONS else None
 
 
 def _record_end(

@@ -1,0 +1,143 @@
+"""`daemon`: the agent's dead-man switch on an aws instance (DESIGN §5; behaviour in docs/supervision.md).
+
+    daemon --ensure       start it detached unless it runs; returns at once (0 once it runs)
+    daemon --foreground   run it here (systemd's wb-agent.service); waits while another one runs
+    daemon --status       print what it last saw and decided, as JSON (running, pid, lease, decision...)
+
+Needs `~/.weatherballoon/agent.env` (or `$WB_AGENT_HOME/agent.env`); without it exits 2 and says so.
+Only one daemon supervises a machine: it holds an exclusive lock on `daemon.lock` while it lives and writes
+its pid to `daemon.pid`. Runs on python3 >= 3.8 with boto3 (the instance's /opt/wb/venv python).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import subprocess
+import sys
+import time
+import zipfile
+
+from .agent_env import AgentEnv, AgentEnvError
+from .daemon_state import LOCK_FILE, LOG_FILE, PID_FILE, STATE_FILE, DaemonLog, path_of
+from .jobstore import read_json, state_dir, write_json_atomic
+
+USAGE = "usage: agent daemon --ensure | --foreground | --status\n"
+USAGE_EXIT = 2
+START_WAIT_S = 10.0
+
+
+def say(message: str) -> None:
+    with contextlib.suppress(OSError):
+        os.write(2, f"wb-agent: daemon: {message}\n".encode("utf-8", "replace"))
+
+
+def _open_lock(name: str) -> int:
+    os.makedirs(state_dir(), mode=0o700, exist_ok=True)
+    return os.open(path_of(name), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+
+
+def is_running() -> bool:
+    """True while a daemon holds the lock (a dead one holds nothing: the kernel drops its locks)."""
+    fd = _open_lock(LOCK_FILE)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+    return False
+
+
+def self_command() -> list:
+    """How to start this same agent again: `python [-I] [-S] <bundle> daemon --foreground`."""
+    bundle = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    flags = (["-I"] if sys.flags.isolated else []) + (["-S"] if sys.flags.no_site else [])
+    if os.path.isfile(os.path.join(bundle, "__main__.py")) or zipfile.is_zipfile(bundle):
+        return [sys.executable, *flags, bundle, "daemon", "--foreground"]
+    return [sys.executable, "-m", "weatherballoon.remote.agent", "daemon", "--foreground"]  # an installed package
+
+
+def ensure() -> int:
+    fd = _open_lock(LOCK_FILE + ".ensure")
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)  # concurrent ensures take turns: only one starts a daemon
+        if is_running():
+            pid = (read_json(path_of(PID_FILE)) or {}).get("pid")
+            sys.stdout.write(f"running {pid}\n")
+            return 0
+        log_fd = os.open(path_of(LOG_FILE), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        try:
+            child = subprocess.Popen(
+                self_command(), stdin=subprocess.DEVNULL, stdout=log_fd, stderr=log_fd, cwd=state_dir(),
+                start_new_session=True, close_fds=True,
+            )  # fmt: skip
+        finally:
+            os.close(log_fd)
+        deadline = time.monotonic() + START_WAIT_S
+        while not is_running():
+            if child.poll() is not None or time.monotonic() > deadline:
+                say(f"it did not start (exit {child.poll()}); see {path_of(LOG_FILE)}")
+                return 1
+            time.sleep(0.02)
+        sys.stdout.write(f"started {child.pid}\n")
+        return 0
+    finally:
+        os.close(fd)
+
+
+def foreground(env: AgentEnv) -> int:
+    from .boot import Imds
+    from .daemon_loop import Daemon
+    from .daemon_store import AgentStore, make_client, make_session
+    from .s3push import OutputPusher
+
+    log = DaemonLog(path_of(LOG_FILE))
+    fd = _open_lock(LOCK_FILE)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        log.write("waiting", why="another daemon runs; taking over when it ends")
+        fcntl.flock(fd, fcntl.LOCK_EX)
+    from . import procinfo
+
+    write_json_atomic(path_of(PID_FILE), {"pid": os.getpid(), "proc_start": procinfo.proc_start(os.getpid())})
+    try:
+        session = make_session(env)
+    except ImportError as exc:
+        log.write("cannot-start", error=f"boto3 is not importable by {sys.executable}: {exc}")
+        say(f"boto3 is not importable by {sys.executable}; run the agent with the instance's /opt/wb/venv python")
+        return 1
+    store = AgentStore.for_env(env, session)
+    pusher = None
+    if env.bucket:
+        pusher = OutputPusher(lambda: make_client("s3", env, session), env.bucket, env.s3_prefix)
+    imds = None if env.imds_disabled else Imds(env.imds_endpoint)
+    daemon = Daemon(env, store, pusher, path_of(STATE_FILE), log, imds=imds)
+    daemon.state.pid, daemon.state.boot_id = os.getpid(), procinfo.boot_id()
+    daemon.state.started_at = time.time()
+    return daemon.run()
+
+
+def status() -> int:
+    report = read_json(path_of(STATE_FILE)) or {}
+    report["running"] = is_running()
+    report["pid"] = (read_json(path_of(PID_FILE)) or {}).get("pid") if report["running"] else None
+    sys.stdout.write(json.dumps(report, sort_keys=True) + "\n")
+    return 0
+
+
+def main(argv: list) -> int:
+    if len(argv) != 1 or argv[0] not in ("--ensure", "--foreground", "--status"):
+        sys.stderr.write(USAGE)
+        return USAGE_EXIT
+    if argv[0] == "--status":
+        return status()
+    try:
+        env = AgentEnv.load()
+    except AgentEnvError as exc:
+        say(str(exc))
+        return USAGE_EXIT
+    return ensure() if argv[0] == "--ensure" else foreground(env)

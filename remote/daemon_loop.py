@@ -1,0 +1,292 @@
+"""The daemon's pass: observe (jobs, row, job rows), decide (`daemon_decide.decide`), act, remember.
+
+Acting: power off (outputs pushed first, within WB_PUSH_DEADLINE_S), stop jobs over their cost cap, write
+the lease, heartbeat running job rows, close the rows of ended jobs and push their outputs, re-arm the
+kernel timer when the row's lease moved, and push everything once on a spot interruption notice.
+Every decision is a line in daemon.log. Runs on python3 >= 3.8 with boto3 (aws instances only).
+"""
+
+from __future__ import annotations
+
+import signal
+import time
+import traceback
+
+from ..lambdas import lease
+from ..lambdas.errors import LeaseRefusedError, StoreError, SupervisionError
+from . import daemon_jobs, poweroff
+from .daemon_decide import Facts, Plan, decide
+from .daemon_state import DaemonLog, DaemonState
+from .s3push import PushWorker
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+    from .agent_env import AgentEnv
+    from .s3push import OutputPusher
+
+SIGNALS = (signal.SIGTERM, signal.SIGINT)
+FAILED = object()  # what `_table` returns when the call did not succeed
+PUSH_RETRY_S = 60.0
+IMDS_RETRY_S = 300.0
+
+
+class Daemon:
+    def __init__(
+        self, env: AgentEnv, store: Any, pusher: OutputPusher | None, state_path: str, log: DaemonLog, *,
+        imds: Any = None, jobs_root: str | None = None, clock: Any = time.time, power_off: Any = poweroff.power_off,
+    ) -> None:  # fmt: skip
+        self.env, self.store, self.pusher, self.log = env, store, pusher, log
+        self.state_path, self.imds, self.clock, self.power_off = state_path, imds, clock, power_off
+        self.watcher = daemon_jobs.JobWatcher(jobs_root)
+        self.jobs_root = jobs_root
+        self.state = DaemonState.load(state_path)
+        self.row: Any = None
+        self.row_seen = False
+        self.contact_ok = False
+        self.worker: PushWorker | None = None
+        self.push_failed: dict = {}  # job id -> when its last push failed
+        self.push_inflight: dict = {}  # job id -> whether it had ended when its push was requested
+        self.imds_retry_at = 0.0
+        self.done = False
+
+    # --- the table -------------------------------------------------------------------------------
+
+    def _table(self, what: str, call: Any, *args: Any) -> Any:
+        """One table call, or FAILED. A StoreError (no answer) ends contact for the rest of the pass; any other
+        answer counts as contact (a refused lease is re-raised, a missing or malformed row is logged)."""
+        if not self.contact_ok and what != "read row":
+            return FAILED
+        try:
+            result = call(*args)
+        except StoreError as exc:
+            if self.state.contact_ok:
+                self.log.write("table-unreachable", call=what, error=str(exc)[:300],
+                               silent_for=f"{self.clock() - self.state.last_contact:.1f}s")  # fmt: skip
+            self.contact_ok = self.state.contact_ok = False
+            return FAILED
+        except LeaseRefusedError:
+            self._contact(what)
+            raise
+        except SupervisionError as exc:
+            self._contact(what)
+            self.log.write("table-answer-unusable", call=what, error=str(exc)[:300])
+            return FAILED
+        self._contact(what)
+        return result
+
+    def _contact(self, what: str) -> None:
+        if not self.state.contact_ok:
+            self.log.write("table-reachable", call=what)
+        self.contact_ok = self.state.contact_ok = True
+        self.state.last_contact = self.clock()
+
+    def _read_row(self) -> None:
+        self.contact_ok = False
+        row = self._table("read row", self.store.get_instance, self.env.owner, self.env.instance_arn)
+        if row is not FAILED:
+            self.row, self.row_seen = row, True
+            if row is not None:
+                self.state.row = {"lease_until": row.lease_until, "max_until": row.max_until,
+                                  "state": row.state.value, "mark": row.mark}  # fmt: skip
+
+    def _job_rows(self) -> dict:
+        rows = self._table("read job rows", self.store.get_jobs, self.env.owner, self.env.instance_arn)
+        return {} if rows is FAILED else {job.job_id: job for job in rows}
+
+    # --- one pass --------------------------------------------------------------------------------
+
+    def one_pass(self) -> float:
+        """Observe, decide, act; returns when (epoch) to look again."""
+        if self.state.last_contact == 0.0:
+            self.state.last_contact = self.clock()  # a fresh start counts as contact: the limit runs from here
+        jobs = self.watcher.jobs()
+        self._collect_pushes()
+        running = [job for job in jobs if job.running]
+        unsettled = [job for job in jobs if job.ended and job.job_id not in self.state.finished]
+        self._read_row()
+        rows = self._job_rows() if self.contact_ok and (running or unsettled) else {}
+        now = self.clock()
+        facts = Facts(
+            now=now, lease_minutes=self.env.lease_minutes, idle_minutes=self.env.idle_minutes,
+            renew_seconds=self.env.renew_seconds, last_contact=self.state.last_contact, row=self.row,
+            row_seen=self.row_seen, contact_ok=self.contact_ok, running=tuple(j.job_id for j in running),
+            was_busy=self.state.busy or bool(unsettled), started_at={j.job_id: j.started_at for j in running},
+            job_rows={job_id: job for job_id, job in rows.items() if job.running},
+            stopping=frozenset(self.state.stopped_jobs),
+        )  # fmt: skip
+        plan = decide(facts)
+        if plan.power_off is not None:
+            self.shut_down(plan.power_off.value, plan.detail, jobs)
+            return now
+        wake_at = plan.wake_at
+        for stop in plan.stops:
+            self._stop(stop, now)
+        if plan.lease is not None and not self._write_lease(plan, bool(running), now):
+            wake_at = now  # refused: read the row again at once, it will say why
+        for job in running:
+            if job.job_id in facts.job_rows:
+                self._table("heartbeat job row", self.store.touch_job, facts.job_rows[job.job_id], now)
+        if self.contact_ok:
+            self._settle(unsettled, rows)
+        self._rearm(now)
+        self._request_pushes([job for job in jobs if job.ended and job.job_id not in self.state.pushed], now)
+        self._check_spot(jobs, now)
+        self.state.running = list(facts.running)
+        self.state.last_pass_at = now
+        self.state.save(self.state_path)
+        return wake_at
+
+    def _write_lease(self, plan: Plan, running: bool, now: float) -> bool:
+        write = plan.lease
+        assert write is not None
+        try:
+            row = self._table("renew lease", self.store.renew_lease, self.env.owner, self.env.instance_arn,
+                              write.until, now, write.state)  # fmt: skip
+        except LeaseRefusedError as exc:
+            self.log.write("renew-refused", reason=exc.args[0] if exc.args else str(exc))
+            self._decided(now, "renew-refused", str(exc))
+            return False
+        if row is FAILED:
+            return True
+        self.row = row
+        self.state.busy = running
+        self.state.last_renewal = {"at": now, "lease_until": row.lease_until, "state": write.state.value,
+                                   "why": write.why}  # fmt: skip
+        self.log.write("renew", state=write.state.value, lease_until=f"{row.lease_until:.3f}",
+                       left=f"{row.lease_until - now:.1f}s", why=write.why)  # fmt: skip
+        self._decided(now, "renew", write.why)
+        return True
+
+    def _decided(self, now: float, action: str, detail: str) -> None:
+        self.state.last_decision = {"at": now, "action": action, "detail": detail}
+
+    def _stop(self, stop: Any, now: float) -> None:
+        done = daemon_jobs.stop_job(stop.job_id, "max-cost", self.jobs_root)
+        self.state.stopped_jobs[stop.job_id] = {"reason": "max-cost", "at": now, "reached_at": stop.reached_at,
+                                                "cost_usd": stop.cost_usd, "cap_usd": stop.cap_usd}  # fmt: skip
+        self.log.write("stop-job", job=stop.job_id, reason="max-cost", cost_usd=f"{stop.cost_usd:.6f}",
+                       cap_usd=f"{stop.cap_usd:g}", late=f"{now - stop.reached_at:.2f}s", signalled=done)  # fmt: skip
+        self._decided(now, "stop-job", f"{stop.job_id}: max-cost")
+
+    def _settle(self, unsettled: list, rows: dict) -> None:
+        """Close the rows of jobs that ended here (the reaper would otherwise judge their caps forever)."""
+        for job in unsettled:
+            row = rows.get(job.job_id)
+            if row is not None and row.running:
+                ended_at = job.ended_at or self.clock()
+                self._table("close job row", self.store.finish_job, row, ended_at, job.state, job.exit_code,
+                            job.stop_reason)  # fmt: skip
+                if not self.contact_ok:
+                    return
+                self.log.write("job-ended", job=job.job_id, state=job.state, exit_code=job.exit_code,
+                               stop_reason=job.stop_reason)  # fmt: skip
+            self.state.finished.append(job.job_id)
+
+    def _rearm(self, now: float) -> None:
+        row = self.row
+        if row is None or not self.contact_ok or self.state.armed.get("lease_until") == row.lease_until:
+            return
+        minutes = lease.shutdown_minutes(now, row.lease_until)
+        result = poweroff.arm_kernel_timer(minutes, self.env)
+        self.log.write("arm-kernel-timer", minutes=minutes, lease_until=f"{row.lease_until:.3f}",
+                       result=result.describe())  # fmt: skip
+        if result.ok:
+            self.state.armed = {"at": now, "minutes": minutes, "lease_until": row.lease_until, "ok": True}
+
+    # --- outputs -----------------------------------------------------------------------------------
+
+    def _request_pushes(self, jobs: list, now: float) -> None:
+        if self.worker is None:
+            return
+        for job in jobs:
+            request = job.push_request()
+            if request is None:
+                if job.ended and job.job_id not in self.state.pushed:
+                    self.state.pushed.append(job.job_id)  # nothing declared: nothing to push
+                continue
+            if job.job_id in self.push_inflight or now - self.push_failed.get(job.job_id, -1e18) < PUSH_RETRY_S:
+                continue
+            self.push_inflight[job.job_id] = job.ended
+            self.worker.request(request)
+
+    def _collect_pushes(self) -> None:
+        if self.worker is None:
+            return
+        for result in self.worker.results():
+            had_ended = self.push_inflight.pop(result.job_id, False)
+            self.log.write("push", result=result.describe())
+            if not result.ok:
+                self.push_failed[result.job_id] = self.clock()
+            elif had_ended and result.job_id not in self.state.pushed:
+                self.state.pushed.append(result.job_id)
+
+    def push_all(self, jobs: list, why: str) -> None:
+        """Synchronously push every job not known to be in S3 (running ones too), within the deadline."""
+        if self.pusher is None:
+            return
+        deadline = time.monotonic() + self.env.push_deadline_s
+        if self.worker is not None:
+            self.worker.wait_idle(deadline - time.monotonic())
+            self._collect_pushes()
+        for job in jobs:
+            request = job.push_request()
+            if request is not None and (job.running or job.job_id not in self.state.pushed):
+                result = self.pusher.push(request, deadline)
+                self.log.write("push", why=why, result=result.describe())
+
+    def _check_spot(self, jobs: list, now: float) -> None:
+        if self.imds is None or self.state.spot_notice or now < self.imds_retry_at:
+            return
+        try:
+            notice = self.imds.get("meta-data/spot/instance-action")
+        except OSError as exc:
+            self.imds_retry_at = now + IMDS_RETRY_S
+            self.log.write("imds-unreachable", error=str(exc)[:200], retry_in=f"{IMDS_RETRY_S:g}s")
+            return
+        if notice:
+            self.state.spot_notice = {"at": now, "notice": notice.strip()[:500]}
+            self.log.write("spot-interruption", notice=notice.strip()[:500])
+            self._decided(now, "spot-push", notice.strip()[:200])
+            self.push_failed.clear()
+            self._request_pushes([job for job in jobs if job.running or job.job_id not in self.state.pushed], now)
+
+    # --- ending --------------------------------------------------------------------------------------
+
+    def shut_down(self, reason: str, detail: str, jobs: list) -> None:
+        now = self.clock()
+        self.log.write("power-off-decided", reason=reason, detail=detail)
+        self._decided(now, "power-off", f"{reason}: {detail}")
+        self.push_all(jobs, "before power-off")
+        result = self.power_off(reason, self.env)
+        self.state.power_off = {"at": self.clock(), "decided_at": now, "reason": reason, "detail": detail,
+                                "ok": result.ok}  # fmt: skip
+        self.log.write("power-off", reason=reason, result=result.describe())
+        self.state.save(self.state_path)
+        self.done = result.ok
+
+    def run(self) -> int:
+        """Pass after pass until powered off or signalled (SIGTERM at system shutdown: push, then exit 0)."""
+        signal.pthread_sigmask(signal.SIG_BLOCK, SIGNALS)  # before any thread starts: they inherit the mask
+        if self.pusher is not None:
+            self.worker = PushWorker(self.pusher)
+        self.log.write("start", instance=self.env.instance_id, lease_minutes=self.env.lease_minutes,
+                       idle_minutes=self.env.idle_minutes, renew_seconds=self.env.renew_seconds)  # fmt: skip
+        while not self.done:
+            try:
+                wake_at = self.one_pass()
+            except Exception:  # a bug must not disarm the switch: log it, keep the control-plane limit
+                self.log.write("pass-failed", error=traceback.format_exc().replace("\n", " | ")[-1500:])
+                if self.clock() - self.state.last_contact >= self.env.lease_minutes * 60.0:
+                    self.shut_down(lease.PowerOff.CONTROL_PLANE_LOST.value, "passes failing", [])
+                wake_at = self.clock() + self.env.renew_seconds
+            if self.done:
+                break
+            received = signal.sigtimedwait(SIGNALS, max(0.0, wake_at - self.clock()))
+            if received is not None:
+                self.log.write("signalled", signal=signal.Signals(received.si_signo).name)
+                self.push_all(self.watcher.jobs(), "on shutdown")
+                self.state.save(self.state_path)
+                return 0
+        return 0
