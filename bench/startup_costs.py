@@ -34,7 +34,7 @@ VARIANTS: dict[str, str] = {
     "+ paramiko (without invoke)": "import weatherballoon.cli.main\n"
     "from weatherballoon.cli.session.lazy_paramiko import paramiko; paramiko()",
     "+ sync client (pathspec, scan, wire)": "import weatherballoon.cli.main, weatherballoon.cli.sync.client",
-    "+ provider lookup (importlib.metadata entry points)": "import weatherballoon.cli.main\n"
+    "+ provider lookup (loads the ssh provider, hence the config model)": "import weatherballoon.cli.main\n"
     "from weatherballoon.cli.providers.registry import provider_class; provider_class('ssh')",
     "whole run path": RUN_PATH,
     "whole run path, then os._exit (no teardown)": RUN_PATH + EXIT_NOW,
