@@ -83,8 +83,10 @@ class Project:
         return self.host.user.home / "wb" / self.root.name
 
 
-def make_project(tmp_path: Path, host: SshdHost | None, *, name: str = "proj", git: bool = True) -> Project:
-    root = tmp_path / name
+def make_project(tmp_path: Path, host: SshdHost | None, *, name: str | None = None, git: bool = True) -> Project:
+    # The folder name is the remote root's name (~/wb/<name>): unique per test, so tests sharing a host
+    # never see each other's files.
+    root = tmp_path / (name or f"proj-{tmp_path.name}")
     root.mkdir()
     data = tmp_path / "wb-data"
     project = Project(root=root, data_dir=data, host=host)
