@@ -21,6 +21,7 @@ from weatherballoon.remote.sync_wire import TAG_ADOPT, TAG_DELETE, link_frame, m
 from .records import SyncPlan, SyncProgress
 
 ProgressFn = Callable[[SyncProgress], None]
+SMALL_PLAN = 4 << 20
 _OPEN_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK  # a fifo must not block us
 _GONE = {errno.ENOENT, errno.ENOTDIR, errno.ELOOP, errno.EINVAL}  # deleted, or no longer what was scanned
 
@@ -48,9 +49,11 @@ def stream_plan(
     *,
     progress: ProgressFn | None = None,
     level: int = 1,
-    workers: int = 2,
+    workers: int | None = None,
 ) -> StreamTotals:
     """Write the whole plan with `write`; AgentStoppedReading when a write fails."""
+    if workers is None:  # threads pay for themselves on big uploads only
+        workers = 2 if plan.bytes_to_send > SMALL_PLAN else 0
     encoder = StreamEncoder(write, level=level, workers=workers)
     top = os.fspath(root)
     files = content = vanished = 0
