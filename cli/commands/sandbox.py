@@ -1,0 +1,84 @@
+"""wb sandbox up [--reaper-period SECONDS] [--lease-minutes M] [--idle-minutes M] | env | status | down"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from ..app import App
+
+
+@click.group()
+def command() -> None:
+    """An offline AWS: a moto server, the stack deployed by `wb bootstrap`, the reaper on a timer, and a real
+    sshd host (a network namespace at its private IP) for every instance launched.
+
+    \b
+      wb sandbox up --reaper-period 2 --lease-minutes 0.2 --idle-minutes 0.1
+      eval "$(wb sandbox env)"
+      wb run -- python3 -c "print('hello from the cloud')"
+      wb sandbox status
+      wb sandbox down
+    """
+
+
+@command.command()
+@click.option("--reaper-period", type=click.FloatRange(min=0.5), default=60.0, show_default=True, metavar="SECONDS",
+              help="How often the reaper handler runs.")  # fmt: skip
+@click.option("--lease-minutes", type=click.FloatRange(min=0.1), default=5.0, show_default=True, metavar="M",
+              help="Lease horizon (stack parameter and supervision.leaseMinutes); 0.1 is 6 s.")  # fmt: skip
+@click.option("--idle-minutes", type=click.FloatRange(min=0), default=10.0, show_default=True, metavar="M",
+              help="Keep-warm time after the last job (stack parameter and supervision.idleMinutes).")  # fmt: skip
+@click.pass_obj
+def up(app: App, reaper_period: float, lease_minutes: float, idle_minutes: float) -> int:
+    """Start the sandbox in the background (it outlives this terminal)."""
+    from ..sandbox.control import up as start
+    from ..sandbox.records import SandboxOptions
+
+    options = SandboxOptions(reaper_period_s=reaper_period, lease_minutes=lease_minutes, idle_minutes=idle_minutes)
+    state = start(options, app.say)
+    app.say(f"sandbox {state.sandbox_id} is up: AWS at {state.endpoint}, reaper every {reaper_period:g} s")
+    app.say('next: eval "$(wb sandbox env)", then wb run -- COMMAND; `wb sandbox down` removes it all')
+    return 0
+
+
+@command.command()
+def env() -> int:
+    """Print the export lines that point wb (and any AWS tool) at the sandbox."""
+    from ..sandbox.control import running_state
+    from ..sandbox.layout import Layout
+    from ..sandbox.settings import env_lines
+
+    sys.stdout.write("\n".join(env_lines(running_state(Layout.default()))) + "\n")
+    return 0
+
+
+@command.command()
+def status() -> int:
+    """Show the sandbox, its reaper and its hosts (exit 1 when it is not running)."""
+    from ..sandbox import control
+    from ..sandbox.errors import SandboxError
+    from ..sandbox.layout import Layout
+    from ..sandbox.status import show
+
+    layout = Layout.default()
+    state = control.load_state(layout)
+    if state is None:
+        raise SandboxError("no sandbox is running", hint="start one with: wb sandbox up")
+    alive = control.daemon_alive(state)
+    show(state, alive, control.reaper(layout), control.hosts(layout), layout)
+    return 0 if alive and state.phase == "ready" else 1
+
+
+@command.command()
+@click.pass_obj
+def down(app: App) -> int:
+    """Stop the sandbox and remove its hosts, account and moto server (safe to repeat)."""
+    from ..sandbox.control import down as stop
+
+    if stop(app.say):
+        app.say("sandbox down")
+    else:
+        app.say("no sandbox is running")
+    return 0

@@ -1,0 +1,209 @@
+"""The host manager: the sandbox's hypervisor. Every half second it compares moto's wb instances with the
+hosts it runs, and makes them agree:
+
+- an instance that is pending or running gets a host (made and booted in a thread of its own);
+- a host whose instance is gone (terminated, stopped) is removed;
+- a host that powered itself off (its `poweroff` ran) or whose kernel timer expired is halted, and its
+  instance is terminated in moto, or stopped, as its InstanceInitiatedShutdownBehavior says (wb launches
+  with `terminate`), exactly as EC2 treats an instance that shuts itself down.
+
+Its table is `hosts.json`, rewritten on every change, which `wb sandbox status` shows.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Any
+
+from weatherballoon.lambdas.tags import MANAGED_FILTER
+
+from . import network
+from .errors import SandboxError
+from .host import Host, HostContext, Launch
+from .records import HostRecord, HostTable, write_json
+from .userdata import decode, parse
+
+log = logging.getLogger("wb.sandbox.hosts")
+POLL_S = 0.5
+KEEP_ENDED = 20
+ALIVE = ["pending", "running"]
+
+
+class HostManager:
+    def __init__(self, context: HostContext, ec2: Any, *, poll_s: float = POLL_S) -> None:
+        self.context = context
+        self.ec2 = ec2
+        self.poll_s = poll_s
+        self.hosts: dict[str, Host] = {}
+        self.refused: dict[str, HostRecord] = {}  # instances that get no host, and why
+        self.ended: list[HostRecord] = []
+        self.busy: set[str] = set()  # hosts being made (not yet safe to remove)
+        self.lock = threading.RLock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._written: HostTable | None = None
+
+    # the loop
+    def start(self) -> HostManager:
+        self.publish()
+        self._thread = threading.Thread(target=self._loop, name="host-manager", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop watching and remove every host (the sandbox is going down)."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+        deadline = time.monotonic() + 15
+        while self.busy and time.monotonic() < deadline:
+            time.sleep(0.05)
+        with self.lock:
+            hosts = list(self.hosts.values())
+        for host in hosts:
+            self.end(host, "terminated", "the sandbox went down")
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.poll_once()
+            except Exception as exc:  # moto busy or restarting: try again next tick, never die
+                log.warning("host manager: %s: %s", type(exc).__name__, exc)
+            self._stop.wait(self.poll_s)
+
+    def poll_once(self) -> None:
+        instances = self.describe()
+        with self.lock:
+            known = set(self.hosts) | set(self.refused)
+            gone = [h for i, h in self.hosts.items() if i not in instances and i not in self.busy]
+            for instance_id in [i for i in self.refused if i not in instances]:
+                del self.refused[instance_id]
+        for instance_id in sorted(set(instances) - known):
+            self.adopt(instance_id, instances[instance_id])
+        for host in gone:
+            self.end(host, "terminated", "its instance was terminated or stopped in EC2")
+        now = time.time()
+        with self.lock:
+            alive = [h for i, h in self.hosts.items() if i not in self.busy]
+        for host in alive:
+            self.check_power(host, now)
+        self.publish()
+
+    def describe(self) -> dict[str, dict[str, Any]]:
+        found: dict[str, dict[str, Any]] = {}
+        filters = [MANAGED_FILTER, {"Name": "instance-state-name", "Values": ALIVE}]
+        for page in self.ec2.get_paginator("describe_instances").paginate(Filters=filters):
+            for reservation in page.get("Reservations", []):
+                for instance in reservation.get("Instances", []):
+                    found[instance["InstanceId"]] = instance
+        return found
+
+    # making a host
+    def adopt(self, instance_id: str, instance: dict[str, Any]) -> None:
+        address = instance.get("PrivateIpAddress")
+        if not address:
+            return  # not placed yet; next tick
+        answer = self.ec2.describe_instance_attribute(InstanceId=instance_id, Attribute="userData")
+        launch = Launch(
+            instance_id, address, parse(decode(answer.get("UserData", {}).get("Value"))),
+            self.key_pair_public_key(instance.get("KeyName")),
+        )  # fmt: skip
+        host = Host(self.context, launch)
+        with self.lock:
+            self.hosts[instance_id] = host
+            self.busy.add(instance_id)
+        threading.Thread(target=self._make, args=(host,), name=f"host-{instance_id}", daemon=True).start()
+
+    def key_pair_public_key(self, name: str | None) -> str | None:
+        if not name:
+            return None
+        try:
+            pairs = self.ec2.describe_key_pairs(KeyNames=[name], IncludePublicKey=True).get("KeyPairs", [])
+        except Exception:  # an unknown pair, or a moto without public keys: the user-data must carry the key
+            return None
+        return pairs[0].get("PublicKey") if pairs else None
+
+    def _make(self, host: Host) -> None:
+        try:
+            host.create()
+        except Exception as exc:
+            reason = exc.message if isinstance(exc, SandboxError) else f"{type(exc).__name__}: {exc}"
+            log.warning("no host for %s: %s", host.instance_id, reason)
+            host.remove()
+            with self.lock:
+                self.hosts.pop(host.instance_id, None)
+                self.refused[host.instance_id] = host.record.replace(state="failed", reason=reason, namespace=None)
+                self.busy.discard(host.instance_id)
+            self.publish()
+            return
+        with self.lock:
+            self.busy.discard(host.instance_id)
+        log.info("host for %s at %s is up, booting", host.instance_id, host.link.address)
+        self.publish()
+        try:
+            host.boot()
+            log.info("host for %s booted", host.instance_id)
+        except SandboxError as exc:
+            with self.lock:
+                if host.instance_id in self.hosts:  # still ours (not ended while booting)
+                    host.record = host.record.replace(state="failed", reason=exc.message)
+                    log.warning("host for %s: %s", host.instance_id, exc.message)
+        self.publish()
+
+    # power
+    def check_power(self, host: Host, now: float) -> None:
+        request = host.fs.poweroff_request()
+        if request is not None:
+            self.power_off(host, f"powered itself off ({request})")
+            return
+        deadline = host.fs.deadline()
+        if deadline is not None and now >= deadline:
+            self.power_off(host, "its kernel timer (shutdown -h) expired")
+        elif deadline != host.record.deadline:
+            host.record = host.record.replace(deadline=deadline)
+
+    def power_off(self, host: Host, reason: str) -> None:
+        """The machine halts; then EC2 applies the instance's shutdown behaviour."""
+        network.kill_namespace_processes(host.link.namespace)
+        instance_id = host.instance_id
+        try:
+            attribute = self.ec2.describe_instance_attribute(
+                InstanceId=instance_id, Attribute="instanceInitiatedShutdownBehavior"
+            )
+            behaviour = attribute.get("InstanceInitiatedShutdownBehavior", {}).get("Value") or "stop"
+            if behaviour == "terminate":
+                self.ec2.terminate_instances(InstanceIds=[instance_id])
+            else:
+                self.ec2.stop_instances(InstanceIds=[instance_id])
+        except Exception as exc:
+            log.warning("power-off of %s: EC2 said %s", instance_id, exc)
+            behaviour = "unknown"
+        log.info("host for %s %s: instance %sd", instance_id, reason, behaviour)
+        self.end(host, "powered-off", f"{reason}; instance {behaviour}d")
+
+    def end(self, host: Host, state: str, reason: str) -> None:
+        with self.lock:
+            if self.hosts.get(host.instance_id) is not host:
+                return
+            del self.hosts[host.instance_id]
+        host.remove()
+        record = host.record.replace(state=state, reason=reason, ended_at=time.time())
+        with self.lock:
+            self.ended = [*self.ended, record][-KEEP_ENDED:]
+        log.info("host for %s removed: %s", host.instance_id, reason)
+        self.publish()
+
+    def table(self) -> HostTable:
+        with self.lock:
+            live = [h.record for h in self.hosts.values()] + list(self.refused.values())
+            return HostTable(sorted(live, key=lambda r: r.created_at), list(self.ended))
+
+    def publish(self) -> None:
+        table = self.table()
+        with self.lock:
+            if table == self._written:
+                return
+            self._written = table
+            write_json(self.context.layout.hosts_file, table)

@@ -1,0 +1,148 @@
+"""Host networking: one network namespace per instance, joined to this machine by a veth pair.
+
+    machine                                   namespace wbsbx-<sandbox>-<instance>
+    wb<sb><h>h  169.254.213.1/32  <--veth-->  wb<sb><h>n  <private ip>/32
+    route <private ip>/32 dev wb<sb><h>h      route 169.254.213.1/32 dev wb<sb><h>n   (and nothing else)
+
+The namespace end holds the instance's private IP, so a client on this machine reaches its sshd at exactly
+the address EC2 reports (`provisioner.connect = private-ip`). The machine end holds the gateway address,
+where a relay forwards to the moto server (`relay.py`): the only place a host can reach. There is no
+default route, so a host's traffic never leaves the machine. An address that this machine already uses (an
+address or a route of its own covers it) is refused, never shadowed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import ipaddress
+import os
+import re
+import signal
+import time
+from dataclasses import dataclass
+
+from .errors import SandboxError
+from .system import run, tool
+
+GATEWAY = "169.254.213.1"
+SANDBOX_LINK = re.compile(r"^wb[0-9a-f]{6}[0-9a-f]{5}[hn]$")
+ROUTE_TYPES = {"unicast", "local", "broadcast", "multicast", "throw", "unreachable", "prohibit", "blackhole", "nat"}
+
+
+@dataclass(frozen=True)
+class HostLink:
+    namespace: str
+    address: str
+    near_if: str
+    far_if: str
+
+
+def _ip(*args: str, check: bool = True) -> str:
+    return run([tool("ip"), *args], check=check).stdout
+
+
+def names_for(namespace_prefix: str, link_prefix: str, instance_id: str) -> tuple[str, str, str]:
+    """(namespace, machine end, namespace end); interface names fit Linux's 15 characters."""
+    digest = hashlib.sha256(instance_id.encode()).hexdigest()[:5]
+    return f"{namespace_prefix}{instance_id}", f"{link_prefix}{digest}h", f"{link_prefix}{digest}n"
+
+
+def conflict(address: str, *, ignore_sandbox_links: bool = False) -> str | None:
+    """What on this machine already covers `address` (one of its addresses or routes), or None."""
+    target = ipaddress.IPv4Address(address)
+    for line in _ip("-o", "-4", "addr", "show").splitlines():
+        parts = line.split()
+        if "inet" not in parts:
+            continue
+        device = parts[1]
+        interface = ipaddress.IPv4Interface(parts[parts.index("inet") + 1])
+        if ignore_sandbox_links and SANDBOX_LINK.match(device):
+            continue
+        if target in interface.network:
+            return f"this machine's address {interface} on {device}"
+    for line in _ip("-o", "-4", "route", "show", "table", "all").splitlines():
+        parts = line.split()
+        if parts and parts[0] in ROUTE_TYPES:
+            parts = parts[1:]
+        if not parts or parts[0] == "default":
+            continue
+        device = parts[parts.index("dev") + 1] if "dev" in parts else ""
+        if ignore_sandbox_links and SANDBOX_LINK.match(device):
+            continue
+        try:
+            network = ipaddress.IPv4Network(parts[0], strict=False)
+        except ValueError:
+            continue
+        if target in network and network.prefixlen > 0:
+            return f"this machine's route {' '.join(parts)}"
+    return None
+
+
+def create(namespace: str, address: str, near_if: str, far_if: str, gateway: str = GATEWAY) -> HostLink:
+    """The namespace and its veth link; on any failure, whatever was made is removed again."""
+    found = conflict(address)
+    if found is not None:
+        raise SandboxError(
+            f"the instance's private IP {address} is already in use here: {found}",
+            hint="the sandbox never shadows a real network; terminate this instance and launch another",
+        )
+    link = HostLink(namespace, address, near_if, far_if)
+    _ip("netns", "add", namespace)
+    try:
+        _ip("link", "add", near_if, "type", "veth", "peer", "name", far_if, "netns", namespace)
+        _ip("addr", "add", f"{gateway}/32", "dev", near_if)
+        _ip("link", "set", near_if, "up")
+        _ip("route", "add", f"{address}/32", "dev", near_if, "src", gateway)
+        _ip("-n", namespace, "addr", "add", f"{address}/32", "dev", far_if)
+        _ip("-n", namespace, "link", "set", "lo", "up")
+        _ip("-n", namespace, "link", "set", far_if, "up")
+        _ip("-n", namespace, "route", "add", f"{gateway}/32", "dev", far_if)
+    except Exception:
+        remove(link)
+        raise
+    return link
+
+
+def kill_namespace_processes(namespace: str) -> None:
+    """SIGKILL everything inside the namespace, until nothing is left (a fork may race the first pass)."""
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        pids = [int(pid) for pid in _ip("netns", "pids", namespace, check=False).split() if pid.isdigit()]
+        if not pids:
+            return
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        time.sleep(0.05)
+
+
+def remove(link: HostLink) -> None:
+    """Idempotent: processes, the veth pair (and its routes with it), the namespace."""
+    kill_namespace_processes(link.namespace)
+    _ip("link", "del", link.near_if, check=False)
+    _ip("netns", "del", link.namespace, check=False)
+
+
+def leftover_namespaces(prefix: str) -> list[str]:
+    return [line.split()[0] for line in _ip("netns", "list", check=False).splitlines() if line.startswith(prefix)]
+
+
+def leftover_links(prefix: str) -> list[str]:
+    names = []
+    for line in _ip("-o", "link", "show", check=False).splitlines():
+        parts = line.split(":", 2)
+        if len(parts) > 1:
+            name = parts[1].strip().split("@")[0]
+            if name.startswith(prefix):
+                names.append(name)
+    return names
+
+
+def delete_link(name: str) -> None:
+    _ip("link", "del", name, check=False)
+
+
+def delete_namespace(namespace: str) -> None:
+    kill_namespace_processes(namespace)
+    _ip("netns", "del", namespace, check=False)

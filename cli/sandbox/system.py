@@ -1,0 +1,79 @@
+"""Running the machine's own tools (ip, useradd, ssh-keygen) and looking at processes, with errors that say
+which command failed and what it printed."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from .errors import SandboxError
+
+
+def run(argv: Sequence[str], *, check: bool = True, timeout: float = 30.0) -> subprocess.CompletedProcess[str]:
+    try:
+        result = subprocess.run(list(argv), capture_output=True, text=True, check=False, timeout=timeout)
+    except FileNotFoundError:
+        raise SandboxError(f"{argv[0]} is not installed", hint=f"install the package that provides {argv[0]}") from None
+    except subprocess.TimeoutExpired:
+        raise SandboxError(f"`{' '.join(argv)}` did not finish within {timeout:.0f} s") from None
+    if check and result.returncode != 0:
+        detail = (result.stderr or result.stdout).strip() or f"exit status {result.returncode}"
+        raise SandboxError(f"`{' '.join(argv)}` failed: {detail}")
+    return result
+
+
+def tool(name: str) -> str:
+    """The absolute path of a system tool (sbin included: sudo and cron often drop it from PATH)."""
+    found = shutil.which(name) or shutil.which(name, path="/usr/local/sbin:/usr/sbin:/sbin:/usr/bin:/bin")
+    if found is None:
+        raise SandboxError(f"{name} is not installed", hint=f"install the package that provides {name}")
+    return found
+
+
+def pid_alive(pid: int | None) -> bool:
+    if not pid or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a zombie is not alive: it only waits for its parent to read its status
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
+def cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def stop_process(pid: int | None, *, grace_s: float = 5.0, marker: str | None = None) -> None:
+    """SIGTERM, then SIGKILL after `grace_s`. With `marker`, only a process whose command line holds it (a pid
+    recorded by a crashed daemon may belong to someone else by now)."""
+    if not pid_alive(pid) or pid is None:
+        return
+    if marker is not None and marker not in cmdline(pid):
+        return
+    _signal(pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace_s
+    while time.monotonic() < deadline:
+        if not pid_alive(pid):
+            return
+        time.sleep(0.05)
+    _signal(pid, signal.SIGKILL)
+
+
+def _signal(pid: int, sig: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, sig)
