@@ -61,10 +61,10 @@ def find_outputs(root: str, patterns: list[str]) -> Iterator[tuple]:
             st = os.lstat(start)
         except OSError:
             continue
-        if not stat.S_ISDIR(st.st_mode) and prefix:
+        # a literal prefix that is a symlink to a folder (outputs on another disk) is walked into
+        if prefix and not stat.S_ISDIR(st.st_mode) and not (stat.S_ISLNK(st.st_mode) and os.path.isdir(start)):
             found = iter([(prefix, st)]) if globs.covers(prefix) else iter(())
         else:
-            # a literal prefix may be a symlink to a directory (outputs on another disk): walk into it
             found = _walk(root, prefix, globs, max_depth(pattern), globs.covers(prefix) if prefix else False)
         for rel, entry_st in found:
             if rel not in seen:

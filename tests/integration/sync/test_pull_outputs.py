@@ -103,3 +103,18 @@ def test_a_hostile_outputs_stream_cannot_write_outside_the_local_root(tmp_path: 
     assert not (tmp_path / "evil.txt").exists() and not (tmp_path / "evil-link").exists()
     assert not Path("/tmp/wb-evil.txt").exists()
     assert (local / "good.txt").read_text() == "data"
+
+
+def test_an_output_folder_that_is_a_symlink_on_the_machine_is_walked_into(
+    tmp_path: Path, runner: LocalAgentRunner
+) -> None:
+    big_disk = runner.home / "big-disk" / "outputs"
+    write(big_disk, "model.pt", "weights")
+    remote = runner.home / "wb" / "proj"
+    remote.mkdir(parents=True)
+    os.symlink(big_disk, remote / "outputs")
+    local = tmp_path / "local"
+    summary = pull_outputs(runner, REMOTE, ["outputs"], local)
+    assert summary.files == 1
+    assert (local / "outputs" / "model.pt").read_text() == "weights"
+    assert not (local / "outputs").is_symlink()
