@@ -15,7 +15,7 @@ from pathlib import Path
 WORDS = [
     "import", "def", "return", "self", "class", "tensor", "batch", "model", "loss", "epoch", "config",
     "data", "train", "eval", "for", "in", "if", "else", "None", "True", "weight", "grad", "step", "x", "y",
-]
+]  # fmt: skip
 
 
 def _text(rng: random.Random, size: int) -> bytes:
