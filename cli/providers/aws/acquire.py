@@ -1,0 +1,189 @@
+"""`acquire`: claim a warm instance of the same spec, or launch one, write its row and wait for its boot.
+
+A launch that does not finish (an error, a timeout, Ctrl-C) is abandoned cleanly: its row is marked, so
+the agent and the reaper end it even if the TerminateInstances call below fails, and it is terminated.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from weatherballoon.lambdas import lease, schema
+from weatherballoon.lambdas import tags as wb_tags
+from weatherballoon.lambdas.records import InstanceRecord, InstanceState
+
+from ...aws.errors import translated
+from . import keys, reuse
+from .instances import Ec2Instance, describe
+from .launch import LaunchRequest, launch
+from .plane import ControlPlane
+from .ready import Clock, wait_ready
+from .rows import get_rows, table_errors
+from .userdata import BootInputs
+
+if TYPE_CHECKING:
+    from ...config.model import WbConfig
+    from ..records import InstanceSpec
+
+BOOT_TIMEOUT_S = 600.0
+
+
+def say_on_stderr(message: str) -> None:
+    sys.stderr.write(f"wb: {message}\n")
+    sys.stderr.flush()
+
+
+@dataclass
+class Context:
+    plane: ControlPlane
+    boot_source: Callable[[], str]
+    clock: Clock
+    say: Callable[[str], None] = say_on_stderr
+    boot_timeout_s: float = BOOT_TIMEOUT_S
+
+    @property
+    def config(self) -> WbConfig:
+        return self.plane.config
+
+    def has_key(self, instance_id: str) -> bool:
+        if self.config.provisioner.key_pair:
+            return True
+        return keys.ephemeral_path(instance_id).is_file()
+
+
+def acquire(ctx: Context, spec: InstanceSpec) -> tuple[Ec2Instance, InstanceRecord]:
+    wanted = reuse.spec_hash(ctx.config, spec)
+    if not spec.fresh:
+        warm = find_warm(ctx, spec, wanted)
+        if warm is not None:
+            ctx.say(f"reusing warm instance {warm.ec2.instance_id}")
+            return warm.ec2, warm.row
+    return launch_new(ctx, spec, wanted)
+
+
+def find_warm(ctx: Context, spec: InstanceSpec, wanted: str) -> reuse.Candidate | None:
+    plane = ctx.plane
+    me = plane.me
+    instance_type = spec.instance_type or ctx.config.provisioner.instance_type
+    running = describe(plane.ec2, owner=me.user_id, states=["running"], instance_type=instance_type)
+    if not running:
+        return None
+    arns = {item.instance_id: item.arn(plane.region, me.account) for item in running}
+    rows = get_rows(plane.store, [(me.user_id, arn) for arn in arns.values()])
+    candidates = [
+        reuse.Candidate(item, rows[arns[item.instance_id]]) for item in running if arns[item.instance_id] in rows
+    ]
+    ranked = reuse.choose(candidates, wanted, ctx.clock.now(), lambda c: ctx.has_key(c.ec2.instance_id))
+    with table_errors("claim a warm instance"):
+        return reuse.claim_first(plane.store, ranked, plane.supervision.lease_minutes, ctx.clock.now)
+
+
+def launch_request(ctx: Context, spec: InstanceSpec) -> LaunchRequest:
+    plane = ctx.plane
+    config = ctx.config
+    provisioner = config.provisioner
+    sup = plane.supervision
+    labels = wb_tags.wb_tags(plane.me.user_id, sup.team, plane.loaded.project, name=config.tag)
+    return LaunchRequest(
+        instance_type=spec.instance_type or provisioner.instance_type,
+        spot=spec.spot,
+        boot=BootInputs(
+            username=provisioner.os.username,
+            table=plane.stack.output("TableName"),
+            bucket=plane.bucket,
+            region=plane.region,
+            lease_minutes=sup.lease_minutes,
+            idle_minutes=sup.idle_minutes,
+            max_hours=sup.max_hours,
+            renew_seconds=sup.renew_interval_s,
+        ),
+        labels=labels,
+        group=provisioner.group1 or plane.stack.output("SecurityGroupId"),
+        group_configured=bool(provisioner.group1),
+        instance_profile=provisioner.role_of_instance or plane.stack.output("InstanceProfileArn"),
+        root_volume_gb=provisioner.root_volume_gb,
+        ami=provisioner.os.ami,
+        key_pair=provisioner.key_pair,
+        public_ip=provisioner.connect == "public-ip",
+        config_path=str(plane.loaded.path) if plane.loaded.path else None,
+    )
+
+
+def launch_new(ctx: Context, spec: InstanceSpec, wanted: str) -> tuple[Ec2Instance, InstanceRecord]:
+    plane = ctx.plane
+    sup = plane.supervision
+    request = launch_request(ctx, spec)
+    launched, _ = launch(plane, request, boot_source=ctx.boot_source, say=ctx.say)
+    me = plane.me
+    arn = schema.instance_arn(plane.region, me.account, launched.instance_id)
+    lease_until, max_until = lease.first_lease(launched.launched_at, sup.lease_minutes, sup.max_hours)
+    row = InstanceRecord(
+        owner=me.user_id,
+        instance_arn=arn,
+        instance_type=request.instance_type,
+        launched_at=launched.launched_at,
+        lease_until=lease_until,
+        max_until=max_until,
+        price_usd_hour=launched.price_usd_hour,
+        market=launched.market,
+        team=sup.team,
+        project=plane.loaded.project,
+        state=InstanceState.LAUNCHING,
+        renewed_at=ctx.clock.now(),
+        extra={
+            reuse.SPEC_HASH: wanted,
+            "username": request.boot.username,
+            "availability_zone": launched.zone,
+            "image_id": launched.image_id,
+            "ssh_key": f"key-pair:{request.key_pair}" if request.key_pair else "ephemeral",
+        },
+    )
+    ctx.say(
+        f"launched {launched.instance_id} ({request.instance_type}, {launched.market.value}, {launched.zone}); "
+        "waiting for it to boot"
+    )
+    try:
+        with table_errors("write the instance row"):
+            plane.store.create_instance(row)
+
+        def renew() -> object:
+            now = ctx.clock.now()
+            return plane.store.renew_lease(row.owner, arn, lease.renew(now, sup.lease_minutes, None, max_until), now)
+
+        ready = wait_ready(
+            plane.ec2,
+            plane.store,
+            row,
+            connect=ctx.config.provisioner.connect,
+            timeout_s=ctx.boot_timeout_s,
+            renew_every_s=sup.renew_interval_s,
+            renew=renew,
+            clock=ctx.clock,
+        )
+        now = ctx.clock.now()
+        with table_errors("take the new instance"):
+            taken = plane.store.renew_lease(
+                row.owner, arn, lease.renew(now, sup.lease_minutes, None, max_until), now, state=InstanceState.BUSY
+            )
+    except BaseException as exc:
+        abandon(plane, row, f"launch abandoned: {type(exc).__name__}")
+        raise
+    return ready.ec2, taken
+
+
+def abandon(plane: ControlPlane, row: InstanceRecord, why: str) -> None:
+    """Best effort, never masking the error that caused it: mark the row, terminate, forget the key."""
+    try:
+        with table_errors("mark the instance row"):
+            plane.store.mark_instance(row.owner, row.instance_arn, why)
+    except Exception:  # the row may not exist (its write failed); the reaper's orphan rule covers that
+        pass
+    try:
+        with translated():
+            plane.ec2.terminate_instances(InstanceIds=[row.instance_id])
+    except Exception:
+        say_on_stderr(f"could not terminate {row.instance_id}; the reaper will (its row is marked)")
+    keys.forget(row.instance_id)

@@ -1,0 +1,85 @@
+"""The attached client's lease renewal: a background thread that extends the row's lease to
+now + leaseMinutes every renewal interval, until the command detaches or supervision refuses.
+
+A failed call (network, throttling) is tried again at the next tick: the lease has several ticks of slack.
+A refusal (the row is marked, terminating or closed) ends the thread: supervision is taking the machine
+away, and `on_refused` says so once.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from weatherballoon.lambdas import lease
+from weatherballoon.lambdas.errors import LeaseRefusedError, SupervisionError
+
+from ...errors import WbError
+
+if TYPE_CHECKING:
+    from weatherballoon.lambdas.dynamo_store import DynamoStore
+    from weatherballoon.lambdas.records import InstanceRecord
+
+
+class LeaseKeeper:
+    def __init__(
+        self,
+        renew: Callable[[], object],
+        interval_s: float,
+        *,
+        on_refused: Callable[[str], None] = lambda reason: None,
+        name: str = "wb-lease",
+    ) -> None:
+        self._renew = renew
+        self.interval_s = interval_s
+        self._on_refused = on_refused
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
+        self.renewals = 0
+        self.failures = 0
+        self.refused: str | None = None
+
+    def start(self) -> LeaseKeeper:
+        self._thread.start()
+        return self
+
+    def stop(self, timeout_s: float = 2.0) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout_s)
+
+    @property
+    def running(self) -> bool:
+        return self._thread.is_alive()
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            try:
+                self._renew()
+                self.renewals += 1
+            except LeaseRefusedError as exc:
+                self.refused = exc.reason
+                self._on_refused(exc.reason)
+                return
+            except (SupervisionError, WbError, OSError):
+                self.failures += 1
+            except Exception as exc:  # botocore's own errors: try again next tick
+                from ...aws.errors import is_aws_exception
+
+                if not is_aws_exception(exc):
+                    raise
+                self.failures += 1
+
+
+def row_renewer(
+    store: DynamoStore, row: InstanceRecord, lease_minutes: float, clock: Callable[[], float]
+) -> Callable[[], object]:
+    """renew(): the row's lease to now + lease_minutes (never shortened, never past max_until)."""
+
+    def renew() -> object:
+        now = clock()
+        until = lease.renew(now, lease_minutes, None, row.max_until)
+        return store.renew_lease(row.owner, row.instance_arn, until, now)
+
+    return renew

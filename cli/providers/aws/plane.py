@@ -1,0 +1,136 @@
+"""The control plane as the aws provider sees it: one AWS session, who I am, the stack and its table.
+
+Everything is read on first use and then kept for the rest of the command, so a warm `wb run` pays for
+STS and DescribeStacks once. Supervision settings merge the project's config with the stack's defaults:
+a key the user set wins, except `maxHours`, which never passes the stack's cap (the reaper enforces it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ...aws.session import AwsSession, AwsSettings
+from ...aws.stack import StackInfo, require_stack
+from ...errors import ConfigError
+
+if TYPE_CHECKING:
+    from weatherballoon.lambdas.dynamo_store import DynamoStore
+
+    from ...aws.session import CallerIdentity
+    from ...config.loader import LoadedConfig
+    from ...config.model import WbConfig
+
+RENEW_INTERVAL_S = 30.0
+
+
+@dataclass(frozen=True)
+class Supervision:
+    """The lease arithmetic this provider launches and renews with."""
+
+    lease_minutes: float
+    idle_minutes: float
+    max_hours: float
+    team: str
+
+    @property
+    def renew_interval_s(self) -> float:
+        """Every 30 s (DESIGN §5), or a third of the lease when leases are compressed below 90 s."""
+        return max(0.5, min(RENEW_INTERVAL_S, self.lease_minutes * 60.0 / 3.0))
+
+
+def aws_settings(config: WbConfig, loaded: LoadedConfig, region: str | None = None) -> AwsSettings:
+    """The region and credentials of this project, the same way `session_for` reads them."""
+    provisioner = config.provisioner
+    cred_file: Path | None = None
+    if provisioner.cred:
+        cred_file = Path(provisioner.cred).expanduser()
+        if not cred_file.is_absolute():
+            cred_file = (loaded.path.parent if loaded.path else loaded.local_root) / cred_file
+    return AwsSettings(region=region or provisioner.region, cred_file=cred_file)
+
+
+def _set(loaded: LoadedConfig, key: str) -> bool:
+    return loaded.sources.get(key, "default") != "default"
+
+
+def _stack_number(stack: StackInfo, key: str) -> float | None:
+    try:
+        return float(stack.outputs[key])
+    except (KeyError, ValueError):
+        return None
+
+
+class ControlPlane:
+    """AWS clients, identity, stack outputs and the supervision table for one command."""
+
+    def __init__(self, config: WbConfig, loaded: LoadedConfig, aws: AwsSession | None = None) -> None:
+        self.config = config
+        self.loaded = loaded
+        self.aws = aws or AwsSession(aws_settings(config, loaded))
+
+    @property
+    def region(self) -> str:
+        return self.aws.region
+
+    @property
+    def ec2(self) -> Any:
+        return self.aws.client("ec2")
+
+    @property
+    def s3(self) -> Any:
+        return self.aws.client("s3")
+
+    @cached_property
+    def me(self) -> CallerIdentity:
+        return self.aws.identity()
+
+    @cached_property
+    def stack(self) -> StackInfo:
+        return require_stack(self.aws.client("cloudformation"), self.region)
+
+    @cached_property
+    def store(self) -> DynamoStore:
+        from weatherballoon.lambdas.dynamo_store import DynamoStore
+
+        return DynamoStore(self.stack.output("TableName"), client=self.aws.client("dynamodb"))
+
+    @cached_property
+    def supervision(self) -> Supervision:
+        wanted = self.config.supervision
+        stack = self.stack
+        lease = wanted.lease_minutes
+        if not _set(self.loaded, "supervision.leaseMinutes"):
+            lease = _stack_number(stack, "DefaultLeaseMinutes") or lease
+        idle = wanted.idle_minutes
+        if not _set(self.loaded, "supervision.idleMinutes"):
+            idle = _stack_number(stack, "DefaultIdleMinutes") or idle
+        cap = _stack_number(stack, "InstanceMaxHours")
+        hours = wanted.max_hours if cap is None else min(wanted.max_hours, cap)
+        team = stack.outputs.get("WbTeam") or self.config.provisioner.team
+        return Supervision(lease_minutes=lease, idle_minutes=idle, max_hours=hours, team=team)
+
+    @cached_property
+    def bucket(self) -> str:
+        """Where agents push outputs: `sync.dirStorage` (a bucket name) or the stack's bucket."""
+        storage = self.config.sync.dir_storage
+        if not storage:
+            return self.stack.output("BucketName")
+        name = storage.removeprefix("s3://").rstrip("/")
+        if "/" in name:
+            raise ConfigError(
+                f"{storage!r} has a prefix; the aws provider stores outputs under "
+                "<bucket>/<owner>/<instance-arn>/ (the instance role may write only there)",
+                path=str(self.loaded.path) if self.loaded.path else None,
+                key="sync.dirStorage",
+                hint="give a bucket name only, or remove the key to use the stack's bucket",
+            )
+        return name
+
+    def allowed_types(self) -> list[str]:
+        """The stack's AllowedInstanceTypes (IAM StringLike patterns); empty when the stack does not say."""
+        from ...aws.parameters import ALLOWED_TYPES, split_list
+
+        return split_list(self.stack.parameters.get(ALLOWED_TYPES, ""))
