@@ -43,6 +43,8 @@ def remove_everything(layout: Layout, state: SandboxState | None) -> list[str]:
         for link in network.leftover_links(state.link_prefix):
             network.delete_link(link)
             removed.append(f"link {link}")
+        if state.network:
+            network.remove_fence(state.network)
         if state.account and state.account.startswith("wbsbx-") and account.lookup(state.account):
             account.delete(state.account)
             removed.append(f"account {state.account}")

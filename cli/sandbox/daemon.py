@@ -79,7 +79,7 @@ class Daemon:
         from .records import DUMMY_KEY_ID, DUMMY_SECRET
         from .relay import Relay
         from .settings import config_document
-        from .stack import bootstrap
+        from .stack import bootstrap, sandbox_vpc
         from .venv import build
 
         options = self.state.options
@@ -97,7 +97,11 @@ class Daemon:
         self.step("publishing the Powertools layer")
         moto.publish_powertools_layer(aws.client("lambda"), shipped_template())
         self.step("deploying the stack with wb bootstrap")
-        facts = bootstrap(aws, options, lambda text: log.info("bootstrap: %s", text))
+        block = network.free_network()
+        vpc_id = sandbox_vpc(aws.client("ec2"), block)
+        self.save(network=str(block))
+        network.fence(str(block))
+        facts = bootstrap(aws, options, vpc_id, lambda text: log.info("bootstrap: %s", text))
         self.save(table_name=facts.table_name, bucket=facts.bucket)
         self.step("creating the hosts' login account")
         name = account.account_name(self.state.sandbox_id)
@@ -130,6 +134,8 @@ class Daemon:
             except Exception:
                 log.exception("stopping %s", type(part).__name__)
         self.parts.clear()
+        if self.state.network:
+            network.remove_fence(self.state.network)
         if self.state.account_created and self.state.account:
             account.delete(self.state.account)
         if self.state.opt_created:

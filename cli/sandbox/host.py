@@ -122,8 +122,9 @@ class Host:
         (fs.opt / "boot.py").write_text(self.launch.user_data.boot_program)
         (fs.opt / "user-data").write_text(self.launch.user_data.text)
         (fs.opt / "user-data").chmod(0o600)
+        state = self.context.state
         network.create(self.link.namespace, self.link.address, self.link.near_if, self.link.far_if,
-                       self.context.state.gateway or network.GATEWAY)  # fmt: skip
+                       state.gateway or network.GATEWAY, state.network)  # fmt: skip
         config = sshd.write_config(fs.ssh, self.link.address)
         self.sshd = sshd.start(fs.enter(self.link.namespace, sshd.command(config)), self.log_file("sshd"))
         sshd.wait_ready(self.sshd, self.link.address, self.log_file("sshd"))

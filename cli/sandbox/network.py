@@ -17,6 +17,7 @@ import contextlib
 import hashlib
 import ipaddress
 import os
+import random
 import re
 import signal
 import time
@@ -48,9 +49,10 @@ def names_for(namespace_prefix: str, link_prefix: str, instance_id: str) -> tupl
     return f"{namespace_prefix}{instance_id}", f"{link_prefix}{digest}h", f"{link_prefix}{digest}n"
 
 
-def conflict(address: str, *, ignore_sandbox_links: bool = False) -> str | None:
-    """What on this machine already covers `address` (one of its addresses or routes), or None."""
-    target = ipaddress.IPv4Address(address)
+def conflict(address: str, *, ignore_sandbox_links: bool = False, fence: str | None = None) -> str | None:
+    """What on this machine already covers `address` (an address or network: one of its addresses or
+    routes overlaps it), or None. `fence` is the sandbox's own unreachable route, which does not count."""
+    target = ipaddress.IPv4Network(address, strict=False)
     for line in _ip("-o", "-4", "addr", "show").splitlines():
         parts = line.split()
         if "inet" not in parts:
@@ -59,12 +61,15 @@ def conflict(address: str, *, ignore_sandbox_links: bool = False) -> str | None:
         interface = ipaddress.IPv4Interface(parts[parts.index("inet") + 1])
         if ignore_sandbox_links and SANDBOX_LINK.match(device):
             continue
-        if target in interface.network:
+        if target.overlaps(interface.network):
             return f"this machine's address {interface} on {device}"
     for line in _ip("-o", "-4", "route", "show", "table", "all").splitlines():
         parts = line.split()
-        if parts and parts[0] in ROUTE_TYPES:
+        kind = parts[0] if parts and parts[0] in ROUTE_TYPES else "unicast"
+        if kind != "unicast":
             parts = parts[1:]
+        if kind == "unreachable" and fence is not None and parts and parts[0] == fence:
+            continue
         if not parts or parts[0] == "default":
             continue
         device = parts[parts.index("dev") + 1] if "dev" in parts else ""
@@ -74,14 +79,36 @@ def conflict(address: str, *, ignore_sandbox_links: bool = False) -> str | None:
             network = ipaddress.IPv4Network(parts[0], strict=False)
         except ValueError:
             continue
-        if target in network and network.prefixlen > 0:
+        if network.prefixlen > 0 and target.overlaps(network):
             return f"this machine's route {' '.join(parts)}"
     return None
 
 
-def create(namespace: str, address: str, near_if: str, far_if: str, gateway: str = GATEWAY) -> HostLink:
+def free_network(prefix: int = 16, within: str = "10.0.0.0/8") -> ipaddress.IPv4Network:
+    """A random block no address or route of this machine touches: the sandbox VPC's range, so instances
+    get private IPs no real network uses (and two sandboxes on one machine rarely share one)."""
+    blocks = list(ipaddress.IPv4Network(within).subnets(new_prefix=prefix))
+    for block in random.sample(blocks, len(blocks)):
+        if conflict(str(block)) is None:
+            return block
+    raise SandboxError(f"every /{prefix} of {within} is in use on this machine; the sandbox needs one")
+
+
+def fence(network: str) -> None:
+    """An unreachable route over the sandbox's whole range: a packet for an instance whose host is gone
+    (or not made yet) is refused here instead of following the default route off the machine."""
+    _ip("route", "replace", "unreachable", network)
+
+
+def remove_fence(network: str) -> None:
+    _ip("route", "del", "unreachable", network, check=False)
+
+
+def create(
+    namespace: str, address: str, near_if: str, far_if: str, gateway: str = GATEWAY, fence: str | None = None
+) -> HostLink:
     """The namespace and its veth link; on any failure, whatever was made is removed again."""
-    found = conflict(address)
+    found = conflict(address, fence=fence)
     if found is not None:
         raise SandboxError(
             f"the instance's private IP {address} is already in use here: {found}",

@@ -54,6 +54,7 @@ class SandboxState:
     account: str | None = None  # the login account of every host
     account_created: bool = False
     gateway: str | None = None  # the control plane's address as hosts see it
+    network: str | None = None  # the sandbox VPC's range: instances' private IPs
     opt_created: bool = False  # the daemon made /opt/wb (a mount point) and removes it again
     table_name: str | None = None
     bucket: str | None = None

@@ -3,8 +3,11 @@ and what the rest of the sandbox needs from it: the table, the bucket and the re
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from ipaddress import IPv4Network
+from typing import Any
 
 from ..aws.events import StackEvent
 from ..aws.session import AwsSession
@@ -36,12 +39,25 @@ class _LogSink:
         pass
 
 
-def bootstrap(aws: AwsSession, options: SandboxOptions, say: Callable[[str], None]) -> StackFacts:
-    """`wb bootstrap --lease-minutes M --idle-minutes M` into the sandbox's moto."""
+def sandbox_vpc(ec2: Any, block: IPv4Network) -> str:
+    """A VPC over `block` with one subnet per zone (random /20s of it), for wb's security group: instances
+    then take their private IPs from `block`, which `network.free_network` found unused on this machine.
+    (moto's default VPC is 172.31.0.0/16 in every sandbox, and hands out .4, .5, ... in order.)"""
+    tags = [{"ResourceType": "vpc", "Tags": [{"Key": "Name", "Value": "wb-sandbox"}]}]
+    vpc_id = str(ec2.create_vpc(CidrBlock=str(block), TagSpecifications=tags)["Vpc"]["VpcId"])
+    zones = [zone["ZoneName"] for zone in ec2.describe_availability_zones()["AvailabilityZones"]]
+    subnets = list(block.subnets(new_prefix=min(28, block.prefixlen + 4)))
+    for zone, subnet in zip(zones, random.sample(subnets, min(len(zones), len(subnets))), strict=False):
+        ec2.create_subnet(VpcId=vpc_id, CidrBlock=str(subnet), AvailabilityZone=zone)
+    return vpc_id
+
+
+def bootstrap(aws: AwsSession, options: SandboxOptions, vpc_id: str, say: Callable[[str], None]) -> StackFacts:
+    """`wb bootstrap --lease-minutes M --idle-minutes M --vpc-id VPC` into the sandbox's moto."""
     from ..aws.deploy import apply
     from ..aws.plan import BootstrapRequest, prepare
 
-    request = BootstrapRequest(lease_minutes=options.lease_minutes, idle_minutes=options.idle_minutes)
+    request = BootstrapRequest(lease_minutes=options.lease_minutes, idle_minutes=options.idle_minutes, vpc_id=vpc_id)
     deployment = prepare(aws, request)
     outcome = apply(deployment, aws, _LogSink(say), say, poll_s=POLL_S)
     if outcome.stack is None:

@@ -27,7 +27,7 @@ def summary_lines(state: SandboxState, alive: bool, reaper: ReaperStatus | None,
         f"sandbox   {state.sandbox_id}: {health}, daemon pid {state.daemon_pid}, up {ago(now - state.started_at)}",
         f"endpoint  {state.endpoint if state.port else '-'} (region {options.region}; "
         f"hosts reach it at {state.host_endpoint if state.port else '-'})",
-        f"login     {state.account or '-'} on every host; connect by private IP",
+        f"hosts     login {state.account or '-'}; private IPs in {state.network or '-'}, reached by route from here",
         f"leases    lease {options.lease_minutes:g} min, idle {options.idle_minutes:g} min; "
         f"agents renew every {options.renew_seconds:g} s",
     ]
