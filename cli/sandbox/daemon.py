@@ -17,6 +17,7 @@ import subprocess
 import sys
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -94,13 +95,16 @@ class Daemon:
             AWS_DEFAULT_REGION=options.region, AWS_REGION=options.region, AWS_EC2_METADATA_DISABLED="true",
         )  # fmt: skip
         aws = AwsSession(AwsSettings(region=options.region))
-        self.step("publishing the Powertools layer")
-        moto.publish_powertools_layer(aws.client("lambda"), shipped_template())
-        self.step("deploying the stack with wb bootstrap")
+        self.step("publishing the Powertools layer; making the sandbox VPC")
         block = network.free_network()
-        vpc_id = sandbox_vpc(aws.client("ec2"), block)
+        ec2, lambda_client = aws.client("ec2"), aws.client("lambda")  # clients are built here, used in threads
+        with ThreadPoolExecutor(max_workers=1) as pool:  # moto's first EC2 call takes seconds: overlap it
+            vpc = pool.submit(sandbox_vpc, ec2, block)
+            moto.publish_powertools_layer(lambda_client, shipped_template())
+            vpc_id = vpc.result()
         self.save(network=str(block))
         network.fence(str(block))
+        self.step("deploying the stack with wb bootstrap")
         facts = bootstrap(aws, options, vpc_id, lambda text: log.info("bootstrap: %s", text))
         self.save(table_name=facts.table_name, bucket=facts.bucket)
         self.step("creating the hosts' login account")
