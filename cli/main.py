@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
 import sys
@@ -76,7 +77,13 @@ def cli(ctx: click.Context, quiet: bool) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    sys.exit(run_cli(argv))
+    code = run_cli(argv)
+    # Skip the interpreter's teardown (40-60 ms of module and thread cleanup): everything wb owns is closed
+    # by now, so only the standard streams need flushing.
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):
+            stream.flush()
+    os._exit(code)
 
 
 def run_cli(argv: list[str] | None = None) -> int:

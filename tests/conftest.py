@@ -31,6 +31,12 @@ def moto_endpoint(moto_session_url: str, monkeypatch: pytest.MonkeyPatch) -> Ite
 
 
 @pytest.fixture(autouse=True)
+def _private_data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """wb's local state (job index, config cache, keys) of in-process calls stays in the test's temp dir."""
+    monkeypatch.setenv("WB_DATA_DIR", str(tmp_path / "wb-data"))
+
+
+@pytest.fixture(autouse=True)
 def _no_real_aws(monkeypatch: pytest.MonkeyPatch) -> None:
     """No test may reach a real AWS endpoint: without a moto fixture, credentials are absent."""
     if "AWS_ENDPOINT_URL" not in os.environ:

@@ -6,30 +6,17 @@ import copy
 import json
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
-
 from ..errors import ConfigError
+from . import cache
 from .discovery import FILE_NAME, find_config_file
 from .env import env_overrides
-from .model import WbConfig
+from .model import LoadedConfig, WbConfig
 from .positions import key_positions, strip_comments
-from .problems import describe_problems
 
-
-@dataclass(frozen=True)
-class LoadedConfig:
-    config: WbConfig
-    path: Path | None
-    local_root: Path
-    sources: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def project(self) -> str:
-        return self.local_root.name or "root"
+__all__ = ["FILE_NAME", "LoadedConfig", "effective_values", "find_config_file", "load_config", "read_document"]
 
 
 def read_document(path: Path) -> tuple[dict[str, Any], str]:
@@ -89,36 +76,63 @@ def load_config(
     environ: Mapping[str, str] | None = None,
     flags: Mapping[str, object] | None = None,
     require_file: bool = True,
+    use_cache: bool = True,
 ) -> LoadedConfig:
-    """Merge CLI flags over WB_* variables over the file over defaults, then validate."""
+    """Merge CLI flags over WB_* variables over the file over defaults, then validate (or reuse a validation)."""
     cwd = (cwd or Path.cwd()).resolve()
     environ = os.environ if environ is None else environ
     path = find_config_file(cwd, environ)
-    document: dict[str, Any] = {}
-    text = ""
-    if path is not None:
-        document, text = read_document(path)
-    elif require_file and "WB_KIND" not in environ:
+    if path is None and require_file and "WB_KIND" not in environ:
         raise ConfigError(
             f"no {FILE_NAME} in {cwd} or any folder above it",
             hint="create one with `wb init`, or point WB_CONFIG at one",
         )
+    overrides = dict(env_overrides(environ))
+    overrides.update({key: (value, label) for key, (value, label) in _flag_items(flags or {})})
+    key = cache.cache_key(path, overrides, cwd) if use_cache else None
+    if key is not None:
+        hit = cache.read(key)
+        if hit is not None:
+            return hit
+    loaded, dump = _validate(path, overrides, cwd)
+    if key is not None:
+        cache.write(key, loaded, dump)
+    return loaded
+
+
+def _validate(
+    path: Path | None, overrides: dict[str, tuple[object, str]], cwd: Path
+) -> tuple[LoadedConfig, dict[str, Any]]:
+    from pydantic import ValidationError
+
+    from .problems import describe_problems
+    from .schema import WbConfigSchema
+
+    document: dict[str, Any] = {}
+    text = ""
+    if path is not None:
+        document, text = read_document(path)
     file_label = f"file {path}" if path else "file"
     sources = {key: file_label for key in _leaves(document)}
     merged = copy.deepcopy(document)
-    overrides = dict(env_overrides(environ))
-    overrides.update({key: (value, label) for key, (value, label) in _flag_items(flags or {})})
     for key, (value, label) in overrides.items():
         _set_dotted(merged, key, value)
         sources[key] = label
     try:
-        config = WbConfig.model_validate(merged)
+        schema = WbConfigSchema.model_validate(merged)
     except ValidationError as exc:
         raise describe_problems(exc, path=path, positions=key_positions(text), sources=sources) from None
-    effective = _leaves(config.model_dump(by_alias=True))
-    resolved_sources = {key: sources.get(key, "default") for key in effective}
-    local_root = _local_root(config, path, cwd)
-    return LoadedConfig(config=config, path=path, local_root=local_root, sources=resolved_sources)
+    effective = _leaves(schema.model_dump(by_alias=True))
+    dump = schema.model_dump()
+    config = WbConfig.from_dump(dump)
+    loaded = LoadedConfig(
+        config=config,
+        path=path,
+        local_root=_local_root(config, path, cwd),
+        sources={key: sources.get(key, "default") for key in effective},
+        effective=effective,
+    )
+    return loaded, dump
 
 
 def _flag_items(flags: Mapping[str, object]) -> list[tuple[str, tuple[object, str]]]:
@@ -137,4 +151,4 @@ def _local_root(config: WbConfig, path: Path | None, cwd: Path) -> Path:
 
 
 def effective_values(loaded: LoadedConfig) -> dict[str, object]:
-    return _leaves(loaded.config.model_dump(by_alias=True))
+    return dict(loaded.effective)

@@ -1,91 +1,99 @@
-"""The `.weatherballoon.json` schema (DESIGN §4). Keys are camelCase in the file, as in the seed sample."""
+"""The validated configuration as plain typed records, free of pydantic.
+
+`schema.py` (pydantic) validates a file once; the result is turned into these frozen dataclasses, which
+every other layer uses, and cached. A warm `wb run` reads the cache and never imports pydantic (~100 ms).
+`tests/unit/config/test_model.py` keeps these records and the schema in step, field for field.
+"""
 
 from __future__ import annotations
 
 import re
-from typing import Literal
-
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 HOST_PATTERN = re.compile(r"^(?:(?P<user>[^@\s]+)@)?(?P<host>\[[^\]]+\]|[^:@\s]+)(?::(?P<port>\d{1,5}))?$")
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
-
-
-class OsConfig(_Strict):
+@dataclass(frozen=True)
+class OsConfig:
     ami: str | None = None
     username: str = "ubuntu"
 
 
-class ProvisionerConfig(_Strict):
+@dataclass(frozen=True)
+class ProvisionerConfig:
     kind: str
     region: str | None = None
     group1: str | None = None
-    key_pair: str | None = Field(None, alias="keyPair")
-    os: OsConfig = Field(default_factory=OsConfig)
-    instance_type: str = Field("g5.xlarge", alias="instanceType")
+    key_pair: str | None = None
+    os: OsConfig = field(default_factory=OsConfig)
+    instance_type: str = "g5.xlarge"
     spot: bool = False
     cred: str | None = None
-    role_of_instance: str | None = Field(None, alias="roleOfInstance")
-    connect: Literal["public-ip", "private-ip"] = "public-ip"
-    root_volume_gb: int = Field(100, alias="rootVolumeGb", ge=8, le=16384)
+    role_of_instance: str | None = None
+    connect: str = "public-ip"
+    root_volume_gb: int = 100
     team: str = "default"
-    hosts: list[str] = []
-    identity_file: str | None = Field(None, alias="identityFile")
-    known_hosts_file: str = Field("~/.ssh/known_hosts", alias="knownHostsFile")
-    host_key_policy: Literal["strict", "accept-new"] = Field("strict", alias="hostKeyPolicy")
-
-    @field_validator("hosts")
-    @classmethod
-    def _hosts_are_user_at_host_port(cls, hosts: list[str]) -> list[str]:
-        for entry in hosts:
-            match = HOST_PATTERN.match(entry)
-            if not match or (match["port"] and not 0 < int(match["port"]) < 65536):
-                raise ValueError(f"{entry!r} is not of the form user@host:port")
-        return hosts
+    hosts: tuple[str, ...] = ()
+    identity_file: str | None = None
+    known_hosts_file: str = "~/.ssh/known_hosts"
+    host_key_policy: str = "strict"
 
 
-class SyncConfig(_Strict):
-    adir_local: str | None = Field(None, alias="adirLocal")
-    file_excludes: list[str] | None = Field(None, alias="fileExcludes")
-    adir_server: str | None = Field(None, alias="adirServer")
-    dir_storage: str | None = Field(None, alias="dirStorage")
-    outputs: list[str] = []
+@dataclass(frozen=True)
+class SyncConfig:
+    adir_local: str | None = None
+    file_excludes: tuple[str, ...] | None = None
+    adir_server: str | None = None
+    dir_storage: str | None = None
+    outputs: tuple[str, ...] = ()
 
 
-class SupervisionConfig(_Strict):
-    lease_minutes: float = Field(5.0, alias="leaseMinutes", gt=0)
-    idle_minutes: float = Field(10.0, alias="idleMinutes", ge=0)
-    max_hours: float = Field(24.0, alias="maxHours", gt=0)
-    max_cost_usd: float | None = Field(None, alias="maxCostUsd", gt=0)
+@dataclass(frozen=True)
+class SupervisionConfig:
+    lease_minutes: float = 5.0
+    idle_minutes: float = 10.0
+    max_hours: float = 24.0
+    max_cost_usd: float | None = None
 
 
-class WbConfig(_Strict):
-    version: Literal[1] = 1
+@dataclass(frozen=True)
+class WbConfig:
     provisioner: ProvisionerConfig
+    version: int = 1
     tag: str = "weatherballoon"
-    sync: SyncConfig = Field(default_factory=SyncConfig)
-    supervision: SupervisionConfig = Field(default_factory=SupervisionConfig)
+    sync: SyncConfig = field(default_factory=SyncConfig)
+    supervision: SupervisionConfig = field(default_factory=SupervisionConfig)
+
+    @classmethod
+    def from_dump(cls, dump: dict[str, Any]) -> WbConfig:
+        """From the schema's `model_dump()` (python field names)."""
+        provisioner = dict(dump["provisioner"])
+        provisioner["os"] = OsConfig(**provisioner["os"])
+        provisioner["hosts"] = tuple(provisioner["hosts"])
+        sync = dict(dump["sync"])
+        sync["outputs"] = tuple(sync["outputs"])
+        if sync["file_excludes"] is not None:
+            sync["file_excludes"] = tuple(sync["file_excludes"])
+        return cls(
+            provisioner=ProvisionerConfig(**provisioner),
+            version=dump["version"],
+            tag=dump["tag"],
+            sync=SyncConfig(**sync),
+            supervision=SupervisionConfig(**dump["supervision"]),
+        )
 
 
-def known_keys(model: type[BaseModel]) -> list[str]:
-    """The file spellings (aliases) of a model's keys."""
-    return [field.alias or name for name, field in model.model_fields.items()]
+@dataclass(frozen=True)
+class LoadedConfig:
+    config: WbConfig
+    path: Path | None
+    local_root: Path
+    sources: dict[str, str] = field(default_factory=dict)
+    # Every key's effective value by its dotted file spelling (e.g. "provisioner.instanceType").
+    effective: dict[str, object] = field(default_factory=dict)
 
-
-def submodel_at(path: tuple[str, ...]) -> type[BaseModel] | None:
-    """The model that holds the keys at a dotted path of file keys, e.g. ("provisioner", "os")."""
-    model: type[BaseModel] = WbConfig
-    for part in path:
-        for name, field in model.model_fields.items():
-            if (field.alias or name) == part:
-                annotation = field.annotation
-                if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-                    model = annotation
-                    break
-                return None
-        else:
-            return None
-    return model
+    @property
+    def project(self) -> str:
+        return self.local_root.name or "root"

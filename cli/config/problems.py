@@ -8,7 +8,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from ..errors import ConfigError
-from .model import known_keys, submodel_at
+from .schema import known_keys, submodel_at
 
 _TYPE_WORDS = {
     "bool_parsing": "expected true or false",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..config.loader import LoadedConfig
+from ..config.model import LoadedConfig
 
 
 def remote_root_for(loaded: LoadedConfig) -> str:

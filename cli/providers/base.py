@@ -12,8 +12,7 @@ from .records import Instance, InstanceSpec
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from ..config.loader import LoadedConfig
-    from ..config.model import WbConfig
+    from ..config.model import LoadedConfig, WbConfig
     from ..jobs.index import JobRecord
     from ..session.agent import RemoteAgent
     from ..session.connection import ConnectOptions, SshSession
@@ -124,6 +123,7 @@ class Provider(ABC):
     def job_started(self, instance: Instance, record: JobRecord, spec: InstanceSpec) -> None:
         """A job is recorded locally and about to start on `instance`: providers with a control plane record
         it there too, with its caps (`spec.max_time_s`, `spec.max_cost_usd`)."""
+        return None
 
     def job_stopped_reason(self, instance: Instance) -> str | None:
         """Why supervision took the machine away (budget, lease...), if it did. None when it did not."""

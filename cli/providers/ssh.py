@@ -12,8 +12,7 @@ from .base import Provider
 from .records import Instance, InstanceSpec, SshTarget
 
 if TYPE_CHECKING:
-    from ..config.loader import LoadedConfig
-    from ..config.model import WbConfig
+    from ..config.model import LoadedConfig, WbConfig
 
 
 def parse_host(entry: str, default_user: str) -> SshTarget:

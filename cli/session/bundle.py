@@ -1,4 +1,8 @@
-"""The agent as shipped: a deterministic zipapp of `weatherballoon.remote` and the supervision model."""
+"""The agent as shipped: the `weatherballoon.remote` package and the supervision model, as a zip.
+
+Its name comes from a digest of the source files (cheap: no compression), and the zip itself is built only
+when a machine lacks that version, so a warm run pays for neither.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,7 @@ import hashlib
 import io
 import zipfile
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 
 _MAIN = b"import sys\nfrom weatherballoon.remote.agent import main\nsys.exit(main())\n"
@@ -15,13 +19,31 @@ _FIXED_TIME = (1980, 1, 1, 0, 0, 0)
 
 @dataclass(frozen=True)
 class AgentBundle:
-    data: bytes
-    digest: str
+    entries: tuple[tuple[str, bytes], ...]
+
+    @cached_property
+    def digest(self) -> str:
+        hasher = hashlib.sha256()
+        for name, content in self.entries:
+            hasher.update(name.encode() + b"\0" + len(content).to_bytes(8, "big") + content)
+        return hasher.hexdigest()
 
     @property
     def name(self) -> str:
         """The folder the bundle is unpacked into on the machine (unpacked, so Python caches bytecode)."""
         return f"agent-{self.digest[:16]}"
+
+    @cached_property
+    def data(self) -> bytes:
+        """The zip to upload: deterministic for the same sources."""
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+            for name, content in self.entries:
+                info = zipfile.ZipInfo(name, date_time=_FIXED_TIME)
+                info.compress_type = zipfile.ZIP_DEFLATED
+                info.external_attr = 0o644 << 16
+                archive.writestr(info, content)
+        return buffer.getvalue()
 
 
 def _package_dir(name: str) -> Path:
@@ -43,14 +65,6 @@ def _files() -> list[tuple[str, Path]]:
 
 @lru_cache(maxsize=1)
 def agent_bundle() -> AgentBundle:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        entries = [("__main__.py", _MAIN), ("weatherballoon/__init__.py", b"")]
-        entries += [(name, path.read_bytes()) for name, path in _files()]
-        for name, content in entries:
-            info = zipfile.ZipInfo(name, date_time=_FIXED_TIME)
-            info.compress_type = zipfile.ZIP_DEFLATED
-            info.external_attr = 0o644 << 16
-            archive.writestr(info, content)
-    data = buffer.getvalue()
-    return AgentBundle(data=data, digest=hashlib.sha256(data).hexdigest())
+    entries = [("__main__.py", _MAIN), ("weatherballoon/__init__.py", b"")]
+    entries += [(name, path.read_bytes()) for name, path in _files()]
+    return AgentBundle(entries=tuple(entries))

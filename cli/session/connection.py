@@ -63,11 +63,13 @@ class SshSession:
         self._lock = threading.Lock()
 
     @classmethod
-    def open(cls, target: SshTarget, options: ConnectOptions) -> SshSession:
+    def open(cls, target: SshTarget, options: ConnectOptions, *, sock: socket.socket | None = None) -> SshSession:
+        """Connect, verify the host key, authenticate. `sock` may be a socket from `open_socket` already."""
+        if sock is None:
+            sock = open_socket(target, options)
         from .lazy_paramiko import paramiko
 
         pm = paramiko()
-        sock = _open_socket(target, options)
         transport = pm.Transport(sock)
         transport.banner_timeout = options.connect_timeout_s
         try:
@@ -143,7 +145,7 @@ class SshSession:
         self.close()
 
 
-def _open_socket(target: SshTarget, options: ConnectOptions) -> socket.socket:
+def open_socket(target: SshTarget, options: ConnectOptions) -> socket.socket:
     try:
         sock = socket.create_connection((target.host, target.port), timeout=options.connect_timeout_s)
     except socket.gaierror as exc:

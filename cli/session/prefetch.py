@@ -18,7 +18,7 @@ from pathlib import Path
 from ..paths import data_dir
 from ..providers.records import SshTarget
 from .agent import RemoteAgent
-from .connection import ConnectOptions, SshSession
+from .connection import ConnectOptions, SshSession, open_socket
 
 _CACHE = "last-targets.json"
 
@@ -50,7 +50,9 @@ class Prefetch:
 
     def _connect(self) -> None:
         try:
-            self._session = SshSession.open(self.target, self.options)
+            # The TCP handshake first: it overlaps with importing paramiko, which the session needs next.
+            sock = open_socket(self.target, self.options)
+            self._session = SshSession.open(self.target, self.options, sock=sock)
             agent = RemoteAgent(self._session, python=self.agent_python)
             agent.ensure_installed()
             self._agent = agent
