@@ -18,8 +18,7 @@ def check() -> None:
     if os.geteuid() != 0:
         raise SandboxUnavailable(
             "wb sandbox needs root: it makes network namespaces, a login account and sshd servers",
-            hint="run it as root, in a VM or a container (e.g. `sudo -E wb sandbox up`; keep WB_DATA_DIR alike "
-            "for `env`, `status` and `down`)",
+            hint="run the sandbox and `wb run` as root in a VM or a privileged container (docs/sandbox.md)",
         )
     missing = [name for name, package in MODULES.items() if find_spec(name) is None]
     if missing:
