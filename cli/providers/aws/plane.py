@@ -63,6 +63,23 @@ def _stack_number(stack: StackInfo, key: str) -> float | None:
         return None
 
 
+def supervision_settings(config: WbConfig, loaded: LoadedConfig, stack: StackInfo) -> Supervision:
+    """Lease and idle minutes: the project's when it sets them, else the stack's defaults. Max hours: the
+    smaller of the project's and the stack's cap. Team: the stack's (IAM requires it on every launch)."""
+    wanted = config.supervision
+
+    def pick(key: str, output: str, mine: float) -> float:
+        theirs = None if _set(loaded, key) else _stack_number(stack, output)
+        return mine if theirs is None else theirs
+
+    lease = pick("supervision.leaseMinutes", "DefaultLeaseMinutes", wanted.lease_minutes)
+    idle = pick("supervision.idleMinutes", "DefaultIdleMinutes", wanted.idle_minutes)
+    cap = _stack_number(stack, "InstanceMaxHours")
+    hours = wanted.max_hours if cap is None else min(wanted.max_hours, cap)
+    team = stack.outputs.get("WbTeam") or config.provisioner.team
+    return Supervision(lease_minutes=lease, idle_minutes=idle, max_hours=hours, team=team)
+
+
 class ControlPlane:
     """AWS clients, identity, stack outputs and the supervision table for one command."""
 
@@ -99,18 +116,7 @@ class ControlPlane:
 
     @cached_property
     def supervision(self) -> Supervision:
-        wanted = self.config.supervision
-        stack = self.stack
-        lease = wanted.lease_minutes
-        if not _set(self.loaded, "supervision.leaseMinutes"):
-            lease = _stack_number(stack, "DefaultLeaseMinutes") or lease
-        idle = wanted.idle_minutes
-        if not _set(self.loaded, "supervision.idleMinutes"):
-            idle = _stack_number(stack, "DefaultIdleMinutes") or idle
-        cap = _stack_number(stack, "InstanceMaxHours")
-        hours = wanted.max_hours if cap is None else min(wanted.max_hours, cap)
-        team = stack.outputs.get("WbTeam") or self.config.provisioner.team
-        return Supervision(lease_minutes=lease, idle_minutes=idle, max_hours=hours, team=team)
+        return supervision_settings(self.config, self.loaded, self.stack)
 
     @cached_property
     def bucket(self) -> str:

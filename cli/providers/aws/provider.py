@@ -85,12 +85,12 @@ class AwsProvider(Provider):
         live = [item for item in found if not item.gone and self._arn(item) in table]
         with ThreadPoolExecutor(max_workers=JOB_QUERY_THREADS) as pool:
             found_jobs = pool.map(lambda i: rows.running_jobs(plane.store, i.owner, self._arn(i)), live)
-            jobs = dict(zip(live, found_jobs, strict=True))
+            jobs = dict(zip([item.instance_id for item in live], found_jobs, strict=True))
         mine = {item.instance_id for item in found if item.owner == plane.me.user_id}
         for item in found:
             if item.gone and item.instance_id in mine:
                 keys.forget(item.instance_id)
-        return [self._instance(item, table.get(self._arn(item)), jobs.get(item, ())) for item in found]
+        return [self._instance(item, table.get(self._arn(item)), jobs.get(item.instance_id, ())) for item in found]
 
     def resolve(self, instance_id: str) -> Instance:
         found = describe(self.plane.ec2, ids=[instance_id]) if instance_id.startswith("i-") else []

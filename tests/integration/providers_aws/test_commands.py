@@ -1,0 +1,113 @@
+"""`wb status`, `wb down` and `wb pull` through the aws provider (in process, through `run_cli`)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import boto3
+import pytest
+from weatherballoon.cli.jobs import index
+from weatherballoon.cli.main import run_cli
+from weatherballoon.cli.providers.aws import keys
+from weatherballoon.cli.providers.records import InstanceSpec
+
+from tests.integration.providers_aws.conftest import ACCOUNT, ME, REGION, BootEmulator, World, instance_row
+
+SPEC = InstanceSpec(instance_type="g5.xlarge")
+
+
+def wb(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    capsys.readouterr()
+    code = run_cli(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture
+def in_project(world: World, monkeypatch: pytest.MonkeyPatch) -> Path:
+    loaded = world.project()
+    monkeypatch.chdir(loaded.local_root)
+    return loaded.local_root
+
+
+def test_status_shows_mine_with_lease_cost_and_reason_and_down_ends_them(
+    world: World, booting: BootEmulator, in_project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    first = world.provider().acquire(SPEC)
+    second = world.provider().acquire(InstanceSpec(instance_type="g5.xlarge", fresh=True))
+    code, out, _ = wb(capsys, "status", "--json")
+    assert code == 0
+    shown = {item["id"]: item for item in json.loads(out)}
+    assert {first.id, second.id} <= set(shown)
+    mine = shown[first.id]
+    assert mine["owner"] == ME and mine["instance_type"] == "g5.xlarge" and mine["state"] == "busy"
+    assert mine["lease_until"] > mine["launched_at"] and mine["est_cost_usd"] >= 0 and mine["reap_reason"] is None
+
+    code, out, _ = wb(capsys, "status")
+    assert code == 0 and first.id in out and "LEASE LEFT" in out
+
+    code, _, err = wb(capsys, "down", first.id, "--yes")
+    assert code == 0 and f"terminating {first.id}" in err
+    state = boto3.client("ec2").describe_instances(InstanceIds=[first.id])["Reservations"][0]["Instances"][0]["State"]
+    assert state["Name"] in ("shutting-down", "terminated")
+    assert instance_row(world.deployed, first.id)["mark"] == f"down by {ME}"
+    assert not keys.ephemeral_path(first.id).exists()
+    code, out, _ = wb(capsys, "status", "--json")
+    gone = {item["id"]: item for item in json.loads(out)}[first.id]
+    assert gone["reap_reason"] == f"marked: down by {ME}" and gone["lease_until"] is None
+
+    code, _, err = wb(capsys, "down", "--all")  # stdin is not a terminal: --all wants --yes
+    assert code == 2 and "pass --yes" in err and second.id in err
+    code, _, err = wb(capsys, "down", "--all", "--yes")
+    assert code == 0 and f"terminating {second.id}" in err and first.id not in err
+    code, _, err = wb(capsys, "down")
+    assert code == 2 and "or pass --all" in err
+    code, _, err = wb(capsys, "down", "i-0000000000000000f", "--yes")
+    assert code == 2 and "no wb instance 'i-0000000000000000f'" in err
+
+
+def test_pull_fetches_a_gone_instances_outputs_from_s3(
+    world: World, booting: BootEmulator, in_project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    provider = world.provider()
+    instance = provider.acquire(SPEC)
+    record = index.JobRecord(
+        id="20261124-120000-0a0b0c",
+        provider="aws",
+        instance_id=instance.id,
+        target=instance.target,
+        remote_root="~/wb/proj",
+        command=("python", "train.py"),
+        outputs=("out/**",),
+        local_root=str(in_project),
+    )
+    index.save(record)
+    arn = f"arn:aws:ec2:{REGION}:{ACCOUNT}:instance/{instance.id}"
+    prefix = f"{ME}/{arn}/{record.id}/"
+    s3 = boto3.client("s3")
+    bucket = world.deployed.bucket
+    s3.put_object(Bucket=bucket, Key=prefix + "out/model.pt", Body=b"weights")
+    s3.put_object(
+        Bucket=bucket,
+        Key=prefix + "out/run/log.txt",
+        Body=b"log\n",
+        Metadata={"wb-mode": "600", "wb-mtime-ns": "1700000000123456789"},
+    )
+    s3.put_object(Bucket=bucket, Key=prefix + "scratch/tmp.bin", Body=b"not an output")
+    s3.put_object(Bucket=bucket, Key=f"{ME}/{arn}/another-job/out/x", Body=b"another job")
+    assert run_cli(["-q", "down", instance.id, "--yes"]) == 0
+
+    code, _, err = wb(capsys, "pull", record.id)
+    assert code == 0, err
+    assert (in_project / "out/model.pt").read_bytes() == b"weights"
+    log = in_project / "out/run/log.txt"
+    assert log.read_bytes() == b"log\n" and oct(log.stat().st_mode & 0o777) == "0o600"
+    assert log.stat().st_mtime_ns == 1700000000123456789
+    assert not (in_project / "scratch").exists() and not (in_project / "out/x").exists()
+    assert "pulled 2 files (11 bytes)" in err
+
+    summary = world.provider().pull_from_storage(record, ["out/**"], in_project)
+    assert summary is not None and (summary.files, summary.unchanged) == (0, 2)
+    assert os.environ["WB_DATA_DIR"]

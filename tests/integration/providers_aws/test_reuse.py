@@ -1,0 +1,71 @@
+"""Reuse: a warm instance of the same owner, spec and region is claimed with a conditional write; two
+concurrent `wb run`s never share a claim; --fresh, another spec or a missing key means a new launch."""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import boto3
+from weatherballoon.cli.providers.aws import keys, reuse
+from weatherballoon.cli.providers.aws.instances import describe
+from weatherballoon.cli.providers.records import Instance, InstanceSpec
+from weatherballoon.lambdas.dynamo_store import DynamoStore
+from weatherballoon.lambdas.records import InstanceRecord, InstanceState
+from weatherballoon.lambdas.schema import instance_arn
+
+from tests.integration.providers_aws.conftest import ACCOUNT, ME, REGION, BootEmulator, World, instance_row
+
+SPEC = InstanceSpec(instance_type="g5.xlarge")
+
+
+def store(world: World) -> DynamoStore:
+    return DynamoStore(world.deployed.table, client=boto3.client("dynamodb"))
+
+
+def go_idle(world: World, instance: Instance) -> None:
+    """What the agent does when the last job ends: the warm window, state idle."""
+    now = time.time()
+    store(world).renew_lease(ME, instance_arn(REGION, ACCOUNT, instance.id), now + 600, now, state=InstanceState.IDLE)
+
+
+def test_a_warm_instance_is_claimed_and_fresh_or_another_spec_launches(world: World, booting: BootEmulator) -> None:
+    first = world.provider().acquire(SPEC)
+    go_idle(world, first)
+    again = world.provider().acquire(SPEC)
+    assert again.id == first.id and again.target == first.target
+    assert f"reusing warm instance {first.id}" in world.messages
+    row = instance_row(world.deployed, first.id)
+    assert row["state"] == "busy" and row["claim"]
+
+    fresh = world.provider().acquire(InstanceSpec(instance_type="g5.xlarge", fresh=True))
+    assert fresh.id != first.id
+    go_idle(world, fresh)
+    spot = world.provider().acquire(InstanceSpec(instance_type="g5.xlarge", spot=True))  # another spec hash
+    assert spot.id not in (first.id, fresh.id)
+
+    keys.forget(fresh.id)  # as if it had been launched from another laptop
+    assert world.provider().acquire(SPEC).id not in (first.id, fresh.id, spot.id)
+
+
+def test_concurrent_claims_on_one_warm_instance_have_exactly_one_winner(world: World, booting: BootEmulator) -> None:
+    warm = world.provider().acquire(SPEC)
+    go_idle(world, warm)
+    (ec2,) = describe(boto3.client("ec2"), ids=[warm.id])
+    row = store(world).get_instance(ME, instance_arn(REGION, ACCOUNT, warm.id))
+    assert isinstance(row, InstanceRecord)
+    candidate = reuse.Candidate(ec2, row)
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(lambda _: reuse.claim_first(store(world), [candidate], 5, time.time), range(8)))
+    assert sum(result is not None for result in results) == 1
+
+
+def test_two_concurrent_runs_get_one_warm_instance_and_one_new_one(world: World, booting: BootEmulator) -> None:
+    warm = world.provider().acquire(SPEC)
+    go_idle(world, warm)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        got = list(pool.map(lambda _: world.provider().acquire(SPEC), range(2)))
+    ids = sorted(instance.id for instance in got)
+    assert len(set(ids)) == 2 and warm.id in ids
+    for instance in got:
+        assert instance_row(world.deployed, instance.id)["state"] == "busy"
