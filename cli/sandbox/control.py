@@ -60,7 +60,16 @@ def up(options: SandboxOptions, say: Callable[[str], None], layout: Layout | Non
         old.unlink()
     write_json(layout.options_file, asdict(options))
     proc = _spawn(layout)
-    return _wait_ready(layout, proc, say)
+    try:
+        return _wait_ready(layout, proc, say)
+    except KeyboardInterrupt:
+        say("interrupted: taking the half-started sandbox down again")
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=DOWN_TIMEOUT_S)
+        finally:
+            remove_everything(layout, load_state(layout))
+        raise
 
 
 def _spawn(layout: Layout) -> subprocess.Popen[bytes]:

@@ -158,6 +158,8 @@ def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     layout = Layout(Path(args[0]))
     logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    for noisy in ("botocore", "boto3", "urllib3"):  # "Found credentials ..." for every client built
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     options = SandboxOptions(**(read_json(layout.options_file) or {}))
     return Daemon(layout, options).run()
 

@@ -4,6 +4,8 @@ there and exits with its code. Afterwards supervision ends the instance by itsel
 
 from __future__ import annotations
 
+from functools import partial
+
 import pytest
 
 from tests.integration.sandbox.support import Sandbox, instance_state, wait_for
@@ -22,5 +24,9 @@ def test_wb_run_through_the_sandbox(sandbox: Sandbox) -> None:
     assert ran_on, sandbox.hosts()
     # idle 0.1 min and lease 0.2 min: the agent (or the reaper) ends each instance within seconds
     for host in ran_on:
-        wait_for(lambda h=host: instance_state(sandbox, h["instance_id"]) == "terminated", 45,
-                 f"{host['instance_id']} is terminated once idle")  # fmt: skip
+        instance_id = str(host["instance_id"])
+        wait_for(partial(terminated, sandbox, instance_id), 45, f"{instance_id} ends once idle")
+
+
+def terminated(sandbox: Sandbox, instance_id: str) -> bool:
+    return instance_state(sandbox, instance_id) == "terminated"

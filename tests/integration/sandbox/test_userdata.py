@@ -1,0 +1,50 @@
+"""The sandbox reads exactly what the aws provider renders (docs/aws-contract.md): the login key and user,
+the verbatim boot program, the lease and the kernel timer armed at boot. No root needed."""
+
+from __future__ import annotations
+
+import base64
+import gzip
+from pathlib import Path
+
+import pytest
+from weatherballoon.cli.providers.aws.userdata import BootInputs, boot_program, render
+from weatherballoon.cli.sandbox.userdata import decode, parse
+
+BOOT = Path(__file__).resolve().parents[3] / "remote" / "boot.py"
+KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBfTm3hJ0m3Sg3QGUKk0SoVEdWZkE6x0o8bDpB3bQvYp wb-ephemeral"
+
+
+def inputs(**changes: object) -> BootInputs:
+    values: dict[str, object] = dict(
+        username="wbsbx-0a1b2c", table="weatherballoon-SupervisionTable-X", bucket="weatherballoon-outputs-x",
+        region="us-west-2", lease_minutes=0.2, idle_minutes=0.1, max_hours=24, renew_seconds=1.2, authorized_key=KEY,
+    )  # fmt: skip
+    values.update(changes)
+    return BootInputs(**values)
+
+
+def test_the_providers_user_data_is_read_in_full() -> None:
+    found = parse(render(inputs(), boot_program()))
+    assert found.authorized_key == KEY and found.user == "wbsbx-0a1b2c"
+    assert found.boot_program == BOOT.read_text()
+    assert found.lease_minutes == 0.2
+    assert found.shutdown_minutes == inputs().shutdown_minutes  # the dead-man timer it arms at boot
+
+
+def test_a_seed_key_pair_leaves_no_key_line() -> None:
+    found = parse(render(inputs(authorized_key=None), boot_program()))
+    assert found.authorized_key is None and found.user == "wbsbx-0a1b2c" and found.boot_program
+
+
+@pytest.mark.parametrize("pack", [lambda b: b, gzip.compress], ids=["plain", "gzip"])
+def test_describe_instance_attribute_values_decode(pack: object) -> None:
+    text = render(inputs(), boot_program())
+    raw = base64.b64encode(pack(text.encode())).decode()  # type: ignore[operator]
+    assert decode(raw) == text
+    assert decode(None) == ""
+
+
+def test_a_foreign_user_data_has_nothing_the_sandbox_uses() -> None:
+    found = parse("#!/bin/bash\necho hello\n# shutdown -h +5 (a comment)\n")
+    assert (found.authorized_key, found.user, found.boot_program, found.shutdown_minutes) == (None, None, None, None)
