@@ -67,10 +67,11 @@ class Daemon:
                 log.error("the moto server exited (%s); going down", self.moto.returncode)
                 self.save(phase="failed", message=f"the moto server exited ({self.moto.returncode})")
                 break
-        if self.state.phase != "failed":
+        failed = self.state.phase == "failed"
+        if not failed:
             self.save(phase="stopping", step="stopping")
         self.shutdown()
-        return 0
+        return 1 if failed else 0
 
     def start(self) -> None:
         from ..aws.session import AwsSession, AwsSettings

@@ -47,7 +47,7 @@ class SandboxState:
     started_at: float
     options: SandboxOptions
     phase: str = "starting"
-    step: str = "starting"
+    step: str = "starting the sandbox daemon"
     message: str | None = None
     port: int | None = None
     moto_pid: int | None = None
