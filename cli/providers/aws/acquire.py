@@ -13,9 +13,11 @@ from typing import TYPE_CHECKING
 
 from weatherballoon.lambdas import lease, schema
 from weatherballoon.lambdas import tags as wb_tags
+from weatherballoon.lambdas.errors import LeaseRefusedError, SupervisionError
 from weatherballoon.lambdas.records import InstanceRecord, InstanceState
 
 from ...aws.errors import translated
+from ...errors import ProvisionError
 from . import keys, reuse
 from .instances import Ec2Instance, describe
 from .launch import LaunchRequest, launch
@@ -149,9 +151,14 @@ def launch_new(ctx: Context, spec: InstanceSpec, wanted: str) -> tuple[Ec2Instan
         with table_errors("write the instance row"):
             plane.store.create_instance(row)
 
-        def renew() -> object:
+        def renew() -> None:
             now = ctx.clock.now()
-            return plane.store.renew_lease(row.owner, arn, lease.renew(now, sup.lease_minutes, None, max_until), now)
+            try:
+                plane.store.renew_lease(row.owner, arn, lease.renew(now, sup.lease_minutes, None, max_until), now)
+            except LeaseRefusedError as exc:
+                raise ProvisionError(f"{row.instance_id} was stopped while it booted: {exc.reason}") from None
+            except SupervisionError:
+                pass  # a failed renewal is tried again at the next tick; the lease has slack for it
 
         ready = wait_ready(
             plane.ec2,

@@ -72,6 +72,20 @@ class LeaseKeeper:
                 self.failures += 1
 
 
+def release_to_idle(store: DynamoStore, row: InstanceRecord, idle_minutes: float, clock: Callable[[], float]) -> bool:
+    """State idle with the warm window (never shortening the lease), so another run may claim it; best
+    effort: False when the row refused or could not be written (its lease then simply runs out)."""
+    from weatherballoon.lambdas.records import InstanceState
+
+    now = clock()
+    until = lease.idle_lease(now, idle_minutes, None, row.max_until)
+    try:
+        store.renew_lease(row.owner, row.instance_arn, until, now, state=InstanceState.IDLE)
+    except SupervisionError:
+        return False
+    return True
+
+
 def row_renewer(
     store: DynamoStore, row: InstanceRecord, lease_minutes: float, clock: Callable[[], float]
 ) -> Callable[[], object]:

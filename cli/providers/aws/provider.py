@@ -15,7 +15,7 @@ from ..base import Provider
 from ..records import Instance, InstanceSpec
 from . import acquire, keys, listing, rows, storage, userdata
 from .instances import Ec2Instance, describe
-from .leases import LeaseKeeper, row_renewer
+from .leases import LeaseKeeper, release_to_idle, row_renewer
 from .plane import ControlPlane
 from .ready import Clock
 
@@ -55,6 +55,8 @@ class AwsProvider(Provider):
         self._say = say
         self._seen: dict[str, tuple[Ec2Instance, InstanceRecord | None]] = {}
         self._daemons: set[str] = set()
+        self._claimed: set[str] = set()  # taken by this command (state busy)
+        self._started: set[str] = set()  # a job was started there: its agent sets idle when it ends
         self.leases: dict[str, LeaseKeeper] = {}
 
     @cached_property
@@ -75,6 +77,7 @@ class AwsProvider(Provider):
 
     def acquire(self, spec: InstanceSpec) -> Instance:
         found, row = acquire.acquire(self.context, spec)
+        self._claimed.add(found.instance_id)
         return self._instance(found, row)
 
     def list_instances(self, *, everyone: bool = False) -> list[Instance]:
@@ -174,6 +177,9 @@ class AwsProvider(Provider):
             yield
         finally:
             keeper.stop()
+            if instance.id in self._claimed and instance.id not in self._started and keeper.refused is None:
+                # Taken but no job started (wb ssh, or a run that failed before its job): back to the warm pool.
+                release_to_idle(self.plane.store, row, sup.idle_minutes, self._clock.now)
 
     def job_started(self, instance: Instance, record: JobRecord, spec: InstanceSpec) -> None:
         from weatherballoon.lambdas.records import JobRecord as JobRow
@@ -191,6 +197,7 @@ class AwsProvider(Provider):
             max_cost_usd=spec.max_cost_usd,
         )
         rows.put_job(self.plane.store, job, record.outputs)
+        self._started.add(instance.id)
 
     def job_stopped_reason(self, instance: Instance) -> str | None:
         try:

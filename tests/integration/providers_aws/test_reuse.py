@@ -69,3 +69,13 @@ def test_two_concurrent_runs_get_one_warm_instance_and_one_new_one(world: World,
     assert len(set(ids)) == 2 and warm.id in ids
     for instance in got:
         assert instance_row(world.deployed, instance.id)["state"] == "busy"
+
+
+def test_a_taken_instance_that_ran_no_job_goes_back_to_the_warm_pool(world: World, booting: BootEmulator) -> None:
+    provider = world.provider()
+    instance = provider.acquire(SPEC)  # e.g. `wb ssh` with no instance named: nothing starts a job
+    with provider.attached(instance):
+        assert instance_row(world.deployed, instance.id)["state"] == "busy"
+    row = instance_row(world.deployed, instance.id)
+    assert row["state"] == "idle" and float(row["lease_until"]) >= time.time() + 9 * 60  # idleMinutes 10
+    assert world.provider().acquire(SPEC).id == instance.id

@@ -33,8 +33,10 @@ def test_attached_renews_every_interval_and_stops_on_exit(world: World, booting:
         during = instance_row(world.deployed, instance.id)
     assert not keeper.running
     assert during["lease_until"] > before["lease_until"] and during["renewed_at"] > before["renewed_at"]
+    after = instance_row(world.deployed, instance.id)
+    assert after["state"] == "idle"  # no job started: released to the warm pool on the way out
     time.sleep(0.8)
-    assert instance_row(world.deployed, instance.id)["renewed_at"] == during["renewed_at"]
+    assert instance_row(world.deployed, instance.id)["renewed_at"] == after["renewed_at"]
 
 
 def test_a_marked_row_refuses_the_renewal_and_the_client_says_why(world: World, booting: BootEmulator) -> None:
