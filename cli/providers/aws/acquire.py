@@ -20,7 +20,6 @@ from ...aws.errors import translated
 from ...errors import ProvisionError
 from . import keys, reuse
 from .instances import Ec2Instance, describe
-from .launch import LaunchRequest, launch
 from .plane import ControlPlane
 from .ready import Clock, wait_ready
 from .rows import get_rows, table_errors
@@ -29,6 +28,7 @@ from .userdata import BootInputs
 if TYPE_CHECKING:
     from ...config.model import WbConfig
     from ..records import InstanceSpec
+    from .launch import LaunchRequest
 
 BOOT_TIMEOUT_S = 600.0
 
@@ -84,6 +84,8 @@ def find_warm(ctx: Context, spec: InstanceSpec, wanted: str) -> reuse.Candidate 
 
 
 def launch_request(ctx: Context, spec: InstanceSpec) -> LaunchRequest:
+    from .launch import LaunchRequest
+
     plane = ctx.plane
     config = ctx.config
     provisioner = config.provisioner
@@ -115,6 +117,8 @@ def launch_request(ctx: Context, spec: InstanceSpec) -> LaunchRequest:
 
 
 def launch_new(ctx: Context, spec: InstanceSpec, wanted: str) -> tuple[Ec2Instance, InstanceRecord]:
+    from .launch import launch  # only a launch needs the type, image, network and user-data code
+
     plane = ctx.plane
     sup = plane.supervision
     request = launch_request(ctx, spec)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
@@ -13,7 +12,7 @@ from typing import TYPE_CHECKING, ClassVar
 from ...errors import ConnectError, UsageError
 from ..base import Provider
 from ..records import Instance, InstanceSpec
-from . import acquire, keys, listing, rows, storage, userdata
+from . import acquire, keys, listing, rows, userdata
 from .instances import Ec2Instance, describe
 from .leases import LeaseKeeper, release_to_idle, row_renewer
 from .plane import ControlPlane
@@ -81,6 +80,8 @@ class AwsProvider(Provider):
         return self._instance(found, row)
 
     def list_instances(self, *, everyone: bool = False) -> list[Instance]:
+        from concurrent.futures import ThreadPoolExecutor
+
         plane = self.plane
         found = describe(plane.ec2, owner=None if everyone else plane.me.user_id)
         wanted = [(item.owner, self._arn(item)) for item in found if item.owner]
@@ -224,8 +225,12 @@ class AwsProvider(Provider):
         return ids
 
     def pull_from_storage(self, record: JobRecord, globs: list[str], destination: Path) -> PullSummary | None:
+        from weatherballoon.lambdas.schema import instance_arn
+
+        from . import storage
+
         plane = self.plane
-        arn = f"arn:aws:ec2:{plane.region}:{plane.me.account}:instance/{record.instance_id}"
+        arn = instance_arn(plane.region, plane.me.account, record.instance_id)
         prefix = storage.job_prefix(plane.me.user_id, arn, record.id)
         return storage.pull(plane.s3, plane.bucket, prefix, globs, destination)
 
