@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import stat
+from pathlib import Path
 
 import boto3
 import pytest
@@ -99,3 +100,32 @@ def _all() -> list[dict]:
 
 def _live() -> list[str]:
     return [i["InstanceId"] for i in _all() if i["State"]["Name"] in ("pending", "running")]
+
+
+def test_seed_settings_group_by_name_profile_by_name_and_an_ec2_key_pair(
+    world: World, booting: BootEmulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ec2 = boto3.client("ec2")
+    vpc = ec2.describe_vpcs(Filters=[{"Name": "isDefault", "Values": ["true"]}])["Vpcs"][0]["VpcId"]
+    group = ec2.create_security_group(GroupName="sg_temp1", Description="seed", VpcId=vpc)["GroupId"]
+    iam = boto3.client("iam")
+    iam.create_instance_profile(InstanceProfileName="seed-profile")
+    ec2.create_key_pair(KeyName="id_seed")
+    monkeypatch.setenv("HOME", str(tmp_path))
+    (tmp_path / ".ssh").mkdir()
+    (tmp_path / ".ssh" / "id_seed").write_text("private key")
+    loaded = world.project("seed", group1="sg_temp1", roleOfInstance="seed-profile", keyPair="id_seed")
+    provider = world.provider(loaded)
+    try:
+        instance = provider.acquire(InstanceSpec(instance_type="g5.xlarge"))
+        raw = _describe(instance.id)
+        assert [g["GroupId"] for g in raw["NetworkInterfaces"][0]["Groups"]] == [group]
+        assert raw["IamInstanceProfile"]["Arn"].endswith("instance-profile/seed-profile")
+        assert raw["KeyName"] == "id_seed"
+        assert "# wb:authorized-key" not in booting.user_data[instance.id]
+        assert not keys.ephemeral_path(instance.id).exists()
+        assert provider.connect_options(instance).identity_file == str(tmp_path / ".ssh" / "id_seed")
+        assert instance_row(world.deployed, instance.id)["ssh_key"] == "key-pair:id_seed"
+    finally:
+        ec2.delete_key_pair(KeyName="id_seed")
+        iam.delete_instance_profile(InstanceProfileName="seed-profile")
