@@ -47,7 +47,7 @@ class Project:
             raise AssertionError(f"wb {' '.join(args)} exited {result.returncode}: {result.stderr.decode()}")
         return result
 
-    def popen(self, *args: str, **kwargs: object) -> subprocess.Popen[bytes]:
+    def popen(self, *args: str, start_new_session: bool = False) -> subprocess.Popen[bytes]:
         return subprocess.Popen(
             [WB, *args],
             cwd=self.root,
@@ -55,7 +55,7 @@ class Project:
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
-            **kwargs,  # type: ignore[arg-type]
+            start_new_session=start_new_session,
         )
 
     def write_config(self, **provisioner: object) -> Path:
