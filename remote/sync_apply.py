@@ -64,6 +64,7 @@ def apply_stream(
     """
     with RecordLock(root):
         record = load_record(root)
+        before = None if record is None else set(record)
         writer = TreeWriter(root, record=set() if record is None else record, protect=GlobSet(protect))
         failure: FatalWriteError | StreamError | None = None
         try:
@@ -71,7 +72,8 @@ def apply_stream(
         except (FatalWriteError, StreamError) as exc:
             failure = exc
         finally:
-            _save(root, writer)
+            if writer.record != before:  # content-only changes leave the set, and the file, as they were
+                _save(root, writer)
     return writer, failure
 
 

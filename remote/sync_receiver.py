@@ -130,7 +130,7 @@ def _apply(root: str, protect: list, stdin: ByteSource) -> int:
         sys.stderr.write(f"sync-apply: {error}\n")
     if writer.summary.errors and not code:
         code = EXIT_PARTIAL
-    summary = {"root": root}
+    summary = {"root": root, "status": code}
     summary.update(writer.summary.as_dict())
     sys.stdout.write(json.dumps(summary) + "\n")
     sys.stdout.flush()

@@ -96,19 +96,19 @@ def _apply(
             hint="check the file's permissions, or exclude it with sync.fileExcludes",
         ) from None
     call.close_stdin()
-    out = call.read_stdout()
-    status = call.finish()
-    remote = _last_json(out)
-    if status == 0 and totals is not None:
+    remote = _summary_line(call)
+    if remote.get("status") == 0 and totals is not None:
+        call.cancel()  # the agent said it is done: reap it in the background, do not wait for its exit
         return totals, remote
-    raise _apply_failure(call, status, remote_root)
+    raise _apply_failure(call, call.finish(), remote_root)
 
 
-def _last_json(out: bytes) -> dict:
-    lines = out.decode(errors="replace").strip().splitlines()
+def _summary_line(call: AgentCall) -> dict:
+    """The agent's last word: one JSON line, `status` its exit code to be. {} when it died first."""
     try:
-        value = json.loads(lines[-1]) if lines else {}
-    except ValueError:
+        line = call.proc.stdout.readline()
+        value = json.loads(line.decode(errors="replace")) if line.strip() else {}
+    except (OSError, ValueError):
         return {}
     return value if isinstance(value, dict) else {}
 
