@@ -34,8 +34,10 @@ class RunRequest:
     flags: dict[str, object] = field(default_factory=dict)
 
 
-def agent_run_args(job_id: str, remote_root: str, request: RunRequest) -> list[str]:
+def agent_run_args(job_id: str, remote_root: str, request: RunRequest, outputs: tuple[str, ...] = ()) -> list[str]:
     args = ["run", "--job-id", job_id, "--cwd", remote_root]
+    for glob in outputs:  # recorded in the job's meta.json: the agent's daemon pushes them to S3 (aws)
+        args += ["--outputs", glob]
     for key, value in request.env:
         args += ["--env", f"{key}={value}"]
     if request.spec.max_time_s is not None:
@@ -102,7 +104,7 @@ def _run(app: App, provider: Provider, request: RunRequest, early: Prefetch | No
         )
         index.save(record)
         provider.job_started(instance, record, request.spec)
-        args = agent_run_args(job_id, remote_root, request)
+        args = agent_run_args(job_id, remote_root, request, outputs)
         if request.detach:
             status, _out, err = agent.run([*args, "--", *request.command])
             if status != 0:
