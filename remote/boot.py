@@ -160,9 +160,12 @@ class Boot:
             tagged = self.imds.get("meta-data/tags/instance/" + OWNER_TAG)
             if tagged:
                 return tagged.strip()
-        ec2 = self.client("ec2", region)
         filters = [{"Name": "resource-id", "Values": [instance_id]}, {"Name": "key", "Values": [OWNER_TAG]}]
-        for tag in ec2.describe_tags(Filters=filters).get("Tags", []):
+        try:
+            tags = self.client("ec2", region).describe_tags(Filters=filters).get("Tags", [])
+        except Exception as exc:  # botocore's errors (boto3 is imported lazily): say which call failed
+            raise BootError(f"cannot read the {OWNER_TAG} tag of {instance_id} (ec2:DescribeTags): {exc}") from exc
+        for tag in tags:
             return str(tag["Value"])
         raise BootError(f"instance {instance_id} has no {OWNER_TAG} tag (and WB_OWNER is not set)")
 

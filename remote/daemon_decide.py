@@ -79,7 +79,9 @@ def cost_cap_time(started_at: float, cap_usd: float, price_usd_hour: float) -> f
 def _power_off_detail(reason: lease.PowerOff, facts: Facts) -> str:
     row = facts.row
     if reason is lease.PowerOff.CONTROL_PLANE_LOST:
-        return f"no answer from the table for {facts.now - facts.last_contact:.1f}s (limit {facts.lease_minutes:g} min)"
+        silent = facts.now - facts.last_contact
+        text = f"no answer from the table for {silent:.1f}s (limit {facts.lease_minutes:g} min)"
+        return text + (f"; the last renewed lease ended {facts.now - row.lease_until:.1f}s ago" if row else "")
     if row is None:
         return "the instance row does not exist"
     if reason is lease.PowerOff.MARKED:
@@ -96,7 +98,11 @@ def _power_off(facts: Facts) -> lease.PowerOff | None:
         if facts.now - facts.last_contact >= facts.lease_minutes * 60.0:
             return lease.PowerOff.CONTROL_PLANE_LOST
         return None
-    return lease.power_off_reason(facts.now, facts.row, facts.last_contact, facts.lease_minutes)
+    reason = lease.power_off_reason(facts.now, facts.row, facts.last_contact, facts.lease_minutes)
+    if reason is lease.PowerOff.LEASE_EXPIRED and facts.running and not facts.contact_ok:
+        # The lease we kept renewing lapsed because the renewals stopped getting through.
+        return lease.PowerOff.CONTROL_PLANE_LOST
+    return reason
 
 
 def _cost_stops(facts: Facts, row: InstanceRecord) -> tuple:

@@ -50,6 +50,7 @@ class Daemon:
         self.push_inflight: dict = {}  # job id -> whether it had ended when its push was requested
         self.imds_retry_at = 0.0
         self.done = False
+        self.attempted = False  # this process has tried the table at least once
 
     # --- the table -------------------------------------------------------------------------------
 
@@ -84,6 +85,10 @@ class Daemon:
 
     def _read_row(self) -> None:
         self.contact_ok = False
+        limit = self.state.last_contact + self.env.lease_minutes * 60.0
+        if self.attempted and self.clock() >= limit:
+            return  # silent for leaseMinutes after trying all along: another slow failing call only adds overspend
+        self.attempted = True
         row = self._table("read row", self.store.get_instance, self.env.owner, self.env.instance_arn)
         if row is not FAILED:
             self.row, self.row_seen = row, True
@@ -123,13 +128,13 @@ class Daemon:
         wake_at = plan.wake_at
         for stop in plan.stops:
             self._stop(stop, now)
+        if self.contact_ok:
+            self._settle(unsettled, rows)  # job rows final before the instance shows idle
         if plan.lease is not None and not self._write_lease(plan, bool(running), now):
             wake_at = now  # refused: read the row again at once, it will say why
         for job in running:
             if job.job_id in facts.job_rows:
                 self._table("heartbeat job row", self.store.touch_job, facts.job_rows[job.job_id], now)
-        if self.contact_ok:
-            self._settle(unsettled, rows)
         self._rearm(now)
         self._request_pushes([job for job in jobs if job.ended and job.job_id not in self.state.pushed], now)
         self._check_spot(jobs, now)

@@ -21,7 +21,9 @@ if TYPE_CHECKING:
     from ..lambdas.records import JobRecord
     from .agent_env import AgentEnv
 
-MAX_ATTEMPTS = 3
+# The loop tries again every pass: one retry absorbs a blip, and a dead endpoint costs at most about
+# 2 x CONNECT_TIMEOUT_S + 1 s, which is all the overspend an unreachable table adds to leaseMinutes.
+MAX_ATTEMPTS = 2
 CONNECT_TIMEOUT_S = 2.0
 READ_TIMEOUT_S = 5.0
 

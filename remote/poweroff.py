@@ -22,17 +22,21 @@ COMMAND_TIMEOUT_S = 60.0
 
 
 class CommandResult:
-    __slots__ = ("command", "ok", "output")
+    __slots__ = ("command", "exit_code", "output")
 
-    def __init__(self, command: str, ok: bool, output: str) -> None:
+    def __init__(self, command: str, exit_code: int | None, output: str) -> None:
         self.command = command
-        self.ok = ok
+        self.exit_code = exit_code  # None: it could not be run (or ran past the timeout)
         self.output = output
 
+    @property
+    def ok(self) -> bool:
+        return self.exit_code == 0
+
     def describe(self) -> str:
-        """`ok` (plus any output), or the failed command with its output."""
+        """`ok` (plus any output), or the failed command with its exit code and output."""
         tail = self.output.strip().replace("\n", " | ")[-300:]
-        text = "ok" if self.ok else f"FAILED `{self.command}`"
+        text = "ok" if self.ok else f"FAILED (exit {self.exit_code}) `{self.command}`"
         return text + (f": {tail}" if tail else "")
 
 
@@ -51,11 +55,8 @@ def run_command(command: str, extra_env: dict | None = None) -> CommandResult:
             check=False,
         )
     except (OSError, subprocess.SubprocessError) as exc:
-        return CommandResult(command, False, str(exc))
-    output = done.stdout.decode("utf-8", "replace")
-    if done.returncode != 0:
-        output += f" (exit {done.returncode})"
-    return CommandResult(command, done.returncode == 0, output)
+        return CommandResult(command, None, str(exc))
+    return CommandResult(command, done.returncode, done.stdout.decode("utf-8", "replace"))
 
 
 def power_off(reason: str, env: AgentEnv | None = None) -> CommandResult:

@@ -65,6 +65,15 @@ class PushResult:
         return text
 
 
+def unreachable(exc: BaseException) -> bool:
+    """botocore could not reach the endpoint at all (refused, timed out, no route)."""
+    try:
+        from botocore.exceptions import ConnectionError as NoConnection
+    except ImportError:
+        return False
+    return isinstance(exc, NoConnection)
+
+
 def object_key(prefix: str, job_id: str, rel: str) -> str:
     return f"{prefix}{job_id}/{rel}"
 
@@ -119,8 +128,11 @@ class OutputPusher:
                 self.client.upload_file(
                     os.path.join(job.cwd, rel), self.bucket, key, ExtraArgs={"Metadata": {MTIME_KEY: str(mtime_ns)}}
                 )
-            except Exception as exc:  # one file failing must not stop the others (network, permissions, vanished)
+            except Exception as exc:  # one file failing must not stop the others (permissions, vanished)...
                 result.errors.append(f"{rel}: {type(exc).__name__}: {exc}"[:300])
+                if unreachable(exc):  # ...but no endpoint means none of them gets through: stop trying
+                    result.errors.append("S3 unreachable: the other files were not tried")
+                    break
                 continue
             result.uploaded += 1
             result.bytes += size

@@ -14,6 +14,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -78,14 +79,16 @@ def host_key(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return sshd.keygen(path).with_suffix(".pub")
 
 
-def wait_for(predicate: Callable[[], Any], timeout: float, what: str) -> Any:
+def wait_for(predicate: Callable[[], Any], timeout: float, what: str, machine: Machine | None = None) -> Any:
+    """The first truthy value of `predicate()`; on timeout the error names `what` and shows the daemon log."""
     deadline = time.monotonic() + timeout
     while True:
         value = predicate()
         if value:
             return value
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+            log = "\n--- daemon.log ---\n" + machine.log() if machine is not None else ""
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}{log}")
         time.sleep(0.05)
 
 
@@ -176,6 +179,14 @@ class Machine:
             timeout=timeout, stdin=subprocess.DEVNULL,
         )  # fmt: skip
 
+    @property
+    def until_released(self) -> str:
+        """A shell command that returns once the test calls `release()`."""
+        return f"while [ ! -e {self.home.parent / 'release'} ]; do sleep 0.02; done"
+
+    def release(self) -> None:
+        (self.home.parent / "release").touch()
+
     def start_job(self, job_id: str, command: str, *options: str) -> None:
         result = self.agent("run", "--job-id", job_id, "--cwd", str(self.work), *options, "--", command)
         assert result.returncode == 0, result.stderr
@@ -184,9 +195,38 @@ class Machine:
         path = self.home / "jobs" / job_id / "status.json"
         return json.loads(path.read_text()) if path.exists() else None
 
+    def renew_as_client(self) -> None:
+        """What an attached client does every 30 s (here every RENEW_S): lease to now + leaseMinutes."""
+        now = time.time()
+        with contextlib.suppress(Exception):  # marked, closed or gone: a client's renewal is refused
+            row = self.row()
+            self.store.renew_lease(OWNER, self.arn, lease.renew(now, LEASE_MIN, row.lease_until, row.max_until), now)
+
     def ensure_daemon(self) -> None:
-        result = self.agent("daemon", "--ensure")
-        assert result.returncode == 0, result.stderr + self.log()
+        """As the client does: `daemon --ensure` while attached, renewing the lease until the daemon runs."""
+        attached = threading.Event()
+
+        def client() -> None:
+            while not attached.wait(RENEW_S):
+                self.renew_as_client()
+
+        self.renew_as_client()
+        renewer = threading.Thread(target=client, daemon=True)
+        renewer.start()
+        try:
+            result = self.agent("daemon", "--ensure")
+            assert result.returncode == 0, result.stderr + self.log()
+            self.wait_first_pass()
+        finally:
+            attached.set()
+            renewer.join()
+
+    def wait_renewed(self, count: int = 1) -> None:
+        """Until the daemon has renewed the lease `count` times (its own renewals, not the client's)."""
+        wait_for(lambda: self.log().count(" renew state=busy") >= count, 5, f"{count} renewal(s)", self)
+
+    def wait_first_pass(self) -> None:
+        wait_for(lambda: (self.home / "daemon.json").exists(), 5, "the daemon's first pass", self)
 
     def status(self) -> dict[str, Any]:
         result = self.agent("daemon", "--status")
@@ -210,9 +250,9 @@ class Machine:
         return [(line.split()[0], float(line.split()[1])) for line in self.marker.read_text().splitlines()]
 
     def wait_power_off(self, timeout: float = 15) -> tuple[str, float]:
-        found = wait_for(self.power_offs, timeout, "the power-off command\n" + self.log())
+        found = wait_for(self.power_offs, timeout, "the power-off command", self)
         reason, at = found[0]
-        wait_for(lambda: self.daemon_pid() is None, 5, "the daemon to exit after powering off")
+        wait_for(lambda: self.daemon_pid() is None, 5, "the daemon to exit after powering off", self)
         return reason, at
 
     def arms(self) -> list[tuple[int, float]]:

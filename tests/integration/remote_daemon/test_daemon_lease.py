@@ -13,11 +13,13 @@ def test_renews_while_a_job_runs_then_idles_then_powers_off_at_the_lease_end(mac
     machine.create_row(lease_s=3.0)
     assert machine.boot().returncode == 0
     machine.put_job_row("j1")
-    machine.start_job("j1", "mkdir -p out && echo result > out/a.txt && sleep 2.5", "--outputs", "out")
+    machine.start_job("j1", f"mkdir -p out && echo result > out/a.txt && {machine.until_released}", "--outputs", "out")
     machine.ensure_daemon()
 
     # While the job runs: the lease keeps moving forward, to now + leaseMinutes; the job row is heartbeated.
-    first = wait_for(lambda: machine.row().renewed_at, 5, "a first renewal\n" + machine.log())
+    machine.wait_renewed()
+    first = machine.row().renewed_at
+    assert first is not None
     time.sleep(1.0)
     row = machine.row()
     assert row.renewed_at is not None and row.renewed_at > first + 0.5
@@ -26,8 +28,9 @@ def test_renews_while_a_job_runs_then_idles_then_powers_off_at_the_lease_end(mac
     assert machine.status()["running"] is True
 
     # The job ends: its row is closed, its outputs are in S3, the lease becomes the warm window, state idle.
+    machine.release()
     status = wait_for(lambda: machine.job_status("j1"), 5, "the job's end")
-    idle = wait_for(lambda: machine.row().state.value == "idle" and machine.row(), 3, "idle\n" + machine.log())
+    idle = wait_for(lambda: machine.row().state.value == "idle" and machine.row(), 3, "idle", machine)
     assert status["ended_at"] <= idle.renewed_at
     assert idle.lease_until >= status["ended_at"] + IDLE_MIN * 60 - 0.1
     job = machine.job_row("j1")
