@@ -63,8 +63,9 @@ def test_concurrent_claims_on_one_warm_instance_have_exactly_one_winner(world: W
 def test_two_concurrent_runs_get_one_warm_instance_and_one_new_one(world: World, booting: BootEmulator) -> None:
     warm = world.provider().acquire(SPEC)
     go_idle(world, warm)
+    providers = [world.provider() for _ in range(2)]  # built first: each one rewrites the project's config
     with ThreadPoolExecutor(max_workers=2) as pool:
-        got = list(pool.map(lambda _: world.provider().acquire(SPEC), range(2)))
+        got = list(pool.map(lambda provider: provider.acquire(SPEC), providers))
     ids = sorted(instance.id for instance in got)
     assert len(set(ids)) == 2 and warm.id in ids
     for instance in got:

@@ -149,7 +149,11 @@ def test_the_reaper_runs_on_its_timer(sandbox: Sandbox, login_key: Path) -> None
 
 def test_an_instance_that_is_not_a_sandbox_host_is_refused_with_a_reason(sandbox: Sandbox, login_key: Path) -> None:
     launched = launch(sandbox, wb_user_data(sandbox, login_key, user="ubuntu"), row=False)
-    host = wait_for(lambda: sandbox.live_host(launched.instance_id), 10, "a row for the refused instance")
+    def settled() -> dict | None:  # the row shows "creating" until the host manager has decided
+        host = sandbox.live_host(launched.instance_id)
+        return host if host and host["state"] != "creating" else None
+
+    host = wait_for(settled, 10, "a settled row for the refused instance")
     assert host["state"] == "failed" and "'ubuntu'" in host["reason"] and host["namespace"] is None
     status = sandbox.wb("sandbox", "status")
     assert launched.instance_id in status.stdout and "ubuntu" in status.stdout
