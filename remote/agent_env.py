@@ -20,7 +20,7 @@ DEFAULT_POWEROFF_COMMAND = "sudo shutdown -h now"
 # --no-wall: re-armed on every renewal, a plain `shutdown +N` would broadcast to every terminal each time.
 DEFAULT_ARM_SHUTDOWN_COMMAND = "sudo shutdown -h --no-wall +{minutes}"
 DEFAULT_RENEW_SECONDS = lease.RENEW_INTERVAL_S
-DEFAULT_PUSH_DEADLINE_S = 120.0
+DEFAULT_PUSH_DEADLINE_S = 60.0  # within systemd's default 90 s stop timeout (the push on shutdown)
 REQUIRED = ("WB_ROW_PK", "WB_TABLE", "WB_REGION")
 # Read from the process environment when agent.env does not set them (botocore's own names).
 INHERITED = ("AWS_EC2_METADATA_DISABLED", "AWS_EC2_METADATA_SERVICE_ENDPOINT")

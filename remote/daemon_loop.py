@@ -16,8 +16,8 @@ from ..lambdas import lease
 from ..lambdas.errors import LeaseRefusedError, StoreError, SupervisionError
 from . import daemon_jobs, poweroff
 from .daemon_decide import Facts, Plan, decide
+from .daemon_outputs import OutputDuty
 from .daemon_state import DaemonLog, DaemonState
-from .s3push import PushWorker
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -28,8 +28,6 @@ if TYPE_CHECKING:
 
 SIGNALS = (signal.SIGTERM, signal.SIGINT)
 FAILED = object()  # what `_table` returns when the call did not succeed
-PUSH_RETRY_S = 60.0
-IMDS_RETRY_S = 300.0
 
 
 class Daemon:
@@ -45,10 +43,7 @@ class Daemon:
         self.row: Any = None
         self.row_seen = False
         self.contact_ok = False
-        self.worker: PushWorker | None = None
-        self.push_failed: dict = {}  # job id -> when its last push failed
-        self.push_inflight: dict = {}  # job id -> whether it had ended when its push was requested
-        self.imds_retry_at = 0.0
+        self.outputs = OutputDuty(pusher, self.state, log, clock, env.push_deadline_s, imds)
         self.done = False
         self.attempted = False  # this process has tried the table at least once
 
@@ -107,7 +102,7 @@ class Daemon:
         if self.state.last_contact == 0.0:
             self.state.last_contact = self.clock()  # a fresh start counts as contact: the limit runs from here
         jobs = self.watcher.jobs()
-        self._collect_pushes()
+        self.outputs.collect()
         running = [job for job in jobs if job.running]
         unsettled = [job for job in jobs if job.ended and job.job_id not in self.state.finished]
         self._read_row()
@@ -136,8 +131,10 @@ class Daemon:
             if job.job_id in facts.job_rows:
                 self._table("heartbeat job row", self.store.touch_job, facts.job_rows[job.job_id], now)
         self._rearm(now)
-        self._request_pushes([job for job in jobs if job.ended and job.job_id not in self.state.pushed], now)
-        self._check_spot(jobs, now)
+        self.outputs.request([job for job in jobs if job.ended and job.job_id not in self.state.pushed], now)
+        notice = self.outputs.check_spot(jobs, now)
+        if notice:
+            self._decided(now, "spot-push", notice[:200])
         self.state.running = list(facts.running)
         self.state.last_pass_at = now
         self.state.save(self.state_path)
@@ -200,70 +197,13 @@ class Daemon:
         if result.ok:
             self.state.armed = {"at": now, "minutes": minutes, "lease_until": row.lease_until, "ok": True}
 
-    # --- outputs -----------------------------------------------------------------------------------
-
-    def _request_pushes(self, jobs: list, now: float) -> None:
-        if self.worker is None:
-            return
-        for job in jobs:
-            request = job.push_request()
-            if request is None:
-                if job.ended and job.job_id not in self.state.pushed:
-                    self.state.pushed.append(job.job_id)  # nothing declared: nothing to push
-                continue
-            if job.job_id in self.push_inflight or now - self.push_failed.get(job.job_id, -1e18) < PUSH_RETRY_S:
-                continue
-            self.push_inflight[job.job_id] = job.ended
-            self.worker.request(request)
-
-    def _collect_pushes(self) -> None:
-        if self.worker is None:
-            return
-        for result in self.worker.results():
-            had_ended = self.push_inflight.pop(result.job_id, False)
-            self.log.write("push", result=result.describe())
-            if not result.ok:
-                self.push_failed[result.job_id] = self.clock()
-            elif had_ended and result.job_id not in self.state.pushed:
-                self.state.pushed.append(result.job_id)
-
-    def push_all(self, jobs: list, why: str) -> None:
-        """Synchronously push every job not known to be in S3 (running ones too), within the deadline."""
-        if self.pusher is None:
-            return
-        deadline = time.monotonic() + self.env.push_deadline_s
-        if self.worker is not None:
-            self.worker.wait_idle(deadline - time.monotonic())
-            self._collect_pushes()
-        for job in jobs:
-            request = job.push_request()
-            if request is not None and (job.running or job.job_id not in self.state.pushed):
-                result = self.pusher.push(request, deadline)
-                self.log.write("push", why=why, result=result.describe())
-
-    def _check_spot(self, jobs: list, now: float) -> None:
-        if self.imds is None or self.state.spot_notice or now < self.imds_retry_at:
-            return
-        try:
-            notice = self.imds.get("meta-data/spot/instance-action")
-        except OSError as exc:
-            self.imds_retry_at = now + IMDS_RETRY_S
-            self.log.write("imds-unreachable", error=str(exc)[:200], retry_in=f"{IMDS_RETRY_S:g}s")
-            return
-        if notice:
-            self.state.spot_notice = {"at": now, "notice": notice.strip()[:500]}
-            self.log.write("spot-interruption", notice=notice.strip()[:500])
-            self._decided(now, "spot-push", notice.strip()[:200])
-            self.push_failed.clear()
-            self._request_pushes([job for job in jobs if job.running or job.job_id not in self.state.pushed], now)
-
     # --- ending --------------------------------------------------------------------------------------
 
     def shut_down(self, reason: str, detail: str, jobs: list) -> None:
         now = self.clock()
         self.log.write("power-off-decided", reason=reason, detail=detail)
         self._decided(now, "power-off", f"{reason}: {detail}")
-        self.push_all(jobs, "before power-off")
+        self.outputs.push_all(jobs, "before power-off")
         result = self.power_off(reason, self.env)
         self.state.power_off = {"at": self.clock(), "decided_at": now, "reason": reason, "detail": detail,
                                 "ok": result.ok}  # fmt: skip
@@ -274,8 +214,7 @@ class Daemon:
     def run(self) -> int:
         """Pass after pass until powered off or signalled (SIGTERM at system shutdown: push, then exit 0)."""
         signal.pthread_sigmask(signal.SIG_BLOCK, SIGNALS)  # before any thread starts: they inherit the mask
-        if self.pusher is not None:
-            self.worker = PushWorker(self.pusher)
+        self.outputs.start()
         self.log.write("start", instance=self.env.instance_id, lease_minutes=self.env.lease_minutes,
                        idle_minutes=self.env.idle_minutes, renew_seconds=self.env.renew_seconds)  # fmt: skip
         while not self.done:
@@ -291,7 +230,7 @@ class Daemon:
             received = signal.sigtimedwait(SIGNALS, max(0.0, wake_at - self.clock()))
             if received is not None:
                 self.log.write("signalled", signal=signal.Signals(received.si_signo).name)
-                self.push_all(self.watcher.jobs(), "on shutdown")
+                self.outputs.push_all(self.watcher.jobs(), "on shutdown")
                 self.state.save(self.state_path)
                 return 0
         return 0

@@ -1,0 +1,102 @@
+"""When the daemon pushes outputs to S3: a job's at its end (on the push thread, so renewals never wait),
+everyone's at once on a spot interruption notice, and everyone's not yet in S3 before power-off and when
+the system stops the daemon (synchronously, within WB_PUSH_DEADLINE_S). What gets pushed: `s3push`.
+
+Runs on python3 >= 3.8 with boto3 (aws instances only).
+"""
+
+from __future__ import annotations
+
+import time
+
+from .s3push import PushWorker
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+    from .daemon_state import DaemonLog, DaemonState
+    from .s3push import OutputPusher
+
+PUSH_RETRY_S = 60.0  # a failed push is tried again after this, not every pass
+IMDS_RETRY_S = 300.0  # an unreachable IMDS is asked again after this
+SPOT_ACTION = "meta-data/spot/instance-action"
+
+
+class OutputDuty:
+    def __init__(
+        self, pusher: OutputPusher | None, state: DaemonState, log: DaemonLog, clock: Any, deadline_s: float,
+        imds: Any = None,
+    ) -> None:  # fmt: skip
+        self.pusher, self.state, self.log, self.clock = pusher, state, log, clock
+        self.deadline_s = deadline_s
+        self.imds = imds
+        self.worker: PushWorker | None = None
+        self.failed: dict = {}  # job id -> when its last push failed
+        self.inflight: dict = {}  # job id -> whether it had ended when its push was requested
+        self.imds_retry_at = 0.0
+
+    def start(self) -> None:
+        """Start the push thread (after the daemon blocked its signals: the thread inherits the mask)."""
+        if self.pusher is not None and self.worker is None:
+            self.worker = PushWorker(self.pusher)
+
+    def request(self, jobs: list, now: float) -> None:
+        """Queue a push of each job's outputs, unless one is under way or failed a moment ago."""
+        if self.worker is None:
+            return
+        for job in jobs:
+            request = job.push_request()
+            if request is None:
+                if job.ended and job.job_id not in self.state.pushed:
+                    self.state.pushed.append(job.job_id)  # nothing declared: nothing to push
+                continue
+            if job.job_id in self.inflight or now - self.failed.get(job.job_id, -1e18) < PUSH_RETRY_S:
+                continue
+            self.inflight[job.job_id] = job.ended
+            self.worker.request(request)
+
+    def collect(self) -> None:
+        """Log finished pushes; an ended job whose push went through is done for good."""
+        if self.worker is None:
+            return
+        for result in self.worker.results():
+            had_ended = self.inflight.pop(result.job_id, False)
+            self.log.write("push", result=result.describe())
+            if not result.ok:
+                self.failed[result.job_id] = self.clock()
+            elif had_ended and result.job_id not in self.state.pushed:
+                self.state.pushed.append(result.job_id)
+
+    def push_all(self, jobs: list, why: str) -> None:
+        """Now, on this thread: every job not known to be in S3 (running ones too), within the deadline."""
+        if self.pusher is None:
+            return
+        deadline = time.monotonic() + self.deadline_s
+        if self.worker is not None:
+            self.worker.wait_idle(deadline - time.monotonic())
+            self.collect()
+        for job in jobs:
+            request = job.push_request()
+            if request is not None and (job.running or job.job_id not in self.state.pushed):
+                result = self.pusher.push(request, deadline)
+                self.log.write("push", why=why, result=result.describe())
+
+    def check_spot(self, jobs: list, now: float) -> str | None:
+        """On EC2's spot interruption notice (IMDS), push every job once; the notice, the first time seen."""
+        if self.imds is None or self.state.spot_notice or now < self.imds_retry_at:
+            return None
+        try:
+            notice = self.imds.get(SPOT_ACTION)
+        except OSError as exc:
+            self.imds_retry_at = now + IMDS_RETRY_S
+            self.log.write("imds-unreachable", error=str(exc)[:200], retry_in=f"{IMDS_RETRY_S:g}s")
+            return None
+        if not notice:
+            return None
+        text = notice.strip()[:500]
+        self.state.spot_notice = {"at": now, "notice": text}
+        self.log.write("spot-interruption", notice=text)
+        self.failed.clear()
+        self.request([job for job in jobs if job.running or job.job_id not in self.state.pushed], now)
+        return text
