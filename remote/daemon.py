@@ -60,6 +60,16 @@ def self_command() -> list:
     return [sys.executable, "-m", "weatherballoon.remote.agent", "daemon", "--foreground"]  # an installed package
 
 
+def _last_line(path: str) -> str:
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(max(0, os.path.getsize(path) - 2000))
+            lines = handle.read().decode("utf-8", "replace").strip().splitlines()
+    except OSError:
+        return "no log"
+    return lines[-1] if lines else "no log"
+
+
 def ensure() -> int:
     fd = _open_lock(LOCK_FILE + ".ensure")
     try:
@@ -79,7 +89,7 @@ def ensure() -> int:
         deadline = time.monotonic() + START_WAIT_S
         while not is_running():
             if child.poll() is not None or time.monotonic() > deadline:
-                say(f"it did not start (exit {child.poll()}); see {path_of(LOG_FILE)}")
+                say(f"it did not start (exit {child.poll()}): {_last_line(path_of(LOG_FILE))}; see {path_of(LOG_FILE)}")
                 return 1
             time.sleep(0.02)
         sys.stdout.write(f"started {child.pid}\n")
@@ -95,6 +105,12 @@ def foreground(env: AgentEnv) -> int:
     from .s3push import OutputPusher
 
     log = DaemonLog(path_of(LOG_FILE))
+    try:
+        session = make_session(env)  # before the lock: `--ensure` must see a daemon that cannot work exit
+    except ImportError as exc:
+        log.write("cannot-start", error=f"boto3 is not importable by {sys.executable}: {exc}")
+        say(f"boto3 is not importable by {sys.executable}; run the agent with the instance's /opt/wb/venv python")
+        return 1
     fd = _open_lock(LOCK_FILE)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -104,12 +120,6 @@ def foreground(env: AgentEnv) -> int:
     from . import procinfo
 
     write_json_atomic(path_of(PID_FILE), {"pid": os.getpid(), "proc_start": procinfo.proc_start(os.getpid())})
-    try:
-        session = make_session(env)
-    except ImportError as exc:
-        log.write("cannot-start", error=f"boto3 is not importable by {sys.executable}: {exc}")
-        say(f"boto3 is not importable by {sys.executable}; run the agent with the instance's /opt/wb/venv python")
-        return 1
     store = AgentStore.for_env(env, session)
     pusher = None
     if env.bucket:

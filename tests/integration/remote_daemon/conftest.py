@@ -38,6 +38,8 @@ BUCKET = "wb-test-outputs"
 OWNER = "AIDAOWNER"
 ACCOUNT = "123456789012"
 REGION = "us-west-2"
+# The instance's python (with boto3): this one, or e.g. a python3.8 venv to prove the oldest supported version.
+AGENT_PYTHON = os.environ.get("WB_TEST_AGENT_PYTHON") or sys.executable
 RENEW_S = 0.25
 LEASE_MIN = 0.05  # 3 s
 IDLE_MIN = 0.05
@@ -170,12 +172,12 @@ class Machine:
             "WB_AGENT_ENV_EXTRA": "\n".join(f"{k}={v}" for k, v in agent_env.items()),
             **overrides,
         }  # fmt: skip
-        return subprocess.run([sys.executable, str(BOOT)], env=env, capture_output=True, text=True, timeout=30)
+        return subprocess.run([AGENT_PYTHON, str(BOOT)], env=env, capture_output=True, text=True, timeout=30)
 
     def agent(self, *args: str, timeout: float = 20) -> subprocess.CompletedProcess[str]:
         # The aws client runs the agent with the venv's python and -I (boto3 lives in its site-packages).
         return subprocess.run(
-            [sys.executable, "-I", str(self.bundle), *args], env=self.env, capture_output=True, text=True,
+            [AGENT_PYTHON, "-I", str(self.bundle), *args], env=self.env, capture_output=True, text=True,
             timeout=timeout, stdin=subprocess.DEVNULL,
         )  # fmt: skip
 

@@ -5,10 +5,13 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+import pytest
 
 from .conftest import Machine, wait_for
 
@@ -118,3 +121,18 @@ def test_status_without_a_daemon_prints_json(machine: Machine) -> None:
     assert result.returncode == 0 and json.loads(result.stdout) == {"running": False, "pid": None}
     usage = machine.agent("daemon")
     assert usage.returncode == 2 and "usage" in usage.stderr
+
+
+def test_a_python_without_boto3_is_refused_with_a_hint(machine: Machine) -> None:
+    bare = "/usr/bin/python3"
+    if not os.path.exists(bare) or subprocess.run([bare, "-I", "-S", "-c", "import boto3"]).returncode == 0:
+        pytest.skip("no python3 without boto3 on this machine")
+    machine.create_row(lease_s=60)
+    assert machine.boot().returncode == 0
+    argv = [bare, "-I", "-S", str(machine.bundle), "daemon", "--ensure"]
+
+    result = subprocess.run(argv, env=machine.env, capture_output=True, text=True, timeout=20)
+
+    assert result.returncode == 1
+    assert "boto3 is not importable" in result.stderr and "/opt/wb/venv" in result.stderr
+    assert machine.daemon_pid() is None
