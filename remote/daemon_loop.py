@@ -119,7 +119,7 @@ class Daemon:
         plan = decide(facts)
         if plan.power_off is not None:
             self.shut_down(plan.power_off.value, plan.detail, jobs)
-            return now
+            return self.clock() + self.env.renew_seconds  # when the power command failed: try again then
         wake_at = plan.wake_at
         for stop in plan.stops:
             self._stop(stop, now)

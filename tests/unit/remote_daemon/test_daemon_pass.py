@@ -188,3 +188,11 @@ def test_a_refused_renewal_looks_again_at_once_and_then_powers_off(rig: Rig) -> 
     rig.store.get_instance = real_get  # type: ignore[method-assign]
     rig.daemon.one_pass()
     assert rig.powered == ["marked"]
+
+
+def test_a_failing_power_command_is_tried_again_a_period_later_not_at_once(rig: Rig) -> None:
+    rig.store.mark_instance(OWNER, ARN, "down")
+    rig.daemon.power_off = lambda reason, env: CommandResult("poweroff", 1, "sudo: no tty")
+    assert rig.daemon.one_pass() == T0 + 10
+    assert rig.daemon.done is False and rig.daemon.state.power_off["ok"] is False
+    assert "FAILED (exit 1) `poweroff`: sudo: no tty" in (Path(rig.daemon.log.path)).read_text()
