@@ -76,11 +76,13 @@ class StreamEncoder:
         block_size: int = BLOCK_SIZE,
         adaptive: bool = True,
         warm_up_s: float = WARM_UP_S,
+        clock: Callable[[], float] = time.perf_counter,
     ) -> None:
         self._write = write
         self.level = level
         self.adaptive = adaptive
         self.warm_up_s = warm_up_s
+        self._clock = clock  # times the link (wall clock); tests pass a fake one
         self.block_size = block_size
         self._parts: list[bytes] = []
         self._size = 0
@@ -113,9 +115,9 @@ class StreamEncoder:
                     data, zlib_bytes, zlib_seconds = data
                     self._zlib_bytes += zlib_bytes
                     self._zlib_seconds += zlib_seconds
-                started = time.perf_counter()
+                started = self._clock()
                 self._write(data)
-                self._link_seconds += time.perf_counter() - started
+                self._link_seconds += self._clock() - started
                 self.wire_bytes += len(data)
             except BaseException as exc:
                 self.error = exc

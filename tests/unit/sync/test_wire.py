@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import io
+import itertools
 import os
 import random
-import time
 from pathlib import Path
 
 import pytest
@@ -111,10 +111,16 @@ def text_blocks(write: object, blocks: int, **options: object) -> list[int]:
     return codecs(out.getvalue())[:-2]  # less the end-marker frame and the end block
 
 
+def link_clock(seconds_per_write: float) -> object:
+    """A fake wall clock for the writer: each write of a block appears to take this long."""
+    ticks = itertools.count()
+    return lambda: next(ticks) * seconds_per_write
+
+
 def test_a_link_faster_than_zlib_gets_raw_blocks_and_a_slow_one_compressed_blocks() -> None:
-    fast = text_blocks(lambda data: None, 40, warm_up_s=0)
+    fast = text_blocks(lambda data: None, 40, warm_up_s=0, clock=link_clock(1e-6))  # 64 KiB in 1 us
     assert fast[0] == CODEC_ZLIB and fast[-10:] == [CODEC_RAW] * 10
-    slow = text_blocks(lambda data: time.sleep(0.005), 12, warm_up_s=0)
+    slow = text_blocks(lambda data: None, 12, warm_up_s=0, clock=link_clock(0.1))  # 64 KiB in 100 ms
     assert slow == [CODEC_ZLIB] * 12
 
 
