@@ -67,7 +67,8 @@ def test_an_unreachable_control_plane_powers_off_after_lease_minutes(machine: Ma
     lease_until = machine.row().lease_until  # the last renewal that got through
     record_overspend("control plane unreachable", at - lease_until, "power-off minus the last renewed lease_until")
     assert at - cut_at <= LEASE_MIN * 60 + 2.0
-    assert 0 <= at - lease_until < 2.0
+    # Early by up to a pass when the last renewal landed but its answer was cut: the agent never saw it.
+    assert -1.0 <= at - lease_until < 2.0
     assert "table-unreachable" in machine.log()
 
 
