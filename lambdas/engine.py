@@ -230,7 +230,7 @@ class Reaper:
             lambda v: self.store.mark_terminating(v.row, v.decision.reason.value, now) if v.row else False,
             lambda v: v.facts.instance_id,
         )
-        put_audits(self.store, report, audits)
+        put_audits(self.store, report, audits, self.settings.write_concurrency)
 
     def _close(
         self, report: RunReport, missing: list[InstanceRecord], jobs: dict[str, list[JobRecord]], now: float
@@ -266,7 +266,7 @@ class Reaper:
             report.decisions.append(record)
             args = (row.instance_id, decision, row.owner, row.team, None, row, is_closed)
             audits.append(audit_record(self.settings, report, now, *args))
-        put_audits(self.store, report, audits)
+        put_audits(self.store, report, audits, self.settings.write_concurrency)
 
     def _parallel(
         self, report: RunReport, stage: str, items: Sequence[T], work: Callable[[T], bool], name: Callable[[T], str]

@@ -49,13 +49,19 @@ def audit_record(
     )  # fmt: skip
 
 
-def put_audits(store: SupervisionStore, report: RunReport, audits: list[AuditRecord]) -> None:
-    if not audits:
-        return
-    try:
-        store.put_audits(audits)
-    except Exception as exc:
-        report.fail("audit", f"{len(audits)} rows", exc)
+AUDIT_CHUNK = 25  # one BatchWriteItem
+
+
+def put_audits(store: SupervisionStore, report: RunReport, audits: list[AuditRecord], workers: int = 1) -> None:
+    """Write audit rows in chunks of one BatchWriteItem each, `workers` at a time; a failing chunk is
+    recorded and the others are still written."""
+    chunks = [audits[start : start + AUDIT_CHUNK] for start in range(0, len(audits), AUDIT_CHUNK)]
+
+    def write(chunk: list[AuditRecord]) -> bool:
+        store.put_audits(chunk)
+        return True
+
+    parallel(report, "audit", chunks, write, lambda chunk: f"{len(chunk)} rows from {chunk[0].instance_id}", workers)
 
 
 def put_heartbeat(store: SupervisionStore, report: RunReport) -> None:

@@ -92,11 +92,12 @@ class World:
             self.ddb.batch_write_item(RequestItems={TABLE: requests[start : start + 25]})
 
     def states(self) -> dict[str, str]:
+        """Instance id -> EC2 state, for every instance (DescribeInstanceStatus: moto renders no tags)."""
         found = {}
-        for page in self.ec2.get_paginator("describe_instances").paginate():
-            for reservation in page["Reservations"]:
-                for instance in reservation["Instances"]:
-                    found[instance["InstanceId"]] = instance["State"]["Name"]
+        pages = self.ec2.get_paginator("describe_instance_status").paginate(IncludeAllInstances=True)
+        for page in pages:
+            for status in page["InstanceStatuses"]:
+                found[status["InstanceId"]] = status["InstanceState"]["Name"]
         return found
 
     def terminated(self) -> set[str]:

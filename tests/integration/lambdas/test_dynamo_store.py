@@ -39,9 +39,9 @@ def test_a_missing_table_is_a_store_error_naming_the_operation(world: World) -> 
 
 def test_live_rows_are_read_in_pages(world: World) -> None:
     now = 1_790_000_000.0
-    records = [world.row(f"i-{n:05d}", now, extra={"pad": "x" * 2000}) for n in range(700)]
+    records = [world.row(f"i-{n:05d}", now, extra={"pad": "x" * 8000}) for n in range(180)]
     world.put_rows(records)  # ~1.4 MB: more than one 1 MB scan page
     pages = []
     world.ddb.meta.events.register("after-call.dynamodb.Scan", lambda **kw: pages.append(1))
-    assert len(world.store.load_live().instances) == 700
+    assert len(world.store.load_live().instances) == 180
     assert len(pages) >= 2
