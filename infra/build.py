@@ -22,7 +22,7 @@ os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
 import aws_cdk as cdk
 from weatherballoon.infra.app import make_app
-from weatherballoon.infra.template import render_template, shipped_template_path
+from weatherballoon.infra.shipped_template import render_template, shipped_template_path
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ import boto3
 import pytest
 from weatherballoon.cli.aws.stack import STACK_NAME, StackInfo, describe_stack
 from weatherballoon.cli.main import run_cli
-from weatherballoon.infra.template import load_shipped_template
+from weatherballoon.infra.shipped_template import load_shipped_template
 
 from tests.support.moto_server import aws_env, free_port
 from tests.support.project import WB

@@ -15,7 +15,7 @@ from weatherballoon.cli.aws.plan import BootstrapRequest, prepare
 from weatherballoon.cli.aws.progress import StackProgress
 from weatherballoon.cli.aws.session import AwsSession
 from weatherballoon.cli.aws.stack import StackInfo
-from weatherballoon.infra.template import load_shipped_template
+from weatherballoon.infra.shipped_template import load_shipped_template
 from weatherballoon.lambdas.audit import ReaperHeartbeat
 from weatherballoon.lambdas.dynamo_store import DynamoStore
 

@@ -16,7 +16,7 @@ from weatherballoon.cli.aws.plan import TEMPLATE_BODY_MAX, BootstrapRequest, pre
 from weatherballoon.cli.aws.progress import StackProgress
 from weatherballoon.cli.aws.session import AwsSession, AwsSettings, session_for
 from weatherballoon.cli.aws.stack import STACK_NAME, describe_stack
-from weatherballoon.infra.template import load_shipped_template
+from weatherballoon.infra.shipped_template import load_shipped_template
 
 from tests.integration.aws.conftest import InProcess
 

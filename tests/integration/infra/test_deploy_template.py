@@ -16,7 +16,7 @@ from typing import Any
 import boto3
 import pytest
 import weatherballoon.lambdas
-from weatherballoon.infra.template import load_shipped_template
+from weatherballoon.infra.shipped_template import load_shipped_template
 
 STACK = "weatherballoon"
 CODE_BUCKET = "wb-bootstrap-123456789012-us-west-2"

@@ -6,7 +6,7 @@ import pytest
 from weatherballoon.cli.aws import parameters as p
 from weatherballoon.cli.aws.plan import BootstrapRequest, reaper_schedule
 from weatherballoon.cli.errors import UsageError
-from weatherballoon.infra.template import load_shipped_template
+from weatherballoon.infra.shipped_template import load_shipped_template
 
 SPECS = {
     "Budget": p.ParameterSpec("Budget", "Number", default="100", min_value=0),

@@ -8,7 +8,7 @@ import sys
 from typing import Any
 
 import pytest
-from weatherballoon.infra.template import load_shipped_template, render_template, shipped_template_path
+from weatherballoon.infra.shipped_template import load_shipped_template, render_template, shipped_template_path
 
 
 def test_cdk_nag_and_cloudformation_validation_report_no_finding(synthesis: Any) -> None:
@@ -60,7 +60,7 @@ def test_a_fresh_synth_equals_the_shipped_template_byte_for_byte(synthesis: Any)
 
 def test_the_shipped_template_reads_without_cdk() -> None:
     code = (
-        "import sys; from weatherballoon.infra.template import load_shipped_template;"
+        "import sys; from weatherballoon.infra.shipped_template import load_shipped_template;"
         "import weatherballoon.infra; t = load_shipped_template();"
         "assert 'aws_cdk' not in sys.modules and 'constructs' not in sys.modules, sorted(sys.modules);"
         "print(len(t['Resources']))"
