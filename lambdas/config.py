@@ -13,7 +13,8 @@
 | `JOB_CAP_GRACE_SECONDS` | the reaper enforces job caps this late (the agent goes first) | 120 |
 | `TERMINATE_BATCH_SIZE` | ids per TerminateInstances call, 1..1000 | 1000 |
 | `WRITE_CONCURRENCY` | parallel table writes, 1..32 | 16 |
-| `API_MAX_ATTEMPTS` | botocore standard-mode attempts per call | 5 |
+| `API_MAX_ATTEMPTS` | botocore standard-mode attempts per call, the first included | 5 |
+| `MAX_HOURS` | lifetime cap counted from EC2's launch time, whatever a row says | none (rows' `max_until` only) |
 
 A budget variable that is empty or `none` means no limit; `0` is a budget of zero.
 """
@@ -55,6 +56,17 @@ def _number(env: Mapping[str, str], name: str, default: float, low: float, high:
     return value
 
 
+def _optional(env: Mapping[str, str], name: str) -> float | None:
+    """A number > 0, or None when unset, empty or `none`."""
+    raw = env.get(name, "").strip()
+    if not raw or raw.lower() == "none":
+        return None
+    value = _number(env, name, 0.0, 0.0)
+    if value <= 0:
+        raise InvalidSettingError(name, raw, "a number > 0")
+    return value
+
+
 def _budget(env: Mapping[str, str], name: str) -> float | None:
     raw = env.get(name, "").strip()
     if not raw or raw.lower() == "none":
@@ -76,6 +88,7 @@ class ReaperSettings:
     terminate_batch_size: int = 1000
     write_concurrency: int = 16
     api_max_attempts: int = 5
+    max_hours: float | None = None
 
     @property
     def dry_run(self) -> bool:
@@ -105,4 +118,5 @@ class ReaperSettings:
             terminate_batch_size=int(_number(env, "TERMINATE_BATCH_SIZE", 1000, 1, 1000)),
             write_concurrency=int(_number(env, "WRITE_CONCURRENCY", 16, 1, 32)),
             api_max_attempts=int(_number(env, "API_MAX_ATTEMPTS", 5, 1, 20)),
+            max_hours=_optional(env, "MAX_HOURS"),
         )

@@ -5,7 +5,8 @@ Precedence, when several reasons hold at once (the first one is reported and rec
 1. `marked`        someone asked for termination (`wb down`, an admin); the most deliberate signal.
 2. `owner-budget`  the owner's month reached its budget: every one of their instances goes.
 3. `team-budget`   the team's month reached its budget: every team instance goes.
-4. `max-lifetime`  `now >= max_until` (launch + maxHours); renewals cannot extend it.
+4. `max-lifetime`  `now >= max_until` (launch + maxHours), and with `max_lifetime_s` set also
+                   `now >= EC2 launch time + max_lifetime_s`: neither renewals nor the row can extend it.
 5. `job-max-cost`  a running job's cost passed its `--max-cost` (+ grace): the agent should have stopped it.
 6. `job-max-time`  a running job passed its `--max-time` (+ grace): same backstop.
 7. `lease-expired` `now >= lease_until`: nobody renewed; the ordinary end of an idle machine.
@@ -112,6 +113,7 @@ class DecisionConfig:
     orphan_grace_s: float = 600.0
     job_cap_grace_s: float = 120.0
     default_team: str = "default"
+    max_lifetime_s: float | None = None  # the stack's maxHours, counted from EC2's launch time
 
 
 @dataclass(frozen=True)
@@ -170,8 +172,11 @@ def applicable_reasons(
         if age >= config.orphan_grace_s:
             found[Reason.ORPHAN] = f"no row {age:.0f}s after launch"
         return found
-    if now >= live.max_until:
-        found[Reason.MAX_LIFETIME] = f"lifetime ended {now - live.max_until:.0f}s ago"
+    max_until = live.max_until
+    if config.max_lifetime_s is not None:
+        max_until = min(max_until, facts.launched_at + config.max_lifetime_s)  # a row cannot extend it
+    if now >= max_until:
+        found[Reason.MAX_LIFETIME] = f"lifetime ended {now - max_until:.0f}s ago"
     price = live.price_usd_hour if price_usd_hour is None else price_usd_hour
     for reason, detail in job_reasons(jobs, price, now, config.job_cap_grace_s):
         found.setdefault(reason, detail)

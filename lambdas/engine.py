@@ -26,7 +26,7 @@ from .clock import SECONDS_PER_DAY, month_of, system_clock
 from .config import ReaperSettings
 from .decision import Action, Decision, DecisionConfig, InstanceFacts, Reason, decide, decide_missing
 from .fleet import Fleet
-from .prices import PriceTable, hourly_price, load_prices
+from .prices import PriceTable, billed_price, load_prices
 from .recording import audit_record, parallel, put_audits, put_heartbeat
 from .records import InstanceRecord, JobRecord
 from .report import DecisionRecord, RunReport
@@ -37,6 +37,8 @@ if TYPE_CHECKING:
     from .clock import Clock
 
 T = TypeVar("T")
+
+FUTURE_SKEW_S = 300.0  # an accrued_until further ahead than this was not written by a reaper
 
 
 @dataclass(frozen=True)
@@ -71,7 +73,10 @@ class Reaper:
         self.prices = prices or load_prices()
         self.clock = clock
         self.log = logger or logging.getLogger(__name__)
-        self.config = DecisionConfig(settings.orphan_grace_s, settings.job_cap_grace_s, settings.team_name)
+        max_lifetime_s = None if settings.max_hours is None else settings.max_hours * 3600.0
+        self.config = DecisionConfig(
+            settings.orphan_grace_s, settings.job_cap_grace_s, settings.team_name, max_lifetime_s
+        )
 
     def run(self, now: float | None = None) -> RunReport:
         """One pass over everything; `now` defaults to the clock. Failures are in the report, not raised."""
@@ -105,15 +110,17 @@ class Reaper:
         for problem in live.malformed:
             report.fail("load", "item", problem)
         budgets, ledger = report.timed("budgets", self._budgets, report, now)
-        rows = {row.instance_id: row for row in live.instances}
+        # A row counts only under the owner EC2's wb:owner tag names: members may write any row under their
+        # own owner prefix, so a row for someone else's instance must not mark or keep it.
+        rows = {(row.owner, row.instance_id): row for row in live.instances}
         jobs: dict[str, list[JobRecord]] = defaultdict(list)
         for job in live.jobs:
             jobs[job.pk].append(job)
         prices = report.timed("accrue", self._accrue, report, instances, rows, ledger, now)
         decided: list[Verdict] = []
         for facts in instances:
-            row = rows.get(facts.instance_id)
-            owner = row.owner if row else facts.owner
+            row = rows.get((facts.owner, facts.instance_id))
+            owner = facts.owner
             team = self._team(row, facts)
             budget = budget_state(budgets, ledger, owner, team)
             decision = decide(
@@ -121,8 +128,8 @@ class Reaper:
             )
             decided.append(Verdict(facts, row, decision, owner, team))
         report.timed("terminate", self._terminate, report, decided, now)
-        present = {facts.instance_id for facts in instances}
-        missing = [r for r in live.instances if r.instance_id not in present]
+        present = {(facts.owner, facts.instance_id) for facts in instances}
+        missing = [r for r in live.instances if (r.owner, r.instance_id) not in present]
         report.timed("close", self._close, report, missing, jobs, now)
 
     def _team(self, row: InstanceRecord | None, facts: InstanceFacts | None) -> str:
@@ -145,7 +152,7 @@ class Reaper:
         self,
         report: RunReport,
         instances: Sequence[InstanceFacts],
-        rows: dict[str, InstanceRecord],
+        rows: dict[tuple[str, str], InstanceRecord],
         ledger: Ledger,
         now: float,
     ) -> dict[str, float]:
@@ -153,11 +160,14 @@ class Reaper:
         prices: dict[str, float] = {}
         plans: list[Accrual] = []
         for facts in instances:
-            row = rows.get(facts.instance_id)
+            row = rows.get((facts.owner, facts.instance_id))
             if row is None:
                 continue
+            if row.accrued_until is not None and row.accrued_until > now + FUTURE_SKEW_S:
+                report.fail("accrue", facts.instance_id, f"accrued_until {row.accrued_until} is in the future")
             try:
-                price = hourly_price(row.price_usd_hour, row.region, row.instance_type, self.prices)
+                kind = facts.instance_type or row.instance_type
+                price = billed_price(row.price_usd_hour, facts.region, kind, facts.spot, self.prices)
             except Exception as exc:
                 report.fail("price", facts.instance_id, exc)
                 continue

@@ -81,6 +81,23 @@ def _shipped() -> PriceTable:
     return PriceTable.from_document(json.loads(PRICES_PATH.read_text(encoding="utf-8")))
 
 
+def billed_price(
+    row_price_usd_hour: float | None, region: str, instance_type: str, spot: bool, table: PriceTable
+) -> float:
+    """What the reaper charges per hour. EC2 says whether the instance is spot (a row cannot fake it):
+    spot instances are charged the price their row recorded at launch; on-demand instances the table's
+    price for the type EC2 reports, so a row cannot make itself cheaper. The row price is the fallback for
+    a type the table does not know."""
+    if spot and row_price_usd_hour is not None and row_price_usd_hour > 0:
+        return row_price_usd_hour
+    try:
+        return table.on_demand(region, instance_type)
+    except UnknownInstanceTypeError:
+        if row_price_usd_hour is not None and row_price_usd_hour > 0:
+            return row_price_usd_hour
+        raise
+
+
 def hourly_price(row_price_usd_hour: float | None, region: str, instance_type: str, table: PriceTable) -> float:
     """What a machine costs per hour: the price its row recorded at launch (spot or on-demand), else the
     table's on-demand price."""

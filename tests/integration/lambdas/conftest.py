@@ -60,7 +60,7 @@ class World:
 
     def launch(
         self, count: int, *, owner: str = "AIDAALICE", team: str = "ml", managed: str | None = "true",
-        instance_type: str = "g5.xlarge", extra: dict[str, str] | None = None,
+        instance_type: str = "g5.xlarge", extra: dict[str, str] | None = None, spot: bool = False,
     ) -> list[str]:  # fmt: skip
         tag_map = {tags.OWNER: owner, tags.TEAM: team, tags.PROJECT: "proj", **(extra or {})}
         if managed is not None:
@@ -68,9 +68,10 @@ class World:
         ids: list[str] = []
         while len(ids) < count:
             n = min(1000, count - len(ids))
+            market = {"InstanceMarketOptions": {"MarketType": "spot"}} if spot else {}
             response = self.ec2.run_instances(
                 ImageId=IMAGE, MinCount=n, MaxCount=n, InstanceType=instance_type,
-                TagSpecifications=tags.tag_specifications(tag_map, ("instance",)),
+                TagSpecifications=tags.tag_specifications(tag_map, ("instance",)), **market,
             )  # fmt: skip
             ids += [i["InstanceId"] for i in response["Instances"]]
         return ids

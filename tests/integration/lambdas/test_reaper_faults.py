@@ -93,7 +93,7 @@ def test_a_throttled_accrual_transaction_is_retried(
     world: World, reaper_env: dict[str, str], ddb_proxy: FaultProxy
 ) -> None:
     now = time.time()
-    (instance,) = world.launch(1)
+    (instance,) = world.launch(1, spot=True)  # spot: charged the price its row recorded
     world.put_rows([world.row(instance, now, accrued_until=now - 600, price_usd_hour=6.0)])
     ddb_proxy.rules.append(Rule("TransactWriteItems", 400, "ProvisionedThroughputExceededException", times=1))
     summary = invoke()

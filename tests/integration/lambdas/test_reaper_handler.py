@@ -50,14 +50,14 @@ def seed_every_reason(world: World, now: float) -> dict[str, Reason]:
         world.row(max_life, now, max_until=now - 1),
         world.row(marked, now, mark="down by AIDAALICE"),
         world.row(job_time, now),
-        world.row(job_cost, now, price_usd_hour=36.0),
+        world.row(job_cost, now),
         world.row(keep, now),
         world.row(bob, now, owner="AIDABOB"),
         world.row(carol, now, owner="AIDACAROL", team="vision"),
     ])  # fmt: skip
     world.put_rows([
         JobRecord("AIDAALICE", world.arn(job_time), "long", ("sleep", "1d"), started_at=now - 1000, max_time_s=60.0),
-        JobRecord("AIDAALICE", world.arn(job_cost), "pricey", ("train",), started_at=now - 1000, max_cost_usd=1.0),
+        JobRecord("AIDAALICE", world.arn(job_cost), "pricey", ("train",), started_at=now - 1000, max_cost_usd=0.1),
     ])  # fmt: skip
     world.store.set_budget(BudgetEntry(Scope.OWNER, "AIDABOB", 10.0))
     world.store.set_budget(BudgetEntry(Scope.TEAM, "vision", 100.0))
@@ -150,13 +150,20 @@ def test_rows_of_gone_instances_are_closed(world: World, reaper_env: dict[str, s
 
 
 def test_accrual_reaches_the_ledger(world: World, reaper_env: dict[str, str]) -> None:
+    """Spot is charged the price its row recorded at launch; on-demand the table's price for the type EC2
+    reports (g5.xlarge, $1.006/h), whatever its row says."""
     now = time.time()
-    (instance,) = world.launch(1)
-    world.put_rows([world.row(instance, now, accrued_until=now - 600, price_usd_hour=6.0)])
+    (spot,) = world.launch(1, spot=True)
+    (on_demand,) = world.launch(1, owner="AIDABOB")
+    world.put_rows([
+        world.row(spot, now, accrued_until=now - 600, price_usd_hour=6.0),
+        world.row(on_demand, now, owner="AIDABOB", accrued_until=now - 3600, price_usd_hour=0.0001),
+    ])  # fmt: skip
     invoke()
     ledger = {(e.scope, e.name): e.usd for e in world.store.load_ledger(clock.month_of(now))}
     assert ledger[(Scope.OWNER, "AIDAALICE")] == pytest.approx(1.0, abs=0.01)  # 10 min x $6/h
-    row = world.store.get_instance("AIDAALICE", world.arn(instance))
+    assert ledger[(Scope.OWNER, "AIDABOB")] == pytest.approx(1.006, abs=0.01)  # 1 h x $1.006/h
+    row = world.store.get_instance("AIDAALICE", world.arn(spot))
     assert row is not None and row.accrued_until is not None and row.accrued_until >= now
 
 
@@ -170,7 +177,7 @@ def test_two_overlapping_runs_are_safe(world: World, reaper_env: dict[str, str],
     ids = world.launch(60)
     expired, live = ids[:30], ids[30:]
     world.put_rows([world.row(i, now, lease_until=now - 1) for i in expired])
-    world.put_rows([world.row(i, now, accrued_until=now - 3600, price_usd_hour=1.0) for i in live])
+    world.put_rows([world.row(i, now, accrued_until=now - 3600) for i in live])
     settings = ReaperSettings.from_env()
     judged = now + 1
     reapers = [reaper.build_reaper(settings, clock=lambda: judged) for _ in range(2)]
@@ -190,13 +197,13 @@ def test_two_overlapping_runs_are_safe(world: World, reaper_env: dict[str, str],
     assert world.terminated() == set(expired)
     assert all(set(r.terminated()) == set(expired) for r in reports)  # terminating twice is harmless
     ledger = {(e.scope, e.name): e.usd for e in world.store.load_ledger(clock.month_of(now))}
-    # counted once although both runs tried: live rows 3601 s at $1/h, expired rows 61 s at $1.006/h
-    expected = 30 * 3601 / 3600.0 + 30 * 61 * 1.006 / 3600.0
+    # counted once although both runs tried: live rows 3601 s, expired rows 61 s, at $1.006/h (g5.xlarge)
+    expected = 30 * 3601 * 1.006 / 3600.0 + 30 * 61 * 1.006 / 3600.0
     assert ledger[(Scope.OWNER, "AIDAALICE")] == pytest.approx(expected, rel=1e-9)
     assert sum(r.accrued_rows for r in reports) == 60
     assert sum(r.accrual_conflicts for r in reports) == 60  # the slower run found every row charged
     rows = {r.instance_id: r for r in world.store.load_live().instances}
-    assert all(rows[i].accrued_usd == pytest.approx(3601 / 3600.0) for i in live)
+    assert all(rows[i].accrued_usd == pytest.approx(3601 * 1.006 / 3600.0) for i in live)
 
 
 def test_missing_table_name_is_a_named_error(world: World, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -28,12 +28,13 @@ def facts(
     managed: bool = True,
     instance_type: str = "g5.xlarge",
     extra_tags: dict[str, str] | None = None,
+    spot: bool = False,
 ) -> InstanceFacts:
     tag_map = tags.wb_tags(owner, team or "", "proj") if managed else {"Name": "not-wb", tags.OWNER: owner}
     if team is None:
         tag_map.pop(tags.TEAM, None)
     tag_map.update(extra_tags or {})
-    return InstanceFacts(instance_id, state, launched_at, instance_type, REGION, ACCOUNT, tag_map)
+    return InstanceFacts(instance_id, state, launched_at, instance_type, REGION, ACCOUNT, tag_map, spot=spot)
 
 
 def row(instance_id: str = "i-0001", **changes: Any) -> InstanceRecord:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from weatherballoon.lambdas.errors import UnknownInstanceTypeError, UnknownRegionError
-from weatherballoon.lambdas.prices import PRICES_PATH, hourly_price, load_prices
+from weatherballoon.lambdas.prices import PRICES_PATH, billed_price, hourly_price, load_prices
 
 FAMILIES = ["g4dn", "g5", "g6", "g6e", "p3", "p4d", "p5", "t3", "m5", "c5"]
 REGIONS = ["us-east-1", "us-east-2", "us-west-2", "eu-west-1", "eu-central-1", "ap-northeast-1"]
@@ -83,3 +83,13 @@ def test_a_custom_table_loads_and_is_validated(tmp_path: Path) -> None:
     path.write_text(json.dumps({"as_of": "2026-01-01", "source": "test"}))
     with pytest.raises(ValueError, match="base_region"):
         load_prices(path)
+
+
+def test_billed_price_trusts_the_row_only_for_spot() -> None:
+    table = load_prices()
+    assert billed_price(0.31, "us-east-1", "g5.xlarge", True, table) == 0.31
+    assert billed_price(0.31, "us-east-1", "g5.xlarge", False, table) == 1.006
+    assert billed_price(0.0, "us-east-1", "g5.xlarge", True, table) == 1.006  # no spot price recorded
+    assert billed_price(2.5, "us-east-1", "x9.mega", False, table) == 2.5  # unknown type: the row's
+    with pytest.raises(UnknownInstanceTypeError):
+        billed_price(0.0, "us-east-1", "x9.mega", False, table)

@@ -185,3 +185,10 @@ def test_decide_missing_closes_only_after_the_grace() -> None:
     d = decide_missing(row(), T0 + 600, CONFIG)
     assert (d.action, d.reason) == (Action.CLOSE, Reason.INSTANCE_GONE)
     assert decide_missing(row(state=InstanceState.CLOSED), T0 + 9999, CONFIG).action is Action.KEEP
+
+
+def test_max_lifetime_from_launch_time_overrides_a_longer_row() -> None:
+    capped = DecisionConfig(orphan_grace_s=600, job_cap_grace_s=120, max_lifetime_s=3600)
+    r = row(lease_until=T0 + 10**6, max_until=T0 + 10**6)
+    assert decide(facts(), r, [], OK, T0 + 3599, capped).reason == Reason.LEASE_VALID
+    assert decide(facts(), r, [], OK, T0 + 3600, capped).reason == Reason.MAX_LIFETIME

@@ -104,7 +104,7 @@ def test_bob_goes_over_budget_through_this_runs_accrual() -> None:
     store, fleet = InMemoryStore(), InMemoryFleet()
     r = row("i-1", owner="AIDABOB", lease_until=LIVE, price_usd_hour=3.6, accrued_until=NOW - 60)
     store.create_instance(r)
-    fleet.add(facts("i-1", owner="AIDABOB"))
+    fleet.add(facts("i-1", owner="AIDABOB", spot=True))  # spot: the row's price is the price
     store.set_budget(BudgetEntry(Scope.OWNER, "AIDABOB", 5.0))
     store.put_item({"pk": schema.ledger_pk(clock.month_of(NOW)), "sk": "OWNER#AIDABOB", "usd": 4.99})
     report = reaper(store, fleet).run()
@@ -115,7 +115,7 @@ def test_bob_goes_over_budget_through_this_runs_accrual() -> None:
 def test_default_budgets_from_settings_apply_without_rows() -> None:
     store, fleet = InMemoryStore(), InMemoryFleet()
     store.create_instance(row("i-1", lease_until=LIVE, price_usd_hour=36.0, accrued_until=NOW - 100))
-    fleet.add(facts("i-1", team=None))  # untagged team -> TEAM_NAME
+    fleet.add(facts("i-1", team=None, spot=True))  # untagged team -> TEAM_NAME
     report = reaper(store, fleet, team_budget_usd=0.5, team_name="default").run()
     assert report.terminated() == {"i-1": Reason.TEAM_BUDGET}
 
@@ -123,7 +123,7 @@ def test_default_budgets_from_settings_apply_without_rows() -> None:
 def test_accrual_charges_each_interval_once_across_runs() -> None:
     store, fleet = InMemoryStore(), InMemoryFleet()
     store.create_instance(row("i-1", lease_until=LIVE, price_usd_hour=6.0))
-    fleet.add(facts("i-1"))
+    fleet.add(facts("i-1", spot=True))
     engine = reaper(store, fleet)
     engine.run(now=T0 + 600)
     engine.run(now=T0 + 600)  # a retry at the same instant adds nothing
@@ -140,7 +140,7 @@ def test_two_reapers_at_once_never_double_count() -> None:
     store, fleet = InMemoryStore(), InMemoryFleet()
     for n in range(300):
         store.create_instance(row(f"i-{n:03d}", lease_until=LIVE, price_usd_hour=1.0))
-        fleet.add(facts(f"i-{n:03d}"))
+        fleet.add(facts(f"i-{n:03d}", spot=True))
     a, b = reaper(store, fleet), reaper(store, fleet)
     ra = a.run(now=T0 + 3600)
     rb = b.run(now=T0 + 3600)
@@ -253,3 +253,42 @@ def test_a_failed_describe_decides_nothing() -> None:
     got = store.get_instance("AIDAALICE", row("i-1").instance_arn)
     assert got is not None and got.state is InstanceState.BUSY  # not closed for lack of EC2 facts
     assert store.get_heartbeat() is not None
+
+
+def test_a_row_under_another_owner_neither_marks_nor_keeps_the_instance() -> None:
+    """Members may write any row under their own prefix: Mallory's row for Alice's instance is ignored."""
+    store, fleet = InMemoryStore(), InMemoryFleet()
+    store.create_instance(row("i-1", lease_until=LIVE))  # Alice's own row
+    store.create_instance(row("i-1", owner="AIDAMALLORY", mark="gotcha"))  # forged
+    store.create_instance(row("i-2", owner="AIDAMALLORY", lease_until=LIVE))  # keeps Alice's orphan? no
+    fleet.add(facts("i-1"))
+    fleet.add(facts("i-2", launched_at=NOW - 700))
+    report = reaper(store, fleet).run()
+    assert report.terminated() == {"i-2": Reason.ORPHAN}
+    assert sorted(report.closed()) == ["i-1", "i-2"]  # the forged rows match no instance: closed
+    alice = store.get_instance("AIDAALICE", row("i-1").instance_arn)
+    assert alice is not None and alice.state is InstanceState.BUSY
+
+
+def test_on_demand_is_charged_the_table_price_whatever_the_row_says() -> None:
+    store, fleet = InMemoryStore(), InMemoryFleet()
+    store.create_instance(row("i-1", lease_until=LIVE, price_usd_hour=0.0001, accrued_until=NOW - 3600))
+    fleet.add(facts("i-1", instance_type="g5.xlarge"))
+    report = reaper(store, fleet).run()
+    assert report.accrued_usd == pytest.approx(1.006)
+
+
+def test_max_hours_counts_from_the_ec2_launch_time() -> None:
+    store, fleet = InMemoryStore(), InMemoryFleet()
+    store.create_instance(row("i-1", lease_until=LIVE, max_until=NOW + 10**6))  # a row claiming forever
+    fleet.add(facts("i-1", launched_at=NOW - 3600))
+    assert reaper(store, fleet, max_hours=2.0).run().terminated() == {}
+    assert reaper(store, fleet, max_hours=1.0).run().terminated() == {"i-1": Reason.MAX_LIFETIME}
+
+
+def test_an_accrued_until_in_the_future_is_reported() -> None:
+    store, fleet = InMemoryStore(), InMemoryFleet()
+    store.create_instance(row("i-1", lease_until=LIVE, accrued_until=NOW + 86400))
+    fleet.add(facts("i-1"))
+    report = reaper(store, fleet).run()
+    assert [(f.stage, f.subject) for f in report.failures] == [("accrue", "i-1")]

@@ -19,12 +19,12 @@ def test_everything_set() -> None:
         "TABLE_NAME": "wb", "MODE": "dry-run", "ORPHAN_GRACE_SECONDS": "30", "DEFAULT_OWNER_BUDGET_USD": "100",
         "TEAM_BUDGET_USD": "0", "TEAM_NAME": "ml", "AUDIT_TTL_DAYS": "7", "CLOSED_ROW_TTL_DAYS": "1",
         "JOB_CAP_GRACE_SECONDS": "5", "TERMINATE_BATCH_SIZE": "200", "WRITE_CONCURRENCY": "4",
-        "API_MAX_ATTEMPTS": "2",
+        "API_MAX_ATTEMPTS": "2", "MAX_HOURS": "12",
     }  # fmt: skip
     s = ReaperSettings.from_env(env)
     assert s.dry_run and s.orphan_grace_s == 30 and s.team_name == "ml"
     assert s.default_owner_budget_usd == 100 and s.team_budget_usd == 0  # 0 is a budget of zero
-    assert (s.terminate_batch_size, s.write_concurrency, s.api_max_attempts) == (200, 4, 2)
+    assert (s.terminate_batch_size, s.write_concurrency, s.api_max_attempts, s.max_hours) == (200, 4, 2, 12)
 
 
 def test_settings_are_frozen() -> None:
@@ -47,7 +47,8 @@ def test_missing_table_name_is_a_named_error() -> None:
 @pytest.mark.parametrize(
     "name, value",
     [("MODE", "yolo"), ("ORPHAN_GRACE_SECONDS", "-1"), ("TERMINATE_BATCH_SIZE", "1001"),
-     ("DEFAULT_OWNER_BUDGET_USD", "ten"), ("API_MAX_ATTEMPTS", "0"), ("AUDIT_TTL_DAYS", "nan")],
+     ("DEFAULT_OWNER_BUDGET_USD", "ten"), ("API_MAX_ATTEMPTS", "0"), ("AUDIT_TTL_DAYS", "nan"),
+     ("MAX_HOURS", "0")],
 )  # fmt: skip
 def test_invalid_values_name_the_variable(name: str, value: str) -> None:
     with pytest.raises(InvalidSettingError, match=name) as info:
