@@ -18,7 +18,9 @@ METRICS_NAMESPACE = "Weatherballoon"
 SERVICE_NAME = "weatherballoon-reaper"
 # A run that outlasts two schedule periods is a bug worth an error metric, not a reason to keep going.
 TIMEOUT = cdk.Duration.seconds(120)
-MEMORY_MB = 512
+# 1,769 MB is one full vCPU: at 10,000 instances botocore spends ~12 CPU-seconds parsing DescribeInstances
+# pages (bench/reaper_scale.py), which at 512 MB (a third of a vCPU) would eat a third of the timeout.
+MEMORY_MB = 1769
 LOG_RETENTION = logs.RetentionDays.ONE_MONTH
 # The next scheduled run retries anyway; stale retries would only overlap with it.
 STALE_EVENT_AGE = cdk.Duration.minutes(2)
