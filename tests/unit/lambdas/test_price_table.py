@@ -93,3 +93,8 @@ def test_billed_price_trusts_the_row_only_for_spot() -> None:
     assert billed_price(2.5, "us-east-1", "x9.mega", False, table) == 2.5  # unknown type: the row's
     with pytest.raises(UnknownInstanceTypeError):
         billed_price(0.0, "us-east-1", "x9.mega", False, table)
+
+
+def test_the_seed_samples_type_is_priced() -> None:
+    # shared/seed-sample.weatherballoon.json launches a t2.medium in us-west-2; it must be billable.
+    assert load_prices().on_demand("us-west-2", "t2.medium") == 0.0464
