@@ -67,8 +67,11 @@ def apply_stream(
         before = None if record is None else set(record)
         writer = TreeWriter(root, record=set() if record is None else record, protect=GlobSet(protect))
         failure: FatalWriteError | StreamError | None = None
+        blocks = prefetch(iter_blocks(stream))
         try:
-            apply_frames(FrameReader(prefetch(iter_blocks(stream))), writer)
+            apply_frames(FrameReader(blocks), writer)
+            for _ in blocks:  # on to the sender's end block: it is written after the end marker, and
+                pass  # answering before it arrived made that last write fail, a done sync look failed
         except (FatalWriteError, StreamError) as exc:
             failure = exc
         finally:
