@@ -126,6 +126,8 @@ def _run(app: App, provider: Provider, request: RunRequest, early: Prefetch | No
         mark("job started")
         result = pump(proc, forward_stdin_fd=forward, on_first_interrupt=interrupt)
         mark("job ended")
+        if not result.detached and result.status != -1:
+            provider.job_ended(instance, record)
         if result.detached:
             app.warn(f"detached; job {job_id} keeps running. Reattach with: wb logs -f {job_id}")
             return 130

@@ -125,6 +125,11 @@ class Provider(ABC):
         it there too, with its caps (`spec.max_time_s`, `spec.max_cost_usd`)."""
         return None
 
+    def job_ended(self, instance: Instance, record: JobRecord) -> None:
+        """The attached job ended (not lost, not detached): providers with a warm pool may release the
+        machine to it now rather than when their agent next looks."""
+        return None
+
     def job_stopped_reason(self, instance: Instance) -> str | None:
         """Why supervision took the machine away (budget, lease...), if it did. None when it did not."""
         return None

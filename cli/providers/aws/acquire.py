@@ -78,7 +78,8 @@ def find_warm(ctx: Context, spec: InstanceSpec, wanted: str) -> reuse.Candidate 
     candidates = [
         reuse.Candidate(item, rows[arns[item.instance_id]]) for item in running if arns[item.instance_id] in rows
     ]
-    ranked = reuse.choose(candidates, wanted, ctx.clock.now(), lambda c: ctx.has_key(c.ec2.instance_id))
+    margin = reuse.claim_margin(plane.supervision.idle_minutes)
+    ranked = reuse.choose(candidates, wanted, ctx.clock.now(), lambda c: ctx.has_key(c.ec2.instance_id), margin)
     with table_errors("claim a warm instance"):
         return reuse.claim_first(plane.store, ranked, plane.supervision.lease_minutes, ctx.clock.now)
 
@@ -117,9 +118,11 @@ def launch_request(ctx: Context, spec: InstanceSpec) -> LaunchRequest:
 
 
 def launch_new(ctx: Context, spec: InstanceSpec, wanted: str) -> tuple[Ec2Instance, InstanceRecord]:
+    from .budget_gate import check_budget
     from .launch import launch  # only a launch needs the type, image, network and user-data code
 
     plane = ctx.plane
+    check_budget(plane)
     sup = plane.supervision
     request = launch_request(ctx, spec)
     launched, _ = launch(plane, request, boot_source=ctx.boot_source, say=ctx.say)

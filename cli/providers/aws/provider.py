@@ -56,6 +56,7 @@ class AwsProvider(Provider):
         self._daemons: set[str] = set()
         self._claimed: set[str] = set()  # taken by this command (state busy)
         self._started: set[str] = set()  # a job was started there: its agent sets idle when it ends
+        self._ended: set[str] = set()  # ...and that job ended while attached: release it on detach if idle
         self.leases: dict[str, LeaseKeeper] = {}
 
     @cached_property
@@ -178,9 +179,29 @@ class AwsProvider(Provider):
             yield
         finally:
             keeper.stop()
-            if instance.id in self._claimed and instance.id not in self._started and keeper.refused is None:
-                # Taken but no job started (wb ssh, or a run that failed before its job): back to the warm pool.
+            # Back to the warm pool now, not at the agent's next pass (up to its renewal period later), so a
+            # run right after this one reuses the machine: taken but no job started (wb ssh, a run that
+            # failed before its job), or our job ended and no other job runs there.
+            unused = instance.id in self._claimed and instance.id not in self._started
+            finished = instance.id in self._ended and not self._jobs_running(instance)
+            if (unused or finished) and keeper.refused is None:
                 release_to_idle(self.plane.store, row, sup.idle_minutes, self._clock.now)
+
+    def job_ended(self, instance: Instance, record: JobRecord) -> None:
+        self._ended.add(instance.id)
+
+    def _jobs_running(self, instance: Instance) -> bool:
+        """Whether any job still runs on the machine; True when the agent cannot say (stay busy)."""
+        import json
+
+        from ...errors import WbError
+
+        try:
+            status, out, _ = self.agent(instance).run(["list"])
+            jobs = json.loads(out or b"[]") if status == 0 else None
+        except (WbError, ValueError):
+            return True
+        return jobs is None or any(job.get("state") == "running" for job in jobs)
 
     def job_started(self, instance: Instance, record: JobRecord, spec: InstanceSpec) -> None:
         from weatherballoon.lambdas.records import JobRecord as JobRow

@@ -2,7 +2,7 @@
 
 A warm instance qualifies when it is mine (its `wb:owner` tag), running, in this region, launched for the
 same spec (hash of everything that shapes the machine), idle, unmarked, with a host key on record, a lease
-that still has `MARGIN_S` to run, and a key on this machine that opens it. The claim is a conditional
+that still has `claim_margin()` to run, and a key on this machine that opens it. The claim is a conditional
 UpdateItem (state idle -> busy): of two concurrent claims exactly one succeeds; the other tries the next
 candidate, or launches.
 """
@@ -28,6 +28,12 @@ if TYPE_CHECKING:
     from ..records import InstanceSpec
 
 MARGIN_S = 30.0
+
+
+def claim_margin(idle_minutes: float) -> float:
+    """How much lease a warm instance must have left to be claimed: it covers the claim and the first
+    renewal. 30 s, or half the warm window when that is shorter (compressed leases, as in the sandbox)."""
+    return min(MARGIN_S, idle_minutes * 60 / 2)
 SPEC_HASH = "spec_hash"
 
 
@@ -55,7 +61,11 @@ class Candidate:
 
 
 def choose(
-    candidates: Sequence[Candidate], wanted: str, now: float, usable: Callable[[Candidate], bool]
+    candidates: Sequence[Candidate],
+    wanted: str,
+    now: float,
+    usable: Callable[[Candidate], bool],
+    margin_s: float = MARGIN_S,
 ) -> list[Candidate]:
     """The candidates worth a claim, the one with the longest lease first."""
 
@@ -67,8 +77,8 @@ def choose(
             and not row.mark
             and row.extra.get(SPEC_HASH) == wanted
             and bool(row.host_key_fingerprint)
-            and row.lease_until > now + MARGIN_S
-            and row.max_until > now + MARGIN_S
+            and row.lease_until > now + margin_s
+            and row.max_until > now + margin_s
             and usable(item)
         )
 
