@@ -20,6 +20,7 @@ budget set for one owner ends only that owner's machines.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import secrets
@@ -47,15 +48,20 @@ LEASE_MINUTES = 0.2  # 12 s
 IDLE_MINUTES = 0.1  # 6 s
 REAPER_PERIOD_S = 2.0
 REAPER_OFF_PERIOD_S = 3600.0  # "disabled": the timer runs once at start, then not within any scenario
-REUSE_IDLE_MINUTES = 0.75  # the provider's reuse margin is a fixed 30 s: the warm window must be longer
+# A warm window that a `wb run` reaches in time even on a loaded machine (10-15 s to its claim seen at load 8 on
+# 2 cores): reuse needs min(30 s, half the window) of lease left (`reuse.claim_margin`).
+REUSE_IDLE_MINUTES = 1.25
 LIFETIME_HOURS = 25 / 3600  # a 25 s lifetime cap for the reaped-job-outputs scenario
+KERNEL_TIMER_BOUND_S = 120.0  # the double failure "agent dead, reaper off": 1 min slack + rounding up to a minute
 ENDED_STATES = frozenset({"shutting-down", "terminated", "stopping", "stopped"})
 LAUNCHED = re.compile(r"launched (i-[0-9a-f]+)")
 REUSED = re.compile(r"reusing warm instance (i-[0-9a-f]+)")
 
 
 def bound_s(lease_minutes: float = LEASE_MINUTES, reaper_period_s: float = REAPER_PERIOD_S) -> float:
-    """The overspend bound of docs/supervision.md for any single failure: leaseMinutes + one reaper period."""
+    """The target for any single failure (issue 4): overspend <= leaseMinutes + one reaper period (L + P).
+    docs/supervision.md's bound adds R, the reaper run's own time to its TerminateInstances (`Outcome.r_s`):
+    with times compressed to seconds R is no longer small beside P on a loaded machine."""
     return lease_minutes * 60.0 + reaper_period_s
 
 
@@ -419,7 +425,42 @@ class Lab:
                 return "kernel timer", facts
             found = re.search(r"powered itself off \(([^)]*)\)", reason)
             return f"agent ({found.group(1) if found else reason})", facts
+        # EC2 ended it and the row names no reaper: a reaper whose TerminateInstances took effect but
+        # answered with an error (its audit row says `applied: false`), or a client (`wb down`).
+        decided = [a for a in self.audits(instance_id) if a["action"] == "terminate"]
+        facts["reaper_audits"] = decided
+        if decided:
+            return f"reaper ({decided[0]['reason']}; EC2 answered its TerminateInstances with an error)", facts
         return "TerminateInstances (a client: wb down or an abandoned launch)", facts
+
+    def reaper_runs_s(self) -> list[float]:
+        """How long each reaper run took so far (`duration_s` of its "reaper run finished" log line)."""
+        path = self.box.root / "logs" / "reaper.log"
+        runs = []
+        with contextlib.suppress(OSError), path.open(errors="replace") as log:
+            for line in log:
+                if '"reaper run finished"' in line:
+                    with contextlib.suppress(ValueError, KeyError, TypeError):
+                        runs.append(float(json.loads(line)["summary"]["duration_s"]))
+        return runs
+
+    def audits(self, instance_id: str) -> list[dict[str, Any]]:
+        """The reaper's audit rows for one instance (today's and yesterday's partitions), oldest first."""
+        from boto3.dynamodb.types import TypeDeserializer
+
+        client, table, found = self.box.client("dynamodb"), self.store.table_name, []
+        plain = TypeDeserializer()
+        for day in sorted({time.strftime("%Y-%m-%d", time.gmtime(time.time() - back)) for back in (0, 86400)}):
+            pages = client.get_paginator("query").paginate(
+                TableName=table, KeyConditionExpression="pk = :pk", FilterExpression="instance_id = :id",
+                ExpressionAttributeValues={":pk": {"S": f"AUDIT#{day}"}, ":id": {"S": instance_id}},
+            )  # fmt: skip
+            for page in pages:
+                for item in page.get("Items", []):
+                    row = {key: plain.deserialize(value) for key, value in item.items()}
+                    found.append({"at": float(row["at"]), "action": row["action"], "reason": row["reason"],
+                                  "applied": bool(row.get("facts", {}).get("applied"))})  # fmt: skip
+        return sorted(found, key=lambda a: a["at"])
 
 
 # --- outcomes --------------------------------------------------------------------------------------------
@@ -435,9 +476,10 @@ class Outcome:
     should_stop_at: float
     ended_at: float
     stopped_by: str
-    bound_s: float
+    bound_s: float  # the target, L + P
     failure_at: float | None = None  # when the fault was injected, where there is one
     facts: dict[str, Any] = field(default_factory=dict)
+    r_s: float = 0.0  # R: the longest reaper run in this sandbox so far (0 where the reaper is off)
 
     @property
     def overspend_s(self) -> float:
@@ -448,12 +490,19 @@ class Outcome:
         return None if self.failure_at is None else self.ended_at - self.failure_at
 
     @property
-    def within_bound(self) -> bool:
+    def within_target(self) -> bool:
         return self.overspend_s <= self.bound_s
 
+    @property
+    def within_bound(self) -> bool:
+        """docs/supervision.md's bound: L + P + R."""
+        return self.overspend_s <= self.bound_s + self.r_s
+
     def line(self) -> str:
-        text = (f"{self.case}: {self.instance_id} overspend {self.overspend_s:+.2f} s past the {self.basis} "
-                f"(bound {self.bound_s:g} s), ended by {self.stopped_by}")  # fmt: skip
+        text = (
+            f"{self.case}: {self.instance_id} overspend {self.overspend_s:+.2f} s past the {self.basis} "
+            f"(target {self.bound_s:g} s, longest reaper run {self.r_s:.1f} s), ended by {self.stopped_by}"
+        )
         if self.after_failure_s is not None:
             text += f"; {self.after_failure_s:.2f} s after the fault"
         return text
@@ -483,8 +532,9 @@ def ended_outcome(lab: Lab, client: Client, case: str, instance_id: str, *, basi
     by, facts = lab.stopped_by(client, instance_id)
     facts.update({"lease_until": row.lease_until, "max_until": row.max_until, "row_state": row.state.value,
                   "alive_last_seen": lab.watch.alive_at.get(instance_id)})  # fmt: skip
+    runs = lab.reaper_runs_s() if lab.reaper_on else []
     return Outcome(case, instance_id, basis, stop_at, ended_at, by, bound if bound is not None else bound_s(),
-                   failure_at, facts)  # fmt: skip
+                   failure_at, facts, max(runs, default=0.0))  # fmt: skip
 
 
 def final_lease(row: InstanceRecord) -> float:
@@ -504,20 +554,22 @@ def happy_path_and_reuse(lab: Lab) -> Result:
     client = lab.client("happy", WB_IDLE_MINUTES=f"{REUSE_IDLE_MINUTES:g}")
     first = client.wb("run", "--", "sh", "-c", "echo hello one; echo to-stderr >&2").check()
     instance_id = first.instance()
-    client.wait_row(instance_id, lambda r: r.state is InstanceState.IDLE, 20, "idle after the first job")
+    warm = client.wait_row(instance_id, lambda r: r.state is InstanceState.IDLE, 20, "idle after the first job")
     second = client.wb("run", "--", "sh", "-c", "echo hello two; exit 3").check(3)
+    at_second = {"warm_left_s": warm.lease_until - second.started_at, "row_after": client.row(instance_id)}
     outcome = ended_outcome(lab, client, "1 happy path + reuse", instance_id, basis="idle window end",
                             should_stop=final_lease, timeout=end_timeout(lab))  # fmt: skip
     mine = client.lab.ec2.describe_instances(Filters=[{"Name": "tag:wb:owner", "Values": [client.owner.user_id]}])
     count = sum(len(r["Instances"]) for r in mine["Reservations"])
     return Result("happy", [outcome], {
         "first": first, "second": second, "instance": instance_id, "reused": second.reused(),
-        "instances_of_owner": count, "jobs": client.jobs(instance_id),
+        "instances_of_owner": count, "jobs": client.jobs(instance_id), **at_second,
     })  # fmt: skip
 
 
 def reuse_with_compressed_leases(lab: Lab) -> Result:
-    """The sandbox's own idle window (0.1 min): the second run should still reuse the warm instance."""
+    """The sandbox's own idle window (0.1 min): the second run still reuses the warm instance (the claim margin
+    scales with the warm window)."""
     client = lab.client("reuse-compressed")
     first = client.wb("run", "--", "true").check()
     instance_id = first.instance()
@@ -531,7 +583,7 @@ def reuse_with_compressed_leases(lab: Lab) -> Result:
 
 def back_to_back_reuse(lab: Lab) -> Result:
     """Three `wb run`s one right after the other, with a 2-minute lease (the agent renews every 12 s here):
-    each should reuse the first one's instance."""
+    each reuses the first one's instance (the client sets it idle when its job ends, not the agent's next pass)."""
     client = lab.client("back-to-back", WB_LEASE_MINUTES="2", WB_IDLE_MINUTES="2")
     runs = [client.wb("run", "--", "true").check() for _ in range(3)]
     used = [run.instance() for run in runs]
@@ -583,7 +635,9 @@ def agent_killed(lab: Lab) -> Result:
     deadline = lab.kernel_deadline(iid)
     timeout = end_timeout(lab) + (0 if lab.reaper_on else 180)
     case = "4 agent killed" if lab.reaper_on else "4b agent killed + reaper disabled (double failure)"
-    bound = None if lab.reaper_on else (deadline or killed_at + 180) - killed_at + 1.0
+    # Alone, the kernel timer fires N whole minutes after the last renewal, N = ceil(lease left) + 1 slack
+    # (`lease.shutdown_minutes`): at most KERNEL_TIMER_BOUND_S past the lease end, whatever the lease.
+    bound = None if lab.reaper_on else KERNEL_TIMER_BOUND_S
     outcome = ended_outcome(lab, client, case, iid, basis="lease end", should_stop=final_lease, timeout=timeout,
                             failure_at=killed_at, bound=bound)  # fmt: skip
     outcome.facts["kernel_deadline"] = deadline
@@ -701,7 +755,13 @@ def reaped_job_outputs(lab: Lab) -> Result:
     })  # fmt: skip
 
 
-# Which sandbox each scenario needs: "reaper" (every 2 s) or "no-reaper".
+# The sandboxes the scenarios run in, by reaper period: "reaper" (every 2 s); "no-reaper" (disabled); "budget"
+# (every 2 s, for the budget scenario alone: moto's TerminateInstances fails on an instance already terminated,
+# where EC2 succeeds, so a reaper batch that also holds another scenario's instance, powered off by its agent
+# a moment before, fails as a whole and writes no reason into the rows that `wb status` must show).
+SANDBOXES = {"reaper": REAPER_PERIOD_S, "no-reaper": REAPER_OFF_PERIOD_S, "budget": REAPER_PERIOD_S}
+
+# Which sandbox each scenario needs.
 SCENARIOS: dict[str, tuple[str, Callable[[Lab], Result]]] = {
     "happy": ("reaper", happy_path_and_reuse),
     "client-killed": ("reaper", client_killed),
@@ -709,7 +769,7 @@ SCENARIOS: dict[str, tuple[str, Callable[[Lab], Result]]] = {
     "agent-killed": ("reaper", agent_killed),
     "net-cut": ("reaper", network_cut),
     "net-cut-no-reaper": ("no-reaper", network_cut),
-    "budget": ("reaper", over_budget),
+    "budget": ("budget", over_budget),
     "concurrent": ("reaper", concurrent_runs),
     "spot": ("reaper", spot_fallback),
     "reaped-outputs": ("no-reaper", reaped_job_outputs),
