@@ -52,9 +52,119 @@ def tiny_project(root: Path, files: int = 8) -> Path:
     return root
 
 
+# A child that runs the real entry point with timers around boto3's import, each client's creation and each
+# API call; the CLI's own WB_TRACE marks come on the same clock (ms since the interpreter started).
+PROFILE_CHILD = r"""
+import importlib.abc, importlib.machinery, sys, time
+from weatherballoon.cli import trace
+
+def say(start, label):
+    now = time.perf_counter()
+    sys.stderr.write(f"wb-prof {(start - trace._START) * 1000:.1f} {(now - start) * 1000:.1f} {label}\n")
+
+class TimedImport(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        if name != "boto3":
+            return None
+        spec = importlib.machinery.PathFinder.find_spec(name, path)
+        run = spec.loader.exec_module
+        def exec_module(module):
+            start = time.perf_counter()
+            run(module)
+            say(start, "import boto3 (and botocore)")
+        spec.loader.exec_module = exec_module
+        return spec
+
+sys.meta_path.insert(0, TimedImport())
+
+def patch():
+    import boto3.session, botocore.client
+    make_client = boto3.session.Session.client
+    def client(self, service, *args, **kwargs):
+        start = time.perf_counter()
+        made = make_client(self, service, *args, **kwargs)
+        say(start, f"client {service}")
+        return made
+    boto3.session.Session.client = client
+    call = botocore.client.BaseClient._make_api_call
+    def api_call(self, operation, params):
+        start = time.perf_counter()
+        try:
+            return call(self, operation, params)
+        finally:
+            say(start, f"{self.meta.service_model.service_name} {operation}")
+    botocore.client.BaseClient._make_api_call = api_call
+
+class Patcher(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        if name == "weatherballoon.cli.providers.aws.plane":
+            sys.meta_path.remove(self)
+            import boto3  # noqa: F401  (timed above)
+            patch()
+        return None
+
+sys.meta_path.insert(0, Patcher())
+sys.argv = ["wb", "run", "--", "true"]
+from weatherballoon.cli.main import main
+main()
+"""
+
+
+def profile_once(env: dict[str, str], project: Path) -> list[tuple[str, float, float]]:
+    """(label, starts at ms, takes ms) for one `wb run -- true`; the exit is measured from outside."""
+    child_env = dict(env, WB_TRACE="1")
+    began = time.perf_counter()
+    done = subprocess.run([sys.executable, "-c", PROFILE_CHILD], cwd=project, env=child_env, capture_output=True,
+                          text=True, timeout=120, stdin=subprocess.DEVNULL)  # fmt: skip
+    total_ms = (time.perf_counter() - began) * 1000
+    if done.returncode != 0:
+        raise SystemExit(f"profiled wb run failed ({done.returncode}): {done.stderr[-2000:]}")
+    events: list[tuple[str, float, float]] = []
+    previous = 0.0
+    for line in done.stderr.splitlines():
+        if line.startswith("wb-prof "):
+            _, at, took, label = line.split(" ", 3)
+            events.append((label, float(at), float(took)))
+        elif line.startswith("wb-trace "):
+            at_ms = float(line.split()[1])
+            label = line.split("ms", 1)[1].strip()
+            events.append((f"mark: {label}", previous, at_ms - previous))
+            previous = at_ms
+    events.append(("process exit (seen by the parent)", previous, total_ms - previous))
+    return events
+
+
+def timeline_table(runs: list[list[tuple[str, float, float]]]) -> tuple[str, dict[str, object]]:
+    """Median start and duration per label (the n-th occurrence of a label is its own row)."""
+    import statistics
+
+    from bench.stats import markdown_table
+
+    rows: dict[str, list[tuple[float, float]]] = {}
+    order: list[str] = []
+    for events in runs:
+        seen: dict[str, int] = {}
+        for label, at, took in events:
+            seen[label] = seen.get(label, 0) + 1
+            key = label if seen[label] == 1 else f"{label} #{seen[label]}"
+            if key not in rows:
+                rows[key] = []
+                order.append(key)
+            rows[key].append((at, took))
+    order.sort(key=lambda key: statistics.median(at for at, _ in rows[key]))
+    table = [[f"{statistics.median(a for a, _ in rows[k]):.1f}", f"{statistics.median(t for _, t in rows[k]):.1f}",
+              f"{len(rows[k])}/{len(runs)}", k] for k in order]  # fmt: skip
+    data: dict[str, object] = {}
+    for key in order:
+        data[key] = {"at_ms": statistics.median(a for a, _ in rows[key]),
+                     "took_ms": statistics.median(t for _, t in rows[key])}  # fmt: skip
+    return markdown_table(["starts at ms", "takes ms (median)", "runs", "phase"], table), data
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=20)
+    parser.add_argument("--profile", type=int, default=10, help="then this many timed runs with a timeline (0: none)")
     parser.add_argument("--json", type=Path, help="also write the numbers here")
     args = parser.parse_args()
     why = sandbox_unavailable()
@@ -138,6 +248,14 @@ def main() -> int:
             print(f"  round {index + 1}/{args.rounds} ({time.time() - began:.0f} s)", file=sys.stderr, flush=True)
         title = f"aws provider in wb sandbox, warm instance, {args.rounds} rounds"
         text, results["warm"] = report(title, cases)
+        if args.profile:
+            timelines = []
+            for _ in range(args.profile):
+                idle()
+                timelines.append(profile_once(env, project))
+                one_instance()
+            table, results["timeline"] = timeline_table(timelines)
+            text += f"\n#### wb run -- true on the warm instance: timeline, median of {args.profile} runs\n\n{table}\n"
     results["machine_after"] = machine()["load average (1, 5, 15 min)"]
     print(text)
     print("machine: " + json.dumps(results["machine"]))
