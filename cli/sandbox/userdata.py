@@ -1,4 +1,4 @@
-"""What the sandbox reads from an instance's user-data (docs/aws-contract.md), instead of running it.
+"""What the sandbox reads from an instance's user-data (docs/aws.md), instead of running it.
 
 The aws provider renders a bash script for cloud-init. The sandbox plays cloud-init's part with the pieces
 that matter on a sandbox host: the login key (`# wb:authorized-key`), the login user (`# wb:user`), the boot

@@ -1,5 +1,5 @@
 """A sandbox driven through the real `wb` binary, and instances launched into it the way the aws provider
-launches them (docs/aws-contract.md): wb's tags, a user-data with the markers and the real boot program,
+launches them (docs/aws.md): wb's tags, a user-data with the markers and the real boot program,
 `InstanceInitiatedShutdownBehavior=terminate`, and the instance row the client writes right after launch."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The sandbox reads exactly what the aws provider renders (docs/aws-contract.md): the login key and user,
+"""The sandbox reads exactly what the aws provider renders (docs/aws.md): the login key and user,
 the verbatim boot program, the lease and the kernel timer armed at boot. No root needed."""
 
 from __future__ import annotations
