@@ -190,22 +190,59 @@ class DynamoStore(DynamoTable, SupervisionStore):
             # the lease already reaches past `lease_until`: record the contact without shortening it
         raise LeaseRefusedError(pk, "the row changed under every attempt")
 
-    def claim_instance(self, owner: str, arn: str, token: str, lease_until: float, now: float) -> bool:
-        claimed = self._update(
-            schema.instance_pk(owner, arn),
-            schema.META_SK,
+    def claim_instance(
+        self, owner: str, arn: str, token: str, lease_until: float, now: float, margin_s: float = 0.0
+    ) -> bool:
+        claimable = "#state = :idle AND attribute_not_exists(mark) AND lease_until > :fresh AND max_until > :fresh"
+        return self._take_or_give(
+            owner,
+            arn,
             "SET claim = :token, #state = :busy, renewed_at = :now",
-            "#state = :idle AND attribute_not_exists(mark) AND lease_until > :now AND max_until > :now",
-            ExpressionAttributeNames={"#state": "state"},
-            ExpressionAttributeValues=values(token=token, busy="busy", idle="idle", now=now),
+            claimable,
+            lease_until,
+            values(token=token, busy="busy", idle="idle", now=now, fresh=now + margin_s),
         )
-        if not claimed:
-            return False
-        try:
-            self.renew_lease(owner, arn, lease_until, now)
-        except LeaseRefusedError:
-            return False
-        return True
+
+    def release_instance(self, owner: str, arn: str, claim: str | None, lease_until: float, now: float) -> bool:
+        held = "attribute_not_exists(claim)" if claim is None else "claim = :claim"
+        vals = values(busy="busy", idle="idle", now=now)
+        if claim is not None:
+            vals.update(values(claim=claim))
+        return self._take_or_give(
+            owner,
+            arn,
+            "SET #state = :idle, renewed_at = :now",
+            f"#state = :busy AND attribute_not_exists(mark) AND {held}",
+            lease_until,
+            vals,
+        )
+
+    def _take_or_give(
+        self, owner: str, arn: str, expression: str, condition: str, lease_until: float, vals: dict[str, Any]
+    ) -> bool:
+        """One conditional UpdateItem that also extends the lease; a second one without the extension when
+        the lease already reaches further (a lease is never shortened). False when the condition holds for
+        neither."""
+        pk = schema.instance_pk(owner, arn)
+        names = {"#state": "state"}
+        extended = dict(vals, **values(lease=lease_until))
+        if self._update(
+            pk,
+            schema.META_SK,
+            expression + ", lease_until = :lease",
+            condition + " AND lease_until < :lease",
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=extended,
+        ):
+            return True
+        return self._update(
+            pk,
+            schema.META_SK,
+            expression,
+            condition + " AND lease_until >= :lease",
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=extended,
+        )
 
     def _set(self, owner: str, arn: str, name: str, value: str) -> None:
         pk = schema.instance_pk(owner, arn)

@@ -176,14 +176,28 @@ class InMemoryStore(SupervisionStore):
             self._update(pk, schema.META_SK, changes)
             return InstanceRecord.from_item(copy.deepcopy(item))
 
-    def claim_instance(self, owner: str, arn: str, token: str, lease_until: float, now: float) -> bool:
+    def claim_instance(
+        self, owner: str, arn: str, token: str, lease_until: float, now: float, margin_s: float = 0.0
+    ) -> bool:
         with self._lock:
             item = self._instance(owner, arn)
             if item.get("state") != InstanceState.IDLE.value or item.get("mark"):
                 return False
-            if item["lease_until"] <= number(now) or item["max_until"] <= number(now):
+            fresh = number(now + margin_s)
+            if item["lease_until"] <= fresh or item["max_until"] <= fresh:
                 return False
             changes: dict[str, Any] = {"claim": token, "state": InstanceState.BUSY.value, "renewed_at": now}
+            if number(lease_until) > item["lease_until"]:
+                changes["lease_until"] = lease_until
+            self._update(item[schema.PK], schema.META_SK, changes)
+            return True
+
+    def release_instance(self, owner: str, arn: str, claim: str | None, lease_until: float, now: float) -> bool:
+        with self._lock:
+            item = self._instance(owner, arn)
+            if item.get("state") != InstanceState.BUSY.value or item.get("mark") or item.get("claim") != claim:
+                return False
+            changes: dict[str, Any] = {"state": InstanceState.IDLE.value, "renewed_at": now}
             if number(lease_until) > item["lease_until"]:
                 changes["lease_until"] = lease_until
             self._update(item[schema.PK], schema.META_SK, changes)

@@ -132,9 +132,18 @@ class SupervisionStore(ABC):
         LeaseRefusedError when the row is marked, terminating or closed; RowNotFoundError when absent."""
 
     @abstractmethod
-    def claim_instance(self, owner: str, arn: str, token: str, lease_until: float, now: float) -> bool:
-        """Take an idle, unmarked instance for a new job (state busy, claim token, lease). False when it
-        is not idle any more: someone else claimed it, or supervision is ending it."""
+    def claim_instance(
+        self, owner: str, arn: str, token: str, lease_until: float, now: float, margin_s: float = 0.0
+    ) -> bool:
+        """Take an idle, unmarked instance for a new job (state busy, claim token, lease), in one conditional
+        write. False when it is not idle any more (someone else claimed it, or supervision is ending it), or
+        when less than `margin_s` of its lease or lifetime is left."""
+
+    @abstractmethod
+    def release_instance(self, owner: str, arn: str, claim: str | None, lease_until: float, now: float) -> bool:
+        """Back to the warm pool (state idle, the lease extended to `lease_until`, never shortened), only while
+        the row is busy under `claim` (None: not claimed since launch). False otherwise: someone claimed it
+        since, or supervision is ending it; the row is then left as it is."""
 
     @abstractmethod
     def mark_instance(self, owner: str, arn: str, reason: str) -> None:

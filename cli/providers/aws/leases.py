@@ -73,17 +73,16 @@ class LeaseKeeper:
 
 
 def release_to_idle(store: DynamoStore, row: InstanceRecord, idle_minutes: float, clock: Callable[[], float]) -> bool:
-    """State idle with the warm window (never shortening the lease), so another run may claim it; best
-    effort: False when the row refused or could not be written (its lease then simply runs out)."""
-    from weatherballoon.lambdas.records import InstanceState
-
+    """State idle with the warm window (never shortening the lease), so another run may claim it, only while
+    the row is still under this command's claim (`row.claim`; None for a machine it launched); best effort:
+    False when the row refused, was claimed again meanwhile, or could not be written (its lease then simply
+    runs out, or its new claimant releases it)."""
     now = clock()
     until = lease.idle_lease(now, idle_minutes, None, row.max_until)
     try:
-        store.renew_lease(row.owner, row.instance_arn, until, now, state=InstanceState.IDLE)
+        return store.release_instance(row.owner, row.instance_arn, row.claim, until, now)
     except SupervisionError:
         return False
-    return True
 
 
 def row_renewer(

@@ -70,6 +70,46 @@ class StoreContract:
         store.create_instance(r)
         assert not store.claim_instance(r.owner, r.instance_arn, "tok", now + 300, now)
 
+    def test_claim_wants_its_margin_of_lease(self, store: SupervisionStore) -> None:
+        r = row(state=InstanceState.IDLE, lease_until=T0 + 100)
+        store.create_instance(r)
+        assert not store.claim_instance(r.owner, r.instance_arn, "tok", T0 + 400, T0 + 50, margin_s=60)
+        assert store.claim_instance(r.owner, r.instance_arn, "tok", T0 + 400, T0 + 50, margin_s=30)
+
+    def test_claim_never_shortens_the_lease(self, store: SupervisionStore) -> None:
+        r = row(state=InstanceState.IDLE, lease_until=T0 + 900)
+        store.create_instance(r)
+        assert store.claim_instance(r.owner, r.instance_arn, "tok", T0 + 400, T0 + 50)
+        got = store.get_instance(r.owner, r.instance_arn)
+        assert got is not None and (got.claim, got.state, got.lease_until) == ("tok", InstanceState.BUSY, T0 + 900)
+
+    def test_release_only_under_the_same_claim(self, store: SupervisionStore) -> None:
+        r = row(state=InstanceState.IDLE)
+        store.create_instance(r)
+        assert store.claim_instance(r.owner, r.instance_arn, "tok-1", T0 + 400, T0 + 100)
+        assert not store.release_instance(r.owner, r.instance_arn, "tok-0", T0 + 700, T0 + 110)
+        assert not store.release_instance(r.owner, r.instance_arn, None, T0 + 700, T0 + 110)
+        assert store.release_instance(r.owner, r.instance_arn, "tok-1", T0 + 700, T0 + 110)
+        got = store.get_instance(r.owner, r.instance_arn)
+        assert got is not None and (got.state, got.lease_until) == (InstanceState.IDLE, T0 + 700)
+        # idle already: a second release (a late one) changes nothing, so a newer claim is never undone
+        assert not store.release_instance(r.owner, r.instance_arn, "tok-1", T0 + 800, T0 + 120)
+        assert store.claim_instance(r.owner, r.instance_arn, "tok-2", T0 + 400, T0 + 130)
+        assert not store.release_instance(r.owner, r.instance_arn, "tok-1", T0 + 800, T0 + 140)
+        assert store.get_instance(r.owner, r.instance_arn).state is InstanceState.BUSY
+
+    def test_release_of_a_never_claimed_row_keeps_a_longer_lease(self, store: SupervisionStore) -> None:
+        r = row(state=InstanceState.BUSY, lease_until=T0 + 900)
+        store.create_instance(r)
+        assert store.release_instance(r.owner, r.instance_arn, None, T0 + 400, T0 + 100)
+        got = store.get_instance(r.owner, r.instance_arn)
+        assert got is not None and (got.state, got.lease_until) == (InstanceState.IDLE, T0 + 900)
+
+    def test_release_refuses_a_marked_row(self, store: SupervisionStore) -> None:
+        r = row(state=InstanceState.BUSY, mark="down")
+        store.create_instance(r)
+        assert not store.release_instance(r.owner, r.instance_arn, None, T0 + 400, T0 + 100)
+
     def test_mark_and_host_key(self, store: SupervisionStore) -> None:
         r = row()
         store.create_instance(r)
