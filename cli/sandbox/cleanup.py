@@ -11,14 +11,14 @@ import contextlib
 import shutil
 from pathlib import Path
 
-from . import account, network
+from . import account, moto, network
 from .hostfs import OPT
 from .layout import Layout
 from .records import SandboxState, read_json
 from .system import stop_process
 
 DAEMON_MARKER = "weatherballoon.cli.sandbox.daemon"
-MOTO_MARKER = "moto.server"
+MOTO_MARKER = moto.SERVER_MODULE
 
 
 def load_state(layout: Layout) -> SandboxState | None:

@@ -1,5 +1,6 @@
 """The sandbox's AWS: a moto server on 127.0.0.1, addressed as `http://localhost:PORT` (moto reads S3 bucket
-names from the host part, so 127.0.0.1 would break CloudFormation's template URLs)."""
+names from the host part, so 127.0.0.1 would break CloudFormation's template URLs). It runs moto's own server
+through `moto_server.py`, which first applies the sandbox's fixes where moto answers otherwise than AWS."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from typing import Any
 from .errors import SandboxError
 
 READY_TIMEOUT_S = 60.0
+SERVER_MODULE = "weatherballoon.cli.sandbox.moto_server"  # also how cleanup recognises a leftover moto
 PR_SET_PDEATHSIG = 1
 
 
@@ -39,7 +41,7 @@ def _die_with_parent() -> None:
 def start(port: int, log: Path) -> subprocess.Popen[bytes]:
     with open(log, "ab") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+            [sys.executable, "-m", SERVER_MODULE, "-H", "127.0.0.1", "-p", str(port)],
             stdin=subprocess.DEVNULL,
             stdout=out,
             stderr=out,

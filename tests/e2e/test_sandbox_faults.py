@@ -273,13 +273,6 @@ def test_outputs_of_a_job_ended_mid_run_are_pulled_from_s3(results: dict[str, Fu
 # --- the sandbox's EC2 ------------------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="moto answers TerminateInstances for an instance already terminated with InvalidNetworkInterfaceID."
-    "NotFound (it deletes the network interface again), where EC2 answers with the current state; a reaper batch "
-    "that holds an instance its agent has just powered off then fails whole and records no reap_reason. Fix in "
-    "the sandbox's moto (cli/sandbox): skip instances already terminated in InstanceBackend.terminate_instances",
-)
 def test_sandbox_terminates_an_already_terminated_instance_as_ec2_does(
     results: dict[str, Future[Result]], labs: dict[str, Lab]
 ) -> None:
