@@ -12,9 +12,12 @@ Its table is `hosts.json`, rewritten on every change, which `wb sandbox status` 
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from weatherballoon.lambdas.tags import MANAGED_FILTER
@@ -62,8 +65,7 @@ class HostManager:
             time.sleep(0.05)
         with self.lock:
             hosts = list(self.hosts.values())
-        for host in hosts:
-            self.end(host, "terminated", "the sandbox went down")
+        run_side_by_side([functools.partial(self.end, host, "terminated", "the sandbox went down") for host in hosts])
 
     def _loop(self) -> None:
         while not self._stop.is_set():
@@ -82,13 +84,19 @@ class HostManager:
                 del self.refused[instance_id]
         for instance_id in sorted(set(instances) - known):
             self.adopt(instance_id, instances[instance_id])
-        for host in gone:
-            self.end(host, "terminated", "its instance was terminated or stopped in EC2")
+        # Hosts shut down side by side: each gives its processes a grace between SIGTERM and SIGKILL.
+        halts: list[Callable[[], None]] = [
+            functools.partial(self.end, host, "terminated", "its instance was terminated or stopped in EC2")
+            for host in gone
+        ]
         now = time.time()
         with self.lock:
             alive = [h for i, h in self.hosts.items() if i not in self.busy]
         for host in alive:
-            self.check_power(host, now)
+            reason = self.check_power(host, now)
+            if reason is not None:
+                halts.append(functools.partial(self.power_off, host, reason))
+        run_side_by_side(halts)
         self.publish()
 
     def describe(self) -> dict[str, dict[str, Any]]:
@@ -153,16 +161,17 @@ class HostManager:
         self.publish()
 
     # power
-    def check_power(self, host: Host, now: float) -> None:
+    def check_power(self, host: Host, now: float) -> str | None:
+        """Why the host must power off now (it asked, or its kernel timer expired), or None."""
         request = host.fs.poweroff_request()
         if request is not None:
-            self.power_off(host, f"powered itself off ({request})")
-            return
+            return f"powered itself off ({request})"
         deadline = host.fs.deadline()
         if deadline is not None and now >= deadline:
-            self.power_off(host, "its kernel timer (shutdown -h) expired")
-        elif deadline != host.record.deadline:
+            return "its kernel timer (shutdown -h) expired"
+        if deadline != host.record.deadline:
             host.record = host.record.replace(deadline=deadline)
+        return None
 
     def power_off(self, host: Host, reason: str) -> None:
         """The machine halts; then EC2 applies the instance's shutdown behaviour."""
@@ -207,3 +216,15 @@ class HostManager:
                 return
             self._written = table
             write_json(self.context.layout.hosts_file, table)
+
+
+def run_side_by_side(calls: list[Callable[[], None]]) -> None:
+    """Each call in a thread of its own (one runs here); the first error is raised once all have finished."""
+    if len(calls) <= 1:
+        for call in calls:
+            call()
+        return
+    with ThreadPoolExecutor(max_workers=len(calls), thread_name_prefix="host-halt") as pool:
+        futures = [pool.submit(call) for call in calls]
+    for future in futures:
+        future.result()

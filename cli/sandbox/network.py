@@ -13,21 +13,24 @@ address or a route of its own covers it) is refused, never shadowed.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import ipaddress
-import os
+import logging
 import random
 import re
-import signal
-import time
 from dataclasses import dataclass
 
 from .errors import SandboxError
-from .system import run, tool
+from .system import run, stop_processes, tool
+
+log = logging.getLogger("wb.sandbox.network")
 
 GATEWAY = "169.254.213.1"
 SANDBOX_LINK = re.compile(r"^wb[0-9a-f]{6}[0-9a-f]{5}[hn]$")
+# A host that is shut down (terminated, stopped, powered off) gets this long between SIGTERM and SIGKILL, as a
+# real instance's shutdown gives its processes some seconds: a job can write its outputs and the agent push them.
+SHUTDOWN_GRACE_S = 2.0
+NAMESPACE_POLL_S = 0.1  # each look is an `ip netns pids`
 ROUTE_TYPES = {"unicast", "local", "broadcast", "multicast", "throw", "unreachable", "prohibit", "blackhole", "nat"}
 
 
@@ -131,17 +134,16 @@ def create(
     return link
 
 
-def kill_namespace_processes(namespace: str) -> None:
-    """SIGKILL everything inside the namespace, until nothing is left (a fork may race the first pass)."""
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline:
-        pids = [int(pid) for pid in _ip("netns", "pids", namespace, check=False).split() if pid.isdigit()]
-        if not pids:
-            return
-        for pid in pids:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-        time.sleep(0.05)
+def namespace_pids(namespace: str) -> list[int]:
+    return [int(pid) for pid in _ip("netns", "pids", namespace, check=False).split() if pid.isdigit()]
+
+
+def kill_namespace_processes(namespace: str, grace_s: float = SHUTDOWN_GRACE_S) -> None:
+    """Halt the host as a machine shuts down: SIGTERM to everything inside the namespace, up to `grace_s`
+    for it to exit (a job writes its outputs, the agent pushes them), then SIGKILL until nothing is left."""
+    left = stop_processes(lambda: namespace_pids(namespace), grace_s=grace_s, poll_s=NAMESPACE_POLL_S)
+    if left:
+        log.warning("namespace %s: processes %s survived SIGKILL", namespace, left)
 
 
 def remove(link: HostLink) -> None:

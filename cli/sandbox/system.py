@@ -9,10 +9,13 @@ import shutil
 import signal
 import subprocess
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 from .errors import SandboxError
+
+POLL_S = 0.05
+KILL_S = 5.0  # how long SIGKILL is repeated for processes that keep appearing
 
 
 def run(argv: Sequence[str], *, check: bool = True, timeout: float = 30.0) -> subprocess.CompletedProcess[str]:
@@ -65,13 +68,37 @@ def stop_process(pid: int | None, *, grace_s: float = 5.0, marker: str | None = 
         return
     if marker is not None and marker not in cmdline(pid):
         return
-    _signal(pid, signal.SIGTERM)
+    stop_processes(lambda: [pid] if pid_alive(pid) else [], grace_s=grace_s)
+
+
+def stop_processes(
+    find: Callable[[], Iterable[int]], *, grace_s: float, kill_s: float = KILL_S, poll_s: float = POLL_S
+) -> list[int]:
+    """Stop what `find` lists, as a machine shuts down: SIGTERM, up to `grace_s` for it to exit, then SIGKILL
+    to whatever `find` still lists, again and again until it lists nothing (a fork may race a pass) or
+    `kill_s` more have passed. A process that appears during the grace gets its SIGTERM too. Returns what
+    was still listed at the end (nothing, normally)."""
+    termed: set[int] = set()
     deadline = time.monotonic() + grace_s
-    while time.monotonic() < deadline:
-        if not pid_alive(pid):
-            return
-        time.sleep(0.05)
-    _signal(pid, signal.SIGKILL)
+    while True:
+        pids = list(find())
+        if not pids:
+            return []
+        for pid in pids:
+            if pid not in termed:
+                termed.add(pid)
+                _signal(pid, signal.SIGTERM)
+        if time.monotonic() >= deadline:
+            break
+        time.sleep(poll_s)
+    deadline = time.monotonic() + kill_s
+    while True:
+        for pid in pids:
+            _signal(pid, signal.SIGKILL)
+        time.sleep(poll_s)
+        pids = list(find())
+        if not pids or time.monotonic() >= deadline:
+            return pids
 
 
 def _signal(pid: int, sig: int) -> None:
