@@ -186,11 +186,12 @@ class HostManager:
                 self.ec2.terminate_instances(InstanceIds=[instance_id])
             else:
                 self.ec2.stop_instances(InstanceIds=[instance_id])
+            ended = power_off_reason(reason, behaviour)
         except Exception as exc:
             log.warning("power-off of %s: EC2 said %s", instance_id, exc)
-            behaviour = "unknown"
-        log.info("host for %s %s: instance %sd", instance_id, reason, behaviour)
-        self.end(host, "powered-off", f"{reason}; instance {behaviour}d")
+            ended = power_off_reason(reason, None, exc)
+        log.info("host for %s %s", instance_id, ended)
+        self.end(host, "powered-off", ended)
 
     def end(self, host: Host, state: str, reason: str) -> None:
         with self.lock:
@@ -216,6 +217,15 @@ class HostManager:
                 return
             self._written = table
             write_json(self.context.layout.hosts_file, table)
+
+
+def power_off_reason(reason: str, behaviour: str | None, error: Exception | None = None) -> str:
+    """Why a host powered off and what EC2 then did with its instance, for `status`: its shutdown behaviour
+    (`terminate` or `stop`, EC2's default) applied, or the error that kept EC2 from applying it."""
+    if error is not None or behaviour is None:
+        detail = f"{type(error).__name__}: {error}" if error is not None else "no shutdown behaviour"
+        return f"{reason}; the instance's state is unknown: EC2 did not apply its shutdown behaviour ({detail})"
+    return f"{reason}; instance {'terminated' if behaviour == 'terminate' else 'stopped'}"
 
 
 def run_side_by_side(calls: list[Callable[[], None]]) -> None:
