@@ -28,6 +28,7 @@ def show(app: App, as_json: bool, region: str | None) -> int:
     from ..aws.ledger import month_report, open_store
     from ..aws.session import session_for
     from ..aws.stack import require_stack
+    from ..render.money import format_usd_or
     from ..render.table import print_json, print_table
 
     aws = session_for(app, region=region)
@@ -38,8 +39,8 @@ def show(app: App, as_json: bool, region: str | None) -> int:
         print_json({"month": report.month, "budgets": [s.as_json() for s in lines]})
         return 0
 
-    def usd(value: float | None) -> str:
-        return "none" if value is None else f"${value:,.2f}"
+    def usd(value: float | None) -> str | None:
+        return format_usd_or(value, "none")
 
     rows = [[s.scope.value.lower(), s.name, usd(s.limit), s.limit_source, usd(s.spent), usd(s.left)] for s in lines]
     rows.append(["owner", "(anyone else)", usd(report.default_owner_limit), "stack default", "-", "-"])
@@ -65,6 +66,7 @@ def set_budget(app: App, owner: str, usd: float, is_team: bool, region: str | No
     from ..aws.session import session_for
     from ..aws.stack import require_stack
     from ..errors import UsageError
+    from ..render.money import format_usd
 
     aws = session_for(app, region=region)
     me = aws.identity()
@@ -78,5 +80,6 @@ def set_budget(app: App, owner: str, usd: float, is_team: bool, region: str | No
         raise UsageError(str(exc)) from None
     with table_errors(denied_hint=ADMIN_HINT):
         open_store(aws, stack).set_budget(entry)
-    app.say(f"budget of {scope.value.lower()} {name}: ${usd:,.2f} per month (takes effect at the reaper's next run)")
+    amount = format_usd(usd)
+    app.say(f"budget of {scope.value.lower()} {name}: {amount} per month (takes effect at the reaper's next run)")
     return 0

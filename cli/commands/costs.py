@@ -29,6 +29,7 @@ def command(app: App, month: str | None, everyone: bool, as_json: bool, region: 
     from ..aws.ledger import month_report, open_store
     from ..aws.session import session_for
     from ..aws.stack import require_stack
+    from ..render.money import format_usd_or
     from ..render.table import print_json, print_table
 
     aws = session_for(app, region=region)
@@ -44,7 +45,7 @@ def command(app: App, month: str | None, everyone: bool, as_json: bool, region: 
         return 0
 
     def usd(value: float | None) -> str | None:
-        return None if value is None else f"${value:,.2f}"
+        return format_usd_or(value, None)
 
     rows = [
         [s.name + (" (me)" if s.name == me.user_id else ""), usd(s.spent), usd(s.limit), usd(s.left)] for s in lines

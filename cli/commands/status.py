@@ -18,6 +18,7 @@ def command(app: App, everyone: bool, as_json: bool) -> int:
     from dataclasses import asdict
 
     from ..durations import format_duration
+    from ..render.money import format_usd_or
     from ..render.table import print_json, print_table
 
     provider = app.provider()
@@ -33,7 +34,7 @@ def command(app: App, everyone: bool, as_json: bool) -> int:
     for item in instances:
         uptime = format_duration(now - item.launched_at) if item.launched_at else None
         lease = format_duration(max(0.0, item.lease_until - now)) if item.lease_until else None
-        cost = f"${item.est_cost_usd:.2f}" if item.est_cost_usd is not None else None
+        cost = format_usd_or(item.est_cost_usd, None)
         jobs = f"{len(item.running_jobs)}" + (f" ({', '.join(item.running_jobs[:3])})" if item.running_jobs else "")
         rows.append([item.id, item.owner, item.instance_type, item.state, uptime, cost, lease, jobs, item.reap_reason])
     print_table(["INSTANCE", "OWNER", "TYPE", "STATE", "UPTIME", "EST. COST", "LEASE LEFT", "JOBS", "REASON"], rows)
