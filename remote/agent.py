@@ -20,6 +20,7 @@ COMMANDS = {
     "sync-apply": "weatherballoon.remote.sync_receiver:apply_main",
     "outputs-pack": "weatherballoon.remote.outputs:pack_main",
     "daemon": "weatherballoon.remote.daemon:main",
+    "claim": "weatherballoon.remote.claim_cli:main",
     "version": "weatherballoon.remote.agent:version_main",
 }
 

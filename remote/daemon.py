@@ -99,6 +99,7 @@ def ensure() -> int:
 
 
 def foreground(env: AgentEnv) -> int:
+    from . import daemon_wake
     from .boot import Imds
     from .daemon_loop import Daemon
     from .daemon_store import AgentStore, make_client, make_session
@@ -126,6 +127,7 @@ def foreground(env: AgentEnv) -> int:
         pusher = OutputPusher(lambda: make_client("s3", env, session), env.bucket, env.s3_prefix)
     imds = None if env.imds_disabled else Imds(env.imds_endpoint)
     daemon = Daemon(env, store, pusher, path_of(STATE_FILE), log, imds=imds)
+    daemon.claims_dir, daemon.wake_file = state_dir(), daemon_wake.wake_path()
     daemon.state.pid, daemon.state.boot_id = os.getpid(), procinfo.boot_id()
     daemon.state.started_at = time.time()
     return daemon.run()

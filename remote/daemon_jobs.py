@@ -18,10 +18,29 @@ from .jobstore import JobPaths, read_json, write_json_atomic
 from .s3push import JobOutputs
 
 
-class LocalJob:
-    __slots__ = ("cwd", "ended_at", "exit_code", "job_id", "outputs", "running", "started_at", "state", "stop_reason")
+class JobMeta:
+    """What a job's meta.json says that never changes: read once per job."""
 
-    def __init__(self, summary: dict, outputs: list) -> None:
+    __slots__ = ("claim", "command", "max_cost_usd", "max_time_s", "outputs")
+
+    def __init__(self, meta: dict) -> None:
+        found = meta.get("outputs") or []
+        self.outputs = [str(glob) for glob in found] if isinstance(found, list) else []
+        command = meta.get("command") or []
+        self.command = tuple(str(arg) for arg in command) if isinstance(command, list) else ()
+        self.claim = meta.get("claim") if isinstance(meta.get("claim"), str) else None
+        self.max_time_s = _number(meta.get("max_time_s"))
+        self.max_cost_usd = _number(meta.get("max_cost_usd"))
+
+
+def _number(value: object) -> float | None:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0 else None
+
+
+class LocalJob:
+    __slots__ = ("cwd", "ended_at", "exit_code", "job_id", "meta", "running", "started_at", "state", "stop_reason")
+
+    def __init__(self, summary: dict, meta: JobMeta) -> None:
         self.job_id = summary["id"]
         self.state = summary["state"]
         self.running = summary["state"] == jobstate.RUNNING
@@ -30,7 +49,11 @@ class LocalJob:
         self.exit_code = summary.get("exit_code")
         self.stop_reason = summary.get("stop_reason")
         self.cwd = summary.get("cwd") or ""
-        self.outputs = outputs
+        self.meta = meta
+
+    @property
+    def outputs(self) -> list:
+        return self.meta.outputs
 
     @property
     def ended(self) -> bool:
@@ -41,21 +64,19 @@ class LocalJob:
 
 
 class JobWatcher:
-    """Lists the jobs each pass; a job's output globs are read from its meta.json once (it never changes)."""
+    """Lists the jobs each pass; a job's meta.json (outputs, claim, caps) is read once (it never changes)."""
 
     def __init__(self, root: str | None = None) -> None:
         self.root = root
-        self._outputs: dict = {}
+        self._meta: dict = {}
 
-    def _outputs_of(self, job_id: str) -> list:
-        if job_id not in self._outputs:
-            meta = read_json(JobPaths(job_id, self.root).meta) or {}
-            found = meta.get("outputs") or []
-            self._outputs[job_id] = [str(glob) for glob in found] if isinstance(found, list) else []
-        return list(self._outputs[job_id])
+    def _meta_of(self, job_id: str) -> JobMeta:
+        if job_id not in self._meta:
+            self._meta[job_id] = JobMeta(read_json(JobPaths(job_id, self.root).meta) or {})
+        return self._meta[job_id]
 
     def jobs(self) -> list:
-        return [LocalJob(summary, self._outputs_of(summary["id"])) for summary in listing.all_jobs(self.root)]
+        return [LocalJob(summary, self._meta_of(summary["id"])) for summary in listing.all_jobs(self.root)]
 
 
 def stop_job(job_id: str, reason: str, root: str | None = None, grace_s: float = supervisor.GRACE_S) -> bool:

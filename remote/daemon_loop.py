@@ -8,12 +8,15 @@ Every decision is a line in daemon.log. Runs on python3 >= 3.8 with boto3 (aws i
 
 from __future__ import annotations
 
+import os
 import signal
+import threading
 import time
 import traceback
 
 from ..lambdas import lease
 from ..lambdas.errors import LeaseRefusedError, StoreError, SupervisionError
+from ..lambdas.records import InstanceState, JobRecord
 from . import daemon_jobs, poweroff
 from .daemon_decide import Facts, Plan, decide
 from .daemon_outputs import OutputDuty
@@ -27,7 +30,14 @@ if TYPE_CHECKING:
     from .s3push import OutputPusher
 
 SIGNALS = (signal.SIGTERM, signal.SIGINT)
+WAKE = signal.SIGUSR1  # a job started or ended (daemon_wake): pass now
 FAILED = object()  # what `_table` returns when the call did not succeed
+
+
+def latest_claim(jobs: list) -> str | None:
+    """The claim the newest job on this machine ran under (None: a machine its client launched)."""
+    newest = max(jobs, key=lambda job: job.started_at or 0.0, default=None)
+    return None if newest is None else newest.meta.claim
 
 
 class Daemon:
@@ -46,6 +56,9 @@ class Daemon:
         self.outputs = OutputDuty(pusher, self.state, log, clock, env.push_deadline_s, imds)
         self.done = False
         self.attempted = False  # this process has tried the table at least once
+        self.lock = threading.Lock()  # one pass, or one claim (daemon_claims), at a time
+        self.claims_dir: str | None = None  # serve claims on <dir>/daemon.sock (daemon_claims)
+        self.wake_file: str | None = None  # record where daemon_wake finds this process
 
     # --- the table -------------------------------------------------------------------------------
 
@@ -91,6 +104,24 @@ class Daemon:
                 self.state.row = {"lease_until": row.lease_until, "max_until": row.max_until,
                                   "state": row.state.value, "mark": row.mark}  # fmt: skip
 
+    def _job_record(self, job: Any) -> JobRecord:
+        meta = job.meta
+        record = JobRecord(
+            owner=self.env.owner, instance_arn=self.env.instance_arn, job_id=job.job_id, command=meta.command,
+            started_at=job.started_at or self.clock(), max_time_s=meta.max_time_s, max_cost_usd=meta.max_cost_usd,
+        )  # fmt: skip
+        if job.ended:
+            record = record.replace(ended_at=job.ended_at or self.clock(), state=job.state, exit_code=job.exit_code,
+                                    stop_reason=job.stop_reason)  # fmt: skip
+        return record
+
+    def _put_job_row(self, job: Any) -> JobRecord | None:
+        record = self._job_record(job)
+        if self._table("write job row", self.store.put_job, record) is FAILED:
+            return None
+        self.log.write("job-row", job=job.job_id, state=record.state)
+        return record
+
     def _job_rows(self) -> dict:
         rows = self._table("read job rows", self.store.get_jobs, self.env.owner, self.env.instance_arn)
         return {} if rows is FAILED else {job.job_id: job for job in rows}
@@ -107,6 +138,11 @@ class Daemon:
         unsettled = [job for job in jobs if job.ended and job.job_id not in self.state.finished]
         self._read_row()
         rows = self._job_rows() if self.contact_ok and (running or unsettled) else {}
+        for job in running:  # a client that claimed through this daemon left the job's row to it
+            if self.contact_ok and job.job_id not in rows:
+                written = self._put_job_row(job)
+                if written is not None:
+                    rows[job.job_id] = written
         now = self.clock()
         facts = Facts(
             now=now, lease_minutes=self.env.lease_minutes, idle_minutes=self.env.idle_minutes,
@@ -125,7 +161,7 @@ class Daemon:
             self._stop(stop, now)
         if self.contact_ok:
             self._settle(unsettled, rows)  # job rows final before the instance shows idle
-        if plan.lease is not None and not self._write_lease(plan, bool(running), now):
+        if plan.lease is not None and not self._write_lease(plan, bool(running), now, latest_claim(jobs)):
             wake_at = now  # refused: read the row again at once, it will say why
         for job in running:
             if job.job_id in facts.job_rows:
@@ -140,12 +176,16 @@ class Daemon:
         self.state.save(self.state_path)
         return wake_at
 
-    def _write_lease(self, plan: Plan, running: bool, now: float) -> bool:
+    def _write_lease(self, plan: Plan, running: bool, now: float, claim: str | None) -> bool:
         write = plan.lease
         assert write is not None
+        if write.state is InstanceState.IDLE:
+            return self._release(write, now, claim)
         try:
+            # The state is left alone: the claim made the row busy, and a renewal that lands after the client
+            # (or this daemon) released the machine must not make it busy again.
             row = self._table("renew lease", self.store.renew_lease, self.env.owner, self.env.instance_arn,
-                              write.until, now, write.state)  # fmt: skip
+                              write.until, now)  # fmt: skip
         except LeaseRefusedError as exc:
             self.log.write("renew-refused", reason=exc.args[0] if exc.args else str(exc))
             self._decided(now, "renew-refused", str(exc))
@@ -154,12 +194,30 @@ class Daemon:
             return True
         self.row = row
         self.state.busy = running
-        self.state.last_renewal = {"at": now, "lease_until": row.lease_until, "state": write.state.value,
-                                   "why": write.why}  # fmt: skip
-        self.log.write("renew", state=write.state.value, lease_until=f"{row.lease_until:.3f}",
-                       left=f"{row.lease_until - now:.1f}s", why=write.why)  # fmt: skip
-        self._decided(now, "renew", write.why)
+        self._renewed(now, write, row.lease_until)
         return True
+
+    def _release(self, write: Any, now: float, claim: str | None) -> bool:
+        """Back to the warm pool, only while the row is still under the last job's claim."""
+        released = self._table("release to idle", self.store.release_instance, self.env.owner,
+                               self.env.instance_arn, claim, write.until, now)  # fmt: skip
+        if released is FAILED:
+            return True
+        self.state.busy = False  # either way there is nothing more to release
+        if not released:
+            self.log.write("release-skipped", claim=claim or "-", why="claimed again, marked, or already idle")
+            self._decided(now, "release-skipped", "the row is not busy under the last job's claim")
+            return False  # read the row again at once
+        self._read_row()
+        self._renewed(now, write, self.row.lease_until if self.row is not None else write.until)
+        return True
+
+    def _renewed(self, now: float, write: Any, lease_until: float) -> None:
+        self.state.last_renewal = {"at": now, "lease_until": lease_until, "state": write.state.value,
+                                   "why": write.why}  # fmt: skip
+        self.log.write("renew", state=write.state.value, lease_until=f"{lease_until:.3f}",
+                       left=f"{lease_until - now:.1f}s", why=write.why)  # fmt: skip
+        self._decided(now, "renew", write.why)
 
     def _decided(self, now: float, action: str, detail: str) -> None:
         self.state.last_decision = {"at": now, "action": action, "detail": detail}
@@ -176,7 +234,10 @@ class Daemon:
         """Close the rows of jobs that ended here (the reaper would otherwise judge their caps forever)."""
         for job in unsettled:
             row = rows.get(job.job_id)
-            if row is not None and row.running:
+            if row is None:
+                if self._put_job_row(job) is None:
+                    return
+            elif row.running:
                 ended_at = job.ended_at or self.clock()
                 self._table("close job row", self.store.finish_job, row, ended_at, job.state, job.exit_code,
                             job.stop_reason)  # fmt: skip
@@ -213,13 +274,22 @@ class Daemon:
 
     def run(self) -> int:
         """Pass after pass until powered off or signalled (SIGTERM at system shutdown: push, then exit 0)."""
-        signal.pthread_sigmask(signal.SIG_BLOCK, SIGNALS)  # before any thread starts: they inherit the mask
+        signal.pthread_sigmask(signal.SIG_BLOCK, (*SIGNALS, WAKE))  # before any thread starts: they inherit it
         self.outputs.start()
+        if self.claims_dir is not None:
+            from .daemon_claims import ClaimService
+
+            ClaimService(self, self.claims_dir).start()
+        if self.wake_file is not None:  # only now: an unblocked SIGUSR1 would end the process
+            from . import daemon_wake
+
+            daemon_wake.record(os.getpid(), self.wake_file)
         self.log.write("start", instance=self.env.instance_id, lease_minutes=self.env.lease_minutes,
                        idle_minutes=self.env.idle_minutes, renew_seconds=self.env.renew_seconds)  # fmt: skip
         while not self.done:
             try:
-                wake_at = self.one_pass()
+                with self.lock:
+                    wake_at = self.one_pass()
             except Exception:  # a bug must not disarm the switch: log it, keep the control-plane limit
                 self.log.write("pass-failed", error=traceback.format_exc().replace("\n", " | ")[-1500:])
                 if self.clock() - self.state.last_contact >= self.env.lease_minutes * 60.0:
@@ -227,8 +297,8 @@ class Daemon:
                 wake_at = self.clock() + self.env.renew_seconds
             if self.done:
                 break
-            received = signal.sigtimedwait(SIGNALS, max(0.0, wake_at - self.clock()))
-            if received is not None:
+            received = signal.sigtimedwait((*SIGNALS, WAKE), max(0.0, wake_at - self.clock()))
+            if received is not None and received.si_signo != WAKE:
                 self.log.write("signalled", signal=signal.Signals(received.si_signo).name)
                 self.outputs.push_all(self.watcher.jobs(), "on shutdown")
                 self.state.save(self.state_path)

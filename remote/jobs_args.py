@@ -69,14 +69,18 @@ def env_pairs(items: list) -> dict:
     return env
 
 
-def positive_seconds(text: str, option: str) -> float:
+def positive_number(text: str, option: str, unit: str) -> float:
     try:
-        seconds = float(text)
+        number = float(text)
     except ValueError:
-        seconds = -1.0
-    if not 0 < seconds < float("inf"):
-        raise UsageError(f"--{option} wants a positive number of seconds, got {text!r}")
-    return seconds
+        number = -1.0
+    if not 0 < number < float("inf"):
+        raise UsageError(f"--{option} wants a positive number of {unit}, got {text!r}")
+    return number
+
+
+def positive_seconds(text: str, option: str) -> float:
+    return positive_number(text, option, "seconds")
 
 
 def offset(text: str, option: str) -> int:
@@ -92,11 +96,14 @@ def exact_positionals(positionals: list, names: tuple) -> list:
 
 
 class RunArgs:
-    __slots__ = ("command", "cwd", "env", "follow", "job_id", "max_time_s", "outputs", "stdin")
+    __slots__ = ("claim", "command", "cwd", "env", "follow", "job_id", "max_cost_usd", "max_time_s", "outputs", "stdin")
 
     def __init__(self, argv: list) -> None:
         options, positionals, command = split_args(
-            argv, flags=("stdin", "follow"), valued=("job-id", "cwd", "max-time"), repeated=("env", "outputs")
+            argv,
+            flags=("stdin", "follow"),
+            valued=("job-id", "cwd", "max-time", "max-cost", "claim"),
+            repeated=("env", "outputs"),
         )
         if positionals:
             raise UsageError(f"unexpected argument {positionals[0]!r}: the command goes after --")
@@ -111,6 +118,11 @@ class RunArgs:
         self.env = env_pairs(options.get("env", []))
         max_time = options.get("max-time")
         self.max_time_s = None if max_time is None else positive_seconds(max_time, "max-time")
+        max_cost = options.get("max-cost")
+        self.max_cost_usd = None if max_cost is None else positive_number(max_cost, "max-cost", "USD")
+        # The claim under which the client took this machine (aws): the daemon releases the machine to the
+        # warm pool after the job only while the row is still under it.
+        self.claim = options.get("claim") or None
         # Output globs, relative to the cwd: recorded in meta.json for the daemon's push to S3.
         self.outputs = [glob for glob in options.get("outputs", []) if glob.strip()]
         self.stdin = bool(options.get("stdin"))
@@ -122,9 +134,7 @@ class FollowArgs:
     __slots__ = ("job_id", "stderr_offset", "stdout_offset", "wait")
 
     def __init__(self, argv: list) -> None:
-        options, positionals, command = split_args(
-            argv, flags=("no-wait",), valued=("stdout-offset", "stderr-offset")
-        )
+        options, positionals, command = split_args(argv, flags=("no-wait",), valued=("stdout-offset", "stderr-offset"))
         if command is not None:
             positionals += command
         (job_id,) = exact_positionals(positionals, ("ID",))

@@ -7,7 +7,7 @@ import _signal
 import contextlib
 import os
 
-from . import supervisor
+from . import daemon_wake, supervisor
 from .jobs_args import RunArgs
 from .jobs_cli import USAGE_EXIT, say
 from .jobstore import JobPaths
@@ -20,7 +20,15 @@ FORWARDED_SIGNALS = (_signal.SIGINT, _signal.SIGTERM)
 def run(args: RunArgs) -> int:
     paths = JobPaths(args.job_id)
     spec = supervisor.JobSpec(
-        paths, args.command, args.cwd, args.env, args.max_time_s, args.stdin, outputs=args.outputs
+        paths,
+        args.command,
+        args.cwd,
+        args.env,
+        args.max_time_s,
+        args.stdin,
+        outputs=args.outputs,
+        max_cost_usd=args.max_cost_usd,
+        claim=args.claim,
     )
     try:
         launch = supervisor.start(spec)
@@ -34,6 +42,7 @@ def run(args: RunArgs) -> int:
     if not notify.wait_started():
         say(f"run: the supervisor of job {args.job_id} died before the job started")
         return START_FAILED_EXIT
+    daemon_wake.wake()  # aws: the daemon writes the job's row (with its caps) now, not a period later
     if not args.follow:
         if launch.stdin_fd is not None:
             os.close(launch.stdin_fd)

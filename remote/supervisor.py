@@ -18,7 +18,7 @@ import contextlib
 import os
 import time
 
-from . import jobstate, notify, procinfo
+from . import daemon_wake, jobstate, notify, procinfo
 from .jobstore import JobPaths, make_jobs_dir, write_json_atomic
 from .spawn import START_FAILED_EXIT, StartError, spawn_job
 
@@ -31,7 +31,7 @@ _WATCHED = (_signal.SIGCHLD, _signal.SIGINT, _signal.SIGTERM)
 class JobSpec:
     """What `run` asks for; `command` is argv, or one shell command line when it has one element."""
 
-    __slots__ = ("command", "cwd", "env", "max_time_s", "outputs", "paths", "stdin")
+    __slots__ = ("claim", "command", "cwd", "env", "max_cost_usd", "max_time_s", "outputs", "paths", "stdin")
 
     def __init__(
         self,
@@ -42,6 +42,8 @@ class JobSpec:
         max_time_s: float | None = None,
         stdin: bool = False,
         outputs: list | None = None,
+        max_cost_usd: float | None = None,
+        claim: str | None = None,
     ) -> None:
         self.paths = paths
         self.command = list(command)
@@ -50,6 +52,8 @@ class JobSpec:
         self.max_time_s = max_time_s
         self.stdin = stdin
         self.outputs = list(outputs or [])
+        self.max_cost_usd = max_cost_usd
+        self.claim = claim
 
     def argv(self) -> list:
         # Like ssh: one argument is a shell command line, several are an argv.
@@ -143,6 +147,8 @@ def _meta(spec: JobSpec, started_at: float, pid: int | None, pid_start: int | No
         "proc_start": pid_start,
         "started_at": started_at,
         "max_time_s": spec.max_time_s,
+        "max_cost_usd": spec.max_cost_usd,
+        "claim": spec.claim,
         "stdin": spec.stdin,
         "outputs": spec.outputs,
         "supervisor_pid": os.getpid(),
@@ -174,6 +180,7 @@ def _record_end(
     }
     _record(spec.paths.status, status)
     notify.send_ended(notify_fd, exit_code, signal, stop_reason)
+    daemon_wake.wake()  # aws: the daemon closes the job's row and releases the machine now, not a period later
 
 
 def _record(path: str, record: dict) -> None:
