@@ -39,6 +39,7 @@ from weatherballoon.lambdas.records import InstanceRecord, InstanceState, JobRec
 
 from tests.integration.providers_aws.fault_proxy import FaultProxy
 from tests.integration.sandbox.support import Sandbox
+from tests.support import background, waiting
 from tests.support.netns import NetNamespace
 from tests.support.project import WB
 
@@ -70,14 +71,8 @@ class ScenarioError(AssertionError):
 
 
 def wait_for(check: Callable[[], T | None], timeout: float, what: str, interval: float = 0.2) -> T:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise ScenarioError(f"not within {timeout:g} s: {what}")
-        time.sleep(interval)
+    """`tests.support.waiting.wait_for`, failing with a ScenarioError."""
+    return waiting.wait_for(check, timeout, what, interval, error=ScenarioError)
 
 
 # --- the sandbox ----------------------------------------------------------------------------------------
@@ -202,45 +197,16 @@ class Run:
         return self
 
 
-class Attached:
-    """A `wb` command in the background whose streams are collected as they arrive."""
+class Attached(background.Attached):
+    """A `wb` command in the background (`Client.popen`) whose streams are collected as they arrive."""
 
     def __init__(self, proc: subprocess.Popen[bytes], args: tuple[str, ...]) -> None:
-        self.proc = proc
+        super().__init__(proc, f"wb {' '.join(args)}", error=ScenarioError)
         self.args = args
-        self.started_at = time.time()
-        self.out = bytearray()
-        self.err = bytearray()
-        self._readers = [
-            threading.Thread(target=self._collect, args=(proc.stdout, self.out), daemon=True),
-            threading.Thread(target=self._collect, args=(proc.stderr, self.err), daemon=True),
-        ]
-        for reader in self._readers:
-            reader.start()
-
-    @staticmethod
-    def _collect(stream: Any, into: bytearray) -> None:
-        while chunk := stream.read1(65536):
-            into.extend(chunk)
-
-    def wait_stdout(self, pattern: str, timeout: float) -> re.Match[str]:
-        compiled = re.compile(pattern)
-
-        def found() -> re.Match[str] | None:
-            if self.proc.poll() is not None and not compiled.search(self.out.decode(errors="replace")):
-                time.sleep(0.3)  # let the readers drain
-                if not compiled.search(self.out.decode(errors="replace")):
-                    raise ScenarioError(
-                        f"wb {' '.join(self.args)} exited {self.proc.returncode} before printing {pattern!r}: "
-                        f"{self.err.decode(errors='replace')[-3000:]}"
-                    )
-            return compiled.search(self.out.decode(errors="replace"))
-
-        return wait_for(found, timeout, f"{pattern!r} on the stdout of wb {' '.join(self.args)}", 0.05)
 
     def instance(self) -> str:
         """The instance this run launched or reused (from its stderr so far)."""
-        return Run(self.args, -1, "", self.err.decode(errors="replace"), self.started_at, time.time()).instance()
+        return Run(self.args, -1, "", self.stderr, self.started_at, time.time()).instance()
 
     def kill9(self) -> float:
         at = time.time()
@@ -250,15 +216,12 @@ class Attached:
 
     def finish(self, timeout: float) -> Run:
         try:
-            self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
+            self.wait(timeout)
+        except ScenarioError:
             self.proc.kill()
             self.proc.wait(10)
-            raise ScenarioError(f"wb {' '.join(self.args)} still ran after {timeout:g} s") from None
-        for reader in self._readers:
-            reader.join(10)
-        return Run(self.args, self.proc.returncode, self.out.decode(errors="replace"),
-                   self.err.decode(errors="replace"), self.started_at, time.time())  # fmt: skip
+            raise
+        return Run(self.args, self.proc.returncode, self.stdout, self.stderr, self.started_at, time.time())
 
 
 @dataclass

@@ -11,10 +11,7 @@ Measured outcomes are printed (run with `-s` to see them); they go into the issu
 from __future__ import annotations
 
 import json
-import re
 import socket
-import subprocess
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,7 +19,8 @@ from pathlib import Path
 import pytest
 
 from tests.support import sshd
-from tests.support.netns import NetNamespace, NetnsUnavailable, network_namespace
+from tests.support.background import Attached
+from tests.support.netns import NetNamespace, network_namespace_or_skip
 from tests.support.project import Project, make_project
 from tests.support.sshd import SshdHost, keygen
 
@@ -47,48 +45,21 @@ def expected_streams(job_id: str, lines: int) -> tuple[bytes, bytes]:
     return out.encode(), err.encode()
 
 
-class Attached:
-    """A `wb run` in the background whose output is collected as it arrives."""
+def start_job(project: Project, lines: int, pause_s: float) -> tuple[Attached, str]:
+    """`wb run` of `job_script` in the background, once it has printed two lines; and its job id."""
+    run = Attached(project.popen("run", "--no-sync", "--", "sh", "-c", job_script(lines, pause_s)), "wb run")
+    run.wait_stdout(r"out-2\n", 30)
+    return run, run.wait_stdout(r"job=(\S+)\n", 1).group(1)
 
-    def __init__(self, proc: subprocess.Popen[bytes]) -> None:
-        self.proc = proc
-        self.out = bytearray()
-        self.err = bytearray()
-        self._readers = [
-            threading.Thread(target=self._collect, args=(proc.stdout, self.out), daemon=True),
-            threading.Thread(target=self._collect, args=(proc.stderr, self.err), daemon=True),
-        ]
-        for reader in self._readers:
-            reader.start()
 
-    @staticmethod
-    def _collect(stream: object, into: bytearray) -> None:
-        read = stream.read1  # type: ignore[attr-defined]
-        while data := read(65536):
-            into.extend(data)
-
-    def wait_for_output(self, marker: bytes, timeout: float = 30) -> None:
-        deadline = time.monotonic() + timeout
-        while marker not in self.out:
-            exited = self.proc.poll() is not None
-            if exited or time.monotonic() > deadline:
-                time.sleep(0.2)  # let the readers catch up with what is already written
-                if marker in self.out:
-                    return
-                raise AssertionError(f"no {marker!r} on stdout; got {bytes(self.out)!r}, stderr {bytes(self.err)!r}")
-            time.sleep(0.02)
-
-    @property
-    def job_id(self) -> str:
-        match = re.search(rb"job=(\S+)\n", self.out)
-        assert match, f"no job id on stdout: {bytes(self.out)!r}"
-        return match.group(1).decode()
-
-    def wait(self, timeout: float) -> int:
-        code = self.proc.wait(timeout=timeout)
-        for reader in self._readers:
-            reader.join(timeout=5)
-        return code
+def wait_loss_reported(run: Attached, job_id: str, since: float) -> float:
+    """`wb run` exits 255, saying it lost the connection and how to reattach; the seconds since `since`."""
+    code = run.wait(timeout=LOSS_BOUND_S + 10)
+    detected_s = time.monotonic() - since
+    assert code == 255, run.stderr
+    assert "lost the connection" in run.stderr
+    assert f"wb logs -f {job_id}" in run.stderr
+    return detected_s
 
 
 def write_config(project: Project, **provisioner: object) -> None:
@@ -128,11 +99,8 @@ def record(outcome: str) -> None:
 
 @pytest.fixture
 def netns() -> Iterator[NetNamespace]:
-    try:
-        with network_namespace() as ns:
-            yield ns
-    except NetnsUnavailable as exc:
-        pytest.skip(f"network namespaces unavailable here: {exc}")
+    with network_namespace_or_skip() as ns:
+        yield ns
 
 
 @pytest.fixture
@@ -175,9 +143,7 @@ def test_cut_link_job_survives_loss_reported_and_replay_is_whole(
     netns: NetNamespace, netns_host: SshdHost, netns_project: Project
 ) -> None:
     lines = 30
-    run = Attached(netns_project.popen("run", "--no-sync", "--", "sh", "-c", job_script(lines, 0.25)))
-    run.wait_for_output(b"out-2\n")
-    job_id = run.job_id
+    run, job_id = start_job(netns_project, lines, 0.25)
     stdout_file = job_files(netns_host, job_id) / "stdout"
 
     netns.cut()
@@ -186,15 +152,10 @@ def test_cut_link_job_survives_loss_reported_and_replay_is_whole(
     time.sleep(2)
     assert stdout_file.stat().st_size > size_at_cut, "the job stopped writing when the link was cut"
 
-    code = run.wait(timeout=LOSS_BOUND_S + 10)
-    detected_s = time.monotonic() - cut_at
-    err = run.err.decode(errors="replace")
-    assert code == 255, err
-    assert "lost the connection" in err
-    assert f"wb logs -f {job_id}" in err
+    detected_s = wait_loss_reported(run, job_id, cut_at)
     status = read_status(netns_host, job_id)
     record(
-        f"link cut (nftables drop) during a job: wb run exited {code} after {detected_s:.1f} s "
+        f"link cut (nftables drop) during a job: wb run exited 255 after {detected_s:.1f} s "
         f"(bound {LOSS_BOUND_S:g} s); job state while cut: {status and status.get('exit_code')}"
     )
     assert detected_s <= LOSS_BOUND_S
@@ -207,9 +168,7 @@ def test_cut_link_job_survives_loss_reported_and_replay_is_whole(
 @pytest.mark.timeout(60)
 def test_kill_9_of_the_client_leaves_the_job_running(fresh_project: Project, fresh_sshd_host: SshdHost) -> None:
     lines = 12
-    run = Attached(fresh_project.popen("run", "--no-sync", "--", "sh", "-c", job_script(lines, 0.2)))
-    run.wait_for_output(b"out-2\n")
-    job_id = run.job_id
+    run, job_id = start_job(fresh_project, lines, 0.2)
     run.proc.kill()
     run.wait(timeout=10)
     assert read_status(fresh_sshd_host, job_id) is None, "the job ended with its client"
@@ -225,24 +184,17 @@ def test_sshd_killed_mid_job_job_survives_and_replay_is_whole(
     fresh_project: Project, fresh_sshd_host: SshdHost
 ) -> None:
     lines = 20
-    run = Attached(fresh_project.popen("run", "--no-sync", "--", "sh", "-c", job_script(lines, 0.2)))
-    run.wait_for_output(b"out-2\n")
-    job_id = run.job_id
+    run, job_id = start_job(fresh_project, lines, 0.2)
 
     fresh_sshd_host.kill_all_sessions()
     killed_at = time.monotonic()
-    code = run.wait(timeout=LOSS_BOUND_S + 10)
-    detected_s = time.monotonic() - killed_at
-    err = run.err.decode(errors="replace")
-    assert code == 255, err
-    assert "lost the connection" in err
-    assert f"wb logs -f {job_id}" in err
+    detected_s = wait_loss_reported(run, job_id, killed_at)
     assert read_status(fresh_sshd_host, job_id) is None, "the job died with sshd"
 
     fresh_sshd_host.start()
     assert_replay_is_whole(fresh_project, job_id, lines)
     record(
-        f"sshd killed (listener and sessions, SIGKILL) mid-job: wb run exited {code} after {detected_s:.1f} s; "
+        f"sshd killed (listener and sessions, SIGKILL) mid-job: wb run exited 255 after {detected_s:.1f} s; "
         "the job kept running; after restarting sshd, wb logs -f returned 7 and every byte"
     )
 

@@ -24,6 +24,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+import pytest
+
 NETWORK = ipaddress.IPv4Network("10.213.0.0/16")
 CUT_TABLE = "wb_test_cut"
 
@@ -131,6 +133,16 @@ def network_namespace() -> Iterator[NetNamespace]:
         yield NetNamespace(name=name, address=far, near_address=near, near_if=near_if, far_if=far_if)
     finally:
         _teardown(name, near_if)
+
+
+@contextmanager
+def network_namespace_or_skip() -> Iterator[NetNamespace]:
+    """`network_namespace()`, or the test skips, saying why, where the kernel refuses one."""
+    try:
+        with network_namespace() as ns:
+            yield ns
+    except NetnsUnavailable as exc:
+        pytest.skip(f"network namespaces unavailable here: {exc}")
 
 
 def _teardown(name: str, near_if: str) -> None:

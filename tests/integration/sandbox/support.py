@@ -8,10 +8,9 @@ import json
 import os
 import subprocess
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import boto3
 from weatherballoon.lambdas import schema, tags
@@ -22,18 +21,6 @@ from tests.support.project import WB
 
 REMOTE = Path(__file__).resolve().parents[3] / "remote"
 IMAGE = "ami-03cf127a"  # one of moto's bundled images
-T = TypeVar("T")
-
-
-def wait_for(check: Callable[[], T | None], timeout: float, what: str, interval: float = 0.1) -> T:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {timeout} s: {what}")
-        time.sleep(interval)
 
 
 def user_data(*, user: str, key: str | None, table: str, bucket: str, lease_minutes: float, arm: int = 2) -> str:

@@ -21,9 +21,9 @@ from tests.integration.sandbox.support import (
     launch,
     namespaces,
     user_data,
-    wait_for,
 )
 from tests.support.sshd import keygen
+from tests.support.waiting import wait_for
 
 pytestmark = [pytest.mark.netns, pytest.mark.slow, pytest.mark.timeout(120)]
 
@@ -149,6 +149,7 @@ def test_the_reaper_runs_on_its_timer(sandbox: Sandbox, login_key: Path) -> None
 
 def test_an_instance_that_is_not_a_sandbox_host_is_refused_with_a_reason(sandbox: Sandbox, login_key: Path) -> None:
     launched = launch(sandbox, wb_user_data(sandbox, login_key, user="ubuntu"), row=False)
+
     def settled() -> dict | None:  # the row shows "creating" until the host manager has decided
         host = sandbox.live_host(launched.instance_id)
         return host if host and host["state"] != "creating" else None

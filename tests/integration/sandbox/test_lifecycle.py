@@ -13,8 +13,9 @@ import urllib.request
 import pytest
 
 from tests.integration.sandbox.conftest import UP
-from tests.integration.sandbox.support import Sandbox, launch, namespaces, user_data, wait_for
+from tests.integration.sandbox.support import Sandbox, launch, namespaces, user_data
 from tests.support.sshd import keygen
+from tests.support.waiting import wait_for
 
 pytestmark = [pytest.mark.netns, pytest.mark.slow, pytest.mark.timeout(150)]
 

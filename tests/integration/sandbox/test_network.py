@@ -11,19 +11,16 @@ from pathlib import Path
 import pytest
 from weatherballoon.cli.sandbox import network
 
-from tests.integration.sandbox.support import wait_for
-from tests.support.netns import NetNamespace, NetnsUnavailable, network_namespace
+from tests.support.netns import NetNamespace, network_namespace_or_skip
+from tests.support.waiting import wait_for
 
 pytestmark = [pytest.mark.netns, pytest.mark.timeout(60)]
 
 
 @pytest.fixture
 def netns() -> Iterator[NetNamespace]:
-    try:
-        with network_namespace() as ns:
-            yield ns
-    except NetnsUnavailable as exc:
-        pytest.skip(f"network namespaces unavailable here: {exc}")
+    with network_namespace_or_skip() as ns:
+        yield ns
 
 
 def start_in(ns: NetNamespace, script: str) -> subprocess.Popen[bytes]:

@@ -8,7 +8,8 @@ from functools import partial
 
 import pytest
 
-from tests.integration.sandbox.support import Sandbox, instance_state, wait_for
+from tests.integration.sandbox.support import Sandbox, instance_state
+from tests.support.waiting import wait_for
 
 pytestmark = [pytest.mark.netns, pytest.mark.slow, pytest.mark.timeout(120)]
 
