@@ -5,12 +5,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from .aws import DEFAULT_MAX_ATTEMPTS, make_client
+from .aws import DEFAULT_MAX_ATTEMPTS
 from .dynamo_codec import error_code, from_wire, key, store_error, values
+from .lazy_client import LazyClient
 
 
-class DynamoTable:
+class DynamoTable(LazyClient):
     """One table through one client. Pass `client` (boto3 DynamoDB) or `session`; else built on first use."""
+
+    service = "dynamodb"
 
     def __init__(
         self,
@@ -20,16 +23,8 @@ class DynamoTable:
         session: Any | None = None,
         max_attempts: int = DEFAULT_MAX_ATTEMPTS,
     ) -> None:
+        super().__init__(client=client, session=session, max_attempts=max_attempts)
         self.table_name = table_name
-        self._client = client
-        self._session = session
-        self._max_attempts = max_attempts
-
-    @property
-    def client(self) -> Any:
-        if self._client is None:
-            self._client = make_client("dynamodb", session=self._session, max_attempts=self._max_attempts)
-        return self._client
 
     def _call(self, operation: str, **kwargs: Any) -> Any:
         from botocore.exceptions import BotoCoreError, ClientError

@@ -6,9 +6,9 @@ from datetime import datetime
 from typing import Any
 
 from . import tags
-from .aws import DEFAULT_MAX_ATTEMPTS, make_client
 from .decision import InstanceFacts
 from .fleet import Fleet, failure
+from .lazy_client import LazyClient
 
 # Not terminated: shutting-down is included so a retried termination is seen as already under way.
 DESCRIBED_STATES = ["pending", "running", "stopping", "stopped", "shutting-down"]
@@ -23,21 +23,10 @@ def partition_for(region: str) -> str:
     return "aws"
 
 
-class Ec2Fleet(Fleet):
+class Ec2Fleet(LazyClient, Fleet):
     """Pass `client` (a boto3 EC2 client) or `session`; the client is built on first use otherwise."""
 
-    def __init__(
-        self, *, client: Any | None = None, session: Any | None = None, max_attempts: int = DEFAULT_MAX_ATTEMPTS
-    ) -> None:
-        self._client = client
-        self._session = session
-        self._max_attempts = max_attempts
-
-    @property
-    def client(self) -> Any:
-        if self._client is None:
-            self._client = make_client("ec2", session=self._session, max_attempts=self._max_attempts)
-        return self._client
+    service = "ec2"
 
     def describe_managed(self) -> list[InstanceFacts]:
         from botocore.exceptions import BotoCoreError, ClientError
