@@ -145,33 +145,34 @@ class SshSession:
         self.close()
 
 
+# Why a TCP connect failed, as the user reads it: (the error's class, message, hint), the most specific
+# first; every one is an OSError, so the last row catches the rest. Messages are formatted with `host`,
+# `strerror`, `timeout` (the connect timeout) and `detail` (strerror, else the error itself).
+CONNECT_FAILURES: tuple[tuple[type[OSError], str, str], ...] = (
+    (socket.gaierror, "cannot resolve host name {host!r}: {strerror}",
+     "check provisioner.hosts in .weatherballoon.json"),
+    (ConnectionRefusedError, "connection refused",
+     "is sshd running and listening on that port? check provisioner.hosts"),
+    (TimeoutError, "connection timed out after {timeout:g}s",
+     "the host may be down or a firewall drops SSH; check the address and port"),
+    (OSError, "cannot connect: {detail}", "check the network path to the host"),
+)  # fmt: skip
+
+
+def connect_error(exc: OSError, target: SshTarget, options: ConnectOptions) -> ConnectError:
+    """The ConnectError for a failed TCP connect to `target` (the first row of CONNECT_FAILURES that fits)."""
+    _, message, hint = next(row for row in CONNECT_FAILURES if isinstance(exc, row[0]))
+    text = message.format(
+        host=target.host, strerror=exc.strerror, timeout=options.connect_timeout_s, detail=exc.strerror or exc
+    )
+    return ConnectError(text, host=target.label, hint=hint)
+
+
 def open_socket(target: SshTarget, options: ConnectOptions) -> socket.socket:
     try:
         sock = socket.create_connection((target.host, target.port), timeout=options.connect_timeout_s)
-    except socket.gaierror as exc:
-        raise ConnectError(
-            f"cannot resolve host name {target.host!r}: {exc.strerror}",
-            host=target.label,
-            hint="check provisioner.hosts in .weatherballoon.json",
-        ) from exc
-    except ConnectionRefusedError as exc:
-        raise ConnectError(
-            "connection refused",
-            host=target.label,
-            hint="is sshd running and listening on that port? check provisioner.hosts",
-        ) from exc
-    except TimeoutError as exc:
-        raise ConnectError(
-            f"connection timed out after {options.connect_timeout_s:g}s",
-            host=target.label,
-            hint="the host may be down or a firewall drops SSH; check the address and port",
-        ) from exc
     except OSError as exc:
-        raise ConnectError(
-            f"cannot connect: {exc.strerror or exc}",
-            host=target.label,
-            hint="check the network path to the host",
-        ) from exc
+        raise connect_error(exc, target, options) from exc
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     if hasattr(socket, "TCP_USER_TIMEOUT"):
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT, options.user_timeout_ms)
