@@ -1,17 +1,40 @@
-"""Run the shipped agent on a machine: install it once per version (cached by content hash), then call it."""
+"""Run the shipped agent on a machine: install it once per version (cached by content hash), then call it.
+
+The first agent command on a connection checks that the agent is installed in the same exec that starts
+it, instead of paying a separate exec (a channel, a shell and a round trip) for the check:
+
+    command -v python3 || exit 127; [ -f AGENT/__main__.py ] || exit 197; printf MARK >&2; exec python3 AGENT ...
+
+The shell writes a marker on stderr once both checks pass, before python starts. Until the marker (or the
+exit status) arrives, what the caller writes to stdin is also kept, so that when the agent turns out to be
+missing (exit 197 with no marker) the bundle is uploaded and the command started again with the same
+input. The marker is stripped: callers see the agent's stderr only. After the marker an exit status of
+197 or 127 is the agent's (or a job's) own, never mistaken for a missing agent.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import shlex
+import threading
+from typing import IO, TYPE_CHECKING, cast
 
 from ..errors import ConnectError
 from .bundle import AgentBundle, agent_bundle
 from .connection import RemoteExec, SshSession
 
+if TYPE_CHECKING:
+    from paramiko import Channel
+
 AGENT_DIR = "$HOME/.weatherballoon/agent"
 _MISSING = 197
 _NO_PYTHON = 127
 _OLD_PYTHON = 126
+_CONNECTION_LOST = -1
+# Written by the shell on stderr once python and the agent are found; stripped before anyone reads stderr.
+MARK = b"<wb-agent-found>"
+# Input kept for a possible restart while the check is unresolved; past this, writing waits for it.
+_REPLAY_LIMIT = 1 << 20
 
 # Runs on the machine with the bundle on stdin: unpack into a temp folder, then rename it into place, so a
 # half-written agent is never run and two concurrent installs cannot mix.
@@ -31,42 +54,68 @@ except OSError:
 
 
 class RemoteAgent:
-    """Satisfies `process.AgentRunner`: `agent(["list"])` starts `python3 agent.pyz list` remotely."""
+    """Satisfies `process.AgentRunner`: `agent(["list"])` starts `python3 AGENT list` remotely."""
 
     def __init__(self, session: SshSession, *, python: str = "python3", bundle: AgentBundle | None = None) -> None:
         self.session = session
         self.python = python
         self.bundle = bundle or agent_bundle()
         self._installed = False
+        self._install_lock = threading.Lock()
 
     @property
     def path(self) -> str:
         return f"{AGENT_DIR}/{self.bundle.name}"
+
+    @property
+    def installed(self) -> bool:
+        """Known to be installed on this connection's machine (checked, or seen running)."""
+        return self._installed
 
     def command_line(self, args: list[str]) -> str:
         # -I -S: no user site or site-packages; the agent is stdlib only, and this saves ~10 ms a call.
         flags = "-I -S" if self.python == "python3" else "-I"
         return f'exec {self.python} {flags} "{self.path}" ' + " ".join(shlex.quote(arg) for arg in args)
 
+    def _check_prefix(self) -> str:
+        python = self.python.split()[0]
+        return (
+            f"command -v {python} >/dev/null 2>&1 || exit {_NO_PYTHON}; "
+            f'[ -f "{self.path}/__main__.py" ] || exit {_MISSING}; '
+            f"printf '%s' '{MARK.decode()}' >&2; "
+        )
+
+    def checked_command_line(self, args: list[str]) -> str:
+        """`command_line` behind the installed-check that marks stderr (see the module's docstring)."""
+        return self._check_prefix() + self.command_line(args)
+
     def ensure_installed(self) -> None:
+        """Check (and install if missing) with a command of its own: for callers that need the files on the
+        machine before they run anything through the agent. Agent calls need not call it."""
         if self._installed:
             return
-        python = self.python.split()[0]
-        status, _, _ = self.session.run(
-            f'command -v {python} >/dev/null 2>&1 || exit {_NO_PYTHON}; '
-            f'[ -f "{self.path}/__main__.py" ] || exit {_MISSING}'
-        )
+        status, _, _ = self.session.run(self._check_prefix() + "exit 0")
         if status == _MISSING:
-            self._upload()
+            self.install()
         elif status == _NO_PYTHON:
-            raise ConnectError(
-                f"{python} is not installed on the host",
-                host=self.session.target.label,
-                hint="install python3 (3.8 or newer) on the host, e.g. apt-get install python3",
-            )
+            raise self._no_python()
         elif status != 0:
             raise ConnectError(f"cannot check the agent (exit {status})", host=self.session.target.label)
         self._installed = True
+
+    def _no_python(self) -> ConnectError:
+        return ConnectError(
+            f"{self.python.split()[0]} is not installed on the host",
+            host=self.session.target.label,
+            hint="install python3 (3.8 or newer) on the host, e.g. apt-get install python3",
+        )
+
+    def install(self) -> None:
+        """Upload and unpack the bundle (one exec); concurrent callers on this agent upload it once."""
+        with self._install_lock:
+            if not self._installed:
+                self._upload()
+                self._installed = True
 
     def _upload(self) -> None:
         python = self.python.split()[0]
@@ -78,6 +127,8 @@ class RemoteAgent:
                 host=self.session.target.label,
                 hint="install python 3.8 or newer on the host",
             )
+        if status == _NO_PYTHON:
+            raise self._no_python()
         if status != 0:
             raise ConnectError(
                 f"cannot install the agent (exit {status}): {err.decode(errors='replace').strip()}",
@@ -85,10 +136,195 @@ class RemoteAgent:
                 hint="check free disk space and that $HOME is writable on the host",
             )
 
+    def _unexpected(self, status: int, err: bytes) -> ConnectError:
+        said = err.decode(errors="replace").strip()
+        return ConnectError(
+            f"cannot start the agent (exit {status}){': ' + said if said else ''}",
+            host=self.session.target.label,
+        )
+
     def __call__(self, args: list[str]) -> RemoteExec:
-        self.ensure_installed()
-        return self.session.exec(self.command_line(args))
+        if self._installed:
+            return self.session.exec(self.command_line(args))
+        return CheckedExec(self, args)
 
     def run(self, args: list[str], *, stdin: bytes | None = None) -> tuple[int, bytes, bytes]:
-        self.ensure_installed()
-        return self.session.run(self.command_line(args), stdin=stdin)
+        if self._installed:
+            return self.session.run(self.command_line(args), stdin=stdin)
+        status, out, err = self.session.run(self.checked_command_line(args), stdin=stdin)
+        cut = err.find(MARK)
+        if cut >= 0:
+            self._installed = True
+            return status, out, err[:cut] + err[cut + len(MARK) :]
+        if status == _MISSING:
+            self.install()
+            return self.session.run(self.command_line(args), stdin=stdin)
+        if status == _NO_PYTHON:
+            raise self._no_python()
+        if status == _CONNECTION_LOST:
+            return status, out, err
+        raise self._unexpected(status, err)
+
+
+class CheckedExec(RemoteExec):
+    """The first agent command on a connection, its installed-check folded in; a `RemoteExec` to callers.
+
+    Reading stdout or stderr, waiting, or taking `channel` first settles the check: it reads stderr up to
+    the marker (or to its end, and then the exit status), and when the agent is missing, installs it and
+    starts the command again, replaying the input written so far. Writes made before that go through at
+    once (the agent starts reading them while the check is still unanswered) and are kept for the replay.
+    """
+
+    def __init__(self, agent: RemoteAgent, args: list[str]) -> None:  # no super().__init__: `channel` is ours
+        self._agent = agent
+        self._args = args
+        self._proc = agent.session.exec(agent.checked_command_line(args))
+        self._settling = threading.Lock()  # held while the check settles (may install and restart)
+        self._state = threading.Lock()  # guards the replay buffer and the switch to a restarted process
+        self._pending = True
+        self._replay: bytearray | None = bytearray()
+        self._stdin_closed = False
+        self._stderr_head = b""  # what the shell wrote on stderr before the marker (its rc files, say)
+        self._error: BaseException | None = None
+        self.stdin = cast(IO[bytes], _Input(self))
+        self.stdout = cast(IO[bytes], _Output(self, "stdout"))
+        self.stderr = cast(IO[bytes], _Output(self, "stderr"))
+
+    @property
+    def channel(self) -> Channel:
+        self.settle(raise_error=True)
+        return self._proc.channel
+
+    @channel.setter
+    def channel(self, value: Channel) -> None:
+        raise AttributeError("channel is read-only")
+
+    def wait(self) -> int:
+        self.settle(raise_error=True)
+        return self._proc.wait()
+
+    def close(self) -> None:
+        self._proc.close()
+
+    @property
+    def current(self) -> RemoteExec:
+        return self._proc
+
+    def settle(self, *, raise_error: bool) -> None:
+        if self._pending:
+            with self._settling:
+                if self._pending:
+                    try:
+                        self._settle()
+                    except BaseException as exc:
+                        self._error = exc
+                    finally:
+                        with self._state:
+                            self._pending = False
+                            self._replay = None
+        if raise_error and self._error is not None:
+            raise self._error
+
+    def _settle(self) -> None:
+        seen = bytearray()
+        stderr = self._proc.stderr
+        while not seen.endswith(MARK):
+            byte = stderr.read(1)
+            if not byte:
+                break
+            seen += byte
+        if seen.endswith(MARK):
+            self._stderr_head = bytes(seen[: -len(MARK)])
+            self._agent._installed = True
+            return
+        status = self._proc.wait()
+        if status == _MISSING:
+            self._agent.install()
+            with contextlib.suppress(OSError, EOFError):
+                self._proc.close()
+            restarted = self._agent.session.exec(self._agent.command_line(self._args))
+            with self._state:
+                if self._replay:
+                    restarted.stdin.write(bytes(self._replay))
+                    restarted.stdin.flush()
+                if self._stdin_closed:
+                    restarted.stdin.close()
+                self._proc = restarted
+            return
+        if status == _NO_PYTHON:
+            raise self._agent._no_python()
+        if status == _CONNECTION_LOST:
+            return  # the caller sees end of output and -1, as for any connection lost
+        raise self._agent._unexpected(status, bytes(seen))
+
+    def write(self, data: bytes) -> None:
+        if self._pending:
+            with self._state:
+                if self._pending and self._replay is not None and len(self._replay) + len(data) <= _REPLAY_LIMIT:
+                    self._replay += data
+                    # OSError: the shell exited (the agent is missing), and the replay carries it over.
+                    with contextlib.suppress(OSError, EOFError):
+                        self._proc.stdin.write(data)
+                    return
+            self.settle(raise_error=True)
+        self._proc.stdin.write(data)
+
+    def close_stdin(self) -> None:
+        if self._pending:
+            with self._state:
+                if self._pending:
+                    self._stdin_closed = True
+                    with contextlib.suppress(OSError, EOFError):
+                        self._proc.stdin.close()
+                    return
+        with contextlib.suppress(OSError, EOFError):
+            self._proc.stdin.close()
+
+    def flush(self) -> None:
+        with contextlib.suppress(OSError, EOFError):  # as for write: a failure shows when reading
+            self._proc.stdin.flush()
+
+    def read(self, which: str, size: int) -> bytes:
+        self.settle(raise_error=which == "stdout")
+        if which == "stderr":
+            if self._error is not None:
+                return b""
+            head, self._stderr_head = self._stderr_head, b""
+            if not head:
+                return self._proc.stderr.read(size)
+            if 0 <= size <= len(head):
+                self._stderr_head = head[size:]
+                return head[:size]
+            return head + self._proc.stderr.read(size - len(head) if size >= 0 else -1)
+        return self._proc.stdout.read(size)
+
+    def readline(self) -> bytes:
+        self.settle(raise_error=True)
+        return self._proc.stdout.readline()
+
+
+class _Input:
+    def __init__(self, owner: CheckedExec) -> None:
+        self._owner = owner
+
+    def write(self, data: bytes) -> int:
+        self._owner.write(bytes(data))
+        return len(data)
+
+    def flush(self) -> None:
+        self._owner.flush()
+
+    def close(self) -> None:
+        self._owner.close_stdin()
+
+
+class _Output:
+    def __init__(self, owner: CheckedExec, which: str) -> None:
+        self._owner = owner
+        self._which = which
+
+    def read(self, size: int = -1) -> bytes:
+        return self._owner.read(self._which, -1 if size is None else size)
+
+    def readline(self) -> bytes:
+        return self._owner.readline()

@@ -24,15 +24,17 @@ def scan(local_root: Path, excludes: Sequence[str] = ()) -> LocalTree:
     listing, source = list_upload_set(root, excludes)
     prefix = os.fspath(root) + "/"
     entries: list[LocalEntry] = []
+    append = entries.append
     for path, st in listing:
-        if stat.S_ISLNK(st.st_mode):
+        mode = st.st_mode
+        if stat.S_ISLNK(mode):
             try:
                 target = os.readlink(prefix + path)
             except OSError:
                 continue
-            entries.append(LocalEntry(path, "l", 0, 0, 0, target))
+            append(LocalEntry(path, "l", 0, 0, 0, target))
         else:
-            entries.append(LocalEntry(path, "f", st.st_size, st.st_mtime_ns, stat.S_IMODE(st.st_mode)))
+            append(LocalEntry(path, "f", st.st_size, st.st_mtime_ns, mode & 0o7777))
     return LocalTree(root=root, entries=tuple(entries), source=source)
 
 

@@ -1,16 +1,20 @@
-"""Typed records that pass between the sync client's layers and out to `wb run` / `wb pull`."""
+"""Typed records that pass between the sync client's layers and out to `wb run` / `wb pull`.
+
+The per-path records are named tuples, not dataclasses: a scan makes one per file (5,000 in the benchmark
+tree), a tuple is made several times faster than a frozen dataclass, and `LocalEntry` is already the row the
+manifest sends (`json.dumps` writes it as a list).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Literal, NamedTuple
 
 LocalKind = Literal["f", "l"]
 
 
-@dataclass(frozen=True, slots=True)
-class LocalEntry:
+class LocalEntry(NamedTuple):
     """One path of the upload set: a regular file ("f") or a symlink ("l", sent as a link)."""
 
     path: str  # relative, "/"-separated
@@ -34,8 +38,7 @@ class LocalTree:
         return sum(entry.size for entry in self.entries)
 
 
-@dataclass(frozen=True, slots=True)
-class RemoteEntry:
+class RemoteEntry(NamedTuple):
     """The remote state of a path that differs from the local one, or that only the record knows."""
 
     path: str

@@ -22,6 +22,7 @@ from .ignore_walk import walk_honoring_gitignore
 
 GIT_LIST = ["ls-files", "-z", "--cached", "--others", "--exclude-standard"]
 MAX_NESTING = 8
+_S_IFMT = 0o170000
 
 
 def _git_ls_files(directory: Path) -> list[str] | None:
@@ -47,8 +48,9 @@ def _git_ls_files(directory: Path) -> list[str] | None:
 
 def _stat_listing(directory: Path, listing: list[str], depth: int) -> list[tuple[str, os.stat_result]]:
     """lstat each listed path; skip the vanished; replace directories (submodules, nested repositories)
-    with the files they hold, listed by their own git."""
+    with the files they hold, listed by their own git. The hot loop of a no-op sync: kept lean."""
     found: list[tuple[str, os.stat_result]] = []
+    append = found.append
     prefix = os.fspath(directory) + "/"
     lstat = os.lstat
     for raw in listing:
@@ -57,9 +59,10 @@ def _stat_listing(directory: Path, listing: list[str], depth: int) -> list[tuple
             st = lstat(prefix + path)
         except OSError:
             continue  # listed by git (in the index) but deleted from the working tree
-        if stat.S_ISREG(st.st_mode) or stat.S_ISLNK(st.st_mode):
-            found.append((path, st))
-        elif stat.S_ISDIR(st.st_mode) and depth < MAX_NESTING and (directory / path / ".git").exists():
+        kind = st.st_mode & _S_IFMT
+        if kind == stat.S_IFREG or kind == stat.S_IFLNK:
+            append((path, st))
+        elif kind == stat.S_IFDIR and depth < MAX_NESTING and (directory / path / ".git").exists():
             inner_root = directory / path
             inner = _git_ls_files(inner_root)
             if inner is None:
@@ -85,7 +88,7 @@ def list_upload_set(
         source = "walk"
         listing = walk_honoring_gitignore(root)
     found = _stat_listing(root, listing, 0)
-    unique = {path: st for path, st in found if _never_git(path)}
+    unique = {path: st for path, st in found if ".git" not in path or _never_git(path)}
     patterns = [pattern for pattern in excludes if pattern.strip()]
     if patterns:
         from pathspec import GitIgnoreSpec  # imports asyncio (~25 ms): only when there are patterns

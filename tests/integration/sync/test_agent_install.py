@@ -1,0 +1,202 @@
+"""The agent's installed-check, folded into its first command: installs once, replays input, never misreads.
+
+Most tests run `RemoteAgent` over a session whose commands run locally through `sh -c` with their own HOME
+(the command lines are exactly those sent over SSH); the last one goes through a real sshd.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from weatherballoon.cli.errors import ConnectError
+from weatherballoon.cli.providers.records import SshTarget
+from weatherballoon.cli.session import agent as agent_module
+from weatherballoon.cli.session.agent import MARK, RemoteAgent
+from weatherballoon.cli.session.bundle import AgentBundle
+from weatherballoon.cli.session.connection import ConnectOptions, SshSession
+from weatherballoon.cli.sync.client import sync_up
+
+from tests.support.sshd import SshdHost
+
+from .trees import snapshot, write
+
+
+class LocalExec:
+    """A command run by `sh -c` here, shaped like `RemoteExec`."""
+
+    def __init__(self, command: str, env: dict[str, str]) -> None:
+        self.popen = subprocess.Popen(
+            ["sh", "-c", command], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env
+        )
+        assert self.popen.stdin and self.popen.stdout and self.popen.stderr
+        self.stdin, self.stdout, self.stderr = self.popen.stdin, self.popen.stdout, self.popen.stderr
+        self.channel = self.popen
+
+    def wait(self) -> int:
+        return self.popen.wait()
+
+    def close(self) -> None:
+        for stream in (self.stdin, self.stdout, self.stderr):
+            with contextlib.suppress(OSError):
+                stream.close()
+        self.popen.wait()
+
+
+class LocalSession:
+    """What `RemoteAgent` uses of an `SshSession`, with every command line recorded."""
+
+    def __init__(self, home: Path, *, prelude: str = "") -> None:
+        self.home = home
+        self.prelude = prelude  # stands for a login shell's rc files
+        self.commands: list[str] = []
+        self.target = SshTarget(host="local", port=22, username="test")
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {"HOME": str(self.home), "PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8"}
+
+    def exec(self, command: str) -> LocalExec:
+        self.commands.append(command)
+        return LocalExec(self.prelude + command, self.env)
+
+    def run(self, command: str, *, stdin: bytes | None = None) -> tuple[int, bytes, bytes]:
+        proc = self.exec(command)
+        out, err = proc.popen.communicate(stdin or b"")
+        return proc.popen.returncode, out, err
+
+    def installs(self) -> int:
+        return sum("zipfile" in command for command in self.commands)
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Path:
+    path = tmp_path / "machine-home"
+    path.mkdir()
+    return path
+
+
+def make_agent(session: LocalSession, **kwargs: object) -> RemoteAgent:
+    return RemoteAgent(session, **kwargs)  # type: ignore[arg-type]
+
+
+def test_first_sync_installs_the_agent_and_replays_the_manifest(project: Path, home: Path) -> None:
+    write(project, "a.py", "print(1)\n")
+    write(project, "pkg/b.txt", "b\n" * 1000)
+    session = LocalSession(home)
+    agent = make_agent(session)
+    summary = sync_up(agent, project, "~/wb/proj")
+    assert summary.files_sent == 2
+    assert snapshot(home / "wb/proj") == snapshot(project)
+    assert session.installs() == 1
+    assert len(session.commands) == 3  # the checked sync-scan (agent missing), the install, sync-scan again
+    assert agent.installed
+
+    again = LocalSession(home)  # a later connection: one exec, no install
+    noop = sync_up(make_agent(again), project, "~/wb/proj")
+    assert (noop.files_sent, noop.deleted, len(again.commands), again.installs()) == (0, 0, 1, 0)
+
+
+def test_replay_past_the_limit_waits_for_the_check(project: Path, home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(agent_module, "_REPLAY_LIMIT", 10)  # the manifest alone is past it
+    write(project, "a.py", "print(1)\n")
+    session = LocalSession(home)
+    assert sync_up(make_agent(session), project, "~/wb/proj").files_sent == 1
+    assert snapshot(home / "wb/proj") == snapshot(project)
+    assert session.installs() == 1
+
+
+def test_run_installs_once_and_strips_the_marker(home: Path) -> None:
+    session = LocalSession(home)
+    agent = make_agent(session)
+    status, out, err = agent.run(["version"])
+    assert (status, err) == (0, b"")
+    assert out.startswith(b"weatherballoon-agent python 3.")
+    assert session.installs() == 1
+
+    later = LocalSession(home)
+    status, out, err = make_agent(later).run(["version"])
+    assert (status, err, len(later.commands)) == (0, b"", 1)
+
+
+def test_shell_noise_before_the_marker_reaches_the_reader(home: Path) -> None:
+    make_agent(LocalSession(home)).install()
+    session = LocalSession(home, prelude="echo from-bashrc >&2; ")
+    proc = make_agent(session)(["version"])
+    proc.stdin.close()
+    assert proc.stdout.read().startswith(b"weatherballoon-agent")
+    assert proc.stderr.read() == b"from-bashrc\n"
+    assert proc.wait() == 0
+    status, _, err = make_agent(session).run(["version"])
+    assert (status, err) == (0, b"from-bashrc\n")
+    assert MARK not in err
+
+
+def test_exit_197_from_a_running_agent_is_not_a_missing_agent(home: Path) -> None:
+    """After the marker, 197 is the agent's own status (a job's, say): never a reason to install and rerun."""
+    bundle = AgentBundle(entries=(("__main__.py", b"import sys\nsys.stderr.write('ran\\n')\nsys.exit(197)\n"),))
+    make_agent(LocalSession(home), bundle=bundle).install()
+
+    session = LocalSession(home)
+    status, _, err = make_agent(session, bundle=bundle).run(["anything"])
+    assert (status, err, len(session.commands)) == (197, b"ran\n", 1)
+
+    session = LocalSession(home)
+    proc = make_agent(session, bundle=bundle)(["anything"])
+    assert proc.wait() == 197
+    assert proc.stderr.read() == b"ran\n"
+    assert len(session.commands) == 1
+
+
+def test_a_missing_python_is_named(home: Path) -> None:
+    agent = make_agent(LocalSession(home), python="python3-not-here")
+    with pytest.raises(ConnectError, match="python3-not-here is not installed on the host"):
+        agent.run(["version"])
+    proc = make_agent(LocalSession(home), python="python3-not-here")(["version"])
+    assert proc.stderr.read() == b""  # a stderr reader (a drain thread) just sees the end
+    with pytest.raises(ConnectError, match="is not installed"):
+        proc.stdout.read()
+    with pytest.raises(ConnectError, match="is not installed"):
+        make_agent(LocalSession(home), python="python3-not-here").ensure_installed()
+
+
+def test_a_python_older_than_3_8_is_named(home: Path, tmp_path: Path) -> None:
+    old = tmp_path / "python-old"
+    old.write_text("#!/bin/sh\nexit 126\n")  # what the install script does on python < 3.8
+    old.chmod(0o755)
+    with pytest.raises(ConnectError, match=r"older than 3\.8"):
+        make_agent(LocalSession(home), python=str(old)).run(["version"])
+    with pytest.raises(ConnectError, match=r"older than 3\.8"):
+        make_agent(LocalSession(home), python=str(old))(["version"]).stdout.read()
+
+
+def test_ensure_installed_installs_for_callers_that_need_the_files(home: Path) -> None:
+    session = LocalSession(home)
+    agent = make_agent(session)
+    agent.ensure_installed()
+    assert (home / ".weatherballoon/agent" / agent.bundle.name / "__main__.py").is_file()
+    status, out, _ = agent.run(["version"])
+    assert status == 0 and out.startswith(b"weatherballoon-agent")
+    assert session.commands[-1].startswith("exec ")  # known installed: no check any more
+    assert session.installs() == 1
+
+
+def test_fresh_machine_over_ssh(project: Path, sshd_host: SshdHost, ssh_identity: Path) -> None:
+    shutil.rmtree(sshd_host.user.home / ".weatherballoon/agent", ignore_errors=True)
+    target = SshTarget(host=sshd_host.address, port=sshd_host.port, username=sshd_host.user.name)
+    options = ConnectOptions(known_hosts=sshd_host.known_hosts, identity_file=str(ssh_identity))
+    remote_root = f"~/wb/install-{os.getpid()}-{project.parent.name}"
+    write(project, "train.py", "print(1)\n" * 1000)
+    with SshSession.open(target, options) as session:
+        agent = RemoteAgent(session)
+        assert sync_up(agent, project, remote_root).files_sent == 1
+        assert agent.installed
+    assert snapshot(sshd_host.user.home / remote_root[2:]) == snapshot(project)
+    with SshSession.open(target, options) as session:
+        status, out, err = RemoteAgent(session).run(["version"])
+    assert (status, err) == (0, b"")
+    assert out.startswith(b"weatherballoon-agent")
