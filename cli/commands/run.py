@@ -89,10 +89,12 @@ def _start_prefetch() -> Prefetch | None:
     from pathlib import Path
 
     from ..config.discovery import find_config_file
+    from ..config.identity import config_identity
     from ..errors import WbError
     from ..session import prefetch
 
     try:
-        return prefetch.start(find_config_file(Path.cwd(), os.environ))
-    except WbError:
+        cwd = Path.cwd()
+        return prefetch.start(config_identity(find_config_file(cwd, os.environ), os.environ, cwd))
+    except (WbError, OSError):
         return None

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..app import App
+from ..config.identity import identity_of
 from ..errors import ConnectionLost, SupervisionStop
 from ..providers.base import Provider
 from ..providers.records import Instance, InstanceSpec
@@ -63,17 +64,14 @@ def _run(app: App, provider: Provider, request: RunRequest, early: Prefetch | No
     outputs = tuple(dict.fromkeys((*loaded.config.sync.outputs, *request.outputs)))
     mark("config loaded, provider ready")
     with spinner("finding a machine", quiet=app.quiet):
-        instance = provider.acquire(request.spec)
+        instance = provider.take(provider.acquire(request.spec), early)
     options = provider.connect_options(instance)
-    if early is not None:
-        early_agent = early.take(instance.target, options, provider.agent_python)
-        if early_agent is not None:
-            provider.adopt_agent(instance, early_agent)
-            mark("took the early connection")
     with provider.attached(instance):
         with spinner(f"connecting to {instance.id}", quiet=app.quiet):
             agent = provider.agent(instance)
-        prefetch.remember(loaded.path, instance.target, options, provider.agent_python)
+        prefetch.remember(
+            identity_of(loaded), instance.target, options, provider.agent_python, provider.early_claim_margin(instance)
+        )
         mark("connected")
         remote_root = remote_root_for(loaded)
         if request.sync:
@@ -104,7 +102,7 @@ def _run(app: App, provider: Provider, request: RunRequest, early: Prefetch | No
         )
         index.save(record)
         provider.job_started(instance, record, request.spec)
-        args = agent_run_args(job_id, remote_root, request, outputs)
+        args = agent_run_args(job_id, remote_root, request, outputs) + provider.job_options(instance, request.spec)
         if request.detach:
             status, _out, err = agent.run([*args, "--", *request.command])
             if status != 0:
@@ -135,9 +133,7 @@ def _run(app: App, provider: Provider, request: RunRequest, early: Prefetch | No
             reason = provider.job_stopped_reason(instance)
             if reason:
                 raise SupervisionStop(f"supervision took the machine away: {reason}", reason=reason)
-            raise ConnectionLost(
-                f"lost the connection while job {job_id} was running", host=instance.id, job_id=job_id
-            )
+            raise ConnectionLost(f"lost the connection while job {job_id} was running", host=instance.id, job_id=job_id)
         explain_supervision_stop(app, provider, instance, result.status)
         if outputs:
             fetch_outputs(app, provider, record)

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from ..jobs.index import JobRecord
     from ..session.agent import RemoteAgent
     from ..session.connection import ConnectOptions, SshSession
+    from ..session.prefetch import Prefetch
     from ..sync.records import PullSummary
 
 
@@ -119,6 +120,35 @@ class Provider(ABC):
     def attached(self, instance: Instance) -> Iterator[None]:
         """Held while a client is attached to the machine: providers with leases renew them here."""
         yield
+
+    def take(self, instance: Instance, early: Prefetch | None = None) -> Instance:
+        """Make the machine `acquire` chose this command's, adopting the early connection if it reaches it;
+        returns the machine to use. Providers that choose from memory claim it here (and may choose another
+        if that fails)."""
+        self.adopt_early(instance, early)
+        return instance
+
+    def adopt_early(self, instance: Instance, early: Prefetch | None, wait_s: float | None = None) -> bool:
+        """Use the connection the prefetch thread opened, if it reaches exactly this machine this way."""
+        if early is None:
+            return False
+        agent = early.take(instance.target, self.connect_options(instance), self.agent_python, wait_s=wait_s)
+        if agent is None:
+            return False
+        from ..trace import mark
+
+        self.adopt_agent(instance, agent)
+        mark("took the early connection")
+        return True
+
+    def early_claim_margin(self, instance: Instance) -> float | None:
+        """Whether the next run's early connection to this machine should also claim it (and with what lease
+        margin); None for machines that need no claim."""
+        return None
+
+    def job_options(self, instance: Instance, spec: InstanceSpec) -> list[str]:
+        """Extra options for the agent's `run` (see remote/jobs_cli.py), e.g. the claim a job runs under."""
+        return []
 
     def job_started(self, instance: Instance, record: JobRecord, spec: InstanceSpec) -> None:
         """A job is recorded locally and about to start on `instance`: providers with a control plane record

@@ -3,18 +3,27 @@
 A connection spends most of its time waiting on the server (key exchange, auth). Validating the config and
 importing what a run needs takes about as long, so the two overlap: when `wb run` starts, a thread opens
 a session to the last target recorded for this config file. Once the provider has chosen the machine,
-the session is taken if target and connect options match exactly, and closed otherwise. The host key is
-verified by the thread exactly as for any connection. Nothing is cached but where to connect.
+the session is taken if target and connect options match exactly, and closed otherwise. The cache is keyed
+by `config.identity` (the config file and the WB_* variables, or the folder for a config from the
+environment alone). The host key is verified by the thread exactly as for any connection. Nothing is
+cached but where to connect, and whether to claim the machine.
+
+A machine that must be claimed before use (aws: `agent claim`, through its daemon) is claimed by the thread
+too, right after connecting, when the entry asks for it (`claim_margin_s`): the provider takes the claim
+with the connection (`claimed`, or why not in `claim_refusal`). A claim the command does not take is given
+back (`agent claim TOKEN --release`) when the connection is discarded.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import threading
 from dataclasses import asdict
 from pathlib import Path
 
+from ..config.identity import same_config
 from ..paths import data_dir
 from ..providers.records import SshTarget
 from .agent import RemoteAgent
@@ -27,11 +36,6 @@ def _cache_path() -> Path:
     return data_dir() / _CACHE
 
 
-def _key(config_path: Path) -> str:
-    stat = config_path.stat()
-    return f"{config_path}:{stat.st_mtime_ns}:{stat.st_size}"
-
-
 def _options_json(options: ConnectOptions) -> dict[str, object]:
     raw = asdict(options)
     raw["known_hosts"] = str(options.known_hosts)
@@ -39,10 +43,15 @@ def _options_json(options: ConnectOptions) -> dict[str, object]:
 
 
 class Prefetch:
-    def __init__(self, target: SshTarget, options: ConnectOptions, agent_python: str) -> None:
+    def __init__(
+        self, target: SshTarget, options: ConnectOptions, agent_python: str, claim_margin_s: float | None = None
+    ) -> None:
         self.target = target
         self.options = options
         self.agent_python = agent_python
+        self.claim_margin_s = claim_margin_s
+        self.claimed: str | None = None  # the claim token, once the machine's daemon granted it
+        self.claim_refusal: str | None = None  # why the claim was refused, when it was
         self._session: SshSession | None = None
         self._agent: RemoteAgent | None = None
         self._thread = threading.Thread(target=self._connect, name="wb-prefetch", daemon=True)
@@ -54,13 +63,29 @@ class Prefetch:
             sock = open_socket(self.target, self.options)
             self._session = SshSession.open(self.target, self.options, sock=sock)
             agent = RemoteAgent(self._session, python=self.agent_python)
-            agent.ensure_installed()
+            # No separate installed-check: the first agent command (this claim, or the sync) folds it in.
+            if self.claim_margin_s is not None:
+                self._claim(agent, self.claim_margin_s)
             self._agent = agent
         except BaseException:  # any failure: the normal path connects again and reports it properly
             pass
 
-    def take(self, target: SshTarget, options: ConnectOptions, agent_python: str) -> RemoteAgent | None:
-        """The early agent (and its session) if it reaches exactly this target this way; else None."""
+    def _claim(self, agent: RemoteAgent, margin_s: float) -> None:
+        import secrets
+
+        token = secrets.token_hex(8)
+        status, _, err = agent.run(["claim", token, "--margin", f"{margin_s:g}"])
+        if status == 0:
+            self.claimed = token
+        else:
+            self.claim_refusal = err.decode(errors="replace").strip().removeprefix("wb-agent: claim: ")
+            self.claim_refusal = self.claim_refusal or f"exit {status}"
+
+    def take(
+        self, target: SshTarget, options: ConnectOptions, agent_python: str, *, wait_s: float | None = None
+    ) -> RemoteAgent | None:
+        """The early agent (and its session) if it reaches exactly this target this way; else None. With
+        `wait_s`, None also when it is not connected by then (it is closed once it is)."""
         matches = (
             target == self.target
             and agent_python == self.agent_python
@@ -69,7 +94,10 @@ class Prefetch:
         if not matches:
             self.discard()
             return None
-        self._thread.join()
+        self._thread.join(wait_s)
+        if self._thread.is_alive():
+            self.discard()
+            return None
         agent, self._agent = self._agent, None
         if agent is None or not agent.session.alive:
             self.discard()
@@ -78,42 +106,62 @@ class Prefetch:
         return agent
 
     def discard(self) -> None:
+        """Close the early connection, giving back a claim the command did not take: at once when the thread
+        is done (the claim then never outlives the command), else when it finishes."""
+
         def close_when_done() -> None:
             self._thread.join()
-            if self._session is not None:
-                self._session.close()
+            session, agent, self._session, self._agent = self._session, self._agent, None, None
+            token, self.claimed = self.claimed, None
+            if agent is not None and token is not None:
+                from ..errors import WbError
 
-        threading.Thread(target=close_when_done, daemon=True).start()
+                with contextlib.suppress(WbError):  # else its lease runs out, as for any client that vanished
+                    agent.run(["claim", token, "--release"])
+            if session is not None:
+                session.close()
+
+        if self._thread.is_alive():
+            threading.Thread(target=close_when_done, daemon=True).start()
+        else:
+            close_when_done()
 
 
-def start(config_path: Path | None) -> Prefetch | None:
-    """Begin connecting to the last target of this config file, if it is unchanged since."""
-    if config_path is None or os.environ.get("WB_PREFETCH") == "0":
+def start(identity: str | None) -> Prefetch | None:
+    """Begin connecting to the last target of this config (`config.identity`), if it is unchanged since."""
+    if identity is None or os.environ.get("WB_PREFETCH") == "0":
         return None
     try:
-        entry = json.loads(_cache_path().read_text()).get(_key(config_path))
+        entry = json.loads(_cache_path().read_text()).get(identity)
         if not entry:
             return None
         options = ConnectOptions(**{**entry["options"], "known_hosts": Path(entry["options"]["known_hosts"])})
-        return Prefetch(SshTarget(**entry["target"]), options, entry["agent_python"])
+        return Prefetch(SshTarget(**entry["target"]), options, entry["agent_python"], entry.get("claim_margin_s"))
     except (OSError, ValueError, KeyError, TypeError):
         return None
 
 
-def remember(config_path: Path | None, target: SshTarget, options: ConnectOptions, agent_python: str) -> None:
-    if config_path is None:
+def remember(
+    identity: str | None,
+    target: SshTarget,
+    options: ConnectOptions,
+    agent_python: str,
+    claim_margin_s: float | None = None,
+) -> None:
+    if identity is None:
         return
     path = _cache_path()
     try:
         cache = json.loads(path.read_text())
     except (OSError, ValueError):
         cache = {}
-    prefix = f"{config_path}:"
+    prefix = same_config(identity)  # one entry per config file, or per folder for a config from the environment
     cache = {key: value for key, value in cache.items() if not key.startswith(prefix)}
-    cache[_key(config_path)] = {
+    cache[identity] = {
         "target": asdict(target),
         "options": _options_json(options),
         "agent_python": agent_python,
+        "claim_margin_s": claim_margin_s,
     }
     tmp = path.with_name(f".{_CACHE}.{os.getpid()}")
     tmp.write_text(json.dumps(cache))

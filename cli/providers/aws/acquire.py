@@ -6,7 +6,6 @@ the agent and the reaper end it even if the TerminateInstances call below fails,
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -20,6 +19,7 @@ from ...aws.errors import translated
 from ...errors import ProvisionError
 from . import keys, reuse
 from .instances import Ec2Instance, describe
+from .notices import say_on_stderr
 from .plane import ControlPlane
 from .ready import Clock, wait_ready
 from .rows import get_rows, table_errors
@@ -31,11 +31,6 @@ if TYPE_CHECKING:
     from .launch import LaunchRequest
 
 BOOT_TIMEOUT_S = 600.0
-
-
-def say_on_stderr(message: str) -> None:
-    sys.stderr.write(f"wb: {message}\n")
-    sys.stderr.flush()
 
 
 @dataclass

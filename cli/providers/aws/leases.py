@@ -86,13 +86,19 @@ def release_to_idle(store: DynamoStore, row: InstanceRecord, idle_minutes: float
 
 
 def row_renewer(
-    store: DynamoStore, row: InstanceRecord, lease_minutes: float, clock: Callable[[], float]
+    store: Callable[[], DynamoStore],
+    row: InstanceRecord | tuple[str, str, float],
+    lease_minutes: float,
+    clock: Callable[[], float],
 ) -> Callable[[], object]:
-    """renew(): the row's lease to now + lease_minutes (never shortened, never past max_until)."""
+    """renew(): the row's lease to now + lease_minutes (never shortened, never past max_until). `row` is the
+    row, or its (owner, instance arn, max_until); `store()` is called at each renewal, so a command that ends
+    before the first one never builds a table client."""
+    owner, arn, max_until = (row.owner, row.instance_arn, row.max_until) if not isinstance(row, tuple) else row
 
     def renew() -> object:
         now = clock()
-        until = lease.renew(now, lease_minutes, None, row.max_until)
-        return store.renew_lease(row.owner, row.instance_arn, until, now)
+        until = lease.renew(now, lease_minutes, None, max_until)
+        return store().renew_lease(owner, arn, until, now)
 
     return renew

@@ -17,15 +17,16 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from weatherballoon.lambdas import lease
-from weatherballoon.lambdas.records import InstanceRecord, InstanceState
 
-from .instances import Ec2Instance
-
+# The table records are imported where they are used: `spec_hash` and `claim_margin` are on the path of a run
+# on the machine the project remembers (warm_cache), which reads no row.
 if TYPE_CHECKING:
     from weatherballoon.lambdas.dynamo_store import DynamoStore
+    from weatherballoon.lambdas.records import InstanceRecord
 
     from ...config.model import WbConfig
     from ..records import InstanceSpec
+    from .instances import Ec2Instance
 
 MARGIN_S = 30.0
 
@@ -34,6 +35,8 @@ def claim_margin(idle_minutes: float) -> float:
     """How much lease a warm instance must have left to be claimed: it covers the claim and the first
     renewal. 30 s, or half the warm window when that is shorter (compressed leases, as in the sandbox)."""
     return min(MARGIN_S, idle_minutes * 60 / 2)
+
+
 SPEC_HASH = "spec_hash"
 
 
@@ -68,6 +71,8 @@ def choose(
     margin_s: float = MARGIN_S,
 ) -> list[Candidate]:
     """The candidates worth a claim, the one with the longest lease first."""
+    from weatherballoon.lambdas.records import InstanceState
+
 
     def qualifies(item: Candidate) -> bool:
         row = item.row
@@ -89,6 +94,8 @@ def claim_first(
     store: DynamoStore, ranked: Sequence[Candidate], lease_minutes: float, now: Callable[[], float]
 ) -> Candidate | None:
     """Claim the first candidate that is still free; None when every one was taken meanwhile."""
+    from weatherballoon.lambdas.records import InstanceState
+
     for item in ranked:
         at = now()
         until = lease.renew(at, lease_minutes, None, item.row.max_until)

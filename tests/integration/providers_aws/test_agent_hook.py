@@ -23,6 +23,7 @@ SYSTEM_PYTHON = "/usr/bin/python3"
 class OnThisHost(AwsProvider):
     # The test host has no /opt/wb/venv (user-data makes it on EC2); its system python runs the agent.
     agent_python = SYSTEM_PYTHON
+    daemon_python = SYSTEM_PYTHON
 
 
 @pytest.fixture

@@ -1,0 +1,108 @@
+"""A warm re-run through `wb sandbox`: the machine this project's last run left warm is taken through its
+daemon, with no AWS call (not even an import of botocore) before the job; and when that machine is gone the
+run says so and launches another.
+
+Lease 0.2 min, idle window 1 min (long enough for the re-runs), reaper every 2 s.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+
+import pytest
+from weatherballoon.lambdas.records import InstanceState
+
+from tests.e2e.sandbox_support import Client, Lab, sandbox_up, up_args, wait_for
+from tests.integration.sandbox.conftest import sandbox_unavailable
+
+pytestmark = [pytest.mark.netns, pytest.mark.slow, pytest.mark.timeout(300)]
+
+REAPER_PERIOD_S = 2.0
+LEASE_MINUTES = 0.2
+IDLE_MINUTES = 1.0
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    why = sandbox_unavailable()
+    if why:
+        pytest.skip(f"sandbox: {why}")
+    root, cwd = tmp_path_factory.mktemp("sandbox-warm"), tmp_path_factory.mktemp("cwd-warm")
+    with sandbox_up(root, cwd, up_args(REAPER_PERIOD_S, LEASE_MINUTES, IDLE_MINUTES)) as box:
+        found = Lab(box, tmp_path_factory.mktemp("projects-warm"), reaper_period_s=REAPER_PERIOD_S,
+                    lease_minutes=LEASE_MINUTES, idle_minutes=IDLE_MINUTES)  # fmt: skip
+        try:
+            yield found
+        finally:
+            found.close()
+
+
+def warm_up(client: Client) -> str:
+    first = client.wb("run", "--", "true").check()
+    instance_id = first.launched()
+    assert instance_id is not None, first.stderr
+    client.wait_row(instance_id, lambda r: r.state is InstanceState.IDLE, 30, "idle after the first job")
+    return instance_id
+
+
+def imported(stderr: str) -> set[str]:
+    """Module names from python's import-time profile (PYTHONPROFILEIMPORTTIME=1) in a run's stderr."""
+    return {m.group(1) for m in re.finditer(r"^import time:.*\|\s*(\S+)$", stderr, re.MULTILINE)}
+
+
+def test_a_warm_rerun_takes_its_machine_through_the_daemon_without_aws(lab: Lab) -> None:
+    client = lab.client("warm-rerun")
+    instance_id = warm_up(client)
+
+    again = client.wb("run", "--max-cost", "3", "--", "sh", "-c", 'echo "job=$WB_JOB_ID"; echo err >&2; exit 5',
+                      env={"PYTHONPROFILEIMPORTTIME": "1", "WB_TRACE": "1"})  # fmt: skip
+    again.check(5)
+    assert again.stdout.startswith("job=") and "err\n" in again.stderr
+    assert again.reused() == instance_id, again.stderr
+    assert "claimed through the agent" in again.stderr
+    modules = imported(again.stderr)
+    assert "paramiko" in modules  # the profile covers the whole run...
+    assert not {name for name in modules if name.split(".")[0] in ("boto3", "botocore")}  # ...and no AWS client
+
+    # The daemon, woken by the job's start and end, wrote its row (with the cap) and released the machine.
+    job_id = again.stdout.split("=", 1)[1].strip()
+    job = wait_for(lambda: next((j for j in client.jobs(instance_id) if j.job_id == job_id and j.ended_at), None),
+                   15, "the job's row, closed")  # fmt: skip
+    assert (job.exit_code, job.max_cost_usd) == (5, 3.0)
+    row = client.wait_row(instance_id, lambda r: r.state is InstanceState.IDLE, 10, "idle after the re-run")
+    assert row.lease_until > time.time() + 30  # the warm window again
+
+    third = client.wb("run", "--", "echo", "third").check()
+    assert (third.stdout, third.reused()) == ("third\n", instance_id)
+    client.wb("down", instance_id, "--yes").check()
+    notes = client.data_dir / "aws-warm.json"
+    assert instance_id not in (notes.read_text() if notes.exists() else "")  # wb down dropped the note
+
+
+def test_a_remembered_machine_that_is_gone_is_looked_up_again(lab: Lab) -> None:
+    client = lab.client("warm-gone")
+    instance_id = warm_up(client)
+    lab.ec2.terminate_instances(InstanceIds=[instance_id])  # behind wb's back: the note is still there
+    wait_for(lambda: lab.box.live_host(instance_id) is None, 30, f"the host of {instance_id} to go")
+
+    run = client.wb("run", "--", "echo", "still works").check()
+    assert run.stdout == "still works\n"
+    assert f"the last warm instance {instance_id} cannot be taken" in run.stderr
+    assert run.launched() not in (None, instance_id), run.stderr
+    client.wb("down", "--all", "--yes").check()
+
+
+def test_a_claim_made_early_but_not_used_is_given_back(lab: Lab) -> None:
+    """`--fresh` after a run: the early connection already claimed the remembered machine; the run launches
+    a new one, and gives the old one back to the warm pool before it exits."""
+    client = lab.client("warm-fresh")
+    instance_id = warm_up(client)
+    fresh = client.wb("run", "--fresh", "--", "true").check()
+    assert fresh.launched() not in (None, instance_id), fresh.stderr
+    row = client.row(instance_id)
+    assert row is not None and row.state is InstanceState.IDLE, row
+    again = client.wb("run", "--", "echo", "back").check()
+    assert again.reused() in (instance_id, fresh.launched())
+    client.wb("down", "--all", "--yes").check()
