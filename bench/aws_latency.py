@@ -105,7 +105,7 @@ class Patcher(importlib.abc.MetaPathFinder):
 
 sys.meta_path.insert(0, Patcher())
 sys.argv = ["wb", "run", "--", "true"]
-from weatherballoon.cli.main import main
+from weatherballoon.cli.entry import main
 main()
 """
 

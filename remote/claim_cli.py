@@ -11,16 +11,18 @@ Runs on python3 >= 3.8, stdlib only.
 from __future__ import annotations
 
 import os
-import socket
 import sys
 
-from .daemon_claims import REQUEST_TIMEOUT_S, SOCKET_FILE
-from .jobs_args import UsageError, split_args
 from .jobstore import state_dir
 
+# The protocol's constants live here, the client side: `run`-path startup cost matters here, not in the
+# daemon (daemon_claims imports them from this module).
+SOCKET_FILE = "daemon.sock"
+REQUEST_TIMEOUT_S = 5.0
 REFUSED_EXIT = 3
 NO_DAEMON_EXIT = 4
 USAGE_EXIT = 2
+USAGE = "usage: agent claim TOKEN [--margin SECONDS] | agent claim TOKEN --release"
 
 
 def _say(message: str) -> None:
@@ -28,6 +30,8 @@ def _say(message: str) -> None:
 
 
 def ask(request: str, directory: str | None = None) -> str:
+    import socket
+
     os.chdir(directory or state_dir())  # the socket is named relative to it (path length limit)
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
         conn.settimeout(REQUEST_TIMEOUT_S * 3)
@@ -42,17 +46,34 @@ def ask(request: str, directory: str | None = None) -> str:
     return data.decode("utf-8", "replace").strip()
 
 
+def parse(argv: list) -> str:
+    """The request line for these arguments; ValueError with the reason when they are not right."""
+    token, release, margin, rest = None, False, 0.0, list(argv)
+    while rest:
+        arg = rest.pop(0)
+        if arg == "--release":
+            release = True
+        elif arg == "--margin" and rest:
+            margin = float(rest.pop(0))
+        elif arg.startswith("--margin="):
+            margin = float(arg.split("=", 1)[1])
+        elif token is None and arg.isalnum():
+            token = arg
+        else:
+            raise ValueError(f"unexpected argument {arg!r}")
+    if token is None:
+        raise ValueError("expected one alphanumeric TOKEN")
+    if not 0 <= margin < float("inf"):
+        raise ValueError(f"--margin wants seconds, 0 or more, got {margin!r}")
+    return f"release {token}" if release else f"claim {token} {margin:g}"
+
+
 def main(argv: list) -> int:
     try:
-        options, positionals, command = split_args(argv, flags=("release",), valued=("margin",))
-        if command is not None or len(positionals) != 1 or not positionals[0].isalnum():
-            raise UsageError("expected one alphanumeric TOKEN")
-        margin = float(options.get("margin", "0"))
-    except (UsageError, ValueError) as exc:
-        _say(f"{exc}\nusage: agent claim TOKEN [--margin SECONDS] | agent claim TOKEN --release")
+        request = parse(argv)
+    except ValueError as exc:
+        _say(f"{exc}\n{USAGE}")
         return USAGE_EXIT
-    token = positionals[0]
-    request = f"release {token}" if options.get("release") else f"claim {token} {margin:g}"
     try:
         answer = ask(request)
     except OSError as exc:

@@ -28,14 +28,13 @@ import threading
 
 from ..lambdas import lease
 from ..lambdas.errors import StoreError, SupervisionError
+from .claim_cli import REQUEST_TIMEOUT_S, SOCKET_FILE
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-SOCKET_FILE = "daemon.sock"
 REQUEST_MAX_BYTES = 4096
-REQUEST_TIMEOUT_S = 5.0
 
 
 class ClaimService:

@@ -22,14 +22,21 @@ import os
 import threading
 from dataclasses import asdict
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..config.identity import same_config
 from ..paths import data_dir
-from ..providers.records import SshTarget
-from .agent import RemoteAgent
-from .connection import ConnectOptions, SshSession, open_socket
+from ..trace import mark
+
+# Imported on the main thread before anything else of a run (see cli/entry.py): what a connection needs is
+# imported by the connecting thread itself.
+if TYPE_CHECKING:
+    from ..providers.records import SshTarget
+    from .agent import RemoteAgent
+    from .connection import ConnectOptions, SshSession
 
 _CACHE = "last-targets.json"
+_early: Prefetch | None = None  # started by the console script, before the command is parsed
 
 
 def _cache_path() -> Path:
@@ -43,13 +50,11 @@ def _options_json(options: ConnectOptions) -> dict[str, object]:
 
 
 class Prefetch:
-    def __init__(
-        self, target: SshTarget, options: ConnectOptions, agent_python: str, claim_margin_s: float | None = None
-    ) -> None:
-        self.target = target
-        self.options = options
-        self.agent_python = agent_python
-        self.claim_margin_s = claim_margin_s
+    def __init__(self, entry: dict[str, object]) -> None:
+        """`entry`: as `remember` wrote it (target, options, agent_python, claim_margin_s)."""
+        self.entry = entry
+        margin = entry.get("claim_margin_s")
+        self.claim_margin_s = float(margin) if isinstance(margin, (int, float)) else None
         self.claimed: str | None = None  # the claim token, once the machine's daemon granted it
         self.claim_refusal: str | None = None  # why the claim was refused, when it was
         self._session: SshSession | None = None
@@ -59,10 +64,20 @@ class Prefetch:
 
     def _connect(self) -> None:
         try:
+            from ..providers.records import SshTarget
+            from .connection import ConnectOptions, SshSession, open_socket
+
+            raw_options = dict(self.entry["options"])  # type: ignore[call-overload]
+            options = ConnectOptions(**{**raw_options, "known_hosts": Path(raw_options["known_hosts"])})
+            target = SshTarget(**self.entry["target"])  # type: ignore[arg-type]
             # The TCP handshake first: it overlaps with importing paramiko, which the session needs next.
-            sock = open_socket(self.target, self.options)
-            self._session = SshSession.open(self.target, self.options, sock=sock)
-            agent = RemoteAgent(self._session, python=self.agent_python)
+            sock = open_socket(target, options)
+            mark("prefetch: tcp connected")
+            self._session = SshSession.open(target, options, sock=sock)
+            mark("prefetch: ssh session open")
+            from .agent import RemoteAgent
+
+            agent = RemoteAgent(self._session, python=str(self.entry["agent_python"]))
             # No separate installed-check: the first agent command (this claim, or the sync) folds it in.
             if self.claim_margin_s is not None:
                 self._claim(agent, self.claim_margin_s)
@@ -77,6 +92,7 @@ class Prefetch:
         status, _, err = agent.run(["claim", token, "--margin", f"{margin_s:g}"])
         if status == 0:
             self.claimed = token
+            mark("prefetch: claimed")
         else:
             self.claim_refusal = err.decode(errors="replace").strip().removeprefix("wb-agent: claim: ")
             self.claim_refusal = self.claim_refusal or f"exit {status}"
@@ -87,9 +103,9 @@ class Prefetch:
         """The early agent (and its session) if it reaches exactly this target this way; else None. With
         `wait_s`, None also when it is not connected by then (it is closed once it is)."""
         matches = (
-            target == self.target
-            and agent_python == self.agent_python
-            and _options_json(options) == _options_json(self.options)
+            asdict(target) == self.entry["target"]
+            and agent_python == self.entry["agent_python"]
+            and _options_json(options) == self.entry["options"]
         )
         if not matches:
             self.discard()
@@ -128,17 +144,38 @@ class Prefetch:
 
 
 def start(identity: str | None) -> Prefetch | None:
-    """Begin connecting to the last target of this config (`config.identity`), if it is unchanged since."""
+    """Begin connecting to the last target of this config (`config.identity`), if it is unchanged since; or
+    hand over the connection the console script began for this command (`start_for_command`)."""
+    global _early
+    if _early is not None:
+        early, _early = _early, None
+        return early
     if identity is None or os.environ.get("WB_PREFETCH") == "0":
         return None
     try:
         entry = json.loads(_cache_path().read_text()).get(identity)
-        if not entry:
-            return None
-        options = ConnectOptions(**{**entry["options"], "known_hosts": Path(entry["options"]["known_hosts"])})
-        return Prefetch(SshTarget(**entry["target"]), options, entry["agent_python"], entry.get("claim_margin_s"))
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, ValueError):
         return None
+    if not isinstance(entry, dict) or not {"target", "options", "agent_python"} <= entry.keys():
+        return None
+    return Prefetch(entry)
+
+
+def start_for_command(args: list[str]) -> None:
+    """For `wb run`, begin connecting before the CLI is even imported (the console script calls this first);
+    the run command then takes it through `start`. Any other command: nothing."""
+    global _early
+    words = [arg for arg in args if not arg.startswith("-")]
+    if not words or words[0] != "run" or args[: args.index("run")] not in ([], ["-q"], ["--quiet"]):
+        return
+    try:
+        from ..config.discovery import find_config_file
+        from ..config.identity import config_identity
+
+        cwd = Path.cwd()
+        _early = start(config_identity(find_config_file(cwd, os.environ), os.environ, cwd))
+    except Exception:  # a config problem is for the command to report, not for this head start
+        _early = None
 
 
 def remember(

@@ -48,5 +48,5 @@ def test_wheel_ships_the_template_prices_and_entry_points(wheel: zipfile.ZipFile
     assert "weatherballoon/remote/agent.py" in names
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
     text = wheel.read(entry_points).decode()
-    assert "wb = weatherballoon.cli.main:main" in text
+    assert "wb = weatherballoon.cli.entry:main" in text
     assert "[weatherballoon.providers]" in text and "ssh = " in text
