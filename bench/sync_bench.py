@@ -100,7 +100,8 @@ def _forget(bench: BenchHost, tool: Tool) -> None:
     shutil.rmtree(tool.dest, ignore_errors=True)
     os.environ["WB_AGENT_HOME"] = str(bench.host.user.home / ".weatherballoon")
     try:
-        Path(sync_state.record_path(os.path.realpath(tool.dest))).unlink(missing_ok=True)
+        for record in (sync_state.record_path, sync_state.legacy_record_path):
+            Path(record(os.path.realpath(tool.dest))).unlink(missing_ok=True)
     finally:
         del os.environ["WB_AGENT_HOME"]
 

@@ -16,7 +16,6 @@ short; 5 ROOT exists and is not a directory. Python >= 3.8, stdlib only.
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 
@@ -82,13 +81,13 @@ def scan_main(argv: list) -> int:
     view.prestat()
     stdin = sync_scan.FdReader(sys.stdin.fileno())
     try:
-        entries = sync_scan.read_request(stdin)
+        request = sync_scan.read_request(stdin)
     except (ValueError, KeyError) as exc:
         sys.stderr.write(f"sync-scan: bad request: {exc}\n")
         return EXIT_STREAM
-    if entries is None:
+    if request is None:
         return 0
-    sync_scan.write_response(sys.stdout.buffer, view.compare(entries))
+    sync_scan.write_response(sys.stdout.buffer, view.compare(request))
     if "--apply" not in flags:
         return 0
     return _apply(root, protect, stdin)
@@ -105,6 +104,7 @@ def apply_main(argv: list) -> int:
 
 def _apply(root: str, protect: list, stdin: ByteSource) -> int:
     from weatherballoon.remote import sync_apply, sync_wire, sync_writer
+    from weatherballoon.remote.sync_codec import json_line
 
     try:
         if not sync_wire.read_magic(stdin):
@@ -132,6 +132,6 @@ def _apply(root: str, protect: list, stdin: ByteSource) -> int:
         code = EXIT_PARTIAL
     summary = {"root": root, "status": code}
     summary.update(writer.summary.as_dict())
-    sys.stdout.write(json.dumps(summary) + "\n")
+    sys.stdout.write(json_line(summary) + "\n")
     sys.stdout.flush()
     return code

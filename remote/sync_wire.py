@@ -25,9 +25,7 @@ Runs on python3 >= 3.8, stdlib only.
 from __future__ import annotations
 
 import os
-import queue
 import struct
-import threading
 import zlib
 
 TYPE_CHECKING = False  # typing is not imported at run time: it costs the agent's start-up
@@ -162,6 +160,9 @@ def iter_blocks(stream: ByteSource) -> Iterator[bytes]:
 
 def prefetch(blocks: Iterator[bytes], depth: int = 8) -> Iterator[bytes]:
     """Run `blocks` on a thread (reading and zlib both release the GIL) so decoding overlaps writing."""
+    import queue  # here, not at the top: sync-scan imports this module and never streams
+    import threading
+
     slots: queue.Queue = queue.Queue(maxsize=depth)
     done = object()
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 import zipfile
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
@@ -54,13 +55,18 @@ def _package_dir(name: str) -> Path:
 
 
 def _files() -> list[tuple[str, Path]]:
+    """(name in the bundle, file) for every .py and .json of the shipped packages, sorted by name."""
     found: list[tuple[str, Path]] = []
     for package in ("remote", "lambdas"):
         root = _package_dir(package)
-        for path in sorted(root.rglob("*")):
-            if path.suffix in (".py", ".json") and "__pycache__" not in path.parts and path.is_file():
-                found.append((f"weatherballoon/{package}/{path.relative_to(root).as_posix()}", path))
-    return found
+        for folder, dirs, files in os.walk(root):
+            dirs[:] = [name for name in dirs if name != "__pycache__"]
+            relative = os.path.relpath(folder, root).replace(os.sep, "/")
+            prefix = f"weatherballoon/{package}/" if relative == "." else f"weatherballoon/{package}/{relative}/"
+            for name in files:
+                if name.endswith((".py", ".json")):
+                    found.append((prefix + name, Path(folder, name)))
+    return sorted(found)
 
 
 @lru_cache(maxsize=1)

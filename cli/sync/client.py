@@ -16,9 +16,9 @@ import json
 import os
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from ..errors import SyncError
 from ..session.process import AgentRunner
@@ -26,12 +26,24 @@ from .agent_call import AgentCall
 from .diff import diff, settle
 from .local_scan import local_digest, scan
 from .manifest import exchange
-from .prepare import PreparedUpload, prepare_upload, start_scan
-from .pull import pull_outputs
+from .prepare import PendingScan, PreparedUpload, prepare_upload, start_scan
 from .records import SyncPlan, SyncProgress, SyncSummary
-from .send import AgentStoppedReading, StreamTotals, stream_plan
+
+if TYPE_CHECKING:
+    from .pull import pull_outputs
+    from .send import StreamTotals
 
 __all__ = ["default_remote_root", "pull_outputs", "scan", "start_scan", "sync_up"]
+
+
+def __getattr__(name: str) -> Any:
+    # `pull_outputs` lives in .pull, imported only when asked for: a sync up never needs it.
+    if name == "pull_outputs":
+        from .pull import pull_outputs
+
+        return pull_outputs
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 EXIT_DISK = 3
 EXIT_STREAM = 4
@@ -50,7 +62,7 @@ def sync_up(
     protect: Sequence[str] = (),
     progress: Callable[[SyncProgress], None] | None = None,
     compress_level: int = 1,
-    scanned: Future[PreparedUpload] | None = None,
+    scanned: PendingScan | None = None,
 ) -> SyncSummary:
     """Sync `local_root` to `remote_root` on the machine `runner` reaches; raise SyncError on failure.
 
@@ -84,6 +96,8 @@ def _apply(
     progress: Callable[[SyncProgress], None] | None,
     level: int,
 ) -> tuple[StreamTotals | None, dict]:
+    from .send import AgentStoppedReading, stream_plan  # only when something changed
+
     totals: StreamTotals | None = None
     try:
         totals = stream_plan(call.proc.stdin.write, root, plan, progress=progress, level=level)

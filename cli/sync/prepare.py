@@ -8,19 +8,15 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
-from concurrent.futures import Future
-from dataclasses import dataclass
 from pathlib import Path
-
-from weatherballoon.remote.sync_globs import GlobSet
+from typing import NamedTuple
 
 from .local_scan import scan
 from .manifest import encode_request
 from .records import LocalEntry, LocalTree
 
 
-@dataclass(frozen=True)
-class PreparedUpload:
+class PreparedUpload(NamedTuple):
     root: Path
     excludes: tuple[str, ...]
     protect: tuple[str, ...]
@@ -39,22 +35,42 @@ class PreparedUpload:
 def prepare_upload(local_root: Path, excludes: Sequence[str] = (), protect: Sequence[str] = ()) -> PreparedUpload:
     root = Path(local_root).absolute()
     tree = scan(root, excludes)
-    globs = GlobSet(list(protect))
-    uploads = tuple(e for e in tree.entries if not globs.covers(e.path)) if globs else tree.entries
+    uploads = tree.entries
+    if protect:
+        from weatherballoon.remote.sync_globs import GlobSet
+
+        globs = GlobSet(list(protect))
+        if globs:
+            uploads = tuple(e for e in tree.entries if not globs.covers(e.path))
     return PreparedUpload(root, tuple(excludes), tuple(protect), tree, uploads, encode_request(uploads))
 
 
-def start_scan(
-    local_root: Path, *, excludes: Sequence[str] = (), protect: Sequence[str] = ()
-) -> Future[PreparedUpload]:
-    """Begin `prepare_upload` on a daemon thread; hand the future to `sync_up(..., scanned=)`."""
-    future: Future[PreparedUpload] = Future()
+class PendingScan:
+    """A `prepare_upload` running on a daemon thread; `result()` waits for it (and raises what it raised)."""
 
-    def work() -> None:
+    def __init__(self, local_root: Path, excludes: Sequence[str], protect: Sequence[str]) -> None:
+        self._done = threading.Event()
+        self._value: PreparedUpload | None = None
+        self._error: BaseException | None = None
+        args = (local_root, excludes, protect)
+        threading.Thread(target=self._work, args=args, name="wb-sync-scan", daemon=True).start()
+
+    def _work(self, local_root: Path, excludes: Sequence[str], protect: Sequence[str]) -> None:
         try:
-            future.set_result(prepare_upload(local_root, excludes, protect))
+            self._value = prepare_upload(local_root, excludes, protect)
         except BaseException as exc:
-            future.set_exception(exc)
+            self._error = exc
+        finally:
+            self._done.set()
 
-    threading.Thread(target=work, name="wb-sync-scan", daemon=True).start()
-    return future
+    def result(self) -> PreparedUpload:
+        self._done.wait()
+        if self._error is not None:
+            raise self._error
+        assert self._value is not None
+        return self._value
+
+
+def start_scan(local_root: Path, *, excludes: Sequence[str] = (), protect: Sequence[str] = ()) -> PendingScan:
+    """Begin `prepare_upload` on a daemon thread; hand the result to `sync_up(..., scanned=)`."""
+    return PendingScan(local_root, excludes, protect)

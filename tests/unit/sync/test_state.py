@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
-from weatherballoon.remote.sync_state import load_record, record_path, resolve_root, save_record
+from weatherballoon.remote.sync_state import legacy_record_path, load_record, record_path, resolve_root, save_record
 
 
 @pytest.fixture
@@ -30,13 +31,37 @@ def test_record_round_trip_lives_under_the_state_home(agent_home: Path) -> None:
     assert load_record(root) == {"a", "b", "ü/ñ"}
     path = Path(record_path(root))
     assert path.parent == agent_home / "state" / "sync"
-    assert json.loads(path.read_text())["paths"] == ["a", "b", "ü/ñ"]
+    assert path.read_bytes() == "\0".join(["wb-sync-record 2", root, "a", "b", "ü/ñ"]).encode()
+    save_record(root, set())
+    assert load_record(root) == set()
+
+
+def test_names_that_are_not_utf8_survive(agent_home: Path) -> None:
+    name = os.fsdecode(b"caf\xe9.txt")  # latin-1 bytes: a lone surrogate in str
+    save_record("/srv/proj", {name})
+    assert load_record("/srv/proj") == {name}
 
 
 def test_a_damaged_or_foreign_record_is_ignored(agent_home: Path) -> None:
     root = "/srv/proj"
     save_record(root, {"a"})
-    Path(record_path(root)).write_text("{not json")
+    Path(record_path(root)).write_text("{not a record")
     assert load_record(root) is None
-    Path(record_path(root)).write_text(json.dumps({"root": "/elsewhere", "paths": ["a"]}))
+    save_record("/elsewhere", {"a"})
+    Path(record_path(root)).write_bytes(Path(record_path("/elsewhere")).read_bytes())
     assert load_record(root) is None
+
+
+def test_a_record_of_an_older_agent_is_read_then_replaced(agent_home: Path) -> None:
+    root = "/srv/proj"
+    legacy = Path(legacy_record_path(root))
+    legacy.parent.mkdir(parents=True)
+    legacy.write_text(json.dumps({"version": 1, "root": root, "paths": ["a", "b"]}))
+    assert load_record(root) == {"a", "b"}
+    legacy.write_text("{not json")
+    assert load_record(root) is None
+    legacy.write_text(json.dumps({"version": 1, "root": "/elsewhere", "paths": ["a"]}))
+    assert load_record(root) is None
+    save_record(root, {"c"})
+    assert not legacy.exists()
+    assert load_record(root) == {"c"}
