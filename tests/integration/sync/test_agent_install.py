@@ -138,7 +138,15 @@ def test_shell_noise_before_the_marker_reaches_the_reader(home: Path) -> None:
 
 def test_exit_197_from_a_running_agent_is_not_a_missing_agent(home: Path) -> None:
     """After the marker, 197 is the agent's own status (a job's, say): never a reason to install and rerun."""
-    bundle = AgentBundle(entries=(("__main__.py", b"import sys\nsys.stderr.write('ran\\n')\nsys.exit(197)\n"),))
+    agent_py = b"import sys\n\ndef main(argv):\n    sys.stderr.write('ran\\n')\n    return 197\n"
+    bundle = AgentBundle(
+        entries=(
+            ("__main__.py", b""),
+            ("weatherballoon/__init__.py", b""),
+            ("weatherballoon/remote/__init__.py", b""),
+            ("weatherballoon/remote/agent.py", agent_py),
+        )
+    )
     make_agent(LocalSession(home), bundle=bundle).install()
 
     session = LocalSession(home)
