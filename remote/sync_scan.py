@@ -131,9 +131,15 @@ class RemoteView:
                 continue
             full = prefix + path
             try:
-                known[path] = _state(lstat(full), full)
+                st = lstat(full)
             except OSError:
                 known[path] = None
+                continue
+            mode = st.st_mode
+            if mode & 0o170000 == 0o100000:  # a regular file, by far the most common: no call
+                known[path] = ("f", st.st_size, st.st_mtime_ns, mode & 0o7777, None)
+            else:
+                known[path] = _state(st, full)
 
     def describe(self, path: str) -> tuple | None:
         if path not in self._known:
@@ -151,12 +157,18 @@ class RemoteView:
         mtimes = request.ints[count : 2 * count]
         modes = request.ints[2 * count :]
         columns = zip(request.paths, request.kinds, sizes, mtimes, modes)  # noqa: B905 (python 3.8: no strict)
+        known = self._known
+        matched = 0
         for path, kind, size, mtime_ns, mode in columns:
             target = next(targets, None) if kind == "l" else None
-            remote = describe(path)
+            remote = known[path] if path in known else describe(path)
             is_tracked = path in tracked
+            # The tuple holds what `same` compares (a link's size, mtime and mode are 0 on both sides).
+            if is_tracked and remote == (kind, size, mtime_ns, mode, target):
+                matched += 1
+                continue
             if remote is not None and is_tracked and same(remote, kind, size, mtime_ns, mode, target):
-                response.matched += 1
+                matched += 1
                 continue
             digest = None
             if remote is not None and kind == remote[0] == "f" and remote[1] == size and size and remote[2] != mtime_ns:
@@ -167,6 +179,7 @@ class RemoteView:
             response.add(path, remote if remote is not None else _ABSENT, is_tracked, digest)
         for path in sorted(tracked - listed):
             response.add(path, describe(path) or _ABSENT, True, None)
+        response.matched = matched
         return response
 
 

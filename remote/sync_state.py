@@ -19,7 +19,6 @@ Runs on python3 >= 3.8, stdlib only.
 
 from __future__ import annotations
 
-import contextlib
 import os
 
 RECORD_VERSION = 2
@@ -100,8 +99,10 @@ def save_record(root: str, paths: set[str]) -> None:
     with open(temp, "wb") as handle:
         handle.write(body.encode("utf-8", "surrogateescape"))
     os.replace(temp, path)
-    with contextlib.suppress(FileNotFoundError):
+    try:  # noqa: SIM105 (contextlib would be the agent's only reason to import collections and functools)
         os.unlink(legacy_record_path(root))
+    except FileNotFoundError:
+        pass
 
 
 class RecordLock:
