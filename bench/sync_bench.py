@@ -14,8 +14,15 @@ a clean user (see `bench.bench_host`), and every process pays a fresh SSH connec
 
 Scenarios, each interleaved with a rotating order: initial (the destination and wb's record removed
 first), no-op, one file changed (a line appended to one file before each round). Then no-op and one
-change again through a delay proxy adding --rtt-ms of round trip. Medians are reported with the ratio
-to rsync; targets: no-op and one change <= 1.0x, initial <= 1.2x.
+change again through a delay proxy adding --rtt-ms of round trip (--rtt-rounds 0 skips it). Medians are
+reported with the ratio to rsync; targets: no-op and one change <= 1.0x, initial <= 1.2x. "client CPU"
+is the user + system time of the tool's own processes (rsync and ssh; the wb interpreter and its git),
+from wait4, over the no-op rounds.
+
+Bytecode: wb's process gets a bytecode cache of its own (PYTHONPYCACHEPREFIX, a temp folder filled by
+the warm-up run) and PYTHONDONTWRITEBYTECODE is dropped for it. Some machines set that variable for
+every process; with an editable install it makes every wb start compile wb's own modules from source,
+which an installed wb (pip compiles at install time) never does.
 """
 
 from __future__ import annotations
@@ -23,8 +30,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shlex
 import shutil
+import statistics
 import subprocess
 import sys
 import time
@@ -46,17 +55,34 @@ CHANGED_FILE = "pkg00/mod0/file00000.py"
 class Tool:
     name: str
     dest: Path  # absolute, on the machine
-    run: Callable[[], None]
+    run: Callable[[], float | None]  # returns the CPU seconds of its processes, when they are its own
     samples: dict[str, list[float]] = field(default_factory=dict)
+    cpu: dict[str, list[float]] = field(default_factory=dict)
 
 
-def _check(argv: list[str], **kwargs: object) -> None:
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _check(argv: list[str], **kwargs: object) -> float:
+    """Run a process to completion; return the CPU seconds it and its children used."""
+    before = _children_cpu()
     done = subprocess.run(argv, capture_output=True, check=False, **kwargs)  # type: ignore[call-overload]
     if done.returncode != 0:
         raise SystemExit(f"{argv[0]} failed ({done.returncode}): {done.stderr.decode(errors='replace')[-2000:]}")
+    return _children_cpu() - before
+
+
+def _wb_env(pycache: Path) -> dict[str, str]:
+    """The environment of wb's process: a bytecode cache of its own (see the module's docstring)."""
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONDONTWRITEBYTECODE"}
+    env["PYTHONPYCACHEPREFIX"] = str(pycache)
+    return env
 
 
 def _tools(bench: BenchHost, port: int, src: Path, base: Path, with_rclone: bool) -> list[Tool]:
+    wb_env = _wb_env(bench.workdir / "pycache")
     ssh = " ".join(shlex.quote(arg) for arg in bench.ssh_argv(port=port)[:-1])
     known_hosts = str(bench.known_hosts_for(port))
     login = f"{bench.user}@127.0.0.1"
@@ -67,7 +93,7 @@ def _tools(bench: BenchHost, port: int, src: Path, base: Path, with_rclone: bool
     ]  # fmt: skip
     tools = [
         Tool("rsync -a -e ssh", base / "bench-rsync", lambda: _check(rsync)),
-        Tool("wb sync (whole process)", base / "wb/bench-wb", lambda: _check(once, cwd=REPO)),
+        Tool("wb sync (whole process)", base / "wb/bench-wb", lambda: _check(once, cwd=REPO, env=wb_env)),
         _open_connection_tool(bench, port, src, base / "wb/bench-wb-open"),
     ]
     if with_rclone and shutil.which("rclone"):
@@ -90,7 +116,11 @@ def _open_connection_tool(bench: BenchHost, port: int, src: Path, dest: Path) ->
     target = SshTarget(host="127.0.0.1", port=port, username=bench.user)
     options = ConnectOptions(known_hosts=bench.known_hosts_for(port), identity_file=str(bench.host.identity))
     agent = RemoteAgent(SshSession.open(target, options))
-    return Tool("wb sync (open connection)", dest, lambda: sync_up(agent, src, str(dest)))
+
+    def run() -> None:
+        sync_up(agent, src, str(dest))
+
+    return Tool("wb sync (open connection)", dest, run)
 
 
 def _forget(bench: BenchHost, tool: Tool) -> None:
@@ -129,20 +159,35 @@ def _measure(
                 with (src / CHANGED_FILE).open("a") as handle:
                     handle.write(f"# round {index}\n")
             start = time.perf_counter()
-            tool.run()
+            cpu = tool.run()
             tool.samples.setdefault(scenario, []).append(time.perf_counter() - start)
+            if cpu is not None:
+                tool.cpu.setdefault(scenario, []).append(cpu)
         progress(f"  {scenario}: round {index + 1}/{rounds}")
 
 
 def _report(title: str, tools: list[Tool], scenarios: list[str]) -> tuple[str, dict[str, object]]:
     reference = tools[0]
-    header = ["tool", *[f"{name} median ms" for name in scenarios], *[f"{name} / rsync" for name in scenarios]]
-    rows, data = [], {}
+    header = [
+        "tool",
+        *[f"{name} median ms" for name in scenarios],
+        *[f"{name} / rsync" for name in scenarios],
+        "no-op min ms",
+        "no-op client CPU ms",
+    ]
+    rows: list[list[str]] = []
+    data: dict[str, object] = {}
     for tool in tools:
         medians = [summary_ms(tool.samples[name])["median"] for name in scenarios]
         ratios = [m / summary_ms(reference.samples[name])["median"] for m, name in zip(medians, scenarios, strict=True)]
-        rows.append([tool.name, *[f"{m:.0f}" for m in medians], *[f"{r:.2f}x" for r in ratios]])
-        data[tool.name] = {name: summary_ms(tool.samples[name]) for name in scenarios}
+        cpu = tool.cpu.get("no-op")
+        cpu_text = f"{statistics.median(cpu) * 1000:.0f}" if cpu else "-"
+        noop_min = f"{summary_ms(tool.samples['no-op'])['min']:.0f}"
+        rows.append([tool.name, *[f"{m:.0f}" for m in medians], *[f"{r:.2f}x" for r in ratios], noop_min, cpu_text])
+        entry: dict[str, object] = {name: summary_ms(tool.samples[name]) for name in scenarios}
+        if cpu:
+            entry["no-op client CPU ms"] = statistics.median(cpu) * 1000
+        data[tool.name] = entry
     return f"### {title}\n\n{markdown_table(header, rows)}\n", data
 
 
@@ -162,7 +207,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=11, help="rounds of no-op and of one-changed")
     parser.add_argument("--initial-rounds", type=int, default=3)
     parser.add_argument("--rtt-ms", type=float, default=50.0, help="added round trip for the delayed link (0: skip)")
-    parser.add_argument("--rtt-rounds", type=int, default=7)
+    parser.add_argument("--rtt-rounds", type=int, default=7, help="0: skip the delayed link")
     parser.add_argument("--no-rclone", action="store_true")
     parser.add_argument(
         "--dest-dir",
@@ -197,7 +242,7 @@ def main() -> None:
         text, results["loopback"] = _report(title, tools, scenarios)
         sections.append(text)
         verdicts += _verdicts(tools, scenarios)
-        if args.rtt_ms > 0:
+        if args.rtt_ms > 0 and args.rtt_rounds > 0:
             half = args.rtt_ms / 2
             with DelayProxy(("127.0.0.1", bench.host.port), up_ms=half, down_ms=half, lifetime_s=3600) as proxy:
                 delayed = _tools(bench, proxy.port, src, base, not args.no_rclone)
