@@ -191,7 +191,14 @@ class DynamoStore(DynamoTable, SupervisionStore):
         raise LeaseRefusedError(pk, "the row changed under every attempt")
 
     def claim_instance(
-        self, owner: str, arn: str, token: str, lease_until: float, now: float, margin_s: float = 0.0
+        self,
+        owner: str,
+        arn: str,
+        token: str,
+        lease_until: float,
+        now: float,
+        margin_s: float = 0.0,
+        known_lease: float | None = None,
     ) -> bool:
         claimable = "#state = :idle AND attribute_not_exists(mark) AND lease_until > :fresh AND max_until > :fresh"
         return self._take_or_give(
@@ -201,9 +208,12 @@ class DynamoStore(DynamoTable, SupervisionStore):
             claimable,
             lease_until,
             values(token=token, busy="busy", idle="idle", now=now, fresh=now + margin_s),
+            known_lease,
         )
 
-    def release_instance(self, owner: str, arn: str, claim: str | None, lease_until: float, now: float) -> bool:
+    def release_instance(
+        self, owner: str, arn: str, claim: str | None, lease_until: float, now: float, known_lease: float | None = None
+    ) -> bool:
         held = "attribute_not_exists(claim)" if claim is None else "claim = :claim"
         vals = values(busy="busy", idle="idle", now=now)
         if claim is not None:
@@ -215,34 +225,37 @@ class DynamoStore(DynamoTable, SupervisionStore):
             f"#state = :busy AND attribute_not_exists(mark) AND {held}",
             lease_until,
             vals,
+            known_lease,
         )
 
     def _take_or_give(
-        self, owner: str, arn: str, expression: str, condition: str, lease_until: float, vals: dict[str, Any]
+        self,
+        owner: str,
+        arn: str,
+        expression: str,
+        condition: str,
+        lease_until: float,
+        vals: dict[str, Any],
+        known_lease: float | None = None,
     ) -> bool:
-        """One conditional UpdateItem that also extends the lease; a second one without the extension when
-        the lease already reaches further (a lease is never shortened). False when the condition holds for
-        neither."""
+        """One conditional UpdateItem that also extends the lease, or one that leaves a lease reaching further
+        alone (a lease is never shortened): the likelier one first (by `known_lease`), the other only when
+        that one's condition failed. False when the condition holds for neither."""
         pk = schema.instance_pk(owner, arn)
         names = {"#state": "state"}
         extended = dict(vals, **values(lease=lease_until))
-        if self._update(
-            pk,
-            schema.META_SK,
-            expression + ", lease_until = :lease",
-            condition + " AND lease_until < :lease",
-            ExpressionAttributeNames=names,
-            ExpressionAttributeValues=extended,
-        ):
-            return True
-        return self._update(
-            pk,
-            schema.META_SK,
-            expression,
-            condition + " AND lease_until >= :lease",
-            ExpressionAttributeNames=names,
-            ExpressionAttributeValues=extended,
-        )
+        attempts = [
+            (expression + ", lease_until = :lease", condition + " AND lease_until < :lease"),
+            (expression, condition + " AND lease_until >= :lease"),
+        ]
+        if known_lease is not None and known_lease >= lease_until:
+            attempts.reverse()
+        for update, check in attempts:
+            if self._update(
+                pk, schema.META_SK, update, check, ExpressionAttributeNames=names, ExpressionAttributeValues=extended
+            ):
+                return True
+        return False
 
     def _set(self, owner: str, arn: str, name: str, value: str) -> None:
         pk = schema.instance_pk(owner, arn)

@@ -177,7 +177,14 @@ class InMemoryStore(SupervisionStore):
             return InstanceRecord.from_item(copy.deepcopy(item))
 
     def claim_instance(
-        self, owner: str, arn: str, token: str, lease_until: float, now: float, margin_s: float = 0.0
+        self,
+        owner: str,
+        arn: str,
+        token: str,
+        lease_until: float,
+        now: float,
+        margin_s: float = 0.0,
+        known_lease: float | None = None,
     ) -> bool:
         with self._lock:
             item = self._instance(owner, arn)
@@ -192,7 +199,9 @@ class InMemoryStore(SupervisionStore):
             self._update(item[schema.PK], schema.META_SK, changes)
             return True
 
-    def release_instance(self, owner: str, arn: str, claim: str | None, lease_until: float, now: float) -> bool:
+    def release_instance(
+        self, owner: str, arn: str, claim: str | None, lease_until: float, now: float, known_lease: float | None = None
+    ) -> bool:
         with self._lock:
             item = self._instance(owner, arn)
             if item.get("state") != InstanceState.BUSY.value or item.get("mark") or item.get("claim") != claim:

@@ -133,14 +133,25 @@ class SupervisionStore(ABC):
 
     @abstractmethod
     def claim_instance(
-        self, owner: str, arn: str, token: str, lease_until: float, now: float, margin_s: float = 0.0
+        self,
+        owner: str,
+        arn: str,
+        token: str,
+        lease_until: float,
+        now: float,
+        margin_s: float = 0.0,
+        known_lease: float | None = None,
     ) -> bool:
         """Take an idle, unmarked instance for a new job (state busy, claim token, lease), in one conditional
         write. False when it is not idle any more (someone else claimed it, or supervision is ending it), or
-        when less than `margin_s` of its lease or lifetime is left."""
+        when less than `margin_s` of its lease or lifetime is left. `known_lease`, the row's lease as the caller
+        last saw it, only picks which of the two conditional writes (extend the lease, or leave a longer one
+        alone) is tried first."""
 
     @abstractmethod
-    def release_instance(self, owner: str, arn: str, claim: str | None, lease_until: float, now: float) -> bool:
+    def release_instance(
+        self, owner: str, arn: str, claim: str | None, lease_until: float, now: float, known_lease: float | None = None
+    ) -> bool:
         """Back to the warm pool (state idle, the lease extended to `lease_until`, never shortened), only while
         the row is busy under `claim` (None: not claimed since launch). False otherwise: someone claimed it
         since, or supervision is ending it; the row is then left as it is."""

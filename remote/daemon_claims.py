@@ -98,7 +98,9 @@ class ClaimService:
                     return "refused the machine has no row"
                 now = daemon.clock()
                 until = lease.renew(now, env.lease_minutes, None, row.max_until)
-                taken = daemon.store.claim_instance(env.owner, env.instance_arn, token, until, now, margin_s)
+                taken = daemon.store.claim_instance(
+                    env.owner, env.instance_arn, token, until, now, margin_s, known_lease=row.lease_until
+                )
                 if not taken:
                     row = daemon.store.get_instance(env.owner, env.instance_arn) or row
             except (StoreError, SupervisionError) as exc:
@@ -118,10 +120,11 @@ class ClaimService:
                 return "refused a job is running there"
             now = daemon.clock()
             try:
-                row = daemon.store.get_instance(env.owner, env.instance_arn)
+                row = daemon.row or daemon.store.get_instance(env.owner, env.instance_arn)
                 max_until = row.max_until if row is not None else None
                 until = lease.idle_lease(now, env.idle_minutes, None, max_until)
-                released = daemon.store.release_instance(env.owner, env.instance_arn, token, until, now)
+                known = row.lease_until if row is not None else None
+                released = daemon.store.release_instance(env.owner, env.instance_arn, token, until, now, known)
             except (StoreError, SupervisionError) as exc:
                 return f"error the table did not answer: {exc}"[:500]
             if not released:

@@ -199,8 +199,9 @@ class Daemon:
 
     def _release(self, write: Any, now: float, claim: str | None) -> bool:
         """Back to the warm pool, only while the row is still under the last job's claim."""
+        known = self.row.lease_until if self.row is not None else None
         released = self._table("release to idle", self.store.release_instance, self.env.owner,
-                               self.env.instance_arn, claim, write.until, now)  # fmt: skip
+                               self.env.instance_arn, claim, write.until, now, known)  # fmt: skip
         if released is FAILED:
             return True
         self.state.busy = False  # either way there is nothing more to release
