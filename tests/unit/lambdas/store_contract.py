@@ -83,6 +83,19 @@ class StoreContract:
         got = store.get_instance(r.owner, r.instance_arn)
         assert got is not None and (got.claim, got.state, got.lease_until) == ("tok", InstanceState.BUSY, T0 + 900)
 
+    @pytest.mark.parametrize("hint", [None, T0, T0 + 10_000])
+    def test_a_wrong_lease_hint_changes_nothing_but_the_order_of_the_writes(
+        self, store: SupervisionStore, hint: float | None
+    ) -> None:
+        short = row("i-0001", state=InstanceState.IDLE, lease_until=T0 + 200)
+        long = row("i-0002", state=InstanceState.IDLE, lease_until=T0 + 900)
+        for r in (short, long):
+            store.create_instance(r)
+            assert store.claim_instance(r.owner, r.instance_arn, "tok", T0 + 400, T0 + 50, known_lease=hint)
+            assert store.release_instance(r.owner, r.instance_arn, "tok", T0 + 600, T0 + 60, known_lease=hint)
+        leases = [store.get_instance(r.owner, r.instance_arn).lease_until for r in (short, long)]
+        assert leases == [T0 + 600, T0 + 900]
+
     def test_release_only_under_the_same_claim(self, store: SupervisionStore) -> None:
         r = row(state=InstanceState.IDLE)
         store.create_instance(r)
