@@ -1,6 +1,7 @@
 """Where a warm `wb run` spends its time: a timeline from spawn to exit, median over many runs.
 
     sudo python -m bench.profile_run [--runs 15] [--no-sync] [--rtt-ms 0]
+    sudo python -m bench.profile_run --sync-tree [--runs 15]     # bench.sync_once on the sync benchmark tree
 
 Each run spawns a child interpreter that installs an import hook, then calls the real entry point
 `run_cli(["run", "--", "true"])` against a real sshd. The client imports what it imports, when it imports it
@@ -11,6 +12,10 @@ The parent records spawn and exit, so the interpreter's start and teardown are o
 
 Separately, `python -X importtime` attributes import time to packages, and the remote side (the agent's
 Python start) is timed inside one ssh command.
+
+With --sync-tree the child runs `bench.sync_once` (a whole-process no-op sync, as `bench.sync_bench`
+measures it) on the ~5,000-file tree of `bench.sync_tree` instead of `wb run`, with a bytecode cache of
+its own as in `bench.sync_bench`; the remote side adds a no-op `sync-scan` of that tree.
 """
 
 from __future__ import annotations
@@ -25,18 +30,25 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
+from dataclasses import dataclass
 from pathlib import Path
 
 from bench.bench_host import WB, BenchHost, bench_host
 from bench.stats import machine, markdown_table
+from bench.sync_tree import make_tree
 from tests.support.delay_proxy import DelayProxy
 
+REPO = Path(__file__).resolve().parent.parent
+
 # label -> (module, attribute path). A probe whose function no longer exists is reported as absent.
+# The ones that only `wb run` reaches are left out with --sync-tree.
+WB_RUN_ONLY = ("config load", "provider lookup", "job index write", "job: stream until exit status", "fetch outputs",
+               "close")  # fmt: skip
 PROBES: dict[str, tuple[str, str]] = {
     "config load": ("weatherballoon.cli.config.loader", "load_config"),
     "provider lookup": ("weatherballoon.cli.providers.registry", "provider_class"),
     "ssh session open": ("weatherballoon.cli.session.connection", "SshSession.open"),
-    "tcp connect": ("weatherballoon.cli.session.connection", "_open_socket"),
+    "tcp connect": ("weatherballoon.cli.session.connection", "open_socket"),
     "banner + kex": ("paramiko.transport", "Transport.start_client"),
     "host key check": ("weatherballoon.cli.session.connection", "verify_host_key"),
     "auth (key load + publickey)": ("weatherballoon.cli.session.connection", "_authenticate"),
@@ -45,6 +57,11 @@ PROBES: dict[str, tuple[str, str]] = {
     "channel open": ("weatherballoon.cli.session.connection", "SshSession.channel"),
     "exec request": ("paramiko.channel", "Channel.exec_command"),
     "sync": ("weatherballoon.cli.sync.client", "sync_up"),
+    "sync: local scan (git ls-files, lstat, manifest)": ("weatherballoon.cli.sync.prepare", "prepare_upload"),
+    "sync: agent exec (channel open + exec request)": ("weatherballoon.cli.session.connection", "SshSession.exec"),
+    "sync: first agent command's installed-check settles": ("weatherballoon.cli.session.agent", "CheckedExec._settle"),
+    "sync: manifest out, differences back": ("weatherballoon.cli.sync.client", "exchange"),
+    "sync: diff": ("weatherballoon.cli.sync.client", "diff"),
     "job index write": ("weatherballoon.cli.jobs.index", "save"),
     "job: stream until exit status": ("weatherballoon.cli.jobs.attach", "pump"),
     "fetch outputs": ("weatherballoon.cli.jobs.run_job", "fetch_outputs"),
@@ -108,30 +125,66 @@ class Probe(importlib.abc.MetaPathFinder):
 
 
 sys.meta_path.insert(0, Probe())
-from weatherballoon.cli.main import run_cli
-code = run_cli(sys.argv[1:])
+if os.environ.get("WB_PROFILE_ENTRY") == "sync_once":
+    import bench.sync_once
+
+    sys.argv = ["sync_once", *sys.argv[1:]]
+    bench.sync_once.main()
+    code = 0
+else:
+    from weatherballoon.cli.main import run_cli
+
+    code = run_cli(sys.argv[1:])
 ended = time.time()
 seen = {module for module in by_module if module in sys.modules}
 absent += [label for module in by_module if module not in seen for label, _ in by_module[module]]
 with open(os.environ["WB_PROFILE_OUT"], "w") as handle:
     json.dump({"started": started, "ended": ended, "code": code, "events": events, "absent": absent}, handle)
+if os.environ.get("WB_PROFILE_ENTRY") == "sync_once":  # it ends as bench.sync_once does: no teardown
+    sys.stdout.flush()
+    os._exit(code)
 sys.exit(code)
 """
 
 TRACE_LINE = re.compile(r"wb-trace\s+([\d.]+) ms\s+(.*)")
 
 
-def profile_once(bench: BenchHost, argv: list[str], out: Path) -> list[tuple[str, str, float, float]]:
+@dataclass(frozen=True)
+class Subject:
+    """What is profiled: `wb ARGV` in the bench project, or `bench.sync_once ARGV` from the repository."""
+
+    argv: list[str]
+    sync_once: bool = False
+    pycache: Path | None = None  # a bytecode cache of its own (PYTHONPYCACHEPREFIX), as bench.sync_bench
+
+    def env(self, bench: BenchHost) -> dict[str, str]:
+        env = bench.wb_env()
+        if self.pycache is not None:
+            env.pop("PYTHONDONTWRITEBYTECODE", None)
+            env["PYTHONPYCACHEPREFIX"] = str(self.pycache)
+        return env
+
+    def cwd(self, bench: BenchHost) -> Path:
+        return REPO if self.sync_once else bench.project
+
+    def probes(self) -> dict[str, tuple[str, str]]:
+        if not self.sync_once:
+            return PROBES
+        return {label: probe for label, probe in PROBES.items() if label not in WB_RUN_ONLY}
+
+
+def profile_once(bench: BenchHost, subject: Subject, out: Path) -> list[tuple[str, str, float, float]]:
     """One profiled run: (label, thread, start ms, duration ms) on a clock that starts at spawn."""
-    env = bench.wb_env() | {
-        "WB_PROFILE_OUT": str(out), "WB_PROFILE_PROBES": json.dumps(PROBES), "WB_TRACE": "1",
+    env = subject.env(bench) | {
+        "WB_PROFILE_OUT": str(out), "WB_PROFILE_PROBES": json.dumps(subject.probes()), "WB_TRACE": "1",
+        "WB_PROFILE_ENTRY": "sync_once" if subject.sync_once else "wb",
     }  # fmt: skip
     spawned = time.time()
-    proc = subprocess.run([sys.executable, "-c", CHILD, *argv], cwd=bench.project, env=env,
+    proc = subprocess.run([sys.executable, "-c", CHILD, *subject.argv], cwd=subject.cwd(bench), env=env,
                           stdin=subprocess.DEVNULL, capture_output=True)  # fmt: skip
     exited = time.time()
     if proc.returncode != 0:
-        raise SystemExit(f"profiled wb exited {proc.returncode}: {proc.stderr.decode()}")
+        raise SystemExit(f"profiled process exited {proc.returncode}: {proc.stderr.decode()}")
     trace = json.loads(out.read_text())
     ms = 1000.0
     rows = [("interpreter start, site", "main", 0.0, (trace["started"] - spawned) * ms)]
@@ -144,7 +197,8 @@ def profile_once(bench: BenchHost, argv: list[str], out: Path) -> list[tuple[str
         match = TRACE_LINE.match(line)
         if match:  # WB_TRACE marks count from the process's start, as our clock does from spawn
             rows.append((f"mark: {match.group(2)}", "main", float(match.group(1)), 0.0))
-    rows.append(("interpreter teardown", "main", (trace["ended"] - spawned) * ms, (exited - trace["ended"]) * ms))
+    teardown = "exit (os._exit, no teardown)" if subject.sync_once else "interpreter teardown"
+    rows.append((teardown, "main", (trace["ended"] - spawned) * ms, (exited - trace["ended"]) * ms))
     rows.append(("exit", "main", (exited - spawned) * ms, 0.0))
     rows += [(f"probe absent (moved or renamed): {label}", "-", -1.0, 0.0) for label in trace["absent"]]
     return rows
@@ -170,16 +224,17 @@ def timeline(runs: list[list[tuple[str, str, float, float]]]) -> list[list[str]]
     return table
 
 
-def import_breakdown(bench: BenchHost, argv: list[str], runs: int) -> dict[str, float]:
+def import_breakdown(bench: BenchHost, subject: Subject, runs: int) -> dict[str, float]:
     """Median import time per package (self time of each module, summed by its top-level package).
 
     Modules of `weatherballoon` are grouped by subpackage (`weatherballoon.cli.sync`). Self times add up to
     the whole import cost without double counting, unlike the cumulative column.
     """
     per_run: list[dict[str, float]] = []
+    entry = ["-m", "bench.sync_once"] if subject.sync_once else [WB]
     for _ in range(runs):
-        proc = subprocess.run([sys.executable, "-X", "importtime", WB, *argv], cwd=bench.project,
-                              env=bench.wb_env(), stdin=subprocess.DEVNULL, capture_output=True, text=True,
+        proc = subprocess.run([sys.executable, "-X", "importtime", *entry, *subject.argv], cwd=subject.cwd(bench),
+                              env=subject.env(bench), stdin=subprocess.DEVNULL, capture_output=True, text=True,
                               check=True)  # fmt: skip
         totals: dict[str, float] = defaultdict(float)
         for line in proc.stderr.splitlines():
@@ -193,27 +248,39 @@ def import_breakdown(bench: BenchHost, argv: list[str], runs: int) -> dict[str, 
     return {name: statistics.median(run.get(name, 0.0) for run in per_run) for name in names}
 
 
-def remote_side(bench: BenchHost, runs: int) -> dict[str, float]:
-    """Costs on the host, timed inside one ssh command so no connection cost is included."""
+def remote_side(bench: BenchHost, runs: int, sync_root: str | None = None, request: bytes = b"") -> dict[str, float]:
+    """Costs on the host, timed inside one ssh command so no connection cost is included. With `sync_root`,
+    also a no-op `sync-scan` of it, fed `request` (the client's manifest)."""
+    from weatherballoon.cli.session.agent import RemoteAgent
+
+    def agent(*args: str) -> str:  # the agent's command line as wb sends it, minus the exec
+        return RemoteAgent(None).command_line(list(args)).removeprefix("exec ")  # type: ignore[arg-type]
+
+    scan = f"{agent('sync-scan', sync_root)} < $req >/dev/null" if sync_root else "true"
     script = (
-        'a=$(ls ~/.weatherballoon/agent/agent-*.pyz | head -1); '
+        "req=$(mktemp); cat > $req; "
         f"for i in $(seq {runs}); do "
-        's=$(date +%s%N); python3 -I -S "$a" version >/dev/null; m=$(date +%s%N); '
-        'python3 -I -S "$a" run --job-id "bench-$$-$i" --cwd "$HOME" --follow -- true; e=$(date +%s%N); '
-        "echo $((m-s)) $((e-m)); done"
+        f"s=$(date +%s%N); {agent('version')} >/dev/null; m=$(date +%s%N); "
+        f'{agent("run")} --job-id "bench-$$-$i" --cwd "$HOME" --follow -- true; e=$(date +%s%N); '
+        f"{scan}; f=$(date +%s%N); "
+        "echo $((m-s)) $((e-m)) $((f-e)); done; rm -f $req"
     )  # fmt: skip
-    out = subprocess.run(bench.ssh_argv(script), capture_output=True, text=True, check=True).stdout
-    rows = [[int(value) / 1e6 for value in line.split()] for line in out.splitlines()]
-    return {
-        "agent start: python3 -I -S agent.pyz version": statistics.median(row[0] for row in rows),
+    done = subprocess.run(bench.ssh_argv(script), input=request, capture_output=True, check=True)
+    rows = [[int(value) / 1e6 for value in line.split()] for line in done.stdout.decode().splitlines()]
+    costs = {
+        "agent start: python3 -I -S -c ... version": statistics.median(row[0] for row in rows),
         "agent run --follow -- true (start, fork, job, status, follow)": statistics.median(row[1] for row in rows),
     }
+    if sync_root:
+        costs["agent sync-scan, no-op (start, record, lstat, compare)"] = statistics.median(row[2] for row in rows)
+    return costs
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description="timeline of a warm wb run")
     parser.add_argument("--runs", type=int, default=15)
     parser.add_argument("--no-sync", action="store_true", help="profile `wb run --no-sync -- true`")
+    parser.add_argument("--sync-tree", action="store_true", help="profile bench.sync_once on the sync benchmark tree")
     parser.add_argument("--rtt-ms", type=float, default=0.0, help="relay through the delay proxy with this RTT")
     args = parser.parse_args()
     argv = ["run", "--no-sync", "--", "true"] if args.no_sync else ["run", "--", "true"]
@@ -223,18 +290,31 @@ def main() -> None:
             half = args.rtt_ms / 2
             port = stack.enter_context(DelayProxy(("127.0.0.1", port), up_ms=half, down_ms=half)).port
         bench.write_config(port)
+        subject = Subject(argv)
+        sync_root = None
+        request = b""
+        if args.sync_tree:
+            from weatherballoon.cli.sync.prepare import prepare_upload
+
+            tree = make_tree(bench.workdir / "tree")
+            sync_root = "~/wb/profile-tree"
+            once = ["--port", str(port), "--user", bench.user, "--key", str(bench.host.identity),
+                    "--known-hosts", str(bench.known_hosts_for(port)), str(tree), sync_root]  # fmt: skip
+            subject = Subject(once, sync_once=True, pycache=bench.workdir / "pycache")
+            request = prepare_upload(tree).request
         for index in range(2):  # installs the agent, initial sync, remembers the target for early connects
-            profile_once(bench, argv, Path(tmp) / f"warm{index}.json")
+            profile_once(bench, subject, Path(tmp) / f"warm{index}.json")
         runs, ssh_times = [], []
         for index in range(args.runs):
-            runs.append(profile_once(bench, argv, Path(tmp) / f"run{index}.json"))
+            runs.append(profile_once(bench, subject, Path(tmp) / f"run{index}.json"))
             start = time.perf_counter()
             subprocess.run(bench.ssh_argv("true", port=port), check=True)
             ssh_times.append((time.perf_counter() - start) * 1000)
-        imports = import_breakdown(bench, argv, max(5, args.runs // 3))
-        remote = remote_side(bench, 10)
+        imports = import_breakdown(bench, subject, max(5, args.runs // 3))
+        remote = remote_side(bench, 10, sync_root, request)
     link = f"loopback + {args.rtt_ms:g} ms RTT (delay proxy)" if args.rtt_ms else "loopback"
-    print(f"### wb {' '.join(argv)}, {link}: timeline, median of {args.runs} runs\n")
+    what = "bench.sync_once (no-op sync of the sync benchmark tree)" if args.sync_tree else f"wb {' '.join(argv)}"
+    print(f"### {what}, {link}: timeline, median of {args.runs} runs\n")
     header = ["starts at ms", "takes ms (median)", "takes ms (min)", "thread", "phase"]
     print(markdown_table(header, timeline(runs)))
     print(f"\nreference `ssh true` on the same link, interleaved: median {statistics.median(ssh_times):.0f} ms")

@@ -10,6 +10,7 @@ import contextlib
 import os
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -208,3 +209,26 @@ def test_fresh_machine_over_ssh(project: Path, sshd_host: SshdHost, ssh_identity
         status, out, err = RemoteAgent(session).run(["version"])
     assert (status, err) == (0, b"")
     assert out.startswith(b"weatherballoon-agent")
+
+
+def test_the_first_command_nudges_the_server_while_it_waits_for_its_channel(home: Path) -> None:
+    class Transport:
+        ignores = 0
+
+        def send_ignore(self) -> None:
+            self.ignores += 1
+
+    class SlowSession(LocalSession):
+        transport = Transport()
+
+        def exec(self, command: str) -> LocalExec:
+            time.sleep(0.02)  # the channel's confirmation, held by the server
+            return super().exec(command)
+
+    session = SlowSession(home)
+    agent = make_agent(session)
+    assert agent.run(["version"])[0] == 0  # check, install, run: only the first waits with nudges
+    assert 2 <= session.transport.ignores <= 5
+    nudged = session.transport.ignores
+    assert agent.run(["version"])[0] == 0
+    assert session.transport.ignores == nudged
