@@ -33,6 +33,7 @@ from pathlib import Path
 
 from weatherballoon.lambdas.records import InstanceState
 
+from bench.bytecode import with_bytecode_cache
 from bench.run_latency import KEX_AS_PARAMIKO, TARGET_RATIO, Case, report, time_once
 from bench.stats import machine
 from tests.e2e.sandbox_support import Lab, sandbox_up, up_args, wait_for
@@ -186,6 +187,7 @@ def main() -> int:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("WB_", "AWS_"))}
         env.update(box.exported)
         env.update({"WB_DATA_DIR": str(data_dir), "SSH_AUTH_SOCK": ""})
+        env = with_bytecode_cache(env, root / "pycache")
         first = subprocess.run([WB, "run", "--", "true"], cwd=project, env=env, capture_output=True, text=True,
                                timeout=300, stdin=subprocess.DEVNULL)  # fmt: skip
         if first.returncode != 0:

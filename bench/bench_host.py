@@ -58,9 +58,11 @@ class BenchHost:
         (self.project / ".weatherballoon.json").write_text(json.dumps(config, indent=2))
 
     def wb_env(self) -> dict[str, str]:
+        from .bytecode import with_bytecode_cache
+
         env = {key: value for key, value in os.environ.items() if not key.startswith(("WB_", "AWS_"))}
         env.update({"WB_DATA_DIR": str(self.data_dir), "SSH_AUTH_SOCK": ""})
-        return env
+        return with_bytecode_cache(env, self.data_dir.parent / "pycache")
 
     def wb_argv(self, *args: str) -> list[str]:
         return [WB, *args]
