@@ -127,10 +127,17 @@ def lookup(key: str) -> WarmEntry | None:
         return None
 
 
+MAX_ENTRIES = 64
+
+
 def remember(key: str, entry: WarmEntry) -> None:
+    """One entry per key; several projects may remember the same machine (each run claims it afresh). The
+    file keeps the MAX_ENTRIES latest warm windows."""
     entries = _load()
-    entries = {k: v for k, v in entries.items() if v.get("instance_id") != entry.instance_id}
     entries[key] = entry.to_json()
+    if len(entries) > MAX_ENTRIES:
+        latest = sorted(entries, key=lambda k: float(entries[k].get("idle_until") or 0.0), reverse=True)
+        entries = {k: entries[k] for k in latest[:MAX_ENTRIES]}
     _save(entries)
 
 

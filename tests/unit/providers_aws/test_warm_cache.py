@@ -43,14 +43,22 @@ def test_an_entry_comes_back_as_it_was_written_and_names_its_machine() -> None:
     assert warm_cache.lookup("k2") is None
 
 
-def test_one_entry_per_machine_and_forget_drops_it() -> None:
+def test_projects_may_remember_the_same_machine_and_forget_drops_every_note_of_it() -> None:
     warm_cache.remember("k1", entry())
-    warm_cache.remember("k2", entry())  # the same machine, now remembered by another project: moved there
+    warm_cache.remember("k2", entry())  # the same machine, remembered by another project too
     warm_cache.remember("k3", entry("i-0def"))
-    assert warm_cache.lookup("k1") is None and warm_cache.lookup("k2") is not None
+    assert warm_cache.lookup("k1") is not None and warm_cache.lookup("k2") is not None
     warm_cache.forget("i-0abc")
-    assert warm_cache.lookup("k2") is None and warm_cache.lookup("k3") is not None
+    assert warm_cache.lookup("k1") is None and warm_cache.lookup("k2") is None
+    assert warm_cache.lookup("k3") is not None
     warm_cache.forget("i-0abc")  # twice is fine
+
+
+def test_the_file_keeps_the_latest_warm_windows() -> None:
+    for index in range(warm_cache.MAX_ENTRIES + 5):
+        warm_cache.remember(f"k{index}", entry(f"i-{index:04d}", idle_until=1_800_000_000.0 + index))
+    assert warm_cache.lookup("k0") is None and warm_cache.lookup("k4") is None
+    assert warm_cache.lookup("k5") is not None and warm_cache.lookup(f"k{warm_cache.MAX_ENTRIES + 4}") is not None
 
 
 def test_a_damaged_cache_is_a_miss_not_an_error(data_dir: Path) -> None:
