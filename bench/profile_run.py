@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.bench_host import WB, BenchHost, bench_host
+from bench.bytecode import with_bytecode_cache
 from bench.stats import machine, markdown_table
 from bench.sync_tree import make_tree
 from tests.support.delay_proxy import DelayProxy
@@ -159,10 +160,7 @@ class Subject:
 
     def env(self, bench: BenchHost) -> dict[str, str]:
         env = bench.wb_env()
-        if self.pycache is not None:
-            env.pop("PYTHONDONTWRITEBYTECODE", None)
-            env["PYTHONPYCACHEPREFIX"] = str(self.pycache)
-        return env
+        return env if self.pycache is None else with_bytecode_cache(env, self.pycache)
 
     def cwd(self, bench: BenchHost) -> Path:
         return REPO if self.sync_once else bench.project

@@ -19,10 +19,7 @@ reported with the ratio to rsync; targets: no-op and one change <= 1.0x, initial
 is the user + system time of the tool's own processes (rsync and ssh; the wb interpreter and its git),
 from wait4, over the no-op rounds.
 
-Bytecode: wb's process gets a bytecode cache of its own (PYTHONPYCACHEPREFIX, a temp folder filled by
-the warm-up run) and PYTHONDONTWRITEBYTECODE is dropped for it. Some machines set that variable for
-every process; with an editable install it makes every wb start compile wb's own modules from source,
-which an installed wb (pip compiles at install time) never does.
+Bytecode: wb's process gets a bytecode cache of its own (`bench.bytecode`), filled by the warm-up run.
 """
 
 from __future__ import annotations
@@ -42,6 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.bench_host import BenchHost, bench_host
+from bench.bytecode import with_bytecode_cache
 from bench.stats import machine, markdown_table, summary_ms
 from bench.sync_tree import make_tree, tree_size
 from tests.support.delay_proxy import DelayProxy
@@ -74,15 +72,8 @@ def _check(argv: list[str], **kwargs: object) -> float:
     return _children_cpu() - before
 
 
-def _wb_env(pycache: Path) -> dict[str, str]:
-    """The environment of wb's process: a bytecode cache of its own (see the module's docstring)."""
-    env = {key: value for key, value in os.environ.items() if key != "PYTHONDONTWRITEBYTECODE"}
-    env["PYTHONPYCACHEPREFIX"] = str(pycache)
-    return env
-
-
 def _tools(bench: BenchHost, port: int, src: Path, base: Path, with_rclone: bool) -> list[Tool]:
-    wb_env = _wb_env(bench.workdir / "pycache")
+    wb_env = with_bytecode_cache(os.environ, bench.workdir / "pycache")
     ssh = " ".join(shlex.quote(arg) for arg in bench.ssh_argv(port=port)[:-1])
     known_hosts = str(bench.known_hosts_for(port))
     login = f"{bench.user}@127.0.0.1"
