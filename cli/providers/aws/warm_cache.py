@@ -136,9 +136,14 @@ def remember(key: str, entry: WarmEntry) -> None:
     entries = _load()
     entries[key] = entry.to_json()
     if len(entries) > MAX_ENTRIES:
-        latest = sorted(entries, key=lambda k: float(entries[k].get("idle_until") or 0.0), reverse=True)
+        latest = sorted(entries, key=lambda k: _idle_until(entries[k]), reverse=True)
         entries = {k: entries[k] for k in latest[:MAX_ENTRIES]}
     _save(entries)
+
+
+def _idle_until(raw: dict[str, object]) -> float:
+    value = raw.get("idle_until")
+    return float(value) if isinstance(value, (int, float)) else 0.0
 
 
 def forget(instance_id: str) -> None:
