@@ -78,6 +78,9 @@ def cli(ctx: click.Context, quiet: bool) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     code = run_cli(argv)
+    early = sys.modules.get("weatherballoon.cli.session.prefetch")
+    if early is not None:  # an early connection (and claim) that the command never used is given back
+        early.release_unused()
     # Skip the interpreter's teardown (40-60 ms of module and thread cleanup): everything wb owns is closed
     # by now, so only the standard streams need flushing.
     for stream in (sys.stdout, sys.stderr):

@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 
 _CACHE = "last-targets.json"
 _early: Prefetch | None = None  # started by the console script, before the command is parsed
+_unused: set[Prefetch] = set()  # started, and neither taken nor discarded yet (see `release_unused`)
 
 
 def _cache_path() -> Path:
@@ -59,7 +60,11 @@ class Prefetch:
         self.claim_refusal: str | None = None  # why the claim was refused, when it was
         self._session: SshSession | None = None
         self._agent: RemoteAgent | None = None
+        self._claim_gate = threading.Lock()
+        self._cancelled = False  # no claim may start any more (the command is ending without it)
+        self._claiming = False
         self._thread = threading.Thread(target=self._connect, name="wb-prefetch", daemon=True)
+        _unused.add(self)
         self._thread.start()
 
     def _connect(self) -> None:
@@ -79,7 +84,9 @@ class Prefetch:
 
             agent = RemoteAgent(self._session, python=str(self.entry["agent_python"]))
             # No separate installed-check: the first agent command (this claim, or the sync) folds it in.
-            if self.claim_margin_s is not None:
+            with self._claim_gate:
+                self._claiming = self.claim_margin_s is not None and not self._cancelled
+            if self._claiming and self.claim_margin_s is not None:
                 self._claim(agent, self.claim_margin_s)
             self._agent = agent
         except BaseException:  # any failure: the normal path connects again and reports it properly
@@ -119,11 +126,13 @@ class Prefetch:
             self.discard()
             return None
         self._session = None
+        _unused.discard(self)
         return agent
 
     def discard(self) -> None:
         """Close the early connection, giving back a claim the command did not take: at once when the thread
         is done (the claim then never outlives the command), else when it finishes."""
+        _unused.discard(self)
 
         def close_when_done() -> None:
             self._thread.join()
@@ -141,6 +150,19 @@ class Prefetch:
             threading.Thread(target=close_when_done, daemon=True).start()
         else:
             close_when_done()
+
+
+def release_unused(wait_s: float = 2.0) -> None:
+    """At exit: close what was started but never used, giving back its claim (a command that failed before
+    it chose a machine, e.g. on a bad flag, must not leave the remembered machine claimed until its lease
+    runs out). Waits up to `wait_s` for a thread still connecting or claiming, when it is to claim."""
+    for early in list(_unused):
+        with early._claim_gate:
+            early._cancelled = True  # a claim not yet begun never begins
+            claiming = early._claiming
+        if claiming:
+            early._thread.join(wait_s)
+        early.discard()
 
 
 def start(identity: str | None) -> Prefetch | None:

@@ -106,3 +106,18 @@ def test_a_claim_made_early_but_not_used_is_given_back(lab: Lab) -> None:
     again = client.wb("run", "--", "echo", "back").check()
     assert again.reused() in (instance_id, fresh.launched())
     client.wb("down", "--all", "--yes").check()
+
+
+def test_a_run_that_fails_before_it_chooses_a_machine_gives_the_early_claim_back(lab: Lab) -> None:
+    """The early connection claims the remembered machine before the command line is even parsed; a bad
+    flag must not leave that machine claimed (busy, with no job) until its lease runs out."""
+    client = lab.client("warm-bad-flag")
+    instance_id = warm_up(client)
+    for _ in range(3):  # the claim may not have begun when the command fails, or be under way: either way
+        bad = client.wb("run", "--max-cost", "lots", "--", "true", env={"WB_TRACE": "1"})
+        assert bad.returncode == 2 and "Invalid value for '--max-cost'" in bad.stderr, bad.stderr
+        row = client.row(instance_id)
+        assert row is not None and row.state is InstanceState.IDLE, (row, bad.stderr)  # nothing stays claimed
+    again = client.wb("run", "--", "echo", "fine").check()
+    assert (again.stdout, again.reused()) == ("fine\n", instance_id)
+    client.wb("down", "--all", "--yes").check()
