@@ -74,8 +74,11 @@ def test_a_warm_rerun_takes_its_machine_through_the_daemon_without_aws(lab: Lab)
     row = client.wait_row(instance_id, lambda r: r.state is InstanceState.IDLE, 10, "idle after the re-run")
     assert row.lease_until > time.time() + 30  # the warm window again
 
-    third = client.wb("run", "--", "echo", "third").check()
+    # Longer than one lease-renewal interval (a third of the 12 s lease): the client's renewal thread builds
+    # its table client then, in the background, and renews.
+    third = client.wb("run", "--", "sh", "-c", "sleep 6; echo third", env={"WB_TRACE": "1"}).check()
     assert (third.stdout, third.reused()) == ("third\n", instance_id)
+    assert "lease renewed by the client" in third.stderr and "renewal failed" not in third.stderr, third.stderr
     client.wb("down", instance_id, "--yes").check()
     notes = client.data_dir / "aws-warm.json"
     assert instance_id not in (notes.read_text() if notes.exists() else "")  # wb down dropped the note

@@ -54,22 +54,27 @@ class LeaseKeeper:
         return self._thread.is_alive()
 
     def _loop(self) -> None:
+        from ...trace import mark
+
         while not self._stop.wait(self.interval_s):
             try:
                 self._renew()
                 self.renewals += 1
+                mark("lease renewed by the client")
             except LeaseRefusedError as exc:
                 self.refused = exc.reason
                 self._on_refused(exc.reason)
                 return
-            except (SupervisionError, WbError, OSError):
+            except (SupervisionError, WbError, OSError) as exc:
                 self.failures += 1
+                mark(f"lease renewal failed: {exc}")
             except Exception as exc:  # botocore's own errors: try again next tick
                 from ...aws.errors import is_aws_exception
 
                 if not is_aws_exception(exc):
                     raise
                 self.failures += 1
+                mark(f"lease renewal failed: {exc}")
 
 
 def release_to_idle(store: DynamoStore, row: InstanceRecord, idle_minutes: float, clock: Callable[[], float]) -> bool:
