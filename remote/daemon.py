@@ -147,6 +147,8 @@ def main(argv: list) -> int:
         return USAGE_EXIT
     if argv[0] == "--status":
         return status()
+    if os.environ.get("WB_AGENT_HOME"):  # absolute: the claim service works from inside it (daemon_claims)
+        os.environ["WB_AGENT_HOME"] = os.path.abspath(os.environ["WB_AGENT_HOME"])
     try:
         env = AgentEnv.load()
     except AgentEnvError as exc:
