@@ -25,8 +25,11 @@ USAGE_EXIT = 2
 USAGE = "usage: agent claim TOKEN [--margin SECONDS] | agent claim TOKEN --release"
 
 
+SAY_PREFIX = "wb-agent: claim: "  # what the client strips from a refusal (cli/session/claims.py)
+
+
 def _say(message: str) -> None:
-    sys.stderr.write(f"wb-agent: claim: {message}\n")
+    sys.stderr.write(f"{SAY_PREFIX}{message}\n")
 
 
 def ask(request: str, directory: str | None = None) -> str:

@@ -16,7 +16,6 @@ back (`agent claim TOKEN --release`) when the connection is discarded.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import threading
@@ -84,25 +83,22 @@ class Prefetch:
 
             agent = RemoteAgent(self._session, python=str(self.entry["agent_python"]))
             # No separate installed-check: the first agent command (this claim, or the sync) folds it in.
+            margin = self.claim_margin_s
             with self._claim_gate:
-                self._claiming = self.claim_margin_s is not None and not self._cancelled
-            if self._claiming and self.claim_margin_s is not None:
-                self._claim(agent, self.claim_margin_s)
+                self._claiming = margin is not None and not self._cancelled
+            if self._claiming and margin is not None:
+                self._claim(agent, margin)
             self._agent = agent
         except BaseException:  # any failure: the normal path connects again and reports it properly
             pass
 
     def _claim(self, agent: RemoteAgent, margin_s: float) -> None:
-        import secrets
+        from .claims import claim
 
-        token = secrets.token_hex(8)
-        status, _, err = agent.run(["claim", token, "--margin", f"{margin_s:g}"])
-        if status == 0:
-            self.claimed = token
+        outcome = claim(agent, margin_s)
+        self.claimed, self.claim_refusal = outcome.token, outcome.refusal
+        if outcome.token is not None:
             mark("prefetch: claimed")
-        else:
-            self.claim_refusal = err.decode(errors="replace").strip().removeprefix("wb-agent: claim: ")
-            self.claim_refusal = self.claim_refusal or f"exit {status}"
 
     def take(
         self, target: SshTarget, options: ConnectOptions, agent_python: str, *, wait_s: float | None = None
@@ -139,10 +135,9 @@ class Prefetch:
             session, agent, self._session, self._agent = self._session, self._agent, None, None
             token, self.claimed = self.claimed, None
             if agent is not None and token is not None:
-                from ..errors import WbError
+                from .claims import release
 
-                with contextlib.suppress(WbError):  # else its lease runs out, as for any client that vanished
-                    agent.run(["claim", token, "--release"])
+                release(agent, token)
             if session is not None:
                 session.close()
 

@@ -163,20 +163,18 @@ class AwsProvider(Provider):
         return self._acquire_by_lookup(spec)
 
     def _claim_through_agent(self, instance: Instance, entry: warm_cache.WarmEntry) -> str | None:
-        """Claim the machine's row through its daemon; None when taken, else why not."""
-        import secrets
-
+        """Claim the machine's row through its daemon (when the early connection did not); None when taken,
+        else why not."""
         from ...errors import WbError
+        from ...session.claims import claim
 
-        token = secrets.token_hex(8)
-        margin = reuse.claim_margin(entry.idle_minutes)
         try:
-            status, _, err = self._agents[instance.id].run(["claim", token, "--margin", f"{margin:g}"])
+            outcome = claim(self._agents[instance.id], reuse.claim_margin(entry.idle_minutes))
         except WbError as exc:
             return str(exc)
-        if status != 0:
-            return err.decode(errors="replace").strip().removeprefix("wb-agent: claim: ") or f"exit {status}"
-        self._took_claim(instance, token)
+        if outcome.token is None:
+            return outcome.refusal
+        self._took_claim(instance, outcome.token)
         return None
 
     def _took_claim(self, instance: Instance, token: str) -> None:
@@ -324,10 +322,9 @@ class AwsProvider(Provider):
             if keeper.refused is not None:
                 warm_cache.forget(instance.id)
             elif instance.id not in self._started and token is not None:
-                from ...errors import WbError
+                from ...session.claims import release
 
-                with contextlib.suppress(WbError):  # else its lease runs out, as for any client that vanished
-                    self.agent(instance).run(["claim", token, "--release"])
+                release(self.agent(instance), token)
                 self._remember(instance, entry.owner, entry.instance_arn, entry.max_until)
             elif instance.id in self._ended:
                 self._remember(instance, entry.owner, entry.instance_arn, entry.max_until)
@@ -349,11 +346,11 @@ class AwsProvider(Provider):
 
     def _remember(self, instance: Instance, owner: str, instance_arn: str, max_until: float) -> None:
         """Leave a note for the next run of this project: this machine is (about to be) warm."""
-        spec = self._remembered[instance.id][1] if instance.id in self._remembered else self._spec_of.get(instance.id)
+        remembered = self._remembered.get(instance.id)
+        spec = remembered[1] if remembered is not None else self._spec_of.get(instance.id)
         key = self._warm_key(spec) if spec is not None else None
         if key is None or not instance.target.host_key_fingerprint:
             return
-        remembered = self._remembered.get(instance.id)
         if remembered is not None:
             lease_minutes, idle_minutes = remembered[0].lease_minutes, remembered[0].idle_minutes
             interval_s = remembered[0].renew_interval_s
