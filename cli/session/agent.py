@@ -21,7 +21,7 @@ from typing import IO, TYPE_CHECKING, cast
 
 from ..errors import ConnectError
 from .bundle import AgentBundle, agent_bundle
-from .connection import RemoteExec, SshSession
+from .connection import RemoteExec, SshSession, run_to_end
 
 if TYPE_CHECKING:
     from paramiko import Channel
@@ -182,14 +182,7 @@ class RemoteAgent:
 
     def _run(self, command: str, *, stdin: bytes | None = None) -> tuple[int, bytes, bytes]:
         """Run a short command to completion: (status, stdout, stderr), as `session.run`."""
-        proc = self._exec(command)
-        with contextlib.suppress(OSError):  # it exited without reading all: its status says why
-            if stdin is not None:
-                proc.stdin.write(stdin)
-            proc.stdin.close()
-        out = proc.stdout.read()
-        err = proc.stderr.read()
-        return proc.wait(), out, err
+        return run_to_end(self._exec(command), stdin)
 
     def _unexpected(self, status: int, err: bytes) -> ConnectError:
         said = err.decode(errors="replace").strip()

@@ -7,6 +7,7 @@ instead of after the kernel's ~15 minutes of retransmissions).
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 from dataclasses import dataclass
@@ -20,6 +21,8 @@ from .hostkeys import verify_host_key
 
 if TYPE_CHECKING:
     from paramiko import Channel, Transport
+
+    from .process import RemoteProcess
 
 
 @dataclass(frozen=True)
@@ -53,6 +56,17 @@ class RemoteExec:
 
     def close(self) -> None:
         self.channel.close()
+
+
+def run_to_end(proc: RemoteProcess, stdin: bytes | None = None) -> tuple[int, bytes, bytes]:
+    """Give a started command its input (if any) and EOF, read both streams to the end: (status, out, err)."""
+    with contextlib.suppress(OSError):  # it exited without reading all its input: its status says why
+        if stdin is not None:
+            proc.stdin.write(stdin)
+        proc.stdin.close()
+    out = proc.stdout.read()
+    err = proc.stderr.read()
+    return proc.wait(), out, err
 
 
 class SshSession:
@@ -127,13 +141,7 @@ class SshSession:
 
     def run(self, command: str, *, stdin: bytes | None = None) -> tuple[int, bytes, bytes]:
         """Run a short command to completion: (status, stdout, stderr)."""
-        proc = self.exec(command)
-        if stdin is not None:
-            proc.stdin.write(stdin)
-        proc.stdin.close()
-        out = proc.stdout.read()
-        err = proc.stderr.read()
-        return proc.wait(), out, err
+        return run_to_end(self.exec(command), stdin)
 
     def close(self) -> None:
         self.transport.close()
