@@ -40,18 +40,10 @@ def tool(name: str) -> str:
 
 
 def pid_alive(pid: int | None) -> bool:
-    if not pid or pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:  # a zombie is not alive: it only waits for its parent to read its status
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return False
+    """Whether the process runs (a zombie does not: it only waits for its parent to read its status)."""
+    from weatherballoon.remote.procinfo import is_alive
+
+    return pid is not None and pid > 0 and is_alive(pid, None)
 
 
 def cmdline(pid: int) -> str:

@@ -28,7 +28,7 @@ from weatherballoon.lambdas.dynamo_store import DynamoStore
 from weatherballoon.lambdas.records import InstanceRecord, InstanceState, JobRecord
 from weatherballoon.remote.procinfo import is_alive
 
-from tests.support import sshd
+from tests.support import sshd, waiting
 from tests.support.moto_server import DUMMY_CREDENTIALS
 
 REPO = Path(__file__).resolve().parents[3]
@@ -82,16 +82,13 @@ def host_key(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def wait_for(predicate: Callable[[], Any], timeout: float, what: str, machine: Machine | None = None) -> Any:
-    """The first truthy value of `predicate()`; on timeout the error names `what` and shows the daemon log."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            log = "\n--- daemon.log ---\n" + machine.log() if machine is not None else ""
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}{log}")
-        time.sleep(0.05)
+    """`tests.support.waiting.wait_for`, every 0.05 s; on timeout the error also shows the daemon log."""
+    try:
+        return waiting.wait_for(predicate, timeout, what, interval=0.05)
+    except AssertionError as exc:
+        if machine is None:
+            raise
+        raise AssertionError(f"{exc}\n--- daemon.log ---\n{machine.log()}") from None
 
 
 class Machine:
