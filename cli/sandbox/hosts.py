@@ -43,6 +43,7 @@ class HostManager:
         self.refused: dict[str, HostRecord] = {}  # instances that get no host, and why
         self.ended: list[HostRecord] = []
         self.busy: set[str] = set()  # hosts being made (not yet safe to remove)
+        self.releasing: set[str] = set()  # private IPs of hosts being shut down (their routes still exist)
         self.lock = threading.RLock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -82,8 +83,13 @@ class HostManager:
             gone = [h for i, h in self.hosts.items() if i not in instances and i not in self.busy]
             for instance_id in [i for i in self.refused if i not in instances]:
                 del self.refused[instance_id]
+        with self.lock:
+            # EC2 (moto) hands a freed private IP to the next launch at once, while the host that had it may
+            # still be shutting down (its grace): that instance gets its host on a later tick.
+            taken = self.releasing | {host.link.address for host in self.hosts.values()}
         for instance_id in sorted(set(instances) - known):
-            self.adopt(instance_id, instances[instance_id])
+            if instances[instance_id].get("PrivateIpAddress") not in taken:
+                self.adopt(instance_id, instances[instance_id])
         # Hosts shut down side by side: each gives its processes a grace between SIGTERM and SIGKILL.
         halts: list[Callable[[], None]] = [
             functools.partial(self.end, host, "terminated", "its instance was terminated or stopped in EC2")
@@ -198,7 +204,12 @@ class HostManager:
             if self.hosts.get(host.instance_id) is not host:
                 return
             del self.hosts[host.instance_id]
-        host.remove()
+            self.releasing.add(host.link.address)
+        try:
+            host.remove()
+        finally:
+            with self.lock:
+                self.releasing.discard(host.link.address)
         record = host.record.replace(state=state, reason=reason, ended_at=time.time())
         with self.lock:
             self.ended = [*self.ended, record][-KEEP_ENDED:]
