@@ -31,7 +31,7 @@ def command() -> None:
 @click.option("--idle-minutes", type=click.FloatRange(min=0), default=10.0, show_default=True, metavar="M",
               help="Keep-warm time after the last job (stack parameter and supervision.idleMinutes).")  # fmt: skip
 @click.option("--no-stack", is_flag=True,
-              help="Deploy no wb stack: an account as new as a real one, for `wb bootstrap` or `wb doctor --live`.")  # fmt: skip
+              help="Deploy no wb stack: a new account, for `wb bootstrap` or `wb doctor --live`.")  # fmt: skip
 @click.pass_obj
 def up(app: App, reaper_period: float, lease_minutes: float, idle_minutes: float, no_stack: bool) -> int:
     """Start the sandbox in the background (it outlives this terminal)."""

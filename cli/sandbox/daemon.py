@@ -1,9 +1,9 @@
 """The sandbox daemon: `python -m weatherballoon.cli.sandbox.daemon SANDBOX_DIR`, started detached by `up`.
 
 It brings the parts up in order (moto, the Powertools layer, the stack unless `--no-stack`, the hosts'
-account and python, the relay, the reaper timer, the host manager), reporting each step in `sandbox.json`, then waits for SIGTERM
-(`wb sandbox down`) and takes everything down again in reverse order. If a step fails it says which and why,
-takes down what it had made, and exits 1.
+account and python, the relay, the reaper timer, the host manager), reporting each step in `sandbox.json`,
+then waits for SIGTERM (`wb sandbox down`) and takes everything down again in reverse order. If a step fails
+it says which and why, takes down what it had made, and exits 1.
 """
 
 from __future__ import annotations
