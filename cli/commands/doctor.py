@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
 import click
 
 from ..app import App
@@ -62,6 +65,7 @@ def _live(
 ) -> int:
     import os
     import sys
+    import time
     from pathlib import Path
 
     from ..aws.first_contact.preflight import Options
@@ -79,14 +83,33 @@ def _live(
     def say(text: str) -> None:
         app.say(f"doctor: {text}")
 
+    began = time.monotonic()
     preflight = plan_run(aws, options, user, say)
     progress = StackProgress(quiet=app.quiet)
     try:
-        report = first_contact(aws, preflight, private_dir("doctor"), say, progress)
+        with _stopped_like_ctrl_c():
+            report = first_contact(aws, preflight, private_dir("doctor"), say, progress, time.monotonic() - began)
     finally:
         progress.close()
     sys.stdout.write("\n".join(report.lines()) + "\n")
     return 0 if report.passed else 1
+
+
+@contextlib.contextmanager
+def _stopped_like_ctrl_c() -> Iterator[None]:
+    """SIGTERM (and SIGHUP: the terminal closed) stop the run as Ctrl-C does, so its teardown still runs."""
+    import signal
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    wanted = [signal.SIGTERM] + ([signal.SIGHUP] if hasattr(signal, "SIGHUP") else [])
+    previous = {sig: signal.signal(sig, interrupt) for sig in wanted}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def _checks(app: App, region: str | None) -> int:

@@ -69,9 +69,9 @@ class Report:
 
     def lines(self) -> list[str]:
         out = [f"wb doctor --live: {self.region}, account {self.account}, stack {self.stack}", ""]
-        out.append(f"{'STEP':<14} {'RESULT':<6} {'TIME':>8}  DETAIL")
+        out.append(f"{'STEP':<14} {'RESULT':<6} {'TIME':>7}  DETAIL")
         for step in self.steps:
-            out.append(f"{step.name:<14} {step.status:<6} {step.duration_s:>7.1f}s  {step.detail}")
+            out.append(f"{step.name:<14} {step.status:<6} {step.duration_s:>6.1f}s  {step.detail}")
         faults = [step for step in self.steps if step.fault is not None]
         if faults:
             out += ["", "overspend: time billed past the moment spending should have stopped"]

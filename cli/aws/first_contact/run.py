@@ -103,7 +103,12 @@ def run_step(ctx: RunContext, step: Step) -> StepResult:
 
 
 def first_contact(
-    aws: AwsSession, preflight: Preflight, log_root: Path, say: Callable[[str], None], sink: EventSink
+    aws: AwsSession,
+    preflight: Preflight,
+    log_root: Path,
+    say: Callable[[str], None],
+    sink: EventSink,
+    preflight_s: float = 0.0,
 ) -> Report:
     """Run the steps against the account, tear down whatever happened, and return the report."""
     names = preflight.names
@@ -111,9 +116,10 @@ def first_contact(
     report = Report(aws.region, preflight.identity.account, names.stack, log_dir, preflight.plan)
     plan = preflight.plan
     summary = f"{plan.rate.describe()}; worst case ${plan.worst_usd:.4f} of the ${plan.cap_usd:g} cap"
-    report.steps.append(StepResult("preflight", "ok", 0.0, summary))
+    report.steps.append(StepResult("preflight", "ok", preflight_s, summary))
     workspace = Workspace(log_dir, names.project, preflight.clients)
     workspace.create()
+    say(f"logs and report: {log_dir}")
     ctx = RunContext(aws, preflight, RunFleet(aws.client("ec2"), names.team), workspace, say, sink)
     started_at = time.time()
     try:
@@ -128,8 +134,7 @@ def first_contact(
         failed = not all(step.ok for step in report.steps)
         done = tear_down(ctx, failed=failed, started_at=started_at)
         status = "FAIL" if done.leftovers else "ok"
-        detail = "; ".join(done.removed) if not done.leftovers else f"{len(done.leftovers)} thing(s) left, see below"
-        report.steps.append(StepResult("destroy", status, time.monotonic() - began, detail))
+        report.steps.append(StepResult("destroy", status, time.monotonic() - began, done.summary()))
         report.leftovers = done.leftovers
         report.machines = sorted(ctx.fleet.machines.values(), key=lambda m: m.launched_at)
         report.cost_usd = spent_usd(report.machines, preflight.plan.rate, time.time())

@@ -29,10 +29,10 @@ POLL_S = 2.0
 
 @dataclass
 class Teardown:
-    removed: list[str] = field(default_factory=list)
-    leftovers: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)  # what each part removed (or kept), in a few words
+    leftovers: list[str] = field(default_factory=list)  # what it could not remove, and the command that does
 
-    def attempt(self, what: str, action: Callable[[], Any], by_hand: str) -> None:
+    def attempt(self, what: str, action: Callable[[], str], by_hand: str) -> None:
         try:
             result = action()
         except Exception as exc:  # every part is tried; the failure is reported with its manual fix
@@ -40,7 +40,12 @@ class Teardown:
             self.leftovers.append(f"{what}: {message}\n    {by_hand}")
         else:
             if result:
-                self.removed.append(f"{what}: {result}" if isinstance(result, str) else what)
+                self.removed.append(result)
+
+    def summary(self) -> str:
+        if self.leftovers:
+            return f"{len(self.leftovers)} thing(s) not removed (below); " + "; ".join(self.removed)
+        return "; ".join(self.removed) or "nothing to remove"
 
 
 def wait_terminated(ctx: RunContext) -> str:
@@ -50,7 +55,7 @@ def wait_terminated(ctx: RunContext) -> str:
             left = [f"{m.instance_id} ({m.state})" for m in ctx.fleet.machines.values() if m.state != "terminated"]
             raise TimeoutError(f"still not terminated after {TERMINATED_WAIT_S:g} s: {', '.join(left)}")
         time.sleep(min(POLL_S, ctx.plan.timing.poll_s * 4))
-    return f"{len(ctx.fleet.machines)} machine(s) terminated"
+    return ""
 
 
 def save_diagnostics(ctx: RunContext, failed: bool, started_at: float) -> str:
@@ -61,14 +66,14 @@ def save_diagnostics(ctx: RunContext, failed: bool, started_at: float) -> str:
         with translated(denied_hint="you need logs:FilterLogEvents on the reaper's log group"):
             path = ctx.workspace.root / "reaper.log"
             count = save_reaper_logs(ctx.aws.client("logs"), group, int(started_at * 1000), path)
-        saved.append(f"reaper.log ({count} events)")
+        saved.append(f"reaper.log ({count} lines)")
     if failed:
         for instance_id in sorted(ctx.fleet.machines):
             with translated(denied_hint="you need ec2:GetConsoleOutput"):
                 path = ctx.workspace.root / f"console-{instance_id}.txt"
                 if save_console_output(ctx.aws.client("ec2"), instance_id, path):
                     saved.append(path.name)
-    return "saved " + ", ".join(saved) if saved else ""
+    return "kept " + ", ".join(saved) if saved else ""
 
 
 def delete_stack(ctx: RunContext, retained: list[tuple[str, str, str]]) -> str:
@@ -84,7 +89,7 @@ def delete_stack(ctx: RunContext, retained: list[tuple[str, str, str]]) -> str:
     final, _ = wait_for_stack(cfn, stack.stack_id, feed, ctx.sink)
     if final.status != "DELETE_COMPLETE":
         raise RuntimeError(f"stack {stack.name} is {final.status}: {final.status_reason or 'see its events'}")
-    return f"stack {stack.name} deleted"
+    return f"deleted stack {stack.name}"
 
 
 def empty_and_delete_bucket(s3: Any, bucket: str) -> str:
@@ -103,7 +108,7 @@ def empty_and_delete_bucket(s3: Any, bucket: str) -> str:
             if exc.response.get("Error", {}).get("Code") == "NoSuchBucket":
                 return ""
             raise
-    return f"bucket {bucket} deleted ({count} objects)"
+    return f"deleted bucket {bucket} ({count} objects)"
 
 
 def tear_down(ctx: RunContext, *, failed: bool, started_at: float) -> Teardown:
@@ -114,7 +119,7 @@ def tear_down(ctx: RunContext, *, failed: bool, started_at: float) -> Teardown:
 
     def terminate() -> str:
         ended.extend(ctx.fleet.terminate_live())
-        return f"terminated {', '.join(ended)}" if ended else ""
+        return f"terminated {', '.join(ended)}" if ended else "no machine left running"
 
     ids = " ".join(sorted(ctx.fleet.machines)) or "<the run's instances, tag wb:team=" + names.team + ">"
     done.attempt("machines", terminate, f"aws ec2 terminate-instances --region {region} --instance-ids {ids}")
@@ -133,7 +138,7 @@ def tear_down(ctx: RunContext, *, failed: bool, started_at: float) -> Teardown:
     staging = Staging(s3, account=ctx.identity.account, region=region, bucket=names.staging_bucket)
     done.attempt(
         "staging bucket",
-        lambda: f"bucket {staging.bucket} deleted ({staging.remove()} objects)" if staging.exists() else "",
+        lambda: f"deleted bucket {staging.bucket} ({staging.remove()} objects)" if staging.exists() else "",
         f"aws s3 rb s3://{names.staging_bucket} --force",
     )
     done.attempt("local state", _remove_local(ctx), f"rm -rf {ctx.workspace.data_dir} {ctx.workspace.project.parent}")
@@ -143,6 +148,6 @@ def tear_down(ctx: RunContext, *, failed: bool, started_at: float) -> Teardown:
 def _remove_local(ctx: RunContext) -> Callable[[], str]:
     def remove() -> str:
         ctx.workspace.remove_private_state()
-        return "the clients' SSH keys and project folder removed"
+        return "deleted the clients' SSH keys"
 
     return remove
