@@ -153,8 +153,10 @@ class Host:
             "WB_AGENT_ENV_EXTRA": "".join(f"{key}={value}\n" for key, value in extra.items()),
             **extra,
         }
-        # No WB_TABLE / WB_BUCKET here: boot.py reads them from the user-data's `# wb:table` and `# wb:bucket`
-        # lines, as on EC2, so an instance of any stack in the sandbox writes into its own stack's table.
+        if state.table_name:
+            env["WB_TABLE"] = state.table_name
+        if state.bucket:
+            env["WB_BUCKET"] = state.bucket
         return env
 
     def boot(self) -> None:

@@ -44,7 +44,7 @@ def run(ctx: RunContext) -> StepOutcome:
     ended_at = wait_ended(ctx, instance_id, timing.end_s, f"{instance_id} to end for the budget")
     row = ctx.row(instance_id)
     reason = row.reap_reason if row is not None else None
-    fault = Fault(instance_id, "the budget used up", set_at, ended_at, ctx.bound_s(), ended_by(row), set_at)
+    fault = Fault(instance_id, "the moment the budget ran out", set_at, ended_at, ctx.bound_s(), ended_by(row), set_at)
     problems = []
     if client.returncode != 124:
         problems.append(f"`wb run` exited {client.returncode}, not 124")

@@ -35,7 +35,7 @@ def test_a_run_passes_only_when_every_step_passed_and_nothing_is_left(tmp_path: 
 
 
 def test_an_overspend_past_its_bound_is_flagged_and_saved_as_json(tmp_path: Path) -> None:
-    late = Fault("i-0abc", "the budget used up", 100.0, 200.0, 67.0, "the reaper (owner-budget)", 100.0)
+    late = Fault("i-0abc", "the moment the budget ran out", 100.0, 200.0, 67.0, "the reaper (owner-budget)", 100.0)
     assert late.overspend_s == 100.0 and not late.within_bound
     saved = report(tmp_path, StepResult("budget", "FAIL", 100.0, "late", late))
     saved.save()
