@@ -18,7 +18,7 @@ class Fault:
     """A fault the run made, and how long the machine was billed past the moment it should have stopped."""
 
     instance_id: str
-    basis: str  # what `should_stop_at` is: "its last lease", "the budget used up"
+    basis: str  # what `should_stop_at` is: "its last lease", "the moment the budget ran out"
     should_stop_at: float
     ended_at: float
     bound_s: float
