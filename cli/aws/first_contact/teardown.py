@@ -13,6 +13,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from ..destroy import retained_resources
@@ -124,7 +125,7 @@ def tear_down(ctx: RunContext, *, failed: bool, started_at: float) -> Teardown:
     ids = " ".join(sorted(ctx.fleet.machines)) or "<the run's instances, tag wb:team=" + names.team + ">"
     done.attempt("machines", terminate, f"aws ec2 terminate-instances --region {region} --instance-ids {ids}")
     done.attempt("diagnostics", lambda: save_diagnostics(ctx, failed, started_at), "(nothing to remove)")
-    done.attempt("machines", lambda: wait_terminated(ctx), "wait until they are terminated, then remove the rest")
+    done.attempt("machines ending", lambda: wait_terminated(ctx), "wait until they are terminated, then the rest")
     retained: list[tuple[str, str, str]] = []
     done.attempt(
         "stack",
@@ -133,8 +134,9 @@ def tear_down(ctx: RunContext, *, failed: bool, started_at: float) -> Teardown:
     )
     s3 = ctx.aws.client("s3")
     for _, _, bucket in retained:
-        remove = lambda b=bucket: empty_and_delete_bucket(s3, b)  # noqa: E731
-        done.attempt(f"bucket {bucket}", remove, f"aws s3 rb s3://{bucket} --force")
+        done.attempt(
+            f"bucket {bucket}", partial(empty_and_delete_bucket, s3, bucket), f"aws s3 rb s3://{bucket} --force"
+        )
     staging = Staging(s3, account=ctx.identity.account, region=region, bucket=names.staging_bucket)
     done.attempt(
         "staging bucket",
