@@ -38,6 +38,7 @@ class BootstrapRequest:
     reaper_mode: str | None = None
     ssh_cidr: str | None = None
     vpc_id: str | None = None
+    staging_bucket: str | None = None  # None: the account's shared staging bucket (see staging.py)
 
     def flag_values(self) -> dict[str, tuple[str, str]]:
         """parameter name -> (value, flag) for each flag given."""
@@ -145,7 +146,7 @@ def prepare(aws: AwsSession, request: BootstrapRequest, *, template: dict[str, A
             hint="this wb and its template disagree: reinstall weatherballoon",
         )
     bundle = build_bundle()
-    staging = Staging(aws.client("s3"), account=identity.account, region=region)
+    staging = Staging(aws.client("s3"), account=identity.account, region=region, bucket=request.staging_bucket)
     requested = {name: specs[name].check(value, flag=flag) for name, (value, flag) in request.flag_values().items()}
     requested[p.CODE_BUCKET] = staging.bucket
     requested[p.CODE_KEY] = bundle.key

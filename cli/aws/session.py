@@ -118,6 +118,16 @@ class AwsSession:
         return self._identity
 
 
+def stack_name_for(app: App) -> str:
+    """The stack a command works with: `provisioner.stack` (or `WB_STACK`) when a project is in reach."""
+    from ..config.loader import find_config_file
+    from .stack import STACK_NAME
+
+    if find_config_file(app.cwd or Path.cwd(), os.environ) is not None or os.environ.get("WB_KIND"):
+        return app.config().config.provisioner.stack
+    return STACK_NAME
+
+
 def session_for(app: App, *, region: str | None = None) -> AwsSession:
     """The session a command uses: `--region`, then the project's `provisioner.region` and `provisioner.cred`
     (when a `.weatherballoon.json` is in reach), then the AWS chain. Admin commands work without a project."""

@@ -92,7 +92,7 @@ def require_stack(cfn: Any, region: str, name: str = STACK_NAME) -> StackInfo:
     stack = describe_stack(cfn, name)
     if stack is None or stack.status == "REVIEW_IN_PROGRESS":
         raise AwsError(
-            f"no weatherballoon stack in {region}",
+            f"no {name} stack in {region}" if name != STACK_NAME else f"no weatherballoon stack in {region}",
             code="NoStack",
             hint="an admin deploys it once with `wb bootstrap`; or pick the region with --region / AWS_REGION",
         )

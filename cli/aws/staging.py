@@ -37,11 +37,12 @@ def _tls_only_policy(bucket: str) -> str:
 
 
 class Staging:
-    def __init__(self, s3: Any, *, account: str, region: str) -> None:
+    def __init__(self, s3: Any, *, account: str, region: str, bucket: str | None = None) -> None:
+        """`bucket`: the account's shared `wb-bootstrap-<account>-<region>` unless a stack wants its own."""
         self.s3 = s3
         self.account = account
         self.region = region
-        self.bucket = staging_bucket_name(account, region)
+        self.bucket = bucket or staging_bucket_name(account, region)
 
     def exists(self) -> bool:
         from botocore.exceptions import ClientError

@@ -26,13 +26,13 @@ def show(app: App, as_json: bool, region: str | None) -> int:
     from weatherballoon.lambdas.clock import month_of, system_clock
 
     from ..aws.ledger import month_report, open_store
-    from ..aws.session import session_for
+    from ..aws.session import session_for, stack_name_for
     from ..aws.stack import require_stack
     from ..render.money import format_usd_or
     from ..render.table import print_json, print_table
 
     aws = session_for(app, region=region)
-    stack = require_stack(aws.client("cloudformation"), aws.region)
+    stack = require_stack(aws.client("cloudformation"), aws.region, stack_name_for(app))
     report = month_report(open_store(aws, stack), stack, month_of(system_clock()))
     lines = [*report.teams, *report.owners]
     if as_json:
@@ -63,14 +63,14 @@ def set_budget(app: App, owner: str, usd: float, is_team: bool, region: str | No
 
     from ..aws.ledger import open_store, table_errors
     from ..aws.principal import owner_id
-    from ..aws.session import session_for
+    from ..aws.session import session_for, stack_name_for
     from ..aws.stack import require_stack
     from ..errors import UsageError
     from ..render.money import format_usd
 
     aws = session_for(app, region=region)
     me = aws.identity()
-    stack = require_stack(aws.client("cloudformation"), aws.region)
+    stack = require_stack(aws.client("cloudformation"), aws.region, stack_name_for(app))
     name = owner if is_team else owner_id(aws.client("iam"), owner)
     scope = Scope.TEAM if is_team else Scope.OWNER
     try:

@@ -27,14 +27,14 @@ def command(app: App, month: str | None, everyone: bool, as_json: bool, region: 
     from weatherballoon.lambdas.clock import month_of, system_clock
 
     from ..aws.ledger import month_report, open_store
-    from ..aws.session import session_for
+    from ..aws.session import session_for, stack_name_for
     from ..aws.stack import require_stack
     from ..render.money import format_usd_or
     from ..render.table import print_json, print_table
 
     aws = session_for(app, region=region)
     me = aws.identity()
-    stack = require_stack(aws.client("cloudformation"), aws.region)
+    stack = require_stack(aws.client("cloudformation"), aws.region, stack_name_for(app))
     report = month_report(open_store(aws, stack), stack, month or month_of(system_clock()))
     lines = report.owners if everyone else [report.owner(me.user_id)]
     teams = report.teams if everyone else []

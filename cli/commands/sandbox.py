@@ -1,4 +1,4 @@
-"""wb sandbox up [--reaper-period SECONDS] [--lease-minutes M] [--idle-minutes M] | env | status | down"""
+"""wb sandbox up [--reaper-period SECONDS] [--lease-minutes M] [--idle-minutes M] [--no-stack] | env | status | down"""
 
 from __future__ import annotations
 
@@ -30,13 +30,17 @@ def command() -> None:
               help="Lease horizon (stack parameter and supervision.leaseMinutes); 0.1 is 6 s.")  # fmt: skip
 @click.option("--idle-minutes", type=click.FloatRange(min=0), default=10.0, show_default=True, metavar="M",
               help="Keep-warm time after the last job (stack parameter and supervision.idleMinutes).")  # fmt: skip
+@click.option("--no-stack", is_flag=True,
+              help="Deploy no wb stack: a new account, for `wb bootstrap` or `wb doctor --live`.")  # fmt: skip
 @click.pass_obj
-def up(app: App, reaper_period: float, lease_minutes: float, idle_minutes: float) -> int:
+def up(app: App, reaper_period: float, lease_minutes: float, idle_minutes: float, no_stack: bool) -> int:
     """Start the sandbox in the background (it outlives this terminal)."""
     from ..sandbox.control import up as start
     from ..sandbox.records import SandboxOptions
 
-    options = SandboxOptions(reaper_period_s=reaper_period, lease_minutes=lease_minutes, idle_minutes=idle_minutes)
+    options = SandboxOptions(
+        reaper_period_s=reaper_period, lease_minutes=lease_minutes, idle_minutes=idle_minutes, stack=not no_stack
+    )
     state = start(options, app.say)
     app.say(f"sandbox {state.sandbox_id} is up: AWS at {state.endpoint}, reaper every {reaper_period:g} s")
     app.say('next: eval "$(wb sandbox env)", then wb run -- COMMAND; `wb sandbox down` removes it all')

@@ -14,6 +14,7 @@ ENV_KEYS: dict[str, tuple[str, bool]] = {
     "WB_USERNAME": ("provisioner.os.username", False),
     "WB_CONNECT": ("provisioner.connect", False),
     "WB_TEAM": ("provisioner.team", False),
+    "WB_STACK": ("provisioner.stack", False),
     "WB_HOSTS": ("provisioner.hosts", True),
     "WB_IDENTITY_FILE": ("provisioner.identityFile", False),
     "WB_KNOWN_HOSTS_FILE": ("provisioner.knownHostsFile", False),

@@ -35,6 +35,7 @@ class ProvisionerConfig:
     connect: str = "public-ip"
     root_volume_gb: int = 100
     team: str = "default"
+    stack: str = "weatherballoon"
     hosts: tuple[str, ...] = ()
     identity_file: str | None = None
     known_hosts_file: str = "~/.ssh/known_hosts"

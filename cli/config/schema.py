@@ -33,6 +33,8 @@ class ProvisionerSchema(_Strict):
     connect: Literal["public-ip", "private-ip"] = "public-ip"
     root_volume_gb: int = Field(100, alias="rootVolumeGb", ge=8, le=16384)
     team: str = "default"
+    # CloudFormation's stack-name rule: a letter, then letters, digits and hyphens, 128 at most.
+    stack: str = Field("weatherballoon", pattern=r"^[A-Za-z][A-Za-z0-9-]{0,127}$")
     hosts: list[str] = []
     identity_file: str | None = Field(None, alias="identityFile")
     known_hosts_file: str = Field("~/.ssh/known_hosts", alias="knownHostsFile")

@@ -1,14 +1,15 @@
 """The sandbox daemon: `python -m weatherballoon.cli.sandbox.daemon SANDBOX_DIR`, started detached by `up`.
 
-It brings the parts up in order (moto, the Powertools layer, the stack, the hosts' account and python, the
-relay, the reaper timer, the host manager), reporting each step in `sandbox.json`, then waits for SIGTERM
-(`wb sandbox down`) and takes everything down again in reverse order. If a step fails it says which and why,
-takes down what it had made, and exits 1.
+It brings the parts up in order (moto, the Powertools layer, the stack unless `--no-stack`, the hosts'
+account and python, the relay, the reaper timer, the host manager), reporting each step in `sandbox.json`,
+then waits for SIGTERM (`wb sandbox down`) and takes everything down again in reverse order. If a step fails
+it says which and why, takes down what it had made, and exits 1.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 import secrets
@@ -103,11 +104,12 @@ class Daemon:
             vpc = pool.submit(sandbox_vpc, ec2, block)
             moto.publish_powertools_layer(lambda_client, shipped_template())
             vpc_id = vpc.result()
-        self.save(network=str(block))
+        self.save(network=str(block), vpc_id=vpc_id)
         network.fence(str(block))
-        self.step("deploying the stack with wb bootstrap")
-        facts = bootstrap(aws, options, vpc_id, lambda text: log.info("bootstrap: %s", text))
-        self.save(table_name=facts.table_name, bucket=facts.bucket)
+        if options.stack:
+            self.step("deploying the stack with wb bootstrap")
+            facts = bootstrap(aws, options, vpc_id, lambda text: log.info("bootstrap: %s", text))
+            self.save(table_name=facts.table_name, bucket=facts.bucket)
         self.step("creating the hosts' login account")
         name = account.account_name(self.state.sandbox_id)
         self.save(account=name)
@@ -121,13 +123,11 @@ class Daemon:
         build(self.layout.venv, login, Path(OPT))
         self.step("starting the relay, the reaper timer and the host manager")
         self.parts.append(Relay((network.GATEWAY, port), ("127.0.0.1", port)).start())
-        from .reaper_timer import LambdaContext, ReaperTimer
+        from .reaper_timer import ReaperTimer, reaper_functions
 
         identity = aws.identity()
-        arn = f"arn:aws:lambda:{options.region}:{identity.account}:function:{facts.reaper_function}"
-        context = LambdaContext(function_name=facts.reaper_function, invoked_function_arn=arn)
-        timer = ReaperTimer(options.reaper_period_s, facts.reaper_env, context, self.layout.reaper_file)
-        self.parts.append(timer.start())
+        functions = functools.partial(reaper_functions, lambda_client)
+        self.parts.append(ReaperTimer(options.reaper_period_s, functions, self.layout.reaper_file).start())
         host_context = HostContext(self.layout, self.state, login, identity.account)
         self.parts.append(HostManager(host_context, aws.client("ec2")).start())
 

@@ -27,6 +27,7 @@ class SandboxOptions:
     idle_minutes: float = 10.0
     region: str = DEFAULT_REGION
     instance_type: str = DEFAULT_INSTANCE_TYPE
+    stack: bool = True  # False: an account with no wb stack yet, as a new AWS account is (`up --no-stack`)
 
     @property
     def renew_seconds(self) -> float:
@@ -55,6 +56,7 @@ class SandboxState:
     account_created: bool = False
     gateway: str | None = None  # the control plane's address as hosts see it
     network: str | None = None  # the sandbox VPC's range: instances' private IPs
+    vpc_id: str | None = None  # the sandbox VPC (not moto's default VPC): `WB_VPC_ID` in `wb sandbox env`
     opt_created: bool = False  # the daemon made /opt/wb (a mount point) and removes it again
     table_name: str | None = None
     bucket: str | None = None

@@ -43,6 +43,9 @@ def wb_variables(state: SandboxState) -> dict[str, str]:
         "WB_INSTANCE_TYPE": options.instance_type,
         "WB_LEASE_MINUTES": number(options.lease_minutes),
         "WB_IDLE_MINUTES": number(options.idle_minutes),
+        # Not a config key: the VPC that `wb doctor --live --vpc-id` (and a bootstrap) should use, since the
+        # sandbox's hosts live in its own VPC, not in moto's default one.
+        "WB_VPC_ID": state.vpc_id or "",
     }
 
 

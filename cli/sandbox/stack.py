@@ -1,5 +1,6 @@
 """The supervision stack in the sandbox's moto, deployed by the real `wb bootstrap` code (plan + deploy),
-and what the rest of the sandbox needs from it: the table, the bucket and the reaper's environment."""
+and what `wb sandbox status` shows of it: the table and the bucket. (The reaper timer finds every stack's
+reaper function by itself, see `reaper_timer`.)"""
 
 from __future__ import annotations
 
@@ -21,8 +22,6 @@ POLL_S = 0.25  # moto settles at once; the real CloudFormation is polled every 3
 class StackFacts:
     table_name: str
     bucket: str
-    reaper_function: str
-    reaper_env: dict[str, str]  # the Lambda's environment, as the stack configured it
 
 
 class _LogSink:
@@ -62,13 +61,4 @@ def bootstrap(aws: AwsSession, options: SandboxOptions, vpc_id: str, say: Callab
     outcome = apply(deployment, aws, _LogSink(say), say, poll_s=POLL_S)
     if outcome.stack is None:
         raise SandboxError("wb bootstrap deployed no stack into the sandbox")
-    stack = outcome.stack
-    function = stack.output("ReaperFunctionName")
-    configuration = aws.client("lambda").get_function_configuration(FunctionName=function)
-    variables = configuration.get("Environment", {}).get("Variables", {})
-    return StackFacts(
-        table_name=stack.output("TableName"),
-        bucket=stack.output("BucketName"),
-        reaper_function=function,
-        reaper_env={key: str(value) for key, value in variables.items()},
-    )
+    return StackFacts(table_name=outcome.stack.output("TableName"), bucket=outcome.stack.output("BucketName"))

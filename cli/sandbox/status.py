@@ -30,6 +30,8 @@ def summary_lines(state: SandboxState, alive: bool, reaper: ReaperStatus | None,
         f"hosts     login {state.account or '-'}; private IPs in {state.network or '-'}, reached by route from here",
         f"leases    lease {options.lease_minutes:g} min, idle {options.idle_minutes:g} min; "
         f"agents renew every {options.renew_seconds:g} s",
+        f"stack     {'table ' + state.table_name if state.table_name else 'none yet (--no-stack)'}; "
+        f"VPC {state.vpc_id or '-'}",
     ]
     if state.phase == "failed" and state.message:
         lines.append(f"failure   {state.message}")

@@ -11,8 +11,12 @@ import pytest
 import tomllib
 
 ROOT = Path(__file__).resolve().parents[2]
-FOLDERS = {"cli": "weatherballoon.cli", "infra": "weatherballoon.infra", "lambdas": "weatherballoon.lambdas",
-           "remote": "weatherballoon.remote"}
+FOLDERS = {
+    "cli": "weatherballoon.cli",
+    "infra": "weatherballoon.infra",
+    "lambdas": "weatherballoon.lambdas",
+    "remote": "weatherballoon.remote",
+}
 
 
 def test_every_package_folder_is_listed() -> None:
@@ -50,3 +54,13 @@ def test_wheel_ships_the_template_prices_and_entry_points(wheel: zipfile.ZipFile
     text = wheel.read(entry_points).decode()
     assert "wb = weatherballoon.cli.entry:main" in text
     assert "[weatherballoon.providers]" in text and "ssh = " in text
+
+
+def test_wheel_ships_the_first_contact_run(wheel: zipfile.ZipFile) -> None:
+    """`wb doctor --live` works for a pip-installed user: its package and every step are in the wheel."""
+    names = set(wheel.namelist())
+    package = ROOT / "cli" / "aws" / "first_contact"
+    shipped = "weatherballoon/cli/aws/first_contact/"
+    modules = {shipped + p.relative_to(package).as_posix() for p in package.rglob("*.py")}
+    assert {shipped + "run.py", shipped + "steps/budget.py"} <= modules
+    assert modules <= names

@@ -106,7 +106,7 @@ class ControlPlane:
 
     @cached_property
     def stack(self) -> StackInfo:
-        return require_stack(self.aws.client("cloudformation"), self.region)
+        return require_stack(self.aws.client("cloudformation"), self.region, self.config.provisioner.stack)
 
     @cached_property
     def store(self) -> DynamoStore:
