@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import click
+from weatherballoon.lambdas.limits import JOB_MAX_COST_USD
 
 from ..app import App
 from ..durations import DurationType
+from ..numbers import LimitedFloat
 
 if TYPE_CHECKING:
     from ..session.prefetch import Prefetch
@@ -30,7 +32,7 @@ def _env_pair(ctx: click.Context, param: click.Parameter, values: tuple[str, ...
 @click.option("--spot/--on-demand", default=None, help="Use spot capacity (falls back to on-demand).")
 @click.option("--fresh", is_flag=True, help="Never reuse a warm machine.")
 @click.option("--max-time", type=DurationType(), help="Hard cap for this job: 90s, 45m, 2h.")
-@click.option("--max-cost", type=click.FloatRange(min=0, min_open=True), help="Hard cap in USD for this job.")
+@click.option("--max-cost", type=LimitedFloat(JOB_MAX_COST_USD), metavar="USD", help="Hard cap in USD for this job.")
 @click.option("-e", "--env", "env", multiple=True, callback=_env_pair, metavar="KEY=VALUE", help="Repeatable.")
 @click.option("-o", "--output", "outputs", multiple=True, metavar="GLOB", help="Repeatable; adds to sync.outputs.")
 @click.option("-q", "--quiet", is_flag=True, help="Silence wb's own notices.")

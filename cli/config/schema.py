@@ -6,9 +6,17 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from weatherballoon.lambdas import limits
 
 from .model import HOST_PATTERN
+
+_SUPERVISION_RANGES = {
+    "lease_minutes": limits.LEASE_MINUTES,
+    "idle_minutes": limits.IDLE_MINUTES,
+    "max_hours": limits.MAX_HOURS,
+    "max_cost_usd": limits.JOB_MAX_COST_USD,
+}
 
 
 class _Strict(BaseModel):
@@ -57,10 +65,19 @@ class SyncSchema(_Strict):
 
 
 class SupervisionSchema(_Strict):
-    lease_minutes: float = Field(5.0, alias="leaseMinutes", gt=0)
-    idle_minutes: float = Field(10.0, alias="idleMinutes", ge=0)
-    max_hours: float = Field(24.0, alias="maxHours", gt=0)
-    max_cost_usd: float | None = Field(None, alias="maxCostUsd", gt=0)
+    """Each number must lie in its range of `lambdas/limits.py` (never nan or inf)."""
+
+    lease_minutes: float = Field(5.0, alias="leaseMinutes")
+    idle_minutes: float = Field(10.0, alias="idleMinutes")
+    max_hours: float = Field(24.0, alias="maxHours")
+    max_cost_usd: float | None = Field(None, alias="maxCostUsd")
+
+    @field_validator("lease_minutes", "idle_minutes", "max_hours", "max_cost_usd")
+    @classmethod
+    def _in_range(cls, value: float | None, info: ValidationInfo) -> float | None:
+        if value is None:
+            return None
+        return _SUPERVISION_RANGES[str(info.field_name)].parse(value)
 
 
 class WbConfigSchema(_Strict):
