@@ -10,7 +10,7 @@ import click
 from weatherballoon.lambdas import limits
 
 from ..app import App
-from ..numbers import LimitedFloat
+from ..flag_types import LimitedFloat
 
 if TYPE_CHECKING:
     from ..aws.plan import Deployment

@@ -6,7 +6,7 @@ import click
 from weatherballoon.lambdas.limits import BUDGET_USD
 
 from ..app import App
-from ..numbers import LimitedFloat
+from ..flag_types import LimitedFloat
 
 ADMIN_HINT = (
     "budgets are written by admins: the AdminPolicyArn policy attached, and your ARN in the stack's "

@@ -9,7 +9,7 @@ from weatherballoon.lambdas.limits import JOB_MAX_COST_USD
 
 from ..app import App
 from ..durations import DurationType
-from ..numbers import LimitedFloat
+from ..flag_types import LimitedFloat, OutputGlob
 
 if TYPE_CHECKING:
     from ..session.prefetch import Prefetch
@@ -34,7 +34,15 @@ def _env_pair(ctx: click.Context, param: click.Parameter, values: tuple[str, ...
 @click.option("--max-time", type=DurationType(), help="Hard cap for this job: 90s, 45m, 2h.")
 @click.option("--max-cost", type=LimitedFloat(JOB_MAX_COST_USD), metavar="USD", help="Hard cap in USD for this job.")
 @click.option("-e", "--env", "env", multiple=True, callback=_env_pair, metavar="KEY=VALUE", help="Repeatable.")
-@click.option("-o", "--output", "outputs", multiple=True, metavar="GLOB", help="Repeatable; adds to sync.outputs.")
+@click.option(
+    "-o",
+    "--output",
+    "outputs",
+    multiple=True,
+    type=OutputGlob(),
+    metavar="GLOB",
+    help="Repeatable; adds to sync.outputs.",
+)
 @click.option("-q", "--quiet", is_flag=True, help="Silence wb's own notices.")
 @click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
 @click.pass_obj

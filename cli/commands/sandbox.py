@@ -8,7 +8,7 @@ import click
 from weatherballoon.lambdas import limits
 
 from ..app import App
-from ..numbers import LimitedFloat
+from ..flag_types import LimitedFloat
 
 # The stack's own minimum lease (its LeaseMinutes MinValue) and a reaper period of half a second to a day.
 LEASE_MINUTES = limits.Range(0.1, limits.LEASE_MINUTES.high, "minutes")

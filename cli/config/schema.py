@@ -8,6 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 from weatherballoon.lambdas import limits
+from weatherballoon.remote.sync_globs import outside_root
 
 from .model import HOST_PATTERN
 
@@ -62,6 +63,30 @@ class SyncSchema(_Strict):
     adir_server: str | None = Field(None, alias="adirServer")
     dir_storage: str | None = Field(None, alias="dirStorage")
     outputs: list[str] = []
+
+    @field_validator("outputs")
+    @classmethod
+    def _outputs_stay_inside_the_root(cls, globs: list[str]) -> list[str]:
+        for glob in globs:
+            why = outside_root(glob)
+            if why:
+                raise ValueError(f"the output glob {glob!r} {why}")
+        return globs
+
+    @field_validator("file_excludes")
+    @classmethod
+    def _excludes_are_gitignore_patterns(cls, patterns: list[str] | None) -> list[str] | None:
+        """Compiled as the sync compiles them, so a pattern it cannot use fails here, not in `wb run`."""
+        for pattern in patterns or []:
+            if not pattern.strip():
+                continue
+            from pathspec import GitIgnoreSpec
+
+            try:
+                GitIgnoreSpec.from_lines([pattern])
+            except ValueError:
+                raise ValueError(f"{pattern!r} is not a valid gitignore-style pattern") from None
+        return patterns
 
 
 class SupervisionSchema(_Strict):

@@ -136,7 +136,11 @@ class SshSession:
 
     def exec(self, command: str) -> RemoteExec:
         channel = self.channel()
-        channel.exec_command(command)
+        try:
+            channel.exec_command(command)
+        except EOFError as exc:  # the server dropped the whole connection (sshd does on a malformed request)
+            channel.close()
+            raise ConnectError("the server closed the SSH connection", host=self.target.label) from exc
         return RemoteExec(channel)
 
     def run(self, command: str, *, stdin: bytes | None = None) -> tuple[int, bytes, bytes]:
