@@ -85,10 +85,10 @@ def check_supervision_settings(stack: StackInfo) -> Check:
         try:
             value = stack.number_output(key)
         except ConfigError as exc:
-            return Check("supervision settings", False, exc.message, exc.hint)
+            return Check("stack settings", False, exc.message, exc.hint)
         if value is not None:
             found.append(f"{key} {value:g}")
-    return Check("supervision settings", True, ", ".join(found) or "the stack sets none (client defaults apply)")
+    return Check("stack settings", True, ", ".join(found) or "the stack sets none (client defaults apply)")
 
 
 def check_table(aws: AwsSession, stack: StackInfo) -> Check:
@@ -170,7 +170,7 @@ def run_checks(aws: AwsSession, *, client_version: str, now: float, report: Call
         if not found.ok:
             stack = None
     if stack is None or who is None:
-        names = ("version", "supervision settings", "table", "reaper", "reaper ran", "member policy")
+        names = ("version", "stack settings", "table", "reaper", "reaper ran", "member policy")
         for name in names if who is not None else ("stack", *names):
             add(Check(name, False, "needs " + ("credentials" if who is None else "the stack"), skipped=True))
         return results
