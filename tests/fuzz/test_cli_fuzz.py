@@ -11,7 +11,7 @@ from tests.fuzz.harness import check, run_here, sandbox
 from tests.fuzz.strategies import cli_arguments
 
 
-@settings(max_examples=examples(400))
+@settings(max_examples=examples(800))
 @given(args=cli_arguments())
 def test_command_lines(args: list[str]) -> None:
     with sandbox() as box:

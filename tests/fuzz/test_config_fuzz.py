@@ -14,7 +14,7 @@ from tests.fuzz.strategies import config_texts, near_valid_configs, path_text
 READERS = st.sampled_from([["config", "validate"], ["config", "show", "--json"], ["config", "show"]])
 
 
-@settings(max_examples=examples(300))
+@settings(max_examples=examples(500))
 @given(content=config_texts(), command=READERS)
 def test_config_files(content: str | bytes, command: list[str]) -> None:
     with sandbox(config=None) as box:
@@ -23,7 +23,7 @@ def test_config_files(content: str | bytes, command: list[str]) -> None:
         check(run_here(box, command), before=before, box=box)
 
 
-@settings(max_examples=examples(300))
+@settings(max_examples=examples(500))
 @given(document=near_valid_configs(), command=READERS)
 def test_near_valid_configs(document: dict, command: list[str]) -> None:
     with sandbox(config=None) as box:
@@ -32,7 +32,7 @@ def test_near_valid_configs(document: dict, command: list[str]) -> None:
         check(run_here(box, command), before=before, box=box)
 
 
-@settings(max_examples=examples(150))
+@settings(max_examples=examples(200))
 @given(path=path_text, key=st.sampled_from(["adirLocal", "identityFile", "knownHostsFile", "cred", "adirServer"]))
 def test_path_values_in_the_config(path: str, key: str) -> None:
     with sandbox() as box:

@@ -12,7 +12,7 @@ from tests.fuzz.strategies import environments
 COMMANDS = st.sampled_from([["config", "show", "--json"], ["config", "validate"], ["jobs"], ["logs", "nosuch"]])
 
 
-@settings(max_examples=examples(300))
+@settings(max_examples=examples(400))
 @given(env=environments(), command=COMMANDS, with_file=st.booleans())
 def test_environments(env: dict[str, str], command: list[str], with_file: bool) -> None:
     with sandbox(config=None) if not with_file else sandbox() as box:

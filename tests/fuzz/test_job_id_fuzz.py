@@ -24,7 +24,7 @@ def _record(job_id: str) -> str:
     })  # fmt: skip
 
 
-@settings(max_examples=examples(250))
+@settings(max_examples=examples(300))
 @given(
     job_id=job_ids,
     command=st.sampled_from([["logs"], ["logs", "-f"], ["pull"]]),
