@@ -30,7 +30,7 @@ class App:
         from .providers.registry import provider_class
 
         loaded = self.config()
-        return provider_class(loaded.config.provisioner.kind)(loaded.config, loaded)
+        return provider_class(loaded.config.provisioner.kind)(loaded.config, loaded, say=self.say)
 
     def say(self, message: str) -> None:
         """One of wb's own notices: stderr, never stdout, silenced by --quiet."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import click
+from weatherballoon.lambdas.limits import JOB_MAX_TIME_S
 
 _PART = re.compile(r"(\d+(?:\.\d+)?)([smhd])")
 _UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -37,12 +38,10 @@ class DurationType(click.ParamType):
     name = "DURATION"
 
     def convert(self, value: object, param: click.Parameter | None, ctx: click.Context | None) -> float:
-        if isinstance(value, (int, float)):
-            return float(value)
         try:
-            seconds = parse_duration(str(value))
+            seconds = float(value) if isinstance(value, (int, float)) else parse_duration(str(value))
         except ValueError as exc:
             self.fail(str(exc), param, ctx)
-        if seconds <= 0:
-            self.fail("must be more than zero", param, ctx)
+        if not JOB_MAX_TIME_S.contains(seconds):
+            self.fail(f"{value!r} is out of range: a duration must be more than 0 and at most 366d", param, ctx)
         return seconds

@@ -4,13 +4,22 @@ of the CLI; then it hands over to `cli.main`."""
 
 from __future__ import annotations
 
+import os
 import sys
 
 
 def main() -> None:
-    from .session import prefetch
+    try:
+        from .session import prefetch
 
-    prefetch.start_for_command(sys.argv[1:])
-    from .main import main as cli_main
+        prefetch.start_for_command(sys.argv[1:])
+        from .main import main as cli_main
 
-    cli_main()
+        cli_main()  # ends the process itself
+    except KeyboardInterrupt:
+        # A Ctrl-C outside the command's own handling: while the CLI is still importing, or while it ends.
+        try:
+            sys.stderr.write("wb: interrupted\n")
+            sys.stderr.flush()
+        finally:
+            os._exit(130)

@@ -110,6 +110,22 @@ class JobNotFound(WbError):
         self.job_id = job_id
 
 
+class AmbiguousJob(UsageError):
+    """A job id prefix that fits more than one job."""
+
+    SHOWN = 10
+
+    def __init__(self, prefix: str, candidates: list[str]) -> None:
+        shown = ", ".join(candidates[: self.SHOWN])
+        more = f" and {len(candidates) - self.SHOWN} more" if len(candidates) > self.SHOWN else ""
+        super().__init__(
+            f"job id {prefix!r} is ambiguous: {len(candidates)} jobs start with it ({shown}{more})",
+            hint="give more of the id; wb jobs lists them",
+        )
+        self.prefix = prefix
+        self.candidates = candidates
+
+
 class SyncError(WbError):
     exit_code = 1
 

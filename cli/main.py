@@ -9,7 +9,7 @@ import sys
 
 import click
 
-from .errors import EXIT_USAGE, WbError
+from .errors import EXIT_USAGE, ConnectError, WbError
 
 # name -> (module, one-line help). Modules load only when their command runs, so `wb --help` stays instant.
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -41,6 +41,17 @@ class LazyGroup(click.Group):
         module = importlib.import_module(f"weatherballoon.cli.commands.{entry[0]}")
         command: click.Command = module.command
         return command
+
+    def invoke(self, ctx: click.Context) -> object:
+        # click turns any EOFError into Abort ("aborted", 130, as if the user had pressed Ctrl-C); an EOFError
+        # out of a command is paramiko finding the SSH connection closed under it.
+        try:
+            return super().invoke(ctx)
+        except EOFError as exc:
+            raise ConnectError(
+                "the SSH connection closed unexpectedly",
+                hint="the server ended the session; run again, and check its sshd log if it keeps happening",
+            ) from exc
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         rows = [(name, COMMANDS[name][1]) for name in self.list_commands(ctx)]
@@ -110,8 +121,9 @@ def run_cli(argv: list[str] | None = None) -> int:
     except click.ClickException as exc:
         exc.show()
         return EXIT_USAGE if isinstance(exc, click.UsageError) else exc.exit_code
-    except click.exceptions.Abort:
-        click.echo("wb: aborted", err=True)
+    except click.exceptions.Abort as exc:
+        # From a Ctrl-C (click's own conversion keeps it as the cause), or a prompt the user declined.
+        click.echo("wb: interrupted" if isinstance(exc.__cause__, KeyboardInterrupt) else "wb: aborted", err=True)
         return 130
     except KeyboardInterrupt:
         click.echo("wb: interrupted", err=True)

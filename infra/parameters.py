@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import aws_cdk as cdk
 from constructs import Construct
+from weatherballoon.lambdas import limits
 
 DEFAULT_ALLOWED_INSTANCE_TYPES = (
     "g4dn.xlarge",
@@ -63,9 +64,17 @@ class StackParameters:
 
 
 def declare_parameters(scope: Construct) -> StackParameters:
-    def number(name: str, default: float, description: str, min_value: float = 0) -> cdk.CfnParameter:
+    # Every number has both bounds, so CloudFormation itself refuses nan, inf and absurd values (the ranges
+    # of lambdas/limits.py, which wb bootstrap and the client check as well).
+    def number(name: str, default: float, description: str, min_value: float, max_value: float) -> cdk.CfnParameter:
         return cdk.CfnParameter(
-            scope, name, type="Number", default=default, min_value=min_value, description=description
+            scope,
+            name,
+            type="Number",
+            default=default,
+            min_value=min_value,
+            max_value=max_value,
+            description=description,
         )
 
     def text(name: str, description: str, **options: object) -> cdk.CfnParameter:
@@ -73,18 +82,28 @@ def declare_parameters(scope: Construct) -> StackParameters:
 
     return StackParameters(
         owner_budget_usd=number(
-            "OwnerBudgetUsd", 100, "Monthly budget per owner in USD, unless a BUDGET row overrides it."
+            "OwnerBudgetUsd",
+            100,
+            "Monthly budget per owner in USD, unless a BUDGET row overrides it.",
+            0,
+            limits.BUDGET_USD.high,
         ),
-        team_budget_usd=number("TeamBudgetUsd", 1000, "Monthly budget for the whole team in USD."),
+        team_budget_usd=number(
+            "TeamBudgetUsd", 1000, "Monthly budget for the whole team in USD.", 0, limits.BUDGET_USD.high
+        ),
         team_name=text(
             "TeamName",
             "Team name; launches must carry it as the wb:team tag.",
             default="default",
             allowed_pattern=r"^[A-Za-z0-9._-]{1,64}$",
         ),
-        lease_minutes=number("LeaseMinutes", 5, "Default lease renewal horizon in minutes.", 0.1),
-        idle_minutes=number("IdleMinutes", 10, "Default keep-warm time after the last job, in minutes."),
-        max_hours=number("MaxHours", 24, "Lifetime cap of any wb instance, in hours.", 0.1),
+        lease_minutes=number(
+            "LeaseMinutes", 5, "Default lease renewal horizon in minutes.", 0.1, limits.LEASE_MINUTES.high
+        ),
+        idle_minutes=number(
+            "IdleMinutes", 10, "Default keep-warm time after the last job, in minutes.", 0, limits.IDLE_MINUTES.high
+        ),
+        max_hours=number("MaxHours", 24, "Lifetime cap of any wb instance, in hours.", 0.1, limits.MAX_HOURS.high),
         allowed_instance_types=cdk.CfnParameter(
             scope,
             "AllowedInstanceTypes",
@@ -119,10 +138,12 @@ def declare_parameters(scope: Construct) -> StackParameters:
             allowed_pattern=r"^[0-9]+$",
         ),
         orphan_grace_seconds=number(
-            "OrphanGraceSeconds", 600, "How long a tagged instance may exist without a row.", 60
+            "OrphanGraceSeconds", 600, "How long a tagged instance may exist without a row.", 60, 86400
         ),
-        audit_ttl_days=number("AuditTtlDays", 90, "Days an audit row lives before DynamoDB TTL removes it.", 1),
-        outputs_expiration_days=number("OutputsExpirationDays", 90, "Days job outputs stay in the outputs bucket.", 1),
+        audit_ttl_days=number("AuditTtlDays", 90, "Days an audit row lives before DynamoDB TTL removes it.", 1, 3650),
+        outputs_expiration_days=number(
+            "OutputsExpirationDays", 90, "Days job outputs stay in the outputs bucket.", 1, 3650
+        ),
         ssh_ingress_cidr=text(
             "SshIngressCidr",
             "IPv4 CIDR allowed to reach port 22 of wb instances. The default admits nobody.",

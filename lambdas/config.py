@@ -16,15 +16,18 @@
 | `API_MAX_ATTEMPTS` | botocore standard-mode attempts per call, the first included | 5 |
 | `MAX_HOURS` | lifetime cap counted from EC2's launch time, whatever a row says | none (rows' `max_until` only) |
 
-A budget variable that is empty or `none` means no limit; `0` is a budget of zero.
+A budget variable that is empty or `none` means no limit; `0` is a budget of zero. Every number must be
+finite; budgets and `MAX_HOURS` must also lie in their ranges of `limits.py`.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
 
+from . import limits
 from .errors import InvalidSettingError, MissingSettingError
 
 
@@ -50,28 +53,21 @@ def _number(env: Mapping[str, str], name: str, default: float, low: float, high:
         value = float(raw)
     except ValueError:
         value = float("nan")
-    if not (value >= low and (high is None or value <= high)):
+    if not (math.isfinite(value) and value >= low and (high is None or value <= high)):
         bound = f"a number >= {low}" + (f" and <= {high}" if high is not None else "")
         raise InvalidSettingError(name, raw, bound)
     return value
 
 
-def _optional(env: Mapping[str, str], name: str) -> float | None:
-    """A number > 0, or None when unset, empty or `none`."""
+def _limited(env: Mapping[str, str], name: str, limit: limits.Range) -> float | None:
+    """A number in `limit`, or None when unset, empty or `none`."""
     raw = env.get(name, "").strip()
     if not raw or raw.lower() == "none":
         return None
-    value = _number(env, name, 0.0, 0.0)
-    if value <= 0:
-        raise InvalidSettingError(name, raw, "a number > 0")
-    return value
-
-
-def _budget(env: Mapping[str, str], name: str) -> float | None:
-    raw = env.get(name, "").strip()
-    if not raw or raw.lower() == "none":
-        return None
-    return _number(env, name, 0.0, 0.0)
+    try:
+        return limit.parse(raw)
+    except ValueError:
+        raise InvalidSettingError(name, raw, f"a number {limit.describe()}") from None
 
 
 @dataclass(frozen=True)
@@ -109,8 +105,8 @@ class ReaperSettings:
             table_name=_text(env, "TABLE_NAME"),
             mode=mode,
             orphan_grace_s=_number(env, "ORPHAN_GRACE_SECONDS", 600.0, 0.0),
-            default_owner_budget_usd=_budget(env, "DEFAULT_OWNER_BUDGET_USD"),
-            team_budget_usd=_budget(env, "TEAM_BUDGET_USD"),
+            default_owner_budget_usd=_limited(env, "DEFAULT_OWNER_BUDGET_USD", limits.BUDGET_USD),
+            team_budget_usd=_limited(env, "TEAM_BUDGET_USD", limits.BUDGET_USD),
             team_name=_text(env, "TEAM_NAME", "default"),
             audit_ttl_days=_number(env, "AUDIT_TTL_DAYS", 30.0, 0.0),
             closed_row_ttl_days=_number(env, "CLOSED_ROW_TTL_DAYS", 90.0, 0.0),
@@ -118,5 +114,5 @@ class ReaperSettings:
             terminate_batch_size=int(_number(env, "TERMINATE_BATCH_SIZE", 1000, 1, 1000)),
             write_concurrency=int(_number(env, "WRITE_CONCURRENCY", 16, 1, 32)),
             api_max_attempts=int(_number(env, "API_MAX_ATTEMPTS", 5, 1, 20)),
-            max_hours=_optional(env, "MAX_HOURS"),
+            max_hours=_limited(env, "MAX_HOURS", limits.MAX_HOURS),
         )

@@ -27,6 +27,7 @@ from enum import Enum
 
 from . import schema, tags
 from .budgets import BudgetState
+from .money import format_usd
 from .records import InstanceRecord, JobRecord
 
 
@@ -127,6 +128,10 @@ class Decision:
         return self.action is Action.TERMINATE
 
 
+def _usd(amount: float | None) -> str:
+    return "no limit" if amount is None else format_usd(amount)
+
+
 def _live(row: InstanceRecord | None) -> InstanceRecord | None:
     return row if row is not None and not row.closed else None
 
@@ -164,9 +169,9 @@ def applicable_reasons(
     if live is not None and live.mark:
         found[Reason.MARKED] = f"marked: {live.mark}"
     if budget.owner_exceeded:
-        found[Reason.OWNER_BUDGET] = f"owner spent ${budget.owner_spent:.2f} of ${budget.owner_limit}"
+        found[Reason.OWNER_BUDGET] = f"owner spent {_usd(budget.owner_spent)} of {_usd(budget.owner_limit)}"
     if budget.team_exceeded:
-        found[Reason.TEAM_BUDGET] = f"team spent ${budget.team_spent:.2f} of ${budget.team_limit}"
+        found[Reason.TEAM_BUDGET] = f"team spent {_usd(budget.team_spent)} of {_usd(budget.team_limit)}"
     if live is None:
         age = now - facts.launched_at
         if age >= config.orphan_grace_s:

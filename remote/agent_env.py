@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from ..lambdas import lease, schema
+from ..lambdas import lease, limits, schema
 from .jobstore import state_dir
 
 FILE_NAME = "agent.env"
@@ -73,6 +73,16 @@ def _number(values: dict, key: str, default: float, positive: bool = False) -> f
     return number
 
 
+def _limited(values: dict, key: str, default: float, limit: limits.Range) -> float:
+    text = values.get(key, "")
+    if not text:
+        return default
+    try:
+        return limit.parse(text)
+    except ValueError as exc:
+        raise AgentEnvError(f"agent.env: {key}: {exc}", key) from None
+
+
 @dataclass(frozen=True)
 class AgentEnv:
     """What the daemon needs to supervise this instance (the keys are in docs/supervision.md)."""
@@ -124,9 +134,9 @@ class AgentEnv:
             region=values["WB_REGION"],
             bucket=values.get("WB_BUCKET", ""),
             s3_prefix=values.get("WB_S3_PREFIX") or f"{owner}/{arn}/",
-            lease_minutes=_number(values, "WB_LEASE_MINUTES", lease.DEFAULT_LEASE_MINUTES, positive=True),
-            idle_minutes=_number(values, "WB_IDLE_MINUTES", lease.DEFAULT_IDLE_MINUTES),
-            max_hours=_number(values, "WB_MAX_HOURS", lease.DEFAULT_MAX_HOURS, positive=True),
+            lease_minutes=_limited(values, "WB_LEASE_MINUTES", lease.DEFAULT_LEASE_MINUTES, limits.LEASE_MINUTES),
+            idle_minutes=_limited(values, "WB_IDLE_MINUTES", lease.DEFAULT_IDLE_MINUTES, limits.IDLE_MINUTES),
+            max_hours=_limited(values, "WB_MAX_HOURS", lease.DEFAULT_MAX_HOURS, limits.MAX_HOURS),
             poweroff_command=values.get("WB_POWEROFF_COMMAND") or DEFAULT_POWEROFF_COMMAND,
             arm_shutdown_command=values.get("WB_ARM_SHUTDOWN_COMMAND") or DEFAULT_ARM_SHUTDOWN_COMMAND,
             renew_seconds=_number(values, "WB_RENEW_SECONDS", DEFAULT_RENEW_SECONDS, positive=True),

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 
+from ..lambdas import limits
 from .jobstore import JobIdError, validate_job_id
 
 
@@ -69,18 +70,13 @@ def env_pairs(items: list) -> dict:
     return env
 
 
-def positive_number(text: str, option: str, unit: str) -> float:
+def limited_number(text: str, option: str, limit: limits.Range) -> float:
+    """A number within `limit`: the client checked it already, and this agent checks it again (a value past
+    the bound would overflow the supervisor's wait)."""
     try:
-        number = float(text)
-    except ValueError:
-        number = -1.0
-    if not 0 < number < float("inf"):
-        raise UsageError(f"--{option} wants a positive number of {unit}, got {text!r}")
-    return number
-
-
-def positive_seconds(text: str, option: str) -> float:
-    return positive_number(text, option, "seconds")
+        return limit.parse(text)
+    except ValueError as exc:
+        raise UsageError(f"--{option}: {exc}") from None
 
 
 def offset(text: str, option: str) -> int:
@@ -117,9 +113,9 @@ class RunArgs:
         self.cwd = os.path.abspath(os.path.expanduser(options["cwd"]))
         self.env = env_pairs(options.get("env", []))
         max_time = options.get("max-time")
-        self.max_time_s = None if max_time is None else positive_seconds(max_time, "max-time")
+        self.max_time_s = None if max_time is None else limited_number(max_time, "max-time", limits.JOB_MAX_TIME_S)
         max_cost = options.get("max-cost")
-        self.max_cost_usd = None if max_cost is None else positive_number(max_cost, "max-cost", "USD")
+        self.max_cost_usd = None if max_cost is None else limited_number(max_cost, "max-cost", limits.JOB_MAX_COST_USD)
         # The claim under which the client took this machine (aws): the daemon releases the machine to the
         # warm pool after the job only while the row is still under it.
         self.claim = options.get("claim") or None

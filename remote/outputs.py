@@ -17,7 +17,7 @@ import stat
 import sys
 import zlib
 
-from weatherballoon.remote.sync_globs import GlobSet, literal_prefix, max_depth
+from weatherballoon.remote.sync_globs import GlobSet, literal_prefix, max_depth, outside_root
 from weatherballoon.remote.sync_state import resolve_root
 from weatherballoon.remote.sync_wire import FdReader
 from weatherballoon.remote.sync_writer import TEMP_PREFIX
@@ -52,7 +52,7 @@ def _walk(root: str, directory: str, globs: GlobSet, depth: int | None, everythi
 
 def find_outputs(root: str, patterns: list[str]) -> Iterator[tuple]:
     """(relative path, lstat) of every file and symlink under `root` covered by `patterns`, each once."""
-    globs = GlobSet(patterns)
+    globs = GlobSet([pattern for pattern in patterns if outside_root(pattern) is None])
     seen: set[str] = set()
     for pattern in globs.patterns:
         prefix, _ = literal_prefix(pattern)

@@ -5,7 +5,8 @@ the client (what is not uploaded):
 
 - `/` separates segments; `*`, `?` and `[...]` match within one segment, dotfiles included;
 - a `**` segment matches zero or more whole segments;
-- a leading `./` or `/` is ignored; a trailing `/` is allowed;
+- a leading `./` is ignored; a trailing `/` is allowed; a glob that is absolute, starts with `~` or has a
+  `..` segment is never followed (see `outside_root`);
 - a path *matches* when the pattern matches it whole, and is *covered* when it or one of its parent
   directories matches, so `outputs` and `outputs/` both cover `outputs/run1/model.pt`.
 
@@ -49,6 +50,21 @@ def _segment_regex(segment: str) -> str:
             out.append(re.escape(ch))
         i += 1
     return "".join(out)
+
+
+def outside_root(pattern: str) -> str | None:
+    """Why an output glob would reach outside the root, or None when it stays inside. Such globs are refused
+    where they are parsed (the config, `-o`) and skipped here, so no walk ever leaves the root."""
+    text = pattern.strip()
+    if "\0" in text:
+        return "contains a NUL character"
+    if text.startswith("/"):
+        return "is an absolute path; output globs are relative to the project's remote folder"
+    if text.startswith("~"):
+        return "starts with ~; output globs are relative to the project's remote folder"
+    if ".." in text.split("/"):
+        return "has a '..' segment, which leaves the project's remote folder"
+    return None
 
 
 def split_pattern(pattern: str) -> list[str]:

@@ -10,12 +10,12 @@ from typing import Any
 from weatherballoon.lambdas.audit import HEARTBEAT_MAX_AGE_S
 
 from ..durations import format_duration
-from ..errors import AwsError
+from ..errors import AwsError, ConfigError
 from .errors import DENIED_CODES, translated
 from .ledger import open_store, table_errors
 from .principal import attached_policies, parse_principal
 from .session import AwsSession, CallerIdentity
-from .stack import UPDATABLE, StackInfo, describe_stack
+from .stack import SUPERVISION_OUTPUTS, UPDATABLE, StackInfo, describe_stack
 
 BOOTSTRAP_FIX = "an admin runs `wb bootstrap` in this account and region"
 
@@ -76,6 +76,19 @@ def check_version(stack: StackInfo, client_version: str) -> Check:
         f"the stack is {deployed or 'unversioned'}, this client is {client_version}",
         f"an admin runs `wb bootstrap` with wb {client_version}, or install weatherballoon=={deployed}",
     )
+
+
+def check_supervision_settings(stack: StackInfo) -> Check:
+    """The lease, idle and lifetime numbers every member's `wb run` reads from the stack are in range."""
+    found = []
+    for key in SUPERVISION_OUTPUTS:
+        try:
+            value = stack.number_output(key)
+        except ConfigError as exc:
+            return Check("stack settings", False, exc.message, exc.hint)
+        if value is not None:
+            found.append(f"{key} {value:g}")
+    return Check("stack settings", True, ", ".join(found) or "the stack sets none (client defaults apply)")
 
 
 def check_table(aws: AwsSession, stack: StackInfo) -> Check:
@@ -157,11 +170,12 @@ def run_checks(aws: AwsSession, *, client_version: str, now: float, report: Call
         if not found.ok:
             stack = None
     if stack is None or who is None:
-        names = ("version", "table", "reaper", "reaper ran", "member policy")
+        names = ("version", "stack settings", "table", "reaper", "reaper ran", "member policy")
         for name in names if who is not None else ("stack", *names):
             add(Check(name, False, "needs " + ("credentials" if who is None else "the stack"), skipped=True))
         return results
     add(check_version(stack, client_version))
+    add(check_supervision_settings(stack))
     add(check_table(aws, stack))
     add(check_reaper(aws, stack))
     add(check_heartbeat(aws, stack, now))

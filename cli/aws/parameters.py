@@ -6,6 +6,7 @@ Names come from the template (`infra/parameters.py` declares them); the constant
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -73,6 +74,8 @@ class ParameterSpec:
                 number = float(value)
             except ValueError:
                 raise UsageError(f"{flag}: {value!r} is not a number") from None
+            if not math.isfinite(number):
+                raise UsageError(f"{flag}: {value!r} is not a finite number")
             if self.min_value is not None and number < self.min_value:
                 raise UsageError(f"{flag}: {value} is below the minimum {format_number(self.min_value)}")
             if self.max_value is not None and number > self.max_value:

@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import AwsError
+from weatherballoon.lambdas import limits
+
+from ..errors import AwsError, ConfigError
 from .errors import error_code, error_message, translated
 
 STACK_NAME = "weatherballoon"  # infra/stack.py names the CDK stack the same
@@ -29,6 +31,13 @@ FAILED = frozenset(
 UPDATABLE = frozenset({"CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE", "IMPORT_COMPLETE"})
 # A creation that never succeeded leaves a stack that can only be deleted.
 DEAD_ON_ARRIVAL = frozenset({"ROLLBACK_COMPLETE", "ROLLBACK_FAILED", "CREATE_FAILED"})
+
+# The stack outputs that carry supervision numbers: their range, and the `wb bootstrap` flag that sets them.
+SUPERVISION_OUTPUTS: dict[str, tuple[limits.Range, str]] = {
+    "DefaultLeaseMinutes": (limits.LEASE_MINUTES, "--lease-minutes"),
+    "DefaultIdleMinutes": (limits.IDLE_MINUTES, "--idle-minutes"),
+    "InstanceMaxHours": (limits.MAX_HOURS, "--max-hours"),
+}
 
 
 def is_terminal(status: str) -> bool:
@@ -54,6 +63,22 @@ class StackInfo:
             parameters={p["ParameterKey"]: p.get("ParameterValue", "") for p in stack.get("Parameters", [])},
             outputs={o["OutputKey"]: o.get("OutputValue", "") for o in stack.get("Outputs", []) or []},
         )
+
+    def number_output(self, key: str) -> float | None:
+        """A supervision number (a key of SUPERVISION_OUTPUTS), checked against its range: None when the stack
+        has no such output; a ConfigError when its value is not a number in range (a stack deployed by hand, or
+        by a wb that did not check)."""
+        raw = self.outputs.get(key)
+        if raw is None or raw == "":
+            return None
+        limit, flag = SUPERVISION_OUTPUTS[key]
+        try:
+            return limit.parse(raw)
+        except ValueError as exc:
+            raise ConfigError(
+                f"stack {self.name}: output {key}: {exc}",
+                hint=f"an admin sets it again with `wb bootstrap {flag} VALUE`; `wb doctor` checks the stack",
+            ) from None
 
     def output(self, key: str) -> str:
         value = self.outputs.get(key)

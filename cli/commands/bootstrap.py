@@ -7,8 +7,10 @@ import time
 from typing import TYPE_CHECKING
 
 import click
+from weatherballoon.lambdas import limits
 
 from ..app import App
+from ..flag_types import LimitedFloat
 
 if TYPE_CHECKING:
     from ..aws.plan import Deployment
@@ -26,14 +28,14 @@ def _types(value: str | None) -> tuple[str, ...] | None:
 
 @click.command()
 @click.option("--region", help="AWS region (default: provisioner.region, then the AWS chain).")
-@click.option("--user-budget", type=click.FloatRange(min=0), metavar="USD", help="Monthly budget per owner.")
-@click.option("--team-budget", type=click.FloatRange(min=0), metavar="USD", help="Monthly budget of the team.")
+@click.option("--user-budget", type=LimitedFloat(limits.BUDGET_USD), metavar="USD", help="Monthly budget per owner.")
+@click.option("--team-budget", type=LimitedFloat(limits.BUDGET_USD), metavar="USD", help="Monthly budget of the team.")
 @click.option("--team", metavar="NAME", help="Team name (the wb:team tag members launch with).")
 @click.option("--allowed-types", metavar="LIST", help="Comma-separated instance types members may launch (g5.* ok).")
 @click.option("--admin", "admins", multiple=True, metavar="ARN", help="Admin principal ARN (repeatable; replaces).")
-@click.option("--lease-minutes", type=click.FloatRange(min=0, min_open=True), help="Default lease horizon.")
-@click.option("--idle-minutes", type=click.FloatRange(min=0), help="Default keep-warm time after the last job.")
-@click.option("--max-hours", type=click.FloatRange(min=0, min_open=True), help="Lifetime cap of any wb instance.")
+@click.option("--lease-minutes", type=LimitedFloat(limits.LEASE_MINUTES), help="Default lease horizon.")
+@click.option("--idle-minutes", type=LimitedFloat(limits.IDLE_MINUTES), help="Keep-warm time after the last job.")
+@click.option("--max-hours", type=LimitedFloat(limits.MAX_HOURS), help="Lifetime cap of any wb instance.")
 @click.option("--reaper-period", metavar="PERIOD", help="How often the reaper runs: 1m, 5m, or rate(...)/cron(...).")
 @click.option("--reaper-mode", type=click.Choice(["enforce", "dry-run"]), help="dry-run only logs what it would do.")
 @click.option("--ssh-cidr", metavar="CIDR", help="IPv4 range allowed to reach port 22 of wb instances.")

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import click
+from weatherballoon.lambdas.limits import BUDGET_USD
 
 from ..app import App
+from ..flag_types import LimitedFloat
 
 ADMIN_HINT = (
     "budgets are written by admins: the AdminPolicyArn policy attached, and your ARN in the stack's "
@@ -50,7 +52,7 @@ def show(app: App, as_json: bool, region: str | None) -> int:
 
 @command.command("set")
 @click.argument("owner")
-@click.argument("usd", type=click.FloatRange(min=0))
+@click.argument("usd", type=LimitedFloat(BUDGET_USD))
 @click.option("--team", "is_team", is_flag=True, help="OWNER is a team name, not an owner.")
 @click.option("--region", help="AWS region of the stack.")
 @click.pass_obj

@@ -131,6 +131,6 @@ def _checks(app: App, region: str | None) -> int:
     results = run_checks(aws, client_version=version("weatherballoon"), now=time.time(), report=report)
     failed = [c.name for c in results if c.failed]
     if failed:
-        app.say(f"{len(failed)} check(s) failed: {', '.join(failed)}")
+        app.warn(f"{len(failed)} check(s) failed: {', '.join(failed)}")  # the verdict, even with --quiet
         return 1
     return 0

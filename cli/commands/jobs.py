@@ -9,7 +9,9 @@ from ..app import App
 
 @click.command()
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-@click.option("-n", "--limit", default=20, show_default=True, help="How many of the newest jobs.")
+@click.option(
+    "-n", "--limit", type=click.IntRange(min=1), default=20, show_default=True, help="How many of the newest jobs."
+)
 @click.pass_obj
 def command(app: App, as_json: bool, limit: int) -> int:
     """My jobs: id, instance, state, exit code, started, duration, command."""

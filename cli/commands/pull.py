@@ -7,12 +7,21 @@ from pathlib import Path
 import click
 
 from ..app import App
+from ..flag_types import OutputGlob
 
 
 @click.command()
 @click.argument("job_id", metavar="JOB")
 @click.option("--to", "destination", type=click.Path(file_okay=False, path_type=Path), help="Local folder.")
-@click.option("-o", "--output", "outputs", multiple=True, metavar="GLOB", help="Globs instead of the job's outputs.")
+@click.option(
+    "-o",
+    "--output",
+    "outputs",
+    multiple=True,
+    type=OutputGlob(),
+    metavar="GLOB",
+    help="Globs instead of the job's outputs.",
+)
 @click.pass_obj
 def command(app: App, job_id: str, destination: Path | None, outputs: tuple[str, ...]) -> int:
     """Fetch a job's outputs (its sync.outputs and -o globs), from the machine or from storage."""

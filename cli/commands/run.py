@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import click
+from weatherballoon.lambdas.limits import JOB_MAX_COST_USD
 
 from ..app import App
 from ..durations import DurationType
+from ..flag_types import LimitedFloat, OutputGlob
 
 if TYPE_CHECKING:
     from ..session.prefetch import Prefetch
@@ -30,9 +32,17 @@ def _env_pair(ctx: click.Context, param: click.Parameter, values: tuple[str, ...
 @click.option("--spot/--on-demand", default=None, help="Use spot capacity (falls back to on-demand).")
 @click.option("--fresh", is_flag=True, help="Never reuse a warm machine.")
 @click.option("--max-time", type=DurationType(), help="Hard cap for this job: 90s, 45m, 2h.")
-@click.option("--max-cost", type=click.FloatRange(min=0, min_open=True), help="Hard cap in USD for this job.")
+@click.option("--max-cost", type=LimitedFloat(JOB_MAX_COST_USD), metavar="USD", help="Hard cap in USD for this job.")
 @click.option("-e", "--env", "env", multiple=True, callback=_env_pair, metavar="KEY=VALUE", help="Repeatable.")
-@click.option("-o", "--output", "outputs", multiple=True, metavar="GLOB", help="Repeatable; adds to sync.outputs.")
+@click.option(
+    "-o",
+    "--output",
+    "outputs",
+    multiple=True,
+    type=OutputGlob(),
+    metavar="GLOB",
+    help="Repeatable; adds to sync.outputs.",
+)
 @click.option("-q", "--quiet", is_flag=True, help="Silence wb's own notices.")
 @click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
 @click.pass_obj
@@ -56,6 +66,9 @@ def command(
       wb run -- python train.py --epochs 3
       wb run -d --max-time 2h -- python train.py
     """
+    from ..paths import data_dir
+
+    data_dir()  # the job is recorded there: an unusable folder fails now, before any work
     early = _start_prefetch()
     from ..jobs.run_job import RunRequest, run_job
     from ..providers.records import InstanceSpec
@@ -69,6 +82,7 @@ def command(
         flags["provisioner.spot"] = (spot, "flag --spot" if spot else "flag --on-demand")
     loaded = app.config(flags)
     provisioner = loaded.config.provisioner
+    _check_cost_cap(app, provisioner.kind, max_cost, loaded.config.supervision.max_cost_usd)
     spec = InstanceSpec(
         instance_type=provisioner.instance_type,
         spot=provisioner.spot,
@@ -81,6 +95,21 @@ def command(
         command=command, spec=spec, detach=detach, sync=not no_sync, env=env, outputs=outputs, flags=flags
     )
     return run_job(app, request, early=early)
+
+
+def _check_cost_cap(app: App, kind: str, flag: float | None, configured: float | None) -> None:
+    """A cost cap that nothing would enforce is refused when asked for by flag, and warned about when it
+    comes from the config (which may serve other providers too): never silently ignored."""
+    from ..providers.registry import provider_class
+
+    if (flag is None and configured is None) or provider_class(kind).enforces_max_cost:
+        return
+    why = f"the {kind} provider cannot enforce a cost cap: it knows no price for its machines"
+    if flag is not None:
+        from ..errors import UsageError
+
+        raise UsageError(f"--max-cost: {why}", hint="bound the job with --max-time instead")
+    app.warn(f"supervision.maxCostUsd is not enforced: {why}; --max-time bounds a job")
 
 
 def _start_prefetch() -> Prefetch | None:

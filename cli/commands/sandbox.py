@@ -5,8 +5,14 @@ from __future__ import annotations
 import sys
 
 import click
+from weatherballoon.lambdas import limits
 
 from ..app import App
+from ..flag_types import LimitedFloat
+
+# The stack's own minimum lease (its LeaseMinutes MinValue) and a reaper period of half a second to a day.
+LEASE_MINUTES = limits.Range(0.1, limits.LEASE_MINUTES.high, "minutes")
+REAPER_PERIOD_S = limits.Range(0.5, 86400, "seconds")
 
 
 @click.group()
@@ -24,11 +30,11 @@ def command() -> None:
 
 
 @command.command()
-@click.option("--reaper-period", type=click.FloatRange(min=0.5), default=60.0, show_default=True, metavar="SECONDS",
+@click.option("--reaper-period", type=LimitedFloat(REAPER_PERIOD_S), default=60.0, show_default=True, metavar="SECONDS",
               help="How often the reaper handler runs.")  # fmt: skip
-@click.option("--lease-minutes", type=click.FloatRange(min=0.1), default=5.0, show_default=True, metavar="M",
+@click.option("--lease-minutes", type=LimitedFloat(LEASE_MINUTES), default=5.0, show_default=True, metavar="M",
               help="Lease horizon (stack parameter and supervision.leaseMinutes); 0.1 is 6 s.")  # fmt: skip
-@click.option("--idle-minutes", type=click.FloatRange(min=0), default=10.0, show_default=True, metavar="M",
+@click.option("--idle-minutes", type=LimitedFloat(limits.IDLE_MINUTES), default=10.0, show_default=True, metavar="M",
               help="Keep-warm time after the last job (stack parameter and supervision.idleMinutes).")  # fmt: skip
 @click.option("--no-stack", is_flag=True,
               help="Deploy no wb stack: a new account, for `wb bootstrap` or `wb doctor --live`.")  # fmt: skip

@@ -29,6 +29,8 @@ def command(ctx: click.Context, words: tuple[str, ...]) -> int:
         instance_id, command = None, words
     else:
         instance_id, command = (words[0] if words else None), words[1:]
+        if command[:1] == ("--",):  # click keeps a `--` that follows an argument: `wb ssh HOST -- CMD`
+            command = command[1:]
     from ..errors import ConnectionLost, UsageError
     from ..jobs.attach import pump
     from ..jobs.run_job import stdin_fd_to_forward

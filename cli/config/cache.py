@@ -1,8 +1,10 @@
 """A cache of validated configurations, so the warm path never imports pydantic.
 
-An entry is keyed by everything validation depends on: the file's path, mtime_ns and size, the overrides
-from WB_* variables and flags, the folder when there is no file, and the schema's own source files. Any
-change to one of these misses the cache and validates again. Entries hold only validated values.
+An entry is keyed by everything validation depends on: the file's path and a hash of its content, the
+overrides from WB_* variables and flags, the folder when there is no file, and the schema's own source
+files. Any change to one of these misses the cache and validates again. The content, not its mtime and size:
+`cp -p` of another file of the same size keeps both, and once kept a stale `adirServer`. Reading and hashing
+a config file costs microseconds. Entries hold only validated values.
 """
 
 from __future__ import annotations
@@ -13,7 +15,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from ..paths import data_dir
+from ..paths import DataDirError, data_dir
+from .document_checks import MAX_BYTES
 from .model import LoadedConfig, WbConfig
 
 _FILE = "config-cache.json"
@@ -25,8 +28,11 @@ def cache_key(path: Path | None, overrides: dict[str, tuple[object, str]], cwd: 
     try:
         parts: list[object] = [[str(p), p.stat().st_mtime_ns] for p in _SCHEMA_FILES]
         if path is not None:
-            stat = path.stat()
-            parts.append([str(path), stat.st_mtime_ns, stat.st_size])
+            with path.open("rb") as handle:
+                content = handle.read(MAX_BYTES + 1)
+            if len(content) > MAX_BYTES:
+                return None  # validation says why
+            parts.append([str(path), hashlib.sha256(content).hexdigest()])
         else:
             parts.append(str(cwd))
     except OSError:
@@ -39,7 +45,7 @@ def _entries() -> dict[str, Any]:
     try:
         entries = json.loads((data_dir() / _FILE).read_text())
         return entries if isinstance(entries, dict) else {}
-    except (OSError, ValueError):
+    except (OSError, ValueError, DataDirError):  # a cache: without one, the config is validated again
         return {}
 
 
@@ -71,7 +77,10 @@ def write(key: str, loaded: LoadedConfig, dump: dict[str, Any]) -> None:
     }
     while len(entries) > _KEEP:
         entries.pop(next(iter(entries)))
-    target = data_dir() / _FILE
+    try:
+        target = data_dir() / _FILE
+    except DataDirError:
+        return
     tmp = target.with_name(f".{_FILE}.{os.getpid()}")
     try:
         tmp.write_text(json.dumps(entries, default=str))

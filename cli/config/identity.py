@@ -1,4 +1,5 @@
-"""One string that changes whenever the effective config could: the file (path, mtime, size), every `WB_*`
+"""One string that changes whenever the effective config could: the file (path, mtime, size, ctime and inode:
+a `cp -p` over it keeps mtime and size but not ctime), every `WB_*`
 variable that sets a key, and, without a file (config from the environment alone, as `wb sandbox env`
 gives), the folder the command runs in. Local caches of "where this project ran last" are keyed by it.
 Computed before the config is read, so it costs a stat, not a parse.
@@ -23,7 +24,7 @@ def config_identity(config_path: Path | None, environ: Mapping[str, str], cwd: P
     variables = ";".join(f"{name}={environ[name]}" for name in sorted(ENV_KEYS) if environ.get(name))
     if config_path is not None:
         stat = config_path.stat()
-        return f"{config_path}|{stat.st_mtime_ns}:{stat.st_size};{variables}"
+        return f"{config_path}|{stat.st_mtime_ns}:{stat.st_size}:{stat.st_ctime_ns}:{stat.st_ino};{variables}"
     if environ.get("WB_KIND"):
         return f"env:{cwd}|{variables}"
     return None

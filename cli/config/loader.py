@@ -11,25 +11,51 @@ from typing import Any
 
 from ..errors import ConfigError
 from . import cache
+from . import document_checks as checks
 from .discovery import FILE_NAME, find_config_file
 from .env import env_overrides
 from .model import LoadedConfig, WbConfig
-from .positions import key_positions, strip_comments
+from .positions import key_positions, line_col, strip_comments
 
 __all__ = ["FILE_NAME", "LoadedConfig", "effective_values", "find_config_file", "load_config", "read_document"]
 
 
-def read_document(path: Path) -> tuple[dict[str, Any], str]:
-    """The file's JSON object and its comment-stripped text (for key positions)."""
+def _read_text(path: Path) -> str:
     try:
-        raw = path.read_text(encoding="utf-8")
+        with path.open("rb") as handle:
+            data = handle.read(checks.MAX_BYTES + 1)
     except OSError as exc:
         raise ConfigError(f"cannot read: {exc.strerror}", path=str(path), hint="check the file's permissions") from exc
-    except UnicodeDecodeError as exc:
-        raise ConfigError("not UTF-8 text", path=str(path), hint="save the file as UTF-8") from exc
-    text = strip_comments(raw)
+    if len(data) > checks.MAX_BYTES:
+        raise ConfigError(
+            f"larger than {checks.MAX_BYTES // 1024} KiB; a config file is a few hundred bytes",
+            path=str(path),
+            hint="check that this is the file you meant (WB_CONFIG, or .weatherballoon.json in this folder or above)",
+        )
     try:
-        document = json.loads(text)
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        before = data[: exc.start].decode("utf-8", "replace")
+        line, column = line_col(before, len(before))
+        raise ConfigError(
+            "not UTF-8 text", path=str(path), line=line, column=column, hint="save the file as UTF-8"
+        ) from exc
+
+
+def _parse(path: Path, text: str) -> Any:
+    def located(message: str, offset: int | None, hint: str) -> ConfigError:
+        line, column = line_col(text, offset) if offset is not None else (None, None)
+        return ConfigError(message, path=str(path), line=line, column=column, hint=hint)
+
+    deep = checks.too_deep_offset(text)
+    if deep is not None:
+        raise located(
+            f"nested more than {checks.MAX_DEPTH} levels deep",
+            deep,
+            "the schema is three levels deep; see docs/config.md",
+        )
+    try:
+        return json.loads(text)
     except json.JSONDecodeError as exc:
         raise ConfigError(
             f"invalid JSON: {exc.msg}",
@@ -38,6 +64,18 @@ def read_document(path: Path) -> tuple[dict[str, Any], str]:
             column=exc.colno,
             hint="fix the syntax at that position; `wb config validate` checks it again",
         ) from exc
+    except ValueError:  # the only other one: an integer literal past Python's digit limit
+        raise located(
+            f"an integer of more than {checks.MAX_INT_DIGITS} digits",
+            checks.long_integer_offset(text),
+            "no setting takes a number that long; fix the value",
+        ) from None
+
+
+def read_document(path: Path) -> tuple[dict[str, Any], str]:
+    """The file's JSON object and its comment-stripped text (for key positions)."""
+    text = strip_comments(_read_text(path))
+    document = _parse(path, text)
     if not isinstance(document, dict):
         raise ConfigError(
             f"the top level must be a JSON object, not {type(document).__name__}",
@@ -45,6 +83,18 @@ def read_document(path: Path) -> tuple[dict[str, Any], str]:
             line=1,
             column=1,
             hint='start from: {"provisioner": {"kind": "ssh", "hosts": ["user@host:22"]}}',
+        )
+    bad = checks.bad_string(document)
+    if bad is not None:
+        key_path, problem = bad
+        position = key_positions(text).get(key_path)
+        raise ConfigError(
+            problem,
+            path=str(path),
+            key=".".join(key_path).encode("utf-8", "backslashreplace").decode() or None,
+            line=position[0] if position else None,
+            column=position[1] if position else None,
+            hint="remove the character from the file",
         )
     return document, text
 

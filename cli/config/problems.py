@@ -41,6 +41,8 @@ def _one_problem(error: dict, path: Path | None, positions: dict, sources: dict[
         message += f"; did you mean {close[0]!r}?" if close else f"; valid keys here: {', '.join(choices)}"
     elif kind == "missing":
         message = "is required"
+    elif kind == "value_error":  # our own validators' messages say what is wrong and what is allowed
+        message = str(error["msg"]).removeprefix("Value error, ")
     else:
         words = _TYPE_WORDS.get(kind, error["msg"])
         given = error.get("input")

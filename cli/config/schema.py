@@ -6,9 +6,18 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from weatherballoon.lambdas import limits
+from weatherballoon.remote.sync_globs import outside_root
 
 from .model import HOST_PATTERN
+
+_SUPERVISION_RANGES = {
+    "lease_minutes": limits.LEASE_MINUTES,
+    "idle_minutes": limits.IDLE_MINUTES,
+    "max_hours": limits.MAX_HOURS,
+    "max_cost_usd": limits.JOB_MAX_COST_USD,
+}
 
 
 class _Strict(BaseModel):
@@ -57,12 +66,45 @@ class SyncSchema(_Strict):
     dir_storage: str | None = Field(None, alias="dirStorage")
     outputs: list[str] = []
 
+    @field_validator("outputs")
+    @classmethod
+    def _outputs_stay_inside_the_root(cls, globs: list[str]) -> list[str]:
+        for glob in globs:
+            why = outside_root(glob)
+            if why:
+                raise ValueError(f"the output glob {glob!r} {why}")
+        return globs
+
+    @field_validator("file_excludes")
+    @classmethod
+    def _excludes_are_gitignore_patterns(cls, patterns: list[str] | None) -> list[str] | None:
+        """Compiled as the sync compiles them, so a pattern it cannot use fails here, not in `wb run`."""
+        for pattern in patterns or []:
+            if not pattern.strip():
+                continue
+            from pathspec import GitIgnoreSpec
+
+            try:
+                GitIgnoreSpec.from_lines([pattern])
+            except ValueError:
+                raise ValueError(f"{pattern!r} is not a valid gitignore-style pattern") from None
+        return patterns
+
 
 class SupervisionSchema(_Strict):
-    lease_minutes: float = Field(5.0, alias="leaseMinutes", gt=0)
-    idle_minutes: float = Field(10.0, alias="idleMinutes", ge=0)
-    max_hours: float = Field(24.0, alias="maxHours", gt=0)
-    max_cost_usd: float | None = Field(None, alias="maxCostUsd", gt=0)
+    """Each number must lie in its range of `lambdas/limits.py` (never nan or inf)."""
+
+    lease_minutes: float = Field(5.0, alias="leaseMinutes")
+    idle_minutes: float = Field(10.0, alias="idleMinutes")
+    max_hours: float = Field(24.0, alias="maxHours")
+    max_cost_usd: float | None = Field(None, alias="maxCostUsd")
+
+    @field_validator("lease_minutes", "idle_minutes", "max_hours", "max_cost_usd")
+    @classmethod
+    def _in_range(cls, value: float | None, info: ValidationInfo) -> float | None:
+        if value is None:
+            return None
+        return _SUPERVISION_RANGES[str(info.field_name)].parse(value)
 
 
 class WbConfigSchema(_Strict):

@@ -9,9 +9,11 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from ..errors import JobNotFound
+from ..errors import AmbiguousJob, JobNotFound, UsageError, WbError
 from ..paths import private_dir
 from ..providers.records import Instance, SshTarget
+
+ID_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-")
 
 
 @dataclass(frozen=True)
@@ -58,14 +60,28 @@ def save(record: JobRecord) -> None:
 
 
 def load(job_id: str) -> JobRecord:
-    path = _index_dir() / f"{job_id}.json"
-    if "/" in job_id or not path.is_file():
-        matches = [p for p in _index_dir().glob(f"{job_id}*.json")] if "/" not in job_id else []
-        if len(matches) == 1:
-            path = matches[0]
-        else:
-            raise JobNotFound(job_id)
-    return JobRecord.from_json(path.read_text())
+    """The job whose id is `job_id`, or the one job whose id starts with it. Ids are plain text: a `*` or a
+    `[` is never a pattern."""
+    if not job_id or not set(job_id) <= ID_CHARS:
+        raise UsageError(
+            f"{job_id!r} is not a job id: ids are letters, digits, '.', '_' and '-' (a unique prefix is enough)",
+            hint="list jobs with: wb jobs",
+        )
+    folder = _index_dir()
+    ids = sorted(name[: -len(".json")] for name in os.listdir(folder) if name.endswith(".json") and name[0] != ".")
+    matches = [job_id] if job_id in ids else [known for known in ids if known.startswith(job_id)]
+    if not matches:
+        raise JobNotFound(job_id)
+    if len(matches) > 1:
+        raise AmbiguousJob(job_id, matches)
+    path = folder / f"{matches[0]}.json"
+    try:
+        return JobRecord.from_json(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise WbError(
+            f"the local record of job {matches[0]} ({path}) cannot be read: {exc}",
+            hint=f"the job itself is on its machine; remove the damaged record with: rm {path}",
+        ) from None
 
 
 def all_records() -> list[JobRecord]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, ClassVar
 
 from .records import Instance, InstanceSpec
@@ -30,10 +30,15 @@ class Provider(ABC):
 
     # The remote interpreter that runs the agent; providers whose agent needs site-packages override it.
     agent_python: ClassVar[str] = "python3"
+    # Whether a job's cost cap (--max-cost, supervision.maxCostUsd) is enforced: it needs a price per hour.
+    enforces_max_cost: ClassVar[bool] = False
 
-    def __init__(self, config: WbConfig, loaded: LoadedConfig) -> None:
+    def __init__(self, config: WbConfig, loaded: LoadedConfig, *, say: Callable[[str], None] | None = None) -> None:
         self.config = config
         self.loaded = loaded
+        # How the provider tells the user what it is doing (launching, reusing): the App's notices, which
+        # --quiet silences; stderr when none is given.
+        self.say: Callable[[str], None] = say or say_on_stderr
         self._sessions: dict[str, SshSession] = {}
         self._agents: dict[str, RemoteAgent] = {}
 
@@ -163,3 +168,10 @@ class Provider(ABC):
     def job_stopped_reason(self, instance: Instance) -> str | None:
         """Why supervision took the machine away (budget, lease...), if it did. None when it did not."""
         return None
+
+
+def say_on_stderr(message: str) -> None:
+    import sys
+
+    sys.stderr.write(f"wb: {message}\n")
+    sys.stderr.flush()

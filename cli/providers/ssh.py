@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
@@ -26,8 +27,8 @@ def parse_host(entry: str, default_user: str) -> SshTarget:
 class SshProvider(Provider):
     name = "ssh"
 
-    def __init__(self, config: WbConfig, loaded: LoadedConfig) -> None:
-        super().__init__(config, loaded)
+    def __init__(self, config: WbConfig, loaded: LoadedConfig, *, say: Callable[[str], None] | None = None) -> None:
+        super().__init__(config, loaded, say=say)
         if not config.provisioner.hosts:
             raise ConfigError(
                 "the ssh provider needs at least one host",

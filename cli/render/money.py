@@ -1,19 +1,10 @@
-"""Money as wb shows it: dollars and cents with thousands separators ($1,234.50), and never a nonzero amount
-shown as zero: an amount under a cent gets the digits it takes, two significant ($0.0001, not $0.00)."""
+"""Money as wb shows it (the rule lives in `lambdas/money.py`, which the reaper's reasons use too)."""
 
 from __future__ import annotations
 
-import math
+from weatherballoon.lambdas.money import format_usd
 
-SIGNIFICANT = 2  # digits shown of an amount under a cent
-
-
-def format_usd(value: float) -> str:
-    if value == 0 or not math.isfinite(value) or abs(value) >= 0.01:
-        return f"${value:,.2f}"
-    decimals = SIGNIFICANT - 1 - math.floor(math.log10(abs(value)))
-    text = f"{value:.{decimals}f}".rstrip("0")
-    return f"${text}"
+__all__ = ["format_usd", "format_usd_or"]
 
 
 def format_usd_or(value: float | None, missing: str | None) -> str | None:

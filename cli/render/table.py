@@ -20,7 +20,7 @@ def print_table(headers: Sequence[str], rows: Sequence[Sequence[object]], *, tit
             table.add_row(*row)
         Console().print(table)
         return
-    widths = [max(len(str(header)), *(len(row[i]) for row in cells)) for i, header in enumerate(headers)]
+    widths = [max([len(str(header)), *(len(row[i]) for row in cells)]) for i, header in enumerate(headers)]
     lines = ["  ".join(str(h).ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()]
     lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in cells]
     sys.stdout.write("\n".join(lines) + "\n")

@@ -136,7 +136,11 @@ class SshSession:
 
     def exec(self, command: str) -> RemoteExec:
         channel = self.channel()
-        channel.exec_command(command)
+        try:
+            channel.exec_command(command)
+        except EOFError as exc:  # the server dropped the whole connection (sshd does on a malformed request)
+            channel.close()
+            raise ConnectError("the server closed the SSH connection", host=self.target.label) from exc
         return RemoteExec(channel)
 
     def run(self, command: str, *, stdin: bytes | None = None) -> tuple[int, bytes, bytes]:
@@ -193,7 +197,8 @@ def _authenticate(transport: Transport, target: SshTarget, options: ConnectOptio
 
     pm = paramiko()
     tried: list[str] = []
-    for label, key in candidate_keys(options.identity_file):
+    skipped: list[str] = []  # default keys with a passphrase nobody could type
+    for label, key in candidate_keys(options.identity_file, skipped):
         tried.append(label)
         try:
             transport.auth_publickey(target.username, key)
@@ -203,14 +208,21 @@ def _authenticate(transport: Transport, target: SshTarget, options: ConnectOptio
             raise ConnectError(f"authentication failed: {exc}", host=target.label) from exc
         if transport.is_authenticated():
             return
+    if not tried and skipped:
+        raise AuthError(
+            f"no SSH key to offer: {'; '.join(skipped)}",
+            host=target.label,
+            hint="load the key into ssh-agent with ssh-add, or run wb on a terminal to type its passphrase",
+        )
     if not tried:
         raise AuthError(
             "no SSH key to offer: no identityFile, no ssh-agent keys, no ~/.ssh/id_ed25519 or id_rsa",
             host=target.label,
             hint="set provisioner.identityFile, or create a key with ssh-keygen -t ed25519",
         )
+    also = f"; not offered: {'; '.join(skipped)}" if skipped else ""
     raise AuthError(
-        f"authentication failed for user {target.username!r} (offered: {', '.join(tried)})",
+        f"authentication failed for user {target.username!r} (offered: {', '.join(tried)}{also})",
         host=target.label,
         hint=f"add your public key to ~{target.username}/.ssh/authorized_keys on the host, "
         "or point provisioner.identityFile at the right key",

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import HostKeyError
+from .known_hosts import read_known_hosts
 
 if TYPE_CHECKING:
     from paramiko import PKey
@@ -32,9 +33,8 @@ def verify_host_key(
     policy: str,
     expected_fingerprint: str | None = None,
 ) -> None:
-    """Raise HostKeyError unless the key is trusted; under accept-new, remember a first-seen key."""
-    from .lazy_paramiko import paramiko
-
+    """Raise HostKeyError unless the key is trusted; under accept-new, remember a first-seen key. A key a
+    matching `@revoked` line names is refused under every policy."""
     name = known_hosts_name(host, port)
     seen = fingerprint(key)
     if expected_fingerprint is not None:
@@ -45,19 +45,19 @@ def verify_host_key(
                 hint="someone may be intercepting the connection; do not continue. Run `wb down` and relaunch",
             )
         return
-    entries = paramiko().HostKeys()
-    if known_hosts.exists():
-        try:
-            entries.load(str(known_hosts))
-        except (OSError, ValueError) as exc:
+    entries = [entry for entry in read_known_hosts(known_hosts, host=name) if entry.matches(name)]
+    offered = key.asbytes()
+    for entry in entries:
+        if entry.revoked and entry.blob == offered:
             raise HostKeyError(
-                f"cannot read known hosts file {known_hosts}: {exc}",
+                f"the server offers a REVOKED {key.get_name()} key ({seen}): {known_hosts}:{entry.line} revokes it",
                 host=name,
-                hint="fix the file or point provisioner.knownHostsFile at another",
-            ) from exc
-    known = entries.lookup(name) or {}
-    if key.get_name() in known:
-        if known[key.get_name()] == key:
+                hint="do not connect; whoever revoked the key knows why. Ask them for the host's new key",
+            )
+    trusted = [entry for entry in entries if not entry.revoked]
+    same_type = [entry for entry in trusted if entry.key_type == key.get_name()]
+    if same_type:
+        if any(entry.blob == offered for entry in same_type):
             return
         raise HostKeyError(
             f"REMOTE HOST KEY CHANGED: {known_hosts} holds another {key.get_name()} key; the server offers {seen}",
@@ -67,10 +67,10 @@ def verify_host_key(
                 f"`ssh-keygen -R '{name}' -f {known_hosts}` and connect again; otherwise do not continue"
             ),
         )
-    if known and policy == "strict":
+    if trusted and policy == "strict":
         raise HostKeyError(
             f"the server offers a {key.get_name()} key ({seen}) but {known_hosts} only knows "
-            f"{', '.join(sorted(known))} keys for it",
+            f"{', '.join(sorted({entry.key_type for entry in trusted}))} keys for it",
             host=name,
             hint=f"check the key, then add it: ssh-keyscan -p {port} {host} >> {known_hosts}",
         )
@@ -88,8 +88,15 @@ def verify_host_key(
 
 
 def _append_known_host(path: Path, name: str, key: PKey) -> None:
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     line = f"{name} {key.get_name()} {key.get_base64()}\n"
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-    with os.fdopen(fd, "a") as handle:
-        handle.write(line)
+    try:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        with os.fdopen(fd, "a") as handle:
+            handle.write(line)
+    except OSError as exc:
+        raise HostKeyError(
+            f"cannot record the new host key in {path}: {exc.strerror or exc}",
+            host=name,
+            hint="make the known hosts file writable, or point provisioner.knownHostsFile at one that is",
+        ) from None

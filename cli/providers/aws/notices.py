@@ -1,11 +1,8 @@
 """How the aws provider tells the user what it is doing (launching, reusing, falling back): `wb: ...` on
-stderr, flushed at once. Commands may pass their own `say` (quiet mode, tests)."""
+stderr, flushed at once, unless the command passes its own `say` (the App's, which --quiet silences)."""
 
 from __future__ import annotations
 
-import sys
+from ..base import say_on_stderr
 
-
-def say_on_stderr(message: str) -> None:
-    sys.stderr.write(f"wb: {message}\n")
-    sys.stderr.flush()
+__all__ = ["say_on_stderr"]

@@ -56,25 +56,18 @@ def _set(loaded: LoadedConfig, key: str) -> bool:
     return loaded.sources.get(key, "default") != "default"
 
 
-def _stack_number(stack: StackInfo, key: str) -> float | None:
-    try:
-        return float(stack.outputs[key])
-    except (KeyError, ValueError):
-        return None
-
-
 def supervision_settings(config: WbConfig, loaded: LoadedConfig, stack: StackInfo) -> Supervision:
     """Lease and idle minutes: the project's when it sets them, else the stack's defaults. Max hours: the
     smaller of the project's and the stack's cap. Team: the stack's (IAM requires it on every launch)."""
     wanted = config.supervision
 
     def pick(key: str, output: str, mine: float) -> float:
-        theirs = None if _set(loaded, key) else _stack_number(stack, output)
+        theirs = None if _set(loaded, key) else stack.number_output(output)
         return mine if theirs is None else theirs
 
     lease = pick("supervision.leaseMinutes", "DefaultLeaseMinutes", wanted.lease_minutes)
     idle = pick("supervision.idleMinutes", "DefaultIdleMinutes", wanted.idle_minutes)
-    cap = _stack_number(stack, "InstanceMaxHours")
+    cap = stack.number_output("InstanceMaxHours")
     hours = wanted.max_hours if cap is None else min(wanted.max_hours, cap)
     team = stack.outputs.get("WbTeam") or config.provisioner.team
     return Supervision(lease_minutes=lease, idle_minutes=idle, max_hours=hours, team=team)

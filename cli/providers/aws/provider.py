@@ -14,7 +14,6 @@ from ..base import Provider
 from ..records import Instance, InstanceSpec
 from . import keys, reuse, warm_cache
 from .leases import LeaseKeeper, release_to_idle, row_renewer
-from .notices import say_on_stderr
 
 # acquire, listing, rows, userdata, instances, plane and ready are imported where they are used: a run on
 # the machine this project remembers (warm_cache) needs none of them, nor the table records they import.
@@ -44,6 +43,7 @@ class AwsProvider(Provider):
     # The agent's commands need only the stdlib; its daemon needs boto3: None is the boot venv's python.
     agent_python: ClassVar[str] = "python3"
     daemon_python: ClassVar[str | None] = None
+    enforces_max_cost: ClassVar[bool] = True  # the daemon knows the instance's price
 
     def __init__(
         self,
@@ -56,13 +56,13 @@ class AwsProvider(Provider):
         clock: Clock | None = None,
         say: Callable[[str], None] | None = None,
     ) -> None:
-        super().__init__(config, loaded)
+        super().__init__(config, loaded, say=say)
         self._plane = plane
         self._boot_source = boot_source
         self._boot_timeout_s = boot_timeout_s
         self._now = clock.now if clock is not None else time.time
         self._given_clock = clock
-        self._say = say or say_on_stderr
+        self._say = self.say
         self._seen: dict[str, tuple[Ec2Instance, InstanceRecord | None]] = {}
         self._daemons: set[str] = set()
         self._claimed: set[str] = set()  # taken by this command (state busy)

@@ -7,6 +7,8 @@ import copy
 import json
 import time
 from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 import boto3
 import pytest
@@ -159,3 +161,39 @@ def test_missing_stack_then_an_older_stack_version(wb_here: Callable[..., InProc
     result = wb_here("doctor")
     assert lines(result.out)["version"] == "FAIL"
     assert "the stack is 0.0.1" in result.out and "weatherballoon==0.0.1" in result.out
+
+
+def test_a_stack_with_a_lease_of_nan_fails_doctor_and_member_runs_say_why(
+    wb_here: Callable[..., InProcess], deployed: StackInfo, cfn: Any, workdir: Path
+) -> None:
+    """`wb bootstrap --lease-minutes nan` once deployed; every member's `wb run` then crashed while doctor said
+    all was well (issue 9 item 7). wb refuses the flag now; a stack updated by other means is still caught."""
+    from weatherballoon.cli.aws.stack import describe_stack
+    from weatherballoon.cli.config.loader import load_config
+    from weatherballoon.cli.errors import ConfigError
+    from weatherballoon.cli.providers.aws.plane import ControlPlane
+
+    beat(deployed.outputs["TableName"], time.time())
+    parameters = [
+        {"ParameterKey": p["ParameterKey"], "UsePreviousValue": True}
+        for p in cfn.describe_stacks(StackName=deployed.name)["Stacks"][0]["Parameters"]
+        if p["ParameterKey"] != "LeaseMinutes"
+    ]
+    cfn.update_stack(
+        StackName=deployed.name,
+        UsePreviousTemplate=True,
+        Parameters=[*parameters, {"ParameterKey": "LeaseMinutes", "ParameterValue": "nan"}],
+        Capabilities=["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM"],
+    )
+    stack = describe_stack(cfn, deployed.name)
+    assert stack is not None and stack.outputs["DefaultLeaseMinutes"] == "nan"
+
+    result = wb_here("doctor")
+    assert result.code == 1 and lines(result.out)["stack settings"] == "FAIL"
+    assert "output DefaultLeaseMinutes: 'nan' is not a finite number" in result.out
+    assert "wb bootstrap --lease-minutes VALUE" in result.out
+
+    (workdir / ".weatherballoon.json").write_text('{"provisioner": {"kind": "aws"}}')
+    loaded = load_config(cwd=workdir)
+    with pytest.raises(ConfigError, match="stack weatherballoon: output DefaultLeaseMinutes: 'nan'"):
+        _ = ControlPlane(loaded.config, loaded).supervision

@@ -111,3 +111,18 @@ def test_pull_fetches_a_gone_instances_outputs_from_s3(
     summary = world.provider().pull_from_storage(record, ["out/**"], in_project)
     assert summary is not None and (summary.files, summary.unchanged) == (0, 2)
     assert os.environ["WB_DATA_DIR"]
+
+
+@pytest.mark.parametrize("quiet", [False, True])
+def test_quiet_silences_the_providers_notices(
+    world: World, booting: BootEmulator, in_project: Path, capsys: pytest.CaptureFixture[str], quiet: bool
+) -> None:
+    """`-q` did not silence the aws provider's notices (issue 10): they bypassed the App's quiet flag."""
+    from weatherballoon.cli.app import App
+
+    capsys.readouterr()
+    provider = App(quiet=quiet).provider()
+    instance = provider.acquire(InstanceSpec(instance_type="g5.xlarge", fresh=True))
+    provider.close()
+    err = capsys.readouterr().err
+    assert (f"wb: launched {instance.id} (g5.xlarge" in err) is not quiet, err

@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 
 import boto3
+import pytest
 from weatherballoon.cli.jobs.index import JobRecord as IndexRecord
 from weatherballoon.cli.providers.records import InstanceSpec
 from weatherballoon.lambdas.dynamo_codec import from_wire, key
@@ -79,3 +80,20 @@ def test_job_row_records_caps_and_outputs_and_the_reap_reason_is_explained(world
     store(world).mark_terminating(row, "owner-budget", time.time())
     reason = world.provider().job_stopped_reason(instance)
     assert reason == "owner-budget: the owner's monthly budget is used up (see: wb costs)"
+
+
+def test_the_budget_gate_never_shows_an_amount_under_a_cent_as_zero(world: World) -> None:
+    """A budget of $0.0001 read "$0.00" (issue 9, misleading messages)."""
+    from weatherballoon.cli.errors import SupervisionStop
+    from weatherballoon.lambdas.budgets import BudgetEntry, LedgerEntry
+    from weatherballoon.lambdas.dynamo_codec import to_wire
+    from weatherballoon.lambdas.schema import Scope
+
+    now = time.time()
+    store(world).set_budget(BudgetEntry(Scope.OWNER, ME, 0.0001, updated_at=now, updated_by="admin"))
+    spent = LedgerEntry(time.strftime("%Y-%m", time.gmtime(now)), Scope.OWNER, ME, 0.00015, updated_at=now)
+    boto3.client("dynamodb").put_item(TableName=world.deployed.table, Item=to_wire(spent.to_item()))
+    provider = world.provider()
+    with pytest.raises(SupervisionStop, match=r"you have spent \$0\.00015 of your \$0\.0001 budget"):
+        provider.acquire(SPEC)
+    provider.close()

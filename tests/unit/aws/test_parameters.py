@@ -7,6 +7,7 @@ from weatherballoon.cli.aws import parameters as p
 from weatherballoon.cli.aws.plan import BootstrapRequest, reaper_schedule
 from weatherballoon.cli.errors import UsageError
 from weatherballoon.infra.shipped_template import load_shipped_template
+from weatherballoon.lambdas import limits
 
 SPECS = {
     "Budget": p.ParameterSpec("Budget", "Number", default="100", min_value=0),
@@ -41,6 +42,26 @@ def test_shipped_constraints_reject_bad_flags() -> None:
         specs[p.MAX_HOURS].check("0", flag="--max-hours")
     assert specs[p.OWNER_BUDGET].check("250.0", flag="--user-budget") == "250"
     assert specs[p.LEASE_MINUTES].check("0.5", flag="--lease-minutes") == "0.5"
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf", "1e400"])
+def test_non_finite_numbers_are_refused(value: str) -> None:
+    specs = p.template_specs(load_shipped_template())
+    with pytest.raises(UsageError, match="is not a finite number"):
+        specs[p.LEASE_MINUTES].check(value, flag="--lease-minutes")
+
+
+def test_every_number_parameter_is_bounded_on_both_sides() -> None:
+    """CloudFormation itself refuses out-of-range values; the supervision ones match lambdas/limits.py."""
+    specs = p.template_specs(load_shipped_template())
+    numbers = {name: spec for name, spec in specs.items() if spec.is_number}
+    assert all(spec.min_value is not None and spec.max_value is not None for spec in numbers.values())
+    assert numbers[p.LEASE_MINUTES].max_value == limits.LEASE_MINUTES.high
+    assert numbers[p.IDLE_MINUTES].max_value == limits.IDLE_MINUTES.high
+    assert numbers[p.MAX_HOURS].max_value == limits.MAX_HOURS.high
+    assert numbers[p.OWNER_BUDGET].max_value == numbers[p.TEAM_BUDGET].max_value == limits.BUDGET_USD.high
+    with pytest.raises(UsageError, match="above the maximum 1440"):
+        specs[p.LEASE_MINUTES].check("1441", flag="--lease-minutes")
 
 
 def test_creation_passes_every_value_explicitly() -> None:

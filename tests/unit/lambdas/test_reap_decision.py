@@ -192,3 +192,10 @@ def test_max_lifetime_from_launch_time_overrides_a_longer_row() -> None:
     r = row(lease_until=T0 + 10**6, max_until=T0 + 10**6)
     assert decide(facts(), r, [], OK, T0 + 3599, capped).reason == Reason.LEASE_VALID
     assert decide(facts(), r, [], OK, T0 + 3600, capped).reason == Reason.MAX_LIFETIME
+
+
+def test_budget_reasons_never_show_a_nonzero_amount_as_zero() -> None:
+    """A budget of $0.0001 read "$0.00" (issue 9, misleading messages)."""
+    found = applicable_reasons(facts(), row(), [], BudgetState(0.00015, 0.0001, 2.5, 1.0), T0 + 1, CONFIG)
+    assert found[Reason.OWNER_BUDGET] == "owner spent $0.00015 of $0.0001"
+    assert found[Reason.TEAM_BUDGET] == "team spent $2.50 of $1.00"

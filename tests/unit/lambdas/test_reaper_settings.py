@@ -48,7 +48,8 @@ def test_missing_table_name_is_a_named_error() -> None:
     "name, value",
     [("MODE", "yolo"), ("ORPHAN_GRACE_SECONDS", "-1"), ("TERMINATE_BATCH_SIZE", "1001"),
      ("DEFAULT_OWNER_BUDGET_USD", "ten"), ("API_MAX_ATTEMPTS", "0"), ("AUDIT_TTL_DAYS", "nan"),
-     ("MAX_HOURS", "0")],
+     ("MAX_HOURS", "0"), ("MAX_HOURS", "inf"), ("DEFAULT_OWNER_BUDGET_USD", "inf"), ("TEAM_BUDGET_USD", "nan"),
+     ("TEAM_BUDGET_USD", "1e400"), ("ORPHAN_GRACE_SECONDS", "inf"), ("CLOSED_ROW_TTL_DAYS", "Infinity")],
 )  # fmt: skip
 def test_invalid_values_name_the_variable(name: str, value: str) -> None:
     with pytest.raises(InvalidSettingError, match=name) as info:

@@ -43,3 +43,24 @@ def test_dir_storage_must_be_a_bare_bucket(tmp_path: Path) -> None:
     loaded = project(tmp_path, {}, dirStorage="my-bucket/runs")
     with pytest.raises(ConfigError, match=r"sync\.dirStorage: 'my-bucket/runs' has a prefix"):
         _ = ControlPlane(loaded.config, loaded).bucket
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "1e400", "-1", "soon"])
+def test_a_stack_output_out_of_range_is_a_clear_error(tmp_path: Path, value: str) -> None:
+    """`wb bootstrap --lease-minutes nan` once deployed; every member's run then crashed (issue 9 item 7)."""
+    loaded = project(tmp_path, {})
+    bad = StackInfo(name="weatherballoon", stack_id="id", status="UPDATE_COMPLETE",
+                    outputs={**STACK.outputs, "DefaultLeaseMinutes": value})  # fmt: skip
+    with pytest.raises(ConfigError) as caught:
+        supervision_settings(loaded.config, loaded, bad)
+    assert caught.value.message.startswith("stack weatherballoon: output DefaultLeaseMinutes: ")
+    assert "wb bootstrap --lease-minutes" in (caught.value.hint or "")
+    assert caught.value.exit_code == 2
+
+
+def test_a_lifetime_cap_out_of_range_is_refused_even_when_the_project_sets_max_hours(tmp_path: Path) -> None:
+    loaded = project(tmp_path, {"maxHours": 2})
+    bad = StackInfo(name="weatherballoon", stack_id="id", status="UPDATE_COMPLETE",
+                    outputs={**STACK.outputs, "InstanceMaxHours": "inf"})  # fmt: skip
+    with pytest.raises(ConfigError, match="InstanceMaxHours"):
+        supervision_settings(loaded.config, loaded, bad)

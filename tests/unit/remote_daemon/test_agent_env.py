@@ -74,6 +74,10 @@ def test_imds_settings_fall_back_to_the_process_environment() -> None:
         ({"WB_LEASE_MINUTES": "0"}, "WB_LEASE_MINUTES"),
         ({"WB_RENEW_SECONDS": "fast"}, "WB_RENEW_SECONDS"),
         ({"WB_IDLE_MINUTES": "-1"}, "WB_IDLE_MINUTES"),
+        ({"WB_IDLE_MINUTES": "inf"}, "WB_IDLE_MINUTES"),
+        ({"WB_LEASE_MINUTES": "nan"}, "WB_LEASE_MINUTES"),
+        ({"WB_MAX_HOURS": "1e400"}, "WB_MAX_HOURS"),
+        ({"WB_MAX_HOURS": "100000"}, "WB_MAX_HOURS"),
     ],
 )
 def test_bad_values_name_the_key(changes: dict[str, str], key: str) -> None:

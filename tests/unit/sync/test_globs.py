@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
-from weatherballoon.remote.sync_globs import GlobSet, literal_prefix, max_depth
+from weatherballoon.remote.outputs import find_outputs
+from weatherballoon.remote.sync_globs import GlobSet, literal_prefix, max_depth, outside_root
 
 
 @pytest.mark.parametrize(
@@ -48,3 +51,23 @@ def test_literal_prefix_and_depth_bound_the_walk() -> None:
     assert literal_prefix("*.log") == ("", False)
     assert max_depth("runs/*/metrics.json") == 3
     assert max_depth("runs/**/x") is None
+
+
+@pytest.mark.parametrize("pattern", ["../*", "a/../../b", "/etc/*", "~/x", "a\0b"])
+def test_globs_outside_the_root_are_named(pattern: str) -> None:
+    assert outside_root(pattern)
+
+
+@pytest.mark.parametrize("pattern", ["out/**", "./x", "a..b/c", "..x", "**/*.pt"])
+def test_globs_inside_the_root_are_fine(pattern: str) -> None:
+    assert outside_root(pattern) is None
+
+
+def test_outputs_pack_never_walks_outside_its_root(tmp_path: Path) -> None:
+    """`-o '../*'` once streamed every file next to the project (51,007 of them)."""
+    root = tmp_path / "project"
+    (root / "out").mkdir(parents=True)
+    (root / "out" / "mine.txt").write_text("x")
+    (tmp_path / "foreign.txt").write_text("y")
+    found = [rel for rel, _ in find_outputs(str(root), ["../*", "/etc/host*", "out/*"])]
+    assert found == ["out/mine.txt"]
