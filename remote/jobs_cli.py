@@ -75,13 +75,9 @@ from __future__ import annotations
 import contextlib
 import os
 
+from .job_protocol import ALREADY_ENDED_EXIT, INTERRUPTED_EXIT, UNKNOWN_JOB_EXIT, USAGE_EXIT
 from .jobs_args import FollowArgs, RunArgs, UsageError, job_and_rest
 from .jobstore import JobPaths
-
-USAGE_EXIT = 2
-UNKNOWN_JOB_EXIT = 3
-ALREADY_ENDED_EXIT = 1
-INTERRUPTED_EXIT = 130
 
 
 def say(message: str) -> None:

@@ -54,6 +54,7 @@ class SyncSchema(_Strict):
     adir_server: str | None = Field(None, alias="adirServer")
     dir_storage: str | None = Field(None, alias="dirStorage")
     outputs: list[str] = []
+    overwrite: bool = False
 
 
 class SupervisionSchema(_Strict):
@@ -61,6 +62,7 @@ class SupervisionSchema(_Strict):
     idle_minutes: float = Field(10.0, alias="idleMinutes", ge=0)
     max_hours: float = Field(24.0, alias="maxHours", gt=0)
     max_cost_usd: float | None = Field(None, alias="maxCostUsd", gt=0)
+    max_output_mb: float = Field(4096.0, alias="maxOutputMb", gt=0, le=1 << 30, allow_inf_nan=False)
 
 
 class WbConfigSchema(_Strict):

@@ -15,9 +15,12 @@ input. The marker is stripped: callers see the agent's stderr only. After the ma
 from __future__ import annotations
 
 import contextlib
+import os
 import shlex
 import threading
 from typing import IO, TYPE_CHECKING, cast
+
+from weatherballoon.remote.agent import HEX_PREFIX
 
 from ..errors import ConnectError
 from .bundle import AgentBundle, agent_bundle
@@ -66,6 +69,16 @@ except OSError:
 """
 
 
+def _text(arg: str) -> str:
+    """`arg` as command-line text: one whose bytes are not UTF-8 (os.fsencode) travels hex-escaped, and the
+    agent decodes it (`remote/agent.py`, HEX_PREFIX)."""
+    try:
+        arg.encode("utf-8")
+    except UnicodeEncodeError:
+        return HEX_PREFIX + os.fsencode(arg).hex()
+    return HEX_PREFIX + arg.encode("utf-8").hex() if arg.startswith(HEX_PREFIX) else arg
+
+
 class RemoteAgent:
     """Satisfies `process.AgentRunner`: `agent(["list"])` starts `python3 AGENT list` remotely."""
 
@@ -91,7 +104,9 @@ class RemoteAgent:
         # -c with the folder put on sys.path, not `python3 FOLDER`: running a folder goes through runpy,
         # which imports importlib.util and more (about 4 ms of every agent command on a small machine).
         flags = "-I -S" if self.python == "python3" else "-I"
-        return f'exec {self.python} {flags} -c {_START} "{self.path}" ' + " ".join(shlex.quote(arg) for arg in args)
+        return f'exec {self.python} {flags} -c {_START} "{self.path}" ' + " ".join(
+            shlex.quote(_text(arg)) for arg in args
+        )
 
     def _check_prefix(self) -> str:
         python = self.python.split()[0]
