@@ -9,7 +9,7 @@ import pytest
 from weatherballoon.remote.job_protocol import STREAM_HEADER, TOO_LONG_EXIT, UNKNOWN_JOB_EXIT, USAGE_EXIT
 from weatherballoon.remote.job_spec import encode_spec
 
-from .conftest import Agent
+from .conftest import Agent, oldest_python
 
 
 def spec(cwd: str | bytes, argv: list[bytes], env: list[tuple[bytes, bytes]] | None = None) -> bytes:
@@ -87,3 +87,14 @@ def test_no_job_state_dir_is_the_agents_own_code(agent: Agent, tmp_path: os.Path
     )
     assert (result.returncode, result.stdout) == (125, b"")
     assert result.stderr.startswith(b"wb-agent: run: cannot create job")
+
+
+def test_the_spec_and_the_guard_work_on_the_oldest_supported_python(agent: Agent) -> None:
+    python = oldest_python()
+    assert python is not None, "no python3.8 here (pyenv's 3.8 is expected on CI machines)"
+    agent.python = python
+    frame = spec(agent.workdir, [b"sh", b"-c", b"printf '\\377'; head -c 300000 /dev/zero; sleep 1; echo never"])
+    result = agent("run", "--job-id", agent.new_id(), "--spec-stdin", "--max-output", "100000", "--follow", input=frame)
+    assert result.returncode == 124, result.stderr
+    assert result.stdout.startswith(b"\xff") and b"never" not in result.stdout
+    assert b"output-cap" in result.stderr
