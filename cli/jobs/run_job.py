@@ -178,13 +178,23 @@ def _run(app: App, provider: Provider, request: RunRequest, early: Prefetch | No
             reason = provider.job_stopped_reason(instance)
             if reason:
                 raise SupervisionStop(f"supervision took the machine away: {reason}", reason=reason)
-            raise ConnectionLost(f"lost the connection while job {job_id} was running", host=instance.id, job_id=job_id)
+            raise ConnectionLost(
+                f"lost the connection while job {job_id} was running{why_lost(agent)}", host=instance.id, job_id=job_id
+            )
         if not result.streamed:
             raise job_command_failed(result.status, result.agent_stderr, host=instance.id, job_id=job_id)
         explain_supervision_stop(app, provider, instance, result.status)
         if outputs:
             fetch_outputs(app, provider, record)
         return result.status
+
+
+def why_lost(agent: RemoteAgent) -> str:
+    """`: the host stopped answering...` when the heartbeat gave up on it (a cut link says nothing more)."""
+    silent = getattr(agent.session, "silent_for_s", None)
+    if silent is None:
+        return ""
+    return f": the host stopped answering (nothing received for {silent:.0f} s, keepalives unanswered)"
 
 
 def stop_after_output_closed(agent: RemoteAgent, proc: RemoteExec, job_id: str) -> int:
