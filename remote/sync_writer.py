@@ -5,9 +5,12 @@ renamed over the target (`os.replace`), so a reader sees the old file or the new
 Nothing is fsynced: a sync is repeatable, and the next one notices a file a crash lost by its size and
 mtime. Used by `sync-apply` on the machine and by the client when it pulls outputs back.
 
+A file or link that is already there, and that no sync recorded (the user's own `~/.profile`, a job's
+file), is never replaced unless the writer is told it may (`overwrite`, the user's --sync-overwrite).
+
 Errors about one path (a directory where a file should go, a parent that is a symlink, permission
-denied) are collected and the stream goes on; a full disk, a read-only or quota-full filesystem stops
-everything (`FatalWriteError`), with the temp file removed and the old file intact.
+denied, a file sync did not put there) are collected and the stream goes on; a full disk, a read-only or
+quota-full filesystem stops everything (`FatalWriteError`), with the temp file removed and the old file intact.
 
 Runs on python3 >= 3.8, stdlib only.
 """
@@ -71,13 +74,17 @@ class WriteSummary:
 
 
 class TreeWriter:
-    """Writes under `root`. `record` (the synced set) is updated in place; None means "do not track"."""
+    """Writes under `root`. `record` (the synced set) is updated in place; None means "do not track" (and then
+    anything may be replaced: outputs pulled home)."""
 
-    def __init__(self, root: str, *, record: set[str] | None = None, protect: GlobSet | None = None) -> None:
+    def __init__(
+        self, root: str, *, record: set[str] | None = None, protect: GlobSet | None = None, overwrite: bool = False
+    ) -> None:
         self.root = root
         self.dirs = SafeDirs(root)
         self.record = record
         self.protect = protect or GlobSet()
+        self.overwrite = overwrite
         self.summary = WriteSummary()
         self._temp_names = itertools.count()
 
@@ -91,6 +98,13 @@ class TreeWriter:
         if self.record is not None:
             self.record.add(path)
 
+    def _check_not_foreign(self, path: str) -> None:
+        """Refuse to replace what no sync put at `path` (see the module's docstring)."""
+        if self.overwrite or self.record is None or path in self.record:
+            return
+        if os.path.lexists(self.dirs.abspath(path)):
+            raise UnsafePath(path, "is already there and no sync of this project put it there; left as it is")
+
     def _temp_for(self, path: str) -> str:
         parent = parent_of(path)
         name = f"{TEMP_PREFIX}{os.getpid()}-{next(self._temp_names)}"
@@ -102,6 +116,7 @@ class TreeWriter:
         try:
             check_relpath(path)
             self.dirs.ensure_parent(path)
+            self._check_not_foreign(path)
             temp = self._temp_for(path)
             fd = os.open(temp, _OPEN_FLAGS, 0o600)
             try:
@@ -139,6 +154,7 @@ class TreeWriter:
         try:
             check_relpath(path)
             self.dirs.ensure_parent(path)
+            self._check_not_foreign(path)
             temp = self._temp_for(path)
             os.symlink(target, temp)
             os.replace(temp, self.dirs.abspath(path))

@@ -23,6 +23,8 @@ from ..trace import mark
 from . import index
 from .agent_status import job_command_failed
 from .attach import discard_until_end, pump
+from ..sync.local_scan import refuse_unsafe_local_root
+from ..sync.ownership import legacy_remote_root, project_identity
 from .remote_paths import remote_root_for
 
 if TYPE_CHECKING:
@@ -100,6 +102,9 @@ def run_job(app: App, request: RunRequest, *, early: Prefetch | None = None) -> 
 def _run(app: App, provider: Provider, request: RunRequest, early: Prefetch | None) -> int:
     loaded = provider.loaded
     outputs = tuple(dict.fromkeys((*loaded.config.sync.outputs, *request.outputs)))
+    if request.sync:
+        refuse_unsafe_local_root(loaded.local_root, loaded.path)
+    identity = project_identity(loaded.local_root)
     mark("config loaded, provider ready")
     with spinner("finding a machine", quiet=app.quiet):
         instance = provider.take(provider.acquire(request.spec), early)
@@ -111,7 +116,7 @@ def _run(app: App, provider: Provider, request: RunRequest, early: Prefetch | No
             identity_of(loaded), instance.target, options, provider.agent_python, provider.early_claim_margin(instance)
         )
         mark("connected")
-        remote_root = remote_root_for(loaded)
+        remote_root = remote_root_for(loaded, identity)
         if request.sync:
             from ..sync.client import sync_up
 
@@ -123,6 +128,10 @@ def _run(app: App, provider: Provider, request: RunRequest, early: Prefetch | No
                     excludes=list(loaded.config.sync.file_excludes or []),
                     protect=list(outputs),
                     progress=progress,
+                    owner=identity,
+                    overwrite=loaded.config.sync.overwrite,
+                    legacy_root=None if loaded.config.sync.adir_server else legacy_remote_root(loaded.local_root),
+                    notice=app.say,
                 )
             if summary.files_sent or summary.deleted:
                 app.say(f"synced {summary.files_sent} files ({summary.bytes_sent} bytes), deleted {summary.deleted}")

@@ -31,7 +31,7 @@ def test_record_round_trip_lives_under_the_state_home(agent_home: Path) -> None:
     assert load_record(root) == {"a", "b", "ü/ñ"}
     path = Path(record_path(root))
     assert path.parent == agent_home / "state" / "sync"
-    assert path.read_bytes() == "\0".join(["wb-sync-record 2", root, "a", "b", "ü/ñ"]).encode()
+    assert path.read_bytes() == "\0".join(["wb-sync-record 3", root, "", "", "a", "b", "ü/ñ"]).encode()
     save_record(root, set())
     assert load_record(root) == set()
 
