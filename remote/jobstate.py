@@ -20,16 +20,7 @@ STOPPED = "stopped"
 LOST = "lost"
 
 SUMMARY_FIELDS = (
-    "id",
-    "command",
-    "cwd",
-    "state",
-    "exit_code",
-    "signal",
-    "stop_reason",
-    "started_at",
-    "ended_at",
-    "pid",
+    "id", "command", "cwd", "state", "exit_code", "signal", "stop_reason", "started_at", "ended_at", "pid",
 )
 
 

@@ -147,15 +147,8 @@ class SshdHost:
             try:
                 if self.netns:
                     probe = subprocess.run(
-                        [
-                            "ip",
-                            "netns",
-                            "exec",
-                            self.netns,
-                            "bash",
-                            "-c",
-                            f"exec 3<>/dev/tcp/{self.address}/{self.port}",
-                        ],
+                        ["ip", "netns", "exec", self.netns, "bash", "-c",
+                         f"exec 3<>/dev/tcp/{self.address}/{self.port}"],
                         capture_output=True,
                         check=False,
                     )

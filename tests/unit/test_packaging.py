@@ -11,12 +11,8 @@ import pytest
 import tomllib
 
 ROOT = Path(__file__).resolve().parents[2]
-FOLDERS = {
-    "cli": "weatherballoon.cli",
-    "infra": "weatherballoon.infra",
-    "lambdas": "weatherballoon.lambdas",
-    "remote": "weatherballoon.remote",
-}
+FOLDERS = {"cli": "weatherballoon.cli", "infra": "weatherballoon.infra", "lambdas": "weatherballoon.lambdas",
+           "remote": "weatherballoon.remote"}
 
 
 def test_every_package_folder_is_listed() -> None:

@@ -11,9 +11,7 @@ from weatherballoon.remote.jobs_args import FollowArgs, RunArgs, UsageError, job
 def test_split_args_forms() -> None:
     options, positionals, command = split_args(
         ["--a", "1", "pos", "--b=2", "--flag", "--env", "X=1", "--env=Y=2", "--", "cmd", "--a", "--"],
-        flags=("flag",),
-        valued=("a", "b"),
-        repeated=("env",),
+        flags=("flag",), valued=("a", "b"), repeated=("env",),
     )
     assert options == {"a": "1", "b": "2", "flag": True, "env": ["X=1", "Y=2"]}
     assert positionals == ["pos"]
@@ -38,25 +36,8 @@ def test_split_args_errors(argv: list[str], message: str) -> None:
 
 
 def test_run_args_full() -> None:
-    args = RunArgs(
-        [
-            "--job-id",
-            "j-1",
-            "--cwd",
-            "~/wb/p",
-            "--env",
-            "A=1",
-            "--env",
-            "B=x=y",
-            "--max-time",
-            "1.5",
-            "--stdin",
-            "--follow",
-            "--",
-            "python",
-            "train.py",
-        ]
-    )
+    args = RunArgs(["--job-id", "j-1", "--cwd", "~/wb/p", "--env", "A=1", "--env", "B=x=y", "--max-time", "1.5",
+                    "--stdin", "--follow", "--", "python", "train.py"])
     assert (args.job_id, args.cwd) == ("j-1", os.path.expanduser("~/wb/p"))
     assert args.env == {"A": "1", "B": "x=y"}
     assert (args.max_time_s, args.stdin, args.follow, args.command) == (1.5, True, True, ["python", "train.py"])

@@ -10,17 +10,8 @@ from weatherballoon.remote.signals import UnknownSignal, parse_signal
 
 @pytest.mark.parametrize(
     ("name", "number"),
-    [
-        ("INT", signal.SIGINT),
-        ("SIGINT", signal.SIGINT),
-        ("int", signal.SIGINT),
-        ("2", 2),
-        ("TERM", signal.SIGTERM),
-        ("KILL", signal.SIGKILL),
-        ("HUP", signal.SIGHUP),
-        ("USR1", signal.SIGUSR1),
-        (" sigusr2 ", signal.SIGUSR2),
-    ],
+    [("INT", signal.SIGINT), ("SIGINT", signal.SIGINT), ("int", signal.SIGINT), ("2", 2), ("TERM", signal.SIGTERM),
+     ("KILL", signal.SIGKILL), ("HUP", signal.SIGHUP), ("USR1", signal.SIGUSR1), (" sigusr2 ", signal.SIGUSR2)],
 )
 def test_known_signals(name: str, number: int) -> None:
     assert parse_signal(name) == number
