@@ -56,10 +56,11 @@ follow ID [--stdout-offset N] [--stderr-offset N] [--no-wait]
     If our own stdout's reader goes away, exits 255 quietly; the job runs on. SIGINT ends following with
     130; the job runs on.
 
-signal ID SIGNAME
+signal ID SIGNAME [--then-term-after SECONDS]
     Sends SIGNAME (INT, SIGINT, int, 2; TERM, KILL, HUP, USR1...) to the job's process group, after
     checking that pid and proc_start still match. Exits 0; 1 if the job already ended; 3 if unknown;
-    2 for an unknown signal name.
+    2 for an unknown signal name. --then-term-after: waits up to SECONDS for every process of the group
+    to end, then sends SIGTERM to what is left (a process that ignores SIGNAME, as Python does SIGPIPE).
 
 list
     Prints a JSON array on stdout, newest first, one object per job: id, command, cwd, state, exit_code,
@@ -133,11 +134,15 @@ def follow_main(argv: list) -> int:
 
 def signal_main(argv: list) -> int:
     from . import signals
+    from .jobs_args import positive_seconds, split_args
     from .jobstore import read_json
 
     try:
-        job_id, name = job_and_rest(argv, ("ID", "SIGNAME"))
+        options, positionals, command = split_args(argv, valued=("then-term-after",))
+        job_id, name = job_and_rest(positionals + (command or []), ("ID", "SIGNAME"))
         signo = signals.parse_signal(name)
+        grace = options.get("then-term-after")
+        grace_s = None if grace is None else positive_seconds(grace, "then-term-after")
     except (UsageError, signals.UnknownSignal) as exc:
         return _usage(UsageError(str(exc)), "signal")
     paths = JobPaths(job_id)
@@ -147,6 +152,8 @@ def signal_main(argv: list) -> int:
     if paths.has_ended() or meta is None or not signals.send_to_job(meta, signo):
         say(f"job {job_id} has already ended")
         return ALREADY_ENDED_EXIT
+    if grace_s is not None:
+        signals.terminate_leftovers(meta, grace_s)
     return 0
 
 

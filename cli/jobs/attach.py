@@ -127,22 +127,6 @@ def _ended(gate: _HeaderGate, status: int, stderr_fd: int) -> AttachResult:
     return AttachResult(status=status, streamed=False, agent_stderr=gate.stderr_held)
 
 
-def discard_until_end(channel: Channel, seconds: float) -> int | None:
-    """Read and drop what the channel still sends for up to `seconds`; its exit status, or None if none came."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        while channel.recv_ready():
-            channel.recv(CHUNK)
-        while channel.recv_stderr_ready():
-            channel.recv_stderr(CHUNK)
-        if channel.exit_status_ready():
-            return int(channel.recv_exit_status())
-        if channel.closed:
-            return None
-        select.select([channel], [], [], min(0.1, max(deadline - time.monotonic(), 0)))
-    return None
-
-
 def pump(
     proc: RemoteExec,
     *,

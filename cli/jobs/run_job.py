@@ -19,12 +19,12 @@ from ..providers.base import Provider
 from ..providers.records import Instance, InstanceSpec
 from ..render.progress import spinner, sync_bar
 from ..session import prefetch
+from ..sync.local_scan import refuse_unsafe_local_root
+from ..sync.ownership import legacy_remote_root, project_identity
 from ..trace import mark
 from . import index
 from .agent_status import job_command_failed
-from .attach import discard_until_end, pump
-from ..sync.local_scan import refuse_unsafe_local_root
-from ..sync.ownership import legacy_remote_root, project_identity
+from .attach import pump
 from .remote_paths import remote_root_for
 
 if TYPE_CHECKING:
@@ -209,15 +209,13 @@ def why_lost(agent: RemoteAgent) -> str:
 def stop_after_output_closed(agent: RemoteAgent, proc: RemoteExec, job_id: str) -> int:
     """Our stdout's reader went away (`wb run ... | head -1`): end the job as a local pipeline would.
 
-    The job's group gets SIGPIPE, which a writer in a local pipe gets on its next write. A program that
-    ignores it (Python does, and writes to a file, not a pipe, on the machine) gets SIGTERM if it has not
-    ended within PIPE_GRACE_S. Then wb exits 141 (128 + SIGPIPE), quietly, like any Unix tool whose output
-    closed.
+    The job's group gets SIGPIPE, which a writer in a local pipe gets on its next write. What is left of the
+    group after PIPE_GRACE_S (Python ignores SIGPIPE, and on the machine writes to a file, not a pipe) gets
+    SIGTERM. Then wb exits 141 (128 + SIGPIPE), quietly, like any Unix tool whose output closed.
     """
     with contextlib.suppress(WbError, OSError, EOFError):
-        agent.run(["signal", job_id, "PIPE"])
-        if discard_until_end(proc.channel, PIPE_GRACE_S) is None:
-            agent.run(["signal", job_id, "TERM"])
+        proc.close()  # nothing more of its output is wanted
+        agent.run(["signal", job_id, "PIPE", "--then-term-after", f"{PIPE_GRACE_S:g}"])
     return EXIT_OUTPUT_CLOSED
 
 
