@@ -110,8 +110,9 @@ class TreeWriter:
         name = f"{TEMP_PREFIX}{os.getpid()}-{next(self._temp_names)}"
         return self.dirs.abspath(parent + "/" + name if parent else name)
 
-    def write_file(self, path: str, mode: int, mtime_ns: int, data: Iterable[memoryview]) -> bool:
-        """Write one file atomically. `data` is always consumed, even when the path is refused."""
+    def write_file(self, path: str, mode: int, mtime_ns: int, data: Iterable[memoryview | int]) -> bool:
+        """Write one file atomically. `data` is always consumed, even when the path is refused. An int in it is
+        a hole: that many zero bytes, skipped over rather than written, so a sparse file stays sparse."""
         temp = None
         try:
             check_relpath(path)
@@ -121,11 +122,19 @@ class TreeWriter:
             fd = os.open(temp, _OPEN_FLAGS, 0o600)
             try:
                 size = 0
+                holes = False
                 for view in data:
+                    if view.__class__ is int:
+                        size += view  # type: ignore[operator]
+                        os.lseek(fd, size, os.SEEK_SET)
+                        holes = True
+                        continue
                     while view:
-                        done = os.write(fd, view)
-                        view = view[done:]
+                        done = os.write(fd, view)  # type: ignore[arg-type]
+                        view = view[done:]  # type: ignore[index]
                         size += done
+                if holes:
+                    os.ftruncate(fd, size)  # a file that ends in a hole has its full length
                 os.fchmod(fd, mode & 0o7777)
                 os.utime(fd, ns=(mtime_ns, mtime_ns))
             finally:
