@@ -53,20 +53,54 @@ _START = shlex.quote(
 )
 
 # Runs on the machine with the bundle on stdin: unpack into a temp folder, then rename it into place, so a
-# half-written agent is never run and two concurrent installs cannot mix.
+# half-written agent is never run and two concurrent installs cannot mix. Temp folders of installs that died
+# (a full disk, a killed connection) are removed once they are INSTALL_STALE_S old; a failure removes its
+# own and exits INSTALL_FAILED with one line saying what could not be written.
+INSTALL_FAILED = 125
+INSTALL_STALE_S = 600
 _INSTALL_SCRIPT = """
-import io, os, shutil, sys, tempfile, zipfile
-if sys.version_info < (3, 8):
-    sys.exit(126)
+import errno, io, os, shutil, sys, tempfile, time, zipfile
 base = os.path.expanduser("~/.weatherballoon/agent")
-os.makedirs(base, mode=0o700, exist_ok=True)
-tmp = tempfile.mkdtemp(dir=base, prefix=".tmp-")
-zipfile.ZipFile(io.BytesIO(sys.stdin.buffer.read())).extractall(tmp)
+target = os.path.join(base, "NAME")
+def place(tmp):
+    try:
+        os.rename(tmp, target)
+    except OSError as exc:
+        if exc.errno not in (errno.EEXIST, errno.ENOTEMPTY):
+            raise
+        if not os.path.isfile(os.path.join(target, "__main__.py")):  # a broken leftover, not a rival install
+            shutil.rmtree(target, ignore_errors=True)
+            os.rename(tmp, target)
 try:
-    os.rename(tmp, os.path.join(base, "NAME"))
-except OSError:
-    shutil.rmtree(tmp, ignore_errors=True)
-"""
+    os.makedirs(base, mode=0o700, exist_ok=True)
+    for name in os.listdir(base):
+        if name.startswith(".tmp-"):
+            stale = os.path.join(base, name)
+            try:
+                if time.time() - os.lstat(stale).st_mtime > STALE:
+                    shutil.rmtree(stale, ignore_errors=True)
+            except OSError:
+                pass
+    tmp = tempfile.mkdtemp(dir=base, prefix=".tmp-")
+    try:
+        zipfile.ZipFile(io.BytesIO(sys.stdin.buffer.read())).extractall(tmp)
+        place(tmp)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+except OSError as exc:
+    sys.stderr.write("wb-agent: cannot write %s: %s\\n" % (exc.filename or base, exc.strerror or exc))
+    sys.exit(FAILED)
+except zipfile.BadZipFile as exc:
+    sys.stderr.write("wb-agent: the agent arrived damaged (%s); nothing was installed\\n" % exc)
+    sys.exit(FAILED)
+""".replace("STALE", str(INSTALL_STALE_S)).replace("FAILED", str(INSTALL_FAILED))
+# Before the installer: python3 must be 3.8 or newer. Python 2 parses this line too (it rejects -I, which
+# the installer uses), and the version goes to stderr for the message.
+_VERSION_CHECK = (
+    "command -v PY >/dev/null 2>&1 || exit 127; "
+    "v=$(PY -c 'import sys; print(\"%d.%d\" % sys.version_info[:2])' 2>/dev/null) || v=unknown; "
+    'case "$v" in 2.*|3.[0-7]|unknown) echo "$v" >&2; exit 126;; esac; '
+)
 
 
 def _text(arg: str) -> str:
@@ -151,20 +185,28 @@ class RemoteAgent:
     def _upload(self) -> None:
         python = self.python.split()[0]
         script = _INSTALL_SCRIPT.replace("NAME", self.bundle.name)
-        status, _, err = self._run(f"{python} -I -S -c {shlex.quote(script)}", stdin=self.bundle.data)
+        check = _VERSION_CHECK.replace("PY", python)
+        status, _, err = self._run(f"{check}exec {python} -I -S -c {shlex.quote(script)}", stdin=self.bundle.data)
+        said = err.decode(errors="replace").strip()
         if status == _OLD_PYTHON:
+            version = said.splitlines()[-1] if said else "unknown"
+            what = "does not run (it could not say its version)" if version == "unknown" else f"is Python {version}"
             raise ConnectError(
-                f"{python} on the host is older than 3.8",
+                f"{python} on the host {what}; wb's agent needs Python 3.8 or newer",
                 host=self.session.target.label,
-                hint="install python 3.8 or newer on the host",
+                hint="install python3 (3.8 or newer) on the host, e.g. apt-get install python3, and make it the"
+                f" first {python} on the login PATH",
             )
         if status == _NO_PYTHON:
             raise self._no_python()
         if status != 0:
+            from ..jobs.agent_status import agent_said, storage_hint
+
+            reason = agent_said(err)
             raise ConnectError(
-                f"cannot install the agent (exit {status}): {err.decode(errors='replace').strip()}",
+                f"cannot install wb's agent in ~/.weatherballoon/agent (exit {status}): {reason}",
                 host=self.session.target.label,
-                hint="check free disk space and that $HOME is writable on the host",
+                hint=storage_hint(reason),
             )
 
     def _exec(self, command: str) -> RemoteExec:

@@ -185,11 +185,16 @@ def _summary_line(call: AgentCall) -> dict:
 def _apply_failure(call: AgentCall, status: int, remote_root: str) -> WbError:
     what = f"sync to {remote_root} failed"
     if status == EXIT_DISK:
-        return call.failure(
-            what,
-            hint=f"free space on the machine (df -h {remote_root}), "
-            "or keep large files out of the upload with sync.fileExcludes",
+        from ..jobs.agent_status import storage_hint
+
+        said = call.stderr_text.lower()
+        hint = (
+            storage_hint(said)
+            if "read-only" in said or "quota" in said
+            else f"free space on the machine (df -h {remote_root}), or keep large files out of the upload with"
+            " sync.fileExcludes"
         )
+        return call.failure(what, hint=hint)
     if status == EXIT_STREAM:
         return call.failure(what, hint="the stream was cut short; run again, a sync resumes where it stopped")
     if status == 1:

@@ -201,3 +201,63 @@ def test_a_job_that_fills_the_disk_is_stopped_with_124_and_its_output_kept(small
     followed = project.wb("logs", "-f", job_id)
     assert followed.returncode == 124
     assert b"disk-full" in followed.stderr and b"lost" not in followed.stderr
+
+
+# --- 13. a read-only or full home on the machine --------------------------------------------------------
+
+
+@pytest.fixture
+def own_user(tmp_path: Path) -> Iterator[sshd.TestUser]:
+    """A login user of this test's own, whose home the test may make read-only or full."""
+    parent = Path(tempfile.mkdtemp(prefix="wb-test-homes-"))
+    user = sshd.TestUser.create(parent)
+    yield user
+    subprocess.run(["umount", "-l", str(user.home)], check=False, capture_output=True)
+    user.delete()
+    shutil.rmtree(parent, ignore_errors=True)
+
+
+def test_a_read_only_home_is_named_with_a_documented_code(
+    tmp_path: Path, ssh_identity: Path, own_user: sshd.TestUser
+) -> None:
+    host = SshdHost(tmp_path / "sshd-ro", own_user, ssh_identity).start()
+    try:
+        project = make_project(tmp_path, host)
+        project.wb("run", "--", "true", check=True)  # the agent is installed, the project synced
+        home = str(own_user.home)
+        subprocess.run(["mount", "--bind", home, home], check=True)
+        subprocess.run(["mount", "-o", "remount,ro,bind", home], check=True)
+        started = project.wb("run", "--no-sync", "--", "true")
+        err = started.stderr.decode()
+        assert started.returncode == 255, err
+        assert "cannot create job" in err and "Read-only file system" in err and "read-only filesystem" in err
+        assert "Traceback" not in err
+        (project.root / "new.txt").write_text("x")
+        synced = project.wb("run", "--", "true")
+        err = synced.stderr.decode()
+        assert synced.returncode == 1, err
+        assert "read-only file system" in err and "read-only filesystem" in err and "free space" not in err
+        assert "Traceback" not in err
+    finally:
+        host.stop()
+
+
+def test_a_full_home_fails_the_install_cleanly(tmp_path: Path, ssh_identity: Path, own_user: sshd.TestUser) -> None:
+    home = own_user.home
+    options = f"size=1m,uid={own_user.uid},gid={own_user.gid},mode=0755"
+    subprocess.run(["mount", "-t", "tmpfs", "-o", options, "wb-test-home", str(home)], check=True)
+    host = SshdHost(tmp_path / "sshd-full", own_user, ssh_identity).start()  # writes ~/.ssh into the tmpfs
+    try:
+        filler = home / "filler"
+        subprocess.run(["dd", "if=/dev/zero", f"of={filler}", "bs=64k", "count=64"], capture_output=True, check=False)
+        project = make_project(tmp_path, host)
+        result = project.wb("run", "--", "true")
+        err = result.stderr.decode()
+        assert result.returncode == 255, err
+        assert "cannot install wb's agent" in err and "No space left on device" in err
+        assert "disk is full" in err and "Traceback" not in err
+        assert not list((home / ".weatherballoon" / "agent").glob(".tmp-*"))
+        filler.unlink()
+        assert project.wb("run", "--", "echo", "room again").stdout == b"room again\n"
+    finally:
+        host.stop()
