@@ -261,9 +261,10 @@ def _wait(job_pid: int, max_time_s: float | None, guard: OutputGuard) -> tuple:
         elif kill_at is not None and now >= kill_at:
             _killpg(job_pid, _signal.SIGKILL)
             kill_at = None
-        wake_at = next_guard if stop_reason is None else kill_at
-        if stop_reason is None and deadline is not None:
-            wake_at = min(wake_at, deadline)
+        if stop_reason is None:
+            wake_at: float | None = next_guard if deadline is None else min(next_guard, deadline)
+        else:
+            wake_at = kill_at
         timeout = GUARD_EVERY_S if wake_at is None else max(wake_at - now, 0.001)
         info = _signal.sigtimedwait(_WATCHED, timeout)
         if info is not None and info.si_signo != _signal.SIGCHLD:

@@ -66,7 +66,7 @@ class Options:
             name, has_value, value = arg.partition("=")
             if name in _VALUED:
                 if not has_value:
-                    value = next(args, None)  # type: ignore[assignment]
+                    value = next(args, None)
                     if value is None:
                         self.root = None
                         return

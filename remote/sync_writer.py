@@ -124,14 +124,14 @@ class TreeWriter:
                 size = 0
                 holes = False
                 for view in data:
-                    if view.__class__ is int:
-                        size += view  # type: ignore[operator]
+                    if isinstance(view, int):
+                        size += view
                         os.lseek(fd, size, os.SEEK_SET)
                         holes = True
                         continue
                     while view:
-                        done = os.write(fd, view)  # type: ignore[arg-type]
-                        view = view[done:]  # type: ignore[index]
+                        done = os.write(fd, view)
+                        view = view[done:]
                         size += done
                 if holes:
                     os.ftruncate(fd, size)  # a file that ends in a hole has its full length
