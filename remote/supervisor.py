@@ -12,7 +12,7 @@ supervisor then outlives it, the SSH session and SIGHUP.
 While the job runs, the supervisor looks at its output files every GUARD_EVERY_S: past the output cap
 (`max_output_bytes`) the job is stopped ("output-cap"), and when the filesystem holding them is full it is
 stopped too ("disk-full"): a job whose output can no longer be kept must not run on unseen, and nothing it
-prints may fill a disk. The end record's space is set aside when the job starts (`_EndRecord`), so even a
+prints may fill a disk. The end record's space is set aside when the job starts (`EndRecord`), so even a
 full disk still learns how the job ended.
 """
 
@@ -25,7 +25,8 @@ import os
 import time
 
 from . import daemon_wake, jobstate, notify, procinfo
-from .jobstore import JobPaths, dumps, make_jobs_dir, write_json_atomic
+from .job_guard import EndRecord, OutputGuard
+from .jobstore import JobPaths, make_jobs_dir, write_json_atomic
 from .spawn import START_FAILED_EXIT, StartError, spawn_job
 
 GRACE_S = 5.0
@@ -91,7 +92,7 @@ def start(spec: JobSpec) -> Launch:
     append = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND
     out_fd = os.open(paths.stdout, append, 0o600)
     err_fd = os.open(paths.stderr, append, 0o600)
-    _EndRecord.reserve(paths)
+    EndRecord.reserve(paths)
     stdin_write = None
     if spec.stdin:
         os.mkfifo(paths.stdin, 0o600)
@@ -195,7 +196,7 @@ def _record_end(
         "started_at": started_at,
     }
     with contextlib.suppress(OSError):
-        _EndRecord(spec.paths).write(status)
+        EndRecord(spec.paths).write(status)
     notify.send_ended(notify_fd, exit_code, signal, stop_reason)
     daemon_wake.wake()  # aws: the daemon closes the job's row and releases the machine now, not a period later
 
@@ -204,38 +205,6 @@ def _record(path: str, record: dict) -> None:
     # Best effort (a full disk): the job is running, and the caller still hears from the notify pipe.
     with contextlib.suppress(OSError):
         write_json_atomic(path, record)
-
-
-class OutputGuard:
-    """Whether the job's output files passed the cap, or their filesystem is full (see the module's docstring)."""
-
-    def __init__(self, paths: JobPaths, max_output_bytes: int) -> None:
-        self._paths = paths
-        self._cap = max_output_bytes
-        # Root may write into the blocks a filesystem keeps back for it; anyone else only into f_bavail.
-        self._root = os.geteuid() == 0
-
-    def check(self) -> str | None:
-        if self._output_bytes() >= self._cap:
-            return "output-cap"
-        if self.disk_full():
-            return "disk-full"
-        return None
-
-    def _output_bytes(self) -> int:
-        total = 0
-        for path in (self._paths.stdout, self._paths.stderr):
-            with contextlib.suppress(OSError):
-                total += os.stat(path).st_size
-        return total
-
-    def disk_full(self) -> bool:
-        try:
-            fs = os.statvfs(self._paths.dir)
-        except OSError:
-            return False
-        free_blocks = fs.f_bfree if self._root else fs.f_bavail
-        return free_blocks * fs.f_frsize < jobstate.DISK_FULL_BELOW_BYTES
 
 
 def _wait(job_pid: int, max_time_s: float | None, guard: OutputGuard) -> tuple:
@@ -270,37 +239,6 @@ def _wait(job_pid: int, max_time_s: float | None, guard: OutputGuard) -> tuple:
         if info is not None and info.si_signo != _signal.SIGCHLD:
             # Someone signalled the supervisor (shutdown, an operator): pass it on, keep recording.
             _killpg(job_pid, info.si_signo)
-
-
-class _EndRecord:
-    """status.json, written into space taken when the job started: on a disk the job filled, a new file
-    could not be written, and the job would later look lost. Overwritten in place, then renamed."""
-
-    SPARE = "status.json.spare"
-    SIZE = 4096  # an end record is a few hundred bytes
-
-    def __init__(self, paths: JobPaths) -> None:
-        self._spare = os.path.join(paths.dir, self.SPARE)
-        self._status = paths.status
-
-    @classmethod
-    def reserve(cls, paths: JobPaths) -> None:
-        fd = os.open(os.path.join(paths.dir, cls.SPARE), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        try:
-            os.write(fd, b" " * cls.SIZE)
-        finally:
-            os.close(fd)
-
-    def write(self, record: dict) -> None:
-        data = (dumps(record) + "\n").encode("ascii")
-        # No O_TRUNC: truncating first would free the reserved block and ask the full disk for a new one.
-        fd = os.open(self._spare, os.O_WRONLY | os.O_CREAT, 0o600)
-        try:
-            os.write(fd, data)
-            os.ftruncate(fd, len(data))
-        finally:
-            os.close(fd)
-        os.replace(self._spare, self._status)
 
 
 def _detach_stdio() -> None:

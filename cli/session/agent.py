@@ -23,6 +23,7 @@ from typing import IO, TYPE_CHECKING, cast
 from weatherballoon.remote.agent import HEX_PREFIX
 
 from ..errors import ConnectError
+from .agent_install import install_command, install_failure
 from .bundle import AgentBundle, agent_bundle
 from .connection import RemoteExec, SshSession, run_to_end
 
@@ -32,7 +33,6 @@ if TYPE_CHECKING:
 AGENT_DIR = "$HOME/.weatherballoon/agent"
 _MISSING = 197
 _NO_PYTHON = 127
-_OLD_PYTHON = 126
 _CONNECTION_LOST = -1
 # Written by the shell on stderr once python and the agent are found; stripped before anyone reads stderr.
 MARK = b"<wb-agent-found>"
@@ -50,56 +50,6 @@ _NUDGES = (0.003, 0.003, 0.006, 0.012, 0.024)
 # How every agent command starts: argv[1] is the unpacked bundle, the rest the command and its arguments.
 _START = shlex.quote(
     "import sys;sys.path[:0]=[sys.argv[1]];from weatherballoon.remote.agent import main;sys.exit(main(sys.argv[2:]))"
-)
-
-# Runs on the machine with the bundle on stdin: unpack into a temp folder, then rename it into place, so a
-# half-written agent is never run and two concurrent installs cannot mix. Temp folders of installs that died
-# (a full disk, a killed connection) are removed once they are INSTALL_STALE_S old; a failure removes its
-# own and exits INSTALL_FAILED with one line saying what could not be written.
-INSTALL_FAILED = 125
-INSTALL_STALE_S = 600
-_INSTALL_SCRIPT = """
-import errno, io, os, shutil, sys, tempfile, time, zipfile
-base = os.path.expanduser("~/.weatherballoon/agent")
-target = os.path.join(base, "NAME")
-def place(tmp):
-    try:
-        os.rename(tmp, target)
-    except OSError as exc:
-        if exc.errno not in (errno.EEXIST, errno.ENOTEMPTY):
-            raise
-        if not os.path.isfile(os.path.join(target, "__main__.py")):  # a broken leftover, not a rival install
-            shutil.rmtree(target, ignore_errors=True)
-            os.rename(tmp, target)
-try:
-    os.makedirs(base, mode=0o700, exist_ok=True)
-    for name in os.listdir(base):
-        if name.startswith(".tmp-"):
-            stale = os.path.join(base, name)
-            try:
-                if time.time() - os.lstat(stale).st_mtime > STALE:
-                    shutil.rmtree(stale, ignore_errors=True)
-            except OSError:
-                pass
-    tmp = tempfile.mkdtemp(dir=base, prefix=".tmp-")
-    try:
-        zipfile.ZipFile(io.BytesIO(sys.stdin.buffer.read())).extractall(tmp)
-        place(tmp)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-except OSError as exc:
-    sys.stderr.write("wb-agent: cannot write %s: %s\\n" % (exc.filename or base, exc.strerror or exc))
-    sys.exit(FAILED)
-except zipfile.BadZipFile as exc:
-    sys.stderr.write("wb-agent: the agent arrived damaged (%s); nothing was installed\\n" % exc)
-    sys.exit(FAILED)
-""".replace("STALE", str(INSTALL_STALE_S)).replace("FAILED", str(INSTALL_FAILED))
-# Before the installer: python3 must be 3.8 or newer. Python 2 parses this line too (it rejects -I, which
-# the installer uses), and the version goes to stderr for the message.
-_VERSION_CHECK = (
-    "command -v PY >/dev/null 2>&1 || exit 127; "
-    "v=$(PY -c 'import sys; print(\"%d.%d\" % sys.version_info[:2])' 2>/dev/null) || v=unknown; "
-    'case "$v" in 2.*|3.[0-7]|unknown) echo "$v" >&2; exit 126;; esac; '
 )
 
 
@@ -184,30 +134,11 @@ class RemoteAgent:
 
     def _upload(self) -> None:
         python = self.python.split()[0]
-        script = _INSTALL_SCRIPT.replace("NAME", self.bundle.name)
-        check = _VERSION_CHECK.replace("PY", python)
-        status, _, err = self._run(f"{check}exec {python} -I -S -c {shlex.quote(script)}", stdin=self.bundle.data)
-        said = err.decode(errors="replace").strip()
-        if status == _OLD_PYTHON:
-            version = said.splitlines()[-1] if said else "unknown"
-            what = "does not run (it could not say its version)" if version == "unknown" else f"is Python {version}"
-            raise ConnectError(
-                f"{python} on the host {what}; wb's agent needs Python 3.8 or newer",
-                host=self.session.target.label,
-                hint="install python3 (3.8 or newer) on the host, e.g. apt-get install python3, and make it the"
-                f" first {python} on the login PATH",
-            )
+        status, _, err = self._run(install_command(python, self.bundle.name), stdin=self.bundle.data)
         if status == _NO_PYTHON:
             raise self._no_python()
         if status != 0:
-            from ..jobs.agent_status import agent_said, storage_hint
-
-            reason = agent_said(err)
-            raise ConnectError(
-                f"cannot install wb's agent in ~/.weatherballoon/agent (exit {status}): {reason}",
-                host=self.session.target.label,
-                hint=storage_hint(reason),
-            )
+            raise install_failure(status, err, python=python, host=self.session.target.label)
 
     def _exec(self, command: str) -> RemoteExec:
         """`session.exec`; the first one nudges the server while it waits for its channel (see _NUDGES)."""
