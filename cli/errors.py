@@ -80,10 +80,13 @@ class AuthError(ConnectError):
 
 
 class ConnectionLost(ConnectError):
-    """The connection dropped while a job was attached. The job itself keeps running."""
+    """The connection dropped while a job was attached (the job itself keeps running), or during a sync."""
 
-    def __init__(self, message: str, *, host: str | None = None, job_id: str | None = None) -> None:
-        hint = f"the job keeps running; reattach with: wb logs -f {job_id}" if job_id else None
+    def __init__(
+        self, message: str, *, host: str | None = None, job_id: str | None = None, hint: str | None = None
+    ) -> None:
+        if job_id and hint is None:
+            hint = f"the job keeps running; reattach with: wb logs -f {job_id}"
         super().__init__(message, host=host, hint=hint)
         self.job_id = job_id
 
@@ -128,6 +131,13 @@ class AmbiguousJob(UsageError):
 
 class SyncError(WbError):
     exit_code = 1
+
+
+class SyncRefused(WbError):
+    """The configured remote root cannot be used: it is `/`, the home folder or above it, another project's, or
+    the sync would replace files no sync of this project put there. A configuration problem: exit 2."""
+
+    exit_code = EXIT_USAGE
 
 
 class AwsError(WbError):

@@ -18,6 +18,9 @@ DynamoDB number.
 | JOB_MAX_TIME_S | seconds | > 0 | 31,622,400 (366 days) |
 | JOB_MAX_COST_USD | USD | > 0 | 1,000,000 |
 | BUDGET_USD | USD | >= 0 | 1,000,000,000 |
+| MAX_OUTPUT_MB | MiB | > 0 | 1,073,741,824 (1 PiB) |
+| MAX_OUTPUT_BYTES | bytes | > 0 | 2**50 |
+| GRACE_S | seconds | > 0 | 3600 (the agent's SIGTERM-after grace) |
 
 Runs on python3 >= 3.8, stdlib only (the agent imports it), and imports nothing costly.
 """
@@ -71,3 +74,6 @@ MAX_HOURS = Range(0, 8760, "hours", low_open=True)
 JOB_MAX_TIME_S = Range(0, 366 * 86400, "seconds", low_open=True)
 JOB_MAX_COST_USD = Range(0, 1_000_000, "USD", low_open=True)
 BUDGET_USD = Range(0, 1_000_000_000, "USD")
+MAX_OUTPUT_MB = Range(0, 1 << 30, "MiB", low_open=True)
+MAX_OUTPUT_BYTES = Range(0, 1 << 50, "bytes", low_open=True)
+GRACE_S = Range(0, 3600, "seconds", low_open=True)

@@ -9,6 +9,10 @@ from __future__ import annotations
 import importlib
 import sys
 
+# An argument that is not text (a path with bytes that are not UTF-8) travels as HEX_PREFIX + its bytes in
+# hex, since the command line is text; the client escapes every argument that starts with the prefix too.
+HEX_PREFIX = "wb-hex:"
+
 # command -> "module:function"; each function takes argv (list of str) and returns an exit code.
 COMMANDS = {
     "run": "weatherballoon.remote.jobs_cli:run_main",
@@ -30,8 +34,16 @@ def version_main(argv: list) -> int:
     return 0
 
 
+def decode_arg(arg: str) -> str:
+    if not arg.startswith(HEX_PREFIX):
+        return arg
+    import os
+
+    return os.fsdecode(bytes.fromhex(arg[len(HEX_PREFIX) :]))
+
+
 def main(argv: list | None = None) -> int:
-    args = list(sys.argv[1:] if argv is None else argv)
+    args = [decode_arg(arg) for arg in (sys.argv[1:] if argv is None else argv)]
     if not args or args[0] not in COMMANDS:
         sys.stderr.write("usage: agent {{{}}} ...\n".format(",".join(sorted(COMMANDS))))
         return 2

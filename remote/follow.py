@@ -13,6 +13,7 @@ import select
 import time
 
 from . import jobstate, procinfo
+from .job_protocol import STREAM_HEADER
 from .jobstore import JobPaths, read_json
 from .notify import NotifyPipe
 
@@ -259,8 +260,10 @@ def follow_to_end(
     notify: NotifyPipe | None = None,
     stdin_fifo_fd: int | None = None,
 ) -> int:
-    """`follow` as a command: stream, then say how the job ended on stderr when needed; the exit code."""
+    """`follow` as a command: the stream header (`job_protocol`), the job's output, then how the job ended on
+    stderr when needed; the exit code."""
     try:
+        _write_all(1, STREAM_HEADER)
         end = follow(paths, stdout_offset, stderr_offset, wait, notify, stdin_fifo_fd)
     except ReaderGone:
         return READER_GONE_EXIT
@@ -272,7 +275,7 @@ def follow_to_end(
         message = jobstate.lost_message(paths.id)
     elif end.stop_reason is not None:
         meta = read_json(paths.meta) or {}
-        message = jobstate.stop_message(paths.id, end.stop_reason, meta.get("max_time_s"))
+        message = jobstate.stop_message(paths.id, end.stop_reason, meta, paths.dir)
     else:
         return end.exit_code
     with contextlib.suppress(OSError):

@@ -92,30 +92,47 @@ def exact_positionals(positionals: list, names: tuple) -> list:
 
 
 class RunArgs:
-    __slots__ = ("claim", "command", "cwd", "env", "follow", "job_id", "max_cost_usd", "max_time_s", "outputs", "stdin")
+    __slots__ = (
+        "claim", "command", "cwd", "env", "follow", "job_id", "max_cost_usd", "max_output_bytes", "max_time_s",
+        "outputs", "spec_stdin", "stdin",
+    )  # fmt: skip
 
     def __init__(self, argv: list) -> None:
         options, positionals, command = split_args(
             argv,
-            flags=("stdin", "follow"),
-            valued=("job-id", "cwd", "max-time", "max-cost", "claim"),
+            flags=("stdin", "follow", "spec-stdin"),
+            valued=("job-id", "cwd", "max-time", "max-cost", "max-output", "claim"),
             repeated=("env", "outputs"),
         )
         if positionals:
             raise UsageError(f"unexpected argument {positionals[0]!r}: the command goes after --")
-        if not command:
+        self.spec_stdin = bool(options.get("spec-stdin"))
+        if self.spec_stdin:
+            for given in ("cwd", "env"):
+                if given in options:
+                    raise UsageError(f"--{given} comes in the job spec with --spec-stdin")
+            if command:
+                raise UsageError("the command comes in the job spec with --spec-stdin")
+        elif not command:
             raise UsageError("no command: put it after --")
-        for required in ("job-id", "cwd"):
-            if required not in options:
-                raise UsageError(f"--{required} is required")
+        required = ("job-id",) if self.spec_stdin else ("job-id", "cwd")
+        for name in required:
+            if name not in options:
+                raise UsageError(f"--{name} is required")
         self.job_id = job_id_arg(options["job-id"])
-        # Relative to the agent's cwd, which is the login home in an SSH session, like ssh's own.
-        self.cwd = os.path.abspath(os.path.expanduser(options["cwd"]))
-        self.env = env_pairs(options.get("env", []))
+        self.cwd = ""
+        self.env: dict = {}
+        self.command: list = []
+        if not self.spec_stdin:
+            self.take_spec(options["cwd"], command or [], env_pairs(options.get("env", [])))
         max_time = options.get("max-time")
         self.max_time_s = None if max_time is None else limited_number(max_time, "max-time", limits.JOB_MAX_TIME_S)
         max_cost = options.get("max-cost")
         self.max_cost_usd = None if max_cost is None else limited_number(max_cost, "max-cost", limits.JOB_MAX_COST_USD)
+        max_output = options.get("max-output")
+        self.max_output_bytes = (
+            None if max_output is None else int(limited_number(max_output, "max-output", limits.MAX_OUTPUT_BYTES))
+        )
         # The claim under which the client took this machine (aws): the daemon releases the machine to the
         # warm pool after the job only while the row is still under it.
         self.claim = options.get("claim") or None
@@ -123,6 +140,16 @@ class RunArgs:
         self.outputs = [glob for glob in options.get("outputs", []) if glob.strip()]
         self.stdin = bool(options.get("stdin"))
         self.follow = bool(options.get("follow"))
+
+    def take_spec(self, cwd: str, command: list, env: dict) -> None:
+        """The job's directory, argv and environment: from the options, or from the spec on stdin."""
+        if not command:
+            raise UsageError("no command: the job spec has no arguments")
+        if not cwd:
+            raise UsageError("no working directory")
+        # Relative to the agent's cwd, which is the login home in an SSH session, like ssh's own.
+        self.cwd = os.path.abspath(os.path.expanduser(cwd))
+        self.env = env
         self.command = command
 
 

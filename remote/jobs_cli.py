@@ -4,7 +4,7 @@ State lives in `$WB_AGENT_HOME`, else `~/.weatherballoon` (mode 0700); each job 
 
     meta.json    written once the job runs: id, command (list, as given), cwd, pid, pgid (= pid),
                  proc_start (/proc/<pid>/stat field 22; guards against pid reuse), started_at (epoch s),
-                 max_time_s, stdin (bool), outputs (the --outputs globs, relative to cwd),
+                 max_time_s, max_output_bytes, stdin (bool), outputs (the --outputs globs, relative to cwd),
                  supervisor_pid, supervisor_start, boot_id (with proc_start, tells a live job from a pid
                  reused after a reboot). Never the --env values.
                  pid, pgid and proc_start are null when the command could not be started.
@@ -13,8 +13,10 @@ State lives in `$WB_AGENT_HOME`, else `~/.weatherballoon` (mode 0700); each job 
     stdin        a FIFO, only with --stdin
     stop.json    only when the daemon stopped the job (max-cost): {"reason": ..., "at": ...}, written before
                  it signals the job's group; the supervisor records that reason (exit 124)
-    status.json  written when the job ends: exit_code, signal (N or null), stop_reason ("max-time", later
-                 "max-cost" | "budget" | "lease", or null), ended_at, started_at
+    status.json  written when the job ends: exit_code, signal (N or null), stop_reason ("max-time",
+                 "output-cap", "disk-full", later "max-cost" | "budget" | "lease", or null), ended_at,
+                 started_at. Written into status.json.spare, a block set aside when the job started, so a
+                 disk the job filled still gets it.
 
 Records are JSON and replaced atomically (tmp + rename). Job ids: 1-64 of [A-Za-z0-9._-], not . or ..
 
@@ -23,12 +25,18 @@ supervision stopped it (then `signal` is the signal that did, or null); 125 when
 start it (e.g. the cwd cannot be created; reason on the job's stderr); 126/127 when the program cannot
 be executed / is not found (reason on the job's stderr).
 
-Commands (`python3 agent.pyz COMMAND ...`). Options take `--opt VALUE` or `--opt=VALUE`. Every message
-of the agent's own goes to stderr and starts with `wb-agent:`. Usage errors (bad option, malformed id,
-id already used) exit 2; a job id that does not exist exits 3.
+Commands (`python3 agent.pyz COMMAND ...`). Options take `--opt VALUE` or `--opt=VALUE`; an argument
+that is not text travels as `wb-hex:<hex of its bytes>` (`agent.py`). Every message of the agent's own goes
+to stderr and starts with `wb-agent:`. Usage errors (bad option, malformed id, id already used) exit 2; a
+job id that does not exist exits 3. `follow` and `run --follow` write a stream header first on stdout
+once the job's output is about to flow (`job_protocol`): only after it is the exit status the job's own,
+so no code of the agent's can be mistaken for a job's.
 
-run --job-id ID --cwd DIR [--env KEY=VALUE]... [--max-time SECONDS] [--outputs GLOB]... [--stdin] [--follow]
-    -- CMD [ARG...]
+run --job-id ID --cwd DIR [--env KEY=VALUE]... [--max-time SECONDS] [--max-output BYTES] [--outputs GLOB]...
+    [--stdin] [--follow] -- CMD [ARG...]
+run --job-id ID --spec-stdin [the same options, less --cwd and --env]
+    With --spec-stdin the working directory, argv and environment come as bytes in a frame at the head of
+    stdin (`job_spec`), with no length limit; what follows the frame is the job's stdin (--stdin).
     Starts CMD detached: its supervisor is in a session of its own (setsid), holds none of the caller's
     fds (the SSH channel closes when the caller exits), ignores SIGHUP, and reaps the job. The job runs
     in its own process group, in DIR (created if missing; `~` expanded, relative to the agent's cwd),
@@ -36,7 +44,10 @@ run --job-id ID --cwd DIR [--env KEY=VALUE]... [--max-time SECONDS] [--outputs G
     --stdin the FIFO. One CMD argument runs as `/bin/sh -c CMD` (like ssh); several are exec'd as argv,
     the program looked up on the job's PATH (an --env PATH=... counts).
     --max-time: after SECONDS the group gets SIGTERM, 5 s later SIGKILL; the job ends with 124,
-    stop_reason "max-time". A SIGINT/SIGTERM sent to the supervisor itself is passed on to the group.
+    stop_reason "max-time". --max-output: when its stdout and stderr files together pass BYTES (default
+    4 GiB), the same, stop_reason "output-cap". When the filesystem of the job's files has less than 1 MiB
+    free, the same, stop_reason "disk-full" (also when the job ended by itself on a full disk). A
+    SIGINT/SIGTERM sent to the supervisor itself is passed on to the group.
     --outputs: a glob (`sync_globs` syntax) of the job's outputs, relative to DIR; repeatable. Only
     recorded (meta.json): on aws the daemon pushes them to S3 when the job ends (`daemon`).
     Without --follow: prints `ID\\n` on stdout and exits 0 once the job runs and meta.json exists.
@@ -44,11 +55,14 @@ run --job-id ID --cwd DIR [--env KEY=VALUE]... [--max-time SECONDS] [--outputs G
     SIGTERM received by this process are passed on to the job's group. With --stdin too, copies this
     process's stdin into the job's stdin until EOF, then closes it (the job sees EOF); stops quietly if
     the job stops reading. Without --follow the job's stdin is at EOF at once.
-    Exits 125 with a `wb-agent:` message when the agent cannot create the job (state dir, fork).
+    Exits 125 with a `wb-agent:` message when the agent cannot create the job (state dir, fork), and 7
+    when the argv and environment are over the machine's exec limit (E2BIG; the job is recorded as ended
+    with 126), in both cases without the stream header.
 
 follow ID [--stdout-offset N] [--stderr-offset N] [--no-wait]
-    Copies the job's stdout file (from byte N) to stdout and its stderr file to stderr, byte-exact,
-    until the job has ended and both are drained; exits with the job's exit code. When supervision
+    Writes the stream header, then copies the job's stdout file (from byte N) to stdout and its stderr
+    file to stderr, byte-exact, until the job has ended and both are drained; exits with the job's exit
+    code. When supervision
     stopped the job, one line `wb-agent: job ID stopped by supervision: REASON ...` follows on stderr.
     --no-wait: copies what is there and exits: 0 while the job runs, else as above.
     A job whose supervisor and process are both gone with no status.json (reboot, kill -9 of both, or
@@ -56,10 +70,11 @@ follow ID [--stdout-offset N] [--stderr-offset N] [--no-wait]
     If our own stdout's reader goes away, exits 255 quietly; the job runs on. SIGINT ends following with
     130; the job runs on.
 
-signal ID SIGNAME
+signal ID SIGNAME [--then-term-after SECONDS]
     Sends SIGNAME (INT, SIGINT, int, 2; TERM, KILL, HUP, USR1...) to the job's process group, after
     checking that pid and proc_start still match. Exits 0; 1 if the job already ended; 3 if unknown;
-    2 for an unknown signal name.
+    2 for an unknown signal name. --then-term-after: waits up to SECONDS for every process of the group
+    to end, then sends SIGTERM to what is left (a process that ignores SIGNAME, as Python does SIGPIPE).
 
 list
     Prints a JSON array on stdout, newest first, one object per job: id, command, cwd, state, exit_code,
@@ -75,13 +90,9 @@ from __future__ import annotations
 import contextlib
 import os
 
+from .job_protocol import ALREADY_ENDED_EXIT, INTERRUPTED_EXIT, UNKNOWN_JOB_EXIT, USAGE_EXIT
 from .jobs_args import FollowArgs, RunArgs, UsageError, job_and_rest
 from .jobstore import JobPaths
-
-USAGE_EXIT = 2
-UNKNOWN_JOB_EXIT = 3
-ALREADY_ENDED_EXIT = 1
-INTERRUPTED_EXIT = 130
 
 
 def say(message: str) -> None:
@@ -136,12 +147,17 @@ def follow_main(argv: list) -> int:
 
 
 def signal_main(argv: list) -> int:
+    from ..lambdas import limits
     from . import signals
+    from .jobs_args import limited_number, split_args
     from .jobstore import read_json
 
     try:
-        job_id, name = job_and_rest(argv, ("ID", "SIGNAME"))
+        options, positionals, command = split_args(argv, valued=("then-term-after",))
+        job_id, name = job_and_rest(positionals + (command or []), ("ID", "SIGNAME"))
         signo = signals.parse_signal(name)
+        grace = options.get("then-term-after")
+        grace_s = None if grace is None else limited_number(grace, "then-term-after", limits.GRACE_S)
     except (UsageError, signals.UnknownSignal) as exc:
         return _usage(UsageError(str(exc)), "signal")
     paths = JobPaths(job_id)
@@ -151,6 +167,8 @@ def signal_main(argv: list) -> int:
     if paths.has_ended() or meta is None or not signals.send_to_job(meta, signo):
         say(f"job {job_id} has already ended")
         return ALREADY_ENDED_EXIT
+    if grace_s is not None:
+        signals.terminate_leftovers(meta, grace_s)
     return 0
 
 

@@ -8,16 +8,25 @@ import contextlib
 import os
 
 from . import daemon_wake, supervisor
-from .jobs_args import RunArgs
-from .jobs_cli import USAGE_EXIT, say
+from .job_protocol import JOB_STATE_EXIT, TOO_LONG_EXIT, USAGE_EXIT
+from .jobs_args import RunArgs, UsageError
+from .jobs_cli import say
 from .jobstore import JobPaths
 from .notify import NotifyPipe
-from .spawn import START_FAILED_EXIT
+from .spawn import TOO_LONG
 
 FORWARDED_SIGNALS = (_signal.SIGINT, _signal.SIGTERM)
 
 
 def run(args: RunArgs) -> int:
+    if args.spec_stdin:
+        from .job_spec import SpecError, read_spec
+
+        try:
+            args.take_spec(*read_spec(0))
+        except (SpecError, UsageError) as exc:
+            say(f"run: {exc}")
+            return USAGE_EXIT
     paths = JobPaths(args.job_id)
     spec = supervisor.JobSpec(
         paths,
@@ -29,6 +38,7 @@ def run(args: RunArgs) -> int:
         outputs=args.outputs,
         max_cost_usd=args.max_cost_usd,
         claim=args.claim,
+        max_output_bytes=args.max_output_bytes,
     )
     try:
         launch = supervisor.start(spec)
@@ -36,12 +46,17 @@ def run(args: RunArgs) -> int:
         say(f"run: job id {args.job_id} is already used on this machine")
         return USAGE_EXIT
     except OSError as exc:
-        say(f"run: cannot create job {args.job_id} under {os.path.dirname(paths.dir)}: {exc}")
-        return START_FAILED_EXIT
+        say(f"run: cannot create job {args.job_id} under {os.path.dirname(paths.dir)}: {exc.strerror or exc}")
+        return JOB_STATE_EXIT
     notify = launch.notify
     if not notify.wait_started():
         say(f"run: the supervisor of job {args.job_id} died before the job started")
-        return START_FAILED_EXIT
+        return JOB_STATE_EXIT
+    if notify.start_problem == TOO_LONG:
+        if launch.stdin_fd is not None:
+            os.close(launch.stdin_fd)
+        say(f"run: job {args.job_id} did not start: {_start_failure(paths)}")
+        return TOO_LONG_EXIT
     daemon_wake.wake()  # aws: the daemon writes the job's row (with its caps) now, not a period later
     if not args.follow:
         if launch.stdin_fd is not None:
@@ -55,6 +70,16 @@ def run(args: RunArgs) -> int:
     if notify.job_pid is not None:
         _forward_signals_to(notify.job_pid, notify)
     return follow_to_end(paths, notify=notify, stdin_fifo_fd=launch.stdin_fd)
+
+
+def _start_failure(paths: JobPaths) -> str:
+    """The reason the supervisor wrote on the job's stderr when the job could not start."""
+    try:
+        with open(paths.stderr, "rb") as handle:
+            text = handle.read(4096).decode("utf-8", "replace")
+    except OSError:
+        return "it could not be started"
+    return text.strip().replace("wb-agent: ", "") or "it could not be started"
 
 
 def _forward_signals_to(pgid: int, notify: NotifyPipe) -> None:

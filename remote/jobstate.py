@@ -6,7 +6,12 @@ import os
 
 SUPERVISION_EXIT_CODE = 124  # timeout(1)'s code: supervision, not the command, ended the job
 SIGNAL_EXIT_BASE = 128
-STOP_REASONS = ("max-time", "max-cost", "budget", "lease")
+STOP_REASONS = ("max-time", "max-cost", "budget", "lease", "output-cap", "disk-full")
+# The job's stdout and stderr files together may hold this much unless the client asks otherwise
+# (`supervision.maxOutputMb`); past it the job is stopped: a runaway writer must not fill the disk.
+DEFAULT_MAX_OUTPUT_BYTES = 4096 << 20
+# Less than this free on the filesystem of the job's files, for the job's user, is a full disk.
+DISK_FULL_BELOW_BYTES = 1 << 20
 
 RUNNING = "running"
 EXITED = "exited"
@@ -58,11 +63,25 @@ def summary(job_id: str, meta: dict | None, status: dict | None, running: bool) 
     }
 
 
-def stop_message(job_id: str, stop_reason: str, max_time_s: float | None) -> str:
+def stop_message(job_id: str, stop_reason: str, meta: dict | None = None, job_dir: str | None = None) -> str:
     """The one line a follower prints on stderr when supervision, not the command, ended the job."""
+    meta = meta or {}
     detail = ""
+    max_time_s = meta.get("max_time_s")
+    max_output = meta.get("max_output_bytes")
     if stop_reason == "max-time" and max_time_s is not None:
         detail = f" (ran past --max-time {max_time_s:g}s)"
+    elif stop_reason == "output-cap" and max_output:
+        detail = (
+            f" (its stdout and stderr reached {max_output / (1 << 20):g} MiB, the cap set by"
+            " supervision.maxOutputMb / WB_MAX_OUTPUT_MB; the output up to the cap is kept)"
+        )
+    elif stop_reason == "disk-full":
+        where = f" holding {job_dir}" if job_dir else ""
+        detail = (
+            f" (the filesystem{where} on the machine is full; the output written until then is kept,"
+            " what came after may be missing)"
+        )
     return f"wb-agent: job {job_id} stopped by supervision: {stop_reason}{detail}; exit code {SUPERVISION_EXIT_CODE}\n"
 
 

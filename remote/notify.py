@@ -2,7 +2,8 @@
 
 Lines on the pipe (ASCII, each well under PIPE_BUF, so never torn):
 
-    S <pid>\\n                               the job runs (pid 0: it could not start) and meta.json exists
+    S <pid> [problem]\\n                     the job runs (pid 0: it could not start; problem: why, when the
+                                            caller must report it, e.g. "too-long") and meta.json exists
     E <exit_code> <signal|-> <reason|->\\n   the job ended and status.json is written
 
 End of file without an E line means the supervisor died.
@@ -14,8 +15,8 @@ import contextlib
 import os
 
 
-def send_started(fd: int, job_pid: int | None) -> None:
-    _send(fd, f"S {job_pid or 0}\n")
+def send_started(fd: int, job_pid: int | None, problem: str | None = None) -> None:
+    _send(fd, f"S {job_pid or 0}" + (f" {problem}" if problem else "") + "\n")
 
 
 def send_ended(fd: int, exit_code: int, signal: int | None, stop_reason: str | None) -> None:
@@ -35,6 +36,7 @@ class NotifyPipe:
         self.fd = fd
         self.closed = False
         self.job_pid: int | None = None
+        self.start_problem: str | None = None
         self.started = False
         self.exit_code: int | None = None
         self.stop_reason: str | None = None
@@ -59,6 +61,7 @@ class NotifyPipe:
         if words[0] == "S":
             self.started = True
             self.job_pid = int(words[1]) or None
+            self.start_problem = words[2] if len(words) > 2 else None
         elif words[0] == "E":
             self.exit_code = int(words[1])
             self.stop_reason = None if words[3] == "-" else words[3]

@@ -5,6 +5,7 @@ from __future__ import annotations
 # _signal, not signal: the public module imports enum (startup cost on every agent call).
 import _signal
 import os
+import time
 
 from . import procinfo
 
@@ -42,3 +43,32 @@ def send_to_job(meta: dict, signo: int) -> bool:
     except ProcessLookupError:
         return False
     return True
+
+
+def group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def terminate_leftovers(meta: dict, grace_s: float) -> bool:
+    """After a signal the group may ignore (SIGPIPE: Python does, as does any process started by a shell
+    that died of it), wait up to `grace_s` for the whole group to go, then SIGTERM what is left. True if
+    anything was left. The group id cannot be reused while any member of the group lives."""
+    pgid = int(meta.get("pgid") or meta.get("pid") or 0)
+    if not pgid:
+        return False
+    deadline = time.monotonic() + grace_s
+    while group_alive(pgid):
+        if time.monotonic() >= deadline:
+            try:
+                os.killpg(pgid, _signal.SIGTERM)
+            except ProcessLookupError:
+                return False
+            return True
+        time.sleep(0.05)
+    return False

@@ -9,20 +9,24 @@ from __future__ import annotations
 
 # _signal, not signal: the public module imports enum (startup cost on every `run`).
 import _signal
+import errno
 import os
 
 START_FAILED_EXIT = 125  # the agent could not start the command (docker run's convention)
 NOT_EXECUTABLE_EXIT = 126
 NOT_FOUND_EXIT = 127
+TOO_LONG = "too-long"  # a StartError's `problem` when argv + environment exceed the kernel's exec limit
 
 
 class StartError(Exception):
-    """The job could not start; `exit_code` and `reason` are what the job records and shows."""
+    """The job could not start; `exit_code` and `reason` are what the job records and shows. `problem` names
+    a failure the caller reports as its own rather than as the job's (TOO_LONG), else None."""
 
-    def __init__(self, exit_code: int, reason: str) -> None:
+    def __init__(self, exit_code: int, reason: str, problem: str | None = None) -> None:
         super().__init__(reason)
         self.exit_code = exit_code
         self.reason = reason
+        self.problem = problem
 
 
 def spawn_job(argv: list, cwd: str, env: dict, stdin_fd: int, stdout_fd: int, stderr_fd: int) -> int:
@@ -51,6 +55,16 @@ def spawn_job(argv: list, cwd: str, env: dict, stdin_fd: int, stdout_fd: int, st
             setsigdef=_catchable_signals(),
         )
     except OSError as exc:
+        if exc.errno == errno.E2BIG:
+            size = sum(len(os.fsencode(word)) + 1 for word in argv)
+            size += sum(len(os.fsencode(key)) + len(os.fsencode(value)) + 2 for key, value in env.items())
+            longest = max(len(os.fsencode(word)) for word in argv)
+            raise StartError(
+                NOT_EXECUTABLE_EXIT,
+                f"cannot run {argv[0]}: its arguments and environment ({size} bytes, the longest argument"
+                f" {longest} bytes) are over this machine's exec limit (Argument list too long)",
+                TOO_LONG,
+            ) from None
         code = NOT_FOUND_EXIT if isinstance(exc, FileNotFoundError) else NOT_EXECUTABLE_EXIT
         raise StartError(code, f"cannot run {argv[0]}: {exc.strerror}") from None
 

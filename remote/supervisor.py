@@ -8,6 +8,12 @@ Process tree after `start()`:
 
 The caller returns as soon as the supervisor reports "started" on the notify pipe (see `notify`); the
 supervisor then outlives it, the SSH session and SIGHUP.
+
+While the job runs, the supervisor looks at its output files every GUARD_EVERY_S: past the output cap
+(`max_output_bytes`) the job is stopped ("output-cap"), and when the filesystem holding them is full it is
+stopped too ("disk-full"): a job whose output can no longer be kept must not run on unseen, and nothing it
+prints may fill a disk. The end record's space is set aside when the job starts (`EndRecord`), so even a
+full disk still learns how the job ended.
 """
 
 from __future__ import annotations
@@ -19,10 +25,12 @@ import os
 import time
 
 from . import daemon_wake, jobstate, notify, procinfo
+from .job_guard import EndRecord, OutputGuard
 from .jobstore import JobPaths, make_jobs_dir, write_json_atomic
 from .spawn import START_FAILED_EXIT, StartError, spawn_job
 
 GRACE_S = 5.0
+GUARD_EVERY_S = 0.25
 # Written into the job's dir by the daemon before it stops the job's group (max-cost): the reason recorded.
 STOP_REQUEST = "stop.json"
 _WATCHED = (_signal.SIGCHLD, _signal.SIGINT, _signal.SIGTERM)
@@ -31,7 +39,9 @@ _WATCHED = (_signal.SIGCHLD, _signal.SIGINT, _signal.SIGTERM)
 class JobSpec:
     """What `run` asks for; `command` is argv, or one shell command line when it has one element."""
 
-    __slots__ = ("claim", "command", "cwd", "env", "max_cost_usd", "max_time_s", "outputs", "paths", "stdin")
+    __slots__ = (
+        "claim", "command", "cwd", "env", "max_cost_usd", "max_output_bytes", "max_time_s", "outputs", "paths", "stdin",
+    )  # fmt: skip
 
     def __init__(
         self,
@@ -44,6 +54,7 @@ class JobSpec:
         outputs: list | None = None,
         max_cost_usd: float | None = None,
         claim: str | None = None,
+        max_output_bytes: int | None = None,
     ) -> None:
         self.paths = paths
         self.command = list(command)
@@ -54,6 +65,7 @@ class JobSpec:
         self.outputs = list(outputs or [])
         self.max_cost_usd = max_cost_usd
         self.claim = claim
+        self.max_output_bytes = jobstate.DEFAULT_MAX_OUTPUT_BYTES if max_output_bytes is None else max_output_bytes
 
     def argv(self) -> list:
         # Like ssh: one argument is a shell command line, several are an argv.
@@ -80,6 +92,7 @@ def start(spec: JobSpec) -> Launch:
     append = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND
     out_fd = os.open(paths.stdout, append, 0o600)
     err_fd = os.open(paths.stderr, append, 0o600)
+    EndRecord.reserve(paths)
     stdin_write = None
     if spec.stdin:
         os.mkfifo(paths.stdin, 0o600)
@@ -121,7 +134,7 @@ def _supervise(spec: JobSpec, out_fd: int, err_fd: int, stdin_fd: int, notify_fd
     except StartError as exc:
         _say(err_fd, f"wb-agent: {exc.reason}\n")
         _record(paths.meta, _meta(spec, started_at, None, None))
-        notify.send_started(notify_fd, None)
+        notify.send_started(notify_fd, None, exc.problem)
         _record_end(spec, started_at, exc.exit_code, None, None, notify_fd)
         return 0
     for fd in (out_fd, err_fd, stdin_fd):
@@ -129,9 +142,12 @@ def _supervise(spec: JobSpec, out_fd: int, err_fd: int, stdin_fd: int, notify_fd
     job_start = procinfo.proc_start(job_pid)
     _record(paths.meta, _meta(spec, started_at, job_pid, job_start))
     notify.send_started(notify_fd, job_pid)
-    wait_status, stop_reason = _wait(job_pid, spec.max_time_s)
+    guard = OutputGuard(paths, spec.max_output_bytes)
+    wait_status, stop_reason = _wait(job_pid, spec.max_time_s, guard)
     if stop_reason is None:
         stop_reason = requested_stop(paths)
+    if stop_reason is None and guard.disk_full():  # it ended by itself, but its output may be cut short
+        stop_reason = "disk-full"
     exit_code, signal = jobstate.outcome(wait_status, stop_reason)
     _record_end(spec, started_at, exit_code, signal, stop_reason, notify_fd)
     return 0
@@ -148,6 +164,7 @@ def _meta(spec: JobSpec, started_at: float, pid: int | None, pid_start: int | No
         "started_at": started_at,
         "max_time_s": spec.max_time_s,
         "max_cost_usd": spec.max_cost_usd,
+        "max_output_bytes": spec.max_output_bytes,
         "claim": spec.claim,
         "stdin": spec.stdin,
         "outputs": spec.outputs,
@@ -178,7 +195,8 @@ def _record_end(
         "ended_at": time.time(),
         "started_at": started_at,
     }
-    _record(spec.paths.status, status)
+    with contextlib.suppress(OSError):
+        EndRecord(spec.paths).write(status)
     notify.send_ended(notify_fd, exit_code, signal, stop_reason)
     daemon_wake.wake()  # aws: the daemon closes the job's row and releases the machine now, not a period later
 
@@ -189,28 +207,36 @@ def _record(path: str, record: dict) -> None:
         write_json_atomic(path, record)
 
 
-def _wait(job_pid: int, max_time_s: float | None) -> tuple:
-    """Reap the job; on --max-time expiry TERM its group, then KILL it after the grace period."""
+def _wait(job_pid: int, max_time_s: float | None, guard: OutputGuard) -> tuple:
+    """Reap the job. When --max-time passes or the guard objects, TERM its group, then KILL it after the grace."""
     deadline = None if max_time_s is None else time.monotonic() + max_time_s
     stop_reason = None
+    kill_at = None
+    next_guard = 0.0
     while True:
         pid, wait_status = os.waitpid(job_pid, os.WNOHANG)
         if pid:
             return wait_status, stop_reason
-        if deadline is None:
-            info = _signal.sigwaitinfo(_WATCHED)
-        else:
-            remaining = deadline - time.monotonic()
-            info = _signal.sigtimedwait(_WATCHED, remaining) if remaining > 0 else None
-        if info is None:
-            if stop_reason is None:
+        now = time.monotonic()
+        if stop_reason is None:
+            if deadline is not None and now >= deadline:
                 stop_reason = "max-time"
+            elif now >= next_guard:
+                stop_reason = guard.check()
+                next_guard = now + GUARD_EVERY_S
+            if stop_reason is not None:
                 _killpg(job_pid, _signal.SIGTERM)
-                deadline = time.monotonic() + GRACE_S
-            else:
-                _killpg(job_pid, _signal.SIGKILL)
-                deadline = None
-        elif info.si_signo != _signal.SIGCHLD:
+                kill_at = now + GRACE_S
+        elif kill_at is not None and now >= kill_at:
+            _killpg(job_pid, _signal.SIGKILL)
+            kill_at = None
+        if stop_reason is None:
+            wake_at: float | None = next_guard if deadline is None else min(next_guard, deadline)
+        else:
+            wake_at = kill_at
+        timeout = GUARD_EVERY_S if wake_at is None else max(wake_at - now, 0.001)
+        info = _signal.sigtimedwait(_WATCHED, timeout)
+        if info is not None and info.si_signo != _signal.SIGCHLD:
             # Someone signalled the supervisor (shutdown, an operator): pass it on, keep recording.
             _killpg(job_pid, info.si_signo)
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 
 from weatherballoon.remote.sync_globs import GlobSet
-from weatherballoon.remote.sync_state import RecordLock, load_record, save_record
+from weatherballoon.remote.sync_state import read_record, save_record
 from weatherballoon.remote.sync_wire import (
     TAG_ADOPT,
     TAG_DELETE,
@@ -55,33 +55,36 @@ def apply_frames(reader: FrameReader, writer: TreeWriter) -> None:
 
 
 def apply_stream(
-    stream: ByteSource, root: str, protect: list[str]
+    stream: ByteSource, root: str, protect: list[str], *, owner: str = "", label: str = "", overwrite: bool = False
 ) -> tuple[TreeWriter, FatalWriteError | StreamError | None]:
-    """Apply a whole stream (magic already read) under `root`.
+    """Apply a whole stream (magic already read) under `root`; the caller holds the root's `RecordLock`.
 
     Returns the writer (its summary says what was done) and the error that stopped the stream early,
-    if one did: a refusing disk or a corrupt or truncated stream.
+    if one did: a refusing disk or a corrupt or truncated stream. `overwrite`: files no sync recorded may
+    be replaced (else each is refused by name).
     """
-    with RecordLock(root):
-        record = load_record(root)
-        before = None if record is None else set(record)
-        writer = TreeWriter(root, record=set() if record is None else record, protect=GlobSet(protect))
-        failure: FatalWriteError | StreamError | None = None
-        blocks = prefetch(iter_blocks(stream))
-        try:
-            apply_frames(FrameReader(blocks), writer)
-            for _ in blocks:  # on to the sender's end block: it is written after the end marker, and
-                pass  # answering before it arrived made that last write fail, a done sync look failed
-        except (FatalWriteError, StreamError) as exc:
-            failure = exc
-        finally:
-            if writer.record != before:  # content-only changes leave the set, and the file, as they were
-                _save(root, writer)
+    found = read_record(root)
+    record = None if found is None else found.paths
+    owner = owner or (found.owner if found is not None else "")
+    label = label or (found.label if found is not None else "")
+    before = None if record is None else set(record)
+    writer = TreeWriter(root, record=set() if record is None else record, protect=GlobSet(protect), overwrite=overwrite)
+    failure: FatalWriteError | StreamError | None = None
+    blocks = prefetch(iter_blocks(stream))
+    try:
+        apply_frames(FrameReader(blocks), writer)
+        for _ in blocks:  # on to the sender's end block: it is written after the end marker, and
+            pass  # answering before it arrived made that last write fail, a done sync look failed
+    except (FatalWriteError, StreamError) as exc:
+        failure = exc
+    finally:
+        if writer.record != before:  # content-only changes leave the set, and the file, as they were
+            _save(root, writer, owner, label)
     return writer, failure
 
 
-def _save(root: str, writer: TreeWriter) -> None:
+def _save(root: str, writer: TreeWriter, owner: str, label: str) -> None:
     try:
-        save_record(root, writer.record or set())
+        save_record(root, writer.record or set(), owner, label)
     except OSError as exc:
         writer.summary.errors.append(f"the sync record {exc.filename} could not be saved: {exc.strerror}")

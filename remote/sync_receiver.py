@@ -1,17 +1,26 @@
 """Agent commands for the receiving end of a sync.
 
-    agent sync-scan ROOT [--apply] [--protect GLOB]...
+    agent sync-scan ROOT [--apply] [--protect GLOB]... [OWNERSHIP]
         manifest in, differences out (`sync_scan`); with --apply, the same stdin then carries the
         sync stream, applied as `sync-apply` would: one process and one channel for a whole sync
-    agent sync-apply ROOT [--protect GLOB]...
+    agent sync-apply ROOT [--protect GLOB]... [OWNERSHIP]
         sync stream in on stdin (`sync_wire`), JSON summary out (`sync_apply`)
 
+    OWNERSHIP: --owner ID --label TEXT [--overwrite] [--legacy-root PATH]
+        ID is the project's identity, TEXT names it for people. A root whose record another project owns is
+        refused (exit 7), unless --overwrite: then this project takes it over with a record of its own (the
+        other project's files are never deleted by it). A root without an owner is claimed. --overwrite also
+        lets the sync replace files that no sync of this project recorded (`sync_writer`). --legacy-root:
+        where older clients put this project by default; a note says it is left alone on the first sync.
+
 A leading `~` in ROOT is expanded here, on the machine, not by a shell. Stdin closed where a request or
-a stream would start means "nothing to do": the command exits 0 and touches nothing.
+a stream would start means "nothing to do": the command exits 0 and touches nothing. Lines on stderr that
+start with `wb-agent: note: ` are for the user (the client shows them); the others explain a failure.
 
 Exit codes: 0 done; 1 some paths failed (listed on stderr, the rest applied); 2 usage; 3 the disk
 refused (full, quota, read-only), with the old file intact; 4 the request or stream was corrupt or cut
-short; 5 ROOT exists and is not a directory. Python >= 3.8, stdlib only.
+short; 5 ROOT exists and is not a directory; 6 ROOT may never be a sync root (`/`, the home folder or
+above it, wb's state); 7 ROOT belongs to another project. Python >= 3.8, stdlib only.
 """
 
 from __future__ import annotations
@@ -19,7 +28,14 @@ from __future__ import annotations
 import os
 import sys
 
-from weatherballoon.remote.sync_state import load_record, resolve_root
+from weatherballoon.remote.sync_state import (
+    Record,
+    RecordLock,
+    read_record,
+    resolve_root,
+    root_refusal,
+    save_record,
+)
 
 TYPE_CHECKING = False  # typing is not imported at run time: it costs the agent's start-up
 if TYPE_CHECKING:
@@ -30,35 +46,45 @@ EXIT_USAGE = 2
 EXIT_DISK = 3
 EXIT_STREAM = 4
 EXIT_ROOT = 5
+EXIT_REFUSED_ROOT = 6
+EXIT_FOREIGN_ROOT = 7
+_VALUED = ("--protect", "--owner", "--label", "--legacy-root")
 
 
-def _root_problem(root: str) -> str | None:
-    if os.path.lexists(root) and not os.path.isdir(root):
-        return f"{root} exists and is not a directory"
-    return None
+class Options:
+    """One sync command's arguments; `root` is None after a usage error."""
 
+    def __init__(self, argv: list, flags: tuple) -> None:
+        self.root: str | None = None
+        self.protect: list = []
+        self.flags: set = set()
+        self.owner = ""
+        self.label = ""
+        self.legacy_root = ""
+        args = iter(argv)
+        for arg in args:
+            name, has_value, value = arg.partition("=")
+            if name in _VALUED:
+                if not has_value:
+                    value = next(args, None)
+                    if value is None:
+                        self.root = None
+                        return
+                if name == "--protect":
+                    self.protect.append(value)
+                else:
+                    setattr(self, name[2:].replace("-", "_"), value)
+            elif arg in flags:
+                self.flags.add(arg)
+            elif self.root is None and not arg.startswith("--"):
+                self.root = arg
+            else:
+                self.root = None
+                return
 
-def _parse(argv: list, flags: tuple) -> tuple:
-    """(root, protect globs, set of flags given), or root None on a usage error."""
-    root = None
-    protect = []
-    given: set[str] = set()
-    args = iter(argv)
-    for arg in args:
-        if arg == "--protect":
-            value = next(args, None)
-            if value is None:
-                return None, [], given
-            protect.append(value)
-        elif arg.startswith("--protect="):
-            protect.append(arg[len("--protect=") :])
-        elif arg in flags:
-            given.add(arg)
-        elif root is None and not arg.startswith("--"):
-            root = arg
-        else:
-            return None, [], given
-    return root, protect, given
+    @property
+    def overwrite(self) -> bool:
+        return "--overwrite" in self.flags
 
 
 def _usage(text: str) -> int:
@@ -66,43 +92,123 @@ def _usage(text: str) -> int:
     return EXIT_USAGE
 
 
+def note(text: str) -> None:
+    """A line for the user, shown by the client as it comes."""
+    sys.stderr.write(f"wb-agent: note: {text}\n")
+    sys.stderr.flush()
+
+
+def _root_check(root: str, command: str) -> int:
+    refusal = root_refusal(root)
+    if refusal:
+        sys.stderr.write(f"{command}: refusing to sync into {root}: {refusal}\n")
+        return EXIT_REFUSED_ROOT
+    if os.path.lexists(root) and not os.path.isdir(root):
+        sys.stderr.write(f"{command}: {root} exists and is not a directory\n")
+        return EXIT_ROOT
+    return 0
+
+
+class ForeignRoot(Exception):
+    """Another project owns the root (its message says which), and --overwrite was not given."""
+
+
+def take_ownership(root: str, options: Options) -> tuple:
+    """(the root's record as this sync may use it, the record to save before anything is written, or None):
+    ForeignRoot when another project owns the root and --overwrite was not given. An unowned root, and one
+    taken over, is claimed (saved) once the client has asked for something."""
+    record = read_record(root)
+    if not options.owner or (record is not None and record.owner == options.owner):
+        return record, None
+    if record is not None and record.owner:
+        if not options.overwrite:
+            raise ForeignRoot(
+                f"{root} belongs to another project: it was last synced from {record.label or 'elsewhere'}"
+            )
+        note(f"{root} was synced from {record.label or 'another project'}; this project takes it over (--overwrite)")
+        record = Record(set())  # the other project's files are not this one's to delete
+    claimed = Record(record.paths if record is not None else set(), options.owner, options.label)
+    return (record if record is None else claimed), claimed
+
+
+def _save_claim(root: str, claimed: Record | None) -> None:
+    if claimed is None:
+        return
+    try:  # noqa: SIM105 (contextlib would be the agent's only reason to import collections and functools)
+        save_record(root, claimed.paths, claimed.owner, claimed.label)
+    except OSError:
+        pass  # a read-only or full home: the sync itself reports it
+
+
+def _legacy_note(root: str, legacy_arg: str) -> None:
+    legacy = resolve_root(legacy_arg)
+    if legacy != root and read_record(legacy) is not None:
+        note(
+            f"this project now syncs to {root}, a folder of its own; {legacy}, where earlier versions of wb put"
+            " it, is left as it was: remove it once no job needs it"
+        )
+
+
 def scan_main(argv: list) -> int:
-    root_arg, protect, flags = _parse(argv, ("--apply",))
-    if root_arg is None:
-        return _usage("sync-scan ROOT [--apply] [--protect GLOB]... < request")
+    options = Options(argv, ("--apply", "--overwrite"))
+    if options.root is None:
+        return _usage("sync-scan ROOT [--apply] [--protect GLOB]... [--owner ID --label TEXT] < request")
+    root = resolve_root(options.root)
+    failed = _root_check(root, "sync-scan")
+    if failed:
+        return failed
+    if "--apply" not in options.flags:
+        return _scan(root, read_record(root), options, None)
+    # The whole sync holds the lock: a second sync to this root waits, then compares with what this one wrote.
+    with RecordLock(root, on_wait=lambda: note(f"waiting for another sync to {root} to finish")):
+        try:
+            record, claimed = take_ownership(root, options)
+        except ForeignRoot as exc:
+            sys.stderr.write(f"sync-scan: {exc}\n")
+            return EXIT_FOREIGN_ROOT
+        if record is None and options.legacy_root:
+            _legacy_note(root, options.legacy_root)
+        from weatherballoon.remote.sync_scan import FdReader
+
+        return _scan(root, record, options, FdReader(sys.stdin.fileno()), claimed)
+
+
+def _scan(
+    root: str, record: Record | None, options: Options, stdin: ByteSource | None, claimed: Record | None = None
+) -> int:
     from weatherballoon.remote import sync_scan
 
-    root = resolve_root(root_arg)
-    problem = _root_problem(root)
-    if problem:
-        sys.stderr.write(f"sync-scan: {problem}\n")
-        return EXIT_ROOT
-    view = sync_scan.RemoteView(root, load_record(root))
+    view = sync_scan.RemoteView(root, None if record is None else record.paths)
     view.prestat()
-    stdin = sync_scan.FdReader(sys.stdin.fileno())
+    source = stdin if stdin is not None else sync_scan.FdReader(sys.stdin.fileno())
     try:
-        request = sync_scan.read_request(stdin)
+        request = sync_scan.read_request(source)
     except (ValueError, KeyError) as exc:
         sys.stderr.write(f"sync-scan: bad request: {exc}\n")
         return EXIT_STREAM
     if request is None:
         return 0
+    _save_claim(root, claimed)
     sync_scan.write_response(sys.stdout.buffer, view.compare(request))
-    if "--apply" not in flags:
+    if stdin is None:
         return 0
-    return _apply(root, protect, stdin)
+    return _apply(root, options, stdin, locked=True)
 
 
 def apply_main(argv: list) -> int:
-    root_arg, protect, _ = _parse(argv, ())
-    if root_arg is None:
-        return _usage("sync-apply ROOT [--protect GLOB]... < stream")
+    options = Options(argv, ("--overwrite",))
+    if options.root is None:
+        return _usage("sync-apply ROOT [--protect GLOB]... [--owner ID --label TEXT] < stream")
     from weatherballoon.remote.sync_wire import FdReader
 
-    return _apply(resolve_root(root_arg), protect, FdReader(sys.stdin.fileno()))
+    root = resolve_root(options.root)
+    failed = _root_check(root, "sync-apply")
+    if failed:
+        return failed
+    return _apply(root, options, FdReader(sys.stdin.fileno()), locked=False)
 
 
-def _apply(root: str, protect: list, stdin: ByteSource) -> int:
+def _apply(root: str, options: Options, stdin: ByteSource, *, locked: bool) -> int:
     from weatherballoon.remote import sync_apply, sync_wire, sync_writer
     from weatherballoon.remote.sync_codec import json_line
 
@@ -112,16 +218,26 @@ def _apply(root: str, protect: list, stdin: ByteSource) -> int:
     except sync_wire.StreamError as exc:
         sys.stderr.write(f"sync-apply: {exc}\n")
         return EXIT_STREAM
-    problem = _root_problem(root)
-    if problem:
-        sys.stderr.write(f"sync-apply: {problem}\n")
-        return EXIT_ROOT
-    writer, failure = sync_apply.apply_stream(stdin, root, protect)
+    failed = _root_check(root, "sync-apply")
+    if failed:
+        return failed
+    if locked:
+        writer, failure = sync_apply.apply_stream(stdin, root, options.protect, owner=options.owner,
+                                                  label=options.label, overwrite=options.overwrite)  # fmt: skip
+    else:
+        with RecordLock(root):
+            try:
+                _save_claim(root, take_ownership(root, options)[1])
+            except ForeignRoot as exc:
+                sys.stderr.write(f"sync-apply: {exc}\n")
+                return EXIT_FOREIGN_ROOT
+            writer, failure = sync_apply.apply_stream(stdin, root, options.protect, owner=options.owner,
+                                                      label=options.label, overwrite=options.overwrite)  # fmt: skip
     code = 0
     if isinstance(failure, sync_writer.FatalWriteError):
         where = os.path.join(root, failure.path)
-        note = "nothing was replaced: any earlier version is intact"
-        sys.stderr.write(f"sync-apply: {where}: {failure.reason} ({note})\n")
+        intact = "nothing was replaced: any earlier version is intact"
+        sys.stderr.write(f"sync-apply: {where}: {failure.reason} ({intact})\n")
         code = EXIT_DISK
     elif failure is not None:
         sys.stderr.write(f"sync-apply: {failure}\n")

@@ -31,7 +31,9 @@ from weatherballoon.remote.sync_wire import (
     CODEC_ZLIB,
     END_BLOCK,
     END_OF_FILE,
+    HOLE_BIT,
     MAGIC,
+    MAX_HOLE_CHUNK,
     TAG_END,
     file_header,
 )
@@ -155,11 +157,29 @@ class StreamEncoder:
             self.flush()
 
     def add_file(self, path: bytes, fd: int, mode: int, mtime_ns: int) -> int:
-        """Send the open file `fd` from its current offset to its end; returns the bytes read."""
+        """Send the open file `fd` from its current offset to its end; returns its size as sent (holes of a
+        sparse file count, and travel as hole chunks: see `sync_wire`)."""
         self.add(file_header(path, mode, mtime_ns))
+        regions = _data_regions(fd)
+        if regions is None:
+            total = self._add_data(fd, None)
+        else:
+            total = 0
+            for start, end in regions:
+                if start > total:
+                    self._add_hole(start - total)
+                os.lseek(fd, start, os.SEEK_SET)
+                total = start + self._add_data(fd, end - start)
+        self.add(END_OF_FILE)
+        return total
+
+    def _add_data(self, fd: int, limit: int | None) -> int:
+        """Read `fd` to its end (or `limit` bytes) into data chunks; the bytes read."""
         total = 0
-        while True:
+        while limit is None or total < limit:
             want = max(self.block_size - self._size, MIN_CHUNK)
+            if limit is not None:
+                want = min(want, limit - total)
             data = os.read(fd, want)
             if data:
                 self._parts.append(CHUNK.pack(len(data)))
@@ -170,8 +190,13 @@ class StreamEncoder:
                     self.flush()
             if len(data) < want:
                 break
-        self.add(END_OF_FILE)
         return total
+
+    def _add_hole(self, size: int) -> None:
+        while size:
+            run = min(size, MAX_HOLE_CHUNK)
+            self.add(CHUNK.pack(HOLE_BIT | run))
+            size -= run
 
     def close(self) -> None:
         """Send the end marker, wait until every block is written; raise the first write error."""
@@ -193,3 +218,33 @@ class StreamEncoder:
         self._writer.join()
         if self._pool is not None:
             self._pool.shutdown(wait=True)
+
+
+def _data_regions(fd: int) -> list | None:
+    """[(start, end)] of the data a sparse file stores, from offset 0, with its size as the last end (an
+    empty region there when it ends in a hole); None when the file has no hole, or the system cannot say."""
+    seek_hole = getattr(os, "SEEK_HOLE", None)
+    seek_data = getattr(os, "SEEK_DATA", None)
+    if seek_hole is None or seek_data is None:
+        return None
+    try:
+        size = os.fstat(fd).st_size
+        if os.lseek(fd, 0, seek_hole) >= size:
+            os.lseek(fd, 0, os.SEEK_SET)
+            return None
+        regions = []
+        position = 0
+        while position < size:
+            try:
+                start = os.lseek(fd, position, seek_data)
+            except OSError:  # ENXIO: only a hole is left
+                break
+            end = min(os.lseek(fd, start, seek_hole), size)
+            regions.append((start, end))
+            position = end
+    except OSError:
+        os.lseek(fd, 0, os.SEEK_SET)
+        return None
+    if not regions or regions[-1][1] < size:
+        regions.append((size, size))
+    return regions

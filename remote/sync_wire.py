@@ -10,7 +10,8 @@ compress. Decoded blocks concatenate into the frame stream; a frame may span blo
 
 Frames (the decoded content), each starting with a one-byte tag:
     F u16 path_len | u32 mode | i64 mtime_ns | path | chunks     a regular file
-        chunks: (u32 n | n bytes)* then u32 0
+        chunks: (u32 n | n bytes)* then u32 0; a chunk whose top bit is set is a hole of (n & 0x7fffffff)
+        zero bytes that the file does not store (a sparse file), with no data after it
     L u16 path_len | u16 target_len | path | target              a symlink, never followed
     M u16 path_len | u32 mode | i64 mtime_ns | path              mode and mtime only, content unchanged
     A u16 path_len | path                                        already identical: record as synced
@@ -49,6 +50,8 @@ MAX_BLOCK = 64 << 20
 
 CHUNK = struct.Struct(">I")
 END_OF_FILE = CHUNK.pack(0)
+HOLE_BIT = 1 << 31
+MAX_HOLE_CHUNK = HOLE_BIT - 1
 _FILE = struct.Struct(">HIq")
 _LINK = struct.Struct(">HH")
 _PATH = struct.Struct(">H")
@@ -236,12 +239,16 @@ class FrameReader:
             self._pos += take
             size -= take
 
-    def file_data(self) -> Iterator[memoryview]:
-        """The data of the file whose header was just read; must be consumed to the end."""
+    def file_data(self) -> Iterator[memoryview | int]:
+        """The data of the file whose header was just read, as memoryviews, and its holes as ints (a run of
+        that many zero bytes the file does not store); must be consumed to the end."""
         while True:
             (size,) = CHUNK.unpack(self.read_exact(CHUNK.size))
             if not size:
                 return
+            if size & HOLE_BIT:
+                yield size & MAX_HOLE_CHUNK
+                continue
             yield from self.views(size)
 
     def skip_file_data(self) -> None:

@@ -5,9 +5,12 @@ renamed over the target (`os.replace`), so a reader sees the old file or the new
 Nothing is fsynced: a sync is repeatable, and the next one notices a file a crash lost by its size and
 mtime. Used by `sync-apply` on the machine and by the client when it pulls outputs back.
 
+A file or link that is already there, and that no sync recorded (the user's own `~/.profile`, a job's
+file), is never replaced unless the writer is told it may (`overwrite`, the user's --sync-overwrite).
+
 Errors about one path (a directory where a file should go, a parent that is a symlink, permission
-denied) are collected and the stream goes on; a full disk, a read-only or quota-full filesystem stops
-everything (`FatalWriteError`), with the temp file removed and the old file intact.
+denied, a file sync did not put there) are collected and the stream goes on; a full disk, a read-only or
+quota-full filesystem stops everything (`FatalWriteError`), with the temp file removed and the old file intact.
 
 Runs on python3 >= 3.8, stdlib only.
 """
@@ -71,13 +74,17 @@ class WriteSummary:
 
 
 class TreeWriter:
-    """Writes under `root`. `record` (the synced set) is updated in place; None means "do not track"."""
+    """Writes under `root`. `record` (the synced set) is updated in place; None means "do not track" (and then
+    anything may be replaced: outputs pulled home)."""
 
-    def __init__(self, root: str, *, record: set[str] | None = None, protect: GlobSet | None = None) -> None:
+    def __init__(
+        self, root: str, *, record: set[str] | None = None, protect: GlobSet | None = None, overwrite: bool = False
+    ) -> None:
         self.root = root
         self.dirs = SafeDirs(root)
         self.record = record
         self.protect = protect or GlobSet()
+        self.overwrite = overwrite
         self.summary = WriteSummary()
         self._temp_names = itertools.count()
 
@@ -91,26 +98,43 @@ class TreeWriter:
         if self.record is not None:
             self.record.add(path)
 
+    def _check_not_foreign(self, path: str) -> None:
+        """Refuse to replace what no sync put at `path` (see the module's docstring)."""
+        if self.overwrite or self.record is None or path in self.record:
+            return
+        if os.path.lexists(self.dirs.abspath(path)):
+            raise UnsafePath(path, "is already there and no sync of this project put it there; left as it is")
+
     def _temp_for(self, path: str) -> str:
         parent = parent_of(path)
         name = f"{TEMP_PREFIX}{os.getpid()}-{next(self._temp_names)}"
         return self.dirs.abspath(parent + "/" + name if parent else name)
 
-    def write_file(self, path: str, mode: int, mtime_ns: int, data: Iterable[memoryview]) -> bool:
-        """Write one file atomically. `data` is always consumed, even when the path is refused."""
+    def write_file(self, path: str, mode: int, mtime_ns: int, data: Iterable[memoryview | int]) -> bool:
+        """Write one file atomically. `data` is always consumed, even when the path is refused. An int in it is
+        a hole: that many zero bytes, skipped over rather than written, so a sparse file stays sparse."""
         temp = None
         try:
             check_relpath(path)
             self.dirs.ensure_parent(path)
+            self._check_not_foreign(path)
             temp = self._temp_for(path)
             fd = os.open(temp, _OPEN_FLAGS, 0o600)
             try:
                 size = 0
+                holes = False
                 for view in data:
+                    if isinstance(view, int):
+                        size += view
+                        os.lseek(fd, size, os.SEEK_SET)
+                        holes = True
+                        continue
                     while view:
                         done = os.write(fd, view)
                         view = view[done:]
                         size += done
+                if holes:
+                    os.ftruncate(fd, size)  # a file that ends in a hole has its full length
                 os.fchmod(fd, mode & 0o7777)
                 os.utime(fd, ns=(mtime_ns, mtime_ns))
             finally:
@@ -139,6 +163,7 @@ class TreeWriter:
         try:
             check_relpath(path)
             self.dirs.ensure_parent(path)
+            self._check_not_foreign(path)
             temp = self._temp_for(path)
             os.symlink(target, temp)
             os.replace(temp, self.dirs.abspath(path))

@@ -15,9 +15,12 @@ from ..app import App
 @click.pass_obj
 def command(app: App, job_id: str, follow: bool) -> int:
     """Replay a job's output (stdout to stdout, stderr to stderr); with -f, follow it to the end."""
+    from weatherballoon.remote.job_protocol import STREAM_HEADER
+
     from ..errors import ConnectionLost
+    from ..jobs.agent_status import job_command_failed
     from ..jobs.attach import pump
-    from ..jobs.lookup import AGENT_UNKNOWN_JOB, open_job
+    from ..jobs.lookup import open_job
     from ..jobs.run_job import explain_supervision_stop
 
     handle = open_job(app, job_id)
@@ -30,16 +33,16 @@ def command(app: App, job_id: str, follow: bool) -> int:
             raise KeyboardInterrupt
 
         try:
-            result = pump(handle.agent(args), forward_stdin_fd=None, on_first_interrupt=interrupt)
+            result = pump(handle.agent(args), forward_stdin_fd=None, on_first_interrupt=interrupt, header=STREAM_HEADER)
         except KeyboardInterrupt:
             app.warn(f"stopped following; job {record.id} keeps running")
             return 130
-    if result.status == AGENT_UNKNOWN_JOB:
-        from ..errors import JobNotFound
-
-        raise JobNotFound(record.id, hint=f"{instance.id} has no record of it; see wb jobs")
+    if result.output_closed:
+        return 141  # our reader went away (`wb logs JOB | head`): stop quietly; the job is not ours to stop
     if result.status == -1:
         raise ConnectionLost(f"lost the connection while following job {record.id}", host=instance.id, job_id=record.id)
+    if not result.streamed:  # the agent never reached the job: the status is its own (job_protocol)
+        raise job_command_failed(result.status, result.agent_stderr, host=instance.id, job_id=record.id)
     if not follow:
         return 0
     explain_supervision_stop(app, handle.provider, instance, result.status)

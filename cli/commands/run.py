@@ -43,6 +43,12 @@ def _env_pair(ctx: click.Context, param: click.Parameter, values: tuple[str, ...
     metavar="GLOB",
     help="Repeatable; adds to sync.outputs.",
 )
+@click.option(
+    "--sync-overwrite",
+    is_flag=True,
+    help="Let the sync replace files no sync of this project put in its remote folder, or take over a folder"
+    " another project synced to (sync.overwrite).",
+)
 @click.option("-q", "--quiet", is_flag=True, help="Silence wb's own notices.")
 @click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
 @click.pass_obj
@@ -58,6 +64,7 @@ def command(
     max_cost: float | None,
     env: tuple[tuple[str, str], ...],
     outputs: tuple[str, ...],
+    sync_overwrite: bool,
     command: tuple[str, ...],
 ) -> int:
     """Sync the working directory, run COMMAND on a machine, stream its output, exit with its code.
@@ -80,6 +87,8 @@ def command(
         flags["provisioner.instanceType"] = (instance_type, "flag --instance-type")
     if spot is not None:
         flags["provisioner.spot"] = (spot, "flag --spot" if spot else "flag --on-demand")
+    if sync_overwrite:
+        flags["sync.overwrite"] = (True, "flag --sync-overwrite")
     loaded = app.config(flags)
     provisioner = loaded.config.provisioner
     _check_cost_cap(app, provisioner.kind, max_cost, loaded.config.supervision.max_cost_usd)

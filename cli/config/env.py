@@ -24,10 +24,12 @@ ENV_KEYS: dict[str, tuple[str, bool]] = {
     "WB_DIR_STORAGE": ("sync.dirStorage", False),
     "WB_FILE_EXCLUDES": ("sync.fileExcludes", True),
     "WB_OUTPUTS": ("sync.outputs", True),
+    "WB_SYNC_OVERWRITE": ("sync.overwrite", False),
     "WB_LEASE_MINUTES": ("supervision.leaseMinutes", False),
     "WB_IDLE_MINUTES": ("supervision.idleMinutes", False),
     "WB_MAX_HOURS": ("supervision.maxHours", False),
     "WB_MAX_COST_USD": ("supervision.maxCostUsd", False),
+    "WB_MAX_OUTPUT_MB": ("supervision.maxOutputMb", False),
 }
 
 

@@ -49,6 +49,7 @@ class SyncConfig:
     adir_server: str | None = None
     dir_storage: str | None = None
     outputs: tuple[str, ...] = ()
+    overwrite: bool = False
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,11 @@ class SupervisionConfig:
     idle_minutes: float = 10.0
     max_hours: float = 24.0
     max_cost_usd: float | None = None
+    max_output_mb: float = 4096.0
+
+    @property
+    def max_output_bytes(self) -> int:
+        return int(self.max_output_mb * (1 << 20))
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ _SUPERVISION_RANGES = {
     "idle_minutes": limits.IDLE_MINUTES,
     "max_hours": limits.MAX_HOURS,
     "max_cost_usd": limits.JOB_MAX_COST_USD,
+    "max_output_mb": limits.MAX_OUTPUT_MB,
 }
 
 
@@ -65,6 +66,7 @@ class SyncSchema(_Strict):
     adir_server: str | None = Field(None, alias="adirServer")
     dir_storage: str | None = Field(None, alias="dirStorage")
     outputs: list[str] = []
+    overwrite: bool = False
 
     @field_validator("outputs")
     @classmethod
@@ -98,8 +100,9 @@ class SupervisionSchema(_Strict):
     idle_minutes: float = Field(10.0, alias="idleMinutes")
     max_hours: float = Field(24.0, alias="maxHours")
     max_cost_usd: float | None = Field(None, alias="maxCostUsd")
+    max_output_mb: float = Field(4096.0, alias="maxOutputMb")
 
-    @field_validator("lease_minutes", "idle_minutes", "max_hours", "max_cost_usd")
+    @field_validator("lease_minutes", "idle_minutes", "max_hours", "max_cost_usd", "max_output_mb")
     @classmethod
     def _in_range(cls, value: float | None, info: ValidationInfo) -> float | None:
         if value is None:

@@ -1,4 +1,9 @@
-"""Attach to a running job's output: byte-exact stdout and stderr, stdin forwarding, Ctrl-C handling."""
+"""Attach to a running job's output: byte-exact stdout and stderr, stdin forwarding, Ctrl-C handling.
+
+The agent's `run --follow` and `follow` put a stream header before the job's stdout
+(`weatherballoon.remote.job_protocol`); `pump` takes it off, and tells the caller whether it came: only
+then is the exit status the job's own.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from ..errors import ConnectError
+
 if TYPE_CHECKING:
     from paramiko import Channel
 
@@ -22,15 +29,61 @@ DETACH_WINDOW_S = 2.0
 
 @dataclass(frozen=True)
 class AttachResult:
-    status: int  # the job's exit code; -1 when the connection was lost
+    status: int  # the job's exit code (once `streamed`); -1 when the connection was lost
     detached: bool = False
+    # The agent's stream header came: the job exists and the status is its own. Without it the status is an
+    # agent protocol code (`job_protocol`).
+    streamed: bool = True
+    # Our own stdout or stderr closed (EPIPE, `wb run ... | head -1`); the job may still be running.
+    output_closed: bool = False
+    # Without the header: what the agent said on stderr (held back, for the caller's error message).
+    agent_stderr: bytes = b""
+
+
+class OutputClosed(Exception):
+    """Writing to our stdout or stderr failed with EPIPE: whoever read it has gone."""
 
 
 def _write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
-    while view:
-        written = os.write(fd, view)
-        view = view[written:]
+    try:
+        while view:
+            written = os.write(fd, view)
+            view = view[written:]
+    except BrokenPipeError:
+        raise OutputClosed() from None
+
+
+class _HeaderGate:
+    """Holds back stdout until the expected header has come whole, then lets the rest through. What a login
+    shell's rc files print before the agent starts is dropped with it."""
+
+    NOISE_LIMIT = 1 << 20
+
+    def __init__(self, header: bytes | None) -> None:
+        self._header = header
+        self._held = b""
+        self.passed = header is None
+        # stderr before the header is the agent's (or the login shell's), not the job's: kept, not shown.
+        self.stderr_held = b""
+
+    def feed(self, data: bytes) -> bytes:
+        if self.passed:
+            return data
+        assert self._header is not None
+        self._held += data
+        found = self._held.find(self._header)
+        if found < 0:
+            if len(self._held) > self.NOISE_LIMIT:
+                raise ConnectError(
+                    f"the machine printed {self.NOISE_LIMIT} bytes on stdout before the job's output began:"
+                    f" {self._held[:60]!r}...",
+                    hint="make the login shell's rc files (~/.bashrc) print nothing when not interactive",
+                )
+            return b""
+        self.passed = True
+        rest, self._held = self._held[found + len(self._header) :], b""
+        return rest
 
 
 def _forward_stdin(channel: Channel, source_fd: int) -> None:
@@ -47,15 +100,31 @@ def _forward_stdin(channel: Channel, source_fd: int) -> None:
             channel.shutdown_write()
 
 
-def _drain(channel: Channel, stdout_fd: int, stderr_fd: int) -> bool:
+def _drain(channel: Channel, stdout_fd: int, stderr_fd: int, gate: _HeaderGate) -> bool:
     moved = False
     while channel.recv_ready():
-        _write_all(stdout_fd, channel.recv(CHUNK))
+        data = gate.feed(channel.recv(CHUNK))
+        if data:
+            _write_all(stdout_fd, data)
         moved = True
     while channel.recv_stderr_ready():
-        _write_all(stderr_fd, channel.recv_stderr(CHUNK))
+        data = channel.recv_stderr(CHUNK)
+        if gate.passed:
+            if gate.stderr_held:
+                data, gate.stderr_held = gate.stderr_held + data, b""
+            _write_all(stderr_fd, data)
+        else:
+            gate.stderr_held += data
         moved = True
     return moved
+
+
+def _ended(gate: _HeaderGate, status: int, stderr_fd: int) -> AttachResult:
+    if gate.passed:
+        if gate.stderr_held:
+            _write_all(stderr_fd, gate.stderr_held)
+        return AttachResult(status=status)
+    return AttachResult(status=status, streamed=False, agent_stderr=gate.stderr_held)
 
 
 def pump(
@@ -65,9 +134,15 @@ def pump(
     on_first_interrupt: Callable[[], None],
     stdout_fd: int = 1,
     stderr_fd: int = 2,
+    header: bytes | None = None,
 ) -> AttachResult:
-    """Copy the job's streams until it ends. Ctrl-C once forwards SIGINT; twice within 2 s detaches."""
+    """Copy the job's streams until it ends. Ctrl-C once forwards SIGINT; twice within 2 s detaches.
+
+    `header`: the bytes stdout must start with (taken off). When our own stdout or stderr closes, returns at
+    once with `output_closed`, the channel still open (the caller decides what becomes of the job).
+    """
     channel = proc.channel
+    gate = _HeaderGate(header)
     if forward_stdin_fd is not None:
         threading.Thread(target=_forward_stdin, args=(channel, forward_stdin_fd), daemon=True).start()
     else:
@@ -76,16 +151,17 @@ def pump(
     last_interrupt: float | None = None
     while True:
         try:
-            if _drain(channel, stdout_fd, stderr_fd):
+            if _drain(channel, stdout_fd, stderr_fd, gate):
                 continue
             if channel.exit_status_ready() and channel.eof_received:
-                _drain(channel, stdout_fd, stderr_fd)
-                return AttachResult(status=channel.recv_exit_status())
+                _drain(channel, stdout_fd, stderr_fd, gate)
+                return _ended(gate, channel.recv_exit_status(), stderr_fd)
             if channel.closed or transport is None or not transport.is_active():
-                _drain(channel, stdout_fd, stderr_fd)
-                status = channel.recv_exit_status() if channel.exit_status_ready() else -1
-                return AttachResult(status=status)
+                _drain(channel, stdout_fd, stderr_fd, gate)
+                return _ended(gate, channel.recv_exit_status() if channel.exit_status_ready() else -1, stderr_fd)
             select.select([channel], [], [], 0.5)
+        except OutputClosed:
+            return AttachResult(status=-1, streamed=gate.passed, output_closed=True)
         except KeyboardInterrupt:
             now = time.monotonic()
             if last_interrupt is not None and now - last_interrupt < DETACH_WINDOW_S:

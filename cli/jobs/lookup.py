@@ -5,13 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..app import App
-from ..errors import JobNotFound
 from ..providers.base import Provider
 from ..providers.records import Instance
 from ..session.agent import RemoteAgent
 from . import index
-
-AGENT_UNKNOWN_JOB = 3
 
 
 @dataclass
@@ -30,8 +27,3 @@ def open_job(app: App, job_id: str) -> JobHandle:
     record = index.load(job_id)
     provider = app.provider()
     return JobHandle(record=record, provider=provider, instance=provider.instance_for_job(record))
-
-
-def check_agent_status(status: int, job_id: str, err: bytes) -> None:
-    if status == AGENT_UNKNOWN_JOB:
-        raise JobNotFound(job_id, hint="the machine has no record of it (it may have been replaced); see wb jobs")

@@ -2,26 +2,39 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from weatherballoon.remote.job_protocol import STREAM_HEADER
+
 from ..app import App
 from ..config.identity import identity_of
-from ..errors import ConnectionLost, SupervisionStop
+from ..config.model import LoadedConfig
+from ..errors import ConnectionLost, SupervisionStop, UsageError, WbError
 from ..providers.base import Provider
 from ..providers.records import Instance, InstanceSpec
 from ..render.progress import spinner, sync_bar
 from ..session import prefetch
+from ..sync.local_scan import refuse_unsafe_local_root
+from ..sync.ownership import legacy_remote_root, project_identity
 from ..trace import mark
 from . import index
+from .agent_status import job_command_failed
 from .attach import pump
 from .remote_paths import remote_root_for
 
 if TYPE_CHECKING:
+    from ..session.agent import RemoteAgent
+    from ..session.connection import RemoteExec
     from ..session.prefetch import Prefetch
+
+# How long a job whose reader went away has to end after SIGPIPE before it gets SIGTERM.
+PIPE_GRACE_S = 1.0
+EXIT_OUTPUT_CLOSED = 141
 
 
 @dataclass(frozen=True)
@@ -35,15 +48,42 @@ class RunRequest:
     flags: dict[str, object] = field(default_factory=dict)
 
 
-def agent_run_args(job_id: str, remote_root: str, request: RunRequest, outputs: tuple[str, ...] = ()) -> list[str]:
-    args = ["run", "--job-id", job_id, "--cwd", remote_root]
+def agent_run_args(
+    job_id: str, request: RunRequest, outputs: tuple[str, ...] = (), max_output_bytes: int | None = None
+) -> list[str]:
+    """`agent run` without what goes in the job spec on stdin (`job_spec_for`): the argv, env and cwd."""
+    args = ["run", "--job-id", job_id, "--spec-stdin"]
     for glob in outputs:  # recorded in the job's meta.json: the agent's daemon pushes them to S3 (aws)
         args += ["--outputs", glob]
-    for key, value in request.env:
-        args += ["--env", f"{key}={value}"]
     if request.spec.max_time_s is not None:
         args += ["--max-time", f"{request.spec.max_time_s:g}"]
+    if max_output_bytes is not None:
+        args += ["--max-output", str(max_output_bytes)]
     return args
+
+
+def job_spec_for(request: RunRequest, cwd: str) -> bytes:
+    """The argv, environment and working directory as the bytes the user's OS gave them (`remote/job_spec`)."""
+    from weatherballoon.remote.job_spec import SpecError, encode_spec
+
+    try:
+        return encode_spec(
+            os.fsencode(cwd),
+            [os.fsencode(word) for word in request.command],
+            [(os.fsencode(key), os.fsencode(value)) for key, value in request.env],
+        )
+    except SpecError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def remote_cwd(loaded: LoadedConfig, remote_root: str, cwd: Path) -> str:
+    """The remote folder matching the one wb runs in: the root, or the same subfolder of it."""
+    try:
+        relative = cwd.resolve().relative_to(loaded.local_root)
+    except (OSError, ValueError):  # run from outside the project (WB_CONFIG, sync.adirLocal elsewhere)
+        return remote_root
+    parts = relative.parts
+    return remote_root if not parts else remote_root.rstrip("/") + "/" + "/".join(parts)
 
 
 def run_job(app: App, request: RunRequest, *, early: Prefetch | None = None) -> int:
@@ -62,6 +102,9 @@ def run_job(app: App, request: RunRequest, *, early: Prefetch | None = None) -> 
 def _run(app: App, provider: Provider, request: RunRequest, early: Prefetch | None) -> int:
     loaded = provider.loaded
     outputs = tuple(dict.fromkeys((*loaded.config.sync.outputs, *request.outputs)))
+    if request.sync:
+        refuse_unsafe_local_root(loaded.local_root, loaded.path)
+    identity = project_identity(loaded.local_root)
     mark("config loaded, provider ready")
     with spinner("finding a machine", quiet=app.quiet):
         instance = provider.take(provider.acquire(request.spec), early)
@@ -73,7 +116,7 @@ def _run(app: App, provider: Provider, request: RunRequest, early: Prefetch | No
             identity_of(loaded), instance.target, options, provider.agent_python, provider.early_claim_margin(instance)
         )
         mark("connected")
-        remote_root = remote_root_for(loaded)
+        remote_root = remote_root_for(loaded, identity)
         if request.sync:
             from ..sync.client import sync_up
 
@@ -85,6 +128,10 @@ def _run(app: App, provider: Provider, request: RunRequest, early: Prefetch | No
                     excludes=list(loaded.config.sync.file_excludes or []),
                     protect=list(outputs),
                     progress=progress,
+                    owner=identity,
+                    overwrite=loaded.config.sync.overwrite,
+                    legacy_root=None if loaded.config.sync.adir_server else legacy_remote_root(loaded.local_root),
+                    notice=app.say,
                 )
             if summary.files_sent or summary.deleted:
                 app.say(f"synced {summary.files_sent} files ({summary.bytes_sent} bytes), deleted {summary.deleted}")
@@ -102,12 +149,15 @@ def _run(app: App, provider: Provider, request: RunRequest, early: Prefetch | No
         )
         index.save(record)
         provider.job_started(instance, record, request.spec)
-        args = agent_run_args(job_id, remote_root, request, outputs) + provider.job_options(instance, request.spec)
+        args = agent_run_args(job_id, request, outputs, loaded.config.supervision.max_output_bytes)
+        args += provider.job_options(instance, request.spec)
+        spec = job_spec_for(request, remote_cwd(loaded, remote_root, Path.cwd()))
         if request.detach:
-            status, _out, err = agent.run([*args, "--", *request.command])
+            status, _out, err = agent.run(args, stdin=spec)
+            if status == -1:
+                raise ConnectionLost(f"lost the connection while starting job {job_id}", host=instance.id)
             if status != 0:
-                app.warn(f"could not start the job: {err.decode(errors='replace').strip()}")
-                return status
+                raise job_command_failed(status, err, host=instance.id, job_id=job_id)
             sys.stdout.write(job_id + "\n")
             sys.stdout.flush()
             app.say(f"started on {instance.id}; follow with: wb logs -f {job_id}")
@@ -115,15 +165,19 @@ def _run(app: App, provider: Provider, request: RunRequest, early: Prefetch | No
         forward = stdin_fd_to_forward()
         if forward is not None:
             args.append("--stdin")
-        proc = agent([*args, "--follow", "--", *request.command])
+        proc = agent([*args, "--follow"])
+        proc.stdin.write(spec)
+        proc.stdin.flush()
 
         def interrupt() -> None:
             agent.run(["signal", job_id, "INT"])
             app.warn(f"sent SIGINT to job {job_id}; press Ctrl-C again within 2 s to detach")
 
         mark("job started")
-        result = pump(proc, forward_stdin_fd=forward, on_first_interrupt=interrupt)
+        result = pump(proc, forward_stdin_fd=forward, on_first_interrupt=interrupt, header=STREAM_HEADER)
         mark("job ended")
+        if result.output_closed:
+            return stop_after_output_closed(agent, proc, job_id)
         if not result.detached and result.status != -1:
             provider.job_ended(instance, record)
         if result.detached:
@@ -133,11 +187,36 @@ def _run(app: App, provider: Provider, request: RunRequest, early: Prefetch | No
             reason = provider.job_stopped_reason(instance)
             if reason:
                 raise SupervisionStop(f"supervision took the machine away: {reason}", reason=reason)
-            raise ConnectionLost(f"lost the connection while job {job_id} was running", host=instance.id, job_id=job_id)
+            raise ConnectionLost(
+                f"lost the connection while job {job_id} was running{why_lost(agent)}", host=instance.id, job_id=job_id
+            )
+        if not result.streamed:
+            raise job_command_failed(result.status, result.agent_stderr, host=instance.id, job_id=job_id)
         explain_supervision_stop(app, provider, instance, result.status)
         if outputs:
             fetch_outputs(app, provider, record)
         return result.status
+
+
+def why_lost(agent: RemoteAgent) -> str:
+    """`: the host stopped answering...` when the heartbeat gave up on it (a cut link says nothing more)."""
+    silent = getattr(agent.session, "silent_for_s", None)
+    if silent is None:
+        return ""
+    return f": the host stopped answering (nothing received for {silent:.0f} s, keepalives unanswered)"
+
+
+def stop_after_output_closed(agent: RemoteAgent, proc: RemoteExec, job_id: str) -> int:
+    """Our stdout's reader went away (`wb run ... | head -1`): end the job as a local pipeline would.
+
+    The job's group gets SIGPIPE, which a writer in a local pipe gets on its next write. What is left of the
+    group after PIPE_GRACE_S (Python ignores SIGPIPE, and on the machine writes to a file, not a pipe) gets
+    SIGTERM. Then wb exits 141 (128 + SIGPIPE), quietly, like any Unix tool whose output closed.
+    """
+    with contextlib.suppress(WbError, OSError, EOFError):
+        proc.close()  # nothing more of its output is wanted
+        agent.run(["signal", job_id, "PIPE", "--then-term-after", f"{PIPE_GRACE_S:g}"])
+    return EXIT_OUTPUT_CLOSED
 
 
 def explain_supervision_stop(app: App, provider: Provider, instance: Instance, code: int) -> None:

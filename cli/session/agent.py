@@ -15,11 +15,15 @@ input. The marker is stripped: callers see the agent's stderr only. After the ma
 from __future__ import annotations
 
 import contextlib
+import os
 import shlex
 import threading
 from typing import IO, TYPE_CHECKING, cast
 
+from weatherballoon.remote.agent import HEX_PREFIX
+
 from ..errors import ConnectError
+from .agent_install import install_command, install_failure
 from .bundle import AgentBundle, agent_bundle
 from .connection import RemoteExec, SshSession, run_to_end
 
@@ -29,7 +33,6 @@ if TYPE_CHECKING:
 AGENT_DIR = "$HOME/.weatherballoon/agent"
 _MISSING = 197
 _NO_PYTHON = 127
-_OLD_PYTHON = 126
 _CONNECTION_LOST = -1
 # Written by the shell on stderr once python and the agent are found; stripped before anyone reads stderr.
 MARK = b"<wb-agent-found>"
@@ -49,21 +52,15 @@ _START = shlex.quote(
     "import sys;sys.path[:0]=[sys.argv[1]];from weatherballoon.remote.agent import main;sys.exit(main(sys.argv[2:]))"
 )
 
-# Runs on the machine with the bundle on stdin: unpack into a temp folder, then rename it into place, so a
-# half-written agent is never run and two concurrent installs cannot mix.
-_INSTALL_SCRIPT = """
-import io, os, shutil, sys, tempfile, zipfile
-if sys.version_info < (3, 8):
-    sys.exit(126)
-base = os.path.expanduser("~/.weatherballoon/agent")
-os.makedirs(base, mode=0o700, exist_ok=True)
-tmp = tempfile.mkdtemp(dir=base, prefix=".tmp-")
-zipfile.ZipFile(io.BytesIO(sys.stdin.buffer.read())).extractall(tmp)
-try:
-    os.rename(tmp, os.path.join(base, "NAME"))
-except OSError:
-    shutil.rmtree(tmp, ignore_errors=True)
-"""
+
+def _text(arg: str) -> str:
+    """`arg` as command-line text: one whose bytes are not UTF-8 (os.fsencode) travels hex-escaped, and the
+    agent decodes it (`remote/agent.py`, HEX_PREFIX)."""
+    try:
+        arg.encode("utf-8")
+    except UnicodeEncodeError:
+        return HEX_PREFIX + os.fsencode(arg).hex()
+    return HEX_PREFIX + arg.encode("utf-8").hex() if arg.startswith(HEX_PREFIX) else arg
 
 
 class RemoteAgent:
@@ -91,7 +88,9 @@ class RemoteAgent:
         # -c with the folder put on sys.path, not `python3 FOLDER`: running a folder goes through runpy,
         # which imports importlib.util and more (about 4 ms of every agent command on a small machine).
         flags = "-I -S" if self.python == "python3" else "-I"
-        return f'exec {self.python} {flags} -c {_START} "{self.path}" ' + " ".join(shlex.quote(arg) for arg in args)
+        return f'exec {self.python} {flags} -c {_START} "{self.path}" ' + " ".join(
+            shlex.quote(_text(arg)) for arg in args
+        )
 
     def _check_prefix(self) -> str:
         python = self.python.split()[0]
@@ -135,22 +134,11 @@ class RemoteAgent:
 
     def _upload(self) -> None:
         python = self.python.split()[0]
-        script = _INSTALL_SCRIPT.replace("NAME", self.bundle.name)
-        status, _, err = self._run(f"{python} -I -S -c {shlex.quote(script)}", stdin=self.bundle.data)
-        if status == _OLD_PYTHON:
-            raise ConnectError(
-                f"{python} on the host is older than 3.8",
-                host=self.session.target.label,
-                hint="install python 3.8 or newer on the host",
-            )
+        status, _, err = self._run(install_command(python, self.bundle.name), stdin=self.bundle.data)
         if status == _NO_PYTHON:
             raise self._no_python()
         if status != 0:
-            raise ConnectError(
-                f"cannot install the agent (exit {status}): {err.decode(errors='replace').strip()}",
-                host=self.session.target.label,
-                hint="check free disk space and that $HOME is writable on the host",
-            )
+            raise install_failure(status, err, python=python, host=self.session.target.label)
 
     def _exec(self, command: str) -> RemoteExec:
         """`session.exec`; the first one nudges the server while it waits for its channel (see _NUDGES)."""

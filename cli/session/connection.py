@@ -2,7 +2,8 @@
 
 The socket is opened here, not by paramiko, to set TCP_NODELAY (paramiko never does; without it each
 request stalls for delayed ACKs) and TCP_USER_TIMEOUT (so a cut link is noticed within the keepalive bound
-instead of after the kernel's ~15 minutes of retransmissions).
+instead of after the kernel's ~15 minutes of retransmissions). A host that still acknowledges TCP but no
+longer answers (sshd stopped or hung) is noticed by the heartbeat (`heartbeat.py`) within the same bound.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import IO, TYPE_CHECKING, cast
 from ..errors import AuthError, ConnectError
 from ..providers.records import SshTarget
 from .auth import candidate_keys
+from .heartbeat import Heartbeat, ReceiveClock
 from .hostkeys import verify_host_key
 
 if TYPE_CHECKING:
@@ -32,12 +34,17 @@ class ConnectOptions:
     identity_file: str | None = None
     connect_timeout_s: float = 10.0
     keepalive_s: int = 3
-    # A connection whose sent data stays unacknowledged this long is declared lost.
+    # A connection whose sent data stays unacknowledged this long, or whose keepalive has had no answer (and
+    # nothing else arrived) this long, is declared lost.
     user_timeout_ms: int = 12_000
 
     @property
     def loss_bound_s(self) -> float:
         return self.keepalive_s + self.user_timeout_ms / 1000
+
+    @property
+    def reply_timeout_s(self) -> float:
+        return self.user_timeout_ms / 1000
 
 
 class RemoteExec:
@@ -70,10 +77,13 @@ def run_to_end(proc: RemoteProcess, stdin: bytes | None = None) -> tuple[int, by
 
 
 class SshSession:
-    def __init__(self, transport: Transport, target: SshTarget, options: ConnectOptions) -> None:
+    def __init__(
+        self, transport: Transport, target: SshTarget, options: ConnectOptions, heartbeat: Heartbeat | None = None
+    ) -> None:
         self.transport = transport
         self.target = target
         self.options = options
+        self.heartbeat = heartbeat
         self._lock = threading.Lock()
 
     @classmethod
@@ -84,7 +94,8 @@ class SshSession:
         from .lazy_paramiko import paramiko
 
         pm = paramiko()
-        transport = pm.Transport(sock)
+        clock = ReceiveClock(sock)
+        transport = pm.Transport(clock)
         transport.banner_timeout = options.connect_timeout_s
         try:
             transport.start_client(timeout=options.connect_timeout_s)
@@ -118,10 +129,12 @@ class SshSession:
         except BaseException:
             transport.close()
             raise
-        transport.set_keepalive(options.keepalive_s)
         # The first request after auth tends to stall on a delayed ACK; an ignore message clears it.
         transport.send_ignore()
-        return cls(transport, target, options)
+        heartbeat = Heartbeat(
+            transport, clock, interval_s=options.keepalive_s, reply_timeout_s=options.reply_timeout_s
+        ).start()
+        return cls(transport, target, options, heartbeat)
 
     @property
     def alive(self) -> bool:
@@ -147,7 +160,14 @@ class SshSession:
         """Run a short command to completion: (status, stdout, stderr)."""
         return run_to_end(self.exec(command), stdin)
 
+    @property
+    def silent_for_s(self) -> float | None:
+        """How long the peer had said nothing when the heartbeat gave up on it; None while it answers."""
+        return self.heartbeat.silent_for_s if self.heartbeat is not None else None
+
     def close(self) -> None:
+        if self.heartbeat is not None:
+            self.heartbeat.stop()
         self.transport.close()
 
     def __enter__(self) -> SshSession:

@@ -1,39 +1,61 @@
 """One agent command in flight, seen through the `RemoteProcess` protocol (paramiko or subprocess).
 
 stderr is drained on a thread from the start, so a chatty or failing agent can never block on a full
-pipe while the client writes; failures become `SyncError`s that quote what the agent said.
+pipe while the client writes; failures become `SyncError`s that quote what the agent said. Lines the
+agent meant for the user (`wb-agent: note: ...`) go to `notice` as they come.
 """
 
 from __future__ import annotations
 
 import contextlib
 import threading
+from collections.abc import Callable
 
-from ..errors import SyncError
+from ..errors import ConnectionLost, SyncError, SyncRefused, WbError
 from ..session.process import RemoteProcess
 
 CONNECTION_LOST = -1
+REFUSED_ROOT = 6  # remote/sync_receiver.py
+FOREIGN_ROOT = 7
+NOTE = b"wb-agent: note: "
 
 
 class AgentCall:
-    def __init__(self, proc: RemoteProcess, command: str) -> None:
+    def __init__(self, proc: RemoteProcess, command: str, *, notice: Callable[[str], None] | None = None) -> None:
         self.proc = proc
         self.command = command
+        self._notice = notice
         self._stderr = bytearray()
         self._reader = threading.Thread(target=self._drain, name=f"wb-{command}-stderr", daemon=True)
         self._reader.start()
         self.status: int | None = None
 
     def _drain(self) -> None:
+        seen = 0
         try:
-            while chunk := self.proc.stderr.read(65536):
+            while (
+                chunk := self.proc.stderr.read1(65536)
+                if hasattr(self.proc.stderr, "read1")
+                else self.proc.stderr.read(65536)
+            ):
                 self._stderr += chunk
+                seen = self._pass_notes(seen)
         except (OSError, ValueError):
             pass
 
+    def _pass_notes(self, seen: int) -> int:
+        """Hand complete `wb-agent: note:` lines after offset `seen` to the notice callback; the new offset."""
+        end = self._stderr.rfind(b"\n") + 1
+        if self._notice is not None and end > seen:
+            for line in bytes(self._stderr[seen:end]).splitlines():
+                if line.startswith(NOTE):
+                    self._notice(line[len(NOTE) :].decode(errors="replace"))
+        return max(end, seen)
+
     @property
     def stderr_text(self) -> str:
-        return self._stderr.decode(errors="replace").strip()
+        lines = self._stderr.decode(errors="replace").strip().splitlines()
+        return "\n".join(line for line in lines if not line.startswith(NOTE.decode()))
 
     def close_stdin(self) -> None:
         with contextlib.suppress(OSError, ValueError):  # the agent went away; its status says why
@@ -75,13 +97,24 @@ class AgentCall:
         except Exception:  # the connection may be gone by now; there is nothing left to report
             pass
 
-    def failure(self, what: str, *, hint: str | None = None) -> SyncError:
+    def failure(self, what: str, *, hint: str | None = None) -> WbError:
         status = self.finish()
         if status == CONNECTION_LOST:
-            return SyncError(
+            return ConnectionLost(
                 f"{what}: the connection was lost during `{self.command}`",
-                hint=hint or "run it again: a sync picks up where it stopped",
+                hint="nothing is lost: run it again, and the sync picks up where it stopped",
             )
         detail = self.stderr_text.splitlines()
         said = "; ".join(detail[-5:]) if detail else "no message"
+        if status == REFUSED_ROOT:
+            return SyncRefused(
+                said.split(": ", 1)[-1],
+                hint="set sync.adirServer (or WB_ADIR_SERVER) to a folder of the project's own, such as ~/wb/<project>",
+            )
+        if status == FOREIGN_ROOT:
+            return SyncRefused(
+                said.split(": ", 1)[-1],
+                hint="set sync.adirServer to a folder of this project's own; or take this one over with "
+                "--sync-overwrite (the other project's files that this one does not have are left alone)",
+            )
         return SyncError(f"{what}: `{self.command}` exited with status {status}: {said}", hint=hint)

@@ -13,21 +13,21 @@ checkpoint can never overwrite a newer one the job wrote.
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections.abc import Callable, Sequence
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import SyncError
+from ..errors import SyncError, SyncRefused, WbError
 from ..session.process import AgentRunner
 from .agent_call import AgentCall
-from .diff import diff, settle
+from .diff import diff, settle, unrecorded_overwrites
 from .local_scan import local_digest, scan
 from .manifest import exchange
+from .ownership import ProjectIdentity, default_remote_root
 from .prepare import PendingScan, PreparedUpload, prepare_upload, start_scan
-from .records import SyncPlan, SyncProgress, SyncSummary
+from .records import RemoteManifest, SyncPlan, SyncProgress, SyncSummary
 
 if TYPE_CHECKING:
     from .pull import pull_outputs
@@ -47,6 +47,13 @@ def __getattr__(name: str) -> Any:
 
 EXIT_DISK = 3
 EXIT_STREAM = 4
+EXIT_REFUSED_ROOT = 6
+EXIT_FOREIGN_ROOT = 7
+OVERWRITE_HINT = "run again with --sync-overwrite (or set sync.overwrite / WB_SYNC_OVERWRITE=1)"
+# A local scan still running after this long gets a word on stderr, so a huge root is not a silent wait.
+SCAN_NOTICE_S = 2.0
+LARGE_UPLOAD_FILES = 100_000
+LARGE_UPLOAD_BYTES = 20 << 30
 
 
 def _protect_args(protect: Sequence[str]) -> list[str]:
@@ -63,21 +70,39 @@ def sync_up(
     progress: Callable[[SyncProgress], None] | None = None,
     compress_level: int = 1,
     scanned: PendingScan | None = None,
+    owner: ProjectIdentity | None = None,
+    overwrite: bool = False,
+    legacy_root: str | None = None,
+    notice: Callable[[str], None] | None = None,
 ) -> SyncSummary:
     """Sync `local_root` to `remote_root` on the machine `runner` reaches; raise SyncError on failure.
 
     `scanned`: a `start_scan(...)` begun earlier with the same root, excludes and protect globs.
+    `owner`: the project's identity (`ownership`); a root another project owns is refused, and so is a sync
+    that would replace files no sync of this project recorded, unless `overwrite`. `legacy_root`: where older
+    versions of wb put this project (the agent says it is left alone). `notice`: called with lines for the
+    user (a long scan, a wait for another sync of this root).
     """
     started = time.perf_counter()
     root = Path(local_root).absolute()
     local = scanned if scanned is not None else start_scan(root, excludes=excludes, protect=protect)
-    call = AgentCall(runner(["sync-scan", remote_root, "--apply", *_protect_args(protect)]), "sync")
+    args = ["sync-scan", remote_root, "--apply", *_protect_args(protect)]
+    if owner is not None:
+        args += owner.agent_args()
+    if overwrite:
+        args.append("--overwrite")
+    if legacy_root:
+        args += ["--legacy-root", legacy_root]
+    call = AgentCall(runner(args), "sync", notice=notice)
     try:
-        prepared = local.result()
+        prepared = _scanned(local, root, notice)
         if not prepared.matches(root, excludes, protect):
             prepared = prepare_upload(root, excludes, protect)
+        _warn_if_large(prepared, notice)
         manifest = exchange(call, prepared.request, remote_root)
         plan = settle(diff(prepared.uploads, manifest), partial(local_digest, root))
+        if not overwrite:
+            _refuse_unrecorded_overwrites(plan, manifest, remote_root)
         if plan.is_noop:
             call.cancel()
             return _summary(started, manifest.root, prepared, plan, None, {})
@@ -86,6 +111,36 @@ def sync_up(
     except BaseException:
         call.cancel()
         raise
+
+
+def _scanned(local: PendingScan, root: Path, notice: Callable[[str], None] | None) -> PreparedUpload:
+    if notice is not None and not local.wait(SCAN_NOTICE_S):
+        notice(f"still listing the files under {root} to upload; if that is not the project's folder, stop (Ctrl-C)"
+               " and set sync.adirLocal, or move .weatherballoon.json into the project")  # fmt: skip
+    return local.result()
+
+
+def _warn_if_large(prepared: PreparedUpload, notice: Callable[[str], None] | None) -> None:
+    files = len(prepared.uploads)
+    size = sum(entry.size for entry in prepared.uploads)
+    if notice is not None and (files > LARGE_UPLOAD_FILES or size > LARGE_UPLOAD_BYTES):
+        notice(
+            f"the upload set of {prepared.root} is {files} files ({size / (1 << 30):.1f} GiB); keep what the"
+            " job does not need out of it with .gitignore or sync.fileExcludes"
+        )
+
+
+def _refuse_unrecorded_overwrites(plan: SyncPlan, manifest: RemoteManifest, remote_root: str) -> None:
+    foreign = unrecorded_overwrites(plan, manifest)
+    if not foreign:
+        return
+    shown = ", ".join(foreign[:5]) + (f" and {len(foreign) - 5} more" if len(foreign) > 5 else "")
+    raise SyncRefused(
+        f"the sync to {manifest.root or remote_root} would replace {len(foreign)} file(s) that no sync of this"
+        f" project put there: {shown}",
+        hint="point sync.adirServer at a folder of this project's own; or, if those files may be replaced, "
+        + OVERWRITE_HINT,
+    )
 
 
 def _apply(
@@ -127,14 +182,19 @@ def _summary_line(call: AgentCall) -> dict:
     return value if isinstance(value, dict) else {}
 
 
-def _apply_failure(call: AgentCall, status: int, remote_root: str) -> SyncError:
+def _apply_failure(call: AgentCall, status: int, remote_root: str) -> WbError:
     what = f"sync to {remote_root} failed"
     if status == EXIT_DISK:
-        return call.failure(
-            what,
-            hint=f"free space on the machine (df -h {remote_root}), "
-            "or keep large files out of the upload with sync.fileExcludes",
+        from ..jobs.agent_status import storage_hint
+
+        said = call.stderr_text.lower()
+        hint = (
+            storage_hint(said)
+            if "read-only" in said or "quota" in said
+            else f"free space on the machine (df -h {remote_root}), or keep large files out of the upload with"
+            " sync.fileExcludes"
         )
+        return call.failure(what, hint=hint)
     if status == EXIT_STREAM:
         return call.failure(what, hint="the stream was cut short; run again, a sync resumes where it stopped")
     if status == 1:
@@ -165,8 +225,3 @@ def _summary(
         remote_root=remote_root,
         seconds=time.perf_counter() - started,
     )
-
-
-def default_remote_root(local_root: Path) -> str:
-    """`~/wb/<project>`, project being the local root's folder name (DESIGN §4, `sync.adirServer`)."""
-    return f"~/wb/{os.path.basename(os.fspath(Path(local_root).absolute()))}"

@@ -9,6 +9,10 @@ The check is rsync's default "quick check" plus a little:
 - anything else (new, resized, another kind or link target): the content travels (`send`);
 - recorded by an earlier sync but gone locally: `delete` (the receiver still refuses anything
   unrecorded or under an output glob).
+
+A send that would replace a file, link or other non-directory no sync of this project recorded is an
+`unrecorded_overwrites` entry: the client refuses the sync before anything travels unless the user allows it
+(identical content is only recorded, never rewritten, so it is not one).
 """
 
 from __future__ import annotations
@@ -70,3 +74,14 @@ def settle(plan: SyncPlan, local_digest: Callable[[LocalEntry], str | None]) -> 
 
 def _by_path(entries: Iterable[LocalEntry]) -> tuple[LocalEntry, ...]:
     return tuple(sorted(entries, key=lambda entry: entry.path))
+
+
+def unrecorded_overwrites(plan: SyncPlan, manifest: RemoteManifest) -> list[str]:
+    """The paths `plan` would replace although no sync of this project put them there (sorted)."""
+    remote = {entry.path: entry for entry in manifest.entries}
+    found = []
+    for entry in plan.send:
+        state = remote.get(entry.path)
+        if state is not None and state.kind in ("f", "l", "o") and not state.tracked:
+            found.append(entry.path)
+    return sorted(found)

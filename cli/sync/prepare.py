@@ -63,6 +63,10 @@ class PendingScan:
         finally:
             self._done.set()
 
+    def wait(self, timeout: float) -> bool:
+        """True once the scan is done (or failed), waiting up to `timeout` seconds."""
+        return self._done.wait(timeout)
+
     def result(self) -> PreparedUpload:
         self._done.wait()
         if self._error is not None:

@@ -10,8 +10,12 @@ Measured outcomes are printed (run with `-s` to see them); they go into the issu
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import signal
 import socket
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -197,6 +201,47 @@ def test_sshd_killed_mid_job_job_survives_and_replay_is_whole(
         f"sshd killed (listener and sessions, SIGKILL) mid-job: wb run exited 255 after {detected_s:.1f} s; "
         "the job kept running; after restarting sshd, wb logs -f returned 7 and every byte"
     )
+
+
+def sshd_processes(listener_pid: int) -> list[int]:
+    """The listener and every sshd process below it (a connection's monitor and session), not the agent or
+    the job that a session started."""
+    rows = [line.split(None, 2) for line in subprocess.run(
+        ["ps", "-eo", "pid=,ppid=,comm="], capture_output=True, text=True, check=True
+    ).stdout.splitlines()]  # fmt: skip
+    children: dict[int, list[tuple[int, str]]] = {}
+    for pid, ppid, comm in rows:
+        children.setdefault(int(ppid), []).append((int(pid), comm.strip()))
+    found, todo = [listener_pid], [listener_pid]
+    while todo:
+        for pid, comm in children.get(todo.pop(), []):
+            if comm.startswith("sshd"):
+                found.append(pid)
+                todo.append(pid)
+    return found
+
+
+@pytest.mark.timeout(90)
+def test_a_wedged_sshd_is_reported_like_a_cut_link(fresh_project: Project, fresh_sshd_host: SshdHost) -> None:
+    """sshd stopped (SIGSTOP): the kernel still acknowledges TCP, so only keepalives that want a reply tell."""
+    lines = 40
+    run, job_id = start_job(fresh_project, lines, 0.25)
+    assert fresh_sshd_host.proc is not None
+    wedged = sshd_processes(fresh_sshd_host.proc.pid)
+    assert len(wedged) >= 2, "no session process under the listener"
+    for pid in wedged:
+        os.kill(pid, signal.SIGSTOP)
+    stopped_at = time.monotonic()
+    try:
+        detected_s = wait_loss_reported(run, job_id, stopped_at)
+        assert "stopped answering" in run.stderr
+    finally:
+        for pid in wedged:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGCONT)
+    record(f"sshd and its sessions SIGSTOPped mid-job: wb run exited 255 after {detected_s:.1f} s")
+    assert detected_s <= LOSS_BOUND_S
+    assert_replay_is_whole(fresh_project, job_id, lines)  # the job ran on to its own end, every byte kept
 
 
 # --- connection set-up failures ------------------------------------------------------------------------

@@ -79,13 +79,25 @@ class Project:
 
     @property
     def remote_root(self) -> Path:
+        """The default remote root, `~/wb/<folder>-<id>`, as wb computes it with this project's data dir."""
         assert self.host is not None
-        return self.host.user.home / "wb" / self.root.name
+        from weatherballoon.cli.sync.ownership import default_remote_root
+
+        saved = os.environ.get("WB_DATA_DIR")
+        os.environ["WB_DATA_DIR"] = str(self.data_dir)
+        try:
+            relative = default_remote_root(self.root).removeprefix("~/")
+        finally:
+            if saved is None:
+                del os.environ["WB_DATA_DIR"]
+            else:
+                os.environ["WB_DATA_DIR"] = saved
+        return self.host.user.home / relative
 
 
 def make_project(tmp_path: Path, host: SshdHost | None, *, name: str | None = None, git: bool = True) -> Project:
-    # The folder name is the remote root's name (~/wb/<name>): unique per test, so tests sharing a host
-    # never see each other's files.
+    # The folder name starts the remote root's name (~/wb/<name>-<id>): unique per test, so tests sharing
+    # a host never see each other's files.
     root = tmp_path / (name or f"proj-{tmp_path.name}")
     root.mkdir()
     data = tmp_path / "wb-data"

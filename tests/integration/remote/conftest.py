@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from weatherballoon.cli.session.bundle import agent_bundle
+from weatherballoon.remote.job_protocol import STREAM_HEADER
 from weatherballoon.remote.procinfo import is_alive
 
 # The interpreter a bare host has; fall back to ours where there is no system python3.
@@ -44,8 +45,12 @@ class Agent:
     def argv(self, *args: str) -> list[str]:
         return [self.python, "-I", "-S", str(self.zip_path), *args]
 
-    def __call__(self, *args: str, input: bytes | None = None, timeout: float = 20) -> subprocess.CompletedProcess:
-        return subprocess.run(
+    def __call__(
+        self, *args: str, input: bytes | None = None, timeout: float = 20, raw: bool = False
+    ) -> subprocess.CompletedProcess:
+        """The finished agent command. Unless `raw`, the stream header that `follow` and `run --follow` put
+        before the job's stdout (`job_protocol`) is taken off, so stdout is the job's own bytes."""
+        result = subprocess.run(
             self.argv(*args),
             input=input if input is not None else b"",
             capture_output=True,
@@ -53,6 +58,9 @@ class Agent:
             timeout=timeout,
             check=False,
         )
+        if not raw and result.stdout.startswith(STREAM_HEADER):
+            result.stdout = result.stdout[len(STREAM_HEADER) :]
+        return result
 
     def popen(self, *args: str, **kwargs: object) -> subprocess.Popen:
         kwargs.setdefault("stdin", subprocess.DEVNULL)

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
+from weatherballoon.remote.job_protocol import STREAM_HEADER
 
 from .conftest import Agent, oldest_python
 
@@ -77,7 +78,7 @@ def test_stdin_that_never_ends_does_not_keep_the_agent_after_the_job(agent: Agen
     proc.stdin.write(b"abcdef")
     proc.stdin.flush()  # and never closed
     assert proc.wait(timeout=10) == 4
-    assert proc.stdout is not None and proc.stdout.read() == b"abc"
+    assert proc.stdout is not None and proc.stdout.read() == STREAM_HEADER + b"abc"
     proc.stdin.close()
 
 

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from weatherballoon.remote.job_protocol import STREAM_HEADER
 from weatherballoon.remote.procinfo import is_alive
 
 from tests.support.sshd import SshdHost
@@ -111,4 +112,4 @@ def test_a_job_survives_the_death_of_its_ssh_client_and_is_followed_later(remote
     client.kill()  # the laptop goes away: sshd closes the session and hangs up its terminal
     client.wait()
     result = remote("follow", "orphan")
-    assert (result.returncode, result.stdout) == (9, b"onetwo"), result.stderr
+    assert (result.returncode, result.stdout) == (9, STREAM_HEADER + b"onetwo"), result.stderr

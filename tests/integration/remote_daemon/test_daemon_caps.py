@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+from weatherballoon.remote.job_protocol import STREAM_HEADER
+
 from .conftest import Machine, record_overspend, wait_for
 
 PRICE_PER_HOUR = 3600.0  # one dollar a second
@@ -27,7 +29,7 @@ def test_max_cost_stops_the_job_with_124_and_closes_its_row(machine: Machine) ->
     follow = machine.agent("follow", "j1")
     assert follow.returncode == 124
     assert "stopped by supervision: max-cost" in follow.stderr
-    assert follow.stdout == "got TERM\n"  # TERM first, so the job could save its work
+    assert follow.stdout == STREAM_HEADER.decode() + "got TERM\n"  # TERM first, so the job could save its work
     row = wait_for(lambda: machine.job_row("j1").ended_at and machine.job_row("j1"), 3, "the job row closed")
     assert (row.state, row.exit_code, row.stop_reason) == ("stopped", 124, "max-cost")
     assert "stop-job job=j1 reason=max-cost" in machine.log()

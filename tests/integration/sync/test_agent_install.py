@@ -173,14 +173,77 @@ def test_a_missing_python_is_named(home: Path) -> None:
         make_agent(LocalSession(home), python="python3-not-here").ensure_installed()
 
 
-def test_a_python_older_than_3_8_is_named(home: Path, tmp_path: Path) -> None:
-    old = tmp_path / "python-old"
-    old.write_text("#!/bin/sh\nexit 126\n")  # what the install script does on python < 3.8
-    old.chmod(0o755)
-    with pytest.raises(ConnectError, match=r"older than 3\.8"):
-        make_agent(LocalSession(home), python=str(old)).run(["version"])
-    with pytest.raises(ConnectError, match=r"older than 3\.8"):
-        make_agent(LocalSession(home), python=str(old))(["version"]).stdout.read()
+OLD_PYTHONS = {"2.7": "2.7.18/bin/python2.7", "3.7": "3.7.16/bin/python3.7"}
+
+
+@pytest.mark.parametrize("version", sorted(OLD_PYTHONS))
+def test_a_python3_that_is_too_old_is_named_with_its_version(
+    home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, version: str
+) -> None:
+    """Python 2 installed as `python3` used to be reported as a full disk ("check free disk space")."""
+    real = Path.home() / ".pyenv" / "versions" / OLD_PYTHONS[version]
+    assert real.exists(), f"pyenv's python {version} is expected on this machine"
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "python3").symlink_to(real)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+    for start in (lambda agent: agent.run(["version"]), lambda agent: agent(["version"]).stdout.read()):
+        with pytest.raises(ConnectError) as caught:
+            start(make_agent(LocalSession(home)))
+        message = caught.value.render()
+        assert f"python3 on the host is Python {version}; wb's agent needs Python 3.8 or newer" in message
+        assert "disk" not in message
+    assert not (home / ".weatherballoon" / "agent").exists()
+
+
+class DamagedBundle(AgentBundle):
+    """A bundle whose bytes were damaged on the way: not a zip at all."""
+
+    @property
+    def data(self) -> bytes:  # type: ignore[override]
+        return b"not a zip"
+
+
+def test_a_failed_install_says_why_and_leaves_no_temp_folder(home: Path) -> None:
+    agent_dir = home / ".weatherballoon" / "agent"
+    agent_dir.mkdir(parents=True)
+    stale = agent_dir / ".tmp-died-long-ago"
+    stale.mkdir()
+    os.utime(stale, (time.time() - 3600, time.time() - 3600))
+    fresh = agent_dir / ".tmp-another-install-now"
+    fresh.mkdir()
+    damaged = DamagedBundle(entries=(("__main__.py", b""),))
+    with pytest.raises(ConnectError) as caught:
+        make_agent(LocalSession(home), bundle=damaged).run(["version"])
+    message = caught.value.render()
+    assert "cannot install wb's agent" in message and "damaged" in message and "Traceback" not in message
+    assert sorted(path.name for path in agent_dir.iterdir()) == [".tmp-another-install-now"]
+
+
+def test_a_broken_leftover_agent_folder_is_replaced(home: Path) -> None:
+    agent = make_agent(LocalSession(home))
+    leftover = home / ".weatherballoon" / "agent" / agent.bundle.name
+    leftover.mkdir(parents=True)
+    (leftover / "half.py").write_text("")
+    status, out, _ = agent.run(["version"])
+    assert status == 0 and out.startswith(b"weatherballoon-agent")
+    assert (leftover / "__main__.py").is_file() and not (leftover / "half.py").exists()
+
+
+def test_a_read_only_home_is_named_with_what_to_do(tmp_path: Path) -> None:
+    home = tmp_path / "read-only-home"
+    home.mkdir()
+    subprocess.run(["mount", "--bind", str(home), str(home)], check=True)
+    try:
+        subprocess.run(["mount", "-o", "remount,ro,bind", str(home)], check=True)
+        with pytest.raises(ConnectError) as caught:
+            make_agent(LocalSession(home)).run(["version"])
+    finally:
+        subprocess.run(["umount", "-l", str(home)], check=False)
+    message = caught.value.render()
+    assert "Read-only file system" in message and "read-only filesystem" in message
+    assert "Traceback" not in message and "disk space" not in message
+    assert caught.value.exit_code == 255
 
 
 def test_ensure_installed_installs_for_callers_that_need_the_files(home: Path) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import random
+import re
 from pathlib import Path
 
 import pytest
@@ -134,10 +135,17 @@ def test_a_fifty_megabyte_file_arrives_intact(project: Path, runner: LocalAgentR
     assert hashlib.sha256(received).digest() == hashlib.sha256(data).digest()
 
 
-def test_the_default_remote_root_is_home_wb_project(project: Path, runner: LocalAgentRunner) -> None:
+def test_the_default_remote_root_names_the_folder_and_identifies_the_project(
+    project: Path, runner: LocalAgentRunner, tmp_path: Path
+) -> None:
     write(project, "x.py")
-    assert default_remote_root(project) == "~/wb/proj"
-    assert sync_up(runner, project, default_remote_root(project)).remote_root == str(remote_tree(runner))
+    root = default_remote_root(project)
+    assert re.fullmatch(r"~/wb/proj-[0-9a-f]{8}", root)
+    assert default_remote_root(project) == root  # stable
+    namesake = tmp_path / "elsewhere" / "proj"
+    namesake.mkdir(parents=True)
+    assert default_remote_root(namesake) != root  # another project with the same folder name
+    assert sync_up(runner, project, root).remote_root == str(runner.home / root[2:])
 
 
 def test_a_remote_root_that_is_a_file_is_a_clear_error(project: Path, runner: LocalAgentRunner) -> None:

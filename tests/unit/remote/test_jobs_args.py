@@ -112,3 +112,15 @@ def test_positional_commands() -> None:
         job_and_rest([], ("ID",))
     with pytest.raises(UsageError, match="expected no arguments"):
         job_and_rest(["x"], ())
+
+
+def test_run_args_with_the_spec_on_stdin_take_no_command_cwd_or_env() -> None:
+    args = RunArgs(["--job-id", "j", "--spec-stdin", "--follow", "--max-output", "1048576"])
+    assert (args.spec_stdin, args.command, args.cwd, args.max_output_bytes) == (True, [], "", 1 << 20)
+    args.take_spec("~/wb/p", ["python", "x.py"], {"A": "1"})
+    assert (args.cwd, args.command, args.env) == (os.path.expanduser("~/wb/p"), ["python", "x.py"], {"A": "1"})
+    for extra in (["--cwd", "/"], ["--env", "A=1"], ["--", "true"]):
+        with pytest.raises(UsageError, match="job spec"):
+            RunArgs(["--job-id", "j", "--spec-stdin", *extra])
+    with pytest.raises(UsageError, match="no command"):
+        args.take_spec("/", [], {})

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from weatherballoon.cli.sync.diff import diff, settle
+from weatherballoon.cli.sync.diff import diff, settle, unrecorded_overwrites
 from weatherballoon.cli.sync.records import LocalEntry, RemoteEntry, RemoteManifest
 
 
@@ -86,3 +86,20 @@ def test_only_recorded_paths_gone_locally_are_deleted() -> None:
     )
     plan = diff([local("kept")], answer)
     assert plan.delete == ("gone", "gone-already")
+
+
+def test_replacing_what_no_sync_recorded_is_named_and_nothing_else_is() -> None:
+    entries = [local("theirs", size=11), local("link", kind="l", target="t"), local("fifo"), local("dir"),
+               local("new"), local("ours", size=11), local("same")]  # fmt: skip
+    answer = manifest(
+        remote("theirs", tracked=False),
+        remote("link", kind="l", target="other", tracked=False),
+        remote("fifo", kind="o", size=0, tracked=False),
+        remote("dir", kind="d", size=0, tracked=False),  # a folder in the way fails by name when written
+        remote("new", kind=None, tracked=False),
+        remote("ours"),
+        remote("same", tracked=False),  # identical: only recorded, never rewritten
+    )
+    plan = diff(entries, answer)
+    assert unrecorded_overwrites(plan, answer) == ["fifo", "link", "theirs"]
+    assert plan.adopt == ("same",)

@@ -7,7 +7,15 @@ import os
 from pathlib import Path
 
 import pytest
-from weatherballoon.remote.sync_state import legacy_record_path, load_record, record_path, resolve_root, save_record
+from weatherballoon.remote.sync_state import (
+    legacy_record_path,
+    load_record,
+    read_record,
+    record_path,
+    resolve_root,
+    root_refusal,
+    save_record,
+)
 
 
 @pytest.fixture
@@ -31,7 +39,7 @@ def test_record_round_trip_lives_under_the_state_home(agent_home: Path) -> None:
     assert load_record(root) == {"a", "b", "ü/ñ"}
     path = Path(record_path(root))
     assert path.parent == agent_home / "state" / "sync"
-    assert path.read_bytes() == "\0".join(["wb-sync-record 2", root, "a", "b", "ü/ñ"]).encode()
+    assert path.read_bytes() == "\0".join(["wb-sync-record 3", root, "", "", "a", "b", "ü/ñ"]).encode()
     save_record(root, set())
     assert load_record(root) == set()
 
@@ -65,3 +73,35 @@ def test_a_record_of_an_older_agent_is_read_then_replaced(agent_home: Path) -> N
     save_record(root, {"c"})
     assert not legacy.exists()
     assert load_record(root) == {"c"}
+
+
+@pytest.mark.parametrize(
+    ("root", "why"),
+    [
+        ("/", "root of the filesystem"),
+        ("{home}", "home folder"),
+        ("{tmp}", "holds your home folder"),
+        ("{tmp}/state", "state folder"),
+        ("{tmp}/state/jobs", "state folder"),
+    ],
+)
+def test_roots_that_would_mirror_over_what_is_not_the_projects_are_refused(
+    agent_home: Path, root: str, why: str
+) -> None:
+    (agent_home / "home").mkdir()
+    text = root.format(home=agent_home / "home", tmp=agent_home)
+    refusal = root_refusal(resolve_root(text))
+    assert refusal is not None and why in refusal
+
+
+def test_a_project_folder_is_a_fine_root(agent_home: Path) -> None:
+    (agent_home / "home").mkdir()
+    assert root_refusal(resolve_root("~/wb/app-1234abcd")) is None
+    assert root_refusal(resolve_root("/srv/data")) is None
+
+
+def test_the_owner_and_label_are_kept_with_the_paths(agent_home: Path) -> None:
+    save_record("/srv/proj", {"a"}, "0f" * 16, "ana@laptop:/src/proj")
+    record = read_record("/srv/proj")
+    assert record is not None
+    assert (record.owner, record.label, record.paths) == ("0f" * 16, "ana@laptop:/src/proj", {"a"})

@@ -18,7 +18,7 @@ def leftovers(root: Path) -> list[str]:
 
 
 def test_a_file_is_replaced_whole_with_its_mode_and_mtime(tmp_path: Path) -> None:
-    writer = TreeWriter(str(tmp_path), record=set())
+    writer = TreeWriter(str(tmp_path), record={"a/b.sh"})
     target = tmp_path / "a" / "b.sh"
     target.parent.mkdir()
     target.write_text("old")
@@ -33,12 +33,26 @@ def test_a_file_is_replaced_whole_with_its_mode_and_mtime(tmp_path: Path) -> Non
 
 
 def test_links_are_written_as_links_and_replace_files(tmp_path: Path) -> None:
-    writer = TreeWriter(str(tmp_path), record=set())
+    writer = TreeWriter(str(tmp_path), record={"l"})
     (tmp_path / "l").write_text("was a file")
     assert writer.write_link("l", "/etc/passwd")
     assert os.readlink(tmp_path / "l") == "/etc/passwd"
     assert writer.write_file("l", 0o644, 0, chunks(b"a file again"))
     assert not (tmp_path / "l").is_symlink()
+
+
+def test_what_no_sync_recorded_is_never_replaced_unless_allowed(tmp_path: Path) -> None:
+    (tmp_path / ".profile").write_text("mine")
+    (tmp_path / "link").symlink_to("/etc/hostname")
+    writer = TreeWriter(str(tmp_path), record=set())
+    assert not writer.write_file(".profile", 0o644, 0, chunks(b"project's"))
+    assert not writer.write_link("link", "elsewhere")
+    assert (tmp_path / ".profile").read_text() == "mine" and os.readlink(tmp_path / "link") == "/etc/hostname"
+    assert writer.record == set() and leftovers(tmp_path) == []
+    assert all("no sync of this project put it there" in error for error in writer.summary.errors)
+    allowed = TreeWriter(str(tmp_path), record=set(), overwrite=True)
+    assert allowed.write_file(".profile", 0o644, 0, chunks(b"project's"))
+    assert (tmp_path / ".profile").read_text() == "project's" and allowed.record == {".profile"}
 
 
 def test_refused_paths_consume_their_data_and_are_reported(tmp_path: Path) -> None:
