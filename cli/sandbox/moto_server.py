@@ -10,6 +10,10 @@ Fixes:
   both `terminated`) and does nothing. moto (5.2.1) terminates it again, deletes its network interface again
   and fails the whole call with InvalidNetworkInterfaceID.NotFound, so a reaper batch holding an instance
   that its agent has just powered off would fail whole.
+- **DynamoDB requests are atomic.** DynamoDB evaluates a conditional write and applies it as one step, so of
+  two claims racing for one row exactly one wins. moto serves requests on threads and checks a condition
+  before it writes with nothing between them, so under load two racing claims could both win. Each DynamoDB
+  request is served under one lock.
 
 A fix whose moto internals are missing (another moto version) is skipped with a line in moto.log; the server
 then runs as moto ships it.
@@ -71,7 +75,35 @@ def patch_terminate_instances() -> bool:
     return True
 
 
-FIXES = {"TerminateInstances on an instance already terminated": patch_terminate_instances}
+def patch_dynamodb_atomic() -> bool:
+    """One DynamoDB request at a time; False when this moto lacks DynamoHandler.call_action."""
+    import threading
+
+    try:
+        from moto.dynamodb.responses import DynamoHandler
+    except ImportError:
+        return False
+    call_action = getattr(DynamoHandler, "call_action", None)
+    if call_action is None:
+        return False
+    if getattr(call_action, "wb_sandbox_fix", False):
+        return True
+    lock = threading.Lock()
+
+    @functools.wraps(call_action)
+    def atomic_call_action(self: Any) -> Any:
+        with lock:
+            return call_action(self)
+
+    atomic_call_action.wb_sandbox_fix = True  # type: ignore[attr-defined]
+    DynamoHandler.call_action = atomic_call_action  # type: ignore[method-assign]
+    return True
+
+
+FIXES = {
+    "TerminateInstances on an instance already terminated": patch_terminate_instances,
+    "DynamoDB requests are atomic": patch_dynamodb_atomic,
+}
 
 
 def apply_fixes() -> list[str]:

@@ -28,10 +28,13 @@ def free_port() -> int:
 
 @contextmanager
 def moto_server() -> Iterator[str]:
-    """Start `moto_server` on 127.0.0.1 and yield `http://localhost:PORT` (the host part matters for S3)."""
+    """Start the moto server on 127.0.0.1 and yield `http://localhost:PORT` (the host part matters for S3).
+
+    It is the sandbox's launcher (moto with the fixes that make it answer as AWS does where wb depends on it,
+    such as atomic DynamoDB conditional writes), so tests and the sandbox run the same emulator."""
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        [sys.executable, "-m", "weatherballoon.cli.sandbox.moto_server", "-H", "127.0.0.1", "-p", str(port)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
