@@ -33,7 +33,7 @@ class LaunchPlan:
     group_id: str
     subnets: Mapping[str, str]
     instance_profile: str
-    user_data: str
+    user_data: bytes  # gzip (userdata.pack)
     labels: Mapping[str, str]
     key_name: str | None = None
     public_ip: bool = True
@@ -152,7 +152,7 @@ def launch(
         group_id=where.group_id,
         subnets=where.subnets,
         instance_profile=request.instance_profile,
-        user_data=userdata.render(boot, boot_source()),
+        user_data=userdata.pack(userdata.render(boot, boot_source())),
         labels=request.labels,
         key_name=request.key_pair,
         public_ip=request.public_ip,
