@@ -30,7 +30,7 @@ from weatherballoon.cli.aws.stack import STACK_NAME, StackInfo, describe_stack
 from weatherballoon.cli.config.loader import LoadedConfig, load_config
 from weatherballoon.cli.main import run_cli
 from weatherballoon.cli.providers.aws import AwsProvider
-from weatherballoon.cli.providers.aws.userdata import boot_source_in
+from weatherballoon.cli.providers.aws.userdata import boot_source_in, unpack
 from weatherballoon.lambdas.dynamo_codec import key
 
 from tests.support.moto_server import aws_env, moto_server
@@ -179,7 +179,7 @@ class BootEmulator:
         if self._stop.wait(self.delay_s):
             return
         answer = self._ec2.describe_instance_attribute(InstanceId=instance_id, Attribute="userData")
-        user_data = base64.b64decode(answer["UserData"]["Value"]).decode()
+        user_data = unpack(base64.b64decode(answer["UserData"]["Value"]))  # gzip, as cloud-init receives it
         self.user_data[instance_id] = user_data
         folder = self.workdir / instance_id
         folder.mkdir()

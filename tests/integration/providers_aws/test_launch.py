@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+
 import stat
 from pathlib import Path
 
@@ -41,12 +43,15 @@ def test_launch_carries_tags_imds_shutdown_profile_group_volume_and_user_data(
     assert [v["Size"] for v in volumes] == [150]
     assert {t["Key"]: t["Value"] for t in volumes[0].get("Tags", [])}["wb:owner"] == ME
 
+    packed = base64.b64decode(ec2.describe_instance_attribute(InstanceId=instance.id, Attribute="userData")["UserData"]["Value"])
+    assert packed[:2] == b"\x1f\x8b"  # gzip: cloud-init unpacks it
     script = booting.user_data[instance.id]
+    assert userdata.unpack(packed) == script
     lines = script.splitlines()
     assert lines[0] == "#!/bin/bash"
     assert lines[1].startswith("# wb:authorized-key ssh-ed25519 ") and lines[2] == "# wb:user ubuntu"
     assert f"# wb:table {world.deployed.table}" in lines and f"# wb:bucket {world.deployed.bucket}" in lines
-    assert "# wb:lease-minutes 5" in lines and "shutdown -h +6 " in script
+    assert "# wb:lease-minutes 5" in lines and "/opt/wb/bin/wb-power arm 360 " in script
     assert userdata.boot_source_in(script) == userdata.boot_program()  # verbatim remote/boot.py
     assert "ExecStart=/opt/wb/venv/bin/python -I $WB_HOME/.weatherballoon/agent/current daemon --foreground" in script
 
