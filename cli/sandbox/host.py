@@ -176,7 +176,7 @@ class Host:
                 done = subprocess.run(argv, env=self.root_environment(), stdin=subprocess.DEVNULL, stdout=out,
                                       stderr=out, timeout=SETUP_TIMEOUT_S, check=False)  # fmt: skip
             except subprocess.TimeoutExpired:
-                raise SandboxError(f"the user-data's root setup did not finish within {SETUP_TIMEOUT_S:.0f} s") from None
+                raise SandboxError(f"the user-data's root setup ran past {SETUP_TIMEOUT_S:.0f} s") from None
             out.write(f"wb sandbox: the user-data's root setup exited {done.returncode}\n".encode())
 
     def spawn_unit(self, argv: Sequence[str]) -> subprocess.Popen[bytes]:

@@ -33,7 +33,8 @@ def check() -> None:
         except SandboxError:
             raise SandboxUnavailable(
                 f"{name} is not installed; sandbox hosts need it (their login user gets root only through sudo)"
-                if name in ("sudo", "visudo") else f"{name} is not installed",
+                if name in ("sudo", "visudo")
+                else f"{name} is not installed",
                 hint=f"install it (Debian/Ubuntu: apt-get install {PACKAGES.get(name, name)})",
             ) from None
     if not Path("/etc/pam.d/sshd").is_file():

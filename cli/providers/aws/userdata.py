@@ -159,7 +159,8 @@ def render(inputs: BootInputs, boot_source: str) -> str:
         raise ConfigError(
             f"{inputs.username!r} is not a login name an instance can have",
             key="provisioner.os.username",
-            hint="use lowercase letters, digits, '_' and '-', starting with a letter or '_' (the AMI's user, e.g. ubuntu)",
+            hint="give the AMI's login user (e.g. ubuntu): lowercase letters, digits, '_' and '-', "
+            "starting with a letter or '_'",
         )
     lines = ["#!/bin/bash"]
     if inputs.authorized_key:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-
 import stat
 from pathlib import Path
 
@@ -43,7 +42,8 @@ def test_launch_carries_tags_imds_shutdown_profile_group_volume_and_user_data(
     assert [v["Size"] for v in volumes] == [150]
     assert {t["Key"]: t["Value"] for t in volumes[0].get("Tags", [])}["wb:owner"] == ME
 
-    packed = base64.b64decode(ec2.describe_instance_attribute(InstanceId=instance.id, Attribute="userData")["UserData"]["Value"])
+    answer = ec2.describe_instance_attribute(InstanceId=instance.id, Attribute="userData")
+    packed = base64.b64decode(answer["UserData"]["Value"])
     assert packed[:2] == b"\x1f\x8b"  # gzip: cloud-init unpacks it
     script = booting.user_data[instance.id]
     assert userdata.unpack(packed) == script

@@ -60,7 +60,7 @@ def test_the_dead_man_timer_is_armed_before_anything_else_and_never_with_shutdow
     assert "shutdown" not in script.replace("wb-deadman", "")
     arm = setup.index("/opt/wb/bin/wb-power arm 360 ")
     assert setup.index("systemctl enable --now wb-deadman.timer") > arm
-    assert arm < setup.index('WB_USER=ubuntu') < setup.index("authorized_keys") < setup.index("python3 -m venv")
+    assert arm < setup.index("WB_USER=ubuntu") < setup.index("authorized_keys") < setup.index("python3 -m venv")
     assert "/opt/wb/bin/wb-power check" in setup and "OnUnitActiveSec=30s" in setup
 
 
@@ -68,7 +68,8 @@ def test_the_login_user_is_granted_exactly_the_power_tool_after_visudo_checked_i
     setup = userdata.root_setup_in(userdata.render(inputs(), BOOT))
     grant = setup[setup.index("install -d -m 750 /etc/sudoers.d") :]
     assert "printf '%s ALL=(root) NOPASSWD: /opt/wb/bin/wb-power\\n' \"$WB_USER\"" in grant
-    assert grant.index("visudo -cqf /etc/sudoers.d/.wb.new") < grant.index("mv -f /etc/sudoers.d/.wb.new /etc/sudoers.d/wb")
+    checked = grant.index("visudo -cqf /etc/sudoers.d/.wb.new")
+    assert checked < grant.index("mv -f /etc/sudoers.d/.wb.new /etc/sudoers.d/wb")
     assert "ALL=(ALL" not in setup and "NOPASSWD: ALL" not in setup
 
 

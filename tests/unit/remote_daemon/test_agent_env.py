@@ -93,8 +93,8 @@ def test_load_names_the_missing_file(tmp_path: Path) -> None:
 
 def test_the_power_commands_are_exactly_what_user_data_grants_and_never_shutdown() -> None:
     # The agent (stdlib only) cannot import the client: the two sides are held equal here.
-    assert DEFAULT_POWEROFF_COMMAND == userdata_power.agent_poweroff_command()
-    assert DEFAULT_ARM_SHUTDOWN_COMMAND == userdata_power.agent_arm_command()
+    assert userdata_power.agent_poweroff_command() == DEFAULT_POWEROFF_COMMAND
+    assert userdata_power.agent_arm_command() == DEFAULT_ARM_SHUTDOWN_COMMAND
     for command in (DEFAULT_POWEROFF_COMMAND, DEFAULT_ARM_SHUTDOWN_COMMAND):
         assert command.startswith(f"sudo -n {userdata_power.POWER_TOOL} ")  # -n: fail, never prompt
         assert "shutdown" not in command  # logind's /run/nologin would lock every login out
