@@ -2,7 +2,8 @@
 
 `run_instances_params` is pure (tested on its own); `launch` does the calls. Every RunInstances carries the
 wb tags (IAM refuses a launch without them), IMDSv2 with instance tags in metadata, shutdown = terminate,
-and a ClientToken, so a retried call can never start a second machine.
+and a ClientToken per attempt, resent unchanged when a throttle or a lost answer is retried (launch_retry),
+so a retried call can never start a second machine.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from weatherballoon.lambdas.records import Market
 
 from ...aws.errors import translated
 from ...aws.session import AwsSession
-from . import capacity, catalog, images, keys, network, userdata
+from . import capacity, catalog, images, keys, launch_retry, network, userdata
 from .plane import ControlPlane
 
 
@@ -157,13 +158,17 @@ def launch(
         key_name=request.key_pair,
         public_ip=request.public_ip,
     )
-    # No retries (botocore's `max_attempts` counts retries): a capacity error, which EC2 answers with a 5xx,
-    # must move on to the next zone at once instead of being retried in place.
+    # No botocore retries (its `max_attempts` counts retries): a capacity error, which EC2 answers with a 5xx,
+    # must move on to the next zone at once instead of being retried in place. Throttles and lost answers are
+    # retried by launch_retry, with the attempt's ClientToken.
     once = AwsSession(dataclasses.replace(plane.aws.settings, max_attempts=0), boto_session=plane.aws.boto)
     launcher = once.client("ec2")
 
     def attempt_launch(attempt: capacity.Attempt) -> dict[str, Any]:
-        answer: dict[str, Any] = launcher.run_instances(**run_instances_params(plan, attempt, secrets.token_hex(16)))
+        params = run_instances_params(plan, attempt, secrets.token_hex(16))  # one token per attempt, kept on retries
+        answer: dict[str, Any] = launch_retry.call_idempotent(
+            lambda: launcher.run_instances(**params), what=f"RunInstances ({attempt})", say=say
+        )
         return answer
 
     attempt, answer, _ = capacity.search(
