@@ -9,7 +9,7 @@ error code to answer with, `DROP`, or None; the first answer wins, and with none
 `faults` holds, per action, what its next calls get, one entry per call. `DROP` forwards the call to moto
 (so it takes effect) and then closes the connection without an answer, as a reset after EC2 accepted the
 request. Everything else is relayed unchanged. Errors are EC2's XML, with the status AWS uses: 500 for
-capacity (a server error), 503 for RequestLimitExceeded, 400 for the rest.
+capacity (a server error), 503 for RequestLimitExceeded, 403 for AuthFailure.*, 400 for the rest.
 
 RunInstances with a ClientToken gets EC2's idempotency, which moto lacks: a token seen before, with the same
 parameters, is answered with the first answer and launches nothing; with other parameters it is answered
@@ -68,6 +68,8 @@ def run_call(form: dict[str, list[str]], subnet_zones: dict[str, str]) -> RunCal
 
 
 def status_of(code: str) -> int:
+    if code.startswith(("AuthFailure", "UnauthorizedOperation")):
+        return 403
     return 500 if code in SERVER_ERRORS else 503 if code in THROTTLES else 400
 
 
