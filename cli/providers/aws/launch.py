@@ -1,4 +1,5 @@
-"""Launching one instance: check the type, pick the AMI and placement, render user-data, find capacity.
+"""Launching one instance: check the type, pick the AMI and a placement with a way out, check that the client
+can reach port 22 there (nothing is launched otherwise), render user-data, find capacity.
 
 `run_instances_params` is pure (tested on its own); `launch` does the calls. Every RunInstances carries the
 wb tags (IAM refuses a launch without them), IMDSv2 with instance tags in metadata, shutdown = terminate,
@@ -21,7 +22,7 @@ from weatherballoon.lambdas.records import Market
 
 from ...aws.errors import translated
 from ...aws.session import AwsSession
-from . import capacity, catalog, images, keys, launch_retry, network, userdata
+from . import capacity, catalog, images, keys, launch_retry, network, reachability, userdata
 from .plane import ControlPlane
 
 
@@ -120,6 +121,11 @@ class LaunchRequest:
     key_pair: str | None
     public_ip: bool
     config_path: str | None = None
+    subnet: str | None = None  # provisioner.subnet
+
+    @property
+    def connect(self) -> str:
+        return "public-ip" if self.public_ip else "private-ip"
 
 
 def launch(
@@ -140,7 +146,9 @@ def launch(
         image = images.configured_image(ec2, request.ami, request.config_path)
     else:
         image = images.latest_dlami(ec2, kind.architectures, region)
-    where = network.placement(ec2, request.group, configured=request.group_configured)
+    where = network.placement(ec2, request.group, configured=request.group_configured, connect=request.connect,
+                              subnet=request.subnet, say=say)  # fmt: skip
+    reachability.check(where.group_id, where.ssh, request.connect, where.vpc_cidrs, say=say)
     zones = [zone for zone in catalog.zones_offering(ec2, request.instance_type) if zone in where.subnets]
     prices = spot_prices(ec2, request.instance_type) if request.spot else {}
     pair = None if request.key_pair else keys.generate()

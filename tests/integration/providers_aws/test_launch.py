@@ -12,7 +12,7 @@ from weatherballoon.cli.errors import ConfigError, ProvisionError, UsageError
 from weatherballoon.cli.providers.aws import keys, userdata
 from weatherballoon.cli.providers.records import InstanceSpec
 
-from tests.integration.providers_aws.conftest import ME, BootEmulator, World, instance_row
+from tests.integration.providers_aws.conftest import DEFAULT_VPC, ME, BootEmulator, World, instance_row
 
 
 def _describe(instance_id: str) -> dict:
@@ -113,6 +113,8 @@ def test_seed_settings_group_by_name_profile_by_name_and_an_ec2_key_pair(
     ec2 = boto3.client("ec2")
     vpc = ec2.describe_vpcs(Filters=[{"Name": "isDefault", "Values": ["true"]}])["Vpcs"][0]["VpcId"]
     group = ec2.create_security_group(GroupName="sg_temp1", Description="seed", VpcId=vpc)["GroupId"]
+    ssh = {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "IpRanges": [{"CidrIp": DEFAULT_VPC}]}
+    ec2.authorize_security_group_ingress(GroupId=group, IpPermissions=[ssh])  # the seed's group admits SSH
     iam = boto3.client("iam")
     iam.create_instance_profile(InstanceProfileName="seed-profile")
     ec2.create_key_pair(KeyName="id_seed")
