@@ -98,7 +98,7 @@ def placement(
     tables = routes.table_of_each([s["SubnetId"] for s in subnets], routes.route_tables(ec2, vpc_id))
     usable = [s for s in subnets if routes.has_way_out(connect, tables[s["SubnetId"]])]
     if subnet and not usable:  # pinned by the user: said, not refused (e.g. VPC endpoints instead of a NAT)
-        say(f"note: subnet {subnet} has no {routes.NEEDS[connect]}; the machine may not reach AWS or PyPI")
+        say(f"note: subnet {subnet} lacks {routes.NEEDS[connect]}; the machine may not reach AWS or PyPI")
         usable = subnets
     if not usable:
         raise ProvisionError(
