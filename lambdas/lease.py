@@ -74,12 +74,6 @@ def deadman_seconds(now: float, lease_until: float, slack_s: float = DEADMAN_SLA
     return max(1, math.ceil(seconds_left(now, lease_until) + slack_s))
 
 
-def shutdown_minutes(now: float, lease_until: float, slack_minutes: float = 1.0) -> int:
-    """N for the dead-man `shutdown -h +N` re-armed on each good renewal: whole minutes until the lease ends,
-    plus slack, at least 1. A dead agent then still powers the machine off."""
-    return max(1, math.ceil(seconds_left(now, lease_until) / 60.0 + slack_minutes))
-
-
 class PowerOff(str, Enum):
     """Why the agent must power its machine off (None from `power_off_reason` means keep running)."""
 
