@@ -216,6 +216,7 @@ class Host:
         """Idempotent: the host stops existing (processes, network, files)."""
         network.remove(self.link)
         self.power.stop()
+        self.fs.unmount_etc()
         if self.sshd is not None:
             try:
                 self.sshd.wait(timeout=5)

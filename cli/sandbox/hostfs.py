@@ -9,12 +9,17 @@ client starts, the units its emulated systemd runs):
     <host dir>/home       ->  /home/<account>   the login account's home, one per host
     <host dir>/run        ->  /run              the host's own /run: /run/nologin, /run/sshd, /run/wb-power
     <host dir>/sbin       ->  /usr/local/sbin   the emulated `systemctl` and `shutdown` (systemd_emulation.py)
-    overlay on /etc, writes to <host dir>/etc    the host's own /etc/sudoers.d, /etc/systemd/system
+    <host dir>/etc/merged ->  /etc              an overlay of the machine's /etc, whose writes land in
+                                                <host dir>/etc/upper (the host's /etc/sudoers.d, systemd units)
 
 /usr/local/sbin comes first on every PATH (sudo's secure_path, systemd's), so the user-data and the agent
 run their real commands (`sudo -n /opt/wb/bin/wb-power ...`, `systemctl ...`) against the emulated systemd,
 whose requests the host manager acts on (power.py). sshd runs with PAM, so the host's /run/nologin refuses
 every login but root's, as on Ubuntu.
+
+The overlay is mounted once per host, in the machine's mount namespace, and bound into each of the host's
+processes: one overlay instance, so every process of the host sees the same /etc (two overlays over one
+upper folder would see each other's writes only by chance). It is unmounted when the host goes.
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ from pathlib import Path
 
 from . import systemd_emulation
 from .account import Account
-from .system import tool
+from .system import run, tool
 
 OPT = "/opt/wb"
 VENV_PYTHON = f"{OPT}/venv/bin/python"
@@ -75,8 +80,12 @@ class HostFs:
 
     def create(self) -> None:
         for folder in (self.home, self.opt, self.opt / "venv", self.run_dir, self.host_run / "sshd", self.sbin,
-                       self.etc / "upper" / "systemd" / "system", self.etc / "work"):  # fmt: skip
+                       self.etc / "upper" / "systemd" / "system", self.etc / "work", self.etc / "merged"):  # fmt: skip
             folder.mkdir(mode=0o755, parents=True, exist_ok=True)
+        if not os.path.ismount(self.etc / "merged"):
+            upper, work = self.etc / "upper", self.etc / "work"
+            run([tool("mount"), "-t", "overlay", "overlay", "-o", f"lowerdir=/etc,upperdir={upper},workdir={work}",
+                 str(self.etc / "merged")])  # fmt: skip
         self.ssh.mkdir(mode=0o700, exist_ok=True)
         if SKEL.is_dir():
             shutil.copytree(SKEL, self.home, dirs_exist_ok=True, symlinks=True)
@@ -95,13 +104,17 @@ class HostFs:
 
     def mounts(self) -> list[tuple[Path, str]]:
         return [(self.opt, OPT), (self.venv, f"{OPT}/venv"), (self.home, str(self.account.home)),
-                (self.host_run, "/run"), (self.sbin, "/usr/local/sbin")]  # fmt: skip
+                (self.host_run, "/run"), (self.sbin, "/usr/local/sbin"), (self.etc / "merged", "/etc")]  # fmt: skip
+
+    def unmount_etc(self) -> None:
+        """Idempotent: the host's /etc overlay goes (lazily: a process of the host may still be exiting)."""
+        merged = self.etc / "merged"
+        if os.path.ismount(merged):
+            run([tool("umount"), "-l", str(merged)], check=False)
 
     def enter(self, namespace: str, argv: Sequence[str]) -> list[str]:
         """`argv` run inside the host: its network namespace, and a private mount namespace with its mounts."""
         binds = [f"mount --bind {shlex.quote(str(src))} {shlex.quote(dst)}" for src, dst in self.mounts()]
-        upper, work = shlex.quote(str(self.etc / "upper")), shlex.quote(str(self.etc / "work"))
-        binds.append(f"mount -t overlay overlay -o lowerdir=/etc,upperdir={upper},workdir={work} /etc")
         script = f'{" && ".join(binds)} && exec "$@"'
         return [
             tool("ip"), "netns", "exec", namespace,

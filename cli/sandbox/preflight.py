@@ -10,7 +10,7 @@ from . import network
 from .errors import SandboxError, SandboxUnavailable
 from .system import run, tool
 
-TOOLS = ("ip", "sshd", "ssh-keygen", "unshare", "mount", "useradd", "usermod", "userdel", "pkill", "runuser",
+TOOLS = ("ip", "sshd", "ssh-keygen", "unshare", "mount", "umount", "useradd", "usermod", "userdel", "pkill", "runuser",
          "sudo", "visudo")  # fmt: skip
 PACKAGES = {"sudo": "sudo", "visudo": "sudo", "sshd": "openssh-server", "ip": "iproute2"}
 MODULES = {"moto": "moto[server]", "flask": "moto[server]", "aws_lambda_powertools": "aws-lambda-powertools"}
