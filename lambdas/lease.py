@@ -65,10 +65,13 @@ def seconds_left(now: float, lease_until: float) -> float:
     return max(0.0, lease_until - now)
 
 
-def shutdown_minutes(now: float, lease_until: float, slack_minutes: float = 1.0) -> int:
-    """N for the dead-man `shutdown -h +N` re-armed on each good renewal: whole minutes until the lease ends,
-    plus slack, at least 1. A dead agent then still powers the machine off."""
-    return max(1, math.ceil(seconds_left(now, lease_until) / 60.0 + slack_minutes))
+DEADMAN_SLACK_S = 60.0  # the dead-man timer's margin past the lease end (the agent, then the reaper, come first)
+
+
+def deadman_seconds(now: float, lease_until: float, slack_s: float = DEADMAN_SLACK_S) -> int:
+    """Seconds for the dead-man timer re-armed on each good renewal (`wb-power arm SECONDS`): until the lease
+    ends, plus slack, rounded up. A dead agent then still powers the machine off."""
+    return max(1, math.ceil(seconds_left(now, lease_until) + slack_s))
 
 
 class PowerOff(str, Enum):

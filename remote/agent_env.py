@@ -16,9 +16,11 @@ from ..lambdas import lease, limits, schema
 from .jobstore import state_dir
 
 FILE_NAME = "agent.env"
-DEFAULT_POWEROFF_COMMAND = "sudo shutdown -h now"
-# --no-wall: re-armed on every renewal, a plain `shutdown +N` would broadcast to every terminal each time.
-DEFAULT_ARM_SHUTDOWN_COMMAND = "sudo shutdown -h --no-wall +{minutes}"
+# Both through /opt/wb/bin/wb-power, which user-data installs and grants the login user in /etc/sudoers.d/wb
+# (cli/providers/aws/userdata_power.py; a test holds these equal). Never `shutdown -h +N`: logind then writes
+# /run/nologin five minutes before the deadline, and every login but root's is refused.
+DEFAULT_POWEROFF_COMMAND = 'sudo -n /opt/wb/bin/wb-power off "$WB_POWEROFF_REASON"'
+DEFAULT_ARM_SHUTDOWN_COMMAND = "sudo -n /opt/wb/bin/wb-power arm {seconds}"
 DEFAULT_RENEW_SECONDS = lease.RENEW_INTERVAL_S
 DEFAULT_PUSH_DEADLINE_S = 60.0  # within systemd's default 90 s stop timeout (the push on shutdown)
 REQUIRED = ("WB_ROW_PK", "WB_TABLE", "WB_REGION")

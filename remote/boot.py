@@ -5,8 +5,8 @@ import of the agent bundle. (The agent imports it for `Imds` and `fingerprint`; 
 builders equal `lambdas.schema`'s and its fingerprint equals `cli/session/hostkeys.fingerprint`.)
 
 1. Settings: each from the environment, else from a `# wb:<name> <value>` line of the user-data (read from
-   IMDS, or from the file `WB_USER_DATA` names): `# wb:table T` is WB_TABLE, `# wb:lease-minutes 5` is
-   WB_LEASE_MINUTES, `# wb:user ubuntu` is WB_USER. Needed: WB_TABLE; WB_BUCKET for outputs.
+   IMDS, or from the file `WB_USER_DATA` names; gzip-compressed or plain): `# wb:table T` is WB_TABLE,
+   `# wb:lease-minutes 5` is WB_LEASE_MINUTES, `# wb:user ubuntu` is WB_USER. Needed: WB_TABLE; WB_BUCKET.
 2. Identity: instance id, region and account from IMDSv2 (2 s timeout), unless WB_INSTANCE_ID, WB_REGION
    and WB_ACCOUNT are all set (the sandbox, which then uses no IMDS at all). Owner: WB_OWNER, else the
    instance tag wb:owner (IMDS instance tags, else ec2:DescribeTags).
@@ -76,14 +76,27 @@ class Imds:
 
     def get(self, path: str) -> str | None:
         """The value at `/latest/<path>`, None when IMDS says 404; OSError when IMDS cannot be reached."""
+        data = self.get_bytes(path)
+        return None if data is None else data.decode("utf-8")
+
+    def get_bytes(self, path: str) -> bytes | None:
         headers = {"X-aws-ec2-metadata-token": self.token()}
         request = urllib.request.Request(self.base + "/latest/" + path, headers=headers)
         try:
-            return self._open(request).decode("utf-8")
+            return self._open(request)
         except urllib.error.HTTPError as exc:
             if exc.code == 404:
                 return None
             raise
+
+
+def user_data_text(data: bytes) -> str:
+    """The user-data script: wb sends it gzip-compressed (cloud-init unpacks it; IMDS hands back the bytes)."""
+    if data[:2] == b"\x1f\x8b":
+        import gzip
+
+        data = gzip.decompress(data)
+    return data.decode("utf-8", errors="replace")
 
 
 def fingerprint(public_key_line: str) -> str:
@@ -139,10 +152,10 @@ class Boot:
         settings = {}
         path = self.environ.get("WB_USER_DATA")
         if path:
-            with open(path, encoding="utf-8", errors="replace") as handle:
-                settings.update(markers(handle.read()))
+            with open(path, "rb") as handle:
+                settings.update(markers(user_data_text(handle.read())))
         elif self.imds is not None:
-            settings.update(markers(self.imds.get("user-data") or ""))
+            settings.update(markers(user_data_text(self.imds.get_bytes("user-data") or b"")))
         settings.update({k: v for k, v in self.environ.items() if v and (k.startswith("WB_") or k.startswith("AWS_"))})
         return settings
 

@@ -2,7 +2,7 @@
 
 Acting: power off (outputs pushed first, within WB_PUSH_DEADLINE_S), stop jobs over their cost cap, write
 the lease, heartbeat running job rows, close the rows of ended jobs and push their outputs, re-arm the
-kernel timer when the row's lease moved, and push everything once on a spot interruption notice.
+dead-man timer when the row's lease moved, and push everything once on a spot interruption notice.
 Every decision is a line in daemon.log. Runs on python3 >= 3.8 with boto3 (aws instances only).
 """
 
@@ -252,12 +252,12 @@ class Daemon:
         row = self.row
         if row is None or not self.contact_ok or self.state.armed.get("lease_until") == row.lease_until:
             return
-        minutes = lease.shutdown_minutes(now, row.lease_until)
-        result = poweroff.arm_kernel_timer(minutes, self.env)
-        self.log.write("arm-kernel-timer", minutes=minutes, lease_until=f"{row.lease_until:.3f}",
+        seconds = lease.deadman_seconds(now, row.lease_until)
+        result = poweroff.arm_deadman(seconds, self.env)
+        self.log.write("arm-deadman", seconds=seconds, lease_until=f"{row.lease_until:.3f}",
                        result=result.describe())  # fmt: skip
         if result.ok:
-            self.state.armed = {"at": now, "minutes": minutes, "lease_until": row.lease_until, "ok": True}
+            self.state.armed = {"at": now, "seconds": seconds, "lease_until": row.lease_until, "ok": True}
 
     # --- ending --------------------------------------------------------------------------------------
 

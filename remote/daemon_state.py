@@ -43,7 +43,7 @@ class DaemonState:
     pushed: list = field(default_factory=list)  # ended jobs whose outputs are all in S3
     row: dict = field(default_factory=dict)  # lease_until, max_until, state, mark of the last read
     last_renewal: dict = field(default_factory=dict)  # at, lease_until, state, why
-    armed: dict = field(default_factory=dict)  # at, minutes, lease_until, ok
+    armed: dict = field(default_factory=dict)  # at, seconds, lease_until, ok
     last_decision: dict = field(default_factory=dict)  # at, action, reason, detail
     stopped_jobs: dict = field(default_factory=dict)  # job id -> {reason, at, reached_at, cost_usd, cap_usd}
     spot_notice: dict = field(default_factory=dict)

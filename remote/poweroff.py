@@ -1,10 +1,10 @@
-"""The one way the agent powers its machine off, and the kernel timer it re-arms as the last-resort dead-man.
+"""The one way the agent powers its machine off, and the dead-man timer it re-arms as the last resort.
 
-Both run a shell command from agent.env, so they can be replaced without touching code: on EC2
-`sudo shutdown -h now` (the instance launched with InstanceInitiatedShutdownBehavior=terminate, so this
-terminates it) and `sudo shutdown -h --no-wall +{minutes}`; the sandbox puts a command that terminates the
-instance in moto, and one that records the deadline its host manager enforces. The power-off command sees
-the reason in `WB_POWEROFF_REASON`.
+Both run a shell command from agent.env, so they can be replaced without touching code. On EC2 they go through
+`/opt/wb/bin/wb-power`, which user-data installs and grants the login user through sudo: `off REASON` runs
+`systemctl poweroff` (the instance launched with InstanceInitiatedShutdownBehavior=terminate, so this
+terminates it) and `arm SECONDS` moves the deadline that wb-deadman.timer enforces. The sandbox runs the same
+commands against its emulated systemd. The power-off command sees the reason in `WB_POWEROFF_REASON`.
 
 Runs on python3 >= 3.8, stdlib only.
 """
@@ -68,10 +68,12 @@ def power_off(reason: str, env: AgentEnv | None = None) -> CommandResult:
     return run_command(env.poweroff_command, {"WB_POWEROFF_REASON": reason})
 
 
-def arm_command(template: str, minutes: int) -> str:
-    return template.replace("{minutes}", str(int(minutes)))
+def arm_command(template: str, seconds: int) -> str:
+    """`{seconds}` in the template, or `{minutes}` (whole minutes, rounded up) in an older one."""
+    minutes = -(-int(seconds) // 60)
+    return template.replace("{seconds}", str(int(seconds))).replace("{minutes}", str(minutes))
 
 
-def arm_kernel_timer(minutes: int, env: AgentEnv) -> CommandResult:
-    """(Re)schedule the kernel's power-off in `minutes` (WB_ARM_SHUTDOWN_COMMAND with `{minutes}`)."""
-    return run_command(arm_command(env.arm_shutdown_command, minutes), {"WB_SHUTDOWN_MINUTES": str(int(minutes))})
+def arm_deadman(seconds: int, env: AgentEnv) -> CommandResult:
+    """Move the dead-man deadline to `seconds` from now (WB_ARM_SHUTDOWN_COMMAND)."""
+    return run_command(arm_command(env.arm_shutdown_command, seconds), {"WB_DEADMAN_SECONDS": str(int(seconds))})

@@ -1,4 +1,5 @@
-"""wb bootstrap [--region R] [--user-budget USD] [--team-budget USD] ... [--dry-run] [--destroy] [--yes]"""
+"""wb bootstrap [--region R] [--user-budget USD] [--team-budget USD] ... [--create-spot-role] [--dry-run]
+[--destroy] [--yes]"""
 
 from __future__ import annotations
 
@@ -40,6 +41,11 @@ def _types(value: str | None) -> tuple[str, ...] | None:
 @click.option("--reaper-mode", type=click.Choice(["enforce", "dry-run"]), help="dry-run only logs what it would do.")
 @click.option("--ssh-cidr", metavar="CIDR", help="IPv4 range allowed to reach port 22 of wb instances.")
 @click.option("--vpc-id", metavar="VPC", help="VPC of wb's security group (default: the region's default VPC).")
+@click.option(
+    "--create-spot-role",
+    is_flag=True,
+    help="Also create the account's EC2 Spot service-linked role (members' --spot needs it); kept if it exists.",
+)
 @click.option("--dry-run", is_flag=True, help="Show what would change (a change set), deploy nothing.")
 @click.option("--destroy", is_flag=True, help="Delete the stack; refused while wb instances exist.")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation (--destroy).")
@@ -59,6 +65,7 @@ def command(
     reaper_mode: str | None,
     ssh_cidr: str | None,
     vpc_id: str | None,
+    create_spot_role: bool,
     dry_run: bool,
     destroy: bool,
     yes: bool,
@@ -92,7 +99,7 @@ def command(
         vpc_id=vpc_id,
     )
     if destroy:
-        if request != BootstrapRequest():
+        if request != BootstrapRequest() or create_spot_role:
             raise UsageError("--destroy takes no stack settings")
         return _destroy(app, aws, yes)
     app.say(f"checking stack {request.stack_name} in {aws.region} ...")
@@ -100,8 +107,37 @@ def command(
     for note in deployment.notes:
         app.say(note)
     if dry_run:
-        return _show_dry_run(app, deployment, aws)
-    return _deploy(app, deployment, aws, started)
+        code = _show_dry_run(app, deployment, aws)
+        _spot_role(app, aws, create=False, planned=create_spot_role)
+        return code
+    code = _deploy(app, deployment, aws, started)
+    _spot_role(app, aws, create=create_spot_role, planned=create_spot_role)
+    return code
+
+
+def _spot_role(app: App, aws: AwsSession, *, create: bool, planned: bool) -> None:
+    """Create the EC2 Spot service-linked role when asked; otherwise say when members' spot runs will lack it."""
+    from ..aws.spot_role import ROLE_NAME, ensure_spot_role, spot_role_exists
+    from ..errors import AwsError
+
+    iam = aws.client("iam")
+    if create:
+        created = ensure_spot_role(iam)
+        app.say(f"{'created' if created else 'kept'} the EC2 Spot service-linked role {ROLE_NAME}")
+        return
+    try:
+        exists = spot_role_exists(iam)
+    except AwsError:  # a read this admin may not make: the note below is only advice
+        return
+    if exists:
+        return
+    if planned:
+        app.say(f"dry run: would create the EC2 Spot service-linked role {ROLE_NAME}")
+    else:
+        app.say(
+            f"note: this account has no EC2 Spot service-linked role ({ROLE_NAME}), so members' --spot runs launch "
+            "on-demand; create it with: wb bootstrap --create-spot-role"
+        )
 
 
 def _deploy(app: App, deployment: Deployment, aws: AwsSession, started: float) -> int:

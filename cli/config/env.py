@@ -13,6 +13,7 @@ ENV_KEYS: dict[str, tuple[str, bool]] = {
     "WB_AMI": ("provisioner.os.ami", False),
     "WB_USERNAME": ("provisioner.os.username", False),
     "WB_CONNECT": ("provisioner.connect", False),
+    "WB_SUBNET": ("provisioner.subnet", False),
     "WB_TEAM": ("provisioner.team", False),
     "WB_STACK": ("provisioner.stack", False),
     "WB_HOSTS": ("provisioner.hosts", True),

@@ -33,6 +33,7 @@ class ProvisionerConfig:
     cred: str | None = None
     role_of_instance: str | None = None
     connect: str = "public-ip"
+    subnet: str | None = None
     root_volume_gb: int = 100
     team: str = "default"
     stack: str = "weatherballoon"

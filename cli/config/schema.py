@@ -41,6 +41,7 @@ class ProvisionerSchema(_Strict):
     cred: str | None = None
     role_of_instance: str | None = Field(None, alias="roleOfInstance")
     connect: Literal["public-ip", "private-ip"] = "public-ip"
+    subnet: str | None = Field(None, pattern=r"^subnet-[0-9a-f]{8,17}$")
     root_volume_gb: int = Field(100, alias="rootVolumeGb", ge=8, le=16384)
     team: str = "default"
     # CloudFormation's stack-name rule: a letter, then letters, digits and hyphens, 128 at most.

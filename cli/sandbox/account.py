@@ -1,4 +1,5 @@
-"""The login account of the sandbox's hosts: one per sandbox, `wbsbx-<sandbox id>`, unprivileged.
+"""The login account of the sandbox's hosts: one per sandbox, `wbsbx-<sandbox id>`, a plain user: no group
+that sudo honours, so it may run as root exactly what a host's user-data grants it in /etc/sudoers.d.
 
 Every host logs in as this account, as every EC2 instance of one AMI logs in as `ubuntu`; each host sees its
 own home directory (a per-host folder mounted over `/home/wbsbx-<id>` inside the host, see `hostfs.py`), so
@@ -48,7 +49,7 @@ def create(name: str) -> Account:
     HOME_PARENT.mkdir(mode=0o755, exist_ok=True)
     home = HOME_PARENT / name
     run([tool("useradd"), "--create-home", "--home-dir", str(home), "--shell", "/bin/bash", "--user-group", name])
-    # useradd leaves the account locked, and sshd (UsePAM no) refuses a locked account even with a key.
+    # useradd leaves the password locked ('!'); '*' is no password either, but not a lock (cloud images do the same).
     run([tool("usermod"), "-p", "*", name])
     home.chmod(0o755)
     found = lookup(name)

@@ -2,12 +2,14 @@
 
 Everything it can leave is named in `sandbox.json` or follows from it: the daemon and moto (by pid, checked
 against their command lines), the namespaces and links (by the sandbox's name prefixes), the login account
-(and its processes), the /opt/wb mount point, and the sandbox folder's own files. Each step is idempotent.
+(and its processes), the /opt/wb mount point, the hosts' /etc overlays, and the sandbox folder's own files.
+Each step is idempotent.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 from pathlib import Path
 
@@ -15,7 +17,7 @@ from . import account, moto, network
 from .hostfs import OPT
 from .layout import Layout
 from .records import SandboxState, read_json
-from .system import stop_process
+from .system import run, stop_process, tool
 
 DAEMON_MARKER = "weatherballoon.cli.sandbox.daemon"
 MOTO_MARKER = moto.SERVER_MODULE
@@ -53,6 +55,10 @@ def remove_everything(layout: Layout, state: SandboxState | None) -> list[str]:
                 Path(OPT).rmdir()
     for path in (layout.state_file, layout.options_file, layout.hosts_file, layout.reaper_file, layout.config_file):
         path.unlink(missing_ok=True)
+    for merged in layout.hosts_dir.glob("*/etc/merged"):  # a host's /etc overlay, left by a crashed daemon
+        if os.path.ismount(merged):
+            run([tool("umount"), "-l", str(merged)], check=False)
+            removed.append(f"mount {merged}")
     for folder in (layout.hosts_dir, layout.venv):
         shutil.rmtree(folder, ignore_errors=True)
     return removed

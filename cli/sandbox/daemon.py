@@ -108,7 +108,7 @@ class Daemon:
         network.fence(str(block))
         if options.stack:
             self.step("deploying the stack with wb bootstrap")
-            facts = bootstrap(aws, options, vpc_id, lambda text: log.info("bootstrap: %s", text))
+            facts = bootstrap(aws, options, vpc_id, block, lambda text: log.info("bootstrap: %s", text))
             self.save(table_name=facts.table_name, bucket=facts.bucket)
         self.step("creating the hosts' login account")
         name = account.account_name(self.state.sandbox_id)

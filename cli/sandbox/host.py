@@ -1,11 +1,12 @@
 """One host: the machine behind one moto instance. Made when the instance appears, booted from its user-data,
 ended when the instance goes away.
 
-    create   user-data read; home, /opt/wb and the login key laid out; namespace and veth at the private IP;
-             sshd started inside and answering
-    boot     `/opt/wb/venv/bin/python /opt/wb/boot.py` inside the host, as root, as cloud-init would run it,
-             with the sandbox's settings (no IMDS: identity comes from the environment); then the kernel
-             timer the user-data arms
+    create   user-data read; home, /opt/wb, /run and the login key laid out; namespace and veth at the private
+             IP; sshd (with PAM) started inside and answering
+    boot     the user-data's root setup (every line before the boot program: dead-man timer, sudo grant,
+             login key) run verbatim inside the host as root, as cloud-init would; then
+             `/opt/wb/venv/bin/python /opt/wb/boot.py` inside the host, as root, with the sandbox's settings
+             (no IMDS: identity comes from the environment)
     remove   every process of the host killed, link and namespace deleted, its folder removed
 """
 
@@ -15,20 +16,22 @@ import logging
 import shutil
 import subprocess
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from . import network, sshd
 from .account import Account
 from .errors import SandboxError
-from .hostfs import ARM_SHUTDOWN_COMMAND, OPT, POWEROFF_COMMAND, VENV_PYTHON, HostFs
+from .hostfs import OPT, VENV_PYTHON, HostFs
 from .layout import Layout
+from .power import HostPower
 from .records import DUMMY_KEY_ID, DUMMY_SECRET, HostRecord, SandboxState, renew_seconds
 from .userdata import UserData
 
 log = logging.getLogger("wb.sandbox.host")
 BOOT_TIMEOUT_S = 330.0  # boot.py waits up to 300 s for the client to write the instance row
+SETUP_TIMEOUT_S = 120.0
 PATH = f"{OPT}/venv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
@@ -54,11 +57,10 @@ class Launch:
 
 def agent_env_extra(context: HostContext, lease_minutes: float | None) -> dict[str, str]:
     """The agent.env lines the sandbox sets on every host (on EC2 these keep their defaults). The renewal
-    period follows the instance's own lease (its `# wb:lease-minutes`), else the sandbox's."""
+    period follows the instance's own lease (its `# wb:lease-minutes`), else the sandbox's. The power
+    commands keep their defaults: they run against the host's emulated systemd."""
     state = context.state
     return {
-        "WB_POWEROFF_COMMAND": POWEROFF_COMMAND,
-        "WB_ARM_SHUTDOWN_COMMAND": ARM_SHUTDOWN_COMMAND,
         "WB_RENEW_SECONDS": f"{renew_seconds(lease_minutes or state.options.lease_minutes):g}",
         "AWS_ENDPOINT_URL": state.host_endpoint,
         "AWS_ACCESS_KEY_ID": DUMMY_KEY_ID,
@@ -84,6 +86,7 @@ class Host:
             created_at=time.time(),
         )
         self.sshd: subprocess.Popen[bytes] | None = None
+        self.power = HostPower(self.fs, self.spawn_unit)
 
     @property
     def instance_id(self) -> str:
@@ -105,7 +108,7 @@ class Host:
         key = data.authorized_key or self.launch.key_pair_public_key
         if not key:
             raise SandboxError("no login key: no `# wb:authorized-key` line and no key pair with a public key")
-        if data.boot_program is None:
+        if data.boot_program is None or data.root_setup is None:
             raise SandboxError("its user-data has no boot program (cat > /opt/wb/boot.py <<'WB_BOOT' ... WB_BOOT)")
         return key
 
@@ -122,6 +125,8 @@ class Host:
         (fs.opt / "boot.py").write_text(self.launch.user_data.boot_program)
         (fs.opt / "user-data").write_text(self.launch.user_data.text)
         (fs.opt / "user-data").chmod(0o600)
+        (fs.opt / "user-data-setup").write_text(self.launch.user_data.root_setup or "")
+        (fs.opt / "user-data-setup").chmod(0o700)
         state = self.context.state
         network.create(self.link.namespace, self.link.address, self.link.near_if, self.link.far_if,
                        state.gateway or network.GATEWAY, state.network)  # fmt: skip
@@ -159,8 +164,30 @@ class Host:
             env["WB_BUCKET"] = state.bucket
         return env
 
+    def root_environment(self) -> dict[str, str]:
+        return {"PATH": PATH, "HOME": "/root", "LANG": "C.UTF-8"}
+
+    def run_root_setup(self) -> None:
+        """The user-data's lines before the boot program, as root in the host (cloud-init goes on after a
+        failing line, and so does this; the output is in the boot log)."""
+        argv = self.fs.enter(self.link.namespace, ["/bin/bash", f"{OPT}/user-data-setup"])
+        with open(self.log_file("boot"), "ab") as out:
+            try:
+                done = subprocess.run(argv, env=self.root_environment(), stdin=subprocess.DEVNULL, stdout=out,
+                                      stderr=out, timeout=SETUP_TIMEOUT_S, check=False)  # fmt: skip
+            except subprocess.TimeoutExpired:
+                raise SandboxError(f"the user-data's root setup ran past {SETUP_TIMEOUT_S:.0f} s") from None
+            out.write(f"wb sandbox: the user-data's root setup exited {done.returncode}\n".encode())
+
+    def spawn_unit(self, argv: Sequence[str]) -> subprocess.Popen[bytes]:
+        """A command the host's emulated systemd starts (a timer's service), as root in the host."""
+        with open(self.log_file("units"), "ab") as out:
+            return subprocess.Popen(self.fs.enter(self.link.namespace, list(argv)), env=self.root_environment(),
+                                    stdin=subprocess.DEVNULL, stdout=out, stderr=out)  # fmt: skip
+
     def boot(self) -> None:
-        """Run the user-data's boot program inside the host; raise SandboxError when it fails."""
+        """Run the user-data's root setup, then its boot program, inside the host; SandboxError when boot fails."""
+        self.run_root_setup()
         argv = self.fs.enter(self.link.namespace, [VENV_PYTHON, f"{OPT}/boot.py"])
         with open(self.log_file("boot"), "ab") as out:
             try:
@@ -174,10 +201,8 @@ class Host:
             tail = self.log_file("boot").read_text(errors="replace").strip().splitlines()[-1:]
             raise SandboxError(f"boot.py exited {done.returncode}: {' '.join(tail)}")
         self.ensure_agent_env(agent_env_extra(self.context, self.launch.user_data.lease_minutes))
-        minutes = self.launch.user_data.shutdown_minutes
-        if minutes is not None:
-            self.fs.arm(minutes, time.time())
-        self.record = self.record.replace(state="ready", ready_at=time.time(), deadline=self.fs.deadline())
+        now = time.time()
+        self.record = self.record.replace(state="ready", ready_at=now, deadline=self.power.deadline(now))
 
     def ensure_agent_env(self, values: Mapping[str, str]) -> None:
         """The sandbox's lines in agent.env, whether or not this boot program passed them on."""
@@ -190,6 +215,8 @@ class Host:
     def remove(self) -> None:
         """Idempotent: the host stops existing (processes, network, files)."""
         network.remove(self.link)
+        self.power.stop()
+        self.fs.unmount_etc()
         if self.sshd is not None:
             try:
                 self.sshd.wait(timeout=5)

@@ -1,16 +1,25 @@
 """A host's filesystem: what differs from the machine's, and how a command enters the host.
 
-A host shares the machine's filesystem except for three mounts, made in a private mount namespace that
-every process of the host inherits (its sshd, boot, the sessions and jobs the client starts):
+A host shares the machine's filesystem except for these mounts, made in a private mount namespace that
+every process of the host inherits (its sshd, the user-data's root setup, boot, the sessions and jobs the
+client starts, the units its emulated systemd runs):
 
-    <host dir>/opt   ->  /opt/wb           boot.py, the emulated shutdown commands, their requests
-    <sandbox>/venv   ->  /opt/wb/venv      the python the aws provider runs (`/opt/wb/venv/bin/python`)
-    <host dir>/home  ->  /home/<account>   the login account's home, one per host
+    <host dir>/opt        ->  /opt/wb           boot.py, wb-power, the emulated systemd's requests
+    <sandbox>/venv        ->  /opt/wb/venv      the python the aws provider runs (`/opt/wb/venv/bin/python`)
+    <host dir>/home       ->  /home/<account>   the login account's home, one per host
+    <host dir>/run        ->  /run              the host's own /run: /run/nologin, /run/sshd, /run/wb-power
+    <host dir>/sbin       ->  /usr/local/sbin   the emulated `systemctl` and `shutdown` (systemd_emulation.py)
+    <host dir>/etc/merged ->  /etc              an overlay of the machine's /etc, whose writes land in
+                                                <host dir>/etc/upper (the host's /etc/sudoers.d, systemd units)
 
-Power is emulated with two commands installed in every host, the agent's `WB_POWEROFF_COMMAND` and
-`WB_ARM_SHUTDOWN_COMMAND`. They only write a request under `/opt/wb/sandbox/run/`; the host manager, playing
-the hypervisor, acts on it: `poweroff` ends the host at once, `shutdown -h +N` sets a deadline it enforces
-like the kernel's timer (`shutdown -c` cancels it).
+/usr/local/sbin comes first on every PATH (sudo's secure_path, systemd's), so the user-data and the agent
+run their real commands (`sudo -n /opt/wb/bin/wb-power ...`, `systemctl ...`) against the emulated systemd,
+whose requests the host manager acts on (power.py). sshd runs with PAM, so the host's /run/nologin refuses
+every login but root's, as on Ubuntu.
+
+The overlay is mounted once per host, in the machine's mount namespace, and bound into each of the host's
+processes: one overlay instance, so every process of the host sees the same /etc (two overlays over one
+upper folder would see each other's writes only by chance). It is unmounted when the host goes.
 """
 
 from __future__ import annotations
@@ -21,44 +30,14 @@ import shutil
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from . import systemd_emulation
 from .account import Account
-from .system import tool
+from .system import run, tool
 
 OPT = "/opt/wb"
 VENV_PYTHON = f"{OPT}/venv/bin/python"
-POWEROFF_COMMAND = f"{OPT}/sandbox/bin/poweroff"
-ARM_SHUTDOWN_COMMAND = f"{OPT}/sandbox/bin/shutdown -h +{{minutes}}"
 SKEL = Path("/etc/skel")
-
-POWEROFF = """#!/bin/sh
-# wb sandbox: this host's power switch (stands in for `shutdown -h now`). The host manager sees the request,
-# ends every process of the host and terminates the instance, as EC2 does when an instance powers itself off.
-run=/opt/wb/sandbox/run
-printf '%s %s\\n' "$(date +%s)" "${WB_POWEROFF_REASON:-$*}" > "$run/.poweroff.$$"
-mv -f "$run/.poweroff.$$" "$run/poweroff"
-"""
-
-SHUTDOWN = """#!/bin/sh
-# wb sandbox: this host's kernel timer. `shutdown -h +MINUTES` (fractions allowed) or `now` arms it, again and
-# again; `shutdown -c` cancels it. The host manager powers the host off when the deadline passes.
-run=/opt/wb/sandbox/run
-minutes=
-for arg in "$@"; do
-  case "$arg" in
-    -c) rm -f "$run/deadline"; exit 0 ;;
-    -h|-H|-P|--poweroff|--halt|--no-wall) ;;
-    now) minutes=0 ;;
-    +*) minutes="${arg#+}" ;;
-    -*) echo "shutdown: unsupported option $arg" >&2; exit 2 ;;
-    *) minutes="$arg" ;;
-  esac
-done
-deadline=$(awk -v now="$(date +%s)" -v m="$minutes" \\
-  'BEGIN { if (m !~ /^[0-9]+([.][0-9]+)?$/) exit 1; printf "%.3f", now + m * 60 }') || {
-  echo "usage: shutdown -h +MINUTES | shutdown -h now | shutdown -c" >&2; exit 2; }
-printf '%s\\n' "$deadline" > "$run/.deadline.$$" && mv -f "$run/.deadline.$$" "$run/deadline"
-echo "sandbox: power-off at $(date -d "@${deadline%.*}" 2>/dev/null || echo "$deadline")" >&2
-"""
+EMULATED = ("systemctl", "shutdown")
 
 
 class HostFs:
@@ -83,20 +62,39 @@ class HostFs:
 
     @property
     def run_dir(self) -> Path:
+        """Where the emulated systemd leaves its requests (the host's /opt/wb/sandbox/run)."""
         return self.opt / "sandbox" / "run"
 
+    @property
+    def host_run(self) -> Path:
+        """The host's own /run."""
+        return self.root / "run"
+
+    @property
+    def sbin(self) -> Path:
+        return self.root / "sbin"
+
+    @property
+    def etc(self) -> Path:
+        return self.root / "etc"
+
     def create(self) -> None:
-        for folder in (self.home, self.opt, self.opt / "venv", self.run_dir.parent / "bin", self.run_dir):
+        for folder in (self.home, self.opt, self.opt / "venv", self.run_dir, self.host_run / "sshd", self.sbin,
+                       self.etc / "upper" / "systemd" / "system", self.etc / "work", self.etc / "merged"):  # fmt: skip
             folder.mkdir(mode=0o755, parents=True, exist_ok=True)
+        if not os.path.ismount(self.etc / "merged"):
+            upper, work = self.etc / "upper", self.etc / "work"
+            run([tool("mount"), "-t", "overlay", "overlay", "-o", f"lowerdir=/etc,upperdir={upper},workdir={work}",
+                 str(self.etc / "merged")])  # fmt: skip
         self.ssh.mkdir(mode=0o700, exist_ok=True)
         if SKEL.is_dir():
             shutil.copytree(SKEL, self.home, dirs_exist_ok=True, symlinks=True)
-        for name, text in (("poweroff", POWEROFF), ("shutdown", SHUTDOWN)):
-            script = self.run_dir.parent / "bin" / name
-            script.write_text(text)
+        source = Path(systemd_emulation.__file__).read_text()
+        for name in EMULATED:
+            script = self.sbin / name
+            script.write_text(source)
             script.chmod(0o755)
         self.chown_tree(self.home)
-        os.chown(self.run_dir, self.account.uid, self.account.gid)
 
     def chown_tree(self, path: Path) -> None:
         os.chown(path, self.account.uid, self.account.gid, follow_symlinks=False)
@@ -105,19 +103,26 @@ class HostFs:
                 os.chown(os.path.join(folder, name), self.account.uid, self.account.gid, follow_symlinks=False)
 
     def mounts(self) -> list[tuple[Path, str]]:
-        return [(self.opt, OPT), (self.venv, f"{OPT}/venv"), (self.home, str(self.account.home))]
+        return [(self.opt, OPT), (self.venv, f"{OPT}/venv"), (self.home, str(self.account.home)),
+                (self.host_run, "/run"), (self.sbin, "/usr/local/sbin"), (self.etc / "merged", "/etc")]  # fmt: skip
+
+    def unmount_etc(self) -> None:
+        """Idempotent: the host's /etc overlay goes (lazily: a process of the host may still be exiting)."""
+        merged = self.etc / "merged"
+        if os.path.ismount(merged):
+            run([tool("umount"), "-l", str(merged)], check=False)
 
     def enter(self, namespace: str, argv: Sequence[str]) -> list[str]:
         """`argv` run inside the host: its network namespace, and a private mount namespace with its mounts."""
-        binds = " && ".join(f"mount --bind {shlex.quote(str(src))} {shlex.quote(dst)}" for src, dst in self.mounts())
-        script = f'{binds} && exec "$@"'
+        binds = [f"mount --bind {shlex.quote(str(src))} {shlex.quote(dst)}" for src, dst in self.mounts()]
+        script = f'{" && ".join(binds)} && exec "$@"'
         return [
             tool("ip"), "netns", "exec", namespace,
             tool("unshare"), "--mount", "--propagation", "private", "--",
             "/bin/sh", "-c", script, "sh", *argv,
         ]  # fmt: skip
 
-    # power requests, written by the host's own commands
+    # what the host's emulated systemd and logind left
     def poweroff_request(self) -> str | None:
         """The reason the host powered itself off (the `poweroff` line is `<epoch> <reason>`), or None."""
         try:
@@ -127,17 +132,8 @@ class HostFs:
         _, _, reason = text.partition(" ")
         return reason.strip() or "no reason given"
 
-    def deadline(self) -> float | None:
-        try:
-            return float((self.run_dir / "deadline").read_text().strip())
-        except (FileNotFoundError, ValueError):
-            return None
-
-    def arm(self, minutes: float, now: float) -> None:
-        """What the user-data's `shutdown -h +N` does at boot."""
-        path = self.run_dir / "deadline"
-        path.write_text(f"{now + minutes * 60:.3f}\n")
-        os.chown(path, self.account.uid, self.account.gid)
+    def nologin(self) -> Path:
+        return self.host_run / "nologin"
 
     def merge_agent_env(self, values: Mapping[str, str]) -> Path:
         """Set `values` in `~/.weatherballoon/agent.env`, keeping what boot wrote for every other key."""

@@ -3,9 +3,10 @@ hosts it runs, and makes them agree:
 
 - an instance that is pending or running gets a host (made and booted in a thread of its own);
 - a host whose instance is gone (terminated, stopped) is removed;
-- a host that powered itself off (its `poweroff` ran) or whose kernel timer expired is halted, and its
-  instance is terminated in moto, or stopped, as its InstanceInitiatedShutdownBehavior says (wb launches
-  with `terminate`), exactly as EC2 treats an instance that shuts itself down.
+- a host that powered itself off (its emulated `systemctl poweroff` ran: the agent, or its dead-man timer)
+  or whose scheduled shutdown came is halted, and its instance is terminated in moto, or stopped, as its
+  InstanceInitiatedShutdownBehavior says (wb launches with `terminate`), exactly as EC2 treats an instance
+  that shuts itself down; meanwhile each host's timers run and logind's /run/nologin appears (power.py).
 
 Its table is `hosts.json`, rewritten on every change, which `wb sandbox status` shows.
 """
@@ -168,14 +169,13 @@ class HostManager:
 
     # power
     def check_power(self, host: Host, now: float) -> str | None:
-        """Why the host must power off now (it asked, or its kernel timer expired), or None."""
-        request = host.fs.poweroff_request()
-        if request is not None:
-            return f"powered itself off ({request})"
-        deadline = host.fs.deadline()
-        if deadline is not None and now >= deadline:
-            return "its kernel timer (shutdown -h) expired"
-        if deadline != host.record.deadline:
+        """Why the host must power off now (it asked, its dead-man timer or a scheduled shutdown fired), or
+        None; runs what its emulated systemd has due meanwhile (power.py)."""
+        reason = host.power.tick(now)
+        if reason is not None:
+            return reason
+        deadline = host.power.deadline(now)
+        if deadline is None or host.record.deadline is None or abs(deadline - host.record.deadline) >= 1.0:
             host.record = host.record.replace(deadline=deadline)
         return None
 

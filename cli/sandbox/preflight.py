@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import os
 from importlib.util import find_spec
+from pathlib import Path
 
 from . import network
-from .errors import SandboxUnavailable
+from .errors import SandboxError, SandboxUnavailable
 from .system import run, tool
 
-TOOLS = ("ip", "sshd", "ssh-keygen", "unshare", "mount", "useradd", "usermod", "userdel", "pkill", "runuser")
+TOOLS = ("ip", "sshd", "ssh-keygen", "unshare", "mount", "umount", "useradd", "usermod", "userdel", "pkill", "runuser",
+         "sudo", "visudo")  # fmt: skip
+PACKAGES = {"sudo": "sudo", "visudo": "sudo", "sshd": "openssh-server", "ip": "iproute2"}
 MODULES = {"moto": "moto[server]", "flask": "moto[server]", "aws_lambda_powertools": "aws-lambda-powertools"}
 INSTALL_HINT = "install the sandbox extra: pip install 'weatherballoon[sandbox]'"
 
@@ -25,7 +28,20 @@ def check() -> None:
         packages = sorted({MODULES[name] for name in missing})
         raise SandboxUnavailable(f"python packages missing: {', '.join(packages)}", hint=INSTALL_HINT)
     for name in TOOLS:
-        tool(name)
+        try:
+            tool(name)
+        except SandboxError:
+            raise SandboxUnavailable(
+                f"{name} is not installed; sandbox hosts need it (their login user gets root only through sudo)"
+                if name in ("sudo", "visudo")
+                else f"{name} is not installed",
+                hint=f"install it (Debian/Ubuntu: apt-get install {PACKAGES.get(name, name)})",
+            ) from None
+    if not Path("/etc/pam.d/sshd").is_file():
+        raise SandboxUnavailable(
+            "/etc/pam.d/sshd is missing: sandbox hosts run sshd with PAM and the stock stack",
+            hint="reinstall openssh-server (apt-get install --reinstall openssh-server)",
+        )
     probe = f"wbsbx-probe-{os.getpid()}"
     added = run([tool("ip"), "netns", "add", probe], check=False)
     if added.returncode != 0:

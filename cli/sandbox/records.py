@@ -103,7 +103,7 @@ class HostRecord:
     created_at: float = 0.0
     ready_at: float | None = None
     ended_at: float | None = None
-    deadline: float | None = None  # the emulated kernel timer (`shutdown -h +N`), epoch seconds
+    deadline: float | None = None  # the next known power-off (dead-man timer or `shutdown -h`), epoch seconds
 
     def replace(self, **changes: Any) -> HostRecord:
         return dataclasses.replace(self, **changes)

@@ -1,4 +1,10 @@
-"""A host's OpenSSH server: its own ed25519 host key, a minimal config, listening on the private IP, port 22."""
+"""A host's OpenSSH server: its own ed25519 host key, a minimal config, listening on the private IP, port 22.
+
+It runs with PAM and the machine's stock /etc/pam.d/sshd (Debian's, as openssh-server ships it, which is
+Ubuntu's), so what an Ubuntu instance refuses a sandbox host refuses too: above all pam_nologin, which
+shuts every login but root's out while the host's own /run/nologin exists. sshd finds its privilege
+separation directory in the host's own /run (hostfs.py).
+"""
 
 from __future__ import annotations
 
@@ -40,7 +46,7 @@ def config_text(address: str, host_key: Path, pid_file: Path) -> str:
             "AuthorizedKeysFile .ssh/authorized_keys",
             "PasswordAuthentication no",
             "KbdInteractiveAuthentication no",
-            "UsePAM no",
+            "UsePAM yes",
             "StrictModes no",
             "PermitRootLogin no",
             "MaxSessions 64",
@@ -60,7 +66,6 @@ def write_config(folder: Path, address: str) -> Path:
 
 def start(argv_inside: Sequence[str], log: Path) -> subprocess.Popen[bytes]:
     """Start sshd with `argv_inside` (the host's `enter(...)` around `sshd -D -e -f CONFIG`)."""
-    Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)  # privilege separation directory
     with open(log, "ab") as out:
         return subprocess.Popen(list(argv_inside), stdin=subprocess.DEVNULL, stdout=out, stderr=out)
 

@@ -41,22 +41,37 @@ class _LogSink:
 def sandbox_vpc(ec2: Any, block: IPv4Network) -> str:
     """A VPC over `block` with one subnet per zone (random /20s of it), for wb's security group: instances
     then take their private IPs from `block`, which `network.free_network` found unused on this machine.
-    (moto's default VPC is 172.31.0.0/16 in every sandbox, and hands out .4, .5, ... in order.)"""
+    (moto's default VPC is 172.31.0.0/16 in every sandbox, and hands out .4, .5, ... in order.)
+
+    Its subnets are private, as where `connect: private-ip` belongs: a NAT gateway and the main route table's
+    0.0.0.0/0 route to it are their way out (what wb checks before a launch); the hosts' real way out is
+    the relay to moto."""
     tags = [{"ResourceType": "vpc", "Tags": [{"Key": "Name", "Value": "wb-sandbox"}]}]
     vpc_id = str(ec2.create_vpc(CidrBlock=str(block), TagSpecifications=tags)["Vpc"]["VpcId"])
     zones = [zone["ZoneName"] for zone in ec2.describe_availability_zones()["AvailabilityZones"]]
     subnets = list(block.subnets(new_prefix=min(28, block.prefixlen + 4)))
-    for zone, subnet in zip(zones, random.sample(subnets, min(len(zones), len(subnets))), strict=False):
-        ec2.create_subnet(VpcId=vpc_id, CidrBlock=str(subnet), AvailabilityZone=zone)
+    made = [
+        ec2.create_subnet(VpcId=vpc_id, CidrBlock=str(subnet), AvailabilityZone=zone)["Subnet"]["SubnetId"]
+        for zone, subnet in zip(zones, random.sample(subnets, min(len(zones), len(subnets))), strict=False)
+    ]
+    allocation = ec2.allocate_address(Domain="vpc")["AllocationId"]
+    nat = ec2.create_nat_gateway(SubnetId=made[0], AllocationId=allocation)["NatGateway"]["NatGatewayId"]
+    tables = ec2.describe_route_tables(Filters=[{"Name": "vpc-id", "Values": [vpc_id]}])["RouteTables"]
+    main = next(t for t in tables if any(a.get("Main") for a in t.get("Associations", [])))
+    ec2.create_route(RouteTableId=main["RouteTableId"], DestinationCidrBlock="0.0.0.0/0", NatGatewayId=nat)
     return vpc_id
 
 
-def bootstrap(aws: AwsSession, options: SandboxOptions, vpc_id: str, say: Callable[[str], None]) -> StackFacts:
-    """`wb bootstrap --lease-minutes M --idle-minutes M --vpc-id VPC` into the sandbox's moto."""
+def bootstrap(
+    aws: AwsSession, options: SandboxOptions, vpc_id: str, block: IPv4Network, say: Callable[[str], None]
+) -> StackFacts:
+    """`wb bootstrap --lease-minutes M --idle-minutes M --vpc-id VPC --ssh-cidr BLOCK` into the sandbox's moto:
+    SSH is admitted from the sandbox's VPC, where its clients connect from (`connect: private-ip`)."""
     from ..aws.deploy import apply
     from ..aws.plan import BootstrapRequest, prepare
 
-    request = BootstrapRequest(lease_minutes=options.lease_minutes, idle_minutes=options.idle_minutes, vpc_id=vpc_id)
+    request = BootstrapRequest(lease_minutes=options.lease_minutes, idle_minutes=options.idle_minutes, vpc_id=vpc_id,
+                               ssh_cidr=str(block))  # fmt: skip
     deployment = prepare(aws, request)
     outcome = apply(deployment, aws, _LogSink(say), say, poll_s=POLL_S)
     if outcome.stack is None:

@@ -61,7 +61,7 @@ def show(state: SandboxState, alive: bool, reaper: ReaperStatus | None, table: H
         for h in table.live
     ]  # fmt: skip
     if rows:
-        headers = ["INSTANCE", "NAMESPACE", "PRIVATE IP", "USER", "STATE", "KERNEL TIMER", "HOST KEY", "NOTE"]
+        headers = ["INSTANCE", "NAMESPACE", "PRIVATE IP", "USER", "STATE", "POWER-OFF", "HOST KEY", "NOTE"]
         print_table(headers, rows, title="hosts")
     else:
         sys.stdout.write("hosts: none (each instance moto launches with wb's tags gets one)\n")

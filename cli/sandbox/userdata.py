@@ -1,9 +1,11 @@
-"""What the sandbox reads from an instance's user-data (docs/aws.md), instead of running it.
+"""What the sandbox reads from an instance's user-data (docs/aws.md), instead of handing it to cloud-init.
 
-The aws provider renders a bash script for cloud-init. The sandbox plays cloud-init's part with the pieces
-that matter on a sandbox host: the login key (`# wb:authorized-key`), the login user (`# wb:user`), the boot
-program (between `cat > /opt/wb/boot.py <<'WB_BOOT'` and `WB_BOOT`), and the kernel timer the script arms
-(`shutdown -h +N`). Installing python and boto3 and the systemd unit are the machine's business here.
+The aws provider renders a bash script for cloud-init, gzip-compressed. The sandbox plays cloud-init's part
+with the pieces that matter on a sandbox host: the login key (`# wb:authorized-key`), the login user
+(`# wb:user`), the root setup (every line before the boot program: the dead-man timer, the sudo grant, the
+login key), which it runs verbatim as root in the host, and the boot program (between
+`cat > /opt/wb/boot.py <<'WB_BOOT'` and `WB_BOOT`), which it runs its own way. Installing python and boto3
+and the agent's systemd units are the machine's business here.
 """
 
 from __future__ import annotations
@@ -11,7 +13,6 @@ from __future__ import annotations
 import base64
 import binascii
 import gzip
-import re
 from dataclasses import dataclass
 
 KEY_MARKER = "# wb:authorized-key "
@@ -19,7 +20,6 @@ USER_MARKER = "# wb:user "
 LEASE_MARKER = "# wb:lease-minutes "
 BOOT_START = "cat > /opt/wb/boot.py <<'WB_BOOT'"
 BOOT_END = "WB_BOOT"
-SHUTDOWN = re.compile(r"(?:^|[\s;&|])shutdown\s+(?:-[-\w]+\s+)*\+(\d+(?:\.\d+)?)")
 
 
 @dataclass(frozen=True)
@@ -28,8 +28,8 @@ class UserData:
     authorized_key: str | None = None
     user: str | None = None
     boot_program: str | None = None
-    shutdown_minutes: float | None = None
     lease_minutes: float | None = None
+    root_setup: str | None = None  # the lines before the boot program
 
 
 def decode(raw: str | None) -> str:
@@ -48,7 +48,6 @@ def decode(raw: str | None) -> str:
 def parse(text: str) -> UserData:
     lines = text.splitlines()
     key = user = None
-    minutes: float | None = None
     lease: float | None = None
     for line in lines:
         if line.startswith(KEY_MARKER) and key is None:
@@ -57,11 +56,9 @@ def parse(text: str) -> UserData:
             user = line[len(USER_MARKER) :].strip() or None
         elif line.startswith(LEASE_MARKER) and lease is None:
             lease = _number(line[len(LEASE_MARKER) :])
-        elif not line.lstrip().startswith("#"):
-            found = SHUTDOWN.search(line)
-            if found:
-                minutes = float(found.group(1))
-    return UserData(text, key, user, _boot_program(lines), minutes, lease)
+    start = next((i for i, line in enumerate(lines) if line.strip() == BOOT_START), None)
+    setup = None if start is None else "\n".join(lines[:start]) + "\n"
+    return UserData(text, key, user, _boot_program(lines), lease, setup)
 
 
 def _number(text: str) -> float | None:

@@ -53,7 +53,7 @@ REAPER_OFF_PERIOD_S = 3600.0  # "disabled": the timer runs once at start, then n
 # 2 cores): reuse needs min(30 s, half the window) of lease left (`reuse.claim_margin`).
 REUSE_IDLE_MINUTES = 1.25
 LIFETIME_HOURS = 25 / 3600  # a 25 s lifetime cap for the reaped-job-outputs scenario
-KERNEL_TIMER_BOUND_S = 120.0  # the double failure "agent dead, reaper off": 1 min slack + rounding up to a minute
+KERNEL_TIMER_BOUND_S = 120.0  # the double failure "agent dead, reaper off": 1 min slack + a 30 s check period
 ENDED_STATES = frozenset({"shutting-down", "terminated", "stopping", "stopped"})
 LAUNCHED = re.compile(r"launched (i-[0-9a-f]+)")
 REUSED = re.compile(r"reusing warm instance (i-[0-9a-f]+)")
@@ -369,7 +369,7 @@ class Lab:
 
     # what stopped an instance
     def stopped_by(self, client: Client, instance_id: str) -> tuple[str, dict[str, Any]]:
-        """Which layer ended the instance: the reaper (its row says so), the agent's power-off, the kernel
+        """Which layer ended the instance: the reaper (its row says so), the agent's power-off, the dead-man
         timer (the host record says so), or a client's TerminateInstances (`wb down`)."""
         host = wait_for(lambda: self.ended_host(instance_id), 10, f"the sandbox recorded the end of {instance_id}")
         row = client.row(instance_id)
@@ -384,9 +384,9 @@ class Lab:
             also = " (the agent asked to power off in the same moment)" if host.get("state") == "powered-off" else ""
             return f"reaper ({row.reap_reason}){also}", facts
         if host.get("state") == "powered-off":
-            if "kernel timer" in reason:
-                return "kernel timer", facts
-            found = re.search(r"powered itself off \(([^)]*)\)", reason)
+            if "dead-man" in reason:
+                return "dead-man timer", facts
+            found = re.search(r"powered itself off \((?:wb: )?([^)]*)\)", reason)
             return f"agent ({found.group(1) if found else reason})", facts
         # EC2 ended it and the row names no reaper: a reaper whose TerminateInstances took effect but
         # answered with an error (its audit row says `applied: false`), or a client (`wb down`).
@@ -588,18 +588,18 @@ def reaper_disabled_client_gone(lab: Lab) -> Result:
 
 def agent_killed(lab: Lab) -> Result:
     """Case 4: a detached job, then `kill -9` of the agent daemon: nothing renews; the reaper (or, without one,
-    the kernel timer the agent last armed) ends the instance."""
+    the dead-man timer the agent last armed) ends the instance."""
     client = lab.client("agent-killed")
     started = client.wb("run", "-d", "--", "sleep", "600").check()
     iid = started.instance()
     client.wait_row(iid, lambda r: r.state is InstanceState.BUSY and r.lease_until > time.time(), 20, "busy")
-    wait_for(lambda: lab.kernel_deadline(iid), 20, f"{iid}: the agent armed the kernel timer")
+    wait_for(lambda: lab.kernel_deadline(iid), 20, f"{iid}: the dead-man timer is armed")
     killed_at = lab.kill_agent(iid)
     deadline = lab.kernel_deadline(iid)
     timeout = end_timeout(lab) + (0 if lab.reaper_on else 180)
     case = "4 agent killed" if lab.reaper_on else "4b agent killed + reaper disabled (double failure)"
-    # Alone, the kernel timer fires N whole minutes after the last renewal, N = ceil(lease left) + 1 slack
-    # (`lease.shutdown_minutes`): at most KERNEL_TIMER_BOUND_S past the lease end, whatever the lease.
+    # Alone, the dead-man timer fires a minute of slack after the lease end (`lease.deadman_seconds`), found by
+    # a check every 30 s: at most KERNEL_TIMER_BOUND_S past the lease end, whatever the lease.
     bound = None if lab.reaper_on else KERNEL_TIMER_BOUND_S
     outcome = ended_outcome(lab, client, case, iid, basis="lease end", should_stop=final_lease, timeout=timeout,
                             failure_at=killed_at, bound=bound)  # fmt: skip
@@ -738,7 +738,7 @@ SCENARIOS: dict[str, tuple[str, Callable[[Lab], Result]]] = {
     "reaped-outputs": ("no-reaper", reaped_job_outputs),
     "reuse-compressed": ("reaper", reuse_with_compressed_leases),
     "back-to-back": ("reaper", back_to_back_reuse),
-    "agent-killed-no-reaper": ("no-reaper", agent_killed),  # the kernel timer alone: over 2 minutes
+    "agent-killed-no-reaper": ("no-reaper", agent_killed),  # the dead-man timer alone: over a minute
 }
 
 

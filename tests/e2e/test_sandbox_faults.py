@@ -174,9 +174,9 @@ def test_reaper_disabled_client_gone_agent_powers_off_after_its_lease(results: d
 def test_agent_killed_reaper_ends_it_when_the_lease_lapses(results: dict[str, Future[Result]]) -> None:
     [outcome] = result_of(results, "agent-killed").outcomes
     check_bound(outcome)
-    # the kernel timer the agent armed is whole minutes away (shutdown -h +N): the reaper comes first
-    assert outcome.stopped_by.startswith(("reaper (lease-expired", "kernel timer")), outcome.line()
-    assert outcome.facts["kernel_deadline"] is not None, "the agent never armed the kernel timer"
+    # the dead-man timer the agent armed is a minute past the lease: the reaper comes first
+    assert outcome.stopped_by.startswith(("reaper (lease-expired", "dead-man timer")), outcome.line()
+    assert outcome.facts["kernel_deadline"] is not None, "the dead-man timer was never armed"
 
 
 # --- 5. the network cut ---------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ Lease 0.2 min, idle window 1 min (long enough for the re-runs), reaper every 2 s
 
 from __future__ import annotations
 
+import math
 import re
 import time
 from collections.abc import Iterator
@@ -17,7 +18,7 @@ from weatherballoon.lambdas.records import InstanceState
 from tests.e2e.sandbox_support import Client, Lab, sandbox_up, up_args, wait_for
 from tests.integration.sandbox.conftest import sandbox_unavailable
 
-pytestmark = [pytest.mark.netns, pytest.mark.slow, pytest.mark.timeout(300)]
+pytestmark = [pytest.mark.netns, pytest.mark.slow, pytest.mark.timeout(400)]
 
 REAPER_PERIOD_S = 2.0
 LEASE_MINUTES = 0.2
@@ -124,3 +125,46 @@ def test_a_run_that_fails_before_it_chooses_a_machine_gives_the_early_claim_back
     again = client.wb("run", "--", "echo", "fine").check()
     assert (again.stdout, again.reused()) == ("fine\n", instance_id)
     client.wb("down", "--all", "--yes").check()
+
+
+def test_a_warm_machine_that_refuses_the_login_is_ended_not_handed_back(lab: Lab) -> None:
+    """What `shutdown -h +N` did to every warm machine: logind's /run/nologin, and pam_nologin then refuses the
+    login user. The run that finds such a machine ends it; it must never go back to the pool for the next."""
+    client = lab.client("warm-nologin")
+    instance_id = warm_up(client)
+    (lab.box.root / "hosts" / instance_id / "run" / "nologin").write_text("System is going down.\n")
+
+    refused = client.wb("run", "--", "true")
+    assert refused.returncode == 255, refused.stderr
+    assert f"terminated {instance_id}: it did not accept the SSH login" in refused.stderr, refused.stderr
+    wait_for(lambda: lab.box.live_host(instance_id) is None, 30, f"the host of {instance_id} to go")
+    row = client.row(instance_id)
+    assert row is not None and row.mark is not None and row.mark.startswith("unreachable"), row
+
+    again = client.wb("run", "--", "echo", "fresh").check()
+    assert again.stdout == "fresh\n" and again.launched() not in (None, instance_id), again.stderr
+    client.wb("down", "--all", "--yes").check()
+
+
+def test_a_plain_login_user_keeps_its_machine_past_the_boot_deadline(lab: Lab) -> None:
+    """The login user here is not `ubuntu` and has no sudo of its own: only the user-data's grant lets its agent
+    re-arm the dead-man timer. Without it the boot deadline (the lease plus a minute: 72 s) ends the machine
+    in the middle of the job."""
+    client = lab.client("plain-user")
+    started = client.wb("run", "-d", "--", "sleep", "600").check()
+    instance_id = started.instance()
+    host = wait_for(lambda: lab.box.live_host(instance_id), 10, "the host")
+    boot_deadline = host["ready_at"] + math.ceil(LEASE_MINUTES * 60) + 60
+    time.sleep(max(0.0, boot_deadline + 35 - time.time()))  # past it, and past one 30 s check of the timer
+    assert instance_state(lab, instance_id) == "running"
+    assert (lab.box.live_host(instance_id) or {}).get("deadline", 0) > boot_deadline  # re-armed since
+    log = (lab.box.root / "hosts" / instance_id / "home" / ".weatherballoon" / "daemon.log").read_text()
+    assert "arm-deadman" in log and "result=ok" in log and "FAILED" not in log, log[-2000:]
+    [job] = [j for j in client.jobs(instance_id) if j.ended_at is None]
+    assert job.command == ("sleep", "600")
+    client.wb("down", instance_id, "--yes").check()
+
+
+def instance_state(lab: Lab, instance_id: str) -> str:
+    answer = lab.ec2.describe_instances(InstanceIds=[instance_id])
+    return str(answer["Reservations"][0]["Instances"][0]["State"]["Name"])

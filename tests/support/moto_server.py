@@ -10,6 +10,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 DUMMY_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -74,3 +75,18 @@ def apply_env(env: dict[str, str]) -> dict[str, str | None]:
     previous = {key: os.environ.get(key) for key in env}
     os.environ.update(env)
     return previous
+
+
+def route_out_through_a_nat(ec2: Any, vpc_id: str | None = None) -> str:
+    """Give a moto VPC (the default one unless named) what a private subnet needs to reach AWS and PyPI: a NAT
+    gateway and a 0.0.0.0/0 route to it in the VPC's main route table (moto's VPCs have only the local route).
+    Returns the NAT gateway's id."""
+    if vpc_id is None:
+        vpc_id = next(v["VpcId"] for v in ec2.describe_vpcs()["Vpcs"] if v.get("IsDefault"))
+    subnet = ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [vpc_id]}])["Subnets"][0]["SubnetId"]
+    allocation = ec2.allocate_address(Domain="vpc")["AllocationId"]
+    nat = ec2.create_nat_gateway(SubnetId=subnet, AllocationId=allocation)["NatGateway"]["NatGatewayId"]
+    tables = ec2.describe_route_tables(Filters=[{"Name": "vpc-id", "Values": [vpc_id]}])["RouteTables"]
+    main = next(t for t in tables if any(a.get("Main") for a in t.get("Associations", [])))
+    ec2.create_route(RouteTableId=main["RouteTableId"], DestinationCidrBlock="0.0.0.0/0", NatGatewayId=nat)
+    return str(nat)

@@ -109,6 +109,7 @@ def launch_request(ctx: Context, spec: InstanceSpec) -> LaunchRequest:
         key_pair=provisioner.key_pair,
         public_ip=provisioner.connect == "public-ip",
         config_path=str(plane.loaded.path) if plane.loaded.path else None,
+        subnet=provisioner.subnet,
     )
 
 

@@ -1,8 +1,9 @@
 """Finding capacity: spot in each zone (cheapest first), then on-demand in each zone, then a clear failure.
 
 A capacity error (no such machines in that zone right now) moves on to the next zone. A quota error is
-regional, so it ends that market at once: spot quota moves on to on-demand, on-demand quota fails. Any
-other error is a real problem (permissions, a bad parameter) and stops the search.
+regional, so it ends that market at once: spot quota moves on to on-demand, on-demand quota fails. So does a
+spot launch refused for the account's missing EC2 Spot service-linked role, with a notice saying why and how
+an admin fixes it. Any other error is a real problem (permissions, a bad parameter) and stops the search.
 """
 
 from __future__ import annotations
@@ -40,6 +41,13 @@ QUOTA_CODES = frozenset(
     }
 )
 QUOTA_URL = "https://console.aws.amazon.com/servicequotas/home/services/ec2/quotas"
+# A spot launch in an account without the EC2 Spot service-linked role, by a caller who may not create it.
+SPOT_ROLE_MISSING = "AuthFailure.ServiceLinkedRoleCreationNotPermitted"
+SPOT_ROLE_NOTICE = (
+    "spot is not available in this account yet: it has no EC2 Spot service-linked role (AWSServiceRoleForEC2Spot) "
+    "and you may not create it; launching on-demand instead (an admin creates the role once with: "
+    "wb bootstrap --create-spot-role)"
+)
 
 
 @dataclass(frozen=True)
@@ -101,6 +109,12 @@ def search(
             return attempt, launch(attempt), failures
         except ClientError as exc:
             code = error_code(exc)
+            if code == SPOT_ROLE_MISSING and attempt.market is Market.SPOT:
+                failures.append(Failure(attempt, code, error_message(exc)))
+                closed.add(Market.SPOT)
+                say(SPOT_ROLE_NOTICE)
+                announced = True
+                continue
             if code not in CAPACITY_CODES and code not in QUOTA_CODES:
                 translated = aws_error(exc)
                 raise ProvisionError(

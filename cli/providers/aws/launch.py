@@ -1,8 +1,10 @@
-"""Launching one instance: check the type, pick the AMI and placement, render user-data, find capacity.
+"""Launching one instance: check the type, pick the AMI and a placement with a way out, check that the client
+can reach port 22 there (nothing is launched otherwise), render user-data, find capacity.
 
 `run_instances_params` is pure (tested on its own); `launch` does the calls. Every RunInstances carries the
 wb tags (IAM refuses a launch without them), IMDSv2 with instance tags in metadata, shutdown = terminate,
-and a ClientToken, so a retried call can never start a second machine.
+and a ClientToken per attempt, resent unchanged when a throttle or a lost answer is retried (launch_retry),
+so a retried call can never start a second machine.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from weatherballoon.lambdas.records import Market
 
 from ...aws.errors import translated
 from ...aws.session import AwsSession
-from . import capacity, catalog, images, keys, network, userdata
+from . import capacity, catalog, images, keys, launch_retry, network, reachability, userdata
 from .plane import ControlPlane
 
 
@@ -33,7 +35,7 @@ class LaunchPlan:
     group_id: str
     subnets: Mapping[str, str]
     instance_profile: str
-    user_data: str
+    user_data: bytes  # gzip (userdata.pack)
     labels: Mapping[str, str]
     key_name: str | None = None
     public_ip: bool = True
@@ -119,6 +121,11 @@ class LaunchRequest:
     key_pair: str | None
     public_ip: bool
     config_path: str | None = None
+    subnet: str | None = None  # provisioner.subnet
+
+    @property
+    def connect(self) -> str:
+        return "public-ip" if self.public_ip else "private-ip"
 
 
 def launch(
@@ -139,7 +146,9 @@ def launch(
         image = images.configured_image(ec2, request.ami, request.config_path)
     else:
         image = images.latest_dlami(ec2, kind.architectures, region)
-    where = network.placement(ec2, request.group, configured=request.group_configured)
+    where = network.placement(ec2, request.group, configured=request.group_configured, connect=request.connect,
+                              subnet=request.subnet, say=say)  # fmt: skip
+    reachability.check(where.group_id, where.ssh, request.connect, where.vpc_cidrs, say=say)
     zones = [zone for zone in catalog.zones_offering(ec2, request.instance_type) if zone in where.subnets]
     prices = spot_prices(ec2, request.instance_type) if request.spot else {}
     pair = None if request.key_pair else keys.generate()
@@ -152,18 +161,22 @@ def launch(
         group_id=where.group_id,
         subnets=where.subnets,
         instance_profile=request.instance_profile,
-        user_data=userdata.render(boot, boot_source()),
+        user_data=userdata.pack(userdata.render(boot, boot_source())),
         labels=request.labels,
         key_name=request.key_pair,
         public_ip=request.public_ip,
     )
-    # No retries (botocore's `max_attempts` counts retries): a capacity error, which EC2 answers with a 5xx,
-    # must move on to the next zone at once instead of being retried in place.
+    # No botocore retries (its `max_attempts` counts retries): a capacity error, which EC2 answers with a 5xx,
+    # must move on to the next zone at once instead of being retried in place. Throttles and lost answers are
+    # retried by launch_retry, with the attempt's ClientToken.
     once = AwsSession(dataclasses.replace(plane.aws.settings, max_attempts=0), boto_session=plane.aws.boto)
     launcher = once.client("ec2")
 
     def attempt_launch(attempt: capacity.Attempt) -> dict[str, Any]:
-        answer: dict[str, Any] = launcher.run_instances(**run_instances_params(plan, attempt, secrets.token_hex(16)))
+        params = run_instances_params(plan, attempt, secrets.token_hex(16))  # one token per attempt, kept on retries
+        answer: dict[str, Any] = launch_retry.call_idempotent(
+            lambda: launcher.run_instances(**params), what=f"RunInstances ({attempt})", say=say
+        )
         return answer
 
     attempt, answer, _ = capacity.search(

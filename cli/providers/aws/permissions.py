@@ -20,6 +20,8 @@ OPERATION_ACTIONS = {
     "DescribeImages": "ec2:DescribeImages",
     "DescribeSecurityGroups": "ec2:DescribeSecurityGroups",
     "DescribeSubnets": "ec2:DescribeSubnets",
+    "DescribeRouteTables": "ec2:DescribeRouteTables",  # a subnet's way out (routes.py)
+    "DescribeVpcs": "ec2:DescribeVpcs",  # the VPC's ranges, for the SSH reachability check
     "DescribeSpotPriceHistory": "ec2:DescribeSpotPriceHistory",
     "RunInstances": "ec2:RunInstances",
     # find, watch and end instances

@@ -292,20 +292,43 @@ class AwsProvider(Provider):
         sup = self.plane.supervision
         keeper = self._keep_lease(instance, (row.owner, row.instance_arn, row.max_until), sup.lease_minutes,
                                   sup.renew_interval_s)  # fmt: skip
+        ended = False
         try:
             yield
+        except ConnectError as exc:
+            if self._never_reached(instance, exc):
+                keeper.stop()
+                self._end_unreachable(instance, row, exc)
+                ended = True
+            raise
         finally:
             keeper.stop()
             # Back to the warm pool now, not at the agent's next pass, so a run right after this one reuses the
             # machine: taken but no job started (wb ssh, a run that failed before its job), or our job ended and
             # no other job runs there. The agent's daemon, woken by the job's end, does the same under the same
-            # claim: whichever comes second changes nothing.
+            # claim: whichever comes second changes nothing. A machine ended above is not released.
             unused = instance.id in self._claimed and instance.id not in self._started
             finished = instance.id in self._ended and not self._jobs_running(instance)
-            if keeper.refused is None and (unused or finished):
+            if not ended and keeper.refused is None and (unused or finished):
                 released = release_to_idle(self.plane.store, row, sup.idle_minutes, self._now)
                 if released or finished:
                     self._remember(instance, row.owner, row.instance_arn, row.max_until)
+
+    def _never_reached(self, instance: Instance, exc: ConnectError) -> bool:
+        """This command took the machine (launched or claimed it) and no SSH login to it ever succeeded."""
+        from ...errors import ConnectionLost
+
+        reached = instance.id in self._sessions or isinstance(exc, ConnectionLost)
+        return instance.id in self._claimed and not reached
+
+    def _end_unreachable(self, instance: Instance, row: InstanceRecord, exc: ConnectError) -> None:
+        """A machine that does not accept our SSH login is of no use to anyone, and would only be taken again by
+        the next run: it is ended (row marked, instance terminated), never handed back to the warm pool."""
+        from .acquire import abandon
+
+        abandon(self.plane, row, f"unreachable: {exc.message[:200]}")
+        warm_cache.forget(instance.id)
+        self._say(f"terminated {instance.id}: it did not accept the SSH login ({exc.message})")
 
     @contextlib.contextmanager
     def _attached_to_remembered(self, instance: Instance) -> Iterator[None]:

@@ -1,10 +1,13 @@
-"""The instance's user-data: a bash script cloud-init runs once per instance (docs/aws.md, "Boot").
+"""The instance's user-data: a bash script cloud-init runs once per instance (docs/aws.md, "Boot"), sent
+gzip-compressed (cloud-init unpacks gzip user-data by itself) so it fits EC2's 16 KB with room to grow.
 
 Markers other tools rely on (the sandbox reads them instead of running cloud-init):
 - line 1 `#!/bin/bash`; then `# wb:authorized-key <public key line>` (absent with a seed keyPair) and
   `# wb:user <login user>`;
 - boot.py's inputs as `# wb:<name> <value>` lines right after those (`# wb:table T` is WB_TABLE for boot.py,
   which reads them from the user-data through IMDS, or from the file `WB_USER_DATA` names);
+- the root setup (dead-man timer, login user, sudo grant, login key, venv) before the boot program: the
+  sandbox runs exactly these lines, as root, in the host;
 - the verbatim source of `remote/boot.py` between the lines `cat > /opt/wb/boot.py <<'WB_BOOT'` and `WB_BOOT`,
   then `/opt/wb/venv/bin/python /opt/wb/boot.py`.
 
@@ -13,15 +16,21 @@ Every step is safe to run again (a reboot with a rerun of user-data changes noth
 
 from __future__ import annotations
 
+import gzip
 import importlib.util
 import math
+import re
 import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
-from ...errors import ProvisionError
+from ...errors import ConfigError, ProvisionError
+from .userdata_power import deadman_setup, sudo_grant
 
-MAX_BYTES = 16 * 1024  # EC2's limit on user-data before base64
+MAX_BYTES = 16 * 1024  # EC2's limit on user-data before base64 (here: the gzip bytes)
+GZIP_MAGIC = b"\x1f\x8b"
+# useradd's default NAME_REGEX (Debian/Ubuntu adduser.conf allows this and a trailing $)
+LOGIN_NAME = re.compile(r"^[a-z_][a-z0-9_-]*[$]?$")
 BOOT_START = "cat > /opt/wb/boot.py <<'WB_BOOT'"
 BOOT_END = "WB_BOOT"
 VENV_PYTHON = "/opt/wb/venv/bin/python"
@@ -55,9 +64,9 @@ class BootInputs:
         }
 
     @property
-    def shutdown_minutes(self) -> int:
-        """The dead-man timer armed at boot: the lease, rounded up, plus one minute."""
-        return math.ceil(self.lease_minutes) + 1
+    def deadman_boot_seconds(self) -> int:
+        """The dead-man deadline armed at boot: the lease plus a minute, until the agent re-arms it."""
+        return math.ceil(self.lease_minutes * 60.0) + 60
 
 
 def boot_program(package_dir: Path | None = None) -> str:
@@ -77,10 +86,12 @@ def boot_program(package_dir: Path | None = None) -> str:
         ) from None
 
 
-_SETUP = """\
+_START = """\
 set -uo pipefail
 echo "wb: user-data started $(date -u +%FT%TZ)"
-shutdown -h +{shutdown} "wb: dead-man timer armed at boot; the agent re-arms it while the lease is renewed" || true
+"""
+
+_USER = """\
 WB_USER={user}
 id "$WB_USER" >/dev/null 2>&1 || useradd -m -s /bin/bash "$WB_USER"
 WB_HOME=$(getent passwd "$WB_USER" | cut -d: -f6)
@@ -141,9 +152,16 @@ echo "wb: user-data done $(date -u +%FT%TZ)"
 
 
 def render(inputs: BootInputs, boot_source: str) -> str:
-    """The user-data script; ProvisionError when it would not fit EC2's 16 KB."""
+    """The user-data script (text); ProvisionError when, packed, it would not fit EC2's 16 KB."""
     if any(line == BOOT_END for line in boot_source.splitlines()):
         raise ProvisionError(f"remote/boot.py contains a line {BOOT_END!r}, which would end its heredoc early")
+    if not LOGIN_NAME.match(inputs.username):
+        raise ConfigError(
+            f"{inputs.username!r} is not a login name an instance can have",
+            key="provisioner.os.username",
+            hint="give the AMI's login user (e.g. ubuntu): lowercase letters, digits, '_' and '-', "
+            "starting with a letter or '_'",
+        )
     lines = ["#!/bin/bash"]
     if inputs.authorized_key:
         if "\n" in inputs.authorized_key:
@@ -154,8 +172,8 @@ def render(inputs: BootInputs, boot_source: str) -> str:
         if not value or any(c.isspace() for c in value):
             raise ValueError(f"user-data marker {name} needs a value without spaces, not {value!r}")
         lines.append(f"# wb:{name} {value}")
-    setup = _SETUP.format(shutdown=inputs.shutdown_minutes, user=shlex.quote(inputs.username))
-    parts = ["\n".join(lines) + "\n", setup]
+    parts = ["\n".join(lines) + "\n", _START, deadman_setup(inputs.deadman_boot_seconds)]
+    parts += [_USER.format(user=shlex.quote(inputs.username)), sudo_grant()]
     if inputs.authorized_key:
         parts.append(_AUTHORIZE.format(key=shlex.quote(inputs.authorized_key)))
     parts.append(_VENV)
@@ -164,13 +182,35 @@ def render(inputs: BootInputs, boot_source: str) -> str:
     parts.append(f'{VENV_PYTHON} /opt/wb/boot.py || echo "wb: boot.py failed with $?"\n')
     parts.append(_UNITS)
     script = "".join(parts)
-    size = len(script.encode("utf-8"))
+    size = len(pack(script))
     if size > MAX_BYTES:
         raise ProvisionError(
-            f"the instance user-data is {size} bytes; EC2 accepts at most {MAX_BYTES}",
+            f"the instance user-data is {size} bytes gzip-compressed; EC2 accepts at most {MAX_BYTES}",
             hint="remote/boot.py grew too large: keep it small (it only registers the host key)",
         )
     return script
+
+
+def pack(script: str) -> bytes:
+    """The bytes sent as UserData: gzip, which cloud-init unpacks before it runs the script. Deterministic
+    (no timestamp), so a launch retried with the same ClientToken sends the same parameters."""
+    return gzip.compress(script.encode("utf-8"), compresslevel=9, mtime=0)
+
+
+def unpack(data: bytes | str) -> str:
+    """The script in a UserData value as EC2 hands it back, base64 already undone (gzip or plain)."""
+    raw = data.encode("utf-8") if isinstance(data, str) else data
+    if raw[:2] == GZIP_MAGIC:
+        raw = gzip.decompress(raw)
+    return raw.decode("utf-8", errors="replace")
+
+
+def root_setup_in(user_data: str) -> str:
+    """The lines before the boot program: what runs as root before boot.py (the sandbox runs exactly these)."""
+    head, found, _ = user_data.partition("\n" + BOOT_START + "\n")
+    if not found:
+        raise ValueError("no boot program in this user-data")
+    return head + "\n"
 
 
 def boot_source_in(user_data: str) -> str:

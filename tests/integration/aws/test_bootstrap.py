@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Any
 
 import boto3
+from weatherballoon.cli.aws import spot_role
 from weatherballoon.cli.aws.parameters import split_list
 from weatherballoon.cli.aws.reaper_zip import build_bundle
 from weatherballoon.cli.aws.stack import STACK_NAME, StackInfo, describe_stack
@@ -120,3 +122,39 @@ def test_destroy_asks_before_deleting(wb: Run, deployed: StackInfo, cfn: Any) ->
     assert result.returncode == 2
     assert "pass --yes" in result.stderr
     assert describe_stack(cfn, STACK_NAME) is not None
+
+
+def test_the_spot_service_linked_role_is_created_on_request_and_an_existing_one_is_kept(
+    wb: Run, deployed: StackInfo
+) -> None:
+    iam = boto3.client("iam")
+
+    def spot_roles() -> list[dict[str, Any]]:
+        return list(iam.list_roles(PathPrefix=spot_role.PATH)["Roles"])
+
+    assert spot_roles() == []
+    noted = wb("bootstrap")
+    assert noted.returncode == 0, noted.stderr
+    assert "no EC2 Spot service-linked role (AWSServiceRoleForEC2Spot)" in noted.stderr
+    assert "wb bootstrap --create-spot-role" in noted.stderr
+    dry = wb("bootstrap", "--dry-run", "--create-spot-role")
+    assert dry.returncode == 0 and "would create the EC2 Spot service-linked role" in dry.stderr
+    assert spot_roles() == []
+
+    created = wb("bootstrap", "--create-spot-role")
+    assert created.returncode == 0, created.stderr
+    assert "created the EC2 Spot service-linked role AWSServiceRoleForEC2Spot" in created.stderr
+    [role] = spot_roles()
+    principal = role["AssumeRolePolicyDocument"]["Statement"][0]["Principal"]["Service"]
+    assert principal in ("spot.amazonaws.com", ["spot.amazonaws.com"])
+
+    kept = wb("bootstrap", "--create-spot-role")
+    assert kept.returncode == 0, kept.stderr
+    assert "kept the EC2 Spot service-linked role" in kept.stderr and len(spot_roles()) == 1
+    assert "no EC2 Spot service-linked role" not in wb("bootstrap").stderr
+
+
+def test_the_spot_role_request_follows_iams_documented_rules() -> None:
+    # CreateServiceLinkedRole: AWSServiceName 1-128 characters of [\w+=,.@-] (IAM API reference)
+    assert re.fullmatch(r"[\w+=,.@-]{1,128}", spot_role.SERVICE)
+    assert f"/aws-service-role/{spot_role.SERVICE}/" == spot_role.PATH  # where IAM puts a service-linked role

@@ -29,7 +29,9 @@ class Request:
 
 @dataclass
 class Rule:
-    """Answer matching requests with an error. `times` limits how often (None: always)."""
+    """Answer matching requests with an error, or (`drop`) forward them and lose the answer: the connection
+    closes with no response, as a reset after AWS accepted the request. `times` limits how often (None:
+    always)."""
 
     operation: str
     status: int
@@ -37,6 +39,7 @@ class Rule:
     when: Callable[[Request], bool] = lambda request: True
     times: int | None = None
     hits: int = 0
+    drop: bool = False
 
     def matches(self, request: Request) -> bool:
         if request.operation != self.operation or not self.when(request):
@@ -91,18 +94,22 @@ class FaultProxy:
         deadline = time.monotonic() + 30
         while hold is not None and not hold(self) and time.monotonic() < deadline:
             time.sleep(0.01)
+        drop = False
         for rule in self.rules:
             if rule.matches(request):
+                if rule.drop:
+                    drop = True
+                    break
                 payload, content_type = (dynamodb_error if target else ec2_error)(rule.code)
                 self._reply(handler, rule.status, payload, {"Content-Type": content_type})
                 return
         if self.serialize:
             with self._lock:
-                self._forward(handler, body)
+                self._forward(handler, body, drop)
         else:
-            self._forward(handler, body)
+            self._forward(handler, body, drop)
 
-    def _forward(self, handler: BaseHTTPRequestHandler, body: bytes) -> None:
+    def _forward(self, handler: BaseHTTPRequestHandler, body: bytes, drop: bool = False) -> None:
         parsed = urllib.parse.urlsplit(self.upstream)
         connection = http.client.HTTPConnection(parsed.hostname or "localhost", parsed.port, timeout=120)
         try:
@@ -110,6 +117,9 @@ class FaultProxy:
             connection.request(handler.command, handler.path, body=body, headers=headers)
             response = connection.getresponse()
             payload = response.read()
+            if drop:
+                handler.close_connection = True
+                return
             passed = {k: v for k, v in response.getheaders() if k.lower() not in ("transfer-encoding", "connection")}
             self._reply(handler, response.status, payload, passed)
         finally:

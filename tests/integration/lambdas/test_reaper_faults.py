@@ -59,6 +59,20 @@ def test_throttling_is_retried_and_the_run_succeeds(
     assert world.terminated() == set(ids)
 
 
+def test_a_lost_terminate_answer_is_retried_and_the_run_succeeds(
+    world: World, reaper_env: dict[str, str], ec2_proxy: FaultProxy
+) -> None:
+    """EC2 terminated the instances, but the answer never came back: the retry (TerminateInstances is idempotent)
+    gets EC2's answer, and the reaper records the terminations as applied."""
+    ids = seed_expired(world, 3)
+    ec2_proxy.rules.append(Rule("TerminateInstances", 0, "", times=1, drop=True))
+    summary = invoke()
+    assert summary["counts"]["failures"] == 0 and set(summary["terminated"]) == set(ids)
+    assert len(ec2_proxy.calls("TerminateInstances")) == 2  # the lost one (it took effect), then the retry
+    assert world.terminated() == set(ids)
+    assert all(world.audits()[i]["facts"]["applied"] is True for i in ids)
+
+
 def test_an_ec2_outage_still_accrues_records_and_raises(
     world: World, reaper_env: dict[str, str], ec2_proxy: FaultProxy, monkeypatch: pytest.MonkeyPatch
 ) -> None:

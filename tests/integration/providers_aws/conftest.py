@@ -30,15 +30,16 @@ from weatherballoon.cli.aws.stack import STACK_NAME, StackInfo, describe_stack
 from weatherballoon.cli.config.loader import LoadedConfig, load_config
 from weatherballoon.cli.main import run_cli
 from weatherballoon.cli.providers.aws import AwsProvider
-from weatherballoon.cli.providers.aws.userdata import boot_source_in
+from weatherballoon.cli.providers.aws.userdata import boot_source_in, unpack
 from weatherballoon.lambdas.dynamo_codec import key
 
-from tests.support.moto_server import aws_env, moto_server
+from tests.support.moto_server import aws_env, moto_server, route_out_through_a_nat
 from tests.support.sshd import keygen
 
 REGION = "us-west-2"
 ACCOUNT = "123456789012"
 ME = "AKIAIOSFODNN7EXAMPLE"  # moto's aws:userid for the dummy credentials
+DEFAULT_VPC = "172.31.0.0/16"  # moto's default VPC in every region
 
 
 @dataclass(frozen=True)
@@ -65,7 +66,10 @@ def deployed_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deploye
         patch.delenv("AWS_PROFILE", raising=False)
         patch.setenv("WB_DATA_DIR", str(tmp_path_factory.mktemp("bootstrap-data")))
         patch.chdir(tmp_path_factory.mktemp("anywhere"))
-        assert run_cli(["-q", "bootstrap"]) == 0
+        # The tests connect by private IP (they never do: moto's hosts are not real): the group admits the
+        # default VPC, whose subnets get a way out through a NAT gateway, as such a VPC needs (routes.py).
+        assert run_cli(["-q", "bootstrap", "--ssh-cidr", DEFAULT_VPC]) == 0
+        route_out_through_a_nat(boto3.client("ec2"))
         stack = describe_stack(boto3.client("cloudformation"), STACK_NAME)
         assert stack is not None
         yield Deployed(url, env, stack)
@@ -179,7 +183,7 @@ class BootEmulator:
         if self._stop.wait(self.delay_s):
             return
         answer = self._ec2.describe_instance_attribute(InstanceId=instance_id, Attribute="userData")
-        user_data = base64.b64decode(answer["UserData"]["Value"]).decode()
+        user_data = unpack(base64.b64decode(answer["UserData"]["Value"]))  # gzip, as cloud-init receives it
         self.user_data[instance_id] = user_data
         folder = self.workdir / instance_id
         folder.mkdir()

@@ -89,3 +89,20 @@ def test_a_quota_error_ends_its_market_at_once(world: World, faults: FaultProxy,
         world.provider().acquire(InstanceSpec(instance_type="g5.xlarge", fresh=True))
     assert "raise the quota (VcpuLimitExceeded) at https://console.aws" in caught.value.render()
     assert len(faults.calls) == 1  # a regional quota: no point in asking the other zones
+
+
+def test_spot_without_the_accounts_spot_role_falls_back_to_on_demand_at_once_and_says_why(
+    world: World, faults: FaultProxy, booting: BootEmulator
+) -> None:
+    """EC2 answers a spot launch with AuthFailure.ServiceLinkedRoleCreationNotPermitted when the account has no
+    AWSServiceRoleForEC2Spot and the caller may not create it: no other zone can do better."""
+    faults.rules.append(lambda c: "AuthFailure.ServiceLinkedRoleCreationNotPermitted" if c.market == "spot" else None)
+    instance = world.provider().acquire(InstanceSpec(instance_type="g5.xlarge", spot=True))
+    assert attempts(faults) == [
+        ("spot", "us-west-2a", "AuthFailure.ServiceLinkedRoleCreationNotPermitted"),
+        ("on-demand", "us-west-2a", None),
+    ]
+    notices = [m for m in world.messages if "spot" in m]
+    assert len(notices) == 1 and "AWSServiceRoleForEC2Spot" in notices[0], world.messages
+    assert "wb bootstrap --create-spot-role" in notices[0] and "launching on-demand" in notices[0]
+    assert instance_row(world.deployed, instance.id)["market"] == "on-demand"

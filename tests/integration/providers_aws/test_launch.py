@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import stat
 from pathlib import Path
 
@@ -11,7 +12,7 @@ from weatherballoon.cli.errors import ConfigError, ProvisionError, UsageError
 from weatherballoon.cli.providers.aws import keys, userdata
 from weatherballoon.cli.providers.records import InstanceSpec
 
-from tests.integration.providers_aws.conftest import ME, BootEmulator, World, instance_row
+from tests.integration.providers_aws.conftest import DEFAULT_VPC, ME, BootEmulator, World, instance_row
 
 
 def _describe(instance_id: str) -> dict:
@@ -41,12 +42,16 @@ def test_launch_carries_tags_imds_shutdown_profile_group_volume_and_user_data(
     assert [v["Size"] for v in volumes] == [150]
     assert {t["Key"]: t["Value"] for t in volumes[0].get("Tags", [])}["wb:owner"] == ME
 
+    answer = ec2.describe_instance_attribute(InstanceId=instance.id, Attribute="userData")
+    packed = base64.b64decode(answer["UserData"]["Value"])
+    assert packed[:2] == b"\x1f\x8b"  # gzip: cloud-init unpacks it
     script = booting.user_data[instance.id]
+    assert userdata.unpack(packed) == script
     lines = script.splitlines()
     assert lines[0] == "#!/bin/bash"
     assert lines[1].startswith("# wb:authorized-key ssh-ed25519 ") and lines[2] == "# wb:user ubuntu"
     assert f"# wb:table {world.deployed.table}" in lines and f"# wb:bucket {world.deployed.bucket}" in lines
-    assert "# wb:lease-minutes 5" in lines and "shutdown -h +6 " in script
+    assert "# wb:lease-minutes 5" in lines and "/opt/wb/bin/wb-power arm 360 " in script
     assert userdata.boot_source_in(script) == userdata.boot_program()  # verbatim remote/boot.py
     assert "ExecStart=/opt/wb/venv/bin/python -I $WB_HOME/.weatherballoon/agent/current daemon --foreground" in script
 
@@ -108,6 +113,8 @@ def test_seed_settings_group_by_name_profile_by_name_and_an_ec2_key_pair(
     ec2 = boto3.client("ec2")
     vpc = ec2.describe_vpcs(Filters=[{"Name": "isDefault", "Values": ["true"]}])["Vpcs"][0]["VpcId"]
     group = ec2.create_security_group(GroupName="sg_temp1", Description="seed", VpcId=vpc)["GroupId"]
+    ssh = {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "IpRanges": [{"CidrIp": DEFAULT_VPC}]}
+    ec2.authorize_security_group_ingress(GroupId=group, IpPermissions=[ssh])  # the seed's group admits SSH
     iam = boto3.client("iam")
     iam.create_instance_profile(InstanceProfileName="seed-profile")
     ec2.create_key_pair(KeyName="id_seed")

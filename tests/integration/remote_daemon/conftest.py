@@ -152,7 +152,7 @@ class Machine:
         """Run the real boot.py as the sandbox does: identity from the environment, no IMDS."""
         agent_env = {
             "WB_POWEROFF_COMMAND": f'echo "$WB_POWEROFF_REASON $(date +%s.%N)" >> {self.marker}',
-            "WB_ARM_SHUTDOWN_COMMAND": f'echo "{{minutes}} $(date +%s.%N)" >> {self.armed}',
+            "WB_ARM_SHUTDOWN_COMMAND": f'echo "{{seconds}} $(date +%s.%N)" >> {self.armed}',
             "WB_RENEW_SECONDS": str(RENEW_S),
             "WB_PUSH_DEADLINE_S": "5",
             "AWS_ACCESS_KEY_ID": DUMMY_CREDENTIALS["AWS_ACCESS_KEY_ID"],

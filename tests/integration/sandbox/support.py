@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+from weatherballoon.cli.providers.aws.userdata import BootInputs, boot_program, pack, render
 from weatherballoon.lambdas import schema, tags
 from weatherballoon.lambdas.dynamo_store import DynamoStore
 from weatherballoon.lambdas.records import InstanceRecord, InstanceState
@@ -23,7 +24,15 @@ REMOTE = Path(__file__).resolve().parents[3] / "remote"
 IMAGE = "ami-03cf127a"  # one of moto's bundled images
 
 
-def user_data(*, user: str, key: str | None, table: str, bucket: str, lease_minutes: float, arm: int = 2) -> str:
+def user_data(*, user: str, key: str | None, table: str, bucket: str, lease_minutes: float) -> str:
+    """The user-data the aws provider renders (the real one: root setup, boot program, units)."""
+    inputs = BootInputs(username=user, table=table, bucket=bucket, region="us-west-2", lease_minutes=lease_minutes,
+                        idle_minutes=0.1, max_hours=1, renew_seconds=1.2, authorized_key=key)  # fmt: skip
+    return render(inputs, boot_program())
+
+
+def legacy_user_data(*, user: str, key: str | None, table: str, bucket: str, lease_minutes: float, arm: int) -> str:
+    """What the aws provider rendered before the dead-man timer: `shutdown -h +N` at boot, no sudo grant."""
     lines = ["#!/bin/bash"]
     if key:
         lines.append(f"# wb:authorized-key {key}")
@@ -111,7 +120,8 @@ class Launched:
 
 
 def launch(sandbox: Sandbox, data: str, *, lease_s: float = 600.0, row: bool = True) -> Launched:
-    """RunInstances into the sandbox VPC with wb's tags, then the launching row, as `wb run` does."""
+    """RunInstances into the sandbox VPC with wb's tags (the user-data gzip-packed, as the provider sends
+    it), then the launching row, as `wb run` does."""
     ec2 = sandbox.client("ec2")
     state = sandbox.state()
     owner = sandbox.client("sts").get_caller_identity()["UserId"]
@@ -119,7 +129,7 @@ def launch(sandbox: Sandbox, data: str, *, lease_s: float = 600.0, row: bool = T
     subnet = next(s["SubnetId"] for s in subnets if _inside(s["CidrBlock"], state["network"]))
     wb_tags = tags.wb_tags(owner, "default", "sandbox-test", "weatherballoon")
     answer = ec2.run_instances(
-        ImageId=IMAGE, MinCount=1, MaxCount=1, InstanceType="g5.xlarge", UserData=data, SubnetId=subnet,
+        ImageId=IMAGE, MinCount=1, MaxCount=1, InstanceType="g5.xlarge", UserData=pack(data), SubnetId=subnet,
         InstanceInitiatedShutdownBehavior="terminate",
         TagSpecifications=tags.tag_specifications(wb_tags, ("instance",)),
     )  # fmt: skip

@@ -1,8 +1,10 @@
-"""Hosts of the sandbox: one per wb instance, reached by SSH at the instance's private IP, booted by the real
-boot program, and ended by EC2 (terminate), by themselves (power-off, kernel timer) or by the reaper."""
+"""Hosts of the sandbox: one per wb instance, reached by SSH (with PAM) at the instance's private IP, set up
+by the user-data's root setup and booted by the real boot program, and ended by EC2 (terminate), by
+themselves (the agent's power-off, the dead-man timer, a scheduled shutdown) or by the reaper."""
 
 from __future__ import annotations
 
+import math
 import shlex
 import subprocess
 import time
@@ -13,12 +15,15 @@ import paramiko
 import pytest
 from weatherballoon.cli.session.hostkeys import fingerprint
 from weatherballoon.lambdas.dynamo_store import DynamoStore
+from weatherballoon.remote.agent_env import DEFAULT_ARM_SHUTDOWN_COMMAND, DEFAULT_POWEROFF_COMMAND
+from weatherballoon.remote.poweroff import arm_command
 
 from tests.integration.sandbox.support import (
     Launched,
     Sandbox,
     instance_state,
     launch,
+    legacy_user_data,
     namespaces,
     user_data,
 )
@@ -106,34 +111,91 @@ def test_a_launched_instance_gets_a_host_at_its_private_ip(sandbox: Sandbox, log
     assert ended["state"] == "terminated"
 
 
-def test_the_power_off_command_terminates_the_instance(sandbox: Sandbox, login_key: Path) -> None:
+def test_the_agents_power_off_command_works_for_the_plain_login_user_through_its_grant(
+    sandbox: Sandbox, login_key: Path
+) -> None:
     launched = launch(sandbox, wb_user_data(sandbox, login_key))
     host = ready_host(sandbox, launched)
     client, _ = connect(launched.private_ip, host["user"], login_key)
     with client:
-        # exactly what remote/poweroff.py runs: the agent.env command, with the reason in the environment
-        command = '"$(sed -n "s/^WB_POWEROFF_COMMAND=//p" ~/.weatherballoon/agent.env)"'
-        code, out = run(client, f"WB_POWEROFF_REASON=lease-expired sh -c {command}")
-        assert code == 0, out
+        # the login user is a plain user: sudo runs exactly what the user-data granted, nothing else
+        code, out = run(client, "sudo -n true")
+        assert code != 0 and "password is required" in out, out
+        code, out = run(client, "sudo -n /usr/local/sbin/systemctl poweroff")
+        assert code != 0 and "password is required" in out, out
+        code, out = run(client, "/opt/wb/bin/wb-power off unprivileged")  # without sudo: polkit says no
+        assert code != 0 and "Interactive authentication required" in out, out
+        # exactly what remote/poweroff.py runs by default, with the reason in the environment
+        run(client, f"WB_POWEROFF_REASON=lease-expired sh -c {shlex.quote(DEFAULT_POWEROFF_COMMAND)}")
     wait_for(lambda: instance_state(sandbox, launched.instance_id) == "terminated", 10, "the instance is terminated")
     ended = host_gone(sandbox, launched, host["namespace"])
-    assert ended["state"] == "powered-off" and "lease-expired" in ended["reason"]
+    assert ended["state"] == "powered-off" and "wb: lease-expired" in ended["reason"], ended
 
 
-def test_the_kernel_timer_powers_the_host_off(sandbox: Sandbox, login_key: Path) -> None:
+def test_the_dead_man_timer_powers_the_host_off(sandbox: Sandbox, login_key: Path) -> None:
     launched = launch(sandbox, wb_user_data(sandbox, login_key))
     host = ready_host(sandbox, launched)
-    assert host["deadline"] == pytest.approx(host["ready_at"] + 120, abs=5)  # the user-data's `shutdown -h +2`
+    boot_seconds = math.ceil(0.2 * 60) + 60  # the user-data's `wb-power arm`: the lease plus a minute
+    assert host["deadline"] == pytest.approx(host["ready_at"] + boot_seconds, abs=5)
     client, _ = connect(launched.private_ip, host["user"], login_key)
     with client:
-        arm = "$(sed -n 's/^WB_ARM_SHUTDOWN_COMMAND=//p' ~/.weatherballoon/agent.env | sed 's/{minutes}/0.05/')"
-        code, out = run(client, f'sh -c "{arm}"')
+        code, out = run(client, arm_command(DEFAULT_ARM_SHUTDOWN_COMMAND, 2))  # the agent's re-arm, 2 s away
         assert code == 0, out
     armed = time.time()
-    wait_for(lambda: instance_state(sandbox, launched.instance_id) == "terminated", 12, "the timer ends the host")
-    assert time.time() - armed >= 2  # 0.05 min is 3 s, on whole seconds
+    # wb-deadman.timer runs `wb-power check` every 30 s (OnUnitActiveSec): it fires within one period
+    wait_for(lambda: instance_state(sandbox, launched.instance_id) == "terminated", 45, "the timer ends the host")
+    assert time.time() - armed >= 2
     ended = host_gone(sandbox, launched, host["namespace"])
-    assert ended["state"] == "powered-off" and "kernel timer" in ended["reason"]
+    assert ended["state"] == "powered-off" and "dead-man deadline passed" in ended["reason"], ended
+
+
+def test_logins_stay_open_while_the_dead_man_deadline_is_near(sandbox: Sandbox, login_key: Path) -> None:
+    """logind would write /run/nologin five minutes before a `shutdown -h +N` (at once when N <= 5): the
+    dead-man timer must never do that. Every deadline here is far closer than five minutes."""
+    launched = launch(sandbox, wb_user_data(sandbox, login_key))
+    host = ready_host(sandbox, launched)
+    for seconds in (120, 90, 240):
+        client, _ = connect(launched.private_ip, host["user"], login_key)
+        with client:
+            code, out = run(client, arm_command(DEFAULT_ARM_SHUTDOWN_COMMAND, seconds))
+            assert code == 0, out
+            code, out = run(client, "test ! -e /run/nologin && cat /run/wb-power/deadline")
+            assert code == 0, out
+    assert not (sandbox.root / "hosts" / launched.instance_id / "run" / "nologin").exists()
+    sandbox.client("ec2").terminate_instances(InstanceIds=[launched.instance_id])
+    host_gone(sandbox, launched, host["namespace"])
+
+
+def in_host(sandbox: Sandbox, launched: Launched, *argv: str) -> subprocess.CompletedProcess[str]:
+    """A command as root inside the host's namespaces (those of its sshd)."""
+    pid = (sandbox.root / "hosts" / launched.instance_id / "ssh" / "sshd.pid").read_text().strip()
+    return subprocess.run(["nsenter", "-t", pid, "-m", "-n", "--", *argv], capture_output=True, text=True, timeout=20)
+
+
+def test_a_scheduled_shutdown_locks_logins_out_as_logind_does(sandbox: Sandbox, login_key: Path) -> None:
+    """The old dead-man (`shutdown -h +N` at boot and on every re-arm): with N <= 5 logind writes /run/nologin at
+    once, and pam_nologin refuses the login user. Rescheduling leaves the file; `shutdown -c` removes it."""
+    state = sandbox.state()
+    data = legacy_user_data(user=state["account"], key=Path(f"{login_key}.pub").read_text().strip(),
+                            table=state["table_name"], bucket=state["bucket"], lease_minutes=0.2, arm=2)  # fmt: skip
+    launched = launch(sandbox, data)
+    host = ready_host(sandbox, launched)
+    assert host["deadline"] == pytest.approx(host["ready_at"] + 120, abs=5)
+    nologin = sandbox.root / "hosts" / launched.instance_id / "run" / "nologin"
+    assert nologin.exists()
+    with pytest.raises(paramiko.SSHException):  # pam_nologin: "Access denied ... by PAM account configuration"
+        connect(launched.private_ip, host["user"], login_key)
+    assert in_host(sandbox, launched, "/usr/local/sbin/shutdown", "-h", "+30").returncode == 0  # rescheduled
+    assert nologin.exists()
+    with pytest.raises(paramiko.SSHException):
+        connect(launched.private_ip, host["user"], login_key)
+    assert in_host(sandbox, launched, "/usr/local/sbin/shutdown", "-c").returncode == 0
+    assert not nologin.exists()
+    client, _ = connect(launched.private_ip, host["user"], login_key)
+    client.close()
+    assert not (sandbox.root / "hosts" / launched.instance_id / "etc" / "upper" / "sudoers.d" / "wb").exists()
+    sandbox.client("ec2").terminate_instances(InstanceIds=[launched.instance_id])
+    host_gone(sandbox, launched, host["namespace"])
 
 
 def test_the_reaper_runs_on_its_timer(sandbox: Sandbox, login_key: Path) -> None:

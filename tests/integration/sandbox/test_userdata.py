@@ -1,5 +1,5 @@
-"""The sandbox reads exactly what the aws provider renders (docs/aws.md): the login key and user,
-the verbatim boot program, the lease and the kernel timer armed at boot. No root needed."""
+"""The sandbox reads exactly what the aws provider renders (docs/aws.md): the login key and user, the root
+setup it runs before the verbatim boot program, and the lease. No root needed."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import gzip
 from pathlib import Path
 
 import pytest
-from weatherballoon.cli.providers.aws.userdata import BootInputs, boot_program, render
+from weatherballoon.cli.providers.aws.userdata import BootInputs, boot_program, pack, render, root_setup_in
 from weatherballoon.cli.sandbox.userdata import decode, parse
 
 BOOT = Path(__file__).resolve().parents[3] / "remote" / "boot.py"
@@ -29,7 +29,8 @@ def test_the_providers_user_data_is_read_in_full() -> None:
     assert found.authorized_key == KEY and found.user == "wbsbx-0a1b2c"
     assert found.boot_program == BOOT.read_text()
     assert found.lease_minutes == 0.2
-    assert found.shutdown_minutes == inputs().shutdown_minutes  # the dead-man timer it arms at boot
+    assert found.root_setup is not None and "wb-deadman.timer" in found.root_setup  # armed before boot.py
+    assert found.root_setup == root_setup_in(render(inputs(), boot_program()))
 
 
 def test_a_seed_key_pair_leaves_no_key_line() -> None:
@@ -37,7 +38,7 @@ def test_a_seed_key_pair_leaves_no_key_line() -> None:
     assert found.authorized_key is None and found.user == "wbsbx-0a1b2c" and found.boot_program
 
 
-@pytest.mark.parametrize("pack", [lambda b: b, gzip.compress], ids=["plain", "gzip"])
+@pytest.mark.parametrize("pack", [lambda b: b, gzip.compress, lambda b: pack(b.decode())], ids=["plain", "gzip", "wb"])
 def test_describe_instance_attribute_values_decode(pack: object) -> None:
     text = render(inputs(), boot_program())
     raw = base64.b64encode(pack(text.encode())).decode()  # type: ignore[operator]
@@ -47,4 +48,4 @@ def test_describe_instance_attribute_values_decode(pack: object) -> None:
 
 def test_a_foreign_user_data_has_nothing_the_sandbox_uses() -> None:
     found = parse("#!/bin/bash\necho hello\n# shutdown -h +5 (a comment)\n")
-    assert (found.authorized_key, found.user, found.boot_program, found.shutdown_minutes) == (None, None, None, None)
+    assert (found.authorized_key, found.user, found.boot_program, found.root_setup) == (None, None, None, None)

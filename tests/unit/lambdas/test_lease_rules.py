@@ -40,10 +40,10 @@ def test_expiry_is_inclusive() -> None:
     assert lease.seconds_left(T0 + 400, T0 + 300) == 0
 
 
-def test_shutdown_minutes_rounds_up_with_slack() -> None:
-    assert lease.shutdown_minutes(T0, T0 + 300) == 6
-    assert lease.shutdown_minutes(T0, T0 + 301) == 7
-    assert lease.shutdown_minutes(T0 + 1000, T0) == 1
+def test_the_dead_man_deadline_is_the_lease_left_plus_a_minute_rounded_up() -> None:
+    assert lease.deadman_seconds(T0, T0 + 300) == 360
+    assert lease.deadman_seconds(T0, T0 + 300.2) == 361
+    assert lease.deadman_seconds(T0 + 1000, T0) == 60  # a lapsed lease: the slack alone
 
 
 @pytest.mark.parametrize(

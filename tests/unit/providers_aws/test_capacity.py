@@ -82,3 +82,18 @@ def test_nothing_left_names_every_attempt_and_what_to_do() -> None:
 def test_no_zone_at_all_is_an_error_too() -> None:
     with pytest.raises(ProvisionError, match="no availability zone to try"):
         search([], lambda attempt: None, say=print, what="g5.xlarge")
+
+
+def test_a_missing_spot_service_linked_role_closes_spot_and_says_so_once() -> None:
+    plan = plan_attempts(True, ZONES, {})
+    missing = "AuthFailure.ServiceLinkedRoleCreationNotPermitted"
+    chosen, tried, said = run(plan, {f"spot in {z}": missing for z in ZONES})
+    assert str(chosen) == "on-demand in us-west-2a"
+    assert tried == ["spot in us-west-2a", "on-demand in us-west-2a"]  # the role is account-wide: no other zone
+    assert len(said) == 1 and "AWSServiceRoleForEC2Spot" in said[0] and "--create-spot-role" in said[0]
+
+
+def test_the_same_refusal_for_on_demand_is_a_real_error() -> None:
+    missing = "AuthFailure.ServiceLinkedRoleCreationNotPermitted"
+    with pytest.raises(ProvisionError, match=r"cannot launch .*on-demand in us-west-2a"):
+        run(plan_attempts(False, ZONES, {}), {"on-demand in us-west-2a": missing})

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from weatherballoon.cli.providers.aws import userdata_power
 from weatherballoon.lambdas import schema
 from weatherballoon.remote.agent_env import (
     DEFAULT_ARM_SHUTDOWN_COMMAND,
@@ -14,6 +15,7 @@ from weatherballoon.remote.agent_env import (
     parse,
     render,
 )
+from weatherballoon.remote.poweroff import arm_command
 
 ARN = schema.instance_arn("eu-west-1", "123456789012", "i-0abc")
 PK = schema.instance_pk("AIDAX", ARN)
@@ -36,7 +38,7 @@ def test_defaults() -> None:
     env = AgentEnv.from_values(MINIMAL, environ={})
     assert (env.owner, env.instance_arn, env.instance_id, env.row_pk) == ("AIDAX", ARN, "i-0abc", PK)
     assert (env.lease_minutes, env.idle_minutes, env.max_hours, env.renew_seconds) == (5.0, 10.0, 24.0, 30.0)
-    assert env.poweroff_command == DEFAULT_POWEROFF_COMMAND == "sudo shutdown -h now"
+    assert env.poweroff_command == DEFAULT_POWEROFF_COMMAND
     assert env.arm_shutdown_command == DEFAULT_ARM_SHUTDOWN_COMMAND
     assert env.s3_prefix == f"AIDAX/{ARN}/" and env.bucket == ""
     assert (env.endpoint_url, env.access_key_id, env.imds_disabled) == (None, None, False)
@@ -91,3 +93,14 @@ def test_load_names_the_missing_file(tmp_path: Path) -> None:
         AgentEnv.load(str(tmp_path / "agent.env"))
     (tmp_path / "agent.env").write_text(render(MINIMAL))
     assert AgentEnv.load(str(tmp_path / "agent.env")).table == "t"
+
+
+def test_the_power_commands_are_exactly_what_user_data_grants_and_never_shutdown() -> None:
+    # The agent (stdlib only) cannot import the client: the two sides are held equal here.
+    assert userdata_power.agent_poweroff_command() == DEFAULT_POWEROFF_COMMAND
+    assert userdata_power.agent_arm_command() == DEFAULT_ARM_SHUTDOWN_COMMAND
+    for command in (DEFAULT_POWEROFF_COMMAND, DEFAULT_ARM_SHUTDOWN_COMMAND):
+        assert command.startswith(f"sudo -n {userdata_power.POWER_TOOL} ")  # -n: fail, never prompt
+        assert "shutdown" not in command  # logind's /run/nologin would lock every login out
+    assert arm_command(DEFAULT_ARM_SHUTDOWN_COMMAND, 125) == "sudo -n /opt/wb/bin/wb-power arm 125"
+    assert arm_command("sudo shutdown -h +{minutes}", 125) == "sudo shutdown -h +3"  # an older agent.env

@@ -7,6 +7,8 @@ import base64
 import os
 import subprocess
 import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -109,3 +111,38 @@ def test_write_private_is_atomic_and_0600(tmp_path: Path) -> None:
     assert target.read_text() == "A=2\n"
     assert oct(target.stat().st_mode & 0o777) == "0o600" and oct(target.parent.stat().st_mode & 0o777) == "0o700"
     assert [p.name for p in target.parent.iterdir()] == ["agent.env"]
+
+
+@pytest.mark.parametrize("packed", [True, False], ids=["gzip", "plain"])
+def test_markers_come_from_the_user_data_imds_serves_gzip_or_plain(packed: bool) -> None:
+    """wb sends user-data gzip-compressed; IMDS hands back exactly those bytes (cloud-init unpacks its copy)."""
+    from weatherballoon.cli.providers.aws import userdata
+
+    script = "#!/bin/bash\n# wb:table from-imds\n# wb:lease-minutes 0.5\necho hi\n"
+    body = userdata.pack(script) if packed else script.encode()
+
+    class Imds(BaseHTTPRequestHandler):
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+        def do_PUT(self) -> None:
+            self._answer(b"token")
+
+        def do_GET(self) -> None:
+            assert self.headers["X-aws-ec2-metadata-token"] == "token"
+            self._answer(body if self.path == "/latest/user-data" else b"")
+
+        def _answer(self, data: bytes) -> None:
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Imds)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        run = boot.Boot({}, boot.Imds(f"http://127.0.0.1:{server.server_address[1]}"))
+        assert (run.settings["WB_TABLE"], run.settings["WB_LEASE_MINUTES"]) == ("from-imds", "0.5")
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -63,7 +63,7 @@ class Rig:
         values = {
             "WB_ROW_PK": schema.instance_pk(OWNER, ARN), "WB_TABLE": "t", "WB_REGION": "us-west-2",
             "WB_LEASE_MINUTES": "1", "WB_IDLE_MINUTES": "2", "WB_RENEW_SECONDS": "10",
-            "WB_ARM_SHUTDOWN_COMMAND": f"echo {{minutes}} >> {self.armed}",
+            "WB_ARM_SHUTDOWN_COMMAND": f"echo {{seconds}} >> {self.armed}",
         }  # fmt: skip
         self.env = AgentEnv.from_values(values, environ={})
         self.powered: list[str] = []
@@ -141,18 +141,18 @@ def test_a_job_that_started_and_ended_between_passes_still_gets_the_warm_window(
     assert (rig.row().state, rig.row().lease_until) == (InstanceState.IDLE, T0 + 10 + 120)
 
 
-def test_the_kernel_timer_is_rearmed_only_when_the_lease_moved(rig: Rig) -> None:
+def test_the_dead_man_timer_is_rearmed_only_when_the_lease_moved(rig: Rig) -> None:
     rig.job("j1")
     rig.daemon.one_pass()
     rig.clock.now += 10
     rig.daemon.one_pass()
-    assert rig.arms() == ["2", "2"]  # ceil(60 s / 60 + 1)
+    assert rig.arms() == ["120", "120"]  # 60 s of lease left, plus a minute of slack
     rig.end("j1", exit_code=0)
     rig.clock.now += 10
     rig.daemon.one_pass()  # idle lease: moved
     rig.clock.now += 10
     rig.daemon.one_pass()  # nothing moved
-    assert rig.arms() == ["2", "2", "3"]  # the warm window: 120 s left, plus one minute of slack
+    assert rig.arms() == ["120", "120", "180"]  # the warm window: 120 s left, plus a minute of slack
 
 
 def test_an_unreachable_table_powers_off_after_lease_minutes_without_another_slow_call(rig: Rig) -> None:

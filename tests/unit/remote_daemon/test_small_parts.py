@@ -36,8 +36,9 @@ def test_the_daemon_is_an_agent_command() -> None:
     assert COMMANDS["daemon"] == "weatherballoon.remote.daemon:main"
 
 
-def test_arm_command_fills_in_minutes() -> None:
-    assert arm_command("sudo shutdown -h --no-wall +{minutes}", 6) == "sudo shutdown -h --no-wall +6"
+def test_arm_command_fills_in_seconds_or_whole_minutes() -> None:
+    assert arm_command("sudo -n /opt/wb/bin/wb-power arm {seconds}", 361) == "sudo -n /opt/wb/bin/wb-power arm 361"
+    assert arm_command("echo {minutes}", 361) == "echo 7"  # rounded up: never earlier than asked
 
 
 def test_run_command_reports_exit_and_output() -> None:
