@@ -244,12 +244,14 @@ def test_a_read_only_home_is_named_with_a_documented_code(
 
 def test_a_full_home_fails_the_install_cleanly(tmp_path: Path, ssh_identity: Path, own_user: sshd.TestUser) -> None:
     home = own_user.home
-    options = f"size=1m,uid={own_user.uid},gid={own_user.gid},mode=0755"
+    # Room for the agent and a job's files once the filler is gone: the supervisor stops a job when less than
+    # 1 MiB is free, so a home of 1 MiB would stop every job as disk-full.
+    options = f"size=8m,uid={own_user.uid},gid={own_user.gid},mode=0755"
     subprocess.run(["mount", "-t", "tmpfs", "-o", options, "wb-test-home", str(home)], check=True)
     host = SshdHost(tmp_path / "sshd-full", own_user, ssh_identity).start()  # writes ~/.ssh into the tmpfs
     try:
         filler = home / "filler"
-        subprocess.run(["dd", "if=/dev/zero", f"of={filler}", "bs=64k", "count=64"], capture_output=True, check=False)
+        subprocess.run(["dd", "if=/dev/zero", f"of={filler}", "bs=64k", "count=128"], capture_output=True, check=False)
         project = make_project(tmp_path, host)
         result = project.wb("run", "--", "true")
         err = result.stderr.decode()
@@ -258,6 +260,7 @@ def test_a_full_home_fails_the_install_cleanly(tmp_path: Path, ssh_identity: Pat
         assert "disk is full" in err and "Traceback" not in err
         assert not list((home / ".weatherballoon" / "agent").glob(".tmp-*"))
         filler.unlink()
-        assert project.wb("run", "--", "echo", "room again").stdout == b"room again\n"
+        again = project.wb("run", "--", "echo", "room again")
+        assert again.stdout == b"room again\n", again.stderr.decode()
     finally:
         host.stop()
