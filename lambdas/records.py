@@ -134,6 +134,9 @@ class InstanceRecord:
             if isinstance(value, Enum):
                 value = value.value
             put(item, name, value if value != "" else None)
+        item.pop(schema.LIVE_ATTRIBUTE, None)
+        if not self.closed:
+            item[schema.LIVE_ATTRIBUTE] = schema.LIVE_VALUE
         return item
 
     @classmethod
@@ -143,7 +146,7 @@ class InstanceRecord:
             owner, arn = schema.parse_instance_pk(read.text(schema.PK))
         except ValueError as exc:
             raise read.fail(schema.PK, str(exc)) from None
-        known = {schema.PK, schema.SK, "instance_arn", *_INSTANCE_FIELDS}
+        known = {schema.PK, schema.SK, schema.LIVE_ATTRIBUTE, "instance_arn", *_INSTANCE_FIELDS}
         return cls(
             owner=owner,
             instance_arn=arn,
@@ -220,6 +223,10 @@ class JobRecord:
     def running(self) -> bool:
         return self.ended_at is None
 
+    @property
+    def capped(self) -> bool:
+        return self.max_time_s is not None or self.max_cost_usd is not None
+
     def replace(self, **changes: Any) -> JobRecord:
         return dataclasses.replace(self, **changes)
 
@@ -227,6 +234,8 @@ class JobRecord:
         item: dict[str, Any] = {schema.PK: self.pk, schema.SK: self.sk, "command": list(self.command)}
         for name in _JOB_FIELDS:
             put(item, name, getattr(self, name))
+        if self.running and self.capped:  # the reaper enforces caps as a backstop: it must find this row
+            item[schema.LIVE_ATTRIBUTE] = schema.LIVE_VALUE
         return item
 
     @classmethod
