@@ -35,6 +35,13 @@ CIDR_PATTERN = r"^(\d{1,3}\.){3}\d{1,3}/\d{1,2}$"
 
 REAPER_MODES = ("enforce", "dry-run")
 
+# A volume's size is a cost no budget sees (the reaper meters instance hours); members may launch volumes up to
+# this size, gp3/gp2 only, at the IOPS and throughput gp3 includes for free. wb's own root volume is 100 GiB.
+DEFAULT_MAX_VOLUME_GIB = 500
+LAUNCH_VOLUME_TYPES = ("gp3", "gp2")
+GP3_BASELINE_IOPS = 3000
+GP3_BASELINE_THROUGHPUT_MIBPS = 125
+
 # Layer versions are numbered alike for every Python version and architecture; 27 is Powertools v3 as of
 # 2026 (docs.powertools.aws.dev, "Lambda Layer").
 POWERTOOLS_LAYER_VERSION = 27
@@ -60,6 +67,7 @@ class StackParameters:
     outputs_expiration_days: cdk.CfnParameter
     ssh_ingress_cidr: cdk.CfnParameter
     vpc_id: cdk.CfnParameter
+    max_volume_gib: cdk.CfnParameter
 
 
 def declare_parameters(scope: Construct) -> StackParameters:
@@ -130,4 +138,10 @@ def declare_parameters(scope: Construct) -> StackParameters:
             allowed_pattern=CIDR_PATTERN,
         ),
         vpc_id=cdk.CfnParameter(scope, "VpcId", type="AWS::EC2::VPC::Id", description="VPC of the wb security group."),
+        max_volume_gib=number(
+            "MaxVolumeGiB",
+            DEFAULT_MAX_VOLUME_GIB,
+            "Largest EBS volume (GiB) a member may launch; volumes must be gp3 or gp2 at baseline IOPS and throughput.",
+            8,
+        ),
     )

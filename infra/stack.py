@@ -54,6 +54,7 @@ class SupervisionStack(cdk.Stack):
             instance_role=instance.role,
             allowed_instance_types=parameters.allowed_instance_types.value_as_list,
             team_name=parameters.team_name.value_as_string,
+            max_volume_gib=parameters.max_volume_gib,
         ).policy
         admin = AdminPolicy(
             self,

@@ -14,6 +14,7 @@ from weatherballoon.lambdas import schema, tags
 from weatherballoon.lambdas.aws import make_client
 from weatherballoon.lambdas.dynamo_codec import to_wire
 from weatherballoon.lambdas.dynamo_store import DynamoStore
+from weatherballoon.lambdas.dynamo_table import table_request
 from weatherballoon.lambdas.records import InstanceRecord, InstanceState, JobRecord
 
 from tests.integration.lambdas.fault_proxy import FaultProxy, running
@@ -23,16 +24,8 @@ IMAGE = "ami-03cf127a"  # one of moto's bundled Amazon images
 
 
 def create_table(client: Any, name: str = TABLE) -> None:
-    """The key schema the CDK stack creates in production: pk/sk strings, TTL on expires_at."""
-    client.create_table(
-        TableName=name,
-        KeySchema=[{"AttributeName": schema.PK, "KeyType": "HASH"}, {"AttributeName": schema.SK, "KeyType": "RANGE"}],
-        AttributeDefinitions=[
-            {"AttributeName": schema.PK, "AttributeType": "S"},
-            {"AttributeName": schema.SK, "AttributeType": "S"},
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    """The table the CDK stack creates in production (`table_request`), TTL on expires_at."""
+    client.create_table(**table_request(name))
     client.update_time_to_live(
         TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": schema.TTL_ATTRIBUTE}
     )

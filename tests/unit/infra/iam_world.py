@@ -108,7 +108,10 @@ class World:
         instance_type: str = "g5.xlarge",
         role_arn: str | None = None,
         passed_to: str = "ec2.amazonaws.com",
+        volumes: Sequence[Mapping[str, str]] = ({"ec2:VolumeSize": "100", "ec2:VolumeType": "gp3"},),
     ) -> Decision:
+        """RunInstances as IAM authorizes it; each of `volumes` is one volume resource with its context keys
+        (wb's own launch: a 100 GiB gp3 root volume)."""
         tagged = {f"aws:RequestTag/{key}": value for key, value in launch_tags.items()}
         tagging = {**tagged, "aws:TagKeys": list(launch_tags)}
         ec2 = f"arn:aws:ec2:{REGION}:{ACCOUNT}"
@@ -118,7 +121,7 @@ class World:
                 f"{ec2}:instance/*",
                 caller.context(**tagging, **{"ec2:InstanceType": instance_type}),
             ),
-            Request("ec2:RunInstances", f"{ec2}:volume/*", caller.context(**tagging)),
+            *(Request("ec2:RunInstances", f"{ec2}:volume/*", caller.context(**tagging, **keys)) for keys in volumes),
             Request("ec2:RunInstances", f"{ec2}:network-interface/*", caller.context()),
             Request("ec2:RunInstances", f"{ec2}:subnet/subnet-0123", caller.context()),
             Request("ec2:RunInstances", f"{ec2}:security-group/sg-0123", caller.context()),

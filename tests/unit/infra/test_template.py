@@ -26,6 +26,7 @@ EXPECTED_PARAMETERS = {
     "OutputsExpirationDays",
     "SshIngressCidr",
     "VpcId",
+    "MaxVolumeGiB",
 }
 EXPECTED_OUTPUTS = {
     "TableName",
@@ -90,6 +91,17 @@ def test_table_is_on_demand_recoverable_encrypted_and_expires_rows(template: Tem
             "AttributeDefinitions": [
                 {"AttributeName": "pk", "AttributeType": "S"},
                 {"AttributeName": "sk", "AttributeType": "S"},
+                {"AttributeName": "live", "AttributeType": "S"},
+            ],
+            "GlobalSecondaryIndexes": [
+                {
+                    "IndexName": "live-rows",
+                    "KeySchema": [
+                        {"AttributeName": "live", "KeyType": "HASH"},
+                        {"AttributeName": "pk", "KeyType": "RANGE"},
+                    ],
+                    "Projection": {"ProjectionType": "KEYS_ONLY"},
+                }
             ],
             "BillingMode": "PAY_PER_REQUEST",
             "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
@@ -252,9 +264,11 @@ def test_member_and_admin_policies_are_managed_policies_attached_to_nobody(templ
 def test_every_wildcard_resource_in_identity_policies_is_a_describe_xray_or_metrics_action(
     template_json: dict[str, Any],
 ) -> None:
+    from weatherballoon.infra.team_policies import EC2_DESCRIBE_ACTIONS
+
     allowed_with_star = {
-        "ec2:DescribeInstances",
-        "ec2:Describe*",
+        *EC2_DESCRIBE_ACTIONS,
+        "ec2:DescribeTags",
         "xray:PutTraceSegments",
         "xray:PutTelemetryRecords",
         "cloudwatch:PutMetricData",

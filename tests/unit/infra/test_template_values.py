@@ -59,8 +59,6 @@ def test_every_rule_selects_something_in_the_template() -> None:
     assert unused == [
         "iam-role-path",
         "iam-role-session",
-        "ddb-index-name",
-        "ddb-index-key",
         "s3-lifecycle-id",
         "cfn-output-description",
     ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from weatherballoon.lambdas import clock, schema
+from weatherballoon.lambdas.accrual import usd_for
 from weatherballoon.lambdas.audit import AuditRecord
 from weatherballoon.lambdas.budgets import BudgetEntry
 from weatherballoon.lambdas.config import Mode, ReaperSettings
@@ -13,7 +14,6 @@ from weatherballoon.lambdas.errors import StoreError
 from weatherballoon.lambdas.in_memory_fleet import InMemoryFleet
 from weatherballoon.lambdas.in_memory_store import InMemoryStore
 from weatherballoon.lambdas.meter import MeterRecord, Price, PriceSource
-from weatherballoon.lambdas.accrual import usd_for
 from weatherballoon.lambdas.records import InstanceState, Market
 from weatherballoon.lambdas.schema import Scope
 
