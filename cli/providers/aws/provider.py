@@ -19,6 +19,7 @@ from .notices import say_on_stderr
 # acquire, listing, rows, userdata, instances, plane and ready are imported where they are used: a run on
 # the machine this project remembers (warm_cache) needs none of them, nor the table records they import.
 if TYPE_CHECKING:
+    from weatherballoon.lambdas.meter import MeterRecord
     from weatherballoon.lambdas.records import InstanceRecord
 
     from ...config.loader import LoadedConfig
@@ -202,6 +203,7 @@ class AwsProvider(Provider):
         found = describe(plane.ec2, owner=None if everyone else plane.me.user_id)
         wanted = [(item.owner, self._arn(item)) for item in found if item.owner]
         table = rows.get_rows(plane.store, wanted)
+        meters = rows.get_meters(plane.store, [arn for _, arn in wanted])
         live = [item for item in found if not item.gone and self._arn(item) in table]
         with ThreadPoolExecutor(max_workers=JOB_QUERY_THREADS) as pool:
             found_jobs = pool.map(lambda i: rows.running_jobs(plane.store, i.owner, self._arn(i)), live)
@@ -211,7 +213,12 @@ class AwsProvider(Provider):
             if item.gone and item.instance_id in mine:
                 keys.forget(item.instance_id)
                 warm_cache.forget(item.instance_id)
-        return [self._instance(item, table.get(self._arn(item)), jobs.get(item.instance_id, ())) for item in found]
+        return [
+            self._instance(
+                item, table.get(self._arn(item)), jobs.get(item.instance_id, ()), meters.get(self._arn(item))
+            )
+            for item in found
+        ]
 
     def resolve(self, instance_id: str) -> Instance:
         from . import rows
@@ -461,7 +468,13 @@ class AwsProvider(Provider):
     def _arn(self, item: Ec2Instance) -> str:
         return item.arn(self.plane.region, self.plane.me.account)
 
-    def _instance(self, item: Ec2Instance, row: InstanceRecord | None, jobs: tuple[str, ...] = ()) -> Instance:
+    def _instance(
+        self,
+        item: Ec2Instance,
+        row: InstanceRecord | None,
+        jobs: tuple[str, ...] = (),
+        meter: MeterRecord | None = None,
+    ) -> Instance:
         from . import listing
 
         self._seen[item.instance_id] = (item, row)
@@ -473,6 +486,7 @@ class AwsProvider(Provider):
             username=provisioner.os.username,
             now=self._now(),
             running_jobs=jobs,
+            meter=meter,
         )
 
     def _own_row(self, instance: Instance) -> InstanceRecord | None:
