@@ -138,10 +138,12 @@ def declare_parameters(scope: Construct) -> StackParameters:
             allowed_pattern=CIDR_PATTERN,
         ),
         vpc_id=cdk.CfnParameter(scope, "VpcId", type="AWS::EC2::VPC::Id", description="VPC of the wb security group."),
-        max_volume_gib=number(
+        # A digits-only String, not a Number: it lands in an IAM condition value, which must be a string, and
+        # moto turns Number parameters into ints where CloudFormation hands every parameter over as a string.
+        max_volume_gib=text(
             "MaxVolumeGiB",
-            DEFAULT_MAX_VOLUME_GIB,
             "Largest EBS volume (GiB) a member may launch; volumes must be gp3 or gp2 at baseline IOPS and throughput.",
-            8,
+            default=str(DEFAULT_MAX_VOLUME_GIB),
+            allowed_pattern=r"^([89]|[1-9][0-9]{1,4})$",
         ),
     )
