@@ -182,3 +182,25 @@ def test_reaper_publishes_metrics_only_in_its_namespace(world: World) -> None:
 
 def test_reaper_cannot_read_outputs(world: World) -> None:
     assert world.s3(world.reaper, REAPER, "s3:GetObject", outputs_key(ALICE.userid, ALICES.arn)) is IMPLICIT_DENY
+
+
+def test_every_ec2_call_boot_makes_is_granted_to_the_instance(world: World) -> None:
+    """remote/boot.py runs on the instance with the role's credentials; each EC2 call it makes is allowed."""
+    import ast
+    from pathlib import Path
+
+    import botocore.session
+
+    source = Path(__file__).parents[3] / "remote" / "boot.py"
+    ec2_model = botocore.session.get_session().get_service_model("ec2")
+    by_method = {botocore.xform_name(name): name for name in ec2_model.operation_names}
+    calls = {
+        by_method[node.func.attr]
+        for node in ast.walk(ast.parse(source.read_text(encoding="utf-8")))
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in by_method
+    }
+    assert calls == {"DescribeTags"}  # a new call here must be granted in infra/iam.py and proven
+    me = ALICES.as_caller(world.instance_role_arn)
+    for operation in calls:
+        granted = world.any_action(world.instance, me, f"ec2:{operation}", "*", **{"ec2:Region": REGION})
+        assert granted is ALLOW, operation
