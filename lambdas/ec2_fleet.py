@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from . import tags
+from . import schema, tags
 from .decision import InstanceFacts
 from .fleet import Fleet, SpotKey, failure
 from .lazy_client import LazyClient
@@ -19,12 +19,7 @@ PAGE_SIZE = 1000
 SPOT_PRODUCT = "Linux/UNIX"
 
 
-def partition_for(region: str) -> str:
-    if region.startswith("cn-"):
-        return "aws-cn"
-    if region.startswith("us-gov-"):
-        return "aws-us-gov"
-    return "aws"
+partition_for = schema.partition_of
 
 
 class Ec2Fleet(LazyClient, Fleet):

@@ -67,9 +67,19 @@ def _check_part(kind: str, value: str) -> str:
     return value
 
 
-def instance_arn(region: str, account: str, instance_id: str, partition: str = "aws") -> str:
-    """`arn:aws:ec2:<region>:<account>:instance/<id>`, the value `ec2:SourceInstanceARN` carries."""
-    return f"arn:{partition}:ec2:{region}:{account}:instance/{instance_id}"
+def partition_of(region: str) -> str:
+    """The AWS partition a region belongs to: `aws-cn` for China, `aws-us-gov` for GovCloud, else `aws`."""
+    if region.startswith("cn-"):
+        return "aws-cn"
+    if region.startswith("us-gov-"):
+        return "aws-us-gov"
+    return "aws"
+
+
+def instance_arn(region: str, account: str, instance_id: str, partition: str | None = None) -> str:
+    """`arn:<partition>:ec2:<region>:<account>:instance/<id>`, the value `ec2:SourceInstanceARN` carries (the
+    partition follows the region unless given)."""
+    return f"arn:{partition or partition_of(region)}:ec2:{region}:{account}:instance/{instance_id}"
 
 
 def parse_instance_arn(arn: str) -> tuple[str, str, str]:

@@ -38,6 +38,8 @@ class BootstrapRequest:
     reaper_mode: str | None = None
     ssh_cidr: str | None = None
     vpc_id: str | None = None
+    powertools_layer: int | None = None
+    max_volume_gib: int | None = None
 
     def flag_values(self) -> dict[str, tuple[str, str]]:
         """parameter name -> (value, flag) for each flag given."""
@@ -60,6 +62,8 @@ class BootstrapRequest:
         add(p.REAPER_MODE, self.reaper_mode, "--reaper-mode")
         add(p.SSH_CIDR, self.ssh_cidr, "--ssh-cidr")
         add(p.VPC_ID, self.vpc_id, "--vpc-id")
+        add(p.POWERTOOLS_LAYER, self.powertools_layer, "--powertools-layer")
+        add(p.MAX_VOLUME_GIB, self.max_volume_gib, "--max-volume-gib")
         return given
 
 
@@ -120,6 +124,33 @@ def reaper_schedule(period: str) -> str:
     return "rate(1 minute)" if minutes == 1 else f"rate({int(minutes)} minutes)"
 
 
+def reaper_bundle(template: dict[str, Any], region: str, layer_version: str) -> CodeBundle:
+    """The reaper's zip for `PowertoolsLayerVersion=layer_version`: 0 vendors Powertools into it; any other
+    version needs the public layer, which exists in every commercial region and in the regions the
+    template maps for China and GovCloud."""
+    from weatherballoon.lambdas.schema import partition_of
+
+    from .reaper_zip import MissingVendoredPackages
+
+    if str(layer_version) == "0":
+        try:
+            return build_bundle(vendor=True)
+        except MissingVendoredPackages as exc:
+            raise UsageError(
+                f"--powertools-layer 0 puts Powertools into the reaper's zip, but {', '.join(exc.names)} "
+                "is not installed here",
+                hint="pip install 'weatherballoon[lambda]', then run wb bootstrap again",
+            ) from None
+    mapped = template.get("Mappings", {}).get("PowertoolsLayerAccounts", {})
+    if partition_of(region) != "aws" and region not in mapped:
+        raise UsageError(
+            f"Powertools publishes no public Lambda layer in {region} (partition {partition_of(region)}; "
+            f"layers exist there only in {', '.join(sorted(mapped))})",
+            hint="bootstrap with --powertools-layer 0: the reaper's zip then carries Powertools itself",
+        )
+    return build_bundle()
+
+
 def prepare(aws: AwsSession, request: BootstrapRequest, *, template: dict[str, Any] | None = None) -> Deployment:
     from .template import shipped_template
 
@@ -144,9 +175,10 @@ def prepare(aws: AwsSession, request: BootstrapRequest, *, template: dict[str, A
             f"the shipped template lacks the parameters {', '.join(missing)}",
             hint="this wb and its template disagree: reinstall weatherballoon",
         )
-    bundle = build_bundle()
-    staging = Staging(aws.client("s3"), account=identity.account, region=region)
     requested = {name: specs[name].check(value, flag=flag) for name, (value, flag) in request.flag_values().items()}
+    layer = requested.get(p.POWERTOOLS_LAYER) or (existing.parameters if existing else {}).get(p.POWERTOOLS_LAYER)
+    bundle = reaper_bundle(template, region, layer or specs[p.POWERTOOLS_LAYER].default or "0")
+    staging = Staging(aws.client("s3"), account=identity.account, region=region)
     requested[p.CODE_BUCKET] = staging.bucket
     requested[p.CODE_KEY] = bundle.key
     notes: list[str] = []

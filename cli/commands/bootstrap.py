@@ -38,6 +38,13 @@ def _types(value: str | None) -> tuple[str, ...] | None:
 @click.option("--reaper-mode", type=click.Choice(["enforce", "dry-run"]), help="dry-run only logs what it would do.")
 @click.option("--ssh-cidr", metavar="CIDR", help="IPv4 range allowed to reach port 22 of wb instances.")
 @click.option("--vpc-id", metavar="VPC", help="VPC of wb's security group (default: the region's default VPC).")
+@click.option(
+    "--powertools-layer",
+    type=click.IntRange(min=0),
+    metavar="VERSION",
+    help="Version of the public Powertools layer; 0 puts Powertools into the reaper's zip instead.",
+)
+@click.option("--max-volume-gib", type=click.IntRange(min=8, max=99999), help="Largest EBS volume members may launch.")
 @click.option("--dry-run", is_flag=True, help="Show what would change (a change set), deploy nothing.")
 @click.option("--destroy", is_flag=True, help="Delete the stack; refused while wb instances exist.")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation (--destroy).")
@@ -57,6 +64,8 @@ def command(
     reaper_mode: str | None,
     ssh_cidr: str | None,
     vpc_id: str | None,
+    powertools_layer: int | None,
+    max_volume_gib: int | None,
     dry_run: bool,
     destroy: bool,
     yes: bool,
@@ -88,6 +97,8 @@ def command(
         reaper_mode=reaper_mode,
         ssh_cidr=ssh_cidr,
         vpc_id=vpc_id,
+        powertools_layer=powertools_layer,
+        max_volume_gib=max_volume_gib,
     )
     if destroy:
         if request != BootstrapRequest():

@@ -26,9 +26,19 @@ def test_every_bootstrap_flag_maps_to_a_template_parameter() -> None:
     request = BootstrapRequest(
         owner_budget=1, team_budget=2, team="t", allowed_types=("g5.xlarge",), admins=("arn:aws:iam::1:user/a",),
         lease_minutes=1, idle_minutes=1, max_hours=1, reaper_schedule="rate(1 minute)", reaper_mode="enforce",
-        ssh_cidr="10.0.0.0/8", vpc_id="vpc-1",
+        ssh_cidr="10.0.0.0/8", vpc_id="vpc-1", powertools_layer=0, max_volume_gib=200,
     )  # fmt: skip
     assert set(request.flag_values()) == set(p.SET_BY_BOOTSTRAP) - {p.CODE_BUCKET, p.CODE_KEY}
+
+
+def test_integer_flags_reach_their_string_parameters_as_digits() -> None:
+    specs = p.template_specs(load_shipped_template())
+    given = BootstrapRequest(powertools_layer=0, max_volume_gib=200).flag_values()
+    for name, expected in ((p.POWERTOOLS_LAYER, "0"), (p.MAX_VOLUME_GIB, "200")):
+        value, flag = given[name]
+        assert specs[name].check(value, flag=flag) == expected
+    with pytest.raises(UsageError, match="--max-volume-gib"):
+        specs[p.MAX_VOLUME_GIB].check("7", flag="--max-volume-gib")
 
 
 def test_shipped_constraints_reject_bad_flags() -> None:
