@@ -18,6 +18,10 @@ directory holding the same paths (a mirror, or the test fixture).
 
 Every region gets its explicit prices, and a fallback factor (the highest ratio of its prices to the base
 region's, rounded up to the cent) for a type it does not list, so a fallback overestimates.
+
+Without network access, `--estimate-missing FACTOR --from TABLE` adds every commercial region TABLE cannot
+price (botocore's endpoint data lists them) as base x FACTOR, marked under `estimated_regions`: that is how the
+shipped table covers every commercial region (docs/supervision.md, "Prices").
 """
 
 from __future__ import annotations
@@ -160,13 +164,59 @@ def build_table(
     }
 
 
+ESTIMATE_NOTE = (
+    "Regions listed here had no explicit prices when the table was built: they are priced as base_region x "
+    "the factor given, an upper bound chosen above the highest regional uplift of the measured regions. "
+    "Estimated, not AWS's price: refresh from the bulk API (python -m weatherballoon.lambdas.prices_refresh) "
+    "before relying on them for billing."
+)
+
+
+def commercial_regions() -> list[str]:
+    """Every region of the `aws` partition botocore's endpoint data knows for EC2."""
+    import botocore.session
+
+    return sorted(botocore.session.get_session().get_available_regions("ec2", partition_name="aws"))
+
+
+def add_estimated_regions(document: dict[str, Any], regions: Iterable[str], factor: float) -> dict[str, Any]:
+    """`document` with every region of `regions` it cannot price yet priced as base x `factor`, and listed
+    under `estimated_regions` so nobody mistakes the estimate for AWS's price."""
+    table: dict[str, Any] = json.loads(json.dumps(document))
+    estimated = dict(table.get("estimated_regions", {}))
+    for region in sorted(regions):
+        if region not in table["fallback_factors"]:
+            table["fallback_factors"][region] = factor
+            estimated[region] = factor
+    table["fallback_factors"] = dict(sorted(table["fallback_factors"].items()))
+    table["estimated_regions"] = dict(sorted(estimated.items()))
+    table["estimated_note"] = ESTIMATE_NOTE
+    return table
+
+
 def main(argv: Optional[List[str]] = None) -> int:  # noqa: UP006, UP045
     parser = argparse.ArgumentParser(prog="python -m weatherballoon.lambdas.prices_refresh", description=__doc__)
     parser.add_argument("--source", default=BULK_API, help="the bulk API host, or a directory laid out like it")
     parser.add_argument("--regions", help="comma-separated region codes (default: every commercial region)")
     parser.add_argument("--families", default=",".join(FAMILIES), help="comma-separated instance families")
     parser.add_argument("--output", required=True, help="where to write the table (e.g. lambdas/prices.json)")
+    parser.add_argument(
+        "--estimate-missing",
+        type=float,
+        metavar="FACTOR",
+        help="instead of downloading, add every commercial region the table at --from cannot price, as base x "
+        "FACTOR, marked estimated",
+    )
+    parser.add_argument("--from", dest="start", help="the table --estimate-missing starts from")
     args = parser.parse_args(argv)
+    if args.estimate_missing is not None:
+        if not args.start:
+            parser.error("--estimate-missing needs --from TABLE")
+        start = json.loads(Path(args.start).read_text(encoding="utf-8"))
+        table = add_estimated_regions(start, commercial_regions(), args.estimate_missing)
+        Path(args.output).write_text(json.dumps(table, indent=1) + "\n", encoding="utf-8")
+        print(f"wrote {args.output}: {len(table['estimated_regions'])} estimated regions", file=sys.stderr)
+        return 0
     regions = [r.strip() for r in args.regions.split(",") if r.strip()] if args.regions else None
     table = build_table(Source(args.source), regions=regions, families=args.families.split(","))
     Path(args.output).write_text(json.dumps(table, indent=1, sort_keys=False) + "\n", encoding="utf-8")

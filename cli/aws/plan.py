@@ -124,6 +124,21 @@ def reaper_schedule(period: str) -> str:
     return "rate(1 minute)" if minutes == 1 else f"rate({int(minutes)} minutes)"
 
 
+def check_region_is_priced(region: str) -> None:
+    """The reaper charges every machine from the shipped price table: a region the table cannot price would
+    be charged a fallback, so bootstrap refuses it up front."""
+    from weatherballoon.lambdas.prices import load_prices
+
+    table = load_prices()
+    if region not in table.known_regions:
+        raise UsageError(
+            f"wb's price table (of {table.as_of}) has no prices for {region}, so the reaper could not meter "
+            "machines there",
+            hint="rebuild it with: python -m weatherballoon.lambdas.prices_refresh --regions "
+            f"{region} --output lambdas/prices.json (docs/supervision.md, Prices), or choose a priced region",
+        )
+
+
 def reaper_bundle(template: dict[str, Any], region: str, layer_version: str) -> CodeBundle:
     """The reaper's zip for `PowertoolsLayerVersion=layer_version`: 0 vendors Powertools into it; any other
     version needs the public layer, which exists in every commercial region and in the regions the
@@ -167,6 +182,7 @@ def prepare(aws: AwsSession, request: BootstrapRequest, *, template: dict[str, A
     leftover = found if found is not None and found.status == "REVIEW_IN_PROGRESS" else None
     existing = None if leftover is not None else found
 
+    check_region_is_priced(region)
     template = template if template is not None else shipped_template()
     specs = p.template_specs(template)
     missing = [name for name in p.SET_BY_BOOTSTRAP if name not in specs]

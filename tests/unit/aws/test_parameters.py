@@ -102,3 +102,12 @@ def test_reaper_period(period: str, schedule: str) -> None:
 def test_reaper_period_must_be_whole_minutes(period: str) -> None:
     with pytest.raises(UsageError, match="--reaper-period"):
         reaper_schedule(period)
+
+
+def test_bootstrap_refuses_a_region_it_cannot_price() -> None:
+    from weatherballoon.cli.aws.plan import check_region_is_priced
+
+    check_region_is_priced("eu-central-2")  # estimated, but priced
+    with pytest.raises(UsageError, match="no prices for us-gov-west-1") as info:
+        check_region_is_priced("us-gov-west-1")
+    assert "prices_refresh --regions us-gov-west-1" in (info.value.hint or "")

@@ -55,8 +55,24 @@ def test_unknown_type_names_close_matches() -> None:
 
 
 def test_unknown_region_is_an_error() -> None:
-    with pytest.raises(UnknownRegionError, match="sa-east-1"):
-        load_prices().on_demand("sa-east-1", "g5.xlarge")
+    with pytest.raises(UnknownRegionError, match="xx-nowhere-1"):
+        load_prices().on_demand("xx-nowhere-1", "g5.xlarge")
+
+
+def test_every_commercial_region_is_priced_and_estimates_say_so() -> None:
+    import botocore.session
+
+    commercial = botocore.session.get_session().get_available_regions("ec2", partition_name="aws")
+    table, document = load_prices(), json.loads(PRICES_PATH.read_text())
+    assert set(commercial) <= set(table.known_regions)
+    estimated = document["estimated_regions"]
+    for region in commercial:
+        usd, is_estimate = table.lookup(region, "g5.xlarge")
+        assert usd >= 1.006, region  # never below the base region's price
+        if region in estimated:
+            assert is_estimate and meter_price(table, region, "g5.xlarge", False).source is PriceSource.ESTIMATE
+    assert not set(estimated) & set(document["regions"])  # a region with AWS's prices is never called estimated
+    assert "Estimated, not AWS's price" in document["estimated_note"]
 
 
 def test_a_custom_table_loads_and_is_validated(tmp_path: Path) -> None:
