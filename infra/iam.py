@@ -11,6 +11,7 @@ from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
+from weatherballoon.infra.extra_bucket import ExtraOutputBucket
 from weatherballoon.lambdas import schema, tags
 
 # Row keys come from lambdas' schema: an instance's row and its job rows share pk
@@ -122,7 +123,15 @@ class ReaperRole(Construct):
 class InstanceRole(Construct):
     """The role and instance profile of every wb instance: its own rows, its own output prefix, nothing else."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, table: dynamodb.ITable, bucket: s3.IBucket) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        table: dynamodb.ITable,
+        bucket: s3.IBucket,
+        extra_bucket: ExtraOutputBucket,
+    ) -> None:
         super().__init__(scope, construct_id)
         self.role = iam.Role(
             self,
@@ -145,7 +154,7 @@ class InstanceRole(Construct):
             iam.PolicyStatement(
                 sid="OwnInstanceOutputs",
                 actions=INSTANCE_OBJECT_ACTIONS,
-                resources=[bucket.arn_for_objects(INSTANCE_OUTPUTS)],
+                resources=[bucket.arn_for_objects(INSTANCE_OUTPUTS), extra_bucket.objects(INSTANCE_OUTPUTS)],
             )
         )
         self.role.add_to_principal_policy(
@@ -163,7 +172,10 @@ class InstanceRole(Construct):
                 sid="OwnerSegmentIsOneSegment",
                 effect=iam.Effect.DENY,
                 actions=INSTANCE_OBJECT_ACTIONS,
-                resources=[bucket.arn_for_objects(INSTANCE_OUTPUTS_DEEPER)],
+                resources=[
+                    bucket.arn_for_objects(INSTANCE_OUTPUTS_DEEPER),
+                    extra_bucket.objects(INSTANCE_OUTPUTS_DEEPER),
+                ],
             )
         )
         cdk.Validations.of(self.role).acknowledge(
@@ -176,5 +188,9 @@ class InstanceRole(Construct):
                 id="AwsSolutions-IAM5[Resource::<OutputsBucket.Arn>/*/<ec2:SourceInstanceARN>/*]",
                 reason="The path names the calling instance's own ARN (policy variable); the owner segment is "
                 "limited to one path segment by an explicit Deny. See docs/iam.md.",
+            ),
+            cdk.Acknowledgment(
+                id=f"AwsSolutions-IAM5[{extra_bucket.nag_finding(INSTANCE_OUTPUTS)}]",
+                reason="The same layout in the admin-named ExtraOutputBucket (granted only when it is named).",
             ),
         )

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 
 import aws_cdk as cdk
 from constructs import Construct
+from weatherballoon.infra.extra_bucket import PARAMETER as EXTRA_BUCKET_PARAMETER
+from weatherballoon.infra.extra_bucket import S3_BUCKET_NAME
 
 DEFAULT_ALLOWED_INSTANCE_TYPES = (
     "g4dn.xlarge",
@@ -68,6 +70,7 @@ class StackParameters:
     ssh_ingress_cidr: cdk.CfnParameter
     vpc_id: cdk.CfnParameter
     max_volume_gib: cdk.CfnParameter
+    extra_output_bucket: cdk.CfnParameter
 
 
 def declare_parameters(scope: Construct) -> StackParameters:
@@ -145,5 +148,11 @@ def declare_parameters(scope: Construct) -> StackParameters:
             "Largest EBS volume (GiB) a member may launch; volumes must be gp3 or gp2 at baseline IOPS and throughput.",
             default=str(DEFAULT_MAX_VOLUME_GIB),
             allowed_pattern=r"^([89]|[1-9][0-9]{1,4})$",
+        ),
+        extra_output_bucket=text(
+            EXTRA_BUCKET_PARAMETER,
+            "A bucket of the team's own that agents may also push outputs to (sync.dirStorage); empty: none.",
+            default="",
+            allowed_pattern=S3_BUCKET_NAME,
         ),
     )

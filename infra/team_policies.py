@@ -12,6 +12,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
+from weatherballoon.infra.extra_bucket import ExtraOutputBucket
 from weatherballoon.infra.iam import MANAGED_TAG_IS_TRUE, instance_arns, leading_keys_only
 from weatherballoon.infra.parameters import GP3_BASELINE_IOPS, GP3_BASELINE_THROUGHPUT_MIBPS, LAUNCH_VOLUME_TYPES
 from weatherballoon.lambdas import schema, tags
@@ -112,6 +113,7 @@ class MemberPolicy(Construct):
         allowed_instance_types: list[str],
         team_name: str,
         max_volume_gib: cdk.CfnParameter,
+        extra_bucket: ExtraOutputBucket,
     ) -> None:
         super().__init__(scope, construct_id)
         stack = cdk.Stack.of(self)
@@ -182,12 +184,14 @@ class MemberPolicy(Construct):
                 conditions=leading_keys_only(ROWS_OF_CALLER),
             ),
             iam.PolicyStatement(
-                sid="OwnOutputs", actions=OWN_OBJECT_ACTIONS, resources=[bucket.arn_for_objects(f"{CALLER}/*")]
+                sid="OwnOutputs",
+                actions=OWN_OBJECT_ACTIONS,
+                resources=[bucket.arn_for_objects(f"{CALLER}/*"), extra_bucket.objects(f"{CALLER}/*")],
             ),
             iam.PolicyStatement(
                 sid="ListOwnOutputs",
                 actions=["s3:ListBucket"],
-                resources=[bucket.bucket_arn],
+                resources=[bucket.bucket_arn, extra_bucket.bucket_arn()],
                 conditions={"StringLike": {"s3:prefix": [f"{CALLER}/*"]}},
             ),
             iam.PolicyStatement(
@@ -218,6 +222,8 @@ class MemberPolicy(Construct):
                 "Resource::arn:<AWS::Partition>:ec2:<AWS::Region>::image/*": referenced,
                 "Resource::<OutputsBucket.Arn>/<aws:userid>/*": "Only keys under the caller's own prefix: the "
                 "first path segment is the caller's aws:userid, which never contains '/'.",
+                extra_bucket.nag_finding(f"{CALLER}/*"): "The same prefix in the admin-named ExtraOutputBucket "
+                "(granted only when it is named).",
                 "Resource::arn:<AWS::Partition>:cloudformation:<AWS::Region>:<AWS::AccountId>:stack/"
                 "<AWS::StackName>/*": STACK_ARN_REASON,
             },

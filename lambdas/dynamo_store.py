@@ -351,6 +351,14 @@ class DynamoStore(DynamoTable, SupervisionStore):
         ):
             raise RowNotFoundError(job.pk, job.sk)
 
+    def record_push(self, owner: str, arn: str, job_id: str, at: float, error: str | None) -> bool:
+        if error is None:
+            expression, vals = "SET pushed_at = :at REMOVE push_error", values(at=at)
+        else:
+            expression, vals = "SET pushed_at = :at, push_error = :error", values(at=at, error=error)
+        pk, sk = schema.instance_pk(owner, arn), schema.job_sk(job_id)
+        return self._update(pk, sk, expression, "attribute_exists(pk)", ExpressionAttributeValues=vals)
+
     def get_jobs(self, owner: str, arn: str) -> list[JobRecord]:
         items = self._query(schema.instance_pk(owner, arn), schema.JOB_PREFIX)
         return sorted((JobRecord.from_item(i) for i in items), key=lambda j: j.started_at)

@@ -253,6 +253,14 @@ class InMemoryStore(SupervisionStore):
                 },
             )
 
+    def record_push(self, owner: str, arn: str, job_id: str, at: float, error: str | None) -> bool:
+        with self._lock:
+            pk, sk = schema.instance_pk(owner, arn), schema.job_sk(job_id)
+            if (pk, sk) not in self.items:
+                return False
+            self._update(pk, sk, {"pushed_at": at, "push_error": error})
+            return True
+
     def get_jobs(self, owner: str, arn: str) -> list[JobRecord]:
         pk = schema.instance_pk(owner, arn)
         with self._lock:

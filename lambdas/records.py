@@ -183,6 +183,8 @@ _JOB_FIELDS = [
     "max_cost_usd",
     "stop_reason",
     "expires_at",
+    "pushed_at",
+    "push_error",
 ]
 
 
@@ -202,6 +204,8 @@ class JobRecord:
     max_cost_usd: float | None = None
     stop_reason: str | None = None
     expires_at: int | None = None
+    pushed_at: float | None = None  # when the agent last pushed the job's outputs to S3 (aws)
+    push_error: str | None = None  # why that push failed; None when it went through
 
     def __post_init__(self) -> None:
         schema.instance_pk(self.owner, self.instance_arn)
@@ -259,4 +263,6 @@ class JobRecord:
             max_cost_usd=read.opt_num("max_cost_usd"),
             stop_reason=read.opt_text("stop_reason"),
             expires_at=read.opt_int("expires_at"),
+            pushed_at=read.opt_num("pushed_at"),
+            push_error=read.opt_text("push_error"),
         )

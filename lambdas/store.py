@@ -222,6 +222,11 @@ class SupervisionStore(ABC):
     @abstractmethod
     def get_jobs(self, owner: str, arn: str) -> list[JobRecord]: ...
 
+    @abstractmethod
+    def record_push(self, owner: str, arn: str, job_id: str, at: float, error: str | None) -> bool:
+        """The agent's last push of the job's outputs: when, and why it failed (None: it went through).
+        False when the job has no row."""
+
     # --- admins ------------------------------------------------------------------------------------
 
     @abstractmethod

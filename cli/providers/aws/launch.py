@@ -139,6 +139,7 @@ def launch(
         image = images.configured_image(ec2, request.ami, request.config_path)
     else:
         image = images.latest_dlami(ec2, kind.architectures, region)
+    plane.check_root_volume(max(request.root_volume_gb, image.root_snapshot_gb))
     where = network.placement(ec2, request.group, configured=request.group_configured)
     zones = [zone for zone in catalog.zones_offering(ec2, request.instance_type) if zone in where.subnets]
     prices = spot_prices(ec2, request.instance_type) if request.spot else {}

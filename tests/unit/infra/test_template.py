@@ -27,6 +27,7 @@ EXPECTED_PARAMETERS = {
     "SshIngressCidr",
     "VpcId",
     "MaxVolumeGiB",
+    "ExtraOutputBucket",
 }
 EXPECTED_OUTPUTS = {
     "TableName",
@@ -42,6 +43,8 @@ EXPECTED_OUTPUTS = {
     "DefaultLeaseMinutes",
     "DefaultIdleMinutes",
     "InstanceMaxHours",
+    "GrantedExtraBucket",
+    "MaxLaunchVolumeGiB",
     "WbVersion",
 }
 

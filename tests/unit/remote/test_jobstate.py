@@ -54,7 +54,7 @@ def test_summary_has_exactly_the_contract_fields() -> None:
     assert tuple(summary) == jobstate.SUMMARY_FIELDS
     assert summary == {
         "id": "j", "command": ["true"], "cwd": "/w", "state": "exited", "exit_code": 0, "signal": None,
-        "stop_reason": None, "started_at": 10.0, "ended_at": 11.0, "pid": 42,
+        "stop_reason": None, "started_at": 10.0, "ended_at": 11.0, "pid": 42, "push": None,
     }
 
 
