@@ -12,6 +12,7 @@ Runs on python3 >= 3.8 with boto3 (aws instances only).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import queue
 import stat
@@ -182,10 +183,8 @@ class PushWorker:
                 result = PushResult(job.job_id)
                 result.errors.append(f"{type(exc).__name__}: {exc}"[:300])
             if self.on_result is not None:
-                try:
+                with contextlib.suppress(Exception):  # a note that cannot be written must not lose the result
                     self.on_result(result)
-                except Exception:  # a note that cannot be written must not lose the result
-                    pass
             self._results.put(result)
             with self._done:
                 self._pending -= 1

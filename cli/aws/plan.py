@@ -40,6 +40,7 @@ class BootstrapRequest:
     vpc_id: str | None = None
     powertools_layer: int | None = None
     max_volume_gib: int | None = None
+    extra_output_bucket: str | None = None  # "" takes the grant away
 
     def flag_values(self) -> dict[str, tuple[str, str]]:
         """parameter name -> (value, flag) for each flag given."""
@@ -64,6 +65,7 @@ class BootstrapRequest:
         add(p.VPC_ID, self.vpc_id, "--vpc-id")
         add(p.POWERTOOLS_LAYER, self.powertools_layer, "--powertools-layer")
         add(p.MAX_VOLUME_GIB, self.max_volume_gib, "--max-volume-gib")
+        add(p.EXTRA_BUCKET, self.extra_output_bucket, "--extra-output-bucket")
         return given
 
 

@@ -125,10 +125,9 @@ class ControlPlane:
         Only a bucket the stack grants: its own, or the one bootstrap named with --extra-output-bucket
         (output GrantedExtraBucket). Any other would leave every push failing on AccessDenied.
         """
-        own = self.stack.output("BucketName")
         storage = self.config.sync.dir_storage
         if not storage:
-            return own
+            return self.stack.output("BucketName")
         where = str(self.loaded.path) if self.loaded.path else None
         name = storage.removeprefix("s3://").rstrip("/")
         if "/" in name:
@@ -139,7 +138,7 @@ class ControlPlane:
                 key="sync.dirStorage",
                 hint="give a bucket name only, or remove the key to use the stack's bucket",
             )
-        granted = {own, self.stack.outputs.get("GrantedExtraBucket", "")} - {""}
+        granted = {self.stack.output("BucketName"), self.stack.outputs.get("GrantedExtraBucket", "")} - {""}
         if name not in granted:
             raise ConfigError(
                 f"bucket {name!r} is not one the supervision stack grants: instances could not push outputs "

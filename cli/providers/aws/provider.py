@@ -45,6 +45,7 @@ class AwsProvider(Provider):
     # The agent's commands need only the stdlib; its daemon needs boto3: None is the boot venv's python.
     agent_python: ClassVar[str] = "python3"
     daemon_python: ClassVar[str | None] = None
+    stores_outputs: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -462,6 +463,25 @@ class AwsProvider(Provider):
         arn = instance_arn(plane.region, plane.me.account, record.instance_id)
         prefix = storage.job_prefix(plane.me.user_id, arn, record.id)
         return storage.pull(plane.s3, plane.bucket, prefix, globs, destination)
+
+    def stored_upload_failure(self, record: JobRecord) -> str | None:
+        from weatherballoon.lambdas.schema import instance_arn
+
+        from ...errors import WbError
+        from . import rows, storage
+
+        plane = self.plane
+        try:
+            arn = instance_arn(plane.region, plane.me.account, record.instance_id)
+            with rows.table_errors("read job rows"):
+                jobs = plane.store.get_jobs(plane.me.user_id, arn)
+            row = next((job for job in jobs if job.job_id == record.id), None)
+            if row is None or row.push_error is None:
+                return None
+            where = f"s3://{plane.bucket}/{storage.job_prefix(plane.me.user_id, arn, record.id)}"
+        except (WbError, ValueError):
+            return None
+        return f"not uploaded to {where}: {row.push_error}"
 
     # --- helpers ---------------------------------------------------------------------------------------
 

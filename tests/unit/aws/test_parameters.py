@@ -27,6 +27,7 @@ def test_every_bootstrap_flag_maps_to_a_template_parameter() -> None:
         owner_budget=1, team_budget=2, team="t", allowed_types=("g5.xlarge",), admins=("arn:aws:iam::1:user/a",),
         lease_minutes=1, idle_minutes=1, max_hours=1, reaper_schedule="rate(1 minute)", reaper_mode="enforce",
         ssh_cidr="10.0.0.0/8", vpc_id="vpc-1", powertools_layer=0, max_volume_gib=200,
+        extra_output_bucket="team-results",
     )  # fmt: skip
     assert set(request.flag_values()) == set(p.SET_BY_BOOTSTRAP) - {p.CODE_BUCKET, p.CODE_KEY}
 
@@ -39,6 +40,18 @@ def test_integer_flags_reach_their_string_parameters_as_digits() -> None:
         assert specs[name].check(value, flag=flag) == expected
     with pytest.raises(UsageError, match="--max-volume-gib"):
         specs[p.MAX_VOLUME_GIB].check("7", flag="--max-volume-gib")
+
+
+def test_the_extra_output_bucket_is_a_bucket_name_or_empty() -> None:
+    spec = p.template_specs(load_shipped_template())[p.EXTRA_BUCKET]
+    assert spec.default == ""
+    for good in ("", "team-results", "a.b-c1"):
+        assert spec.check(good, flag="--extra-output-bucket") == good
+    for bad in ("s3://team", "Team", "team/prefix", "-team", "ab"):
+        with pytest.raises(UsageError, match="--extra-output-bucket"):
+            spec.check(bad, flag="--extra-output-bucket")
+    given = BootstrapRequest(extra_output_bucket="").flag_values()
+    assert given[p.EXTRA_BUCKET] == ("", "--extra-output-bucket")  # given empty: the grant is taken away
 
 
 def test_shipped_constraints_reject_bad_flags() -> None:

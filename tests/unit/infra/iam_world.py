@@ -159,15 +159,26 @@ class World:
     # --- S3 ----------------------------------------------------------------------------------------------
 
     def s3(
-        self, policies: Sequence[PolicyDocument], caller: Caller, action: str, key: str, *, tls: bool = True
+        self,
+        policies: Sequence[PolicyDocument],
+        caller: Caller,
+        action: str,
+        key: str,
+        *,
+        tls: bool = True,
+        bucket: str | None = None,
     ) -> Decision:
+        """An object request in the stack's bucket, or in `bucket` (another one: no bucket policy of ours)."""
         context = caller.context(**{"aws:SecureTransport": "true" if tls else "false"})
-        request = Request(action, f"arn:aws:s3:::{self.bucket}/{key}", context)
-        return authorize(policies, [request], self.bucket_policies)
+        request = Request(action, f"arn:aws:s3:::{bucket or self.bucket}/{key}", context)
+        return authorize(policies, [request], self.bucket_policies if bucket is None else [])
 
-    def list_prefix(self, policies: Sequence[PolicyDocument], caller: Caller, prefix: str) -> Decision:
-        request = Request("s3:ListBucket", f"arn:aws:s3:::{self.bucket}", caller.context(**{"s3:prefix": prefix}))
-        return authorize(policies, [request], self.bucket_policies)
+    def list_prefix(
+        self, policies: Sequence[PolicyDocument], caller: Caller, prefix: str, *, bucket: str | None = None
+    ) -> Decision:
+        context = caller.context(**{"s3:prefix": prefix})
+        request = Request("s3:ListBucket", f"arn:aws:s3:::{bucket or self.bucket}", context)
+        return authorize(policies, [request], self.bucket_policies if bucket is None else [])
 
     def any_action(
         self, policies: Sequence[PolicyDocument], caller: Caller, action: str, resource: str, **context: Any

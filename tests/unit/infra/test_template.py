@@ -192,7 +192,15 @@ def test_reaper_takes_the_public_powertools_layer_unless_told_not_to(template_js
     layers = template_json["Resources"]["ReaperFunction"]["Properties"]["Layers"]
     condition, when_used, when_not = layers["Fn::If"]
     assert when_not == {"Ref": "AWS::NoValue"}
-    assert "AWSLambdaPowertoolsPythonV3-python313-arm64:${PowertoolsLayerVersion}" in when_used[0]["Fn::Sub"]
+    arn, names = when_used[0]["Fn::Sub"]
+    assert arn == (
+        "arn:${AWS::Partition}:lambda:${AWS::Region}:${LayerAccount}:layer:"
+        "AWSLambdaPowertoolsPythonV3-python313-arm64:${PowertoolsLayerVersion}"
+    )
+    # The layer's account: AWS's public one in the commercial partition, else the mapping's (China, GovCloud).
+    account = names["LayerAccount"]["Fn::If"]
+    assert account[0] == "CommercialPartition" and account[1] == "017000801446"
+    assert account[2]["Fn::FindInMap"][0] == "PowertoolsLayerAccounts"
     assert template_json["Conditions"][condition] == {
         "Fn::Not": [{"Fn::Equals": [{"Ref": "PowertoolsLayerVersion"}, "0"]}]
     }
