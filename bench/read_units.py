@@ -13,7 +13,8 @@ documented rules:
   one unit per 4 KB strongly consistent, half a unit eventually consistent.
 
 `ReadUnits.attach(client)` meters every call the client makes. `scan_units(client, table)` is what one full
-Scan of the table costs (the reaper's read before issue 8), computed from the items as a Scan evaluates them.
+Scan of the table costs (the reaper's read before issue 8), computed from the items as a Scan evaluates them;
+`scan_units_of(sizes)` the same from the items' sizes, for a table too big to Scan in moto.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from __future__ import annotations
 import math
 import threading
 from collections import Counter
+from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
@@ -107,16 +109,20 @@ class ReadUnits:
 def scan_units(client: Any, table: str, page_bytes: int = 1024 * 1024) -> tuple[float, int, int]:
     """(read units, pages, items) of one eventually consistent Scan of the whole table: every item is
     evaluated, a page stops at 1 MB of evaluated data."""
+    pages = client.get_paginator("scan").paginate(TableName=table)
+    return scan_units_of((item_size(item) for page in pages for item in page["Items"]), page_bytes)
+
+
+def scan_units_of(sizes: Iterable[int], page_bytes: int = 1024 * 1024) -> tuple[float, int, int]:
+    """The same, from the sizes of the items in the order a Scan meets them (no Scan needed)."""
     total, pages, items, page = 0.0, 0, 0, 0
-    for response in client.get_paginator("scan").paginate(TableName=table):
-        for item in response["Items"]:
-            size = item_size(item)
-            if page and page + size > page_bytes:
-                total += units(page, False)
-                pages += 1
-                page = 0
-            page += size
-            items += 1
+    for size in sizes:
+        if page and page + size > page_bytes:
+            total += units(page, False)
+            pages += 1
+            page = 0
+        page += size
+        items += 1
     if page:
         total += units(page, False)
         pages += 1
