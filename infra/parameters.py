@@ -9,9 +9,9 @@ from dataclasses import dataclass
 
 import aws_cdk as cdk
 from constructs import Construct
-from weatherballoon.lambdas import limits
 from weatherballoon.infra.extra_bucket import PARAMETER as EXTRA_BUCKET_PARAMETER
 from weatherballoon.infra.extra_bucket import S3_BUCKET_NAME
+from weatherballoon.lambdas import limits
 
 DEFAULT_ALLOWED_INSTANCE_TYPES = (
     "g4dn.xlarge",

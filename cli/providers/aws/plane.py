@@ -145,7 +145,7 @@ class ControlPlane:
 
     def check_root_volume(self, gib: int) -> None:
         """Refuse a root volume above the stack's MaxVolumeGiB before EC2 answers UnauthorizedOperation."""
-        cap = _stack_number(self.stack, "MaxLaunchVolumeGiB")
+        cap = self.stack.number_output("MaxLaunchVolumeGiB")
         if cap is not None and gib > cap:
             raise ConfigError(
                 f"a {gib} GiB root volume is above this stack's limit of {cap:g} GiB",
