@@ -45,8 +45,8 @@ BUDGET_WRITE_ACTIONS = [
 # wb never stops or starts a machine: a start would reset EC2's LaunchTime, and a stopped machine bills its
 # volumes. Ending one's own machine and pushing a key to it is all a member does.
 OWN_INSTANCE_ACTIONS = ["ec2:TerminateInstances", "ec2-instance-connect:SendSSHPublicKey"]
-# Exactly the describe calls wb makes (cli/providers/aws/permissions.py), plus route tables for the subnet
-# check. Not ec2:Describe*: that includes DescribeInstanceAttribute, which returns any instance's user-data.
+# Exactly the describe calls wb makes (cli/providers/aws/permissions.py), among them route tables and VPCs
+# for the subnet and reachability checks before a launch. Not ec2:Describe*: that includes DescribeInstanceAttribute, which returns any instance's user-data.
 EC2_DESCRIBE_ACTIONS = [
     "ec2:DescribeAvailabilityZones",
     "ec2:DescribeImages",
@@ -57,6 +57,7 @@ EC2_DESCRIBE_ACTIONS = [
     "ec2:DescribeSecurityGroups",
     "ec2:DescribeSpotPriceHistory",
     "ec2:DescribeSubnets",
+    "ec2:DescribeVpcs",
 ]
 OWN_OBJECT_ACTIONS = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"]
 # Resources a launch creates next to the instance. They need no conditions of their own: RunInstances must

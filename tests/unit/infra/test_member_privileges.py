@@ -191,7 +191,7 @@ def test_member_describes_exactly_what_wb_calls(world: World) -> None:
     }
     declared = {a for a in MEMBER_ACTIONS if a.startswith("ec2:Describe")}
     assert "ec2:Describe*" not in granted
-    assert granted == declared | {"ec2:DescribeRouteTables"}  # route tables: the custom-VPC subnet check
+    assert granted == declared
 
 
 def test_member_write_naming_no_partition_key_is_denied(world: World) -> None:
