@@ -6,8 +6,10 @@ Neither fix changes what moto answers; each removes a cost real AWS does not hav
 
 1. TransactWriteItems keeps a rollback copy of a table by deep-copying it once per *item* of the
    transaction, before it writes anything, so all copies are identical. A 98-item transaction on a
-   1,000-row table took about 13 s. Here, while a transaction runs, a repeated deep copy of the same table
-   returns the first copy; one O(table) copy per call remains.
+   1,000-row table took about 13 s, and beside 100,000 closed rows every transaction copied them all (the
+   server grew past 11 GB). Here the rollback copy holds only the items the transaction names: each one's
+   state before the call is kept, and put back if the transaction is cancelled. Same answers, same
+   all-or-nothing effect, O(transaction) instead of O(table).
 2. An instance's tags are found by scanning every tag of every resource with a regular expression
    (`describe_tags(filters={"resource-id": [id]})`), once per instance when filtering or rendering
    DescribeInstances: 3,000 instances took 57 s to describe, 1,000 took 5 s. Here a lookup for one exact
@@ -23,26 +25,44 @@ from types import SimpleNamespace
 from typing import Any
 
 
-def snapshot_tables_once() -> None:
+def rollback_per_item() -> None:
     import moto.dynamodb.models as models
 
     original = models.DynamoDBBackend.transact_write_items
     lock = threading.Lock()  # one transaction at a time while the module's `copy` is swapped
 
-    def transact_write_items(self: Any, transact_items: Any) -> Any:
-        snapshots: dict[int, Any] = {}
+    def key_of(backend: Any, op_type: str, op: dict[str, Any]) -> dict[str, Any]:
+        if op_type != "Put":
+            return dict(op["Key"])
+        table = backend.get_table(op["TableName"])
+        names = [table.hash_key_attr] + ([table.range_key_attr] if table.range_key_attr else [])
+        return {name: op["Item"][name] for name in names}
 
-        def deepcopy(obj: Any, memo: Any = None) -> Any:
-            if isinstance(obj, models.Table):
-                if id(obj) not in snapshots:
-                    snapshots[id(obj)] = copy.deepcopy(obj, memo)
-                return snapshots[id(obj)]
-            return copy.deepcopy(obj, memo)
+    def transact_write_items(self: Any, transact_items: Any) -> Any:
+        before: list[tuple[str, dict[str, Any], Any]] = []  # (table, key, the item's attributes or None)
+        for entry in transact_items:
+            op_type, op = next(iter(entry.items()))
+            if op_type not in {"Put", "Update", "Delete"} or op.get("TableName") not in self.tables:
+                continue
+            key = key_of(self, op_type, op)
+            current = self.get_item(op["TableName"], key)
+            before.append((op["TableName"], key, None if current is None else current.to_json()["Attributes"]))
+
+        def no_table_copy(obj: Any, memo: Any = None) -> Any:
+            return obj if isinstance(obj, models.Table) else copy.deepcopy(obj, memo)
 
         with lock:
-            models.copy = SimpleNamespace(deepcopy=deepcopy)  # type: ignore[assignment]
+            models.copy = SimpleNamespace(deepcopy=no_table_copy)  # type: ignore[assignment]
             try:
                 return original(self, transact_items)
+            except Exception:
+                for table_name, key, attributes in reversed(before):
+                    if attributes is None:
+                        if self.get_item(table_name, key) is not None:
+                            self.delete_item(table_name, key)
+                    else:
+                        self.put_item(table_name, copy.deepcopy(attributes))
+                raise
             finally:
                 models.copy = copy
 
@@ -68,7 +88,7 @@ def direct_tag_lookup() -> None:
 
 
 if __name__ == "__main__":
-    snapshot_tables_once()
+    rollback_per_item()
     direct_tag_lookup()
     from moto.server import main
 

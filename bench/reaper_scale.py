@@ -3,6 +3,9 @@ wb instances. Prints a markdown table (recorded in docs/supervision.md, "Reaper 
 
     python bench/reaper_scale.py                    # 1,000 and 10,000 instances
     python bench/reaper_scale.py --sizes 2000       # any sizes
+    python bench/reaper_scale.py --read-units 10000 100000
+                                                    # read units of one run: 10,000 live instances beside
+                                                    # 100,000 closed rows, against a Scan of the same table
 
 Per size, three runs over the same seeded world, all with the production wiring (DynamoStore, Ec2Fleet,
 standard retries) and a botocore event hook counting calls and HTTP attempts:
@@ -75,15 +78,12 @@ def seed(size: int, now: float) -> list[str]:
     from weatherballoon.lambdas import schema, tags
     from weatherballoon.lambdas.aws import make_client
     from weatherballoon.lambdas.dynamo_codec import to_wire
-    from weatherballoon.lambdas.records import InstanceRecord, InstanceState
+    from weatherballoon.lambdas.dynamo_table import table_request
+    from weatherballoon.lambdas.meter import MeterRecord, Price, PriceSource
+    from weatherballoon.lambdas.records import InstanceRecord, InstanceState, JobRecord
 
     ec2, ddb = make_client("ec2"), make_client("dynamodb")
-    ddb.create_table(
-        TableName=TABLE,
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-        AttributeDefinitions=[{"AttributeName": n, "AttributeType": "S"} for n in ("pk", "sk")],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    ddb.create_table(**table_request(TABLE))
     ids: list[str] = []
     owners = [f"AIDAUSER{n:02d}" for n in range(20)]
     while len(ids) < size:
@@ -107,12 +107,88 @@ def seed(size: int, now: float) -> list[str]:
             price_usd_hour=1.006,
             team="ml",
             state=InstanceState.BUSY,
-            accrued_until=now - 60,
         )
+        meter = MeterRecord(
+            instance_arn=record.instance_arn, owner=record.owner, team="ml", instance_type="g5.xlarge", spot=False,
+            price=Price(1.006, PriceSource.TABLE), lifetime_start=now - 3600, first_seen=now - 3540,
+            accrued_until=now - 60, accrued_usd=0.99,
+        )  # fmt: skip
         requests.append({"PutRequest": {"Item": to_wire(record.to_item())}})
-    for start in range(0, len(requests), 25):
-        ddb.batch_write_item(RequestItems={TABLE: requests[start : start + 25]})
+        requests.append({"PutRequest": {"Item": to_wire(meter.to_item())}})
+        if n % 10 == 0:  # one instance in ten runs a job with a cap: its row is in the live index
+            job = JobRecord(record.owner, record.instance_arn, "j1", ("train.py",), now - 600, max_time_s=86400.0)
+            requests.append({"PutRequest": {"Item": to_wire(job.to_item())}})
+    batch_write(ddb, requests)
     return ids
+
+
+SEEDED_SIZES: list[int] = []  # the size of every item seeded, for the Scan figure (moto cannot Scan 110k rows)
+
+
+def batch_write(ddb: object, requests: list[dict]) -> None:
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from bench.read_units import item_size
+
+    SEEDED_SIZES.extend(item_size(request["PutRequest"]["Item"]) for request in requests)
+    for start in range(0, len(requests), 25):
+        ddb.batch_write_item(RequestItems={TABLE: requests[start : start + 25]})  # type: ignore[attr-defined]
+
+
+def seed_history(count: int, now: float) -> None:
+    """`count` closed instance rows, as 90 days of history leave them."""
+    from weatherballoon.lambdas import schema
+    from weatherballoon.lambdas.aws import make_client
+    from weatherballoon.lambdas.dynamo_codec import to_wire
+    from weatherballoon.lambdas.records import InstanceRecord, InstanceState
+
+    ddb = make_client("dynamodb")
+    requests = []
+    for n in range(count):
+        launched = now - 86400 * (n % 90) - 7200
+        record = InstanceRecord(
+            owner=f"AIDAUSER{n % 20:02d}",
+            instance_arn=schema.instance_arn("us-west-2", "123456789012", f"i-{n:017x}"),
+            instance_type="g5.xlarge", launched_at=launched, lease_until=launched + 3600,
+            max_until=launched + 86400, price_usd_hour=1.006, team="ml", project="bench",
+            state=InstanceState.CLOSED, reap_reason="lease-expired", reaped_at=launched + 3600,
+            closed_at=launched + 3660, expires_at=int(launched + 90 * 86400),
+            host_key_fingerprint="SHA256:" + "x" * 43,
+        )  # fmt: skip
+        requests.append({"PutRequest": {"Item": to_wire(record.to_item())}})
+    batch_write(ddb, requests)
+
+
+def measure_read_units(live: int, closed: int, now: float) -> str:
+    from weatherballoon.lambdas.aws import make_client
+    from weatherballoon.lambdas.config import ReaperSettings
+    from weatherballoon.lambdas.dynamo_store import DynamoStore
+    from weatherballoon.lambdas.ec2_fleet import Ec2Fleet
+    from weatherballoon.lambdas.engine import Reaper
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script: bench/ is not a package
+    from bench.read_units import ReadUnits, scan_units_of
+
+    meter = ReadUnits()
+    settings = ReaperSettings(table_name=TABLE, orphan_grace_s=600, team_name="ml")
+    store = DynamoStore(TABLE, client=meter.attach(make_client("dynamodb")))
+    began = time.perf_counter()
+    report = Reaper(settings, store, Ec2Fleet(client=make_client("ec2")), clock=lambda: now).run()
+    print(f"reaper run in {time.perf_counter() - began:.1f}s: {report.counts()}", file=sys.stderr, flush=True)
+    # What a Scan of the same table evaluates: every seeded item (what the run wrote, audit rows and a
+    # heartbeat, is left out), 1 MB pages, eventually consistent. Computed from the items' sizes: a moto
+    # server asked to Scan 110,000 items grew past 20 GB.
+    scanned, pages, items = scan_units_of(SEEDED_SIZES)
+    lines = [
+        f"live instances {live:,} (rows, meters, a capped job on one in ten), closed rows {closed:,}; "
+        f"run ok={report.ok}, seen {report.seen:,}, rows {report.rows:,}",
+        "| read | calls | read units |",
+        "|---|---|---|",
+    ]
+    for operation in sorted(meter.by_operation):
+        lines.append(f"| {operation} | {meter.calls[operation]:,} | {meter.by_operation[operation]:,.1f} |")
+    lines.append(f"| **one run, live reads** | {sum(meter.calls.values()):,} | **{meter.total:,.1f}** |")
+    lines.append(f"| a Scan of the seeded table (before) | {pages:,} pages, {items:,} items | {scanned:,.1f} |")
+    return "\n".join(lines)
 
 
 def expire_all(now: float) -> None:
@@ -172,7 +248,22 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000])
     parser.add_argument("--stock-moto", action="store_true", help="plain moto server (see bench/moto_linear.py)")
+    parser.add_argument("--read-units", type=int, nargs=2, metavar=("LIVE", "CLOSED"),
+                        help="measure read units of one run over LIVE instances beside CLOSED rows")  # fmt: skip
     args = parser.parse_args()
+    if args.read_units:
+        live, closed = args.read_units
+        with moto_server(args.stock_moto) as url:
+            os.environ.update(AWS_ENDPOINT_URL=url, AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench",
+                              AWS_DEFAULT_REGION="us-west-2")  # fmt: skip
+            os.environ.pop("AWS_PROFILE", None)
+            now = time.time()
+            began = time.perf_counter()
+            seed(live, now)
+            seed_history(closed, now)
+            print(f"seeded in {time.perf_counter() - began:.1f}s", file=sys.stderr)
+            print(measure_read_units(live, closed, now))
+        return 0
     rows: list[Row] = []
     with moto_server(args.stock_moto) as url:
         os.environ.update(AWS_ENDPOINT_URL=url, AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench",

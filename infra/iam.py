@@ -11,6 +11,7 @@ from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
+from weatherballoon.infra.extra_bucket import ExtraOutputBucket
 from weatherballoon.lambdas import schema, tags
 
 # Row keys come from lambdas' schema: an instance's row and its job rows share pk
@@ -62,17 +63,28 @@ class ReaperRole(Construct):
         self.role.add_to_principal_policy(
             iam.PolicyStatement(
                 sid="FindInstances",
-                actions=["ec2:DescribeInstances"],
-                # DescribeInstances has no resource-level permissions: AWS accepts only "*".
+                actions=["ec2:DescribeInstances", "ec2:DescribeSpotPriceHistory"],
+                # Neither has resource-level permissions: AWS accepts only "*".
                 resources=["*"],
             )
         )
         self.role.add_to_principal_policy(
             iam.PolicyStatement(
                 sid="TerminateManagedInstances",
-                actions=["ec2:TerminateInstances"],
+                # ModifyInstanceAttribute lifts what a member could launch with and no IAM condition key can
+                # refuse: termination protection, and volumes kept after termination (lambdas/fleet.py).
+                actions=["ec2:TerminateInstances", "ec2:ModifyInstanceAttribute"],
                 resources=[instance_arns(self)],
                 conditions={"StringEquals": MANAGED_TAG_IS_TRUE},
+            )
+        )
+        self.role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="VolumesOfManagedInstances",
+                # The volume is an optional resource of ModifyInstanceAttribute; the same call must also pass
+                # on the instance, where wb:managed=true is required.
+                actions=["ec2:ModifyInstanceAttribute"],
+                resources=[cdk.Stack.of(self).format_arn(service="ec2", resource="volume", resource_name="*")],
             )
         )
         self.role.add_to_principal_policy(
@@ -95,13 +107,31 @@ class ReaperRole(Construct):
                 reason="Terminate is limited by the condition ec2:ResourceTag/wb:managed=true; instance ids "
                 "are not known when the stack is deployed.",
             ),
+            cdk.Acknowledgment(
+                id="AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ec2:<AWS::Region>:<AWS::AccountId>:volume/*]",
+                reason="Only ModifyInstanceAttribute, which EC2 authorizes on the instance too, and that statement "
+                "requires ec2:ResourceTag/wb:managed=true; volume ids are not known at deploy time.",
+            ),
+            cdk.Acknowledgment(
+                id="AwsSolutions-IAM5[Resource::<SupervisionTable.Arn>/index/*]",
+                reason="The supervision table's own indexes: the reaper queries the live-rows index instead of "
+                "scanning the table; CDK grants a table's indexes together with the table.",
+            ),
         )
 
 
 class InstanceRole(Construct):
     """The role and instance profile of every wb instance: its own rows, its own output prefix, nothing else."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, table: dynamodb.ITable, bucket: s3.IBucket) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        table: dynamodb.ITable,
+        bucket: s3.IBucket,
+        extra_bucket: ExtraOutputBucket,
+    ) -> None:
         super().__init__(scope, construct_id)
         self.role = iam.Role(
             self,
@@ -124,7 +154,17 @@ class InstanceRole(Construct):
             iam.PolicyStatement(
                 sid="OwnInstanceOutputs",
                 actions=INSTANCE_OBJECT_ACTIONS,
-                resources=[bucket.arn_for_objects(INSTANCE_OUTPUTS)],
+                resources=[bucket.arn_for_objects(INSTANCE_OUTPUTS), extra_bucket.objects(INSTANCE_OUTPUTS)],
+            )
+        )
+        self.role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="ReadOwnTags",
+                # boot.py's fallback when instance metadata has no tags. DescribeTags has no resource-level
+                # permissions and no condition key but ec2:Region: this region's tags, nothing more.
+                actions=["ec2:DescribeTags"],
+                resources=["*"],
+                conditions={"StringEquals": {"ec2:Region": cdk.Aws.REGION}},
             )
         )
         self.role.add_to_principal_policy(
@@ -132,13 +172,25 @@ class InstanceRole(Construct):
                 sid="OwnerSegmentIsOneSegment",
                 effect=iam.Effect.DENY,
                 actions=INSTANCE_OBJECT_ACTIONS,
-                resources=[bucket.arn_for_objects(INSTANCE_OUTPUTS_DEEPER)],
+                resources=[
+                    bucket.arn_for_objects(INSTANCE_OUTPUTS_DEEPER),
+                    extra_bucket.objects(INSTANCE_OUTPUTS_DEEPER),
+                ],
             )
         )
         cdk.Validations.of(self.role).acknowledge(
             cdk.Acknowledgment(
+                id="AwsSolutions-IAM5[Resource::*]",
+                reason="ec2:DescribeTags supports no resource-level permissions (AWS requires '*'); the statement "
+                "is limited to this region by ec2:Region.",
+            ),
+            cdk.Acknowledgment(
                 id="AwsSolutions-IAM5[Resource::<OutputsBucket.Arn>/*/<ec2:SourceInstanceARN>/*]",
                 reason="The path names the calling instance's own ARN (policy variable); the owner segment is "
                 "limited to one path segment by an explicit Deny. See docs/iam.md.",
+            ),
+            cdk.Acknowledgment(
+                id=f"AwsSolutions-IAM5[{extra_bucket.nag_finding(INSTANCE_OUTPUTS)}]",
+                reason="The same layout in the admin-named ExtraOutputBucket (granted only when it is named).",
             ),
         )

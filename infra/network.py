@@ -32,7 +32,7 @@ class InstanceSecurityGroup(Construct):
                 ec2.CfnSecurityGroup.EgressProperty(
                     ip_protocol="-1",
                     cidr_ip="0.0.0.0/0",
-                    description="AWS APIs, package mirrors and data sets the user's job needs",
+                    description="AWS APIs, package mirrors and data sets the job needs",
                 )
             ],
         )

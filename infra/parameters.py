@@ -9,6 +9,8 @@ from dataclasses import dataclass
 
 import aws_cdk as cdk
 from constructs import Construct
+from weatherballoon.infra.extra_bucket import PARAMETER as EXTRA_BUCKET_PARAMETER
+from weatherballoon.infra.extra_bucket import S3_BUCKET_NAME
 from weatherballoon.lambdas import limits
 
 DEFAULT_ALLOWED_INSTANCE_TYPES = (
@@ -36,6 +38,13 @@ CIDR_PATTERN = r"^(\d{1,3}\.){3}\d{1,3}/\d{1,2}$"
 
 REAPER_MODES = ("enforce", "dry-run")
 
+# A volume's size is a cost no budget sees (the reaper meters instance hours); members may launch volumes up to
+# this size, gp3/gp2 only, at the IOPS and throughput gp3 includes for free. wb's own root volume is 100 GiB.
+DEFAULT_MAX_VOLUME_GIB = 500
+LAUNCH_VOLUME_TYPES = ("gp3", "gp2")
+GP3_BASELINE_IOPS = 3000
+GP3_BASELINE_THROUGHPUT_MIBPS = 125
+
 # Layer versions are numbered alike for every Python version and architecture; 27 is Powertools v3 as of
 # 2026 (docs.powertools.aws.dev, "Lambda Layer").
 POWERTOOLS_LAYER_VERSION = 27
@@ -61,6 +70,8 @@ class StackParameters:
     outputs_expiration_days: cdk.CfnParameter
     ssh_ingress_cidr: cdk.CfnParameter
     vpc_id: cdk.CfnParameter
+    max_volume_gib: cdk.CfnParameter
+    extra_output_bucket: cdk.CfnParameter
 
 
 def declare_parameters(scope: Construct) -> StackParameters:
@@ -151,4 +162,18 @@ def declare_parameters(scope: Construct) -> StackParameters:
             allowed_pattern=CIDR_PATTERN,
         ),
         vpc_id=cdk.CfnParameter(scope, "VpcId", type="AWS::EC2::VPC::Id", description="VPC of the wb security group."),
+        # A digits-only String, not a Number: it lands in an IAM condition value, which must be a string, and
+        # moto turns Number parameters into ints where CloudFormation hands every parameter over as a string.
+        max_volume_gib=text(
+            "MaxVolumeGiB",
+            "Largest EBS volume (GiB) a member may launch; volumes must be gp3 or gp2 at baseline IOPS and throughput.",
+            default=str(DEFAULT_MAX_VOLUME_GIB),
+            allowed_pattern=r"^([89]|[1-9][0-9]{1,4})$",
+        ),
+        extra_output_bucket=text(
+            EXTRA_BUCKET_PARAMETER,
+            "A bucket of the team's own that agents may also push outputs to (sync.dirStorage); empty: none.",
+            default="",
+            allowed_pattern=S3_BUCKET_NAME,
+        ),
     )

@@ -39,6 +39,20 @@ def _bool(policy: str, actual: str, lookup: Lookup) -> bool:
     return policy.lower() == actual.lower()
 
 
+def _numeric(compare: Callable[[float, float], bool]) -> Matcher:
+    """Numeric operators compare the request's value with the policy's; either one not a number matches
+    nothing (IAM then treats the condition as not met). No wildcards, no policy variables."""
+
+    def matcher(policy: str, actual: str, lookup: Lookup) -> bool:
+        try:
+            wanted, got = float(policy), float(actual)
+        except ValueError:
+            return False
+        return compare(got, wanted)
+
+    return matcher
+
+
 _MATCHERS: dict[str, Matcher] = {
     "StringEquals": _string_equals,
     "StringEqualsIgnoreCase": _string_equals_ignore_case,
@@ -46,8 +60,14 @@ _MATCHERS: dict[str, Matcher] = {
     "ArnEquals": arn_matches,
     "ArnLike": arn_matches,
     "Bool": _bool,
+    "NumericEquals": _numeric(lambda got, wanted: got == wanted),
+    "NumericLessThan": _numeric(lambda got, wanted: got < wanted),
+    "NumericLessThanEquals": _numeric(lambda got, wanted: got <= wanted),
+    "NumericGreaterThan": _numeric(lambda got, wanted: got > wanted),
+    "NumericGreaterThanEquals": _numeric(lambda got, wanted: got >= wanted),
 }
 _NEGATIONS = {
+    "NumericNotEquals": "NumericEquals",
     "StringNotEquals": "StringEquals",
     "StringNotEqualsIgnoreCase": "StringEqualsIgnoreCase",
     "StringNotLike": "StringLike",

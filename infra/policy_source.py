@@ -1,7 +1,7 @@
 """The policy documents a deployed copy of a template would hold, for the offline evaluator.
 
 `DeployedTemplate` resolves CloudFormation intrinsics (Ref, Fn::GetAtt, Fn::Join, Fn::Sub, Fn::If with the
-template's Conditions, Fn::Select, Fn::Split, AWS::NoValue) against concrete parameter values and an
+template's Conditions, Fn::Select, Fn::Split, Fn::FindInMap, AWS::NoValue) against concrete parameter values and an
 environment, naming each resource the way CloudFormation would name it in that account. IAM policy variables
 such as `${aws:userid}` pass through untouched, as CloudFormation leaves them.
 """
@@ -195,6 +195,10 @@ class DeployedTemplate:
         index, items = argument
         return self._resolve(items)[int(self._resolve(index))]
 
+    def _find_in_map(self, argument: list[Any]) -> Any:
+        name, top, second = (self._resolve(item) for item in argument)
+        return self.template["Mappings"][name][top][second]
+
     def _split(self, argument: list[Any]) -> list[str]:
         separator, text = argument
         return str(self._resolve(text)).split(separator)
@@ -213,4 +217,5 @@ _INTRINSICS: dict[str, Any] = {
     "Condition": DeployedTemplate._condition,
     "Fn::Select": DeployedTemplate._select,
     "Fn::Split": DeployedTemplate._split,
+    "Fn::FindInMap": DeployedTemplate._find_in_map,
 }

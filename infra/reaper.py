@@ -25,7 +25,15 @@ LOG_RETENTION = logs.RetentionDays.ONE_MONTH
 # The next scheduled run retries anyway; stale retries would only overlap with it.
 STALE_EVENT_AGE = cdk.Duration.minutes(2)
 
+# Who publishes the public Powertools layer (docs.powertools.aws.dev, "Installation", Lambda Layer): one account
+# for every commercial region, others in the China and GovCloud partitions. A region of another partition that
+# is not listed has no public layer: bootstrap refuses it unless the zip vendors Powertools (version 0).
 POWERTOOLS_LAYER_ACCOUNT = "017000801446"
+POWERTOOLS_PARTITION_LAYER_ACCOUNTS = {
+    "cn-north-1": "498634801083",
+    "us-gov-east-1": "165087284144",
+    "us-gov-west-1": "165093116878",
+}
 POWERTOOLS_LAYER_NAME = "AWSLambdaPowertoolsPythonV3-python313-arm64"
 
 
@@ -93,9 +101,23 @@ class Reaper(Construct):
             expression=cdk.Fn.condition_not(cdk.Fn.condition_equals(layer_version.value_as_string, "0")),
         )
         use_layer.override_logical_id("UsePowertoolsLayer")
+        commercial = cdk.CfnCondition(
+            self, "CommercialPartition", expression=cdk.Fn.condition_equals(cdk.Aws.PARTITION, "aws")
+        )
+        commercial.override_logical_id("CommercialPartition")
+        accounts = cdk.CfnMapping(
+            self,
+            "PowertoolsLayerAccounts",
+            mapping={region: {"Account": account} for region, account in POWERTOOLS_PARTITION_LAYER_ACCOUNTS.items()},
+        )
+        accounts.override_logical_id("PowertoolsLayerAccounts")
+        layer_account = cdk.Fn.condition_if(
+            commercial.logical_id, POWERTOOLS_LAYER_ACCOUNT, accounts.find_in_map(cdk.Aws.REGION, "Account")
+        )
         layer_arn = cdk.Fn.sub(
-            "arn:${AWS::Partition}:lambda:${AWS::Region}:"
-            f"{POWERTOOLS_LAYER_ACCOUNT}:layer:{POWERTOOLS_LAYER_NAME}:${{{layer_version.logical_id}}}"
+            "arn:${AWS::Partition}:lambda:${AWS::Region}:${LayerAccount}:layer:"
+            f"{POWERTOOLS_LAYER_NAME}:${{{layer_version.logical_id}}}",
+            {"LayerAccount": layer_account.to_string()},
         )
         function_resource = self.function.node.default_child
         assert isinstance(function_resource, lambda_.CfnFunction)

@@ -7,6 +7,7 @@ from importlib.metadata import version
 import aws_cdk as cdk
 from constructs import Construct
 from weatherballoon.infra.bucket import OutputsBucket
+from weatherballoon.infra.extra_bucket import ExtraOutputBucket
 from weatherballoon.infra.iam import InstanceRole, ReaperRole
 from weatherballoon.infra.network import InstanceSecurityGroup
 from weatherballoon.infra.parameters import declare_parameters
@@ -39,7 +40,8 @@ class SupervisionStack(cdk.Stack):
         table.grant_read_write_data(reaper_role)
         reaper.log_group.grant_write(reaper_role)
 
-        instance = InstanceRole(self, "Instance", table=table, bucket=outputs)
+        extra_bucket = ExtraOutputBucket(self, "ExtraOutputs", name=parameters.extra_output_bucket)
+        instance = InstanceRole(self, "Instance", table=table, bucket=outputs, extra_bucket=extra_bucket)
         security_group = InstanceSecurityGroup(
             self,
             "InstanceNetwork",
@@ -54,6 +56,8 @@ class SupervisionStack(cdk.Stack):
             instance_role=instance.role,
             allowed_instance_types=parameters.allowed_instance_types.value_as_list,
             team_name=parameters.team_name.value_as_string,
+            max_volume_gib=parameters.max_volume_gib,
+            extra_bucket=extra_bucket,
         ).policy
         admin = AdminPolicy(
             self,
@@ -78,6 +82,8 @@ class SupervisionStack(cdk.Stack):
             "DefaultLeaseMinutes": parameters.lease_minutes.value_as_string,
             "DefaultIdleMinutes": parameters.idle_minutes.value_as_string,
             "InstanceMaxHours": parameters.max_hours.value_as_string,
+            "GrantedExtraBucket": parameters.extra_output_bucket.value_as_string,
+            "MaxLaunchVolumeGiB": parameters.max_volume_gib.value_as_string,
             "WbVersion": wb_version,
         }
         for name, value in outputs_by_name.items():

@@ -12,7 +12,9 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
+from weatherballoon.infra.extra_bucket import ExtraOutputBucket
 from weatherballoon.infra.iam import MANAGED_TAG_IS_TRUE, instance_arns, leading_keys_only
+from weatherballoon.infra.parameters import GP3_BASELINE_IOPS, GP3_BASELINE_THROUGHPUT_MIBPS, LAUNCH_VOLUME_TYPES
 from weatherballoon.lambdas import schema, tags
 
 # The owner of a wb instance and of rows is the caller's aws:userid (lambdas.tags.OWNER).
@@ -31,25 +33,41 @@ TABLE_READ_ACTIONS = [
     "dynamodb:Scan",
     "dynamodb:DescribeTable",
 ]
-TABLE_WRITE_ACTIONS = [
+# Members put and update their own rows; nothing in wb deletes one, so nobody may (a deleted row would only
+# hide a machine from a check). Admins' budget rows keep delete (`BUDGET_WRITE_ACTIONS`).
+MEMBER_WRITE_ACTIONS = ["dynamodb:PutItem", "dynamodb:UpdateItem"]
+BUDGET_WRITE_ACTIONS = [
     "dynamodb:PutItem",
     "dynamodb:UpdateItem",
     "dynamodb:DeleteItem",
     "dynamodb:BatchWriteItem",
 ]
-OWN_INSTANCE_ACTIONS = [
-    "ec2:TerminateInstances",
-    "ec2:StopInstances",
-    "ec2:StartInstances",
-    "ec2-instance-connect:SendSSHPublicKey",
+# wb never stops or starts a machine: a start would reset EC2's LaunchTime, and a stopped machine bills its
+# volumes. Ending one's own machine and pushing a key to it is all a member does.
+OWN_INSTANCE_ACTIONS = ["ec2:TerminateInstances", "ec2-instance-connect:SendSSHPublicKey"]
+# Exactly the describe calls wb makes (cli/providers/aws/permissions.py), among them route tables and VPCs
+# for the subnet and reachability checks before a launch. Not ec2:Describe*: that includes DescribeInstanceAttribute, which returns any instance's user-data.
+EC2_DESCRIBE_ACTIONS = [
+    "ec2:DescribeAvailabilityZones",
+    "ec2:DescribeImages",
+    "ec2:DescribeInstanceTypeOfferings",
+    "ec2:DescribeInstanceTypes",
+    "ec2:DescribeInstances",
+    "ec2:DescribeRouteTables",
+    "ec2:DescribeSecurityGroups",
+    "ec2:DescribeSpotPriceHistory",
+    "ec2:DescribeSubnets",
+    "ec2:DescribeVpcs",
 ]
 OWN_OBJECT_ACTIONS = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"]
 # Resources a launch creates next to the instance. They need no conditions of their own: RunInstances must
-# also be allowed on the instance, and that statement carries every condition.
-LAUNCH_CREATED_RESOURCES = ("volume", "network-interface", "spot-instances-request")
+# also be allowed on the instance, and that statement carries every condition. Volumes are the exception: their
+# size, type, IOPS and throughput cost money no budget meters, so `LaunchVolumes` bounds them.
+LAUNCH_CREATED_RESOURCES = ("network-interface", "spot-instances-request")
+TAGGED_AT_LAUNCH = ("volume", *LAUNCH_CREATED_RESOURCES)
 # Existing resources a launch only references.
 LAUNCH_REFERENCED_RESOURCES = ("subnet", "security-group", "key-pair")
-DESCRIBE_REASON = "ec2:Describe* has no resource-level permissions; AWS accepts only '*'."
+DESCRIBE_REASON = "The listed EC2 describe actions support no resource-level permissions; AWS accepts only '*'."
 
 
 def _ec2_arns(scope: Construct, resource_types: tuple[str, ...]) -> list[str]:
@@ -58,8 +76,7 @@ def _ec2_arns(scope: Construct, resource_types: tuple[str, ...]) -> list[str]:
 
 
 def _describe_ec2() -> iam.PolicyStatement:
-    # Describe* includes DescribeSpotPriceHistory, DescribeInstanceTypes and DescribeImages.
-    return iam.PolicyStatement(sid="DescribeEc2", actions=["ec2:Describe*"], resources=["*"])
+    return iam.PolicyStatement(sid="DescribeEc2", actions=EC2_DESCRIBE_ACTIONS, resources=["*"])
 
 
 def _read_table(table: dynamodb.ITable) -> iam.PolicyStatement:
@@ -96,6 +113,8 @@ class MemberPolicy(Construct):
         instance_role: iam.IRole,
         allowed_instance_types: list[str],
         team_name: str,
+        max_volume_gib: cdk.CfnParameter,
+        extra_bucket: ExtraOutputBucket,
     ) -> None:
         super().__init__(scope, construct_id)
         stack = cdk.Stack.of(self)
@@ -122,6 +141,19 @@ class MemberPolicy(Construct):
                 resources=_ec2_arns(self, LAUNCH_CREATED_RESOURCES),
             ),
             iam.PolicyStatement(
+                sid="LaunchVolumes",
+                actions=["ec2:RunInstances"],
+                resources=_ec2_arns(self, ("volume",)),
+                conditions={
+                    "NumericLessThanEquals": {"ec2:VolumeSize": max_volume_gib.value_as_string},
+                    "StringEquals": {"ec2:VolumeType": list(LAUNCH_VOLUME_TYPES)},
+                    "NumericLessThanEqualsIfExists": {
+                        "ec2:VolumeIops": str(GP3_BASELINE_IOPS),
+                        "ec2:VolumeThroughput": str(GP3_BASELINE_THROUGHPUT_MIBPS),
+                    },
+                },
+            ),
+            iam.PolicyStatement(
                 sid="LaunchReferences",
                 actions=["ec2:RunInstances"],
                 resources=[image_arns, *_ec2_arns(self, LAUNCH_REFERENCED_RESOURCES)],
@@ -135,7 +167,7 @@ class MemberPolicy(Construct):
             iam.PolicyStatement(
                 sid="TagOnlyAtLaunch",
                 actions=["ec2:CreateTags"],
-                resources=[instance_arns(self), *_ec2_arns(self, LAUNCH_CREATED_RESOURCES)],
+                resources=[instance_arns(self), *_ec2_arns(self, TAGGED_AT_LAUNCH)],
                 conditions={"StringEquals": {"ec2:CreateAction": "RunInstances"}},
             ),
             iam.PolicyStatement(
@@ -148,17 +180,19 @@ class MemberPolicy(Construct):
             _read_table(table),
             iam.PolicyStatement(
                 sid="WriteOwnRows",
-                actions=TABLE_WRITE_ACTIONS,
+                actions=MEMBER_WRITE_ACTIONS,
                 resources=[table.table_arn],
                 conditions=leading_keys_only(ROWS_OF_CALLER),
             ),
             iam.PolicyStatement(
-                sid="OwnOutputs", actions=OWN_OBJECT_ACTIONS, resources=[bucket.arn_for_objects(f"{CALLER}/*")]
+                sid="OwnOutputs",
+                actions=OWN_OBJECT_ACTIONS,
+                resources=[bucket.arn_for_objects(f"{CALLER}/*"), extra_bucket.objects(f"{CALLER}/*")],
             ),
             iam.PolicyStatement(
                 sid="ListOwnOutputs",
                 actions=["s3:ListBucket"],
-                resources=[bucket.bucket_arn],
+                resources=[bucket.bucket_arn, extra_bucket.bucket_arn()],
                 conditions={"StringLike": {"s3:prefix": [f"{CALLER}/*"]}},
             ),
             iam.PolicyStatement(
@@ -180,16 +214,17 @@ class MemberPolicy(Construct):
         _acknowledge_wildcard(
             self.policy,
             {
-                "Action::ec2:Describe*": DESCRIBE_REASON,
                 "Resource::*": DESCRIBE_REASON,
                 f"Resource::{NAG_EC2_ARN}:instance/*": "Launch requires the wb tags with wb:owner = aws:userid, "
                 "wb:team = TeamName and an allowed type; every other instance action requires "
                 "ec2:ResourceTag/wb:owner = aws:userid, or ec2:CreateAction = RunInstances for tags.",
-                **{f"Resource::{NAG_EC2_ARN}:{kind}/*": created for kind in LAUNCH_CREATED_RESOURCES},
+                **{f"Resource::{NAG_EC2_ARN}:{kind}/*": created for kind in TAGGED_AT_LAUNCH},
                 **{f"Resource::{NAG_EC2_ARN}:{kind}/*": referenced for kind in LAUNCH_REFERENCED_RESOURCES},
                 "Resource::arn:<AWS::Partition>:ec2:<AWS::Region>::image/*": referenced,
                 "Resource::<OutputsBucket.Arn>/<aws:userid>/*": "Only keys under the caller's own prefix: the "
                 "first path segment is the caller's aws:userid, which never contains '/'.",
+                extra_bucket.nag_finding(f"{CALLER}/*"): "The same prefix in the admin-named ExtraOutputBucket "
+                "(granted only when it is named).",
                 "Resource::arn:<AWS::Partition>:cloudformation:<AWS::Region>:<AWS::AccountId>:stack/"
                 "<AWS::StackName>/*": STACK_ARN_REASON,
             },
@@ -197,7 +232,7 @@ class MemberPolicy(Construct):
 
 
 class AdminPolicy(Construct):
-    """What a team admin may do beyond a member: set budgets, stop any wb instance, read the reaper's logs.
+    """What a team admin may do beyond a member: set budgets, end any wb instance, read the reaper's logs.
 
     Every statement also requires aws:PrincipalArn to match the AdminPrincipalArns parameter, so attaching
     this policy to anyone else grants nothing.
@@ -217,13 +252,13 @@ class AdminPolicy(Construct):
         statements = [
             iam.PolicyStatement(
                 sid="WriteBudgets",
-                actions=TABLE_WRITE_ACTIONS,
+                actions=BUDGET_WRITE_ACTIONS,
                 resources=[table.table_arn],
                 conditions={**leading_keys_only(BUDGET_PARTITION), **only_admins},
             ),
             iam.PolicyStatement(
-                sid="StopAnyManagedInstance",
-                actions=["ec2:TerminateInstances", "ec2:StopInstances"],
+                sid="EndAnyManagedInstance",
+                actions=["ec2:TerminateInstances"],
                 resources=[instance_arns(self)],
                 conditions={"StringEquals": MANAGED_TAG_IS_TRUE, **only_admins},
             ),
@@ -258,7 +293,6 @@ class AdminPolicy(Construct):
         _acknowledge_wildcard(
             self.policy,
             {
-                "Action::ec2:Describe*": DESCRIBE_REASON,
                 "Resource::*": DESCRIBE_REASON,
                 f"Resource::{NAG_EC2_ARN}:instance/*": "Only instances tagged wb:managed=true, and only for "
                 "principals in AdminPrincipalArns.",

@@ -1,10 +1,11 @@
-"""Cost accrual: minutes x price / 60, counted exactly once.
+"""Cost accrual: minutes x price / 60, counted exactly once, on the reaper's own meter rows.
 
-Each run charges every billed instance for [accrued_until, now) and advances `accrued_until` to `now`.
-The write is conditional on `accrued_until` still holding the value this run read, and it adds to the
-instance row and to the owner's and team's ledger rows in one transaction. A retry, or a second reaper
-running at the same moment, either finds the condition false (someone else already charged that interval)
-or charges the next interval: no interval is ever charged twice.
+Each run charges every wb instance EC2 lists for [accrued_until, now) and advances the meter's
+`accrued_until` to `now` (the first charge starts at the meter's `lifetime_start`). The write is conditional on
+`accrued_until` still holding the value this run read (or, for a new meter, on there being none), and it adds
+to the meter and to the owner's and team's ledger rows in one transaction. A retry, or a second reaper running
+at the same moment, either finds the condition false (someone else already charged that interval) or charges
+the next interval: no interval is ever charged twice.
 
 An instance that is not billed (stopped) still advances `accrued_until`, at zero cost. An interval that
 crosses a month boundary is split, each part charged to its month's ledger.
@@ -12,11 +13,12 @@ crosses a month boundary is split, each part charged to its month's ledger.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
 from . import clock
-from .records import InstanceRecord
+from .meter import MeterRecord
 from .schema import Scope
 
 MAX_TRANSACTION_ITEMS = 100  # DynamoDB TransactWriteItems limit
@@ -29,8 +31,8 @@ def usd_for(seconds: float, price_usd_hour: float) -> float:
 
 @dataclass(frozen=True)
 class Accrual:
-    """One instance's charge for [start, until): the write is valid only while `accrued_until == read_until`
-    (None: the attribute is absent, the row was never accrued)."""
+    """One instance's charge for [start, until) on its meter: the write is valid only while
+    `accrued_until == read_until` (None: a new meter, written whole from `attributes`)."""
 
     pk: str
     sk: str
@@ -42,6 +44,7 @@ class Accrual:
     until: float
     usd: float
     by_month: tuple[tuple[str, float], ...]
+    attributes: Mapping[str, Any] = field(default_factory=dict)  # the meter after this charge (keys excluded)
 
     @property
     def seconds(self) -> float:
@@ -56,24 +59,28 @@ class Accrual:
         return keys
 
 
-def plan_accrual(row: InstanceRecord, now: float, price_usd_hour: float, billed: bool, team: str) -> Accrual | None:
-    """The charge to write for `row` at `now`, or None when there is nothing to advance."""
-    start = row.accrual_start
-    if now <= start or row.closed:
+def plan_accrual(meter: MeterRecord, now: float, billed: bool) -> Accrual | None:
+    """The charge to write on `meter` at `now`, or None when there is nothing to advance. A new meter with
+    nothing to charge yet is still written (its price and lifetime start must be recorded)."""
+    start = meter.accrual_start
+    if now < start or (now == start and meter.accrued_until is not None):
         return None
-    rate = price_usd_hour if billed else 0.0
+    rate = meter.price_usd_hour if billed else 0.0
     by_month = tuple((month, usd_for(seconds, rate)) for month, seconds in clock.split_by_month(start, now))
+    usd = sum(charge for _, charge in by_month)
+    after = meter.replace(accrued_until=now, accrued_usd=meter.accrued_usd + usd)
     return Accrual(
-        pk=row.pk,
-        sk=row.sk,
-        instance_id=row.instance_id,
-        owner=row.owner,
-        team=team,
-        read_until=row.accrued_until,
+        pk=meter.pk,
+        sk=meter.sk,
+        instance_id=meter.instance_id,
+        owner=meter.owner,
+        team=meter.team,
+        read_until=meter.accrued_until,
         start=start,
         until=now,
-        usd=sum(usd for _, usd in by_month),
+        usd=usd,
         by_month=by_month,
+        attributes=after.attributes(),
     )
 
 

@@ -5,16 +5,23 @@ Precedence, when several reasons hold at once (the first one is reported and rec
 1. `marked`        someone asked for termination (`wb down`, an admin); the most deliberate signal.
 2. `owner-budget`  the owner's month reached its budget: every one of their instances goes.
 3. `team-budget`   the team's month reached its budget: every team instance goes.
-4. `max-lifetime`  `now >= max_until` (launch + maxHours), and with `max_lifetime_s` set also
-                   `now >= EC2 launch time + max_lifetime_s`: neither renewals nor the row can extend it.
-5. `job-max-cost`  a running job's cost passed its `--max-cost` (+ grace): the agent should have stopped it.
-6. `job-max-time`  a running job passed its `--max-time` (+ grace): same backstop.
-7. `lease-expired` `now >= lease_until`: nobody renewed; the ordinary end of an idle machine.
-8. `orphan`        tagged, but no live row `orphan_grace_s` after launch (a client died mid-launch).
+4. `max-lifetime`  `now >= max_until` (the row's launch + maxHours), and with `max_lifetime_s` set also
+                   `now >= lifetime start + max_lifetime_s`: neither renewals nor the row can extend it.
+5. `stopped`       EC2 says stopping or stopped. wb never stops a machine; a stopped one still bills its
+                   volumes, and a start would only serve to reset EC2's LaunchTime.
+6. `job-max-cost`  a running job's cost passed its `--max-cost` (+ grace): the agent should have stopped it.
+7. `job-max-time`  a running job passed its `--max-time` (+ grace): same backstop.
+8. `lease-expired` `now >= lease_until`: nobody renewed; the ordinary end of an idle machine.
+9. `orphan`        tagged, but no live row `orphan_grace_s` after its lifetime start (a client died
+                   mid-launch, or the row was deleted).
+
+The lifetime start is the reaper's own record (its meter) of the earliest start it saw: EC2's LaunchTime
+moves on every stop and start, the meter's start never does. Without a meter it is the earlier of LaunchTime
+and the root volume's attach time, which a stop and start leaves alone.
 
 Budgets come before the per-instance reasons because they explain the most: a user who lost several
-machines at once learns why from any one of them. `orphan` and the row reasons (4-7, and `marked`) exclude
-each other: an orphan has no row to carry them. A row in state `closed` counts as no row.
+machines at once learns why from any one of them. `orphan` and the row reasons (4, 6-8, and `marked`)
+exclude each other: an orphan has no row to carry them. A row in state `closed` counts as no row.
 
 All boundaries are inclusive: a lease ending at `t` is expired at `t`.
 """
@@ -43,6 +50,7 @@ class Reason(str, Enum):
     OWNER_BUDGET = "owner-budget"
     TEAM_BUDGET = "team-budget"
     MAX_LIFETIME = "max-lifetime"
+    STOPPED = "stopped"
     JOB_MAX_COST = "job-max-cost"
     JOB_MAX_TIME = "job-max-time"
     LEASE_EXPIRED = "lease-expired"
@@ -62,6 +70,7 @@ PRECEDENCE: tuple[Reason, ...] = (
     Reason.OWNER_BUDGET,
     Reason.TEAM_BUDGET,
     Reason.MAX_LIFETIME,
+    Reason.STOPPED,
     Reason.JOB_MAX_COST,
     Reason.JOB_MAX_TIME,
     Reason.LEASE_EXPIRED,
@@ -73,6 +82,7 @@ TERMINATE_REASONS = frozenset(PRECEDENCE)
 LIVE_STATES = frozenset({"pending", "running", "stopping", "stopped"})
 GONE_STATES = frozenset({"shutting-down", "terminated"})
 BILLED_STATES = frozenset({"pending", "running"})
+STOPPED_STATES = frozenset({"stopping", "stopped"})
 
 
 @dataclass(frozen=True)
@@ -88,6 +98,16 @@ class InstanceFacts:
     tags: Mapping[str, str] = field(default_factory=dict)
     spot: bool = False
     partition: str = "aws"
+    zone: str = ""
+    first_attached_at: float | None = None  # the earliest EBS attach time: a stop and start keeps it
+    volumes_kept_on_termination: tuple[str, ...] = ()  # device names with DeleteOnTermination=false
+
+    @property
+    def started_at(self) -> float:
+        """The earliest start EC2 shows: LaunchTime, or the root volume's attach time when earlier."""
+        if self.first_attached_at is None or self.first_attached_at <= 0:
+            return self.launched_at
+        return min(self.launched_at, self.first_attached_at)
 
     @property
     def arn(self) -> str:
@@ -162,9 +182,15 @@ def applicable_reasons(
     now: float,
     config: DecisionConfig,
     price_usd_hour: float | None = None,
+    lifetime_start: float | None = None,
 ) -> dict[Reason, str]:
-    """Every termination reason that holds, with a human detail; `decide` picks one by PRECEDENCE."""
+    """Every termination reason that holds, with a human detail; `decide` picks one by PRECEDENCE.
+    `lifetime_start` is the meter's (default: what EC2 shows, `facts.started_at`); `price_usd_hour` the
+    meter's (default: the row's, for callers without a meter)."""
     found: dict[Reason, str] = {}
+    start = facts.started_at if lifetime_start is None else min(lifetime_start, facts.started_at)
+    if facts.state in STOPPED_STATES:
+        found[Reason.STOPPED] = f"EC2 says {facts.state}; wb never stops a machine"
     live = _live(row)
     if live is not None and live.mark:
         found[Reason.MARKED] = f"marked: {live.mark}"
@@ -173,13 +199,13 @@ def applicable_reasons(
     if budget.team_exceeded:
         found[Reason.TEAM_BUDGET] = f"team spent {_usd(budget.team_spent)} of {_usd(budget.team_limit)}"
     if live is None:
-        age = now - facts.launched_at
+        age = now - start
         if age >= config.orphan_grace_s:
             found[Reason.ORPHAN] = f"no row {age:.0f}s after launch"
         return found
     max_until = live.max_until
     if config.max_lifetime_s is not None:
-        max_until = min(max_until, facts.launched_at + config.max_lifetime_s)  # a row cannot extend it
+        max_until = min(max_until, start + config.max_lifetime_s)  # a row cannot extend it
     if now >= max_until:
         found[Reason.MAX_LIFETIME] = f"lifetime ended {now - max_until:.0f}s ago"
     price = live.price_usd_hour if price_usd_hour is None else price_usd_hour
@@ -198,6 +224,7 @@ def decide(
     now: float,
     config: DecisionConfig,
     price_usd_hour: float | None = None,
+    lifetime_start: float | None = None,
 ) -> Decision:
     """KEEP or TERMINATE one EC2 instance, with the reason. Never TERMINATE an instance without the
     `wb:managed=true` tag, whatever the row says."""
@@ -205,12 +232,13 @@ def decide(
         return Decision(Action.KEEP, Reason.NOT_MANAGED)
     if facts.state in GONE_STATES:
         return Decision(Action.KEEP, Reason.ALREADY_TERMINATING, facts.state)
-    found = applicable_reasons(facts, row, jobs, budget, now, config, price_usd_hour)
+    found = applicable_reasons(facts, row, jobs, budget, now, config, price_usd_hour, lifetime_start)
     for reason in PRECEDENCE:
         if reason in found:
             return Decision(Action.TERMINATE, reason, found[reason])
     if _live(row) is None:
-        return Decision(Action.KEEP, Reason.ORPHAN_GRACE, f"launched {now - facts.launched_at:.0f}s ago")
+        start = facts.started_at if lifetime_start is None else min(lifetime_start, facts.started_at)
+        return Decision(Action.KEEP, Reason.ORPHAN_GRACE, f"launched {now - start:.0f}s ago")
     return Decision(Action.KEEP, Reason.LEASE_VALID)
 
 

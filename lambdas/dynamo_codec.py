@@ -67,24 +67,31 @@ NOT_CLOSED = "(attribute_not_exists(#state) OR #state <> :closed)"
 
 
 def accrual_transaction(table: str, batch: list[Accrual], now: float) -> list[dict[str, Any]]:
-    """TransactItems: one conditional update per instance row, one ADD per ledger row."""
+    """TransactItems: one conditional update per meter row, one ADD per ledger row.
+
+    A meter's update sets every meter attribute (a new meter is created whole) and adds the charge; it holds
+    only while `accrued_until` is what this run read, or absent for a new meter."""
     items: list[dict[str, Any]] = []
     for accrual in batch:
-        condition = f"attribute_exists(pk) AND {NOT_CLOSED} AND "
-        vals = values(until=accrual.until, usd=accrual.usd, closed="closed")
+        attributes = {k: v for k, v in accrual.attributes.items() if k != "accrued_usd"}
+        names = {f"#a{i}": name for i, name in enumerate(attributes)}
+        vals = values(usd=accrual.usd)
+        vals.update(values(**{f"a{i}": value for i, value in enumerate(attributes.values())}))
         if accrual.read_until is None:
-            condition += "attribute_not_exists(accrued_until)"
+            condition = "attribute_not_exists(accrued_until)"
         else:
-            condition += "accrued_until = :read"
+            condition = "accrued_until = :read"
             vals.update(values(read=accrual.read_until))
         items.append(
             {
                 "Update": {
                     "TableName": table,
                     "Key": key(accrual.pk, accrual.sk),
-                    "UpdateExpression": "SET accrued_until = :until ADD accrued_usd :usd",
+                    "UpdateExpression": "SET "
+                    + ", ".join(f"#a{i} = :a{i}" for i in range(len(names)))
+                    + " ADD accrued_usd :usd",
                     "ConditionExpression": condition,
-                    "ExpressionAttributeNames": {"#state": "state"},
+                    "ExpressionAttributeNames": names,
                     "ExpressionAttributeValues": vals,
                 }
             }

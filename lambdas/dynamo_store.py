@@ -10,14 +10,25 @@ from . import schema
 from .accrual import Accrual
 from .audit import AuditRecord, ReaperHeartbeat
 from .budgets import BudgetEntry, LedgerEntry
-from .dynamo_codec import NOT_CLOSED, RETRYABLE_CODES, accrual_transaction, error_code, store_error, to_wire, values
+from .dynamo_codec import (
+    NOT_CLOSED,
+    RETRYABLE_CODES,
+    accrual_transaction,
+    error_code,
+    from_wire,
+    key,
+    store_error,
+    to_wire,
+    values,
+)
 from .dynamo_table import DynamoTable
-from .errors import LeaseRefusedError, MalformedItemError, RowExistsError, RowNotFoundError
+from .errors import LeaseRefusedError, RowExistsError, RowNotFoundError
+from .meter import MeterRecord
 from .records import InstanceRecord, InstanceState, JobRecord
-from .store import LiveRows, SupervisionStore, TransactionRetry
+from .store import Key, SupervisionStore, TransactionRetry
 
-LIVE_FILTER = "(#sk = :meta AND " + NOT_CLOSED + ") OR (begins_with(#sk, :job) AND attribute_not_exists(ended_at))"
 BATCH_WRITE_MAX = 25
+BATCH_GET_MAX = 100
 
 
 class DynamoStore(DynamoTable, SupervisionStore):
@@ -25,23 +36,46 @@ class DynamoStore(DynamoTable, SupervisionStore):
 
     # --- the reaper --------------------------------------------------------------------------------
 
-    def load_live(self) -> LiveRows:
-        rows = LiveRows()
+    def live_keys(self) -> list[Key]:
         items = self._pages(
-            "scan",
-            FilterExpression=LIVE_FILTER,
-            ExpressionAttributeNames={"#sk": schema.SK, "#state": "state"},
-            ExpressionAttributeValues=values(meta=schema.META_SK, job=schema.JOB_PREFIX, closed="closed"),
+            "query",
+            IndexName=schema.LIVE_INDEX,
+            KeyConditionExpression="#live = :live",
+            ExpressionAttributeNames={"#live": schema.LIVE_ATTRIBUTE},
+            ExpressionAttributeValues=values(live=schema.LIVE_VALUE),
         )
-        for item in items:
-            try:
-                if item[schema.SK] == schema.META_SK:
-                    rows.instances.append(InstanceRecord.from_item(item))
-                else:
-                    rows.jobs.append(JobRecord.from_item(item))
-            except MalformedItemError as exc:
-                rows.malformed.append(str(exc))
-        return rows
+        return [(str(item[schema.PK]), str(item[schema.SK])) for item in items]
+
+    def get_items(self, keys: Sequence[Key]) -> dict[Key, dict[str, Any]]:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        found: dict[Key, dict[str, Any]] = {}
+        unique = list(dict.fromkeys(keys))
+        for start in range(0, len(unique), BATCH_GET_MAX):
+            pending: dict[str, Any] = {
+                self.table_name: {"Keys": [key(pk, sk) for pk, sk in unique[start : start + BATCH_GET_MAX]]}
+            }
+            for attempt in range(8):
+                try:
+                    answer = self.client.batch_get_item(RequestItems=pending)
+                except (ClientError, BotoCoreError) as exc:
+                    raise store_error(exc, "batch_get_item") from exc
+                for wire in answer.get("Responses", {}).get(self.table_name, []):
+                    item = from_wire(wire)
+                    found[(str(item[schema.PK]), str(item[schema.SK]))] = item
+                pending = answer.get("UnprocessedKeys") or {}
+                if not pending:
+                    break
+                time.sleep(0.05 * 2**attempt)
+            else:
+                raise store_error(RuntimeError("keys stayed unprocessed"), "batch_get_item")
+        return found
+
+    def meter_items(self) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        for shard in range(schema.METER_SHARDS):
+            items.extend(self._query(schema.meter_pk(shard)))
+        return items
 
     def load_budgets(self) -> list[BudgetEntry]:
         return [BudgetEntry.from_item(item) for item in self._query(schema.BUDGET_PK)]
@@ -49,7 +83,7 @@ class DynamoStore(DynamoTable, SupervisionStore):
     def load_ledger(self, month: str) -> list[LedgerEntry]:
         return [LedgerEntry.from_item(item) for item in self._query(schema.ledger_pk(month))]
 
-    def _transact_accruals(self, batch: Sequence[Accrual], now: float) -> set[str]:
+    def _transact_accruals(self, batch: Sequence[Accrual], now: float) -> set[Key]:
         from botocore.exceptions import BotoCoreError, ClientError
 
         items = accrual_transaction(self.table_name, list(batch), now)
@@ -65,12 +99,31 @@ class DynamoStore(DynamoTable, SupervisionStore):
             reasons = exc.response.get("CancellationReasons") or []
             codes = [str(r.get("Code", "None")) for r in reasons]
             # one reason per item, rows first (zip(strict=) is 3.10+; this module runs on 3.8)
-            stale = {a.pk for a, c in zip(batch, codes) if c == "ConditionalCheckFailed"}  # noqa: B905
+            stale = {(a.pk, a.sk) for a, c in zip(batch, codes) if c == "ConditionalCheckFailed"}  # noqa: B905
             if stale:
                 return stale
             raise TransactionRetry(",".join(sorted(set(codes))) or code) from exc
         except BotoCoreError as exc:
             raise store_error(exc, "transact_write_items") from exc
+
+    def delete_meter(self, meter: MeterRecord) -> bool:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        condition = "attribute_exists(pk) AND " + (
+            "attribute_not_exists(accrued_until)" if meter.accrued_until is None else "accrued_until = :read"
+        )
+        extra = {} if meter.accrued_until is None else {"ExpressionAttributeValues": values(read=meter.accrued_until)}
+        try:
+            self.client.delete_item(
+                TableName=self.table_name, Key=key(meter.pk, meter.sk), ConditionExpression=condition, **extra
+            )
+            return True
+        except ClientError as exc:
+            if error_code(exc) == "ConditionalCheckFailedException":
+                return False
+            raise store_error(exc, "delete_item") from exc
+        except BotoCoreError as exc:
+            raise store_error(exc, "delete_item") from exc
 
     def mark_terminating(self, row: InstanceRecord, reason: str, now: float) -> bool:
         return self._update(
@@ -88,6 +141,7 @@ class DynamoStore(DynamoTable, SupervisionStore):
         if expires_at is not None:
             expression += ", expires_at = :expires"
             vals.update(values(expires=expires_at))
+        expression += " REMOVE " + schema.LIVE_ATTRIBUTE
         return self._update(
             row.pk,
             row.sk,
@@ -101,7 +155,7 @@ class DynamoStore(DynamoTable, SupervisionStore):
         return self._update(
             job.pk,
             job.sk,
-            "SET ended_at = :now, stop_reason = :reason, #state = :lost",
+            f"SET ended_at = :now, stop_reason = :reason, #state = :lost REMOVE {schema.LIVE_ATTRIBUTE}",
             "attribute_exists(pk) AND attribute_not_exists(ended_at)",
             ExpressionAttributeNames={"#state": "state"},
             ExpressionAttributeValues=values(now=now, reason=reason, lost="lost"),
@@ -286,6 +340,7 @@ class DynamoStore(DynamoTable, SupervisionStore):
             if value is not None:
                 expression += f", {name} = :{name}"
                 vals.update(values(**{name: value}))
+        expression += " REMOVE " + schema.LIVE_ATTRIBUTE
         if not self._update(
             job.pk,
             job.sk,
@@ -295,6 +350,14 @@ class DynamoStore(DynamoTable, SupervisionStore):
             ExpressionAttributeValues=vals,
         ):
             raise RowNotFoundError(job.pk, job.sk)
+
+    def record_push(self, owner: str, arn: str, job_id: str, at: float, error: str | None) -> bool:
+        if error is None:
+            expression, vals = "SET pushed_at = :at REMOVE push_error", values(at=at)
+        else:
+            expression, vals = "SET pushed_at = :at, push_error = :error", values(at=at, error=error)
+        pk, sk = schema.instance_pk(owner, arn), schema.job_sk(job_id)
+        return self._update(pk, sk, expression, "attribute_exists(pk)", ExpressionAttributeValues=vals)
 
     def get_jobs(self, owner: str, arn: str) -> list[JobRecord]:
         items = self._query(schema.instance_pk(owner, arn), schema.JOB_PREFIX)

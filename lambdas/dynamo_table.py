@@ -5,9 +5,33 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from . import schema
 from .aws import DEFAULT_MAX_ATTEMPTS
 from .dynamo_codec import error_code, from_wire, key, store_error, values
 from .lazy_client import LazyClient
+
+
+def table_request(name: str) -> dict[str, Any]:
+    """CreateTable arguments for the supervision table, as the CDK stack declares it (infra/table.py): pk/sk
+    strings, on-demand, and the sparse keys-only index of live rows. Tests and benches create it from here."""
+    strings = [schema.PK, schema.SK, schema.LIVE_ATTRIBUTE]
+    keys = [{"AttributeName": schema.PK, "KeyType": "HASH"}, {"AttributeName": schema.SK, "KeyType": "RANGE"}]
+    return {
+        "TableName": name,
+        "KeySchema": keys,
+        "AttributeDefinitions": [{"AttributeName": n, "AttributeType": "S"} for n in strings],
+        "GlobalSecondaryIndexes": [
+            {
+                "IndexName": schema.LIVE_INDEX,
+                "KeySchema": [
+                    {"AttributeName": schema.LIVE_ATTRIBUTE, "KeyType": "HASH"},
+                    {"AttributeName": schema.PK, "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "KEYS_ONLY"},
+            }
+        ],
+        "BillingMode": "PAY_PER_REQUEST",
+    }
 
 
 class DynamoTable(LazyClient):

@@ -1,14 +1,21 @@
-"""The reaper's run: read EC2 and the table, accrue, decide, terminate, close, record. No Powertools here.
+"""The reaper's run: read EC2 and the table, meter, decide, terminate, close, record. No Powertools here.
 
 Order within a run, and why:
-1. Describe wb's instances and read the live rows, budgets and ledger. Without EC2 facts or rows nothing
-   is decided (an unreadable table must not make every instance look like an orphan).
-2. Accrue cost up to `now` (conditional transactions, see `accrual`), so budgets are judged on spend that
-   includes this minute.
-3. Decide every instance (`decision.decide`), terminate in batches, then mark the rows `terminating`.
-4. Close rows whose instance is gone, and their unfinished jobs.
+1. Describe wb's instances (beside it, read the live-index keys and the meters), then fetch the rows by key:
+   the row of every instance EC2 lists, every row in the live index, the budgets and this month's ledger.
+   Nothing else of the table is read, so a run costs the same whatever its history. Without EC2 facts or
+   rows nothing is decided (an unreadable table must not make every instance look like an orphan).
+2. Meter and accrue cost up to `now` (`metering`, `accrual`), so budgets are judged on spend that includes
+   this minute. Price, lifetime start and the accrual cursor come from the meters, never from a row.
+3. Decide every instance (`decision.decide`); set kept volumes to be deleted on termination; terminate in
+   batches (lifting termination protection where EC2 refuses for it); mark the rows `terminating`.
+4. Close rows whose instance is gone, their unfinished jobs, and their meters.
 5. Write one audit row per terminate/close decision, and the heartbeat. KEEP decisions are counted.
 Each step records its failures and the run goes on; the caller raises if any were recorded.
+
+Trust: a member writes their own rows, so a row only ever asks for less (an earlier `max_until`, a lease a
+renewal set); who pays (`wb:owner`, `wb:team`), how much (the meter's price) and since when (the meter's
+lifetime start) come from EC2 and the reaper's own meters.
 """
 
 from __future__ import annotations
@@ -20,25 +27,27 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from . import schema
 from .accrual import Accrual, pack, plan_accrual
 from .budgets import Budgets, Ledger, budget_state
 from .clock import SECONDS_PER_DAY, month_of, system_clock
 from .config import ReaperSettings
 from .decision import Action, Decision, DecisionConfig, InstanceFacts, Reason, decide, decide_missing
+from .errors import FleetError
 from .fleet import Fleet
-from .prices import PriceTable, billed_price, load_prices
+from .meter import MeterRecord
+from .metering import current_meters, gone_meters
+from .prices import PriceTable, load_prices
 from .recording import audit_record, parallel, put_audits, put_heartbeat
 from .records import InstanceRecord, JobRecord
 from .report import DecisionRecord, RunReport
 from .schema import Scope
-from .store import SupervisionStore
+from .store import LiveRows, SupervisionStore
 
 if TYPE_CHECKING:
     from .clock import Clock
 
 T = TypeVar("T")
-
-FUTURE_SKEW_S = 300.0  # an accrued_until further ahead than this was not written by a reaper
 
 
 @dataclass(frozen=True)
@@ -93,16 +102,17 @@ class Reaper:
     # --- steps ---------------------------------------------------------------------------------------
 
     def _run(self, report: RunReport, now: float) -> None:
-        with ThreadPoolExecutor(max_workers=2) as pool:  # EC2 and the table are read side by side
+        with ThreadPoolExecutor(max_workers=3) as pool:  # EC2, the live index and the meters side by side
             described = pool.submit(report.timed, "describe", self.fleet.describe_managed)
-            loaded = pool.submit(report.timed, "load", self.store.load_live)
+            indexed = pool.submit(report.timed, "load", self.store.live_keys)
+            metered = pool.submit(report.timed, "load", self.store.meter_items)
         try:
             instances = described.result()
         except Exception as exc:
             report.fail("describe", "run", exc)
             return
         try:
-            live = loaded.result()
+            live = report.timed("load", self._load, instances, indexed.result(), metered.result())
         except Exception as exc:
             report.fail("load", "run", exc)
             return
@@ -116,26 +126,40 @@ class Reaper:
         jobs: dict[str, list[JobRecord]] = defaultdict(list)
         for job in live.jobs:
             jobs[job.pk].append(job)
-        prices = report.timed("accrue", self._accrue, report, instances, rows, ledger, now)
+        known = {meter.instance_arn: meter for meter in live.meters}
+        meters = current_meters(
+            instances, known, now=now, table=self.prices, fleet=self.fleet, default_team=self.settings.team_name,
+            report=report,
+        )  # fmt: skip
+        report.timed("accrue", self._accrue, report, instances, meters, ledger, now)
         decided: list[Verdict] = []
         for facts in instances:
             row = rows.get((facts.owner, facts.instance_id))
-            owner = facts.owner
-            team = self._team(row, facts)
-            budget = budget_state(budgets, ledger, owner, team)
+            meter = meters[facts.arn]
+            team = facts.team(self.settings.team_name)
+            budget = budget_state(budgets, ledger, facts.owner, team)
             decision = decide(
-                facts, row, jobs[row.pk] if row else [], budget, now, self.config, prices.get(facts.instance_id)
-            )
-            decided.append(Verdict(facts, row, decision, owner, team))
+                facts, row, jobs[row.pk] if row else [], budget, now, self.config,
+                price_usd_hour=meter.price_usd_hour, lifetime_start=meter.lifetime_start,
+            )  # fmt: skip
+            decided.append(Verdict(facts, row, decision, facts.owner, team))
+        report.timed("volumes", self._delete_volumes_on_termination, report, instances)
         report.timed("terminate", self._terminate, report, decided, now)
         present = {(facts.owner, facts.instance_id) for facts in instances}
         missing = [r for r in live.instances if (r.owner, r.instance_id) not in present]
-        report.timed("close", self._close, report, missing, jobs, now)
+        gone = gone_meters(live.meters, {facts.arn for facts in instances}, now, self.settings.orphan_grace_s)
+        report.timed("close", self._close, report, missing, gone, now)
 
-    def _team(self, row: InstanceRecord | None, facts: InstanceFacts | None) -> str:
-        if row is not None and row.team:
-            return row.team
-        return facts.team(self.settings.team_name) if facts is not None else self.settings.team_name
+    def _load(self, instances: Sequence[InstanceFacts], indexed: list[tuple[str, str]], meters: list[Any]) -> LiveRows:
+        """Rows by key: those of the instances EC2 lists (a row that lost `live` is still found), and every
+        row in the live index (rows whose instance may be gone, capped jobs); plus the meters."""
+        wanted = [(schema.instance_pk(f.owner, f.arn), schema.META_SK) for f in instances if f.owner]
+        live = LiveRows()
+        for item in self.store.get_items(list(dict.fromkeys([*wanted, *indexed]))).values():
+            live.add(item)
+        for item in meters:
+            live.add(item)
+        return live
 
     def _budgets(self, report: RunReport, now: float) -> tuple[Budgets, Ledger]:
         month = month_of(now)
@@ -152,27 +176,21 @@ class Reaper:
         self,
         report: RunReport,
         instances: Sequence[InstanceFacts],
-        rows: dict[tuple[str, str], InstanceRecord],
+        meters: dict[str, MeterRecord],
         ledger: Ledger,
         now: float,
-    ) -> dict[str, float]:
-        """Charge every matched row up to `now`; returns instance id -> hourly price for the decisions."""
-        prices: dict[str, float] = {}
+    ) -> None:
+        """Charge every instance's meter up to `now`, and add this month's part to `ledger`."""
         plans: list[Accrual] = []
         for facts in instances:
-            row = rows.get((facts.owner, facts.instance_id))
-            if row is None:
-                continue
-            if row.accrued_until is not None and row.accrued_until > now + FUTURE_SKEW_S:
-                report.fail("accrue", facts.instance_id, f"accrued_until {row.accrued_until} is in the future")
-            try:
-                kind = facts.instance_type or row.instance_type
-                price = billed_price(row.price_usd_hour, facts.region, kind, facts.spot, self.prices)
-            except Exception as exc:
-                report.fail("price", facts.instance_id, exc)
-                continue
-            prices[facts.instance_id] = price
-            plan = plan_accrual(row, now, price, facts.billed, self._team(row, facts))
+            meter = meters[facts.arn]
+            if meter.price.unpriced:
+                self.log.warning(
+                    "unpriced instance charged at the fallback price",
+                    extra={"instance_id": facts.instance_id, "type": facts.instance_type, "region": facts.region,
+                           "usd_hour": meter.price_usd_hour},
+                )  # fmt: skip
+            plan = plan_accrual(meter, now, facts.billed)
             if plan is not None:
                 plans.append(plan)
         if self.settings.dry_run:
@@ -196,7 +214,20 @@ class Reaper:
                     ledger.add(Scope.TEAM, accrual.team, usd)
         report.accrued_rows = len(applied)
         report.accrued_usd = sum(a.usd for a in applied)
-        return prices
+
+    def _delete_volumes_on_termination(self, report: RunReport, instances: Sequence[InstanceFacts]) -> None:
+        """Volumes launched with DeleteOnTermination=false would outlive the machine and bill on, seen by no
+        budget: the reaper sets them to go with it, whichever way it ends."""
+        if self.settings.dry_run:
+            return
+        for facts in instances:
+            if not facts.managed or not facts.volumes_kept_on_termination:
+                continue
+            try:
+                self.fleet.delete_volumes_on_termination(facts.instance_id, facts.volumes_kept_on_termination)
+                report.volumes_fixed.append(facts.instance_id)
+            except FleetError as exc:
+                report.fail("volumes", facts.instance_id, exc)
 
     def _terminate(self, report: RunReport, decided: list[Verdict], now: float) -> None:
         doomed = [v for v in decided if v.decision.terminate]
@@ -204,6 +235,7 @@ class Reaper:
         if doomed and not self.settings.dry_run:
             outcome = self.fleet.terminate([v.facts for v in doomed], self.settings.terminate_batch_size)
             report.terminate_calls = outcome.calls
+            report.unprotected.extend(outcome.unprotected)
             acknowledged = set(outcome.terminated)
             for instance_id, message in sorted(outcome.failed.items()):
                 report.fail("terminate", instance_id, message)
@@ -242,9 +274,7 @@ class Reaper:
         )
         put_audits(self.store, report, audits, self.settings.write_concurrency)
 
-    def _close(
-        self, report: RunReport, missing: list[InstanceRecord], jobs: dict[str, list[JobRecord]], now: float
-    ) -> None:
+    def _close(self, report: RunReport, missing: list[InstanceRecord], gone: list[MeterRecord], now: float) -> None:
         to_close = [(row, decide_missing(row, now, self.config)) for row in missing]
         to_close = [(row, d) for row, d in to_close if d.action is Action.CLOSE]
         expires = int(now + self.settings.closed_row_ttl_days * SECONDS_PER_DAY)
@@ -258,7 +288,7 @@ class Reaper:
                 lambda item: item[0].instance_id,
             )
             closed = {row.instance_id for (row, _), ok in zip(to_close, results) if ok}  # noqa: B905
-            open_jobs = [job for row, _ in to_close for job in jobs.get(row.pk, [])]
+            open_jobs = self._open_jobs(report, [row for row, _ in to_close])
             done = self._parallel(
                 report,
                 "close",
@@ -267,6 +297,8 @@ class Reaper:
                 lambda job: f"{job.instance_id}/{job.job_id}",
             )
             report.jobs_closed = sum(1 for ok in done if ok)
+            removed = self._parallel(report, "close", gone, self.store.delete_meter, lambda m: m.instance_id)
+            report.meters_closed = sum(1 for ok in removed if ok)
         audits = []
         for row, decision in to_close:
             is_closed = row.instance_id in closed
@@ -276,7 +308,23 @@ class Reaper:
             report.decisions.append(record)
             args = (row.instance_id, decision, row.owner, row.team, None, row, is_closed)
             audits.append(audit_record(self.settings, report, now, *args))
+        for meter in gone:
+            self.log.info(
+                "meter closed",
+                extra={"instance_id": meter.instance_id, "owner": meter.owner, "accrued_usd": meter.accrued_usd,
+                       "usd_hour": meter.price_usd_hour, "price_source": meter.price_source},
+            )  # fmt: skip
         put_audits(self.store, report, audits, self.settings.write_concurrency)
+
+    def _open_jobs(self, report: RunReport, rows: list[InstanceRecord]) -> list[JobRecord]:
+        """The unfinished jobs of rows being closed (the live index holds only the capped ones)."""
+        jobs: list[JobRecord] = []
+        for row in rows:
+            try:
+                jobs.extend(job for job in self.store.get_jobs(row.owner, row.instance_arn) if job.running)
+            except Exception as exc:
+                report.fail("close", row.instance_id, exc)
+        return jobs
 
     def _parallel(
         self, report: RunReport, stage: str, items: Sequence[T], work: Callable[[T], bool], name: Callable[[T], str]

@@ -11,10 +11,11 @@ from . import schema
 from .accrual import Accrual, ledger_increments
 from .audit import AuditRecord, ReaperHeartbeat
 from .budgets import BudgetEntry, LedgerEntry
-from .errors import LeaseRefusedError, MalformedItemError, RowExistsError, RowNotFoundError
+from .errors import LeaseRefusedError, RowExistsError, RowNotFoundError
 from .items import decimals, number
+from .meter import MeterRecord
 from .records import InstanceRecord, InstanceState, JobRecord
-from .store import LiveRows, SupervisionStore
+from .store import Key, SupervisionStore
 
 _ENDED = (InstanceState.TERMINATING.value, InstanceState.CLOSED.value)
 
@@ -54,20 +55,17 @@ class InMemoryStore(SupervisionStore):
 
     # --- the reaper --------------------------------------------------------------------------------
 
-    def load_live(self) -> LiveRows:
-        rows = LiveRows()
+    def live_keys(self) -> list[Key]:
         with self._lock:
-            items = [copy.deepcopy(i) for i in self.items.values()]
-        for item in items:
-            sk = item[schema.SK]
-            try:
-                if sk == schema.META_SK and item.get("state") != InstanceState.CLOSED.value:
-                    rows.instances.append(InstanceRecord.from_item(item))
-                elif sk.startswith(schema.JOB_PREFIX) and "ended_at" not in item:
-                    rows.jobs.append(JobRecord.from_item(item))
-            except MalformedItemError as exc:
-                rows.malformed.append(str(exc))
-        return rows
+            return [key for key, item in self.items.items() if schema.LIVE_ATTRIBUTE in item]
+
+    def get_items(self, keys: Sequence[Key]) -> dict[Key, dict[str, Any]]:
+        with self._lock:
+            return {key: copy.deepcopy(self.items[key]) for key in keys if key in self.items}
+
+    def meter_items(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [copy.deepcopy(i) for (pk, _), i in self.items.items() if pk.startswith(schema.METER_PREFIX)]
 
     def load_budgets(self) -> list[BudgetEntry]:
         with self._lock:
@@ -78,27 +76,37 @@ class InMemoryStore(SupervisionStore):
         with self._lock:
             return [LedgerEntry.from_item(i) for (p, _), i in self.items.items() if p == pk]
 
-    def _transact_accruals(self, batch: Sequence[Accrual], now: float) -> set[str]:
+    def _transact_accruals(self, batch: Sequence[Accrual], now: float) -> set[Key]:
         with self._lock:
             stale = set()
             for accrual in batch:
                 item = self.items.get((accrual.pk, accrual.sk))
                 stored = None if item is None else item.get("accrued_until")
                 expected = None if accrual.read_until is None else number(accrual.read_until)
-                if item is None or stored != expected or item.get("state") == InstanceState.CLOSED.value:
-                    stale.add(accrual.pk)
+                if stored != expected:
+                    stale.add((accrual.pk, accrual.sk))
             if stale:
                 return stale
             for accrual in batch:
-                item = self.items[(accrual.pk, accrual.sk)]
-                item["accrued_until"] = number(accrual.until)
-                item["accrued_usd"] = item.get("accrued_usd", number(0)) + number(accrual.usd)
+                item = self.items.setdefault((accrual.pk, accrual.sk), {schema.PK: accrual.pk, schema.SK: accrual.sk})
+                total = item.get("accrued_usd", number(0)) + number(accrual.usd)
+                item.update(decimals({k: v for k, v in accrual.attributes.items() if k != "accrued_usd"}))
+                item["accrued_usd"] = total
             for (month, scope, name), usd in ledger_increments(batch).items():
                 key = (schema.ledger_pk(month), schema.scope_sk(scope, name))
                 entry = self.items.setdefault(key, {schema.PK: key[0], schema.SK: key[1], "usd": number(0)})
                 entry["usd"] = entry.get("usd", number(0)) + number(usd)
                 entry["updated_at"] = number(now)
             return set()
+
+    def delete_meter(self, meter: MeterRecord) -> bool:
+        with self._lock:
+            item = self.items.get((meter.pk, meter.sk))
+            expected = None if meter.accrued_until is None else number(meter.accrued_until)
+            if item is None or item.get("accrued_until") != expected:
+                return False
+            del self.items[(meter.pk, meter.sk)]
+            return True
 
     def mark_terminating(self, row: InstanceRecord, reason: str, now: float) -> bool:
         with self._lock:
@@ -119,6 +127,7 @@ class InMemoryStore(SupervisionStore):
                 "state": InstanceState.CLOSED.value,
                 "closed_at": now,
                 schema.TTL_ATTRIBUTE: expires_at,
+                schema.LIVE_ATTRIBUTE: None,
             }
             if "reap_reason" not in item:
                 changes["reap_reason"] = reason
@@ -130,7 +139,8 @@ class InMemoryStore(SupervisionStore):
             item = self.items.get((job.pk, job.sk))
             if item is None or "ended_at" in item:
                 return False
-            self._update(job.pk, job.sk, {"ended_at": now, "stop_reason": reason, "state": "lost"})
+            changes = {"ended_at": now, "stop_reason": reason, "state": "lost", schema.LIVE_ATTRIBUTE: None}
+            self._update(job.pk, job.sk, changes)
             return True
 
     def put_audits(self, records: Sequence[AuditRecord]) -> None:
@@ -234,8 +244,22 @@ class InMemoryStore(SupervisionStore):
             self._update(
                 job.pk,
                 job.sk,
-                {"ended_at": ended_at, "state": state, "exit_code": exit_code, "stop_reason": stop_reason},
+                {
+                    "ended_at": ended_at,
+                    "state": state,
+                    "exit_code": exit_code,
+                    "stop_reason": stop_reason,
+                    schema.LIVE_ATTRIBUTE: None,
+                },
             )
+
+    def record_push(self, owner: str, arn: str, job_id: str, at: float, error: str | None) -> bool:
+        with self._lock:
+            pk, sk = schema.instance_pk(owner, arn), schema.job_sk(job_id)
+            if (pk, sk) not in self.items:
+                return False
+            self._update(pk, sk, {"pushed_at": at, "push_error": error})
+            return True
 
     def get_jobs(self, owner: str, arn: str) -> list[JobRecord]:
         pk = schema.instance_pk(owner, arn)

@@ -20,6 +20,7 @@ DynamoDB number.
 | BUDGET_USD | USD | >= 0 | 1,000,000,000 |
 | MAX_OUTPUT_MB | MiB | > 0 | 1,073,741,824 (1 PiB) |
 | MAX_OUTPUT_BYTES | bytes | > 0 | 2**50 |
+| MAX_VOLUME_GIB | GiB | >= 8 | 99,999 (the MaxVolumeGiB parameter's pattern) |
 | GRACE_S | seconds | > 0 | 3600 (the agent's SIGTERM-after grace) |
 
 Runs on python3 >= 3.8, stdlib only (the agent imports it), and imports nothing costly.
@@ -77,3 +78,4 @@ BUDGET_USD = Range(0, 1_000_000_000, "USD")
 MAX_OUTPUT_MB = Range(0, 1 << 30, "MiB", low_open=True)
 MAX_OUTPUT_BYTES = Range(0, 1 << 50, "bytes", low_open=True)
 GRACE_S = Range(0, 3600, "seconds", low_open=True)
+MAX_VOLUME_GIB = Range(8, 99_999, "GiB")

@@ -15,7 +15,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from .errors import UnknownInstanceTypeError, UnknownRegionError
+from .errors import PriceLookupError, UnknownInstanceTypeError, UnknownRegionError
+from .meter import Price, PriceSource
 
 PRICES_PATH = Path(__file__).with_name("prices.json")
 
@@ -48,9 +49,21 @@ class PriceTable:
 
     def on_demand(self, region: str, instance_type: str) -> float:
         """USD per hour, Linux, on-demand."""
+        return self.lookup(region, instance_type)[0]
+
+    def ceiling(self, region: str) -> float:
+        """The highest hourly price the table knows for `region` (for a region it does not know, the highest
+        base price times the highest factor): the conservative charge for a machine it cannot price."""
+        base = self.regions[self.base_region]
+        if region in self.regions or region in self.fallback_factors:
+            return max(self.lookup(region, kind)[0] for kind in base)
+        return round(max(base.values()) * max(self.fallback_factors.values(), default=1.0), 6)
+
+    def lookup(self, region: str, instance_type: str) -> tuple[float, bool]:
+        """(USD per hour, estimated): estimated when derived from the base region through a factor."""
         explicit = self.regions.get(region, {}).get(instance_type)
         if explicit is not None:
-            return explicit
+            return explicit, False
         if region not in self.fallback_factors:
             raise UnknownRegionError(
                 f"no prices for region {region!r} (table of {self.as_of}); known: " + ", ".join(self.known_regions),
@@ -66,7 +79,7 @@ class PriceTable:
                 region=region,
                 instance_type=instance_type,
             )
-        return round(base * self.fallback_factors[region], 6)
+        return round(base * self.fallback_factors[region], 6), True
 
 
 def load_prices(path: Path | str | None = None) -> PriceTable:
@@ -81,26 +94,21 @@ def _shipped() -> PriceTable:
     return PriceTable.from_document(json.loads(PRICES_PATH.read_text(encoding="utf-8")))
 
 
-def billed_price(
-    row_price_usd_hour: float | None, region: str, instance_type: str, spot: bool, table: PriceTable
-) -> float:
-    """What the reaper charges per hour. EC2 says whether the instance is spot (a row cannot fake it):
-    spot instances are charged the price their row recorded at launch; on-demand instances the table's
-    price for the type EC2 reports, so a row cannot make itself cheaper. The row price is the fallback for
-    a type the table does not know."""
-    if spot and row_price_usd_hour is not None and row_price_usd_hour > 0:
-        return row_price_usd_hour
+def meter_price(
+    table: PriceTable, region: str, instance_type: str, spot: bool, spot_usd_hour: float | None = None
+) -> Price:
+    """What the reaper charges per hour, from facts no member can write: EC2 says whether the instance is
+    spot and which type it is, EC2 published the spot price, and the table holds the on-demand price.
+
+    A spot instance is charged the spot price the reaper looked up (or the on-demand price when it found
+    none: never less than spot). A type or region the table does not know is charged the highest price the
+    table knows for that region, and marked unpriced, so budgets keep counting and trip early, not late."""
+    if spot and spot_usd_hour is not None and spot_usd_hour > 0:
+        return Price(spot_usd_hour, PriceSource.SPOT)
     try:
-        return table.on_demand(region, instance_type)
-    except UnknownInstanceTypeError:
-        if row_price_usd_hour is not None and row_price_usd_hour > 0:
-            return row_price_usd_hour
-        raise
-
-
-def hourly_price(row_price_usd_hour: float | None, region: str, instance_type: str, table: PriceTable) -> float:
-    """What a machine costs per hour: the price its row recorded at launch (spot or on-demand), else the
-    table's on-demand price."""
-    if row_price_usd_hour is not None and row_price_usd_hour > 0:
-        return row_price_usd_hour
-    return table.on_demand(region, instance_type)
+        usd, estimated = table.lookup(region, instance_type)
+    except PriceLookupError:
+        return Price(table.ceiling(region), PriceSource.FALLBACK)
+    if spot:
+        return Price(usd, PriceSource.SPOT_AS_ON_DEMAND)
+    return Price(usd, PriceSource.ESTIMATE if estimated else PriceSource.TABLE)

@@ -134,6 +134,9 @@ class InstanceRecord:
             if isinstance(value, Enum):
                 value = value.value
             put(item, name, value if value != "" else None)
+        item.pop(schema.LIVE_ATTRIBUTE, None)
+        if not self.closed:
+            item[schema.LIVE_ATTRIBUTE] = schema.LIVE_VALUE
         return item
 
     @classmethod
@@ -143,7 +146,7 @@ class InstanceRecord:
             owner, arn = schema.parse_instance_pk(read.text(schema.PK))
         except ValueError as exc:
             raise read.fail(schema.PK, str(exc)) from None
-        known = {schema.PK, schema.SK, "instance_arn", *_INSTANCE_FIELDS}
+        known = {schema.PK, schema.SK, schema.LIVE_ATTRIBUTE, "instance_arn", *_INSTANCE_FIELDS}
         return cls(
             owner=owner,
             instance_arn=arn,
@@ -180,6 +183,8 @@ _JOB_FIELDS = [
     "max_cost_usd",
     "stop_reason",
     "expires_at",
+    "pushed_at",
+    "push_error",
 ]
 
 
@@ -199,6 +204,8 @@ class JobRecord:
     max_cost_usd: float | None = None
     stop_reason: str | None = None
     expires_at: int | None = None
+    pushed_at: float | None = None  # when the agent last pushed the job's outputs to S3 (aws)
+    push_error: str | None = None  # why that push failed; None when it went through
 
     def __post_init__(self) -> None:
         schema.instance_pk(self.owner, self.instance_arn)
@@ -220,6 +227,10 @@ class JobRecord:
     def running(self) -> bool:
         return self.ended_at is None
 
+    @property
+    def capped(self) -> bool:
+        return self.max_time_s is not None or self.max_cost_usd is not None
+
     def replace(self, **changes: Any) -> JobRecord:
         return dataclasses.replace(self, **changes)
 
@@ -227,6 +238,8 @@ class JobRecord:
         item: dict[str, Any] = {schema.PK: self.pk, schema.SK: self.sk, "command": list(self.command)}
         for name in _JOB_FIELDS:
             put(item, name, getattr(self, name))
+        if self.running and self.capped:  # the reaper enforces caps as a backstop: it must find this row
+            item[schema.LIVE_ATTRIBUTE] = schema.LIVE_VALUE
         return item
 
     @classmethod
@@ -250,4 +263,6 @@ class JobRecord:
             max_cost_usd=read.opt_num("max_cost_usd"),
             stop_reason=read.opt_text("stop_reason"),
             expires_at=read.opt_int("expires_at"),
+            pushed_at=read.opt_num("pushed_at"),
+            push_error=read.opt_text("push_error"),
         )

@@ -26,7 +26,7 @@ class DecisionRecord:
 
 @dataclass(frozen=True)
 class Failure:
-    stage: str  # describe | load | budgets | price | accrue | terminate | row | close | audit | heartbeat
+    stage: str  # describe | load | budgets | price | accrue | volumes | terminate | row | close | audit | heartbeat
     subject: str
     message: str
 
@@ -47,6 +47,10 @@ class RunReport:
     accrued_usd: float = 0.0
     accrual_conflicts: int = 0
     jobs_closed: int = 0
+    meters_closed: int = 0
+    unpriced: list[str] = field(default_factory=list)  # charged at the conservative fallback price
+    unprotected: list[str] = field(default_factory=list)  # termination protection lifted to end them
+    volumes_fixed: list[str] = field(default_factory=list)  # kept volumes set to DeleteOnTermination=true
     terminate_calls: int = 0
     failures: list[Failure] = field(default_factory=list)
     phases: dict[str, float] = field(default_factory=dict)  # step -> wall seconds
@@ -90,6 +94,10 @@ class RunReport:
             "close": len(self.by_action(Action.CLOSE)),
             "closed": len(self.closed()),
             "jobs_closed": self.jobs_closed,
+            "meters_closed": self.meters_closed,
+            "unpriced": len(self.unpriced),
+            "unprotected": len(self.unprotected),
+            "volumes_fixed": len(self.volumes_fixed),
             "accrued": self.accrued_rows,
             "accrual_conflicts": self.accrual_conflicts,
             "terminate_calls": self.terminate_calls,
@@ -106,6 +114,7 @@ class RunReport:
             "accrued_usd": round(self.accrued_usd, 6),
             "terminated": {i: r.value for i, r in sorted(self.terminated().items())},
             "reasons": dict(self.reasons()),
+            "unpriced": sorted(self.unpriced)[:50],
             "phases_s": {name: round(seconds, 3) for name, seconds in self.phases.items()},
             "failures": [str(f) for f in self.failures[:50]],
         }

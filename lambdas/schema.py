@@ -8,8 +8,17 @@
 | budget | `BUDGET` | `OWNER#<owner>` or `TEAM#<team>` |
 | audit | `AUDIT#<YYYY-MM-DD>` | `<iso8601>#<instance_id>` |
 | reaper heartbeat | `REAPER` | `LAST_RUN` |
+| meter (reaper only) | `METER#<shard>` | `<instance-arn>` |
 
 `expires_at` (number, epoch seconds) is the table's TTL attribute.
+
+`live` marks the rows the reaper must see every run: instance rows not closed, and running job rows that carry
+a cap. Only those rows are in the sparse, keys-only index `live-rows` (partition key `live`, sort key `pk`), so
+the reaper finds them without reading the table's history; the index is written only when `live` is set or
+removed, never by a renewal.
+
+Meters hold what decides money and time (the accrual cursor, the billed price, the lifetime start). Their
+partition names no owner, so neither a member (`OWNER#${aws:userid}#*`) nor an instance can write one.
 
 Member IAM matches `dynamodb:LeadingKeys` against `OWNER#${aws:userid}#*`; the instance role matches
 `OWNER#*#INSTANCE#${ec2:SourceInstanceARN}`. That is why the owner leads the instance key and why an owner
@@ -18,6 +27,7 @@ may not contain `#`.
 
 from __future__ import annotations
 
+import zlib
 from enum import Enum
 
 PK = "pk"
@@ -35,6 +45,11 @@ BUDGET_PK = "BUDGET"
 AUDIT_PREFIX = "AUDIT#"
 REAPER_PK = "REAPER"
 LAST_RUN_SK = "LAST_RUN"
+METER_PREFIX = "METER#"
+METER_SHARDS = 16  # meters are read with one Query per shard: 10,000 instances make ~625 rows per partition
+LIVE_ATTRIBUTE = "live"
+LIVE_VALUE = "1"
+LIVE_INDEX = "live-rows"
 
 
 class Scope(str, Enum):
@@ -52,9 +67,19 @@ def _check_part(kind: str, value: str) -> str:
     return value
 
 
-def instance_arn(region: str, account: str, instance_id: str, partition: str = "aws") -> str:
-    """`arn:aws:ec2:<region>:<account>:instance/<id>`, the value `ec2:SourceInstanceARN` carries."""
-    return f"arn:{partition}:ec2:{region}:{account}:instance/{instance_id}"
+def partition_of(region: str) -> str:
+    """The AWS partition a region belongs to: `aws-cn` for China, `aws-us-gov` for GovCloud, else `aws`."""
+    if region.startswith("cn-"):
+        return "aws-cn"
+    if region.startswith("us-gov-"):
+        return "aws-us-gov"
+    return "aws"
+
+
+def instance_arn(region: str, account: str, instance_id: str, partition: str | None = None) -> str:
+    """`arn:<partition>:ec2:<region>:<account>:instance/<id>`, the value `ec2:SourceInstanceARN` carries (the
+    partition follows the region unless given)."""
+    return f"arn:{partition or partition_of(region)}:ec2:{region}:{account}:instance/{instance_id}"
 
 
 def parse_instance_arn(arn: str) -> tuple[str, str, str]:
@@ -135,3 +160,20 @@ def audit_pk(day: str) -> str:
 
 def audit_sk(iso_timestamp: str, instance_id: str) -> str:
     return iso_timestamp + SEP + instance_id
+
+
+def meter_shard(arn: str) -> int:
+    """The meter partition of an instance: stable, so every run finds it in the same place."""
+    return zlib.crc32(arn.encode("utf-8")) % METER_SHARDS
+
+
+def meter_pk(shard: int) -> str:
+    if not 0 <= shard < METER_SHARDS:
+        raise ValueError(f"meter shard must be 0..{METER_SHARDS - 1}, got {shard}")
+    return f"{METER_PREFIX}{shard:02d}"
+
+
+def meter_key(arn: str) -> tuple[str, str]:
+    """(pk, sk) of an instance's meter row."""
+    parse_instance_arn(arn)
+    return meter_pk(meter_shard(arn)), arn

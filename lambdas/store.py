@@ -8,24 +8,48 @@ from __future__ import annotations
 
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any, Tuple  # noqa: UP035 -- see Key
 
+from . import schema
 from .accrual import Accrual, pack
 from .audit import AuditRecord, ReaperHeartbeat
 from .budgets import BudgetEntry, LedgerEntry
+from .errors import MalformedItemError
+from .meter import MeterRecord
 from .records import InstanceRecord, InstanceState, JobRecord
+
+Key = Tuple[str, str]  # noqa: UP006 -- evaluated at import, and this runs on 3.8
 
 ACCRUAL_ROUNDS = 4  # transaction attempts for one batch; each round drops the rows someone else advanced
 
 
 @dataclass
 class LiveRows:
-    """Instance rows not closed, and job rows not ended, as one scan found them."""
+    """What one reaper run reads: instance rows not closed, running job rows with a cap, and every meter."""
 
     instances: list[InstanceRecord] = field(default_factory=list)
     jobs: list[JobRecord] = field(default_factory=list)
+    meters: list[MeterRecord] = field(default_factory=list)
     malformed: list[str] = field(default_factory=list)  # "pk/sk: problem"
+
+    def add(self, item: dict[str, Any]) -> None:
+        """File one table item as an instance row, a job row or a meter (anything else is ignored)."""
+        pk, sk = str(item.get(schema.PK, "")), str(item.get(schema.SK, ""))
+        try:
+            if pk.startswith(schema.METER_PREFIX):
+                self.meters.append(MeterRecord.from_item(item))
+            elif sk == schema.META_SK and pk.startswith(schema.OWNER_PREFIX):
+                row = InstanceRecord.from_item(item)
+                if not row.closed:
+                    self.instances.append(row)
+            elif sk.startswith(schema.JOB_PREFIX):
+                job = JobRecord.from_item(item)
+                if job.running:
+                    self.jobs.append(job)
+        except MalformedItemError as exc:
+            self.malformed.append(str(exc))
 
 
 @dataclass
@@ -49,9 +73,29 @@ class SupervisionStore(ABC):
 
     # --- the reaper -------------------------------------------------------------------------------
 
+    def load_live(self, instance_keys: Iterable[Key] = ()) -> LiveRows:
+        """The rows one run needs: the rows at `instance_keys` (the rows of the instances EC2 lists, found by
+        key so that a row without `live` is still seen), every row in the live index (open rows whose
+        instance may be gone, running jobs with caps), and every meter. Never a read of the whole table."""
+        rows = LiveRows()
+        wanted = list(dict.fromkeys([*instance_keys, *self.live_keys()]))
+        for item in self.get_items(wanted).values():
+            rows.add(item)
+        for item in self.meter_items():
+            rows.add(item)
+        return rows
+
     @abstractmethod
-    def load_live(self) -> LiveRows:
-        """All instance rows not closed and job rows not ended (paged)."""
+    def live_keys(self) -> list[Key]:
+        """(pk, sk) of every row carrying `live` (the sparse keys-only index), paged."""
+
+    @abstractmethod
+    def get_items(self, keys: Sequence[Key]) -> dict[Key, dict[str, Any]]:
+        """The items at `keys` that exist (BatchGetItem, 100 keys a call, unprocessed keys retried)."""
+
+    @abstractmethod
+    def meter_items(self) -> list[dict[str, Any]]:
+        """Every meter row: one Query per meter shard."""
 
     @abstractmethod
     def load_budgets(self) -> list[BudgetEntry]: ...
@@ -84,15 +128,19 @@ class SupervisionStore(ABC):
             if not stale:
                 outcome.applied.extend(pending)
                 return outcome
-            outcome.conflicts.extend(a for a in pending if a.pk in stale)
-            pending = [a for a in pending if a.pk not in stale]
+            outcome.conflicts.extend(a for a in pending if (a.pk, a.sk) in stale)
+            pending = [a for a in pending if (a.pk, a.sk) not in stale]
         outcome.failed.extend((a, "accrual conflicts did not settle") for a in pending)
         return outcome
 
     @abstractmethod
-    def _transact_accruals(self, batch: Sequence[Accrual], now: float) -> set[str]:
-        """Write one batch atomically. Return the pks whose condition failed (nothing was written), or an
+    def _transact_accruals(self, batch: Sequence[Accrual], now: float) -> set[Key]:
+        """Write one batch atomically. Return the keys whose condition failed (nothing was written), or an
         empty set on success. Raise TransactionRetry for a transient conflict."""
+
+    @abstractmethod
+    def delete_meter(self, meter: MeterRecord) -> bool:
+        """Remove a meter whose instance is gone, only while nobody charged it since it was read."""
 
     @abstractmethod
     def mark_terminating(self, row: InstanceRecord, reason: str, now: float) -> bool:
@@ -100,11 +148,11 @@ class SupervisionStore(ABC):
 
     @abstractmethod
     def close_instance(self, row: InstanceRecord, reason: str, now: float, expires_at: int | None) -> bool:
-        """state=closed, closed_at; accrual stops. False when already closed or gone."""
+        """state=closed, closed_at, `live` removed. False when already closed or gone."""
 
     @abstractmethod
     def close_job(self, job: JobRecord, reason: str, now: float) -> bool:
-        """ended_at=now, stop_reason; False when it had already ended."""
+        """ended_at=now, stop_reason, `live` removed; False when it had already ended."""
 
     @abstractmethod
     def put_audits(self, records: Sequence[AuditRecord]) -> None: ...
@@ -173,6 +221,11 @@ class SupervisionStore(ABC):
 
     @abstractmethod
     def get_jobs(self, owner: str, arn: str) -> list[JobRecord]: ...
+
+    @abstractmethod
+    def record_push(self, owner: str, arn: str, job_id: str, at: float, error: str | None) -> bool:
+        """The agent's last push of the job's outputs: when, and why it failed (None: it went through).
+        False when the job has no row."""
 
     # --- admins ------------------------------------------------------------------------------------
 

@@ -53,7 +53,7 @@ class Daemon:
         self.row: Any = None
         self.row_seen = False
         self.contact_ok = False
-        self.outputs = OutputDuty(pusher, self.state, log, clock, env.push_deadline_s, imds)
+        self.outputs = OutputDuty(pusher, self.state, log, clock, env.push_deadline_s, imds, jobs_root)
         self.done = False
         self.attempted = False  # this process has tried the table at least once
         self.lock = threading.Lock()  # one pass, or one claim (daemon_claims), at a time
@@ -166,6 +166,7 @@ class Daemon:
         for job in running:
             if job.job_id in facts.job_rows:
                 self._table("heartbeat job row", self.store.touch_job, facts.job_rows[job.job_id], now)
+        self._record_pushes()
         self._rearm(now)
         self.outputs.request([job for job in jobs if job.ended and job.job_id not in self.state.pushed], now)
         notice = self.outputs.check_spot(jobs, now)
@@ -248,6 +249,16 @@ class Daemon:
                                stop_reason=job.stop_reason)  # fmt: skip
             self.state.finished.append(job.job_id)
 
+    def _record_pushes(self) -> None:
+        """Put each push's outcome on its job's row, where the client finds it after the machine is gone."""
+        for job_id, (at, error) in list(self.outputs.unrecorded.items()):
+            args = (self.env.owner, self.env.instance_arn, job_id, at, error)
+            if self._table("record push", self.store.record_push, *args) is FAILED:
+                return
+            if error is not None:
+                self.log.write("push-failed-recorded", job=job_id)
+            del self.outputs.unrecorded[job_id]
+
     def _rearm(self, now: float) -> None:
         row = self.row
         if row is None or not self.contact_ok or self.state.armed.get("lease_until") == row.lease_until:
@@ -266,6 +277,8 @@ class Daemon:
         self.log.write("power-off-decided", reason=reason, detail=detail)
         self._decided(now, "power-off", f"{reason}: {detail}")
         self.outputs.push_all(jobs, "before power-off")
+        if self.contact_ok:
+            self._record_pushes()
         result = self.power_off(reason, self.env)
         self.state.power_off = {"at": self.clock(), "decided_at": now, "reason": reason, "detail": detail,
                                 "ok": result.ok}  # fmt: skip
@@ -302,6 +315,9 @@ class Daemon:
             if received is not None and received.si_signo != WAKE:
                 self.log.write("signalled", signal=signal.Signals(received.si_signo).name)
                 self.outputs.push_all(self.watcher.jobs(), "on shutdown")
+                if self.contact_ok:
+                    with self.lock:
+                        self._record_pushes()
                 self.state.save(self.state_path)
                 return 0
         return 0

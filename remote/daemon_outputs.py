@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 
+from .jobstore import JobPaths, write_json_atomic
 from .s3push import PushWorker
 
 TYPE_CHECKING = False
@@ -23,23 +24,49 @@ IMDS_RETRY_S = 300.0  # an unreachable IMDS is asked again after this
 SPOT_ACTION = "meta-data/spot/instance-action"
 
 
+def push_error(result: Any) -> str:
+    """One line for the job's row and the client: how many files failed, and the first reason."""
+    first = result.errors[0] if result.errors else "failed"
+    more = f" (and {len(result.errors) - 1} more)" if len(result.errors) > 1 else ""
+    return f"{first}{more}"[:400]
+
+
 class OutputDuty:
     def __init__(
         self, pusher: OutputPusher | None, state: DaemonState, log: DaemonLog, clock: Any, deadline_s: float,
-        imds: Any = None,
+        imds: Any = None, jobs_root: str | None = None,
     ) -> None:  # fmt: skip
         self.pusher, self.state, self.log, self.clock = pusher, state, log, clock
         self.deadline_s = deadline_s
         self.imds = imds
+        self.jobs_root = jobs_root
         self.worker: PushWorker | None = None
         self.failed: dict = {}  # job id -> when its last push failed
         self.inflight: dict = {}  # job id -> whether it had ended when its push was requested
+        self.unrecorded: dict = {}  # job id -> (at, error or None): the last push, not yet on the job's row
         self.imds_retry_at = 0.0
 
     def start(self) -> None:
         """Start the push thread (after the daemon blocked its signals: the thread inherits the mask)."""
         if self.pusher is not None and self.worker is None:
-            self.worker = PushWorker(self.pusher)
+            self.worker = PushWorker(self.pusher, on_result=self.note)
+
+    def note(self, result: Any) -> None:
+        """Keep the push's outcome in the job's `push.json` (on the push thread, as soon as it ends), where
+        `list`/`status` (so `wb run`, `wb jobs`, `wb pull`) find it; a failure is never only in the log."""
+        if self.pusher is None:
+            return
+        record = result.note(self.pusher.bucket, self.pusher.prefix, self.clock())
+        try:
+            write_json_atomic(JobPaths(result.job_id, self.jobs_root).push, record)
+        except (OSError, ValueError) as exc:  # the job's folder is gone (or never was): the log still says it
+            self.log.write("push-note-unwritten", job=result.job_id, error=str(exc)[:200])
+
+    def _settled(self, result: Any, **fields: Any) -> None:
+        """A push ended: log it, and queue its outcome for the job's row (the daemon writes it)."""
+        self.log.write("push", **fields, result=result.describe())
+        error = None if result.ok else push_error(result)
+        self.unrecorded[result.job_id] = (self.clock(), error)
 
     def request(self, jobs: list, now: float) -> None:
         """Queue a push of each job's outputs, unless one is under way or failed a moment ago."""
@@ -62,7 +89,7 @@ class OutputDuty:
             return
         for result in self.worker.results():
             had_ended = self.inflight.pop(result.job_id, False)
-            self.log.write("push", result=result.describe())
+            self._settled(result)
             if not result.ok:
                 self.failed[result.job_id] = self.clock()
             elif had_ended and result.job_id not in self.state.pushed:
@@ -80,7 +107,8 @@ class OutputDuty:
             request = job.push_request()
             if request is not None and (job.running or job.job_id not in self.state.pushed):
                 result = self.pusher.push(request, deadline)
-                self.log.write("push", why=why, result=result.describe())
+                self.note(result)
+                self._settled(result, why=why)
 
     def check_spot(self, jobs: list, now: float) -> str | None:
         """On EC2's spot interruption notice (IMDS), push every job once; the notice, the first time seen."""

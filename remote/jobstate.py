@@ -20,7 +20,7 @@ STOPPED = "stopped"
 LOST = "lost"
 
 SUMMARY_FIELDS = (
-    "id", "command", "cwd", "state", "exit_code", "signal", "stop_reason", "started_at", "ended_at", "pid",
+    "id", "command", "cwd", "state", "exit_code", "signal", "stop_reason", "started_at", "ended_at", "pid", "push",
 )
 
 
@@ -45,8 +45,8 @@ def state_of(status: dict | None, running: bool) -> str:
     return EXITED
 
 
-def summary(job_id: str, meta: dict | None, status: dict | None, running: bool) -> dict:
-    """The object `list` and `status` print for one job."""
+def summary(job_id: str, meta: dict | None, status: dict | None, running: bool, push: dict | None = None) -> dict:
+    """The object `list` and `status` print for one job; `push`: the agent's last push of its outputs (aws)."""
     meta = meta or {}
     status = status or {}
     return {
@@ -60,6 +60,7 @@ def summary(job_id: str, meta: dict | None, status: dict | None, running: bool) 
         "started_at": meta.get("started_at", status.get("started_at")),
         "ended_at": status.get("ended_at"),
         "pid": meta.get("pid"),
+        "push": push,
     }
 
 

@@ -39,7 +39,7 @@ def jobs_dir(environ: dict | None = None) -> str:
 class JobPaths:
     """The files of one job under `<state>/jobs/<id>/`."""
 
-    __slots__ = ("dir", "id", "meta", "status", "stderr", "stdin", "stdout")
+    __slots__ = ("dir", "id", "meta", "push", "status", "stderr", "stdin", "stdout")
 
     def __init__(self, job_id: str, root: str | None = None) -> None:
         self.id = validate_job_id(job_id)
@@ -49,6 +49,7 @@ class JobPaths:
         self.stdout = os.path.join(self.dir, "stdout")
         self.stderr = os.path.join(self.dir, "stderr")
         self.stdin = os.path.join(self.dir, "stdin")
+        self.push = os.path.join(self.dir, "push.json")  # the agent's last push of its outputs (aws)
 
     def exists(self) -> bool:
         return os.path.isdir(self.dir)

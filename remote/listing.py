@@ -18,7 +18,7 @@ def describe(paths: JobPaths) -> dict:
         running = is_starting(paths)
     else:
         running = procinfo.job_is_live(meta)
-    return jobstate.summary(paths.id, meta, status, running)
+    return jobstate.summary(paths.id, meta, status, running, read_json(paths.push))
 
 
 def all_jobs(root: str | None = None) -> list:

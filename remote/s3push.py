@@ -12,6 +12,7 @@ Runs on python3 >= 3.8 with boto3 (aws instances only).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import queue
 import stat
@@ -54,6 +55,19 @@ class PushResult:
     @property
     def ok(self) -> bool:
         return not self.errors
+
+    def note(self, bucket: str, prefix: str, at: float) -> dict:
+        """What `push.json` keeps of this push, for `list`/`status` and the client (`wb run`, `wb jobs`, `wb pull`)."""
+        return {
+            "at": at,
+            "ok": self.ok,
+            "uploaded": self.uploaded,
+            "skipped": self.skipped,
+            "bytes": self.bytes,
+            "failed": len(self.errors),
+            "errors": self.errors[:3],
+            "where": f"s3://{bucket}/{prefix}{self.job_id}/",
+        }
 
     def describe(self) -> str:
         text = (
@@ -143,8 +157,9 @@ class OutputPusher:
 class PushWorker:
     """A thread that pushes the jobs it is handed, one at a time; results are collected by the daemon."""
 
-    def __init__(self, pusher: OutputPusher) -> None:
+    def __init__(self, pusher: OutputPusher, on_result: Callable[[PushResult], None] | None = None) -> None:
         self.pusher = pusher
+        self.on_result = on_result  # called on the push thread as each push ends (the job's push.json)
         self._requests: queue.Queue = queue.Queue()
         self._results: queue.Queue = queue.Queue()
         self._pending = 0
@@ -163,11 +178,14 @@ class PushWorker:
             if job is None:
                 return
             try:
-                self._results.put(self.pusher.push(job))
+                result = self.pusher.push(job)
             except Exception as exc:  # never let the thread die: later pushes still matter
-                failed = PushResult(job.job_id)
-                failed.errors.append(f"{type(exc).__name__}: {exc}")
-                self._results.put(failed)
+                result = PushResult(job.job_id)
+                result.errors.append(f"{type(exc).__name__}: {exc}"[:300])
+            if self.on_result is not None:
+                with contextlib.suppress(Exception):  # a note that cannot be written must not lose the result
+                    self.on_result(result)
+            self._results.put(result)
             with self._done:
                 self._pending -= 1
                 self._done.notify_all()

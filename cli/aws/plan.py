@@ -39,6 +39,9 @@ class BootstrapRequest:
     ssh_cidr: str | None = None
     vpc_id: str | None = None
     staging_bucket: str | None = None  # None: the account's shared staging bucket (see staging.py)
+    powertools_layer: int | None = None
+    max_volume_gib: int | None = None
+    extra_output_bucket: str | None = None  # "" takes the grant away
 
     def flag_values(self) -> dict[str, tuple[str, str]]:
         """parameter name -> (value, flag) for each flag given."""
@@ -61,6 +64,9 @@ class BootstrapRequest:
         add(p.REAPER_MODE, self.reaper_mode, "--reaper-mode")
         add(p.SSH_CIDR, self.ssh_cidr, "--ssh-cidr")
         add(p.VPC_ID, self.vpc_id, "--vpc-id")
+        add(p.POWERTOOLS_LAYER, self.powertools_layer, "--powertools-layer")
+        add(p.MAX_VOLUME_GIB, self.max_volume_gib, "--max-volume-gib")
+        add(p.EXTRA_BUCKET, self.extra_output_bucket, "--extra-output-bucket")
         return given
 
 
@@ -121,6 +127,48 @@ def reaper_schedule(period: str) -> str:
     return "rate(1 minute)" if minutes == 1 else f"rate({int(minutes)} minutes)"
 
 
+def check_region_is_priced(region: str) -> None:
+    """The reaper charges every machine from the shipped price table: a region the table cannot price would
+    be charged a fallback, so bootstrap refuses it up front."""
+    from weatherballoon.lambdas.prices import load_prices
+
+    table = load_prices()
+    if region not in table.known_regions:
+        raise UsageError(
+            f"wb's price table (of {table.as_of}) has no prices for {region}, so the reaper could not meter "
+            "machines there",
+            hint="rebuild it with: python -m weatherballoon.lambdas.prices_refresh --regions "
+            f"{region} --output lambdas/prices.json (docs/supervision.md, Prices), or choose a priced region",
+        )
+
+
+def reaper_bundle(template: dict[str, Any], region: str, layer_version: str) -> CodeBundle:
+    """The reaper's zip for `PowertoolsLayerVersion=layer_version`: 0 vendors Powertools into it; any other
+    version needs the public layer, which exists in every commercial region and in the regions the
+    template maps for China and GovCloud."""
+    from weatherballoon.lambdas.schema import partition_of
+
+    from .reaper_zip import MissingVendoredPackages
+
+    if str(layer_version) == "0":
+        try:
+            return build_bundle(vendor=True)
+        except MissingVendoredPackages as exc:
+            raise UsageError(
+                f"--powertools-layer 0 puts Powertools into the reaper's zip, but {', '.join(exc.names)} "
+                "is not installed here",
+                hint="pip install 'weatherballoon[lambda]', then run wb bootstrap again",
+            ) from None
+    mapped = template.get("Mappings", {}).get("PowertoolsLayerAccounts", {})
+    if partition_of(region) != "aws" and region not in mapped:
+        raise UsageError(
+            f"Powertools publishes no public Lambda layer in {region} (partition {partition_of(region)}; "
+            f"layers exist there only in {', '.join(sorted(mapped))})",
+            hint="bootstrap with --powertools-layer 0: the reaper's zip then carries Powertools itself",
+        )
+    return build_bundle()
+
+
 def prepare(aws: AwsSession, request: BootstrapRequest, *, template: dict[str, Any] | None = None) -> Deployment:
     from .template import shipped_template
 
@@ -137,6 +185,7 @@ def prepare(aws: AwsSession, request: BootstrapRequest, *, template: dict[str, A
     leftover = found if found is not None and found.status == "REVIEW_IN_PROGRESS" else None
     existing = None if leftover is not None else found
 
+    check_region_is_priced(region)
     template = template if template is not None else shipped_template()
     specs = p.template_specs(template)
     missing = [name for name in p.SET_BY_BOOTSTRAP if name not in specs]
@@ -145,9 +194,10 @@ def prepare(aws: AwsSession, request: BootstrapRequest, *, template: dict[str, A
             f"the shipped template lacks the parameters {', '.join(missing)}",
             hint="this wb and its template disagree: reinstall weatherballoon",
         )
-    bundle = build_bundle()
-    staging = Staging(aws.client("s3"), account=identity.account, region=region, bucket=request.staging_bucket)
     requested = {name: specs[name].check(value, flag=flag) for name, (value, flag) in request.flag_values().items()}
+    layer = requested.get(p.POWERTOOLS_LAYER) or (existing.parameters if existing else {}).get(p.POWERTOOLS_LAYER)
+    bundle = reaper_bundle(template, region, layer or specs[p.POWERTOOLS_LAYER].default or "0")
+    staging = Staging(aws.client("s3"), account=identity.account, region=region, bucket=request.staging_bucket)
     requested[p.CODE_BUCKET] = staging.bucket
     requested[p.CODE_KEY] = bundle.key
     notes: list[str] = []

@@ -37,6 +37,7 @@ SUPERVISION_OUTPUTS: dict[str, tuple[limits.Range, str]] = {
     "DefaultLeaseMinutes": (limits.LEASE_MINUTES, "--lease-minutes"),
     "DefaultIdleMinutes": (limits.IDLE_MINUTES, "--idle-minutes"),
     "InstanceMaxHours": (limits.MAX_HOURS, "--max-hours"),
+    "MaxLaunchVolumeGiB": (limits.MAX_VOLUME_GIB, "--max-volume-gib"),
 }
 
 

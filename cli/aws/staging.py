@@ -17,8 +17,10 @@ def staging_bucket_name(account: str, region: str) -> str:
     return f"wb-bootstrap-{account}-{region}"
 
 
-def _tls_only_policy(bucket: str) -> str:
-    arn = f"arn:aws:s3:::{bucket}"
+def _tls_only_policy(bucket: str, region: str) -> str:
+    from weatherballoon.lambdas.schema import partition_of
+
+    arn = f"arn:{partition_of(region)}:s3:::{bucket}"
     return json.dumps(
         {
             "Version": "2012-10-17",
@@ -94,7 +96,7 @@ class Staging:
             )
             if self.endpoint.startswith("https://"):
                 # Over plain http (a local emulator such as moto) the TLS-only policy would lock wb itself out.
-                self.s3.put_bucket_policy(Bucket=self.bucket, Policy=_tls_only_policy(self.bucket))
+                self.s3.put_bucket_policy(Bucket=self.bucket, Policy=_tls_only_policy(self.bucket, self.region))
         return True
 
     def put(self, key: str, data: bytes) -> bool:

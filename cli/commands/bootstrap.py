@@ -46,6 +46,18 @@ def _types(value: str | None) -> tuple[str, ...] | None:
     is_flag=True,
     help="Also create the account's EC2 Spot service-linked role (members' --spot needs it); kept if it exists.",
 )
+@click.option(
+    "--powertools-layer",
+    type=click.IntRange(min=0),
+    metavar="VERSION",
+    help="Version of the public Powertools layer; 0 puts Powertools into the reaper's zip instead.",
+)
+@click.option("--max-volume-gib", type=click.IntRange(min=8, max=99999), help="Largest EBS volume members may launch.")
+@click.option(
+    "--extra-output-bucket",
+    metavar="BUCKET",
+    help="A bucket of the team's own that instances may also push outputs to (sync.dirStorage); '' removes it.",
+)
 @click.option("--dry-run", is_flag=True, help="Show what would change (a change set), deploy nothing.")
 @click.option("--destroy", is_flag=True, help="Delete the stack; refused while wb instances exist.")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation (--destroy).")
@@ -66,6 +78,9 @@ def command(
     ssh_cidr: str | None,
     vpc_id: str | None,
     create_spot_role: bool,
+    powertools_layer: int | None,
+    max_volume_gib: int | None,
+    extra_output_bucket: str | None,
     dry_run: bool,
     destroy: bool,
     yes: bool,
@@ -97,6 +112,9 @@ def command(
         reaper_mode=reaper_mode,
         ssh_cidr=ssh_cidr,
         vpc_id=vpc_id,
+        powertools_layer=powertools_layer,
+        max_volume_gib=max_volume_gib,
+        extra_output_bucket=extra_output_bucket,
     )
     if destroy:
         if request != BootstrapRequest() or create_spot_role:

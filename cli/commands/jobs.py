@@ -26,4 +26,7 @@ def command(app: App, as_json: bool, limit: int) -> int:
         ["JOB", "INSTANCE", "STATE", "EXIT", "STARTED", "DURATION", "COMMAND"],
         [row.cells() for row in rows],
     )
+    for row in rows:
+        if row.upload_error:
+            app.warn(f"job {row.id}: outputs {row.upload_error}")
     return 0

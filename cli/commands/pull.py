@@ -38,8 +38,10 @@ def command(app: App, job_id: str, destination: Path | None, outputs: tuple[str,
         )
     target = (destination or Path(handle.record.local_root or ".")).resolve()
     try:
-        summary = pull_job_outputs(handle, globs, target)
+        summary, warning = pull_job_outputs(handle, globs, target)
     finally:
         handle.provider.close()
     app.say(f"pulled {summary.files} files ({summary.bytes} bytes) into {target}")
+    if warning:
+        app.warn(f"job {handle.record.id}: {warning}")
     return 0

@@ -35,7 +35,12 @@ def command(app: App, everyone: bool, as_json: bool) -> int:
         uptime = format_duration(now - item.launched_at) if item.launched_at else None
         lease = format_duration(max(0.0, item.lease_until - now)) if item.lease_until else None
         cost = format_usd_or(item.est_cost_usd, None)
+        if item.cost_note:  # the supervisor cannot price this type: it charges a conservative fallback
+            cost = f"{cost or '-'} (unpriced)"
         jobs = f"{len(item.running_jobs)}" + (f" ({', '.join(item.running_jobs[:3])})" if item.running_jobs else "")
         rows.append([item.id, item.owner, item.instance_type, item.state, uptime, cost, lease, jobs, item.reap_reason])
     print_table(["INSTANCE", "OWNER", "TYPE", "STATE", "UPTIME", "EST. COST", "LEASE LEFT", "JOBS", "REASON"], rows)
+    for item in instances:
+        if item.cost_note:
+            click.echo(f"note: {item.id}: {item.cost_note} (ask the admin to refresh the price table)", err=True)
     return 0

@@ -12,6 +12,7 @@ from ..app import App
 from ..durations import format_duration
 from ..errors import WbError
 from . import index
+from .uploads import push_failure
 
 
 @dataclass
@@ -24,12 +25,15 @@ class JobRow:
     ended_at: float | None
     command: str
     stop_reason: str | None = None
+    upload_error: str | None = None  # the agent's upload of its outputs to storage failed (aws)
 
     def cells(self) -> list[object]:
         end = self.ended_at or (time.time() if self.state == "running" else None)
         duration = format_duration(end - self.started_at) if end else None
         started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(self.started_at))
         state = f"{self.state} ({self.stop_reason})" if self.stop_reason else self.state
+        if self.upload_error:
+            state += ", upload failed"
         return [self.id, self.instance, state, self.exit_code, started, duration, self.command[:60]]
 
 
@@ -52,9 +56,19 @@ def job_rows(app: App, *, limit: int) -> list[JobRow]:
             return {}
         return {str(job["id"]): job for job in json.loads(out or b"[]")}
 
+    def upload_error(record: index.JobRecord, job: dict[str, object] | None) -> str | None:
+        if job is not None:
+            return push_failure(job.get("push"))
+        if provider.stores_outputs and record.outputs:  # the machine did not answer: the control plane's record
+            return provider.stored_upload_failure(record)
+        return None
+
     try:
         with ThreadPoolExecutor(max_workers=min(8, len(by_instance))) as pool:
             known = dict(zip(by_instance, pool.map(remote_jobs, by_instance), strict=True))
+        uploads = {
+            record.id: upload_error(record, known.get(record.instance_id, {}).get(record.id)) for record in records
+        }
     finally:
         provider.close()
     rows = []
@@ -70,6 +84,7 @@ def job_rows(app: App, *, limit: int) -> list[JobRow]:
                 ended_at=float(job["ended_at"]) if job and job.get("ended_at") else None,  # type: ignore[arg-type]
                 command=shlex.join(record.command),
                 stop_reason=str(job["stop_reason"]) if job and job.get("stop_reason") else None,
+                upload_error=uploads[record.id],
             )
         )
     return rows

@@ -7,15 +7,32 @@ from pathlib import Path
 from ..errors import WbError
 from ..sync.records import PullSummary
 from .lookup import JobHandle
+from .uploads import job_summary, push_failure
 
 
-def pull_job_outputs(handle: JobHandle, globs: list[str], destination: Path) -> PullSummary:
+def pull_job_outputs(handle: JobHandle, globs: list[str], destination: Path) -> tuple[PullSummary, str | None]:
+    """What was pulled, and a warning when the agent's upload of these outputs to storage failed."""
     from ..sync.pull import pull_outputs
 
+    provider = handle.provider
     try:
-        return pull_outputs(handle.agent, handle.record.remote_root, globs, destination)
+        summary = pull_outputs(handle.agent, handle.record.remote_root, globs, destination)
     except WbError as machine_error:
-        fallback = handle.provider.pull_from_storage(handle.record, globs, destination)
+        fallback = provider.pull_from_storage(handle.record, globs, destination)
         if fallback is None:
             raise machine_error from None
-        return fallback
+        failure = provider.stored_upload_failure(handle.record)
+        if failure is None:
+            return fallback, None
+        if not fallback.files and not fallback.unchanged:
+            raise WbError(
+                f"job {handle.record.id}: its machine is unreachable ({machine_error}) and its outputs were {failure}",
+                hint="outputs that never reached storage are gone with the machine",
+            ) from None
+        return fallback, f"storage may hold only part of them: the agent's last upload was {failure}"
+    if not provider.stores_outputs:
+        return summary, None
+    failure = push_failure((job_summary(handle.agent, handle.record.id) or {}).get("push"))
+    if failure is None:
+        return summary, None
+    return summary, f"pulled from the machine, but they were {failure}; once the machine ends they are gone"

@@ -195,6 +195,8 @@ def _run(app: App, provider: Provider, request: RunRequest, early: Prefetch | No
         explain_supervision_stop(app, provider, instance, result.status)
         if outputs:
             fetch_outputs(app, provider, record)
+            if provider.stores_outputs:
+                report_upload(app, agent, record)
         return result.status
 
 
@@ -242,6 +244,20 @@ def fetch_outputs(app: App, provider: Provider, record: index.JobRecord) -> None
     )
     if summary.files:
         app.say(f"outputs: {summary.files} files ({summary.bytes} bytes) into {record.local_root}")
+
+
+def report_upload(app: App, agent: RemoteAgent, record: index.JobRecord) -> None:
+    """Say when the agent could not upload the job's outputs to storage (waiting a little for its push)."""
+    from .uploads import await_push
+
+    state, failure = await_push(agent, record.id)
+    if state == "failed":
+        app.warn(
+            f"job {record.id}: outputs {failure}. They were fetched from the machine above; once it ends, "
+            "`wb pull` cannot find them"
+        )
+    elif state == "pending":
+        app.say(f"job {record.id}: outputs still uploading to storage; `wb jobs` says if that fails")
 
 
 def stdin_fd_to_forward() -> int | None:

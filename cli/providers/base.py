@@ -32,6 +32,8 @@ class Provider(ABC):
     agent_python: ClassVar[str] = "python3"
     # Whether a job's cost cap (--max-cost, supervision.maxCostUsd) is enforced: it needs a price per hour.
     enforces_max_cost: ClassVar[bool] = False
+    # Whether the agent uploads each job's outputs to storage (its `push` note says how that went).
+    stores_outputs: ClassVar[bool] = False
 
     def __init__(self, config: WbConfig, loaded: LoadedConfig, *, say: Callable[[str], None] | None = None) -> None:
         self.config = config
@@ -110,6 +112,11 @@ class Provider(ABC):
 
     def pull_from_storage(self, record: JobRecord, globs: list[str], destination: Path) -> PullSummary | None:
         """Outputs from durable storage when the machine is gone; None when this provider keeps none."""
+        return None
+
+    def stored_upload_failure(self, record: JobRecord) -> str | None:
+        """Why the agent's last upload of the job's outputs failed, as the control plane recorded it (it
+        outlives the machine); None when it went through, is not recorded, or this provider keeps no copy."""
         return None
 
     def terminate(self, instances: Sequence[Instance]) -> list[str]:

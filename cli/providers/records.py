@@ -48,6 +48,7 @@ class Instance:
     est_cost_usd: float | None = None
     reap_reason: str | None = None
     running_jobs: tuple[str, ...] = field(default_factory=tuple)
+    cost_note: str | None = None  # e.g. the supervisor could not price the type and charges a fallback
 
 
 @dataclass(frozen=True)

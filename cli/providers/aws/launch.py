@@ -146,6 +146,7 @@ def launch(
         image = images.configured_image(ec2, request.ami, request.config_path)
     else:
         image = images.latest_dlami(ec2, kind.architectures, region)
+    plane.check_root_volume(max(request.root_volume_gb, image.root_snapshot_gb))
     where = network.placement(ec2, request.group, configured=request.group_configured, connect=request.connect,
                               subnet=request.subnet, say=say)  # fmt: skip
     reachability.check(where.group_id, where.ssh, request.connect, where.vpc_cidrs, say=say)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from weatherballoon.lambdas.meter import MeterRecord
 from weatherballoon.lambdas.records import InstanceRecord, InstanceState
 
 from ..records import Instance, SshTarget
@@ -15,6 +16,7 @@ EXPLAINED = {
     "owner-budget": "the owner's monthly budget is used up (see: wb costs)",
     "team-budget": "the team's monthly budget is used up (see: wb costs --all)",
     "max-lifetime": "the instance reached supervision.maxHours",
+    "stopped": "it was stopped; wb never stops a machine, so supervision ended it",
     "job-max-cost": "a job passed its --max-cost",
     "job-max-time": "a job passed its --max-time",
     "lease-expired": "its lease lapsed: nothing renewed it",
@@ -41,14 +43,24 @@ def reap_reason(ec2: Ec2Instance | None, row: InstanceRecord | None) -> str | No
     return None
 
 
-def estimated_cost(ec2: Ec2Instance, row: InstanceRecord | None, now: float) -> float | None:
-    """What the reaper has charged so far, plus the time since, at the row's price while the machine runs."""
+def estimated_cost(
+    ec2: Ec2Instance, row: InstanceRecord | None, now: float, meter: MeterRecord | None = None
+) -> float | None:
+    """What the reaper has charged so far (its meter), plus the time since at the meter's price while the
+    machine runs; before the reaper's first run, the row's launch price since launch."""
+    running = not ec2.gone and ec2.state in ("pending", "running")
+    if meter is not None:
+        since = max(0.0, now - meter.accrual_start) if running else 0.0
+        return meter.accrued_usd + since / 3600.0 * meter.price_usd_hour
     if row is None:
         return None
-    cost = row.accrued_usd
-    if not ec2.gone and ec2.state in ("pending", "running"):
-        cost += max(0.0, now - row.accrual_start) / 3600.0 * row.price_usd_hour
-    return cost
+    return max(0.0, now - row.launched_at) / 3600.0 * row.price_usd_hour if running else 0.0
+
+
+def cost_note(meter: MeterRecord | None) -> str | None:
+    if meter is not None and meter.price.unpriced:
+        return f"unpriced: {meter.instance_type} is charged a fallback ${meter.price_usd_hour:g}/h"
+    return None
 
 
 def to_instance(
@@ -59,6 +71,7 @@ def to_instance(
     username: str,
     now: float,
     running_jobs: tuple[str, ...] = (),
+    meter: MeterRecord | None = None,
 ) -> Instance:
     state = ec2.state if ec2.gone or row is None or row.closed else row.state.value
     target = SshTarget(
@@ -76,7 +89,8 @@ def to_instance(
         owner=ec2.owner,
         launched_at=ec2.launched_at,
         lease_until=None if ec2.gone or row is None else row.lease_until,
-        est_cost_usd=estimated_cost(ec2, row, now),
+        est_cost_usd=estimated_cost(ec2, row, now, meter),
         reap_reason=reap_reason(ec2, row),
         running_jobs=running_jobs,
+        cost_note=cost_note(meter),
     )

@@ -113,20 +113,46 @@ class ControlPlane:
 
     @cached_property
     def bucket(self) -> str:
-        """Where agents push outputs: `sync.dirStorage` (a bucket name) or the stack's bucket."""
+        """Where agents push outputs: `sync.dirStorage` (a bucket name) or the stack's bucket.
+
+        Only a bucket the stack grants: its own, or the one bootstrap named with --extra-output-bucket
+        (output GrantedExtraBucket). Any other would leave every push failing on AccessDenied.
+        """
         storage = self.config.sync.dir_storage
         if not storage:
             return self.stack.output("BucketName")
+        where = str(self.loaded.path) if self.loaded.path else None
         name = storage.removeprefix("s3://").rstrip("/")
         if "/" in name:
             raise ConfigError(
                 f"{storage!r} has a prefix; the aws provider stores outputs under "
                 "<bucket>/<owner>/<instance-arn>/ (the instance role may write only there)",
-                path=str(self.loaded.path) if self.loaded.path else None,
+                path=where,
                 key="sync.dirStorage",
                 hint="give a bucket name only, or remove the key to use the stack's bucket",
             )
+        granted = {self.stack.output("BucketName"), self.stack.outputs.get("GrantedExtraBucket", "")} - {""}
+        if name not in granted:
+            raise ConfigError(
+                f"bucket {name!r} is not one the supervision stack grants: instances could not push outputs "
+                f"there (the stack grants {', '.join(sorted(granted))})",
+                path=where,
+                key="sync.dirStorage",
+                hint=f"an admin can grant it with `wb bootstrap --extra-output-bucket {name}`, "
+                "or remove the key to use the stack's bucket",
+            )
         return name
+
+    def check_root_volume(self, gib: int) -> None:
+        """Refuse a root volume above the stack's MaxVolumeGiB before EC2 answers UnauthorizedOperation."""
+        cap = self.stack.number_output("MaxLaunchVolumeGiB")
+        if cap is not None and gib > cap:
+            raise ConfigError(
+                f"a {gib} GiB root volume is above this stack's limit of {cap:g} GiB",
+                path=str(self.loaded.path) if self.loaded.path else None,
+                key="provisioner.rootVolumeGb",
+                hint="ask for less, or an admin can raise it with `wb bootstrap --max-volume-gib N`",
+            )
 
     def allowed_types(self) -> list[str]:
         """The stack's AllowedInstanceTypes (IAM StringLike patterns); empty when the stack does not say."""

@@ -18,6 +18,7 @@ from .leases import LeaseKeeper, release_to_idle, row_renewer
 # acquire, listing, rows, userdata, instances, plane and ready are imported where they are used: a run on
 # the machine this project remembers (warm_cache) needs none of them, nor the table records they import.
 if TYPE_CHECKING:
+    from weatherballoon.lambdas.meter import MeterRecord
     from weatherballoon.lambdas.records import InstanceRecord
 
     from ...config.loader import LoadedConfig
@@ -44,6 +45,7 @@ class AwsProvider(Provider):
     agent_python: ClassVar[str] = "python3"
     daemon_python: ClassVar[str | None] = None
     enforces_max_cost: ClassVar[bool] = True  # the daemon knows the instance's price
+    stores_outputs: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -202,6 +204,7 @@ class AwsProvider(Provider):
         found = describe(plane.ec2, owner=None if everyone else plane.me.user_id)
         wanted = [(item.owner, self._arn(item)) for item in found if item.owner]
         table = rows.get_rows(plane.store, wanted)
+        meters = rows.get_meters(plane.store, [arn for _, arn in wanted])
         live = [item for item in found if not item.gone and self._arn(item) in table]
         with ThreadPoolExecutor(max_workers=JOB_QUERY_THREADS) as pool:
             found_jobs = pool.map(lambda i: rows.running_jobs(plane.store, i.owner, self._arn(i)), live)
@@ -211,7 +214,12 @@ class AwsProvider(Provider):
             if item.gone and item.instance_id in mine:
                 keys.forget(item.instance_id)
                 warm_cache.forget(item.instance_id)
-        return [self._instance(item, table.get(self._arn(item)), jobs.get(item.instance_id, ())) for item in found]
+        return [
+            self._instance(
+                item, table.get(self._arn(item)), jobs.get(item.instance_id, ()), meters.get(self._arn(item))
+            )
+            for item in found
+        ]
 
     def resolve(self, instance_id: str) -> Instance:
         from . import rows
@@ -479,12 +487,37 @@ class AwsProvider(Provider):
         prefix = storage.job_prefix(plane.me.user_id, arn, record.id)
         return storage.pull(plane.s3, plane.bucket, prefix, globs, destination)
 
+    def stored_upload_failure(self, record: JobRecord) -> str | None:
+        from weatherballoon.lambdas.schema import instance_arn
+
+        from ...errors import WbError
+        from . import rows, storage
+
+        plane = self.plane
+        try:
+            arn = instance_arn(plane.region, plane.me.account, record.instance_id)
+            with rows.table_errors("read job rows"):
+                jobs = plane.store.get_jobs(plane.me.user_id, arn)
+            row = next((job for job in jobs if job.job_id == record.id), None)
+            if row is None or row.push_error is None:
+                return None
+            where = f"s3://{plane.bucket}/{storage.job_prefix(plane.me.user_id, arn, record.id)}"
+        except (WbError, ValueError):
+            return None
+        return f"not uploaded to {where}: {row.push_error}"
+
     # --- helpers ---------------------------------------------------------------------------------------
 
     def _arn(self, item: Ec2Instance) -> str:
         return item.arn(self.plane.region, self.plane.me.account)
 
-    def _instance(self, item: Ec2Instance, row: InstanceRecord | None, jobs: tuple[str, ...] = ()) -> Instance:
+    def _instance(
+        self,
+        item: Ec2Instance,
+        row: InstanceRecord | None,
+        jobs: tuple[str, ...] = (),
+        meter: MeterRecord | None = None,
+    ) -> Instance:
         from . import listing
 
         self._seen[item.instance_id] = (item, row)
@@ -496,6 +529,7 @@ class AwsProvider(Provider):
             username=provisioner.os.username,
             now=self._now(),
             running_jobs=jobs,
+            meter=meter,
         )
 
     def _own_row(self, instance: Instance) -> InstanceRecord | None:

@@ -73,7 +73,6 @@ def choose(
     """The candidates worth a claim, the one with the longest lease first."""
     from weatherballoon.lambdas.records import InstanceState
 
-
     def qualifies(item: Candidate) -> bool:
         row = item.row
         return (

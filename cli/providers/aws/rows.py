@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from weatherballoon.lambdas import schema
 from weatherballoon.lambdas.dynamo_codec import from_wire, key
 from weatherballoon.lambdas.errors import MalformedItemError, SupervisionError
+from weatherballoon.lambdas.meter import MeterRecord
 from weatherballoon.lambdas.records import InstanceRecord, JobRecord
 
 from ...aws.errors import aws_error, is_aws_exception
@@ -53,6 +54,20 @@ def get_rows(store: DynamoStore, keys: Sequence[tuple[str, str]]) -> dict[str, I
                 if not pending:
                     break
                 time.sleep(0.05 * 2**attempt)
+    return found
+
+
+def get_meters(store: DynamoStore, arns: Sequence[str]) -> dict[str, MeterRecord]:
+    """The reaper's meters (what it charges, at which price) by instance ARN; missing ones are absent."""
+    wanted = [schema.meter_key(arn) for arn in dict.fromkeys(arns)]
+    found: dict[str, MeterRecord] = {}
+    with table_errors("read meters"):
+        for item in store.get_items(wanted).values():
+            try:
+                meter = MeterRecord.from_item(item)
+            except MalformedItemError:
+                continue
+            found[meter.instance_arn] = meter
     return found
 
 

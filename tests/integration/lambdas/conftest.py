@@ -14,6 +14,8 @@ from weatherballoon.lambdas import schema, tags
 from weatherballoon.lambdas.aws import make_client
 from weatherballoon.lambdas.dynamo_codec import to_wire
 from weatherballoon.lambdas.dynamo_store import DynamoStore
+from weatherballoon.lambdas.dynamo_table import table_request
+from weatherballoon.lambdas.meter import MeterRecord, Price, PriceSource
 from weatherballoon.lambdas.records import InstanceRecord, InstanceState, JobRecord
 
 from tests.integration.lambdas.fault_proxy import FaultProxy, running
@@ -23,16 +25,8 @@ IMAGE = "ami-03cf127a"  # one of moto's bundled Amazon images
 
 
 def create_table(client: Any, name: str = TABLE) -> None:
-    """The key schema the CDK stack creates in production: pk/sk strings, TTL on expires_at."""
-    client.create_table(
-        TableName=name,
-        KeySchema=[{"AttributeName": schema.PK, "KeyType": "HASH"}, {"AttributeName": schema.SK, "KeyType": "RANGE"}],
-        AttributeDefinitions=[
-            {"AttributeName": schema.PK, "AttributeType": "S"},
-            {"AttributeName": schema.SK, "AttributeType": "S"},
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    """The table the CDK stack creates in production (`table_request`), TTL on expires_at."""
+    client.create_table(**table_request(name))
     client.update_time_to_live(
         TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": schema.TTL_ATTRIBUTE}
     )
@@ -86,6 +80,38 @@ class World:
             state=InstanceState.BUSY, accrued_until=now - 60,
         )  # fmt: skip
         return record.replace(**changes) if changes else record
+
+    def meter(self, instance_id: str) -> MeterRecord | None:
+        """The reaper's meter of an instance (consistent read), or None."""
+        from weatherballoon.lambdas.dynamo_codec import from_wire, key
+
+        pk, sk = schema.meter_key(self.arn(instance_id))
+        item = self.ddb.get_item(TableName=TABLE, Key=key(pk, sk), ConsistentRead=True).get("Item")
+        return None if item is None else MeterRecord.from_item(from_wire(item))
+
+    def put_meter(self, instance_id: str, now: float, usd_hour: float, **changes: Any) -> MeterRecord:
+        """A meter as the reaper would have written it at an earlier run (accrued up to `now - 60`)."""
+        spot = bool(changes.pop("spot", False))
+        record = MeterRecord(
+            instance_arn=self.arn(instance_id), owner="AIDAALICE", team="ml", instance_type="g5.xlarge",
+            spot=spot, price=Price(usd_hour, PriceSource.SPOT if spot else PriceSource.TABLE),
+            lifetime_start=now - 900, first_seen=now - 840, accrued_until=now - 60,
+        ).replace(**changes)  # fmt: skip
+        self.ddb.put_item(TableName=TABLE, Item=to_wire(record.to_item()))
+        return record
+
+    def put_meters(self, instance_ids: list[str], now: float, usd_hour: float = 1.006) -> None:
+        """Meters charged up to `now` (batch-written): a run at `now` has nothing left to accrue."""
+        requests = []
+        for instance_id in instance_ids:
+            record = MeterRecord(
+                instance_arn=self.arn(instance_id), owner="AIDAALICE", team="ml", instance_type="g5.xlarge",
+                spot=False, price=Price(usd_hour, PriceSource.TABLE), lifetime_start=now - 900,
+                first_seen=now - 840, accrued_until=now,
+            )  # fmt: skip
+            requests.append({"PutRequest": {"Item": to_wire(record.to_item())}})
+        for start in range(0, len(requests), 25):
+            self.ddb.batch_write_item(RequestItems={TABLE: requests[start : start + 25]})
 
     def put_rows(self, records: list[InstanceRecord] | list[JobRecord]) -> None:
         requests = [{"PutRequest": {"Item": to_wire(r.to_item())}} for r in records]

@@ -17,12 +17,17 @@ class TestDynamoStore(StoreContract):
     def store(self, world: World) -> SupervisionStore:
         return DynamoStore(TABLE, session=world.session)
 
+    def seed(self, store: SupervisionStore, item: dict) -> None:
+        from weatherballoon.lambdas.dynamo_codec import to_wire
+
+        assert isinstance(store, DynamoStore)
+        store.client.put_item(TableName=store.table_name, Item=to_wire(item))
+
 
 def test_malformed_rows_are_reported_not_fatal(world: World) -> None:
     world.store.create_instance(row("i-1"))
     bad = row("i-2").to_item()
     bad["state"] = "exploded"
-    world.put_rows([])  # no-op: batch helper accepts empty input
     from weatherballoon.lambdas.dynamo_codec import to_wire
 
     world.ddb.put_item(TableName=TABLE, Item=to_wire(bad))
@@ -34,14 +39,14 @@ def test_malformed_rows_are_reported_not_fatal(world: World) -> None:
 def test_a_missing_table_is_a_store_error_naming_the_operation(world: World) -> None:
     with pytest.raises(StoreError) as info:
         DynamoStore("no-such-table", session=world.session).load_live()
-    assert info.value.operation == "scan" and info.value.code == "ResourceNotFoundException"
+    assert info.value.operation == "query" and info.value.code == "ResourceNotFoundException"
 
 
-def test_live_rows_are_read_in_pages(world: World) -> None:
+def test_live_rows_are_read_by_key_in_batches_never_by_scan(world: World) -> None:
     now = 1_790_000_000.0
     records = [world.row(f"i-{n:05d}", now, extra={"pad": "x" * 8000}) for n in range(180)]
-    world.put_rows(records)  # ~1.4 MB: more than one 1 MB scan page
-    pages = []
-    world.ddb.meta.events.register("after-call.dynamodb.Scan", lambda **kw: pages.append(1))
+    world.put_rows(records)
+    calls: list[str] = []
+    world.ddb.meta.events.register("before-call.dynamodb", lambda model, **kw: calls.append(model.name))
     assert len(world.store.load_live().instances) == 180
-    assert len(pages) >= 2
+    assert "Scan" not in calls and calls.count("BatchGetItem") >= 2  # 100 keys a call

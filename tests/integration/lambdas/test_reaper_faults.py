@@ -85,8 +85,8 @@ def test_an_ec2_outage_still_accrues_records_and_raises(
     assert len(ec2_proxy.calls("TerminateInstances")) == 3  # the batch, then both halves: systemic, stop
     assert world.terminated() == set()
     assert len(world.audits()) == 6
-    row = world.store.get_instance("AIDAALICE", world.arn(ids[0]))
-    assert row is not None and row.accrued_until is not None and row.accrued_until > time.time() - 30
+    meter = world.meter(ids[0])
+    assert meter is not None and meter.accrued_until is not None and meter.accrued_until > time.time() - 30
 
 
 def test_a_failing_audit_write_does_not_stop_terminations(
@@ -107,8 +107,9 @@ def test_a_throttled_accrual_transaction_is_retried(
     world: World, reaper_env: dict[str, str], ddb_proxy: FaultProxy
 ) -> None:
     now = time.time()
-    (instance,) = world.launch(1, spot=True)  # spot: charged the price its row recorded
-    world.put_rows([world.row(instance, now, accrued_until=now - 600, price_usd_hour=6.0)])
+    (instance,) = world.launch(1)
+    world.put_rows([world.row(instance, now)])
+    world.put_meter(instance, now, 6.0, accrued_until=now - 600, spot=True)  # a spot price is kept as recorded
     ddb_proxy.rules.append(Rule("TransactWriteItems", 400, "ProvisionedThroughputExceededException", times=1))
     summary = invoke()
     assert summary["counts"]["failures"] == 0 and summary["counts"]["accrued"] == 1

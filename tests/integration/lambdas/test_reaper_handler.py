@@ -7,7 +7,7 @@ import threading
 import time
 
 import pytest
-from weatherballoon.lambdas import clock, permissions, reaper, schema
+from weatherballoon.lambdas import clock, permissions, reaper, schema, tags
 from weatherballoon.lambdas.aws import CallCounter, make_client
 from weatherballoon.lambdas.budgets import BudgetEntry
 from weatherballoon.lambdas.config import ReaperSettings
@@ -16,10 +16,11 @@ from weatherballoon.lambdas.dynamo_store import DynamoStore
 from weatherballoon.lambdas.ec2_fleet import Ec2Fleet
 from weatherballoon.lambdas.engine import Reaper
 from weatherballoon.lambdas.errors import MissingSettingError
+from weatherballoon.lambdas.meter import Price, PriceSource
 from weatherballoon.lambdas.records import InstanceState, JobRecord
 from weatherballoon.lambdas.schema import Scope
 
-from tests.integration.lambdas.conftest import TABLE, LambdaContext, World, later
+from tests.integration.lambdas.conftest import IMAGE, TABLE, LambdaContext, World, later
 from tests.integration.lambdas.fault_proxy import FaultProxy
 
 HOUR = 3600.0
@@ -150,21 +151,33 @@ def test_rows_of_gone_instances_are_closed(world: World, reaper_env: dict[str, s
 
 
 def test_accrual_reaches_the_ledger(world: World, reaper_env: dict[str, str]) -> None:
-    """Spot is charged the price its row recorded at launch; on-demand the table's price for the type EC2
-    reports (g5.xlarge, $1.006/h), whatever its row says."""
+    """Meters are charged their price: a spot price recorded at first sight is kept; an on-demand meter is
+    charged the table's price for the type EC2 reports (g5.xlarge, $1.006/h), whatever it held before."""
     now = time.time()
     (spot,) = world.launch(1, spot=True)
     (on_demand,) = world.launch(1, owner="AIDABOB")
-    world.put_rows([
-        world.row(spot, now, accrued_until=now - 600, price_usd_hour=6.0),
-        world.row(on_demand, now, owner="AIDABOB", accrued_until=now - 3600, price_usd_hour=0.0001),
-    ])  # fmt: skip
+    world.put_rows([world.row(spot, now), world.row(on_demand, now, owner="AIDABOB", price_usd_hour=0.0001)])
+    world.put_meter(spot, now, 6.0, accrued_until=now - 600, spot=True)
+    world.put_meter(on_demand, now, 0.0001, owner="AIDABOB", accrued_until=now - 3600)
     invoke()
     ledger = {(e.scope, e.name): e.usd for e in world.store.load_ledger(clock.month_of(now))}
     assert ledger[(Scope.OWNER, "AIDAALICE")] == pytest.approx(1.0, abs=0.01)  # 10 min x $6/h
     assert ledger[(Scope.OWNER, "AIDABOB")] == pytest.approx(1.006, abs=0.01)  # 1 h x $1.006/h
-    row = world.store.get_instance("AIDAALICE", world.arn(spot))
-    assert row is not None and row.accrued_until is not None and row.accrued_until >= now
+    meter = world.meter(spot)
+    assert meter is not None and meter.accrued_until is not None and meter.accrued_until >= now
+
+
+def test_a_new_spot_instance_is_priced_from_ec2s_published_spot_price(world: World, reaper_env: dict[str, str]) -> None:
+    (spot,) = world.launch(1, spot=True)
+    zone = world.ec2.describe_instances(InstanceIds=[spot])["Reservations"][0]["Instances"][0]["Placement"]
+    history = world.ec2.describe_spot_price_history(
+        InstanceTypes=["g5.xlarge"], ProductDescriptions=["Linux/UNIX"], AvailabilityZone=zone["AvailabilityZone"]
+    )["SpotPriceHistory"]
+    published = float(max(history, key=lambda entry: entry["Timestamp"])["SpotPrice"])
+    world.put_rows([world.row(spot, time.time(), price_usd_hour=99.0)])  # the row's price is ignored
+    invoke()
+    meter = world.meter(spot)
+    assert meter is not None and meter.spot and meter.price == Price(published, PriceSource.SPOT)
 
 
 def test_two_overlapping_runs_are_safe(world: World, reaper_env: dict[str, str], ddb_proxy: FaultProxy) -> None:
@@ -172,12 +185,16 @@ def test_two_overlapping_runs_are_safe(world: World, reaper_env: dict[str, str],
     one at a time (see FaultProxy.serialize); the reapers' requests interleave freely."""
     ddb_proxy.serialize = True
     # no accrual is written before both runs have read the table: they overlap for certain
-    ddb_proxy.holds["TransactWriteItems"] = lambda proxy: len(proxy.calls("Scan")) >= 2
+    ddb_proxy.holds["TransactWriteItems"] = lambda proxy: len(proxy.calls("BatchGetItem")) >= 2
     now = time.time()
     ids = world.launch(60)
     expired, live = ids[:30], ids[30:]
     world.put_rows([world.row(i, now, lease_until=now - 1) for i in expired])
-    world.put_rows([world.row(i, now, accrued_until=now - 3600) for i in live])
+    world.put_rows([world.row(i, now) for i in live])
+    for i in expired:
+        world.put_meter(i, now, 1.006)
+    for i in live:
+        world.put_meter(i, now, 1.006, accrued_until=now - 3600)
     settings = ReaperSettings.from_env()
     judged = now + 1
     reapers = [reaper.build_reaper(settings, clock=lambda: judged) for _ in range(2)]
@@ -202,8 +219,8 @@ def test_two_overlapping_runs_are_safe(world: World, reaper_env: dict[str, str],
     assert ledger[(Scope.OWNER, "AIDAALICE")] == pytest.approx(expected, rel=1e-9)
     assert sum(r.accrued_rows for r in reports) == 60
     assert sum(r.accrual_conflicts for r in reports) == 60  # the slower run found every row charged
-    rows = {r.instance_id: r for r in world.store.load_live().instances}
-    assert all(rows[i].accrued_usd == pytest.approx(3601 * 1.006 / 3600.0) for i in live)
+    charged = {i: world.meter(i) for i in live}
+    assert all(m is not None and m.accrued_usd == pytest.approx(3601 * 1.006 / 3600.0) for m in charged.values())
 
 
 def test_missing_table_name_is_a_named_error(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -212,19 +229,69 @@ def test_missing_table_name_is_a_named_error(world: World, monkeypatch: pytest.M
         invoke()
 
 
+def launch_protected(world: World) -> str:
+    """A wb instance launched as a member could: termination protection on, every volume kept after
+    termination (no IAM condition key refuses either)."""
+    image = world.ec2.describe_images(ImageIds=[IMAGE])["Images"][0]
+    tag_map = {tags.MANAGED: "true", tags.OWNER: "AIDAALICE", tags.TEAM: "ml", tags.PROJECT: "proj"}
+    answer = world.ec2.run_instances(
+        ImageId=IMAGE, MinCount=1, MaxCount=1, InstanceType="g5.xlarge", DisableApiTermination=True,
+        TagSpecifications=tags.tag_specifications(tag_map, ("instance",)),
+        BlockDeviceMappings=[
+            {"DeviceName": image["RootDeviceName"], "Ebs": {"VolumeSize": 100, "DeleteOnTermination": False}},
+            {"DeviceName": "/dev/sdf", "Ebs": {"VolumeSize": 500, "DeleteOnTermination": False}},
+        ],
+    )  # fmt: skip
+    instance_id = str(answer["Instances"][0]["InstanceId"])
+    # moto ignores DisableApiTermination on RunInstances (EC2 honours it); set it as EC2 would have
+    world.ec2.modify_instance_attribute(InstanceId=instance_id, DisableApiTermination={"Value": True})
+    return instance_id
+
+
+def test_an_instance_launched_protected_with_kept_volumes_is_ended_and_leaves_nothing(
+    world: World, reaper_env: dict[str, str]
+) -> None:
+    now = time.time()
+    protected = launch_protected(world)
+    with pytest.raises(Exception, match="OperationNotPermitted"):
+        world.ec2.terminate_instances(InstanceIds=[protected])  # what the reaper meets
+    world.put_rows([world.row(protected, now, lease_until=now - 1)])
+    summary = invoke()
+    assert summary["terminated"] == {protected: "lease-expired"}
+    assert summary["counts"]["unprotected"] == 1 and summary["counts"]["volumes_fixed"] == 1
+    assert world.terminated() == {protected}
+    assert world.ec2.describe_volumes()["Volumes"] == []  # both volumes went with the machine
+
+
+def test_a_stopped_wb_instance_is_terminated(world: World, reaper_env: dict[str, str]) -> None:
+    now = time.time()
+    stopped, running = world.launch(2)
+    world.put_rows([world.row(stopped, now), world.row(running, now)])
+    world.ec2.stop_instances(InstanceIds=[stopped])
+    summary = invoke()
+    assert summary["terminated"] == {stopped: "stopped"}
+
+
 def test_the_reaper_uses_only_the_iam_it_declares(world: World, reaper_env: dict[str, str]) -> None:
-    """Accrue, terminate, close a row and its job, write audits and the heartbeat: every API used is in
-    `permissions.REAPER_ACTIONS`, which the stack grants."""
+    """Meter (a spot price looked up), accrue, lift protection and kept volumes, terminate, close a row, its
+    job and its meter, write audits and the heartbeat: every API used is in `permissions.REAPER_ACTIONS`,
+    which the stack grants."""
     now = time.time()
     expired, kept, gone = world.launch(3)
+    (spot,) = world.launch(1, spot=True)
+    protected = launch_protected(world)
     world.ec2.terminate_instances(InstanceIds=[gone])
-    world.put_rows([world.row(expired, now, lease_until=now - 1), world.row(kept, now), world.row(gone, now)])
+    world.put_rows([world.row(expired, now, lease_until=now - 1), world.row(kept, now), world.row(gone, now),
+                    world.row(spot, now), world.row(protected, now, lease_until=now - 1)])  # fmt: skip
     world.put_rows([JobRecord("AIDAALICE", world.arn(gone), "j", ("x",), started_at=now - 10)])
+    world.put_meter(gone, now, 1.006, first_seen=now - 3600)
     world.store.set_budget(BudgetEntry(Scope.OWNER, "AIDAALICE", 1000.0))
     counter = CallCounter()
     store = DynamoStore(TABLE, client=counter.attach(make_client("dynamodb", session=world.session)))
     fleet = Ec2Fleet(client=counter.attach(make_client("ec2", session=world.session)))
     report = Reaper(ReaperSettings.from_env(), store, fleet).run()
-    assert report.ok and report.terminated() == {expired: Reason.LEASE_EXPIRED} and report.closed() == [gone]
+    assert report.ok, report.failures
+    assert report.terminated() == {expired: Reason.LEASE_EXPIRED, protected: Reason.LEASE_EXPIRED}
+    assert report.closed() == [gone] and report.meters_closed == 1
     used = {permissions.OPERATION_ACTIONS[op] for op in counter.calls}
     assert used == permissions.REAPER_ACTIONS

@@ -2,7 +2,7 @@
 
 10,000 instances and the accrual transactions at scale are measured by bench/reaper_scale.py: moto copies
 a whole table for every item of a transaction, which makes accrual at scale quadratic in moto (and only
-there), so here every row has already been accrued up to the run's `now`.
+there), so here every meter has already been charged up to the run's `now`.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ def test_two_thousand_instances(world: World) -> None:
         world.row(i, now, lease_until=now - 1 if n < EXPIRED else now + 3600, accrued_until=now)
         for n, i in enumerate(ids)
     ])  # fmt: skip
+    world.put_meters(ids, now)
     counter = CallCounter()
     settings = ReaperSettings(table_name=TABLE, team_name="ml")
     store = DynamoStore(TABLE, client=counter.attach(make_client("dynamodb", session=world.session)))
@@ -47,5 +48,7 @@ def test_two_thousand_instances(world: World) -> None:
     assert counter.calls["UpdateItem"] == EXPIRED  # one row marked per termination
     assert counter.calls["BatchWriteItem"] == EXPIRED // 25  # audit rows
     assert counter.calls.get("TransactWriteItems", 0) == 0  # nothing left to accrue
+    assert counter.calls.get("Scan", 0) == 0  # rows by key (20 BatchGetItem), meters by shard (16 Query)
+    assert counter.calls["BatchGetItem"] == SIZE // 100
     beat = world.store.get_heartbeat()
     assert beat is not None and beat.counts["terminated"] == EXPIRED and beat.counts["kept"] == SIZE - EXPIRED

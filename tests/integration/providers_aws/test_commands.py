@@ -126,3 +126,38 @@ def test_quiet_silences_the_providers_notices(
     provider.close()
     err = capsys.readouterr().err
     assert (f"wb: launched {instance.id} (g5.xlarge" in err) is not quiet, err
+
+
+def test_pull_says_when_the_agent_could_not_upload_the_outputs(
+    world: World, booting: BootEmulator, in_project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The agent recorded a failed push on the job's row: `wb pull` from storage says so (partial outputs),
+    or fails naming it (none at all), instead of reporting an empty pull as success."""
+    from weatherballoon.lambdas.dynamo_store import DynamoStore
+    from weatherballoon.lambdas.records import JobRecord
+
+    instance = world.provider().acquire(SPEC)
+    arn = f"arn:aws:ec2:{REGION}:{ACCOUNT}:instance/{instance.id}"
+    store = DynamoStore(world.deployed.table, client=boto3.client("dynamodb"))
+    records = []
+    for job_id in ("20261124-130000-0a0b0c", "20261124-130001-0a0b0c"):
+        record = index.JobRecord(
+            id=job_id, provider="aws", instance_id=instance.id, target=instance.target, remote_root="~/wb/proj",
+            command=("python", "train.py"), outputs=("out/**",), local_root=str(in_project),
+        )  # fmt: skip
+        index.save(record)
+        store.put_job(JobRecord(ME, arn, job_id, ("python", "train.py"), 1.0, state="exited", ended_at=2.0))
+        assert store.record_push(ME, arn, job_id, 3.0, "out/b.pt: ClientError: AccessDenied (and 1 more)")
+        records.append(record)
+    partial, nothing = records
+    boto3.client("s3").put_object(Bucket=world.deployed.bucket, Key=f"{ME}/{arn}/{partial.id}/out/a.pt", Body=b"a")
+    assert run_cli(["-q", "down", instance.id, "--yes"]) == 0
+
+    code, _, err = wb(capsys, "pull", partial.id)
+    assert code == 0, err
+    assert "pulled 1 files" in err and (in_project / "out/a.pt").read_bytes() == b"a"
+    assert f"job {partial.id}: storage may hold only part of them" in err
+    assert f"not uploaded to s3://{world.deployed.bucket}/{ME}/{arn}/{partial.id}/" in err and "AccessDenied" in err
+
+    code, _, err = wb(capsys, "pull", nothing.id)
+    assert code == 1 and "its outputs were not uploaded to" in err and "AccessDenied" in err

@@ -9,7 +9,9 @@ from weatherballoon.remote.jobstore import JobPaths, write_json_atomic
 
 from .conftest import Agent
 
-FIELDS = {"id", "command", "cwd", "state", "exit_code", "signal", "stop_reason", "started_at", "ended_at", "pid"}
+FIELDS = {
+    "id", "command", "cwd", "state", "exit_code", "signal", "stop_reason", "started_at", "ended_at", "pid", "push",
+}  # fmt: skip
 
 
 def test_list_is_an_empty_array_before_any_job(agent: Agent) -> None:

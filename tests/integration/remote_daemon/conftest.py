@@ -272,16 +272,10 @@ class Machine:
 
 
 def create_table(client: Any) -> None:
-    """The production key schema (lambdas/schema.py): pk/sk strings."""
-    client.create_table(
-        TableName=TABLE,
-        KeySchema=[{"AttributeName": schema.PK, "KeyType": "HASH"}, {"AttributeName": schema.SK, "KeyType": "RANGE"}],
-        AttributeDefinitions=[
-            {"AttributeName": schema.PK, "AttributeType": "S"},
-            {"AttributeName": schema.SK, "AttributeType": "S"},
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    """The production table (lambdas/dynamo_table.table_request)."""
+    from weatherballoon.lambdas.dynamo_table import table_request
+
+    client.create_table(**table_request(TABLE))
 
 
 @pytest.fixture

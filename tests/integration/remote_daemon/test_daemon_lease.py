@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 from weatherballoon.lambdas import lease
@@ -38,6 +39,11 @@ def test_renews_while_a_job_runs_then_idles_then_powers_off_at_the_lease_end(mac
     key = f"{machine.prefix}j1/out/a.txt"
     assert wait_for(lambda: key in machine.objects() and machine.objects(), 3, "the pushed outputs") == {key: 7}
     assert machine.s3.get_object(Bucket=BUCKET, Key=key)["Body"].read() == b"result\n"
+    # The push's outcome is on the job (push.json, so `status`) and on its row, with no error.
+    note = json.loads(machine.agent("status", "j1").stdout)["push"]
+    assert note["ok"] is True and note["uploaded"] == 1 and note["where"] == f"s3://{BUCKET}/{machine.prefix}j1/"
+    pushed = wait_for(lambda: machine.job_row("j1").pushed_at and machine.job_row("j1"), 3, "the push on the row")
+    assert pushed.push_error is None
 
     # Nobody renews the warm window: the machine powers itself off when it ends.
     reason, at = machine.wait_power_off(timeout=LEASE_MIN * 60 + IDLE_MIN * 60 + 5)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
 from weatherballoon.remote.s3push import MTIME_KEY, JobOutputs, OutputPusher
 
-from .conftest import BUCKET, Machine
+from .conftest import BUCKET, Machine, wait_for
 
 
 def make_tree(root: Path) -> None:
@@ -63,3 +64,22 @@ def test_a_failing_bucket_is_reported_per_file_not_raised(machine: Machine) -> N
 
     assert result.uploaded == 0 and len(result.errors) == 2 and not result.ok
     assert "failed" in result.describe()
+
+
+def test_a_push_the_bucket_refuses_is_on_the_job_and_its_row_not_only_in_the_log(machine: Machine) -> None:
+    """sync.dirStorage naming a bucket the instance cannot write: the failure reaches `status` (so `wb run`,
+    `wb jobs`) through push.json, and the job's row (so `wb pull` after the machine is gone)."""
+    machine.create_row(lease_s=3.0)
+    assert machine.boot(WB_BUCKET="wb-not-granted").returncode == 0
+    machine.put_job_row("j1")
+    machine.start_job("j1", "mkdir -p out && echo result > out/a.txt", "--outputs", "out")
+    machine.ensure_daemon()
+
+    note = wait_for(lambda: json.loads(machine.agent("status", "j1").stdout)["push"], 5, "the push note", machine)
+    assert note["ok"] is False and note["failed"] == 1 and note["uploaded"] == 0
+    assert "out/a.txt" in note["errors"][0] and note["where"] == f"s3://wb-not-granted/{machine.prefix}j1/"
+    listed = {job["id"]: job for job in json.loads(machine.agent("list").stdout)}
+    assert listed["j1"]["push"] == note
+    row = wait_for(lambda: machine.job_row("j1").push_error and machine.job_row("j1"), 5, "the row", machine)
+    assert row.pushed_at is not None and "out/a.txt" in (row.push_error or "")
+    assert machine.objects() == {}

@@ -27,9 +27,32 @@ def test_every_bootstrap_flag_maps_to_a_template_parameter() -> None:
     request = BootstrapRequest(
         owner_budget=1, team_budget=2, team="t", allowed_types=("g5.xlarge",), admins=("arn:aws:iam::1:user/a",),
         lease_minutes=1, idle_minutes=1, max_hours=1, reaper_schedule="rate(1 minute)", reaper_mode="enforce",
-        ssh_cidr="10.0.0.0/8", vpc_id="vpc-1",
+        ssh_cidr="10.0.0.0/8", vpc_id="vpc-1", powertools_layer=0, max_volume_gib=200,
+        extra_output_bucket="team-results",
     )  # fmt: skip
     assert set(request.flag_values()) == set(p.SET_BY_BOOTSTRAP) - {p.CODE_BUCKET, p.CODE_KEY}
+
+
+def test_integer_flags_reach_their_string_parameters_as_digits() -> None:
+    specs = p.template_specs(load_shipped_template())
+    given = BootstrapRequest(powertools_layer=0, max_volume_gib=200).flag_values()
+    for name, expected in ((p.POWERTOOLS_LAYER, "0"), (p.MAX_VOLUME_GIB, "200")):
+        value, flag = given[name]
+        assert specs[name].check(value, flag=flag) == expected
+    with pytest.raises(UsageError, match="--max-volume-gib"):
+        specs[p.MAX_VOLUME_GIB].check("7", flag="--max-volume-gib")
+
+
+def test_the_extra_output_bucket_is_a_bucket_name_or_empty() -> None:
+    spec = p.template_specs(load_shipped_template())[p.EXTRA_BUCKET]
+    assert spec.default == ""
+    for good in ("", "team-results", "a.b-c1"):
+        assert spec.check(good, flag="--extra-output-bucket") == good
+    for bad in ("s3://team", "Team", "team/prefix", "-team", "ab"):
+        with pytest.raises(UsageError, match="--extra-output-bucket"):
+            spec.check(bad, flag="--extra-output-bucket")
+    given = BootstrapRequest(extra_output_bucket="").flag_values()
+    assert given[p.EXTRA_BUCKET] == ("", "--extra-output-bucket")  # given empty: the grant is taken away
 
 
 def test_shipped_constraints_reject_bad_flags() -> None:
@@ -113,3 +136,12 @@ def test_reaper_period(period: str, schedule: str) -> None:
 def test_reaper_period_must_be_whole_minutes(period: str) -> None:
     with pytest.raises(UsageError, match="--reaper-period"):
         reaper_schedule(period)
+
+
+def test_bootstrap_refuses_a_region_it_cannot_price() -> None:
+    from weatherballoon.cli.aws.plan import check_region_is_priced
+
+    check_region_is_priced("eu-central-2")  # estimated, but priced
+    with pytest.raises(UsageError, match="no prices for us-gov-west-1") as info:
+        check_region_is_priced("us-gov-west-1")
+    assert "prices_refresh --regions us-gov-west-1" in (info.value.hint or "")

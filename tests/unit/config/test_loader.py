@@ -10,7 +10,10 @@ import pytest
 from weatherballoon.cli.config.loader import FILE_NAME, effective_values, load_config
 from weatherballoon.cli.errors import ConfigError
 
-SEED = Path(__file__).resolve().parents[4] / "shared" / "seed-sample.weatherballoon.json"
+# The original config format (DESIGN §4), kept byte for byte inside the repository so a user's clone tests it
+# too; test_the_seed_fixture_is_the_shared_original holds it equal to ../shared's copy where that exists.
+SEED = Path(__file__).resolve().parents[2] / "fixtures" / "seed-sample.weatherballoon.json"
+SHARED_SEED = Path(__file__).resolve().parents[4] / "shared" / "seed-sample.weatherballoon.json"
 SSH_MINIMAL = {"provisioner": {"kind": "ssh", "hosts": ["me@127.0.0.1:2222"]}}
 
 
@@ -26,6 +29,12 @@ def problem(folder: Path, content: object, environ: dict[str, str] | None = None
         load_config(cwd=folder, environ=environ or {})
     assert caught.value.exit_code == 2
     return caught.value
+
+
+def test_the_seed_fixture_is_the_shared_original() -> None:
+    if SHARED_SEED.exists():  # in a user's clone there is no ../shared: the fixture stands on its own
+        assert SEED.read_bytes() == SHARED_SEED.read_bytes()
+    assert SEED.read_bytes().startswith(b'{\n  "provisioner"')
 
 
 def test_seed_sample_loads_unchanged_and_keeps_its_meaning(tmp_path: Path) -> None:

@@ -108,7 +108,10 @@ class World:
         instance_type: str = "g5.xlarge",
         role_arn: str | None = None,
         passed_to: str = "ec2.amazonaws.com",
+        volumes: Sequence[Mapping[str, str]] = ({"ec2:VolumeSize": "100", "ec2:VolumeType": "gp3"},),
     ) -> Decision:
+        """RunInstances as IAM authorizes it; each of `volumes` is one volume resource with its context keys
+        (wb's own launch: a 100 GiB gp3 root volume)."""
         tagged = {f"aws:RequestTag/{key}": value for key, value in launch_tags.items()}
         tagging = {**tagged, "aws:TagKeys": list(launch_tags)}
         ec2 = f"arn:aws:ec2:{REGION}:{ACCOUNT}"
@@ -118,7 +121,7 @@ class World:
                 f"{ec2}:instance/*",
                 caller.context(**tagging, **{"ec2:InstanceType": instance_type}),
             ),
-            Request("ec2:RunInstances", f"{ec2}:volume/*", caller.context(**tagging)),
+            *(Request("ec2:RunInstances", f"{ec2}:volume/*", caller.context(**tagging, **keys)) for keys in volumes),
             Request("ec2:RunInstances", f"{ec2}:network-interface/*", caller.context()),
             Request("ec2:RunInstances", f"{ec2}:subnet/subnet-0123", caller.context()),
             Request("ec2:RunInstances", f"{ec2}:security-group/sg-0123", caller.context()),
@@ -156,15 +159,26 @@ class World:
     # --- S3 ----------------------------------------------------------------------------------------------
 
     def s3(
-        self, policies: Sequence[PolicyDocument], caller: Caller, action: str, key: str, *, tls: bool = True
+        self,
+        policies: Sequence[PolicyDocument],
+        caller: Caller,
+        action: str,
+        key: str,
+        *,
+        tls: bool = True,
+        bucket: str | None = None,
     ) -> Decision:
+        """An object request in the stack's bucket, or in `bucket` (another one: no bucket policy of ours)."""
         context = caller.context(**{"aws:SecureTransport": "true" if tls else "false"})
-        request = Request(action, f"arn:aws:s3:::{self.bucket}/{key}", context)
-        return authorize(policies, [request], self.bucket_policies)
+        request = Request(action, f"arn:aws:s3:::{bucket or self.bucket}/{key}", context)
+        return authorize(policies, [request], self.bucket_policies if bucket is None else [])
 
-    def list_prefix(self, policies: Sequence[PolicyDocument], caller: Caller, prefix: str) -> Decision:
-        request = Request("s3:ListBucket", f"arn:aws:s3:::{self.bucket}", caller.context(**{"s3:prefix": prefix}))
-        return authorize(policies, [request], self.bucket_policies)
+    def list_prefix(
+        self, policies: Sequence[PolicyDocument], caller: Caller, prefix: str, *, bucket: str | None = None
+    ) -> Decision:
+        context = caller.context(**{"s3:prefix": prefix})
+        request = Request("s3:ListBucket", f"arn:aws:s3:::{bucket or self.bucket}", context)
+        return authorize(policies, [request], self.bucket_policies if bucket is None else [])
 
     def any_action(
         self, policies: Sequence[PolicyDocument], caller: Caller, action: str, resource: str, **context: Any

@@ -34,10 +34,21 @@ def test_admin_still_cannot_write_ledgers_or_members_rows(world: World) -> None:
     assert world.table(world.admin, ADMIN, "dynamodb:PutItem", BOBS.row_key) is IMPLICIT_DENY
 
 
-def test_admin_can_stop_any_wb_instance_but_no_other(world: World) -> None:
+def test_admin_can_end_any_wb_instance_but_no_other(world: World) -> None:
     for instance in (ALICES, BOBS):
         assert world.on_instance(world.admin, ADMIN, "ec2:TerminateInstances", instance) is ALLOW
     assert world.on_instance(world.admin, ADMIN, "ec2:TerminateInstances", UNMANAGED) is IMPLICIT_DENY
+
+
+@pytest.mark.parametrize("action", ["ec2:StopInstances", "ec2:StartInstances", "ec2:ModifyInstanceAttribute"])
+def test_admin_cannot_stop_start_or_modify_wb_instances(world: World, action: str) -> None:
+    for instance in (ALICES, BOBS):
+        assert world.on_instance(world.admin, ADMIN, action, instance) is IMPLICIT_DENY
+
+
+def test_admin_cannot_write_meters(world: World) -> None:
+    for action in ("dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"):
+        assert world.table(world.admin, ADMIN, action, schema.meter_key(ALICES.arn)[0]) is IMPLICIT_DENY
 
 
 def test_admin_can_read_reaper_logs_and_stack_events(world: World) -> None:

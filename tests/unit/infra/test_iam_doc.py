@@ -13,6 +13,7 @@ PROOF_FILES = [
     "test_machine_privileges.py",
     "test_admin_privileges.py",
     "test_proofs_are_not_vacuous.py",
+    "test_extra_bucket_privileges.py",
 ]
 
 

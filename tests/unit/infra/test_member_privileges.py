@@ -10,12 +10,8 @@ from tests.unit.infra.iam_world import ACCOUNT, ALICE, ALICES, BOB, BOBS, REGION
 
 ALLOW, EXPLICIT_DENY, IMPLICIT_DENY = Decision.ALLOW, Decision.EXPLICIT_DENY, Decision.IMPLICIT_DENY
 ALICE_TAGS = tags.wb_tags(ALICE.userid, TEAM, "proj", "wb")
-OPERATIONS = [
-    "ec2:TerminateInstances",
-    "ec2:StopInstances",
-    "ec2:StartInstances",
-    "ec2-instance-connect:SendSSHPublicKey",
-]
+OPERATIONS = ["ec2:TerminateInstances", "ec2-instance-connect:SendSSHPublicKey"]
+WRITES = ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"]
 
 
 def launch_as_alice(world: World, **options: object) -> Decision:
@@ -101,7 +97,7 @@ def test_member_cannot_operate_an_unmanaged_instance(world: World, action: str) 
     assert world.on_instance(world.member, ALICE, action, UNMANAGED) is IMPLICIT_DENY
 
 
-@pytest.mark.parametrize("action", ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"])
+@pytest.mark.parametrize("action", ["dynamodb:PutItem", "dynamodb:UpdateItem"])
 def test_member_can_write_own_rows(world: World, action: str) -> None:
     assert world.table(world.member, ALICE, action, ALICES.row_key) is ALLOW
     assert world.table(world.member, BOB, action, BOBS.row_key) is ALLOW
@@ -125,7 +121,77 @@ def test_member_cannot_write_budgets_ledgers_audit_or_heartbeat(world: World, pa
 def test_member_batch_write_mixing_own_rows_and_a_budget_is_denied(world: World) -> None:
     batch = world.table(world.member, ALICE, "dynamodb:BatchWriteItem", ALICES.row_key, schema.BUDGET_PK)
     assert batch is IMPLICIT_DENY
-    assert world.table(world.member, ALICE, "dynamodb:BatchWriteItem", ALICES.row_key) is ALLOW
+    assert world.table(world.member, ALICE, "dynamodb:BatchWriteItem", ALICES.row_key) is IMPLICIT_DENY
+
+
+def test_member_cannot_delete_any_row_not_even_their_own(world: World) -> None:
+    # A deleted row could only hide a machine from a check; wb never deletes one.
+    for key in (ALICES.row_key, f"OWNER#{ALICE.userid}#INSTANCE#{ALICES.arn}", BOBS.row_key):
+        assert world.table(world.member, ALICE, "dynamodb:DeleteItem", key) is IMPLICIT_DENY
+
+
+@pytest.mark.parametrize("action", WRITES)
+def test_member_cannot_lower_what_they_are_charged(world: World, action: str) -> None:
+    """The accrual cursor, the billed price and the lifetime start live in meters; the charges in ledgers.
+    A member can write neither, for their own instance or any other (the engine ignores their own rows)."""
+    for shard in range(schema.METER_SHARDS):
+        assert world.table(world.member, ALICE, action, schema.meter_pk(shard)) is IMPLICIT_DENY
+    assert world.table(world.member, ALICE, action, schema.meter_key(ALICES.arn)[0]) is IMPLICIT_DENY
+    assert world.table(world.member, ALICE, action, schema.ledger_pk("2026-12")) is IMPLICIT_DENY
+
+
+@pytest.mark.parametrize("action", ["ec2:StopInstances", "ec2:StartInstances"])
+def test_member_cannot_stop_or_start_any_instance(world: World, action: str) -> None:
+    # A start resets EC2's LaunchTime: wb never needs either, and the lifetime cap must not be resettable.
+    for instance in (ALICES, BOBS):
+        assert world.on_instance(world.member, ALICE, action, instance) is IMPLICIT_DENY
+
+
+@pytest.mark.parametrize(
+    "volume",
+    [
+        {"ec2:VolumeSize": "501", "ec2:VolumeType": "gp3"},
+        {"ec2:VolumeSize": "100", "ec2:VolumeType": "io2"},
+        {"ec2:VolumeSize": "100", "ec2:VolumeType": "st1"},
+        {"ec2:VolumeSize": "100", "ec2:VolumeType": "gp3", "ec2:VolumeIops": "16000"},
+        {"ec2:VolumeSize": "100", "ec2:VolumeType": "gp3", "ec2:VolumeThroughput": "1000"},
+        {"ec2:VolumeType": "gp3"},
+    ],
+    ids=["too-big", "io2", "st1", "provisioned-iops", "provisioned-throughput", "size-unknown"],
+)
+def test_member_cannot_launch_a_volume_no_budget_sees(world: World, volume: dict[str, str]) -> None:
+    assert launch_as_alice(world, volumes=[volume]) is IMPLICIT_DENY
+    assert launch_as_alice(world, volumes=[{"ec2:VolumeSize": "100", "ec2:VolumeType": "gp3"}, volume]) is IMPLICIT_DENY
+
+
+def test_member_can_launch_volumes_up_to_the_cap(world: World, template_json: dict) -> None:
+    at_cap = {"ec2:VolumeSize": "500", "ec2:VolumeType": "gp2", "ec2:VolumeIops": "1500"}
+    assert launch_as_alice(world, volumes=[at_cap]) is ALLOW
+    from tests.unit.infra.iam_world import PARAMETERS
+
+    bigger = World(template_json, {**PARAMETERS, "MaxVolumeGiB": "2000"})
+    assert launch_as_alice(bigger, volumes=[{"ec2:VolumeSize": "2000", "ec2:VolumeType": "gp3"}]) is ALLOW
+
+
+def test_member_cannot_read_other_instances_user_data(world: World) -> None:
+    # ec2:Describe* would include DescribeInstanceAttribute, which returns any instance's user-data.
+    for instance in (ALICES, BOBS):
+        assert world.any_action(world.member, ALICE, "ec2:DescribeInstanceAttribute", instance.arn) is IMPLICIT_DENY
+    assert world.any_action(world.member, ALICE, "ec2:DescribeInstances", "*") is ALLOW
+
+
+def test_member_describes_exactly_what_wb_calls(world: World) -> None:
+    from weatherballoon.cli.providers.aws.permissions import MEMBER_ACTIONS
+
+    granted = {
+        action
+        for statement in world.member[0]["Statement"]
+        for action in ([statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"])
+        if action.startswith("ec2:Describe")
+    }
+    declared = {a for a in MEMBER_ACTIONS if a.startswith("ec2:Describe")}
+    assert "ec2:Describe*" not in granted
+    assert granted == declared
 
 
 def test_member_write_naming_no_partition_key_is_denied(world: World) -> None:

@@ -261,7 +261,7 @@ def test_authorize_needs_every_part_of_a_call_allowed() -> None:
 @pytest.mark.parametrize(
     "statement",
     [
-        allow(condition={"NumericLessThan": {"k": "1"}}),
+        allow(condition={"DateLessThan": {"k": "1"}}),
         allow(condition={"IpAddress": {"aws:SourceIp": "10.0.0.0/8"}}),
         allow(condition={"ForEveryValue:StringEquals": {"k": "1"}}),
         {"Effect": "Allow", "Action": "s3:*", "Resource": "*", "Unknown": 1},
@@ -277,3 +277,36 @@ def test_anything_it_does_not_implement_is_refused_loudly(statement: dict[str, A
 def test_a_single_valued_operator_on_a_multivalued_key_is_refused() -> None:
     with pytest.raises(UnsupportedPolicy):
         decide(allow(condition={"StringEquals": {"aws:TagKeys": "a"}}), "s3:GetObject", "*", **{"aws:TagKeys": ["a"]})
+
+
+@pytest.mark.parametrize(
+    "operator, size, expected",
+    [
+        ("NumericLessThanEquals", "500", ALLOW),
+        ("NumericLessThanEquals", "501", IMPLICIT_DENY),
+        ("NumericLessThan", "500", IMPLICIT_DENY),
+        ("NumericLessThan", "499.5", ALLOW),
+        ("NumericGreaterThan", "501", ALLOW),
+        ("NumericGreaterThanEquals", "500", ALLOW),
+        ("NumericEquals", "500.0", ALLOW),
+        ("NumericNotEquals", "500", IMPLICIT_DENY),
+        ("NumericNotEquals", "8", ALLOW),
+        ("NumericLessThanEquals", "lots", IMPLICIT_DENY),
+    ],
+)
+def test_numeric_operators_compare_as_numbers(operator: str, size: str, expected: Decision) -> None:
+    statement = allow("ec2:RunInstances", condition={operator: {"ec2:VolumeSize": "500"}})
+    assert decide(statement, "ec2:RunInstances", "*", **{"ec2:VolumeSize": size}) is expected
+
+
+def test_a_missing_numeric_key_fails_unless_if_exists() -> None:
+    strict = allow("ec2:RunInstances", condition={"NumericLessThanEquals": {"ec2:VolumeIops": "3000"}})
+    lenient = allow("ec2:RunInstances", condition={"NumericLessThanEqualsIfExists": {"ec2:VolumeIops": "3000"}})
+    assert decide(strict, "ec2:RunInstances", "*") is IMPLICIT_DENY
+    assert decide(lenient, "ec2:RunInstances", "*") is ALLOW
+    assert decide(lenient, "ec2:RunInstances", "*", **{"ec2:VolumeIops": "16000"}) is IMPLICIT_DENY
+
+
+def test_numeric_values_take_no_wildcards() -> None:
+    statement = allow("ec2:RunInstances", condition={"NumericEquals": {"ec2:VolumeSize": "5*"}})
+    assert decide(statement, "ec2:RunInstances", "*", **{"ec2:VolumeSize": "50"}) is IMPLICIT_DENY

@@ -26,6 +26,8 @@ EXPECTED_PARAMETERS = {
     "OutputsExpirationDays",
     "SshIngressCidr",
     "VpcId",
+    "MaxVolumeGiB",
+    "ExtraOutputBucket",
 }
 EXPECTED_OUTPUTS = {
     "TableName",
@@ -41,6 +43,8 @@ EXPECTED_OUTPUTS = {
     "DefaultLeaseMinutes",
     "DefaultIdleMinutes",
     "InstanceMaxHours",
+    "GrantedExtraBucket",
+    "MaxLaunchVolumeGiB",
     "WbVersion",
 }
 
@@ -90,6 +94,17 @@ def test_table_is_on_demand_recoverable_encrypted_and_expires_rows(template: Tem
             "AttributeDefinitions": [
                 {"AttributeName": "pk", "AttributeType": "S"},
                 {"AttributeName": "sk", "AttributeType": "S"},
+                {"AttributeName": "live", "AttributeType": "S"},
+            ],
+            "GlobalSecondaryIndexes": [
+                {
+                    "IndexName": "live-rows",
+                    "KeySchema": [
+                        {"AttributeName": "live", "KeyType": "HASH"},
+                        {"AttributeName": "pk", "KeyType": "RANGE"},
+                    ],
+                    "Projection": {"ProjectionType": "KEYS_ONLY"},
+                }
             ],
             "BillingMode": "PAY_PER_REQUEST",
             "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
@@ -177,7 +192,15 @@ def test_reaper_takes_the_public_powertools_layer_unless_told_not_to(template_js
     layers = template_json["Resources"]["ReaperFunction"]["Properties"]["Layers"]
     condition, when_used, when_not = layers["Fn::If"]
     assert when_not == {"Ref": "AWS::NoValue"}
-    assert "AWSLambdaPowertoolsPythonV3-python313-arm64:${PowertoolsLayerVersion}" in when_used[0]["Fn::Sub"]
+    arn, names = when_used[0]["Fn::Sub"]
+    assert arn == (
+        "arn:${AWS::Partition}:lambda:${AWS::Region}:${LayerAccount}:layer:"
+        "AWSLambdaPowertoolsPythonV3-python313-arm64:${PowertoolsLayerVersion}"
+    )
+    # The layer's account: AWS's public one in the commercial partition, else the mapping's (China, GovCloud).
+    account = names["LayerAccount"]["Fn::If"]
+    assert account[0] == "CommercialPartition" and account[1] == "017000801446"
+    assert account[2]["Fn::FindInMap"][0] == "PowertoolsLayerAccounts"
     assert template_json["Conditions"][condition] == {
         "Fn::Not": [{"Fn::Equals": [{"Ref": "PowertoolsLayerVersion"}, "0"]}]
     }
@@ -252,9 +275,11 @@ def test_member_and_admin_policies_are_managed_policies_attached_to_nobody(templ
 def test_every_wildcard_resource_in_identity_policies_is_a_describe_xray_or_metrics_action(
     template_json: dict[str, Any],
 ) -> None:
+    from weatherballoon.infra.team_policies import EC2_DESCRIBE_ACTIONS
+
     allowed_with_star = {
-        "ec2:DescribeInstances",
-        "ec2:Describe*",
+        *EC2_DESCRIBE_ACTIONS,
+        "ec2:DescribeTags",
         "xray:PutTraceSegments",
         "xray:PutTelemetryRecords",
         "cloudwatch:PutMetricData",

@@ -6,6 +6,7 @@ from typing import Any
 
 from weatherballoon.lambdas import tags
 from weatherballoon.lambdas.decision import InstanceFacts
+from weatherballoon.lambdas.meter import MeterRecord, Price, PriceSource
 from weatherballoon.lambdas.records import InstanceRecord, InstanceState, JobRecord
 from weatherballoon.lambdas.schema import instance_arn
 
@@ -29,12 +30,18 @@ def facts(
     instance_type: str = "g5.xlarge",
     extra_tags: dict[str, str] | None = None,
     spot: bool = False,
+    zone: str = "us-east-1a",
+    first_attached_at: float | None = None,
+    volumes_kept_on_termination: tuple[str, ...] = (),
 ) -> InstanceFacts:
     tag_map = tags.wb_tags(owner, team or "", "proj") if managed else {"Name": "not-wb", tags.OWNER: owner}
     if team is None:
         tag_map.pop(tags.TEAM, None)
     tag_map.update(extra_tags or {})
-    return InstanceFacts(instance_id, state, launched_at, instance_type, REGION, ACCOUNT, tag_map, spot=spot)
+    return InstanceFacts(
+        instance_id, state, launched_at, instance_type, REGION, ACCOUNT, tag_map, spot=spot, zone=zone,
+        first_attached_at=first_attached_at, volumes_kept_on_termination=volumes_kept_on_termination,
+    )  # fmt: skip
 
 
 def row(instance_id: str = "i-0001", **changes: Any) -> InstanceRecord:
@@ -55,4 +62,19 @@ def row(instance_id: str = "i-0001", **changes: Any) -> InstanceRecord:
 
 def job(instance_id: str = "i-0001", job_id: str = "j1", **changes: Any) -> JobRecord:
     base = JobRecord("AIDAALICE", arn(instance_id), job_id, ("python", "train.py"), started_at=T0 + 10)
+    return base.replace(**changes) if changes else base
+
+
+def meter(instance_id: str = "i-0001", **changes: Any) -> MeterRecord:
+    """A reaper meter as the first sight of `facts(instance_id)` would make it (on-demand g5.xlarge)."""
+    base = MeterRecord(
+        instance_arn=arn(instance_id),
+        owner="AIDAALICE",
+        team="ml",
+        instance_type="g5.xlarge",
+        spot=False,
+        price=Price(1.006, PriceSource.TABLE),
+        lifetime_start=T0,
+        first_seen=T0 + 30,
+    )
     return base.replace(**changes) if changes else base

@@ -9,11 +9,12 @@ from weatherballoon.lambdas.accrual import plan_accrual
 from weatherballoon.lambdas.audit import AuditRecord, ReaperHeartbeat
 from weatherballoon.lambdas.budgets import BudgetEntry
 from weatherballoon.lambdas.errors import LeaseRefusedError, RowExistsError, RowNotFoundError
+from weatherballoon.lambdas.meter import MeterRecord, Price, PriceSource
 from weatherballoon.lambdas.records import InstanceState
 from weatherballoon.lambdas.schema import Scope
 from weatherballoon.lambdas.store import SupervisionStore
 
-from .builders import T0, job, row
+from .builders import T0, job, meter, row
 
 MONTH = clock.month_of(T0)
 
@@ -25,6 +26,10 @@ def ledger_of(store: SupervisionStore) -> dict[tuple[Scope, str], float]:
 class StoreContract:
     @pytest.fixture
     def store(self) -> SupervisionStore:
+        raise NotImplementedError
+
+    def seed(self, store: SupervisionStore, item: dict) -> None:
+        """Write an item exactly as given (what a member with PutItem on their own rows could write)."""
         raise NotImplementedError
 
     def test_create_and_get(self, store: SupervisionStore) -> None:
@@ -155,59 +160,81 @@ class StoreContract:
             ("TEAM", "ml", 500.0),
         ]
 
-    def test_accrual_is_written_once(self, store: SupervisionStore) -> None:
-        r = row()
-        store.create_instance(r)
-        plan = plan_accrual(r, T0 + 3600, 2.0, True, "ml")
+    def meter_of(self, store: SupervisionStore, instance_id: str = "i-0001") -> MeterRecord:
+        meters = [MeterRecord.from_item(i) for i in store.meter_items()]
+        return next(m for m in meters if m.instance_id == instance_id)
+
+    def test_accrual_creates_the_meter_and_is_written_once(self, store: SupervisionStore) -> None:
+        m = meter(price=Price(2.0, PriceSource.TABLE))
+        plan = plan_accrual(m, T0 + 3600, True)
         assert plan is not None
         first = store.apply_accruals([plan], T0 + 3600)
         assert first.applied == [plan] and not first.conflicts
         retry = store.apply_accruals([plan], T0 + 3600)  # a retry of the same write
         assert retry.conflicts == [plan] and not retry.applied
-        got = store.get_instance(r.owner, r.instance_arn)
-        assert got is not None and got.accrued_until == T0 + 3600 and got.accrued_usd == pytest.approx(2.0)
+        got = self.meter_of(store)
+        assert got == m.replace(accrued_until=T0 + 3600, accrued_usd=pytest.approx(2.0))
         assert ledger_of(store) == pytest.approx({(Scope.OWNER, "AIDAALICE"): 2.0, (Scope.TEAM, "ml"): 2.0})
 
     def test_concurrent_plans_from_the_same_read_count_once(self, store: SupervisionStore) -> None:
-        r = row()
-        store.create_instance(r)
-        early, late = plan_accrual(r, T0 + 60, 60.0, True, "ml"), plan_accrual(r, T0 + 120, 60.0, True, "ml")
+        m = meter(price=Price(60.0, PriceSource.TABLE), accrued_until=T0)
+        first = plan_accrual(meter(price=Price(60.0, PriceSource.TABLE)), T0, True)
+        assert first and store.apply_accruals([first], T0).applied == [first]
+        early, late = plan_accrual(m, T0 + 60, True), plan_accrual(m, T0 + 120, True)
         assert early and late
         assert store.apply_accruals([early], T0 + 60).applied == [early]
         assert store.apply_accruals([late], T0 + 120).conflicts == [late]  # read before early was written
         assert ledger_of(store)[(Scope.OWNER, "AIDAALICE")] == pytest.approx(1.0)
-        fresh = store.get_instance(r.owner, r.instance_arn)
-        assert fresh is not None
-        nxt = plan_accrual(fresh, T0 + 120, 60.0, True, "ml")
+        fresh = self.meter_of(store)
+        nxt = plan_accrual(fresh, T0 + 120, True)
         assert nxt and store.apply_accruals([nxt], T0 + 120).applied == [nxt]
         assert ledger_of(store)[(Scope.TEAM, "ml")] == pytest.approx(2.0)
 
     def test_conflicting_rows_do_not_block_their_batch(self, store: SupervisionStore) -> None:
-        rows = [row(f"i-{n:04d}", owner=f"AIDA{n % 3}") for n in range(150)]
-        for r in rows:
-            store.create_instance(r)
-        plans = [plan_accrual(r, T0 + 3600, 1.0, True, "ml") for r in rows]
+        meters = [meter(f"i-{n:04d}", owner=f"AIDA{n % 3}", price=Price(1.0, PriceSource.TABLE)) for n in range(150)]
+        plans = [plan_accrual(m, T0 + 3600, True) for m in meters]
         store.apply_accruals([plans[7], plans[120]], T0 + 3600)  # someone else charged two of them
         outcome = store.apply_accruals([p for p in plans if p], T0 + 3600)
         assert len(outcome.applied) == 148 and {a.instance_id for a in outcome.conflicts} == {"i-0007", "i-0120"}
         assert ledger_of(store)[(Scope.TEAM, "ml")] == pytest.approx(150.0)
 
-    def test_closed_rows_stop_accruing(self, store: SupervisionStore) -> None:
-        r = row()
-        store.create_instance(r)
-        assert store.close_instance(r, "instance-gone", T0 + 10, int(T0) + 86400)
-        plan = plan_accrual(r, T0 + 60, 1.0, True, "ml")
-        assert plan and store.apply_accruals([plan], T0 + 60).conflicts == [plan]
+    def test_a_meter_is_deleted_only_as_it_was_read(self, store: SupervisionStore) -> None:
+        plan = plan_accrual(meter(), T0 + 60, True)
+        assert plan and store.apply_accruals([plan], T0 + 60).applied == [plan]
+        stale = meter()  # read before the charge: its cursor is gone
+        assert not store.delete_meter(stale)
+        assert store.delete_meter(self.meter_of(store))
+        assert store.meter_items() == []
 
     def test_live_rows(self, store: SupervisionStore) -> None:
         store.create_instance(row("i-1"))
         store.create_instance(row("i-2", state=InstanceState.CLOSED))
         store.create_instance(row("i-3", state=InstanceState.TERMINATING))
-        store.put_job(job("i-1", "open"))
-        store.put_job(job("i-1", "done", ended_at=T0 + 1))
+        store.put_job(job("i-1", "open", max_time_s=60.0))
+        store.put_job(job("i-1", "uncapped"))  # the reaper has nothing to enforce on it: not in the index
+        store.put_job(job("i-1", "done", ended_at=T0 + 1, max_time_s=60.0))
         live = store.load_live()
         assert sorted(r.instance_id for r in live.instances) == ["i-1", "i-3"]
         assert [j.job_id for j in live.jobs] == ["open"] and live.malformed == []
+
+    def test_a_row_without_live_is_found_by_key(self, store: SupervisionStore) -> None:
+        hidden = row("i-9").to_item()
+        del hidden["live"]  # a member may remove it; the reaper asks for the rows of the instances EC2 lists
+        self.seed(store, hidden)
+        assert store.load_live().instances == []
+        assert [r.instance_id for r in store.load_live([(hidden["pk"], hidden["sk"])]).instances] == ["i-9"]
+
+    def test_closing_and_finishing_leave_the_live_index(self, store: SupervisionStore) -> None:
+        r = row()
+        store.create_instance(r)
+        capped = job(max_time_s=60.0)
+        store.put_job(capped)
+        store.put_job(job(job_id="j2", max_cost_usd=1.0))
+        assert len(store.live_keys()) == 3
+        store.close_instance(r, "instance-gone", T0 + 10, None)
+        store.finish_job(capped, T0 + 11, "exited", 0, None)
+        store.close_job(job(job_id="j2", max_cost_usd=1.0), "instance-gone", T0 + 12)
+        assert store.live_keys() == []
 
     def test_mark_terminating_and_close_are_idempotent(self, store: SupervisionStore) -> None:
         r = row()

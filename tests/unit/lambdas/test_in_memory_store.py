@@ -16,6 +16,10 @@ class TestInMemoryStore(StoreContract):
     def store(self) -> SupervisionStore:
         return InMemoryStore()
 
+    def seed(self, store: SupervisionStore, item: dict) -> None:
+        assert isinstance(store, InMemoryStore)
+        store.put_item(item)
+
 
 def test_malformed_rows_are_reported_not_fatal() -> None:
     store = InMemoryStore()
@@ -23,7 +27,7 @@ def test_malformed_rows_are_reported_not_fatal() -> None:
     bad = row("i-2").to_item()
     del bad["lease_until"]
     store.put_item(bad)
-    live = store.load_live()
+    live = store.load_live([(bad["pk"], bad["sk"])])
     assert [r.instance_id for r in live.instances] == ["i-1"]
     assert len(live.malformed) == 1 and "lease_until" in live.malformed[0]
 

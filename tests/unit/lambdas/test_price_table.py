@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 from weatherballoon.lambdas.errors import UnknownInstanceTypeError, UnknownRegionError
-from weatherballoon.lambdas.prices import PRICES_PATH, billed_price, hourly_price, load_prices
+from weatherballoon.lambdas.meter import PriceSource
+from weatherballoon.lambdas.prices import PRICES_PATH, load_prices, meter_price
 
 FAMILIES = ["g4dn", "g5", "g6", "g6e", "p3", "p4d", "p5", "t3", "m5", "c5"]
 REGIONS = ["us-east-1", "us-east-2", "us-west-2", "eu-west-1", "eu-central-1", "ap-northeast-1"]
@@ -54,15 +55,24 @@ def test_unknown_type_names_close_matches() -> None:
 
 
 def test_unknown_region_is_an_error() -> None:
-    with pytest.raises(UnknownRegionError, match="sa-east-1"):
-        load_prices().on_demand("sa-east-1", "g5.xlarge")
+    with pytest.raises(UnknownRegionError, match="xx-nowhere-1"):
+        load_prices().on_demand("xx-nowhere-1", "g5.xlarge")
 
 
-def test_row_price_wins_over_the_table() -> None:
-    table = load_prices()
-    assert hourly_price(0.31, "us-east-1", "g5.xlarge", table) == 0.31  # spot price recorded at launch
-    assert hourly_price(0.0, "us-east-1", "g5.xlarge", table) == 1.006
-    assert hourly_price(None, "us-east-1", "g5.xlarge", table) == 1.006
+def test_every_commercial_region_is_priced_and_estimates_say_so() -> None:
+    import botocore.session
+
+    commercial = botocore.session.get_session().get_available_regions("ec2", partition_name="aws")
+    table, document = load_prices(), json.loads(PRICES_PATH.read_text())
+    assert set(commercial) <= set(table.known_regions)
+    estimated = document["estimated_regions"]
+    for region in commercial:
+        usd, is_estimate = table.lookup(region, "g5.xlarge")
+        assert usd >= 1.006, region  # never below the base region's price
+        if region in estimated:
+            assert is_estimate and meter_price(table, region, "g5.xlarge", False).source is PriceSource.ESTIMATE
+    assert not set(estimated) & set(document["regions"])  # a region with AWS's prices is never called estimated
+    assert "Estimated, not AWS's price" in document["estimated_note"]
 
 
 def test_a_custom_table_loads_and_is_validated(tmp_path: Path) -> None:
@@ -85,14 +95,24 @@ def test_a_custom_table_loads_and_is_validated(tmp_path: Path) -> None:
         load_prices(path)
 
 
-def test_billed_price_trusts_the_row_only_for_spot() -> None:
+def test_the_meter_price_comes_from_ec2_facts_and_the_table_never_from_a_row() -> None:
     table = load_prices()
-    assert billed_price(0.31, "us-east-1", "g5.xlarge", True, table) == 0.31
-    assert billed_price(0.31, "us-east-1", "g5.xlarge", False, table) == 1.006
-    assert billed_price(0.0, "us-east-1", "g5.xlarge", True, table) == 1.006  # no spot price recorded
-    assert billed_price(2.5, "us-east-1", "x9.mega", False, table) == 2.5  # unknown type: the row's
-    with pytest.raises(UnknownInstanceTypeError):
-        billed_price(0.0, "us-east-1", "x9.mega", False, table)
+    spot = meter_price(table, "us-east-1", "g5.xlarge", True, 0.31)
+    assert (spot.usd_hour, spot.source) == (0.31, PriceSource.SPOT)
+    assert meter_price(table, "us-east-1", "g5.xlarge", False, 0.31).usd_hour == 1.006  # not spot: no spot price
+    no_spot_price = meter_price(table, "us-east-1", "g5.xlarge", True, None)
+    assert (no_spot_price.usd_hour, no_spot_price.source) == (1.006, PriceSource.SPOT_AS_ON_DEMAND)
+    assert meter_price(table, "us-east-1", "g5.xlarge", False).source is PriceSource.TABLE
+
+
+def test_an_unknown_type_or_region_is_charged_the_highest_price_and_flagged() -> None:
+    table = load_prices()
+    unknown_type = meter_price(table, "us-east-1", "x9.mega", False)
+    assert unknown_type.unpriced and unknown_type.source is PriceSource.FALLBACK
+    assert unknown_type.usd_hour == max(table.regions["us-east-1"].values())
+    unknown_region = meter_price(table, "xx-nowhere-1", "g5.xlarge", False)
+    assert unknown_region.unpriced and unknown_region.usd_hour >= unknown_type.usd_hour
+    assert meter_price(table, "us-east-1", "x9.mega", True, None).unpriced  # spot without a price: same
 
 
 def test_the_seed_samples_type_is_priced() -> None:

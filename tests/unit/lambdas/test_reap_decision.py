@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 
 import pytest
@@ -97,9 +98,14 @@ def test_instances_on_their_way_out_are_left_alone(state: str) -> None:
     assert (d.action, d.reason) == (Action.KEEP, Reason.ALREADY_TERMINATING)
 
 
-@pytest.mark.parametrize("state", ["pending", "stopping", "stopped"])
-def test_live_but_not_running_states_are_judged(state: str) -> None:
-    assert reason(T0 + 300, f=facts(state=state)) == Reason.LEASE_EXPIRED
+def test_a_pending_instance_is_judged() -> None:
+    assert reason(T0 + 300, f=facts(state="pending")) == Reason.LEASE_EXPIRED
+
+
+@pytest.mark.parametrize("state", ["stopping", "stopped"])
+def test_a_stopped_wb_instance_is_ended_whatever_its_lease(state: str) -> None:
+    # wb never stops a machine: a stopped one bills its volumes, and starting it would reset LaunchTime.
+    assert reason(T0 + 60, r=row(lease_until=T0 + 5000), f=facts(state=state)) == Reason.STOPPED
 
 
 def test_job_max_time_waits_for_the_grace() -> None:
@@ -125,7 +131,7 @@ def test_ended_jobs_do_not_count() -> None:
 
 def all_reasons_at_once() -> dict[Reason, str]:
     return applicable_reasons(
-        facts(), row(mark="m", max_until=T0 + 100, lease_until=T0 + 50, price_usd_hour=3600.0),
+        facts(state="stopped"), row(mark="m", max_until=T0 + 100, lease_until=T0 + 50, price_usd_hour=3600.0),
         [job(max_time_s=1.0, max_cost_usd=0.01)], BudgetState(10, 1, 10, 1), T0 + 10_000, CONFIG,
     )  # fmt: skip
 
@@ -162,9 +168,10 @@ def test_precedence_between_every_pair(pair: tuple[Reason, Reason]) -> None:
         owner_spent=10, owner_limit=1 if Reason.OWNER_BUDGET in wanted else None,
         team_spent=10, team_limit=1 if Reason.TEAM_BUDGET in wanted else None,
     )  # fmt: skip
-    found = applicable_reasons(facts(), r, jobs, budget, now, CONFIG)
+    f = facts(state="stopped" if Reason.STOPPED in wanted else "running")
+    found = applicable_reasons(f, r, jobs, budget, now, CONFIG)
     assert set(found) == wanted
-    assert decide(facts(), r, jobs, budget, now, CONFIG).reason is first
+    assert decide(f, r, jobs, budget, now, CONFIG).reason is first
 
 
 def test_budget_state_from_rows_and_defaults() -> None:
@@ -199,3 +206,27 @@ def test_budget_reasons_never_show_a_nonzero_amount_as_zero() -> None:
     found = applicable_reasons(facts(), row(), [], BudgetState(0.00015, 0.0001, 2.5, 1.0), T0 + 1, CONFIG)
     assert found[Reason.OWNER_BUDGET] == "owner spent $0.00015 of $0.0001"
     assert found[Reason.TEAM_BUDGET] == "team spent $2.50 of $1.00"
+
+
+def test_a_stop_and_start_does_not_reset_the_lifetime() -> None:
+    # EC2 moves LaunchTime on every start; the meter keeps the first start it saw, and without one the root
+    # volume's attach time (which a stop and start keeps) is used.
+    capped = DecisionConfig(orphan_grace_s=600, job_cap_grace_s=120, max_lifetime_s=3600)
+    r = row(lease_until=T0 + 10**6, max_until=T0 + 10**6)
+    restarted = facts(launched_at=T0 + 3000)
+    assert decide(restarted, r, [], OK, T0 + 3600, capped).reason == Reason.LEASE_VALID  # what EC2 alone says
+    assert decide(restarted, r, [], OK, T0 + 3600, capped, lifetime_start=T0).reason == Reason.MAX_LIFETIME
+    attached = dataclasses.replace(restarted, first_attached_at=T0)
+    assert decide(attached, r, [], OK, T0 + 3600, capped).reason == Reason.MAX_LIFETIME
+
+
+def test_a_deleted_row_is_an_orphan_counted_from_the_first_start() -> None:
+    restarted = facts(launched_at=T0 + 9000)
+    assert decide(restarted, None, [], OK, T0 + 9100, CONFIG).reason == Reason.ORPHAN_GRACE
+    assert decide(restarted, None, [], OK, T0 + 9100, CONFIG, lifetime_start=T0).reason == Reason.ORPHAN
+
+
+def test_job_caps_are_judged_at_the_meter_price_not_the_rows() -> None:
+    free = row(lease_until=T0 + 5000, price_usd_hour=0.0)  # a member lowered the row's price
+    jobs = [job(max_cost_usd=30.0)]
+    assert decide(facts(), free, jobs, OK, T0 + 160, CONFIG, price_usd_hour=3600.0).reason == Reason.JOB_MAX_COST

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from weatherballoon.lambdas import clock, schema
+from weatherballoon.lambdas.accrual import usd_for
 from weatherballoon.lambdas.audit import AuditRecord
 from weatherballoon.lambdas.budgets import BudgetEntry
 from weatherballoon.lambdas.config import Mode, ReaperSettings
@@ -12,10 +13,11 @@ from weatherballoon.lambdas.engine import Reaper
 from weatherballoon.lambdas.errors import StoreError
 from weatherballoon.lambdas.in_memory_fleet import InMemoryFleet
 from weatherballoon.lambdas.in_memory_store import InMemoryStore
-from weatherballoon.lambdas.records import InstanceState
+from weatherballoon.lambdas.meter import MeterRecord, Price, PriceSource
+from weatherballoon.lambdas.records import InstanceState, Market
 from weatherballoon.lambdas.schema import Scope
 
-from .builders import T0, facts, job, row
+from .builders import T0, facts, job, meter, row
 
 NOW = T0 + 1000  # every row() lease (T0+300) has lapsed by now unless a test extends it
 LIVE = T0 + 5000
@@ -28,6 +30,14 @@ def settings(**changes: object) -> ReaperSettings:
 
 def reaper(store: InMemoryStore, fleet: InMemoryFleet, **changes: object) -> Reaper:
     return Reaper(settings(**changes), store, fleet, clock=lambda: NOW)
+
+
+def meters(store: InMemoryStore) -> dict[str, MeterRecord]:
+    return {m.instance_id: m for m in (MeterRecord.from_item(i) for i in store.meter_items())}
+
+
+def spot(instance_id: str, usd_hour: float, **changes: object) -> MeterRecord:
+    return meter(instance_id, spot=True, price=Price(usd_hour, PriceSource.SPOT), **changes)  # type: ignore[arg-type]
 
 
 def audits(store: InMemoryStore) -> dict[str, AuditRecord]:
@@ -102,9 +112,9 @@ def test_terminates_exactly_what_the_model_says(world: tuple[InMemoryStore, InMe
 def test_bob_goes_over_budget_through_this_runs_accrual() -> None:
     """Ledger at $4.99 of $5; the minute this run accrues pushes him over, and the decision sees it."""
     store, fleet = InMemoryStore(), InMemoryFleet()
-    r = row("i-1", owner="AIDABOB", lease_until=LIVE, price_usd_hour=3.6, accrued_until=NOW - 60)
-    store.create_instance(r)
-    fleet.add(facts("i-1", owner="AIDABOB", spot=True))  # spot: the row's price is the price
+    store.create_instance(row("i-1", owner="AIDABOB", lease_until=LIVE))
+    store.put_item(spot("i-1", 3.6, owner="AIDABOB", accrued_until=NOW - 60).to_item())
+    fleet.add(facts("i-1", owner="AIDABOB", spot=True))
     store.set_budget(BudgetEntry(Scope.OWNER, "AIDABOB", 5.0))
     store.put_item({"pk": schema.ledger_pk(clock.month_of(NOW)), "sk": "OWNER#AIDABOB", "usd": 4.99})
     report = reaper(store, fleet).run()
@@ -114,16 +124,17 @@ def test_bob_goes_over_budget_through_this_runs_accrual() -> None:
 
 def test_default_budgets_from_settings_apply_without_rows() -> None:
     store, fleet = InMemoryStore(), InMemoryFleet()
-    store.create_instance(row("i-1", lease_until=LIVE, price_usd_hour=36.0, accrued_until=NOW - 100))
+    store.create_instance(row("i-1", lease_until=LIVE))
+    store.put_item(spot("i-1", 36.0, team="default", accrued_until=NOW - 100).to_item())
     fleet.add(facts("i-1", team=None, spot=True))  # untagged team -> TEAM_NAME
     report = reaper(store, fleet, team_budget_usd=0.5, team_name="default").run()
     assert report.terminated() == {"i-1": Reason.TEAM_BUDGET}
 
 
 def test_accrual_charges_each_interval_once_across_runs() -> None:
-    store, fleet = InMemoryStore(), InMemoryFleet()
-    store.create_instance(row("i-1", lease_until=LIVE, price_usd_hour=6.0))
-    fleet.add(facts("i-1", spot=True))
+    store, fleet = InMemoryStore(), InMemoryFleet(spot_price_table={("g5.xlarge", "us-east-1a"): 6.0})
+    store.create_instance(row("i-1", lease_until=LIVE))
+    fleet.add(facts("i-1", spot=True, zone="us-east-1a"))
     engine = reaper(store, fleet)
     engine.run(now=T0 + 600)
     engine.run(now=T0 + 600)  # a retry at the same instant adds nothing
@@ -132,15 +143,16 @@ def test_accrual_charges_each_interval_once_across_runs() -> None:
     ledger = {(e.scope, e.name): e.usd for e in store.load_ledger(month)}
     assert ledger[(Scope.OWNER, "AIDAALICE")] == pytest.approx(2.0)  # 20 min x $6/h
     assert ledger[(Scope.TEAM, "ml")] == pytest.approx(2.0)
-    got = store.get_instance("AIDAALICE", row("i-1").instance_arn)
-    assert got is not None and got.accrued_until == T0 + 1200 and got.accrued_usd == pytest.approx(2.0)
+    got = meters(store)["i-1"]
+    assert (got.accrued_until, got.price, got.lifetime_start) == (T0 + 1200, Price(6.0, PriceSource.SPOT), T0)
+    assert got.accrued_usd == pytest.approx(2.0)
 
 
 def test_two_reapers_at_once_never_double_count() -> None:
-    store, fleet = InMemoryStore(), InMemoryFleet()
+    store, fleet = InMemoryStore(), InMemoryFleet(spot_price_table={("g5.xlarge", "us-east-1a"): 1.0})
     for n in range(300):
-        store.create_instance(row(f"i-{n:03d}", lease_until=LIVE, price_usd_hour=1.0))
-        fleet.add(facts(f"i-{n:03d}", spot=True))
+        store.create_instance(row(f"i-{n:03d}", lease_until=LIVE))
+        fleet.add(facts(f"i-{n:03d}", spot=True, zone="us-east-1a"))
     a, b = reaper(store, fleet), reaper(store, fleet)
     ra = a.run(now=T0 + 3600)
     rb = b.run(now=T0 + 3600)
@@ -230,13 +242,18 @@ def test_unreadable_budgets_skip_budget_reasons_but_not_the_others() -> None:
     assert [f.stage for f in report.failures] == ["budgets"]
 
 
-def test_unknown_price_is_a_failure_but_the_instance_is_still_judged() -> None:
+def test_an_unpriced_type_is_charged_the_highest_price_and_flagged_never_skipped() -> None:
     store, fleet = InMemoryStore(), InMemoryFleet()
     store.create_instance(row("i-1", price_usd_hour=0.0, instance_type="zz.huge"))
     fleet.add(facts("i-1", instance_type="zz.huge"))
     report = reaper(store, fleet).run()
     assert report.terminated() == {"i-1": Reason.LEASE_EXPIRED}
-    assert [(f.stage, f.subject) for f in report.failures] == [("price", "i-1")]
+    assert report.unpriced == ["i-1"] and report.counts()["unpriced"] == 1 and report.ok
+    charged = meters(store)["i-1"]
+    assert charged.price.source is PriceSource.FALLBACK and charged.price.unpriced
+    table = reaper(store, fleet).prices
+    assert charged.price_usd_hour == max(table.regions["us-east-1"].values())
+    assert report.accrued_usd == pytest.approx(usd_for(NOW - T0, charged.price_usd_hour))
 
 
 def test_a_failed_describe_decides_nothing() -> None:
@@ -272,13 +289,13 @@ def test_a_row_under_another_owner_neither_marks_nor_keeps_the_instance() -> Non
 
 def test_on_demand_is_charged_the_table_price_whatever_the_row_says() -> None:
     store, fleet = InMemoryStore(), InMemoryFleet()
-    store.create_instance(row("i-1", lease_until=LIVE, price_usd_hour=0.0001, accrued_until=NOW - 3600))
+    store.create_instance(row("i-1", lease_until=LIVE, price_usd_hour=0.0001, market=Market.SPOT))
     fleet.add(facts("i-1", instance_type="g5.xlarge"))
     report = reaper(store, fleet).run()
-    assert report.accrued_usd == pytest.approx(1.006)
+    assert report.accrued_usd == pytest.approx(usd_for(NOW - T0, 1.006))  # from the first start, table price
 
 
-def test_max_hours_counts_from_the_ec2_launch_time() -> None:
+def test_max_hours_counts_from_the_first_start_the_reaper_saw() -> None:
     store, fleet = InMemoryStore(), InMemoryFleet()
     store.create_instance(row("i-1", lease_until=LIVE, max_until=NOW + 10**6))  # a row claiming forever
     fleet.add(facts("i-1", launched_at=NOW - 3600))
@@ -286,9 +303,125 @@ def test_max_hours_counts_from_the_ec2_launch_time() -> None:
     assert reaper(store, fleet, max_hours=1.0).run().terminated() == {"i-1": Reason.MAX_LIFETIME}
 
 
-def test_an_accrued_until_in_the_future_is_reported() -> None:
-    store, fleet = InMemoryStore(), InMemoryFleet()
-    store.create_instance(row("i-1", lease_until=LIVE, accrued_until=NOW + 86400))
-    fleet.add(facts("i-1"))
+def test_a_row_rewritten_by_its_member_cannot_lower_the_charge() -> None:
+    """Item 3 of issue 8: the accrual cursor moved into the future, the price set to zero, the row's market
+    set to spot, the team changed: the charge is the same as for an untouched row."""
+    honest, forged = InMemoryStore(), InMemoryStore()
+    honest.create_instance(row("i-1", lease_until=LIVE))
+    forged.create_instance(
+        row("i-1", lease_until=LIVE, accrued_until=NOW + 86400, accrued_usd=0.0, price_usd_hour=0.0,
+            market=Market.SPOT, team="nobody", launched_at=NOW)
+    )  # fmt: skip
+    results = []
+    for store in (honest, forged):
+        fleet = InMemoryFleet([facts("i-1")])
+        reaper(store, fleet).run(now=NOW)
+        reaper(store, fleet).run(now=NOW + 600)
+        month = clock.month_of(NOW)
+        results.append({(e.scope, e.name): round(e.usd, 9) for e in store.load_ledger(month)})
+    assert results[0] == results[1]
+    assert results[1][(Scope.OWNER, "AIDAALICE")] == pytest.approx(usd_for(NOW + 600 - T0, 1.006))
+    assert set(results[1]) == {(Scope.OWNER, "AIDAALICE"), (Scope.TEAM, "ml")}  # the tag's team, not the row's
+
+
+def test_a_stop_and_start_cannot_reset_the_lifetime_cap() -> None:
+    """Item 4: EC2 moves LaunchTime on a start; the reaper keeps the first start it recorded."""
+    store, fleet = InMemoryStore(), InMemoryFleet([facts("i-1", launched_at=T0)])
+    store.create_instance(row("i-1", lease_until=T0 + 10**6, max_until=T0 + 10**6))
+    engine = reaper(store, fleet, max_hours=1.0)
+    assert engine.run(now=T0 + 60).terminated() == {}  # the meter records the first start
+    fleet.add(facts("i-1", launched_at=T0 + 3000))  # stopped and started again: a fresh LaunchTime
+    assert engine.run(now=T0 + 3600).terminated() == {"i-1": Reason.MAX_LIFETIME}
+    assert meters(store)["i-1"].lifetime_start == T0
+
+
+def test_deleting_the_row_ends_the_instance_at_once_not_after_a_new_grace() -> None:
+    store, fleet = InMemoryStore(), InMemoryFleet([facts("i-1", launched_at=T0)])
+    store.create_instance(row("i-1", lease_until=T0 + 10**6))
+    engine = reaper(store, fleet)
+    assert engine.run(now=T0 + 60).terminated() == {}
+    del store.items[(row("i-1").pk, schema.META_SK)]  # what a member's delete would do (members may not)
+    fleet.add(facts("i-1", launched_at=T0 + 5000))  # and a restart on top
+    assert engine.run(now=T0 + 5100).terminated() == {"i-1": Reason.ORPHAN}
+
+
+def test_a_stopped_instance_is_terminated() -> None:
+    store, fleet = InMemoryStore(), InMemoryFleet([facts("i-1", state="stopped")])
+    store.create_instance(row("i-1", lease_until=LIVE))
+    assert reaper(store, fleet).run().terminated() == {"i-1": Reason.STOPPED}
+
+
+def test_termination_protection_is_lifted_to_end_the_instance() -> None:
+    """Item 5: no IAM key stops a member launching with DisableApiTermination; the reaper lifts it."""
+    ids = [f"i-0{n:016x}" for n in range(6)]  # EC2's form: EC2 names the protected id in its refusal
+    store, fleet = InMemoryStore(), InMemoryFleet([facts(i) for i in ids], protected_ids={ids[2], ids[4]})
+    for instance_id in ids:
+        store.create_instance(row(instance_id))
     report = reaper(store, fleet).run()
-    assert [(f.stage, f.subject) for f in report.failures] == [("accrue", "i-1")]
+    assert set(report.terminated()) == set(ids) and report.ok
+    assert sorted(report.unprotected) == [ids[2], ids[4]]
+    assert sorted(fleet.modified) == [(ids[2], "disableApiTermination=false"), (ids[4], "disableApiTermination=false")]
+    assert report.terminate_calls == 3  # refused twice, one instance named each time, then accepted
+
+
+def test_volumes_kept_after_termination_are_set_to_go_with_the_machine() -> None:
+    store = InMemoryStore()
+    fleet = InMemoryFleet([facts("i-1", volumes_kept_on_termination=("/dev/sda1", "/dev/sdf"))])
+    store.create_instance(row("i-1", lease_until=LIVE))
+    report = reaper(store, fleet).run()
+    assert report.volumes_fixed == ["i-1"] and report.terminated() == {}  # fixed even while it may run on
+    assert fleet.modified == [("i-1", "deleteOnTermination=true /dev/sda1,/dev/sdf")]
+    assert fleet.instances["i-1"].volumes_kept_on_termination == ()
+
+
+def test_a_spot_price_is_looked_up_once_at_first_sight_and_kept() -> None:
+    store = InMemoryStore()
+    fleet = InMemoryFleet(
+        [facts("i-1", spot=True, zone="us-east-1b")], spot_price_table={("g5.xlarge", "us-east-1b"): 0.4}
+    )
+    store.create_instance(row("i-1", lease_until=T0 + 10**6, price_usd_hour=0.0))
+    engine = reaper(store, fleet)
+    engine.run(now=T0 + 60)
+    fleet.spot_price_table[("g5.xlarge", "us-east-1b")] = 9.9  # later prices do not change this machine's
+    engine.run(now=T0 + 3660)
+    assert meters(store)["i-1"].price == Price(0.4, PriceSource.SPOT)
+    assert meters(store)["i-1"].accrued_usd == pytest.approx(usd_for(3660, 0.4))
+
+
+def test_a_spot_instance_without_a_published_price_is_charged_on_demand() -> None:
+    store, fleet = InMemoryStore(), InMemoryFleet([facts("i-1", spot=True, zone="us-east-1b")])
+    store.create_instance(row("i-1", lease_until=LIVE))
+    reaper(store, fleet).run()
+    assert meters(store)["i-1"].price == Price(1.006, PriceSource.SPOT_AS_ON_DEMAND)
+
+
+def test_an_orphan_is_charged_to_its_tagged_owner() -> None:
+    store, fleet = InMemoryStore(), InMemoryFleet([facts("i-1", owner="AIDABOB", launched_at=NOW - 60)])
+    report = reaper(store, fleet).run()
+    assert report.accrued_usd == pytest.approx(usd_for(60, 1.006))
+    ledger = {(e.scope, e.name): e.usd for e in store.load_ledger(clock.month_of(NOW))}
+    assert ledger[(Scope.OWNER, "AIDABOB")] == pytest.approx(usd_for(60, 1.006))
+
+
+def test_the_meter_of_a_gone_instance_is_removed_after_the_grace() -> None:
+    store, fleet = InMemoryStore(), InMemoryFleet()
+    store.put_item(meter("i-gone", first_seen=NOW - 600, accrued_until=NOW - 60).to_item())
+    store.put_item(meter("i-young", first_seen=NOW - 30, accrued_until=NOW - 30).to_item())
+    report = reaper(store, fleet).run()
+    assert report.meters_closed == 1 and set(meters(store)) == {"i-young"}
+
+
+def test_a_run_never_scans_the_table() -> None:
+    class NoScan(InMemoryStore):
+        def scan(self) -> None:  # pragma: no cover - would be the old whole-table read
+            raise AssertionError("scan")
+
+    store = NoScan()
+    for n in range(50):
+        store.put_item(row(f"i-old{n}", state=InstanceState.CLOSED).to_item())
+    store.create_instance(row("i-1", lease_until=LIVE))
+    keys_read: list[tuple[str, str]] = []
+    original = store.get_items
+    store.get_items = lambda keys: keys_read.extend(keys) or original(keys)  # type: ignore[method-assign]
+    reaper(store, InMemoryFleet([facts("i-1")])).run()
+    assert keys_read == [(row("i-1").pk, schema.META_SK)]  # closed history is never read

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from weatherballoon.cli.providers.aws.instances import Ec2Instance
 from weatherballoon.cli.providers.aws.listing import estimated_cost, explain, reap_reason, to_instance
+from weatherballoon.lambdas.meter import MeterRecord, Price, PriceSource
 from weatherballoon.lambdas.records import InstanceRecord, InstanceState
 from weatherballoon.lambdas.schema import instance_arn
 
@@ -54,10 +55,28 @@ def test_reasons_in_order_reaper_then_mark_then_row_state_then_ec2() -> None:
     assert explain("something-new") == "something-new"
 
 
-def test_cost_is_the_accrued_part_plus_the_time_since_at_the_rows_price() -> None:
-    assert estimated_cost(ec2(), row(), NOW) == 1.0 + 0.5 * 2.0
-    assert estimated_cost(ec2("terminated"), row(), NOW) == 1.0
+def meter(**changes: object) -> MeterRecord:
+    base = MeterRecord(
+        instance_arn=instance_arn("us-west-2", "123456789012", "i-1"), owner="AIDAME", team="ml",
+        instance_type="g5.xlarge", spot=False, price=Price(2.0, PriceSource.TABLE), lifetime_start=NOW - 3600,
+        first_seen=NOW - 3540, accrued_until=NOW - 1800, accrued_usd=1.0,
+    )  # fmt: skip
+    return base.replace(**changes)
+
+
+def test_cost_is_what_the_reaper_charged_plus_the_time_since_at_its_price() -> None:
+    forged = row(price_usd_hour=0.0, accrued_usd=0.0)  # the row's numbers are the member's, not the bill
+    assert estimated_cost(ec2(), forged, NOW, meter()) == 1.0 + 0.5 * 2.0
+    assert estimated_cost(ec2("terminated"), forged, NOW, meter()) == 1.0
+    assert estimated_cost(ec2(), row(), NOW) == 1.0 * 2.0  # before the reaper's first run: launch price since launch
     assert estimated_cost(ec2(), None, NOW) is None
+
+
+def test_an_unpriced_machine_says_so() -> None:
+    unpriced = meter(instance_type="zz.huge", price=Price(98.32, PriceSource.FALLBACK))
+    shown = to_instance(ec2(), row(), connect="public-ip", username="ubuntu", now=NOW, meter=unpriced)
+    assert shown.cost_note == "unpriced: zz.huge is charged a fallback $98.32/h"
+    assert to_instance(ec2(), row(), connect="public-ip", username="ubuntu", now=NOW, meter=meter()).cost_note is None
 
 
 def test_instance_record_uses_the_connect_setting_and_the_rows_state_and_fingerprint() -> None:

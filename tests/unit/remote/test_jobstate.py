@@ -63,6 +63,7 @@ def test_summary_has_exactly_the_contract_fields() -> None:
         "started_at": 10.0,
         "ended_at": 11.0,
         "pid": 42,
+        "push": None,
     }
 
 
