@@ -13,13 +13,14 @@ import os
 import shutil
 from pathlib import Path
 
-from . import account, moto, network
+from . import account, network
 from .hostfs import OPT
+from .launchers import moto
 from .layout import Layout
 from .records import SandboxState, read_json
 from .system import run, stop_process, tool
 
-DAEMON_MARKER = "weatherballoon.cli.sandbox.daemon"
+DAEMON_MARKER = "weatherballoon.sandbox.daemon"
 MOTO_MARKER = moto.SERVER_MODULE
 
 

@@ -1,4 +1,4 @@
-"""The sandbox daemon: `python -m weatherballoon.cli.sandbox.daemon SANDBOX_DIR`, started detached by `up`.
+"""The sandbox daemon: `python -m weatherballoon.sandbox.daemon SANDBOX_DIR`, started detached by `up`.
 
 It brings the parts up in order (moto, the Powertools layer, the stack unless `--no-stack`, the hosts'
 account and python, the relay, the reaper timer, the host manager), reporting each step in `sandbox.json`,
@@ -22,8 +22,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from . import account, moto, network
+from . import account, network
 from .hostfs import OPT
+from .launchers import moto
 from .layout import Layout
 from .records import SandboxOptions, SandboxState, read_json, write_json
 
@@ -75,14 +76,15 @@ class Daemon:
         return 1 if failed else 0
 
     def start(self) -> None:
-        from ..aws.session import AwsSession, AwsSettings
-        from ..aws.template import shipped_template
+        from weatherballoon.cli.aws_account.session import AwsSession, AwsSettings
+        from weatherballoon.cli.aws_account.template import shipped_template
+
         from .host import HostContext
         from .hosts import HostManager
         from .records import DUMMY_KEY_ID, DUMMY_SECRET
         from .relay import Relay
         from .settings import config_document
-        from .stack import bootstrap, sandbox_vpc
+        from .stack import bootstrap, publish_powertools_layer, sandbox_vpc
         from .venv import build
 
         options = self.state.options
@@ -102,7 +104,7 @@ class Daemon:
         ec2, lambda_client = aws.client("ec2"), aws.client("lambda")  # clients are built here, used in threads
         with ThreadPoolExecutor(max_workers=1) as pool:  # moto's first EC2 call takes seconds: overlap it
             vpc = pool.submit(sandbox_vpc, ec2, block)
-            moto.publish_powertools_layer(lambda_client, shipped_template())
+            publish_powertools_layer(lambda_client, shipped_template())
             vpc_id = vpc.result()
         self.save(network=str(block), vpc_id=vpc_id)
         network.fence(str(block))
@@ -146,12 +148,8 @@ class Daemon:
         if self.state.opt_created:
             with contextlib.suppress(OSError):
                 Path(OPT).rmdir()
-        if self.moto is not None and self.moto.poll() is None:
-            self.moto.terminate()
-            try:
-                self.moto.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.moto.kill()
+        if self.moto is not None:
+            moto.stop(self.moto)
         log.info("sandbox %s down", self.state.sandbox_id)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..errors import WbError
+from weatherballoon.cli.errors import WbError
 
 
 class SandboxError(WbError):

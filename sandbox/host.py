@@ -20,10 +20,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import network, sshd
+from . import network
 from .account import Account
 from .errors import SandboxError
 from .hostfs import OPT, VENV_PYTHON, HostFs
+from .launchers import sshd
 from .layout import Layout
 from .power import HostPower
 from .records import DUMMY_KEY_ID, DUMMY_SECRET, HostRecord, SandboxState, renew_seconds

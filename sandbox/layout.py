@@ -22,7 +22,7 @@ class Layout:
 
     @classmethod
     def default(cls) -> Layout:
-        from ..paths import data_dir
+        from weatherballoon.cli.paths import data_dir
 
         return cls(data_dir() / "sandbox")
 

@@ -18,15 +18,16 @@ INSTALL_HINT = "install the sandbox extra: pip install 'weatherballoon[sandbox]'
 
 
 def check() -> None:
+    """The sandbox extra first (the one thing every machine can fix), then root, tools, PAM, netns, addresses."""
+    missing = [name for name, package in MODULES.items() if find_spec(name) is None]
+    if missing:
+        packages = sorted({MODULES[name] for name in missing})
+        raise SandboxUnavailable(f"python packages missing: {', '.join(packages)}", hint=INSTALL_HINT)
     if os.geteuid() != 0:
         raise SandboxUnavailable(
             "wb sandbox needs root: it makes network namespaces, a login account and sshd servers",
             hint="run the sandbox and `wb run` as root in a VM or a privileged container (docs/sandbox.md)",
         )
-    missing = [name for name, package in MODULES.items() if find_spec(name) is None]
-    if missing:
-        packages = sorted({MODULES[name] for name in missing})
-        raise SandboxUnavailable(f"python packages missing: {', '.join(packages)}", hint=INSTALL_HINT)
     for name in TOOLS:
         try:
             tool(name)

@@ -4,14 +4,19 @@ reaper function by itself, see `reaper_timer`.)"""
 
 from __future__ import annotations
 
+import io
+import json
 import random
+import re
+import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from ipaddress import IPv4Network
 from typing import Any
 
-from ..aws.events import StackEvent
-from ..aws.session import AwsSession
+from weatherballoon.cli.aws_account.events import StackEvent
+from weatherballoon.cli.aws_account.session import AwsSession
+
 from .errors import SandboxError
 from .records import SandboxOptions
 
@@ -67,8 +72,8 @@ def bootstrap(
 ) -> StackFacts:
     """`wb bootstrap --lease-minutes M --idle-minutes M --vpc-id VPC --ssh-cidr BLOCK` into the sandbox's moto:
     SSH is admitted from the sandbox's VPC, where its clients connect from (`connect: private-ip`)."""
-    from ..aws.deploy import apply
-    from ..aws.plan import BootstrapRequest, prepare
+    from weatherballoon.cli.aws_account.deploy import apply
+    from weatherballoon.cli.aws_account.plan import BootstrapRequest, prepare
 
     request = BootstrapRequest(lease_minutes=options.lease_minutes, idle_minutes=options.idle_minutes, vpc_id=vpc_id,
                                ssh_cidr=str(block))  # fmt: skip
@@ -77,3 +82,22 @@ def bootstrap(
     if outcome.stack is None:
         raise SandboxError("wb bootstrap deployed no stack into the sandbox")
     return StackFacts(table_name=outcome.stack.output("TableName"), bucket=outcome.stack.output("BucketName"))
+
+
+def publish_powertools_layer(lambda_client: Any, template: dict[str, Any]) -> str | None:
+    """Publish the public Powertools layer the template names, up to the version it names, as AWS has it
+    (moto checks that a function's layers exist). Returns the layer name, or None when the template names
+    none. The layer's content does not matter: moto never runs the function; the sandbox runs the handler."""
+    layers = json.dumps(template["Resources"]["ReaperFunction"]["Properties"].get("Layers", ""))
+    found = re.search(r"layer:([A-Za-z0-9_-]+):\$\{PowertoolsLayerVersion\}", layers)
+    if not found:
+        return None
+    version = int(template["Parameters"]["PowertoolsLayerVersion"]["Default"])
+    content = io.BytesIO()
+    with zipfile.ZipFile(content, "w") as archive:
+        archive.writestr("python/aws_lambda_powertools/__init__.py", "")
+    name = found.group(1)
+    have = len(lambda_client.list_layer_versions(LayerName=name).get("LayerVersions", []))
+    for _ in range(have, version):
+        lambda_client.publish_layer_version(LayerName=name, Content={"ZipFile": content.getvalue()})
+    return name

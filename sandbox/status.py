@@ -5,7 +5,8 @@ from __future__ import annotations
 import sys
 import time
 
-from ..render.table import print_table
+from weatherballoon.cli.render.table import print_table
+
 from .layout import Layout
 from .records import HostTable, ReaperStatus, SandboxState
 

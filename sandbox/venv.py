@@ -64,7 +64,8 @@ def requirements_closure(names: tuple[str, ...]) -> list[metadata.Distribution]:
     return list(found.values())
 
 
-def _install(dists: list[metadata.Distribution], site: Path) -> None:
+def link_distributions(dists: list[metadata.Distribution], site: Path) -> None:
+    """Every file of `dists` into `site` (a site-packages folder): hard links where possible, else copies."""
     for dist in dists:
         for file in dist.files or []:
             relative = Path(str(file))
@@ -88,7 +89,7 @@ def build(venv: Path, account: Account, opt: Path) -> Path:
         purelib = run(
             [str(venv / "bin" / "python"), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"]
         ).stdout.strip()
-        _install(requirements_closure(PACKAGES), Path(purelib))
+        link_distributions(requirements_closure(PACKAGES), Path(purelib))
         for folder, dirs, _ in os.walk(venv):
             for name in dirs:
                 os.chmod(os.path.join(folder, name), 0o755)

@@ -1,45 +1,44 @@
-"""The sandbox's AWS: a moto server on 127.0.0.1, addressed as `http://localhost:PORT` (moto reads S3 bucket
-names from the host part, so 127.0.0.1 would break CloudFormation's template URLs). It runs moto's own server
-through `moto_server.py`, which first applies the sandbox's fixes where moto answers otherwise than AWS."""
+"""The moto server, for the sandbox and for the tests: a subprocess on 127.0.0.1, addressed as
+`http://localhost:PORT` (moto reads S3 bucket names from the host part, so 127.0.0.1 would break
+CloudFormation's template URLs). It runs moto's own server through `moto_server.py`, which first applies the
+sandbox's fixes where moto answers otherwise than AWS."""
 
 from __future__ import annotations
 
 import contextlib
 import ctypes
-import io
-import json
-import re
+import os
 import signal
-import socket
 import subprocess
 import sys
 import time
 import urllib.request
-import zipfile
 from pathlib import Path
-from typing import Any
 
-from .errors import SandboxError
+from ..errors import SandboxError
+from .ports import free_port
+
+__all__ = ["free_port", "start", "stop", "url_of"]
 
 READY_TIMEOUT_S = 60.0
-SERVER_MODULE = "weatherballoon.cli.sandbox.moto_server"  # also how cleanup recognises a leftover moto
+SERVER_MODULE = "weatherballoon.sandbox.launchers.moto_server"  # also how cleanup recognises a leftover moto
 PR_SET_PDEATHSIG = 1
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _die_with_parent() -> None:
-    """In the child before exec: SIGTERM when the daemon dies, however it dies."""
+    """In the child before exec: SIGTERM when the thread that started it (the daemon, the test run) dies."""
     with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
-def start(port: int, log: Path) -> subprocess.Popen[bytes]:
-    with open(log, "ab") as out:
+def url_of(port: int) -> str:
+    return f"http://localhost:{port}"
+
+
+def start(port: int, log: Path | None = None, timeout: float = READY_TIMEOUT_S) -> subprocess.Popen[bytes]:
+    """Start the server on 127.0.0.1:`port` and return once it answers; its output goes to `log` (or nowhere).
+    It gets SIGTERM when the thread that started it ends, so start it from a thread that outlives its use."""
+    with open(log, "ab") if log is not None else open(os.devnull, "wb") as out:
         proc = subprocess.Popen(
             [sys.executable, "-m", SERVER_MODULE, "-H", "127.0.0.1", "-p", str(port)],
             stdin=subprocess.DEVNULL,
@@ -47,35 +46,28 @@ def start(port: int, log: Path) -> subprocess.Popen[bytes]:
             stderr=out,
             preexec_fn=_die_with_parent,
         )
-    url = f"http://localhost:{port}"
-    deadline = time.monotonic() + READY_TIMEOUT_S
+    where = f"see {log}" if log is not None else "start it with a log file to see why"
+    deadline = time.monotonic() + timeout
     while True:
         try:
-            urllib.request.urlopen(f"{url}/moto-api/", timeout=1).close()
+            urllib.request.urlopen(f"{url_of(port)}/moto-api/", timeout=1).close()
             return proc
         except OSError:
             if proc.poll() is not None:
-                raise SandboxError(f"the moto server exited ({proc.returncode})", hint=f"see {log}") from None
+                raise SandboxError(f"the moto server exited ({proc.returncode})", hint=where) from None
             if time.monotonic() > deadline:
                 proc.kill()
-                raise SandboxError(f"the moto server on port {port} did not start", hint=f"see {log}") from None
+                proc.wait()
+                raise SandboxError(f"the moto server on port {port} did not start", hint=where) from None
             time.sleep(0.05)
 
 
-def publish_powertools_layer(lambda_client: Any, template: dict[str, Any]) -> str | None:
-    """Publish the public Powertools layer the template names, up to the version it names, as AWS has it
-    (moto checks that a function's layers exist). Returns the layer name, or None when the template names
-    none. The layer's content does not matter: moto never runs the function; the sandbox runs the handler."""
-    layers = json.dumps(template["Resources"]["ReaperFunction"]["Properties"].get("Layers", ""))
-    found = re.search(r"layer:([A-Za-z0-9_-]+):\$\{PowertoolsLayerVersion\}", layers)
-    if not found:
-        return None
-    version = int(template["Parameters"]["PowertoolsLayerVersion"]["Default"])
-    content = io.BytesIO()
-    with zipfile.ZipFile(content, "w") as archive:
-        archive.writestr("python/aws_lambda_powertools/__init__.py", "")
-    name = found.group(1)
-    have = len(lambda_client.list_layer_versions(LayerName=name).get("LayerVersions", []))
-    for _ in range(have, version):
-        lambda_client.publish_layer_version(LayerName=name, Content={"ZipFile": content.getvalue()})
-    return name
+def stop(proc: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
+    """SIGTERM, then SIGKILL if it has not exited within `timeout` seconds."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()

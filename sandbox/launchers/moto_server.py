@@ -2,7 +2,7 @@
 where wb depends on the answer. They apply in this process only (the sandbox's emulator); nothing else that
 imports moto sees them.
 
-    python -m weatherballoon.cli.sandbox.moto_server -H 127.0.0.1 -p PORT
+    python -m weatherballoon.sandbox.launchers.moto_server -H 127.0.0.1 -p PORT
 
 Fixes:
 

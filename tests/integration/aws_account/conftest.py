@@ -17,7 +17,7 @@ from typing import Any
 
 import boto3
 import pytest
-from weatherballoon.cli.aws.stack import STACK_NAME, StackInfo, describe_stack
+from weatherballoon.cli.aws_account.stack import STACK_NAME, StackInfo, describe_stack
 from weatherballoon.cli.main import run_cli
 from weatherballoon.infra.shipped_template import load_shipped_template
 

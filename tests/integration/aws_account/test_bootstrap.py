@@ -7,11 +7,11 @@ import time
 from typing import Any
 
 import boto3
-from weatherballoon.cli.aws import spot_role
-from weatherballoon.cli.aws.parameters import split_list
-from weatherballoon.cli.aws.reaper_zip import build_bundle
-from weatherballoon.cli.aws.stack import STACK_NAME, StackInfo, describe_stack
-from weatherballoon.cli.aws.staging import staging_bucket_name
+from weatherballoon.cli.aws_account import spot_role
+from weatherballoon.cli.aws_account.parameters import split_list
+from weatherballoon.cli.aws_account.reaper_zip import build_bundle
+from weatherballoon.cli.aws_account.stack import STACK_NAME, StackInfo, describe_stack
+from weatherballoon.cli.aws_account.staging import staging_bucket_name
 
 from tests.integration.aws.conftest import Run, parameters
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import boto3
 import pytest
-from weatherballoon.cli.aws.stack import STACK_NAME, describe_stack
+from weatherballoon.cli.aws_account.stack import STACK_NAME, describe_stack
 
 from tests.integration.aws.conftest import InProcess, Run, enforce_iam
 from tests.support.moto_server import aws_env

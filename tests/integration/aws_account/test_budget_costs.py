@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import boto3
 import pytest
-from weatherballoon.cli.aws.stack import StackInfo
+from weatherballoon.cli.aws_account.stack import StackInfo
 from weatherballoon.lambdas.budgets import LedgerEntry
 from weatherballoon.lambdas.clock import month_of, system_clock
 from weatherballoon.lambdas.dynamo_codec import to_wire

@@ -12,11 +12,11 @@ from typing import Any
 
 import boto3
 import pytest
-from weatherballoon.cli.aws.deploy import apply
-from weatherballoon.cli.aws.plan import BootstrapRequest, prepare
-from weatherballoon.cli.aws.progress import StackProgress
-from weatherballoon.cli.aws.session import AwsSession
-from weatherballoon.cli.aws.stack import StackInfo
+from weatherballoon.cli.aws_account.deploy import apply
+from weatherballoon.cli.aws_account.plan import BootstrapRequest, prepare
+from weatherballoon.cli.aws_account.progress import StackProgress
+from weatherballoon.cli.aws_account.session import AwsSession
+from weatherballoon.cli.aws_account.stack import StackInfo
 from weatherballoon.infra.shipped_template import load_shipped_template
 from weatherballoon.lambdas.audit import ReaperHeartbeat
 from weatherballoon.lambdas.dynamo_store import DynamoStore
@@ -168,7 +168,7 @@ def test_a_stack_with_a_lease_of_nan_fails_doctor_and_member_runs_say_why(
 ) -> None:
     """`wb bootstrap --lease-minutes nan` once deployed; every member's `wb run` then crashed while doctor said
     all was well (issue 9 item 7). wb refuses the flag now; a stack updated by other means is still caught."""
-    from weatherballoon.cli.aws.stack import describe_stack
+    from weatherballoon.cli.aws_account.stack import describe_stack
     from weatherballoon.cli.config.loader import load_config
     from weatherballoon.cli.errors import ConfigError
     from weatherballoon.cli.providers.aws.plane import ControlPlane

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import boto3
-from weatherballoon.cli.aws.stack import StackInfo
+from weatherballoon.cli.aws_account.stack import StackInfo
 from weatherballoon.lambdas import tags
 
 from tests.integration.aws.conftest import InProcess

@@ -7,8 +7,8 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import boto3
-from weatherballoon.cli.aws.events import EventFeed, StackEvent, root_cause, wait_for_stack
-from weatherballoon.cli.aws.stack import STACK_NAME
+from weatherballoon.cli.aws_account.events import EventFeed, StackEvent, root_cause, wait_for_stack
+from weatherballoon.cli.aws_account.stack import STACK_NAME
 
 from tests.integration.aws.conftest import InProcess
 

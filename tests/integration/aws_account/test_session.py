@@ -11,11 +11,11 @@ from pathlib import Path
 import boto3
 import pytest
 from weatherballoon.cli.app import App
-from weatherballoon.cli.aws.deploy import apply, template_argument
-from weatherballoon.cli.aws.plan import TEMPLATE_BODY_MAX, BootstrapRequest, prepare
-from weatherballoon.cli.aws.progress import StackProgress
-from weatherballoon.cli.aws.session import AwsSession, AwsSettings, session_for
-from weatherballoon.cli.aws.stack import STACK_NAME, describe_stack
+from weatherballoon.cli.aws_account.deploy import apply, template_argument
+from weatherballoon.cli.aws_account.plan import TEMPLATE_BODY_MAX, BootstrapRequest, prepare
+from weatherballoon.cli.aws_account.progress import StackProgress
+from weatherballoon.cli.aws_account.session import AwsSession, AwsSettings, session_for
+from weatherballoon.cli.aws_account.stack import STACK_NAME, describe_stack
 from weatherballoon.infra.shipped_template import load_shipped_template
 
 from tests.integration.aws.conftest import InProcess

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from weatherballoon.cli.aws.credentials import read_legacy_credentials
+from weatherballoon.cli.aws_account.credentials import read_legacy_credentials
 from weatherballoon.cli.errors import ConfigError
 
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from weatherballoon.cli.aws.doctor import Check, check_error, check_supervision_settings
-from weatherballoon.cli.aws.stack import StackInfo
+from weatherballoon.cli.aws_account.doctor import Check, check_error, check_supervision_settings
+from weatherballoon.cli.aws_account.stack import StackInfo
 from weatherballoon.cli.errors import AwsError
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError
-from weatherballoon.cli.aws.errors import MEMBER_HINT, aws_error, translated
+from weatherballoon.cli.aws_account.errors import MEMBER_HINT, aws_error, translated
 from weatherballoon.cli.errors import AwsError
 
 

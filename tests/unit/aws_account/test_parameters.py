@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from weatherballoon.cli.aws import parameters as p
-from weatherballoon.cli.aws.plan import BootstrapRequest, reaper_schedule
+from weatherballoon.cli.aws_account import parameters as p
+from weatherballoon.cli.aws_account.plan import BootstrapRequest, reaper_schedule
 from weatherballoon.cli.errors import UsageError
 from weatherballoon.infra.shipped_template import load_shipped_template
 from weatherballoon.lambdas import limits
@@ -139,7 +139,7 @@ def test_reaper_period_must_be_whole_minutes(period: str) -> None:
 
 
 def test_bootstrap_refuses_a_region_it_cannot_price() -> None:
-    from weatherballoon.cli.aws.plan import check_region_is_priced
+    from weatherballoon.cli.aws_account.plan import check_region_is_priced
 
     check_region_is_priced("eu-central-2")  # estimated, but priced
     with pytest.raises(UsageError, match="no prices for us-gov-west-1") as info:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from weatherballoon.cli.aws.principal import Principal, parse_principal
+from weatherballoon.cli.aws_account.principal import Principal, parse_principal
 
 
 @pytest.mark.parametrize(

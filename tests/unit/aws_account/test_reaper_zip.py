@@ -10,7 +10,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from weatherballoon.cli.aws.reaper_zip import HANDLER, build_bundle, package_dir
+from weatherballoon.cli.aws_account.reaper_zip import HANDLER, build_bundle, package_dir
 
 
 def test_bundle_is_deterministic_and_content_addressed() -> None:
@@ -86,7 +86,7 @@ def test_a_vendored_bundle_imports_the_handler_with_powertools_only_from_the_zip
 
 
 def test_vendoring_without_powertools_installed_names_what_is_missing(monkeypatch: pytest.MonkeyPatch) -> None:
-    from weatherballoon.cli.aws import reaper_zip
+    from weatherballoon.cli.aws_account import reaper_zip
 
     monkeypatch.setattr(reaper_zip, "VENDORED", ("aws-lambda-powertools", "no-such-distribution-wb"))
     with pytest.raises(reaper_zip.MissingVendoredPackages) as info:
@@ -95,8 +95,8 @@ def test_vendoring_without_powertools_installed_names_what_is_missing(monkeypatc
 
 
 def test_bootstrap_bundles_for_the_partition_or_refuses_clearly() -> None:
-    from weatherballoon.cli.aws.plan import reaper_bundle
-    from weatherballoon.cli.aws.template import shipped_template
+    from weatherballoon.cli.aws_account.plan import reaper_bundle
+    from weatherballoon.cli.aws_account.template import shipped_template
     from weatherballoon.cli.errors import UsageError
 
     template = shipped_template()

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 import pytest
-from weatherballoon.cli.aws.events import StackEvent, root_cause
-from weatherballoon.cli.aws.stack import StackInfo
-from weatherballoon.cli.aws.states import blocking_error
+from weatherballoon.cli.aws_account.events import StackEvent, root_cause
+from weatherballoon.cli.aws_account.stack import StackInfo
+from weatherballoon.cli.aws_account.states import blocking_error
 
 T = datetime(2026, 11, 24, tzinfo=timezone.utc)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from weatherballoon.cli.sandbox.hosts import power_off_reason
+from weatherballoon.sandbox.hosts import power_off_reason
 
 ASKED = "powered itself off (lease-expired)"
 

@@ -7,7 +7,7 @@ import sys
 import time
 from pathlib import Path
 
-from weatherballoon.cli.sandbox.system import pid_alive, stop_process, stop_processes
+from weatherballoon.sandbox.system import pid_alive, stop_process, stop_processes
 
 TRAPS_TERM = "import signal, sys, time\n{handler}\nprint('ready', flush=True)\nwhile True: time.sleep(0.05)\n"
 

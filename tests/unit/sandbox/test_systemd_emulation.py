@@ -4,7 +4,7 @@ tests/integration/sandbox/test_hosts.py)."""
 from __future__ import annotations
 
 import pytest
-from weatherballoon.cli.sandbox.systemd_emulation import Refused, span_seconds, when
+from weatherballoon.sandbox.systemd_emulation import Refused, span_seconds, when
 
 NOW = 1_800_000_000.0
 

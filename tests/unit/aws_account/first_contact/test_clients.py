@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from weatherballoon.cli.aws.first_contact.clients import ClientSettings, Workspace
+from weatherballoon.cli.aws_account.first_contact.clients import ClientSettings, Workspace
 from weatherballoon.cli.config.model import WbConfig
 from weatherballoon.cli.config.schema import WbConfigSchema
 

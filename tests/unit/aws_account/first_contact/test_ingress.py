@@ -8,7 +8,7 @@ import threading
 from collections.abc import Iterator
 
 import pytest
-from weatherballoon.cli.aws.first_contact.ingress import caller_public_ip, ssh_cidr
+from weatherballoon.cli.aws_account.first_contact.ingress import caller_public_ip, ssh_cidr
 from weatherballoon.cli.errors import UsageError
 
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from weatherballoon.cli.aws.first_contact.meter import Machine, SpendingCapReached, check_cap, spent_usd
-from weatherballoon.cli.aws.first_contact.plan import SERVICES_USD, Rate
+from weatherballoon.cli.aws_account.first_contact.meter import Machine, SpendingCapReached, check_cap, spent_usd
+from weatherballoon.cli.aws_account.first_contact.plan import SERVICES_USD, Rate
 
 RATE = Rate("t3.micro", 36.0, 8, public_ipv4=False)  # a price that makes a second cost a cent
 

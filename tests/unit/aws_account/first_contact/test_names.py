@@ -6,8 +6,8 @@ import ipaddress
 import re
 
 import pytest
-from weatherballoon.cli.aws.first_contact.names import RunNames, is_doctor_stack, new_names
-from weatherballoon.cli.aws.template import shipped_template
+from weatherballoon.cli.aws_account.first_contact.names import RunNames, is_doctor_stack, new_names
+from weatherballoon.cli.aws_account.template import shipped_template
 
 # rule -> (check, source)
 STACK_NAME = (

@@ -4,7 +4,7 @@ from the price table, the stack's allowed types and the region's offer."""
 from __future__ import annotations
 
 import pytest
-from weatherballoon.cli.aws.first_contact.plan import (
+from weatherballoon.cli.aws_account.first_contact.plan import (
     SERVICES_USD,
     Rate,
     Timing,
@@ -12,8 +12,8 @@ from weatherballoon.cli.aws.first_contact.plan import (
     make_plan,
     refuse_over_cap,
 )
-from weatherballoon.cli.aws.first_contact.preflight import priced_types, template_allowed_types
-from weatherballoon.cli.aws.template import shipped_template
+from weatherballoon.cli.aws_account.first_contact.preflight import priced_types, template_allowed_types
+from weatherballoon.cli.aws_account.template import shipped_template
 from weatherballoon.cli.errors import UsageError
 
 T3_MICRO = Rate("t3.micro", 0.0104, 8, public_ipv4=True)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from weatherballoon.cli.aws.first_contact.meter import Machine
-from weatherballoon.cli.aws.first_contact.plan import Rate, Timing, make_plan
-from weatherballoon.cli.aws.first_contact.report import Fault, Report, StepResult
+from weatherballoon.cli.aws_account.first_contact.meter import Machine
+from weatherballoon.cli.aws_account.first_contact.plan import Rate, Timing, make_plan
+from weatherballoon.cli.aws_account.first_contact.report import Fault, Report, StepResult
 
 PLAN = make_plan(Timing(lease_s=6, idle_s=30), Rate("t3.micro", 0.0104, 8, False), cap_usd=0.1)
 

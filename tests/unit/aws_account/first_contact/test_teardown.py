@@ -3,7 +3,7 @@ by hand, with the command."""
 
 from __future__ import annotations
 
-from weatherballoon.cli.aws.first_contact.teardown import Teardown
+from weatherballoon.cli.aws_account.first_contact.teardown import Teardown
 from weatherballoon.cli.errors import AwsError
 
 
