@@ -25,6 +25,13 @@ FOLDERS = {
 INSTALL = "pip install 'weatherballoon[sandbox]'"
 
 
+def plain_dependencies() -> list[str]:
+    """The names of the plain install's requirements (`boto3>=1.34` is `boto3`)."""
+    return [
+        re.split(r"[<>=!~;\[ ]", requirement, maxsplit=1)[0] for requirement in PYPROJECT["project"]["dependencies"]
+    ]
+
+
 def test_the_five_code_folders_are_the_five_subpackages() -> None:
     assert PYPROJECT["tool"]["setuptools"]["package-dir"] == {package: folder for folder, package in FOLDERS.items()}
 
@@ -84,7 +91,7 @@ def test_wheel_ships_the_sandbox_and_its_launchers(wheel: zipfile.ZipFile) -> No
 
 def test_the_sandbox_extra_holds_the_sandboxs_third_party_packages() -> None:
     """moto is the sandbox's alone: not a dependency of the plain install."""
-    names = [re.match(r"[A-Za-z0-9_.-]+", requirement).group(0) for requirement in PYPROJECT["project"]["dependencies"]]  # type: ignore[union-attr]
+    names = plain_dependencies()
     extra = PYPROJECT["project"]["optional-dependencies"]["sandbox"]
     assert any(requirement.startswith("moto[server]") for requirement in extra)
     assert not {"moto", "flask", "aws-lambda-powertools"} & {name.lower() for name in names}
@@ -99,7 +106,7 @@ def plain_install(wheel: zipfile.ZipFile, where: Path, *, without: str = "") -> 
     for name in wheel.namelist():
         if not (without and name.startswith(without)):
             wheel.extract(name, code)
-    names = [re.match(r"[A-Za-z0-9_.-]+", requirement).group(0) for requirement in PYPROJECT["project"]["dependencies"]]  # type: ignore[union-attr]
+    names = plain_dependencies()
     deps.mkdir()
     link_distributions(requirements_closure(tuple(names)), deps)
     keep = {key: value for key, value in os.environ.items() if not key.startswith(("PYTHON", "WB_", "AWS_"))}
