@@ -231,3 +231,11 @@ def test_the_agent_loads_on_the_standard_library_alone(imports: list[Import]) ->
             loaded.add(name)
             todo += graph[name]
     assert sorted((file, name) for file, name in outside if file in {files[m] for m in loaded}) == []
+
+
+def test_the_client_reaches_infra_only_as_package_data(imports: list[Import]) -> None:
+    """cli reads the shipped template with importlib.resources, which loads `weatherballoon.infra` itself (its
+    __init__): that must import nothing, so a plain install (no CDK) reads the template."""
+    assert [str(found) for found in imports if found.file == "infra/__init__.py"] == []
+    template = (ROOT / "cli" / "aws_account" / "template.py").read_text()
+    assert 'files("weatherballoon.infra")' in template
