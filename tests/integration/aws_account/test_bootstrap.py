@@ -13,7 +13,7 @@ from weatherballoon.cli.aws_account.reaper_zip import build_bundle
 from weatherballoon.cli.aws_account.stack import STACK_NAME, StackInfo, describe_stack
 from weatherballoon.cli.aws_account.staging import staging_bucket_name
 
-from tests.integration.aws.conftest import Run, parameters
+from tests.integration.aws_account.conftest import Run, parameters
 
 BUCKET = staging_bucket_name("123456789012", "us-west-2")
 

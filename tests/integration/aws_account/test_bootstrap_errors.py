@@ -11,7 +11,7 @@ import boto3
 import pytest
 from weatherballoon.cli.aws_account.stack import STACK_NAME, describe_stack
 
-from tests.integration.aws.conftest import InProcess, Run, enforce_iam
+from tests.integration.aws_account.conftest import InProcess, Run, enforce_iam
 from tests.support.moto_server import aws_env
 
 NO_CREDENTIALS = {

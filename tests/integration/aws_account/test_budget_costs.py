@@ -14,7 +14,7 @@ from weatherballoon.lambdas.dynamo_codec import to_wire
 from weatherballoon.lambdas.dynamo_store import DynamoStore
 from weatherballoon.lambdas.schema import Scope
 
-from tests.integration.aws.conftest import InProcess
+from tests.integration.aws_account.conftest import InProcess
 
 ME = "AKIAIOSFODNN7EXAMPLE"  # moto's aws:userid for the dummy credentials
 THIS_MONTH = month_of(system_clock())

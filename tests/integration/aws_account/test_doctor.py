@@ -21,7 +21,7 @@ from weatherballoon.infra.shipped_template import load_shipped_template
 from weatherballoon.lambdas.audit import ReaperHeartbeat
 from weatherballoon.lambdas.dynamo_store import DynamoStore
 
-from tests.integration.aws.conftest import InProcess, enforce_iam
+from tests.integration.aws_account.conftest import InProcess, enforce_iam
 
 
 def lines(out: str) -> dict[str, str]:

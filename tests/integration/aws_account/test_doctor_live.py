@@ -11,7 +11,7 @@ import boto3
 from weatherballoon.cli.aws_account.stack import StackInfo
 from weatherballoon.lambdas import tags
 
-from tests.integration.aws.conftest import InProcess
+from tests.integration.aws_account.conftest import InProcess
 
 CIDR = ("--ssh-cidr", "203.0.113.7/32")
 

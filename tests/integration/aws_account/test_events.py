@@ -10,7 +10,7 @@ import boto3
 from weatherballoon.cli.aws_account.events import EventFeed, StackEvent, root_cause, wait_for_stack
 from weatherballoon.cli.aws_account.stack import STACK_NAME
 
-from tests.integration.aws.conftest import InProcess
+from tests.integration.aws_account.conftest import InProcess
 
 
 class Recorder:

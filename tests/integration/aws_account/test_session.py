@@ -18,7 +18,7 @@ from weatherballoon.cli.aws_account.session import AwsSession, AwsSettings, sess
 from weatherballoon.cli.aws_account.stack import STACK_NAME, describe_stack
 from weatherballoon.infra.shipped_template import load_shipped_template
 
-from tests.integration.aws.conftest import InProcess
+from tests.integration.aws_account.conftest import InProcess
 
 
 def project(folder: Path, provisioner: dict[str, object]) -> Path:
