@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from ...aws.errors import error_code
+from ...aws_account.errors import error_code
 from ...errors import ProvisionError
 
 T = TypeVar("T")

@@ -459,7 +459,7 @@ class AwsProvider(Provider):
         return current.reap_reason
 
     def terminate(self, instances: Sequence[Instance]) -> list[str]:
-        from ...aws.errors import translated
+        from ...aws_account.errors import translated
         from . import rows
 
         plane = self.plane

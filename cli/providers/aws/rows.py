@@ -12,7 +12,7 @@ from weatherballoon.lambdas.errors import MalformedItemError, SupervisionError
 from weatherballoon.lambdas.meter import MeterRecord
 from weatherballoon.lambdas.records import InstanceRecord, JobRecord
 
-from ...aws.errors import aws_error, is_aws_exception
+from ...aws_account.errors import aws_error, is_aws_exception
 from ...errors import AwsError
 
 if TYPE_CHECKING:
@@ -86,7 +86,7 @@ def put_job(store: DynamoStore, job: JobRecord, outputs: Sequence[str]) -> None:
     """The job row with its caps (the agent and the reaper enforce them) and its output globs."""
     from weatherballoon.lambdas.dynamo_codec import to_wire
 
-    from ...aws.errors import translated
+    from ...aws_account.errors import translated
 
     item = job.to_item()
     if outputs:

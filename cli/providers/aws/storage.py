@@ -17,7 +17,7 @@ from typing import Any
 from weatherballoon.remote.sync_globs import GlobSet
 from weatherballoon.remote.sync_writer import FatalWriteError, TreeWriter
 
-from ...aws.errors import translated
+from ...aws_account.errors import translated
 from ...errors import SyncError
 from ...sync.records import PullSummary
 

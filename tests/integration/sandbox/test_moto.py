@@ -10,7 +10,7 @@ from typing import Any
 
 import boto3
 import pytest
-from weatherballoon.cli.sandbox import moto
+from weatherballoon.sandbox.launchers import moto
 
 from tests.integration.sandbox.support import IMAGE
 from tests.support.moto_server import DUMMY_CREDENTIALS
