@@ -15,16 +15,16 @@ HEX_PREFIX = "wb-hex:"
 
 # command -> "module:function"; each function takes argv (list of str) and returns an exit code.
 COMMANDS = {
-    "run": "weatherballoon.remote.jobs_cli:run_main",
-    "follow": "weatherballoon.remote.jobs_cli:follow_main",
-    "signal": "weatherballoon.remote.jobs_cli:signal_main",
-    "list": "weatherballoon.remote.jobs_cli:list_main",
-    "status": "weatherballoon.remote.jobs_cli:status_main",
-    "sync-scan": "weatherballoon.remote.sync_receiver:scan_main",
-    "sync-apply": "weatherballoon.remote.sync_receiver:apply_main",
-    "outputs-pack": "weatherballoon.remote.outputs:pack_main",
-    "daemon": "weatherballoon.remote.daemon:main",
-    "claim": "weatherballoon.remote.claim_cli:main",
+    "run": "weatherballoon.remote.jobs.commands:run_main",
+    "follow": "weatherballoon.remote.jobs.commands:follow_main",
+    "signal": "weatherballoon.remote.jobs.commands:signal_main",
+    "list": "weatherballoon.remote.jobs.commands:list_main",
+    "status": "weatherballoon.remote.jobs.commands:status_main",
+    "sync-scan": "weatherballoon.remote.sync.commands:scan_main",
+    "sync-apply": "weatherballoon.remote.sync.commands:apply_main",
+    "outputs-pack": "weatherballoon.remote.sync.outputs:pack_main",
+    "daemon": "weatherballoon.remote.daemon.commands:main",
+    "claim": "weatherballoon.remote.daemon.claim_command:main",
     "version": "weatherballoon.remote.agent:version_main",
 }
 

@@ -15,7 +15,7 @@ from ..app import App
 @click.pass_obj
 def command(app: App, job_id: str, follow: bool) -> int:
     """Replay a job's output (stdout to stdout, stderr to stderr); with -f, follow it to the end."""
-    from weatherballoon.remote.job_protocol import STREAM_HEADER
+    from weatherballoon.remote.agent_io import STREAM_HEADER
 
     from ..errors import ConnectionLost
     from ..jobs.agent_status import job_command_failed

@@ -1,7 +1,7 @@
 """Attach to a running job's output: byte-exact stdout and stderr, stdin forwarding, Ctrl-C handling.
 
 The agent's `run --follow` and `follow` put a stream header before the job's stdout
-(`weatherballoon.remote.job_protocol`); `pump` takes it off, and tells the caller whether it came: only
+(`weatherballoon.remote.agent_io`); `pump` takes it off, and tells the caller whether it came: only
 then is the exit status the job's own.
 """
 

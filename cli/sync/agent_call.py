@@ -15,7 +15,7 @@ from ..errors import ConnectionLost, SyncError, SyncRefused, WbError
 from ..session.process import RemoteProcess
 
 CONNECTION_LOST = -1
-REFUSED_ROOT = 6  # remote/sync_receiver.py
+REFUSED_ROOT = 6  # remote/sync/commands.py
 FOREIGN_ROOT = 7
 NOTE = b"wb-agent: note: "
 

@@ -16,8 +16,8 @@ import zlib
 from collections.abc import Sequence
 from pathlib import Path
 
-from weatherballoon.remote.outputs import find_outputs
-from weatherballoon.remote.sync_wire import (
+from weatherballoon.remote.sync.outputs import find_outputs
+from weatherballoon.remote.sync.wire import (
     TAG_END,
     TAG_FILE,
     TAG_LINK,
@@ -27,7 +27,7 @@ from weatherballoon.remote.sync_wire import (
     prefetch,
     read_magic,
 )
-from weatherballoon.remote.sync_writer import FatalWriteError, TreeWriter
+from weatherballoon.remote.sync.writer import FatalWriteError, TreeWriter
 
 from ..errors import SyncError
 from ..session.process import AgentRunner

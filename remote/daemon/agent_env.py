@@ -12,8 +12,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from ..lambdas import lease, limits, schema
-from .jobstore import state_dir
+from ...lambdas import lease, limits, schema
+from ..jobs.store import state_dir
 
 FILE_NAME = "agent.env"
 # Both through /opt/wb/bin/wb-power, which user-data installs and grants the login user in /etc/sudoers.d/wb

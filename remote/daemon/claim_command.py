@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import sys
 
-from .jobstore import state_dir
+from ..jobs.store import state_dir
 
 # The protocol's constants live here, the client side: `run`-path startup cost matters here, not in the
 # daemon (daemon_claims imports them from this module).

@@ -26,9 +26,9 @@ import os
 import socket
 import threading
 
-from ..lambdas import lease
-from ..lambdas.errors import StoreError, SupervisionError
-from .claim_cli import REQUEST_TIMEOUT_S, SOCKET_FILE
+from ...lambdas import lease
+from ...lambdas.errors import StoreError, SupervisionError
+from .claim_command import REQUEST_TIMEOUT_S, SOCKET_FILE
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

@@ -20,9 +20,9 @@ import sys
 import time
 import zipfile
 
+from ..jobs.store import read_json, state_dir, write_json_atomic
 from .agent_env import AgentEnv, AgentEnvError
-from .daemon_state import LOCK_FILE, LOG_FILE, PID_FILE, STATE_FILE, DaemonLog, path_of
-from .jobstore import read_json, state_dir, write_json_atomic
+from .state import LOCK_FILE, LOG_FILE, PID_FILE, STATE_FILE, DaemonLog, path_of
 
 USAGE = "usage: agent daemon --ensure | --foreground | --status\n"
 USAGE_EXIT = 2
@@ -53,7 +53,8 @@ def is_running() -> bool:
 
 def self_command() -> list:
     """How to start this same agent again: `python [-I] [-S] <bundle> daemon --foreground`."""
-    bundle = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    # <bundle>/weatherballoon/remote/daemon/commands.py
+    bundle = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
     flags = (["-I"] if sys.flags.isolated else []) + (["-S"] if sys.flags.no_site else [])
     if os.path.isfile(os.path.join(bundle, "__main__.py")) or zipfile.is_zipfile(bundle):
         return [sys.executable, *flags, bundle, "daemon", "--foreground"]
@@ -99,11 +100,11 @@ def ensure() -> int:
 
 
 def foreground(env: AgentEnv) -> int:
-    from . import daemon_wake
-    from .boot import Imds
-    from .daemon_loop import Daemon
-    from .daemon_store import AgentStore, make_client, make_session
+    from ..boot import Imds
+    from ..jobs import wake_daemon
+    from .loop import Daemon
     from .s3push import OutputPusher
+    from .store import AgentStore, make_client, make_session
 
     log = DaemonLog(path_of(LOG_FILE))
     try:
@@ -118,7 +119,7 @@ def foreground(env: AgentEnv) -> int:
     except BlockingIOError:
         log.write("waiting", why="another daemon runs; taking over when it ends")
         fcntl.flock(fd, fcntl.LOCK_EX)
-    from . import procinfo
+    from .. import procinfo
 
     write_json_atomic(path_of(PID_FILE), {"pid": os.getpid(), "proc_start": procinfo.proc_start(os.getpid())})
     store = AgentStore.for_env(env, session)
@@ -127,7 +128,7 @@ def foreground(env: AgentEnv) -> int:
         pusher = OutputPusher(lambda: make_client("s3", env, session), env.bucket, env.s3_prefix)
     imds = None if env.imds_disabled else Imds(env.imds_endpoint)
     daemon = Daemon(env, store, pusher, path_of(STATE_FILE), log, imds=imds)
-    daemon.claims_dir, daemon.wake_file = state_dir(), daemon_wake.wake_path()
+    daemon.claims_dir, daemon.wake_file = state_dir(), wake_daemon.wake_path()
     daemon.state.pid, daemon.state.boot_id = os.getpid(), procinfo.boot_id()
     daemon.state.started_at = time.time()
     return daemon.run()

@@ -19,8 +19,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..lambdas import lease
-from ..lambdas.records import InstanceRecord, InstanceState, JobRecord
+from ...lambdas import lease
+from ...lambdas.records import InstanceRecord, InstanceState, JobRecord
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

@@ -13,8 +13,9 @@ import signal
 import threading
 import time
 
-from . import jobstate, listing, signals, supervisor
-from .jobstore import JobPaths, read_json, write_json_atomic
+from ..jobs import listing, signals, supervisor
+from ..jobs.state import RUNNING
+from ..jobs.store import JobPaths, read_json, write_json_atomic
 from .s3push import JobOutputs
 
 
@@ -43,7 +44,7 @@ class LocalJob:
     def __init__(self, summary: dict, meta: JobMeta) -> None:
         self.job_id = summary["id"]
         self.state = summary["state"]
-        self.running = summary["state"] == jobstate.RUNNING
+        self.running = summary["state"] == RUNNING
         self.started_at = summary.get("started_at")
         self.ended_at = summary.get("ended_at")
         self.exit_code = summary.get("exit_code")

@@ -14,13 +14,13 @@ import threading
 import time
 import traceback
 
-from ..lambdas import lease
-from ..lambdas.errors import LeaseRefusedError, StoreError, SupervisionError
-from ..lambdas.records import InstanceState, JobRecord
-from . import daemon_jobs, poweroff
-from .daemon_decide import Facts, Plan, decide
-from .daemon_outputs import OutputDuty
-from .daemon_state import DaemonLog, DaemonState
+from ...lambdas import lease
+from ...lambdas.errors import LeaseRefusedError, StoreError, SupervisionError
+from ...lambdas.records import InstanceState, JobRecord
+from . import local_jobs, poweroff
+from .decide import Facts, Plan, decide
+from .output_duty import OutputDuty
+from .state import DaemonLog, DaemonState
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -47,7 +47,7 @@ class Daemon:
     ) -> None:  # fmt: skip
         self.env, self.store, self.pusher, self.log = env, store, pusher, log
         self.state_path, self.imds, self.clock, self.power_off = state_path, imds, clock, power_off
-        self.watcher = daemon_jobs.JobWatcher(jobs_root)
+        self.watcher = local_jobs.JobWatcher(jobs_root)
         self.jobs_root = jobs_root
         self.state = DaemonState.load(state_path)
         self.row: Any = None
@@ -225,7 +225,7 @@ class Daemon:
         self.state.last_decision = {"at": now, "action": action, "detail": detail}
 
     def _stop(self, stop: Any, now: float) -> None:
-        done = daemon_jobs.stop_job(stop.job_id, "max-cost", self.jobs_root)
+        done = local_jobs.stop_job(stop.job_id, "max-cost", self.jobs_root)
         self.state.stopped_jobs[stop.job_id] = {"reason": "max-cost", "at": now, "reached_at": stop.reached_at,
                                                 "cost_usd": stop.cost_usd, "cap_usd": stop.cap_usd}  # fmt: skip
         self.log.write("stop-job", job=stop.job_id, reason="max-cost", cost_usd=f"{stop.cost_usd:.6f}",
@@ -291,13 +291,13 @@ class Daemon:
         signal.pthread_sigmask(signal.SIG_BLOCK, (*SIGNALS, WAKE))  # before any thread starts: they inherit it
         self.outputs.start()
         if self.claims_dir is not None:
-            from .daemon_claims import ClaimService
+            from .claims import ClaimService
 
             ClaimService(self, self.claims_dir).start()
         if self.wake_file is not None:  # only now: an unblocked SIGUSR1 would end the process
-            from . import daemon_wake
+            from ..jobs import wake_daemon
 
-            daemon_wake.record(os.getpid(), self.wake_file)
+            wake_daemon.record(os.getpid(), self.wake_file)
         self.log.write("start", instance=self.env.instance_id, lease_minutes=self.env.lease_minutes,
                        idle_minutes=self.env.idle_minutes, renew_seconds=self.env.renew_seconds)  # fmt: skip
         while not self.done:

@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import time
 
-from .jobstore import JobPaths, write_json_atomic
+from ..jobs.store import JobPaths, write_json_atomic
 from .s3push import PushWorker
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-    from .daemon_state import DaemonLog, DaemonState
     from .s3push import OutputPusher
+    from .state import DaemonLog, DaemonState
 
 PUSH_RETRY_S = 60.0  # a failed push is tried again after this, not every pass
 IMDS_RETRY_S = 300.0  # an unreachable IMDS is asked again after this

@@ -19,7 +19,7 @@ import stat
 import threading
 import time
 
-from .outputs import find_outputs
+from ..sync.outputs import find_outputs
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

@@ -14,9 +14,9 @@ import os
 import time
 from dataclasses import asdict, dataclass, field
 
-from ..lambdas.clock import iso
-from . import procinfo
-from .jobstore import read_json, state_dir, write_json_atomic
+from ...lambdas.clock import iso
+from .. import procinfo
+from ..jobs.store import read_json, state_dir, write_json_atomic
 
 STATE_FILE = "daemon.json"
 LOG_FILE = "daemon.log"

@@ -9,16 +9,16 @@ are the only table calls made here.
 
 from __future__ import annotations
 
-from ..lambdas.aws import client_config
-from ..lambdas.dynamo_codec import values
-from ..lambdas.dynamo_store import DynamoStore
-from ..lambdas.errors import RowNotFoundError, StoreError
+from ...lambdas.aws import client_config
+from ...lambdas.dynamo_codec import values
+from ...lambdas.dynamo_store import DynamoStore
+from ...lambdas.errors import RowNotFoundError, StoreError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-    from ..lambdas.records import JobRecord
+    from ...lambdas.records import JobRecord
     from .agent_env import AgentEnv
 
 # The loop tries again every pass: one retry absorbs a blip, and a dead endpoint costs at most about

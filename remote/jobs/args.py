@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import os
 
-from ..lambdas import limits
-from .jobstore import JobIdError, validate_job_id
+from ...lambdas import limits
+from .store import JobIdError, validate_job_id
 
 
 class UsageError(ValueError):

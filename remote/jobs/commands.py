@@ -90,9 +90,9 @@ from __future__ import annotations
 import contextlib
 import os
 
-from .job_protocol import ALREADY_ENDED_EXIT, INTERRUPTED_EXIT, UNKNOWN_JOB_EXIT, USAGE_EXIT
-from .jobs_args import FollowArgs, RunArgs, UsageError, job_and_rest
-from .jobstore import JobPaths
+from ..agent_io import ALREADY_ENDED_EXIT, INTERRUPTED_EXIT, UNKNOWN_JOB_EXIT, USAGE_EXIT
+from .args import FollowArgs, RunArgs, UsageError, job_and_rest
+from .store import JobPaths
 
 
 def say(message: str) -> None:
@@ -122,7 +122,7 @@ def run_main(argv: list) -> int:
         args = RunArgs(argv)
     except UsageError as exc:
         return _usage(exc, "run")
-    from .jobs_run import run
+    from .run import run
 
     try:
         return run(args)
@@ -147,10 +147,10 @@ def follow_main(argv: list) -> int:
 
 
 def signal_main(argv: list) -> int:
-    from ..lambdas import limits
+    from ...lambdas import limits
     from . import signals
-    from .jobs_args import limited_number, split_args
-    from .jobstore import read_json
+    from .args import limited_number, split_args
+    from .store import read_json
 
     try:
         options, positionals, command = split_args(argv, valued=("then-term-after",))
@@ -173,8 +173,8 @@ def signal_main(argv: list) -> int:
 
 
 def list_main(argv: list) -> int:
-    from .jobstore import dumps
     from .listing import all_jobs
+    from .store import dumps
 
     try:
         job_and_rest(argv, ())
@@ -185,8 +185,8 @@ def list_main(argv: list) -> int:
 
 
 def status_main(argv: list) -> int:
-    from .jobstore import dumps
     from .listing import describe
+    from .store import dumps
 
     try:
         (job_id,) = job_and_rest(argv, ("ID",))

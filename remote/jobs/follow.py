@@ -12,10 +12,11 @@ import os
 import select
 import time
 
-from . import jobstate, procinfo
-from .job_protocol import STREAM_HEADER
-from .jobstore import JobPaths, read_json
+from .. import procinfo
+from ..agent_io import STREAM_HEADER
 from .notify import NotifyPipe
+from .state import lost_message, stop_message
+from .store import JobPaths, read_json
 
 CHUNK = 1 << 20
 ROUND_LIMIT = 4 * CHUNK  # per stream per round, so a flood on stdout does not starve stderr
@@ -272,10 +273,10 @@ def follow_to_end(
     if end is None:
         return 0
     if end.lost:
-        message = jobstate.lost_message(paths.id)
+        message = lost_message(paths.id)
     elif end.stop_reason is not None:
         meta = read_json(paths.meta) or {}
-        message = jobstate.stop_message(paths.id, end.stop_reason, meta, paths.dir)
+        message = stop_message(paths.id, end.stop_reason, meta, paths.dir)
     else:
         return end.exit_code
     with contextlib.suppress(OSError):

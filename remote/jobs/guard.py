@@ -14,8 +14,8 @@ from __future__ import annotations
 import contextlib
 import os
 
-from . import jobstate
-from .jobstore import JobPaths, dumps
+from .state import DISK_FULL_BELOW_BYTES
+from .store import JobPaths, dumps
 
 
 class OutputGuard:
@@ -47,7 +47,7 @@ class OutputGuard:
         except OSError:
             return False
         free_blocks = fs.f_bfree if self._root else fs.f_bavail
-        return free_blocks * fs.f_frsize < jobstate.DISK_FULL_BELOW_BYTES
+        return free_blocks * fs.f_frsize < DISK_FULL_BELOW_BYTES
 
 
 class EndRecord:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import os
 
-from . import jobstate, procinfo
+from .. import procinfo
 from .follow import is_starting
-from .jobstore import JobIdError, JobPaths, jobs_dir, read_json
+from .state import summary
+from .store import JobIdError, JobPaths, jobs_dir, read_json
 
 
 def describe(paths: JobPaths) -> dict:
@@ -18,7 +19,7 @@ def describe(paths: JobPaths) -> dict:
         running = is_starting(paths)
     else:
         running = procinfo.job_is_live(meta)
-    return jobstate.summary(paths.id, meta, status, running, read_json(paths.push))
+    return summary(paths.id, meta, status, running, read_json(paths.push))
 
 
 def all_jobs(root: str | None = None) -> list:

@@ -7,20 +7,20 @@ import _signal
 import contextlib
 import os
 
-from . import daemon_wake, supervisor
-from .job_protocol import JOB_STATE_EXIT, TOO_LONG_EXIT, USAGE_EXIT
-from .jobs_args import RunArgs, UsageError
-from .jobs_cli import say
-from .jobstore import JobPaths
+from ..agent_io import JOB_STATE_EXIT, TOO_LONG_EXIT, USAGE_EXIT
+from . import supervisor, wake_daemon
+from .args import RunArgs, UsageError
+from .commands import say
 from .notify import NotifyPipe
 from .spawn import TOO_LONG
+from .store import JobPaths
 
 FORWARDED_SIGNALS = (_signal.SIGINT, _signal.SIGTERM)
 
 
 def run(args: RunArgs) -> int:
     if args.spec_stdin:
-        from .job_spec import SpecError, read_spec
+        from .spec import SpecError, read_spec
 
         try:
             args.take_spec(*read_spec(0))
@@ -57,7 +57,7 @@ def run(args: RunArgs) -> int:
             os.close(launch.stdin_fd)
         say(f"run: job {args.job_id} did not start: {_start_failure(paths)}")
         return TOO_LONG_EXIT
-    daemon_wake.wake()  # aws: the daemon writes the job's row (with its caps) now, not a period later
+    wake_daemon.wake()  # aws: the daemon writes the job's row (with its caps) now, not a period later
     if not args.follow:
         if launch.stdin_fd is not None:
             os.close(launch.stdin_fd)

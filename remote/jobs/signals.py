@@ -7,7 +7,7 @@ import _signal
 import os
 import time
 
-from . import procinfo
+from .. import procinfo
 
 
 class UnknownSignal(ValueError):

@@ -19,7 +19,7 @@ from __future__ import annotations
 import os
 import struct
 
-from weatherballoon.remote.sync_codec import CodecError, pack_sections, unpack_sections
+from weatherballoon.remote.sync.codec import CodecError, pack_sections, unpack_sections
 
 TAG = b"wb-job 1"
 _LENGTH = struct.Struct("<I")

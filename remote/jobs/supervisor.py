@@ -24,10 +24,12 @@ import contextlib
 import os
 import time
 
-from . import daemon_wake, jobstate, notify, procinfo
-from .job_guard import EndRecord, OutputGuard
-from .jobstore import JobPaths, make_jobs_dir, write_json_atomic
+from .. import procinfo
+from . import notify, wake_daemon
+from .guard import EndRecord, OutputGuard
 from .spawn import START_FAILED_EXIT, StartError, spawn_job
+from .state import DEFAULT_MAX_OUTPUT_BYTES, STOP_REASONS, outcome
+from .store import JobPaths, make_jobs_dir, write_json_atomic
 
 GRACE_S = 5.0
 GUARD_EVERY_S = 0.25
@@ -65,7 +67,7 @@ class JobSpec:
         self.outputs = list(outputs or [])
         self.max_cost_usd = max_cost_usd
         self.claim = claim
-        self.max_output_bytes = jobstate.DEFAULT_MAX_OUTPUT_BYTES if max_output_bytes is None else max_output_bytes
+        self.max_output_bytes = DEFAULT_MAX_OUTPUT_BYTES if max_output_bytes is None else max_output_bytes
 
     def argv(self) -> list:
         # Like ssh: one argument is a shell command line, several are an argv.
@@ -148,7 +150,7 @@ def _supervise(spec: JobSpec, out_fd: int, err_fd: int, stdin_fd: int, notify_fd
         stop_reason = requested_stop(paths)
     if stop_reason is None and guard.disk_full():  # it ended by itself, but its output may be cut short
         stop_reason = "disk-full"
-    exit_code, signal = jobstate.outcome(wait_status, stop_reason)
+    exit_code, signal = outcome(wait_status, stop_reason)
     _record_end(spec, started_at, exit_code, signal, stop_reason, notify_fd)
     return 0
 
@@ -179,10 +181,10 @@ def requested_stop(paths: JobPaths) -> str | None:
     path = os.path.join(paths.dir, STOP_REQUEST)
     if not os.path.exists(path):  # the common case, without importing json
         return None
-    from .jobstore import read_json
+    from .store import read_json
 
     reason = (read_json(path) or {}).get("reason")
-    return reason if reason in jobstate.STOP_REASONS else None
+    return reason if reason in STOP_REASONS else None
 
 
 def _record_end(
@@ -198,7 +200,7 @@ def _record_end(
     with contextlib.suppress(OSError):
         EndRecord(spec.paths).write(status)
     notify.send_ended(notify_fd, exit_code, signal, stop_reason)
-    daemon_wake.wake()  # aws: the daemon closes the job's row and releases the machine now, not a period later
+    wake_daemon.wake()  # aws: the daemon closes the job's row and releases the machine now, not a period later
 
 
 def _record(path: str, record: dict) -> None:

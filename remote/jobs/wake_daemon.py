@@ -14,8 +14,8 @@ from __future__ import annotations
 import _signal
 import os
 
-from . import procinfo
-from .jobstore import state_dir
+from .. import procinfo
+from .store import state_dir
 
 WAKE_FILE = "daemon.wake"
 WAKE_SIGNAL = _signal.SIGUSR1

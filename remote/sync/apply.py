@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import os
 
-from weatherballoon.remote.sync_globs import GlobSet
-from weatherballoon.remote.sync_state import read_record, save_record
-from weatherballoon.remote.sync_wire import (
+from weatherballoon.remote.sync.globs import GlobSet
+from weatherballoon.remote.sync.state import read_record, save_record
+from weatherballoon.remote.sync.wire import (
     TAG_ADOPT,
     TAG_DELETE,
     TAG_END,
@@ -25,11 +25,11 @@ from weatherballoon.remote.sync_wire import (
     iter_blocks,
     prefetch,
 )
-from weatherballoon.remote.sync_writer import FatalWriteError, TreeWriter
+from weatherballoon.remote.sync.writer import FatalWriteError, TreeWriter
 
 TYPE_CHECKING = False  # typing is not imported at run time: it costs the agent's start-up
 if TYPE_CHECKING:
-    from weatherballoon.remote.sync_wire import ByteSource
+    from weatherballoon.remote.sync.wire import ByteSource
 
 
 def apply_frames(reader: FrameReader, writer: TreeWriter) -> None:

@@ -28,7 +28,7 @@ from __future__ import annotations
 import os
 import sys
 
-from weatherballoon.remote.sync_state import (
+from weatherballoon.remote.sync.state import (
     Record,
     RecordLock,
     read_record,
@@ -39,7 +39,7 @@ from weatherballoon.remote.sync_state import (
 
 TYPE_CHECKING = False  # typing is not imported at run time: it costs the agent's start-up
 if TYPE_CHECKING:
-    from weatherballoon.remote.sync_wire import ByteSource
+    from weatherballoon.remote.sync.wire import ByteSource
 
 EXIT_PARTIAL = 1
 EXIT_USAGE = 2
@@ -168,7 +168,7 @@ def scan_main(argv: list) -> int:
             return EXIT_FOREIGN_ROOT
         if record is None and options.legacy_root:
             _legacy_note(root, options.legacy_root)
-        from weatherballoon.remote.sync_scan import FdReader
+        from weatherballoon.remote.sync.scan import FdReader
 
         return _scan(root, record, options, FdReader(sys.stdin.fileno()), claimed)
 
@@ -176,20 +176,20 @@ def scan_main(argv: list) -> int:
 def _scan(
     root: str, record: Record | None, options: Options, stdin: ByteSource | None, claimed: Record | None = None
 ) -> int:
-    from weatherballoon.remote import sync_scan
+    from weatherballoon.remote.sync import scan
 
-    view = sync_scan.RemoteView(root, None if record is None else record.paths)
+    view = scan.RemoteView(root, None if record is None else record.paths)
     view.prestat()
-    source = stdin if stdin is not None else sync_scan.FdReader(sys.stdin.fileno())
+    source = stdin if stdin is not None else scan.FdReader(sys.stdin.fileno())
     try:
-        request = sync_scan.read_request(source)
+        request = scan.read_request(source)
     except (ValueError, KeyError) as exc:
         sys.stderr.write(f"sync-scan: bad request: {exc}\n")
         return EXIT_STREAM
     if request is None:
         return 0
     _save_claim(root, claimed)
-    sync_scan.write_response(sys.stdout.buffer, view.compare(request))
+    scan.write_response(sys.stdout.buffer, view.compare(request))
     if stdin is None:
         return 0
     return _apply(root, options, stdin, locked=True)
@@ -199,7 +199,7 @@ def apply_main(argv: list) -> int:
     options = Options(argv, ("--overwrite",))
     if options.root is None:
         return _usage("sync-apply ROOT [--protect GLOB]... [--owner ID --label TEXT] < stream")
-    from weatherballoon.remote.sync_wire import FdReader
+    from weatherballoon.remote.sync.wire import FdReader
 
     root = resolve_root(options.root)
     failed = _root_check(root, "sync-apply")
@@ -209,20 +209,21 @@ def apply_main(argv: list) -> int:
 
 
 def _apply(root: str, options: Options, stdin: ByteSource, *, locked: bool) -> int:
-    from weatherballoon.remote import sync_apply, sync_wire, sync_writer
-    from weatherballoon.remote.sync_codec import json_line
+    from weatherballoon.remote.sync import apply, wire
+    from weatherballoon.remote.sync.codec import json_line
+    from weatherballoon.remote.sync.writer import FatalWriteError
 
     try:
-        if not sync_wire.read_magic(stdin):
+        if not wire.read_magic(stdin):
             return 0
-    except sync_wire.StreamError as exc:
+    except wire.StreamError as exc:
         sys.stderr.write(f"sync-apply: {exc}\n")
         return EXIT_STREAM
     failed = _root_check(root, "sync-apply")
     if failed:
         return failed
     if locked:
-        writer, failure = sync_apply.apply_stream(stdin, root, options.protect, owner=options.owner,
+        writer, failure = apply.apply_stream(stdin, root, options.protect, owner=options.owner,
                                                   label=options.label, overwrite=options.overwrite)  # fmt: skip
     else:
         with RecordLock(root):
@@ -231,10 +232,10 @@ def _apply(root: str, options: Options, stdin: ByteSource, *, locked: bool) -> i
             except ForeignRoot as exc:
                 sys.stderr.write(f"sync-apply: {exc}\n")
                 return EXIT_FOREIGN_ROOT
-            writer, failure = sync_apply.apply_stream(stdin, root, options.protect, owner=options.owner,
+            writer, failure = apply.apply_stream(stdin, root, options.protect, owner=options.owner,
                                                       label=options.label, overwrite=options.overwrite)  # fmt: skip
     code = 0
-    if isinstance(failure, sync_writer.FatalWriteError):
+    if isinstance(failure, FatalWriteError):
         where = os.path.join(root, failure.path)
         intact = "nothing was replaced: any earlier version is intact"
         sys.stderr.write(f"sync-apply: {where}: {failure.reason} ({intact})\n")

@@ -17,10 +17,10 @@ import stat
 import sys
 import zlib
 
-from weatherballoon.remote.sync_globs import GlobSet, literal_prefix, max_depth, outside_root
-from weatherballoon.remote.sync_state import resolve_root
-from weatherballoon.remote.sync_wire import FdReader
-from weatherballoon.remote.sync_writer import TEMP_PREFIX
+from weatherballoon.remote.sync.globs import GlobSet, literal_prefix, max_depth, outside_root
+from weatherballoon.remote.sync.state import resolve_root
+from weatherballoon.remote.sync.wire import FdReader
+from weatherballoon.remote.sync.writer import TEMP_PREFIX
 
 TYPE_CHECKING = False  # typing is not imported at run time: it costs the agent's start-up
 if TYPE_CHECKING:
@@ -81,8 +81,8 @@ def _read_have() -> dict:
 
 
 def pack(root: str, patterns: list[str], have: dict, write: Callable[[bytes], object]) -> None:
-    from weatherballoon.remote.sync_send import StreamEncoder
-    from weatherballoon.remote.sync_wire import link_frame
+    from weatherballoon.remote.sync.send import StreamEncoder
+    from weatherballoon.remote.sync.wire import link_frame
 
     encoder = StreamEncoder(write)
     try:

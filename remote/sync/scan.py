@@ -31,7 +31,7 @@ import stat
 import struct
 import zlib
 
-from weatherballoon.remote.sync_codec import (
+from weatherballoon.remote.sync.codec import (
     CodecError,
     pack_ints,
     pack_sections,
@@ -40,14 +40,14 @@ from weatherballoon.remote.sync_codec import (
     unpack_sections,
     unpack_strings,
 )
-from weatherballoon.remote.sync_paths import SafeDirs, UnsafePath, check_relpath
-from weatherballoon.remote.sync_wire import FdReader, read_exact
+from weatherballoon.remote.sync.paths import SafeDirs, UnsafePath, check_relpath
+from weatherballoon.remote.sync.wire import FdReader, read_exact
 
 TYPE_CHECKING = False  # typing is not imported at run time: it costs the agent's start-up
 if TYPE_CHECKING:
     from typing import BinaryIO
 
-    from weatherballoon.remote.sync_wire import ByteSource
+    from weatherballoon.remote.sync.wire import ByteSource
 
 __all__ = ["CodecError", "FdReader", "RemoteView", "Request", "Response", "read_request", "write_response"]
 

@@ -24,7 +24,7 @@ import time
 import zlib
 from concurrent.futures import Future, ThreadPoolExecutor
 
-from weatherballoon.remote.sync_wire import (
+from weatherballoon.remote.sync.wire import (
     BLOCK_HEADER,
     CHUNK,
     CODEC_RAW,

@@ -23,8 +23,8 @@ import itertools
 import os
 import stat
 
-from weatherballoon.remote.sync_globs import GlobSet
-from weatherballoon.remote.sync_paths import SafeDirs, UnsafePath, check_relpath, parent_of
+from weatherballoon.remote.sync.globs import GlobSet
+from weatherballoon.remote.sync.paths import SafeDirs, UnsafePath, check_relpath, parent_of
 
 TYPE_CHECKING = False  # typing is not imported at run time: it costs the agent's start-up
 if TYPE_CHECKING:

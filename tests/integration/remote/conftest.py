@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 from weatherballoon.cli.session.bundle import agent_bundle
-from weatherballoon.remote.job_protocol import STREAM_HEADER
+from weatherballoon.remote.agent_io import STREAM_HEADER
 from weatherballoon.remote.procinfo import is_alive
 
 # The interpreter a bare host has; fall back to ours where there is no system python3.

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from weatherballoon.cli.errors import SyncError
 from weatherballoon.cli.sync.client import pull_outputs, sync_up
-from weatherballoon.remote.sync_send import StreamEncoder
-from weatherballoon.remote.sync_wire import CHUNK, END_OF_FILE, file_header, link_frame
+from weatherballoon.remote.sync.send import StreamEncoder
+from weatherballoon.remote.sync.wire import CHUNK, END_OF_FILE, file_header, link_frame
 
 from .conftest import LocalAgentRunner
 from .trees import snapshot, write

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 import pytest
-from weatherballoon.remote.jobs_args import FollowArgs, RunArgs, UsageError, job_and_rest, split_args
+from weatherballoon.remote.jobs.args import FollowArgs, RunArgs, UsageError, job_and_rest, split_args
 
 
 def test_split_args_forms() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import signal
 
 import pytest
-from weatherballoon.remote import jobstate
+from weatherballoon.remote.jobs import state as jobstate
 
 
 def exited(code: int) -> int:

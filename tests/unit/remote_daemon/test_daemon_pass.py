@@ -13,10 +13,10 @@ from weatherballoon.lambdas.errors import StoreError
 from weatherballoon.lambdas.in_memory_store import InMemoryStore
 from weatherballoon.lambdas.records import InstanceRecord, InstanceState, JobRecord
 from weatherballoon.remote import procinfo
-from weatherballoon.remote.agent_env import AgentEnv
-from weatherballoon.remote.daemon_loop import Daemon
-from weatherballoon.remote.daemon_state import DaemonLog
-from weatherballoon.remote.poweroff import CommandResult
+from weatherballoon.remote.daemon.agent_env import AgentEnv
+from weatherballoon.remote.daemon.loop import Daemon
+from weatherballoon.remote.daemon.poweroff import CommandResult
+from weatherballoon.remote.daemon.state import DaemonLog
 
 T0 = 1_800_000_000.0
 OWNER = "AIDAX"
