@@ -1,6 +1,24 @@
-"""Entry point of the agent shipped to each machine: `python3 agent.pyz COMMAND ...`.
+"""Entry point of the agent shipped to each machine: `python3 <agent folder> COMMAND ...`.
 
-Runs on python3 >= 3.8 with the stdlib only (boto3 only for the aws heartbeat). Each command lives in its
+The agent, grouped by job:
+
+    agent.py       this entry point and its command table. The bundle's `__main__.py`, the client's
+                   `python3 -c` start line and the daemon's systemd unit (`agent/current daemon`) reach it
+                   by this name.
+    agent_io.py    what every command says: `wb-agent:` messages, exit codes, the job stream header
+    agent_args.py  the one argv parser of every command
+    procinfo.py    process identity that survives pid reuse (for jobs and the daemon alike)
+    boot.py        the aws instance's boot program: user-data ships it verbatim, so it is one
+                   self-contained file that imports nothing of the agent
+    jobs/          run, follow, signal, list, status: job records, the supervisor, following output
+    sync/          sync-scan, sync-apply, outputs-pack: the receiving end of a sync, outputs sent back
+    daemon/        daemon, claim: the aws dead-man switch (lease, job rows, caps, outputs to S3,
+                   power-off) and claims through it
+
+Imports go one way: daemon/ may use jobs/ and sync/, jobs/ may use sync/ (the spec's codec), and all
+three use the top-level modules, which use none of them (tests/unit/remote/test_agent_layers.py).
+
+Runs on python3 >= 3.8 with the stdlib only (boto3 only in the aws daemon). Each command lives in its
 own module and is imported only when called, so a warm `wb run` pays for nothing it does not use.
 """
 
@@ -30,6 +48,14 @@ COMMANDS = {
 
 
 def version_main(argv: list) -> int:
+    from .agent_args import UsageError, operands
+
+    try:
+        operands(argv, ())
+    except UsageError as exc:
+        from .agent_io import usage_error
+
+        return usage_error("version", exc, "version")
     sys.stdout.write("weatherballoon-agent python {}.{}\n".format(*sys.version_info[:2]))
     return 0
 
@@ -45,8 +71,10 @@ def decode_arg(arg: str) -> str:
 def main(argv: list | None = None) -> int:
     args = [decode_arg(arg) for arg in (sys.argv[1:] if argv is None else argv)]
     if not args or args[0] not in COMMANDS:
-        sys.stderr.write("usage: agent {{{}}} ...\n".format(",".join(sorted(COMMANDS))))
-        return 2
+        from .agent_io import usage_error
+
+        problem = f"unknown command {args[0]!r}" if args else "no command"
+        return usage_error("agent", problem, "{" + ",".join(sorted(COMMANDS)) + "} ...")
     module_name, func_name = COMMANDS[args[0]].split(":")
     func = getattr(importlib.import_module(module_name), func_name)
     return int(func(args[1:]))

@@ -32,7 +32,7 @@ class AttachResult:
     status: int  # the job's exit code (once `streamed`); -1 when the connection was lost
     detached: bool = False
     # The agent's stream header came: the job exists and the status is its own. Without it the status is an
-    # agent protocol code (`job_protocol`).
+    # agent protocol code (`agent_io`).
     streamed: bool = True
     # Our own stdout or stderr closed (EPIPE, `wb run ... | head -1`); the job may still be running.
     output_closed: bool = False

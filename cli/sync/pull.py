@@ -72,7 +72,7 @@ def pull_outputs(runner: AgentRunner, remote_root: str, globs: Sequence[str], lo
     root = Path(local_root).absolute()
     root.mkdir(parents=True, exist_ok=True)
     have = _have(root, globs)
-    call = AgentCall(runner(["outputs-pack", remote_root, *globs]), "outputs-pack")
+    call = AgentCall(runner(["outputs-pack", "--", remote_root, *globs]), "outputs-pack")  # a glob may start with --
     request = {"v": PROTOCOL_VERSION, "have": [[path, *stamp] for path, stamp in have.items()]}
     call.send_all(zlib.compress(json.dumps(request).encode("ascii"), 1))
     writer = TreeWriter(os.fspath(root))

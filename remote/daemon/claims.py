@@ -13,7 +13,7 @@ Protocol, on the Unix socket `daemon.sock` in the state dir (0600, the login use
 `claim` refuses while a job runs here or when the row is not idle, is marked, or has less than MARGIN_S of
 lease left. `release` gives the machine back to the warm pool (idle, lease now + idleMinutes) when no job
 runs and the row is still busy under TOKEN: a client that claimed but started no job (a failed sync).
-After a job, the daemon releases by itself (`daemon_loop`), woken by the job's end.
+After a job, the daemon releases by itself (`daemon.loop`), woken by the job's end.
 
 Runs in the daemon (python3 >= 3.8 with boto3), on a thread; each request holds the daemon's lock, so a
 claim never interleaves with a pass.

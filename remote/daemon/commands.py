@@ -11,7 +11,6 @@ its pid to `daemon.pid`. Runs on python3 >= 3.8 with boto3 (the instance's /opt/
 
 from __future__ import annotations
 
-import contextlib
 import fcntl
 import json
 import os
@@ -20,18 +19,14 @@ import sys
 import time
 import zipfile
 
+from ..agent_args import UsageError, operands
+from ..agent_io import DAEMON_FAILED_EXIT, USAGE_EXIT, say, usage_error
 from ..jobs.store import read_json, state_dir, write_json_atomic
 from .agent_env import AgentEnv, AgentEnvError
 from .state import LOCK_FILE, LOG_FILE, PID_FILE, STATE_FILE, DaemonLog, path_of
 
-USAGE = "usage: agent daemon --ensure | --foreground | --status\n"
-USAGE_EXIT = 2
+SYNOPSIS = "daemon --ensure | --foreground | --status"
 START_WAIT_S = 10.0
-
-
-def say(message: str) -> None:
-    with contextlib.suppress(OSError):
-        os.write(2, f"wb-agent: daemon: {message}\n".encode("utf-8", "replace"))
 
 
 def _open_lock(name: str) -> int:
@@ -90,8 +85,9 @@ def ensure() -> int:
         deadline = time.monotonic() + START_WAIT_S
         while not is_running():
             if child.poll() is not None or time.monotonic() > deadline:
-                say(f"it did not start (exit {child.poll()}): {_last_line(path_of(LOG_FILE))}; see {path_of(LOG_FILE)}")
-                return 1
+                log = path_of(LOG_FILE)
+                say(f"it did not start (exit {child.poll()}): {_last_line(log)}; see {log}", "daemon")
+                return DAEMON_FAILED_EXIT
             time.sleep(0.02)
         sys.stdout.write(f"started {child.pid}\n")
         return 0
@@ -111,8 +107,9 @@ def foreground(env: AgentEnv) -> int:
         session = make_session(env)  # before the lock: `--ensure` must see a daemon that cannot work exit
     except ImportError as exc:
         log.write("cannot-start", error=f"boto3 is not importable by {sys.executable}: {exc}")
-        say(f"boto3 is not importable by {sys.executable}; run the agent with the instance's /opt/wb/venv python")
-        return 1
+        venv = "run the agent with the instance's /opt/wb/venv python"
+        say(f"boto3 is not importable by {sys.executable}; {venv}", "daemon")
+        return DAEMON_FAILED_EXIT
     fd = _open_lock(LOCK_FILE)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -143,16 +140,19 @@ def status() -> int:
 
 
 def main(argv: list) -> int:
-    if len(argv) != 1 or argv[0] not in ("--ensure", "--foreground", "--status"):
-        sys.stderr.write(USAGE)
-        return USAGE_EXIT
-    if argv[0] == "--status":
+    try:
+        options, _ = operands(argv, (), flags=("ensure", "foreground", "status"))
+        if len(options) != 1:
+            raise UsageError("give exactly one of --ensure, --foreground, --status")
+    except UsageError as exc:
+        return usage_error("daemon", exc, SYNOPSIS)
+    if options.get("status"):
         return status()
-    if os.environ.get("WB_AGENT_HOME"):  # absolute: the claim service works from inside it (daemon_claims)
+    if os.environ.get("WB_AGENT_HOME"):  # absolute: the claim service works from inside it (daemon.claims)
         os.environ["WB_AGENT_HOME"] = os.path.abspath(os.environ["WB_AGENT_HOME"])
     try:
         env = AgentEnv.load()
     except AgentEnvError as exc:
-        say(str(exc))
+        say(str(exc), "daemon")
         return USAGE_EXIT
-    return ensure() if argv[0] == "--ensure" else foreground(env)
+    return ensure() if options.get("ensure") else foreground(env)

@@ -1,4 +1,4 @@
-"""The daemon's pass: observe (jobs, row, job rows), decide (`daemon_decide.decide`), act, remember.
+"""The daemon's pass: observe (jobs, row, job rows), decide (`daemon.decide.decide`), act, remember.
 
 Acting: power off (outputs pushed first, within WB_PUSH_DEADLINE_S), stop jobs over their cost cap, write
 the lease, heartbeat running job rows, close the rows of ended jobs and push their outputs, re-arm the
@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from .s3push import OutputPusher
 
 SIGNALS = (signal.SIGTERM, signal.SIGINT)
-WAKE = signal.SIGUSR1  # a job started or ended (daemon_wake): pass now
+WAKE = signal.SIGUSR1  # a job started or ended (jobs.wake_daemon): pass now
 FAILED = object()  # what `_table` returns when the call did not succeed
 
 
@@ -56,9 +56,9 @@ class Daemon:
         self.outputs = OutputDuty(pusher, self.state, log, clock, env.push_deadline_s, imds, jobs_root)
         self.done = False
         self.attempted = False  # this process has tried the table at least once
-        self.lock = threading.Lock()  # one pass, or one claim (daemon_claims), at a time
-        self.claims_dir: str | None = None  # serve claims on <dir>/daemon.sock (daemon_claims)
-        self.wake_file: str | None = None  # record where daemon_wake finds this process
+        self.lock = threading.Lock()  # one pass, or one claim (daemon.claims), at a time
+        self.claims_dir: str | None = None  # serve claims on <dir>/daemon.sock (daemon.claims)
+        self.wake_file: str | None = None  # record where jobs.wake_daemon finds this process
 
     # --- the table -------------------------------------------------------------------------------
 

@@ -1,56 +1,13 @@
-"""Argument parsing for the job commands (the grammar is documented in `jobs_cli`).
-
-Hand-rolled rather than argparse: argparse and the `re` it imports cost more startup than the whole
-`run --follow -- true` path is allowed.
-"""
+"""The job commands' arguments, parsed by the agent's one parser (`agent_args`); the grammar is documented
+in `jobs.commands`."""
 
 from __future__ import annotations
 
 import os
 
 from ...lambdas import limits
+from ..agent_args import UsageError, operands, split_args
 from .store import JobIdError, validate_job_id
-
-
-class UsageError(ValueError):
-    pass
-
-
-def split_args(argv: list, flags: tuple = (), valued: tuple = (), repeated: tuple = ()) -> tuple:
-    """(options, positionals, command): --name, --name VALUE, --name=VALUE; all after `--` is command.
-
-    A flag maps to True, a valued option to its last value, a repeated one to the list of its values.
-    The command is None when there is no `--`.
-    """
-    options: dict = {}
-    positionals: list = []
-    index = 0
-    while index < len(argv):
-        arg = argv[index]
-        index += 1
-        if arg == "--":
-            return options, positionals, list(argv[index:])
-        if not arg.startswith("--"):
-            positionals.append(arg)
-            continue
-        name, has_value, value = arg[2:].partition("=")
-        if name in flags:
-            if has_value:
-                raise UsageError(f"--{name} takes no value")
-            options[name] = True
-            continue
-        if name not in valued and name not in repeated:
-            raise UsageError(f"unknown option --{name}")
-        if not has_value:
-            if index >= len(argv):
-                raise UsageError(f"--{name} needs a value")
-            value = argv[index]
-            index += 1
-        if name in repeated:
-            options.setdefault(name, []).append(value)
-        else:
-            options[name] = value
-    return options, positionals, None
 
 
 def job_id_arg(text: str) -> str:
@@ -83,12 +40,6 @@ def offset(text: str, option: str) -> int:
     if not text.isdigit():
         raise UsageError(f"--{option} wants a byte offset (0 or more), got {text!r}")
     return int(text)
-
-
-def exact_positionals(positionals: list, names: tuple) -> list:
-    if len(positionals) != len(names):
-        raise UsageError(("expected " + " ".join(names)) if names else "expected no arguments")
-    return positionals
 
 
 class RunArgs:
@@ -157,10 +108,7 @@ class FollowArgs:
     __slots__ = ("job_id", "stderr_offset", "stdout_offset", "wait")
 
     def __init__(self, argv: list) -> None:
-        options, positionals, command = split_args(argv, flags=("no-wait",), valued=("stdout-offset", "stderr-offset"))
-        if command is not None:
-            positionals += command
-        (job_id,) = exact_positionals(positionals, ("ID",))
+        options, (job_id,) = operands(argv, ("ID",), flags=("no-wait",), valued=("stdout-offset", "stderr-offset"))
         self.job_id = job_id_arg(job_id)
         self.stdout_offset = offset(options.get("stdout-offset", "0"), "stdout-offset")
         self.stderr_offset = offset(options.get("stderr-offset", "0"), "stderr-offset")
@@ -169,8 +117,7 @@ class FollowArgs:
 
 def job_and_rest(argv: list, names: tuple) -> list:
     """Plain positional commands (`status ID`, `signal ID SIGNAME`, `list`); a `--` is allowed."""
-    _options, positionals, command = split_args(argv)
-    values = exact_positionals(positionals + (command or []), names)
+    _options, values = operands(argv, names)
     if values:
         values[0] = job_id_arg(values[0])
     return values

@@ -25,18 +25,18 @@ supervision stopped it (then `signal` is the signal that did, or null); 125 when
 start it (e.g. the cwd cannot be created; reason on the job's stderr); 126/127 when the program cannot
 be executed / is not found (reason on the job's stderr).
 
-Commands (`python3 agent.pyz COMMAND ...`). Options take `--opt VALUE` or `--opt=VALUE`; an argument
-that is not text travels as `wb-hex:<hex of its bytes>` (`agent.py`). Every message of the agent's own goes
-to stderr and starts with `wb-agent:`. Usage errors (bad option, malformed id, id already used) exit 2; a
-job id that does not exist exits 3. `follow` and `run --follow` write a stream header first on stdout
-once the job's output is about to flow (`job_protocol`): only after it is the exit status the job's own,
-so no code of the agent's can be mistaken for a job's.
+Commands (`agent COMMAND ...`, see `remote/agent.py`). Options take `--opt VALUE` or `--opt=VALUE`
+(`agent_args`); an argument that is not text travels as `wb-hex:<hex of its bytes>`. Every message of the
+agent's own goes to stderr and starts with `wb-agent:` (`agent_io`). Usage errors (bad option, malformed
+id, id already used) exit 2; a job id that does not exist exits 3. `follow` and `run --follow` write a
+stream header first on stdout once the job's output is about to flow (`agent_io.STREAM_HEADER`): only
+after it is the exit status the job's own, so no code of the agent's can be mistaken for a job's.
 
 run --job-id ID --cwd DIR [--env KEY=VALUE]... [--max-time SECONDS] [--max-output BYTES] [--outputs GLOB]...
     [--stdin] [--follow] -- CMD [ARG...]
 run --job-id ID --spec-stdin [the same options, less --cwd and --env]
     With --spec-stdin the working directory, argv and environment come as bytes in a frame at the head of
-    stdin (`job_spec`), with no length limit; what follows the frame is the job's stdin (--stdin).
+    stdin (`jobs.spec`), with no length limit; what follows the frame is the job's stdin (--stdin).
     Starts CMD detached: its supervisor is in a session of its own (setsid), holds none of the caller's
     fds (the SSH channel closes when the caller exits), ignores SIGHUP, and reaps the job. The job runs
     in its own process group, in DIR (created if missing; `~` expanded, relative to the agent's cwd),
@@ -48,7 +48,7 @@ run --job-id ID --spec-stdin [the same options, less --cwd and --env]
     4 GiB), the same, stop_reason "output-cap". When the filesystem of the job's files has less than 1 MiB
     free, the same, stop_reason "disk-full" (also when the job ended by itself on a full disk). A
     SIGINT/SIGTERM sent to the supervisor itself is passed on to the group.
-    --outputs: a glob (`sync_globs` syntax) of the job's outputs, relative to DIR; repeatable. Only
+    --outputs: a glob (`sync.globs` syntax) of the job's outputs, relative to DIR; repeatable. Only
     recorded (meta.json): on aws the daemon pushes them to S3 when the job ends (`daemon`).
     Without --follow: prints `ID\\n` on stdout and exits 0 once the job runs and meta.json exists.
     With --follow: does what `follow ID` does from offset 0 and exits with the job's code; SIGINT and
@@ -87,29 +87,33 @@ status ID
 
 from __future__ import annotations
 
-import contextlib
 import os
 
-from ..agent_io import ALREADY_ENDED_EXIT, INTERRUPTED_EXIT, UNKNOWN_JOB_EXIT, USAGE_EXIT
-from .args import FollowArgs, RunArgs, UsageError, job_and_rest
+from ..agent_args import UsageError
+from ..agent_io import ALREADY_ENDED_EXIT, INTERRUPTED_EXIT, UNKNOWN_JOB_EXIT, say, usage_error
+from .args import FollowArgs, RunArgs, job_and_rest
 from .store import JobPaths
 
-
-def say(message: str) -> None:
-    with contextlib.suppress(OSError):
-        os.write(2, (f"wb-agent: {message}\n").encode("utf-8", "replace"))
+SYNOPSES = {
+    "run": "run --job-id ID (--cwd DIR [--env KEY=VALUE]... | --spec-stdin) [OPTION]... [-- CMD [ARG...]]",
+    "follow": "follow ID [--stdout-offset N] [--stderr-offset N] [--no-wait]",
+    "signal": "signal ID SIGNAME [--then-term-after SECONDS]",
+    "list": "list",
+    "status": "status ID",
+}
 
 
 def _emit(text: str) -> None:
     data = text.encode("ascii")  # dumps() escapes everything else
-    with contextlib.suppress(OSError):  # nobody reading: nothing to report to
+    try:
         while data:
             data = data[os.write(1, data) :]
+    except OSError:
+        pass  # nobody reading: nothing to report to
 
 
-def _usage(exc: UsageError, command: str) -> int:
-    say(f"{command}: {exc}")
-    return USAGE_EXIT
+def _usage(exc: Exception, command: str) -> int:
+    return usage_error(command, exc, SYNOPSES[command])
 
 
 def _unknown(job_id: str) -> int:
@@ -120,14 +124,27 @@ def _unknown(job_id: str) -> int:
 def run_main(argv: list) -> int:
     try:
         args = RunArgs(argv)
+        if args.spec_stdin:
+            _take_spec_from_stdin(args)
     except UsageError as exc:
         return _usage(exc, "run")
+    except KeyboardInterrupt:
+        return INTERRUPTED_EXIT
     from .run import run
 
     try:
         return run(args)
     except KeyboardInterrupt:  # before the job's pid is known there is nothing to forward it to
         return INTERRUPTED_EXIT
+
+
+def _take_spec_from_stdin(args: RunArgs) -> None:
+    from .spec import SpecError, read_spec
+
+    try:
+        args.take_spec(*read_spec(0))
+    except SpecError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def follow_main(argv: list) -> int:
@@ -148,18 +165,19 @@ def follow_main(argv: list) -> int:
 
 def signal_main(argv: list) -> int:
     from ...lambdas import limits
+    from ..agent_args import operands
     from . import signals
-    from .args import limited_number, split_args
+    from .args import job_id_arg, limited_number
     from .store import read_json
 
     try:
-        options, positionals, command = split_args(argv, valued=("then-term-after",))
-        job_id, name = job_and_rest(positionals + (command or []), ("ID", "SIGNAME"))
+        options, (job_id, name) = operands(argv, ("ID", "SIGNAME"), valued=("then-term-after",))
+        job_id = job_id_arg(job_id)
         signo = signals.parse_signal(name)
         grace = options.get("then-term-after")
         grace_s = None if grace is None else limited_number(grace, "then-term-after", limits.GRACE_S)
     except (UsageError, signals.UnknownSignal) as exc:
-        return _usage(UsageError(str(exc)), "signal")
+        return _usage(exc, "signal")
     paths = JobPaths(job_id)
     if not paths.exists():
         return _unknown(job_id)

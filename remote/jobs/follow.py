@@ -7,13 +7,12 @@ supervisor's notify pipe, see `notify`), and otherwise from status.json on the n
 
 from __future__ import annotations
 
-import contextlib
 import os
 import select
 import time
 
 from .. import procinfo
-from ..agent_io import STREAM_HEADER
+from ..agent_io import LOST_EXIT, READER_GONE_EXIT, STREAM_HEADER, say
 from .notify import NotifyPipe
 from .state import lost_message, stop_message
 from .store import JobPaths, read_json
@@ -25,8 +24,6 @@ MAX_INTERVAL_S = 0.05
 LIVENESS_EVERY_S = 0.5
 META_GRACE_S = 10.0  # how long a job dir may lack meta.json (its supervisor is starting) before "lost"
 
-LOST_EXIT = 255
-READER_GONE_EXIT = 255
 _GONE = select.POLLERR | select.POLLHUP
 
 
@@ -261,7 +258,7 @@ def follow_to_end(
     notify: NotifyPipe | None = None,
     stdin_fifo_fd: int | None = None,
 ) -> int:
-    """`follow` as a command: the stream header (`job_protocol`), the job's output, then how the job ended on
+    """`follow` as a command: the stream header (`agent_io`), the job's output, then how the job ended on
     stderr when needed; the exit code."""
     try:
         _write_all(1, STREAM_HEADER)
@@ -279,6 +276,5 @@ def follow_to_end(
         message = stop_message(paths.id, end.stop_reason, meta, paths.dir)
     else:
         return end.exit_code
-    with contextlib.suppress(OSError):
-        os.write(2, message.encode("utf-8"))
+    say(message)
     return end.exit_code

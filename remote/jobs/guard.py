@@ -6,7 +6,7 @@ nothing a job prints may fill a disk, and a job whose output can no longer be ke
 
 `EndRecord`: status.json, written into space taken when the job started.
 
-Imported on the hot path of every `run`: os and the jobstore only.
+Imported on the hot path of every `run`: os and the job store only.
 """
 
 from __future__ import annotations

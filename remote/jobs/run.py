@@ -7,10 +7,9 @@ import _signal
 import contextlib
 import os
 
-from ..agent_io import JOB_STATE_EXIT, TOO_LONG_EXIT, USAGE_EXIT
+from ..agent_io import JOB_STATE_EXIT, PREFIX, TOO_LONG_EXIT, USAGE_EXIT, say
 from . import supervisor, wake_daemon
-from .args import RunArgs, UsageError
-from .commands import say
+from .args import RunArgs
 from .notify import NotifyPipe
 from .spawn import TOO_LONG
 from .store import JobPaths
@@ -19,14 +18,7 @@ FORWARDED_SIGNALS = (_signal.SIGINT, _signal.SIGTERM)
 
 
 def run(args: RunArgs) -> int:
-    if args.spec_stdin:
-        from .spec import SpecError, read_spec
-
-        try:
-            args.take_spec(*read_spec(0))
-        except (SpecError, UsageError) as exc:
-            say(f"run: {exc}")
-            return USAGE_EXIT
+    """Start the job `args` describe (its spec already read, with --spec-stdin); the command's exit code."""
     paths = JobPaths(args.job_id)
     spec = supervisor.JobSpec(
         paths,
@@ -43,19 +35,19 @@ def run(args: RunArgs) -> int:
     try:
         launch = supervisor.start(spec)
     except FileExistsError:
-        say(f"run: job id {args.job_id} is already used on this machine")
+        say(f"job id {args.job_id} is already used on this machine", "run")
         return USAGE_EXIT
     except OSError as exc:
-        say(f"run: cannot create job {args.job_id} under {os.path.dirname(paths.dir)}: {exc.strerror or exc}")
+        say(f"cannot create job {args.job_id} under {os.path.dirname(paths.dir)}: {exc.strerror or exc}", "run")
         return JOB_STATE_EXIT
     notify = launch.notify
     if not notify.wait_started():
-        say(f"run: the supervisor of job {args.job_id} died before the job started")
+        say(f"the supervisor of job {args.job_id} died before the job started", "run")
         return JOB_STATE_EXIT
     if notify.start_problem == TOO_LONG:
         if launch.stdin_fd is not None:
             os.close(launch.stdin_fd)
-        say(f"run: job {args.job_id} did not start: {_start_failure(paths)}")
+        say(f"job {args.job_id} did not start: {_start_failure(paths)}", "run")
         return TOO_LONG_EXIT
     wake_daemon.wake()  # aws: the daemon writes the job's row (with its caps) now, not a period later
     if not args.follow:
@@ -79,7 +71,7 @@ def _start_failure(paths: JobPaths) -> str:
             text = handle.read(4096).decode("utf-8", "replace")
     except OSError:
         return "it could not be started"
-    return text.strip().replace("wb-agent: ", "") or "it could not be started"
+    return text.strip().replace(PREFIX, "") or "it could not be started"
 
 
 def _forward_signals_to(pgid: int, notify: NotifyPipe) -> None:

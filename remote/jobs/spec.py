@@ -5,7 +5,7 @@ A command line is passed by sshd to the login shell as one argument, which Linux
 client writes them first on the agent's stdin, as one frame, and whatever follows the frame is the job's
 own stdin (with --stdin):
 
-    u32 length (little-endian) | sections (`sync_codec`): "wb-job 1" | cwd | argv | env
+    u32 length (little-endian) | sections (`sync.codec`): "wb-job 1" | cwd | argv | env
     argv: each argument followed by a NUL; env: each KEY=VALUE item followed by a NUL
 
 Every item is raw bytes, exactly as the client's OS gave them (os.fsencode); the agent turns them into

@@ -83,11 +83,11 @@ def stop_message(job_id: str, stop_reason: str, meta: dict | None = None, job_di
             f" (the filesystem{where} on the machine is full; the output written until then is kept,"
             " what came after may be missing)"
         )
-    return f"wb-agent: job {job_id} stopped by supervision: {stop_reason}{detail}; exit code {SUPERVISION_EXIT_CODE}\n"
+    return f"job {job_id} stopped by supervision: {stop_reason}{detail}; exit code {SUPERVISION_EXIT_CODE}"
 
 
 def lost_message(job_id: str) -> str:
     return (
-        f"wb-agent: job {job_id} was lost: its process and its supervisor are gone and no exit status was"
-        " recorded (the machine rebooted, or both were killed)\n"
+        f"job {job_id} was lost: its process and its supervisor are gone and no exit status was"
+        " recorded (the machine rebooted, or both were killed)"
     )

@@ -1,4 +1,4 @@
-"""Where a job's files live and how they are written and read (layout: see `jobs_cli`).
+"""Where a job's files live and how they are written and read (layout: see `jobs.commands`).
 
 Imported on the hot path of every `run`, so it pulls in nothing beyond `os` and the C half of `json`:
 the pure-Python `json` package imports `re`, which alone costs several milliseconds of startup.

@@ -25,6 +25,7 @@ import os
 import time
 
 from .. import procinfo
+from ..agent_io import say
 from . import notify, wake_daemon
 from .guard import EndRecord, OutputGuard
 from .spawn import START_FAILED_EXIT, StartError, spawn_job
@@ -134,7 +135,7 @@ def _supervise(spec: JobSpec, out_fd: int, err_fd: int, stdin_fd: int, notify_fd
     try:
         job_pid = spawn_job(spec.argv(), spec.cwd, env, stdin_fd, out_fd, err_fd)
     except StartError as exc:
-        _say(err_fd, f"wb-agent: {exc.reason}\n")
+        say(exc.reason, fd=err_fd)  # on the job's own stderr: `wb logs` shows why it never ran
         _record(paths.meta, _meta(spec, started_at, None, None))
         notify.send_started(notify_fd, None, exc.problem)
         _record_end(spec, started_at, exc.exit_code, None, None, notify_fd)
@@ -265,8 +266,3 @@ def _close_fds_except(keep: tuple) -> None:
 def _killpg(pgid: int, signo: int) -> None:
     with contextlib.suppress(OSError):  # the group is already gone
         os.killpg(pgid, signo)
-
-
-def _say(fd: int, message: str) -> None:
-    with contextlib.suppress(OSError):
-        os.write(fd, message.encode("utf-8", "replace"))

@@ -1,4 +1,4 @@
-"""`sync-apply`: read one sync stream (`sync_wire`) and apply it under the root.
+"""`sync-apply`: read one sync stream (`sync.wire`) and apply it under the root.
 
 Deletions (`D`) are honoured only for paths in the root's record and never for paths covered by a
 `--protect` glob; files (`F`), links (`L`), metadata updates (`M`) and identical files (`A`) join the

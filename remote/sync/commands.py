@@ -1,26 +1,26 @@
 """Agent commands for the receiving end of a sync.
 
     agent sync-scan ROOT [--apply] [--protect GLOB]... [OWNERSHIP]
-        manifest in, differences out (`sync_scan`); with --apply, the same stdin then carries the
+        manifest in, differences out (`sync.scan`); with --apply, the same stdin then carries the
         sync stream, applied as `sync-apply` would: one process and one channel for a whole sync
     agent sync-apply ROOT [--protect GLOB]... [OWNERSHIP]
-        sync stream in on stdin (`sync_wire`), JSON summary out (`sync_apply`)
+        sync stream in on stdin (`sync.wire`), JSON summary out (`sync.apply`)
 
     OWNERSHIP: --owner ID --label TEXT [--overwrite] [--legacy-root PATH]
         ID is the project's identity, TEXT names it for people. A root whose record another project owns is
         refused (exit 7), unless --overwrite: then this project takes it over with a record of its own (the
         other project's files are never deleted by it). A root without an owner is claimed. --overwrite also
-        lets the sync replace files that no sync of this project recorded (`sync_writer`). --legacy-root:
+        lets the sync replace files that no sync of this project recorded (`sync.writer`). --legacy-root:
         where older clients put this project by default; a note says it is left alone on the first sync.
 
 A leading `~` in ROOT is expanded here, on the machine, not by a shell. Stdin closed where a request or
 a stream would start means "nothing to do": the command exits 0 and touches nothing. Lines on stderr that
 start with `wb-agent: note: ` are for the user (the client shows them); the others explain a failure.
 
-Exit codes: 0 done; 1 some paths failed (listed on stderr, the rest applied); 2 usage; 3 the disk
-refused (full, quota, read-only), with the old file intact; 4 the request or stream was corrupt or cut
-short; 5 ROOT exists and is not a directory; 6 ROOT may never be a sync root (`/`, the home folder or
-above it, wb's state); 7 ROOT belongs to another project. Python >= 3.8, stdlib only.
+Exit codes (`agent_io`'s SYNC codes): 0 done; 1 some paths failed (listed on stderr, the rest applied); 2
+usage; 3 the disk refused (full, quota, read-only), with the old file intact; 4 the request or stream was
+corrupt or cut short; 5 ROOT exists and is not a directory; 6 ROOT may never be a sync root (`/`, the home
+folder or above it, wb's state); 7 ROOT belongs to another project. Python >= 3.8, stdlib only.
 """
 
 from __future__ import annotations
@@ -28,6 +28,18 @@ from __future__ import annotations
 import os
 import sys
 
+from weatherballoon.remote.agent_args import UsageError, operands
+from weatherballoon.remote.agent_io import (
+    SYNC_DISK_EXIT,
+    SYNC_FOREIGN_ROOT_EXIT,
+    SYNC_NOT_A_DIR_EXIT,
+    SYNC_PARTIAL_EXIT,
+    SYNC_REFUSED_ROOT_EXIT,
+    SYNC_STREAM_EXIT,
+    note,
+    say,
+    usage_error,
+)
 from weatherballoon.remote.sync.state import (
     Record,
     RecordLock,
@@ -41,71 +53,37 @@ TYPE_CHECKING = False  # typing is not imported at run time: it costs the agent'
 if TYPE_CHECKING:
     from weatherballoon.remote.sync.wire import ByteSource
 
-EXIT_PARTIAL = 1
-EXIT_USAGE = 2
-EXIT_DISK = 3
-EXIT_STREAM = 4
-EXIT_ROOT = 5
-EXIT_REFUSED_ROOT = 6
-EXIT_FOREIGN_ROOT = 7
-_VALUED = ("--protect", "--owner", "--label", "--legacy-root")
+OWNERSHIP = "[--owner ID --label TEXT [--overwrite] [--legacy-root PATH]]"
+SYNOPSES = {
+    "sync-scan": f"sync-scan ROOT [--apply] [--protect GLOB]... {OWNERSHIP} < request",
+    "sync-apply": f"sync-apply ROOT [--protect GLOB]... {OWNERSHIP} < stream",
+}
 
 
 class Options:
-    """One sync command's arguments; `root` is None after a usage error."""
+    """One sync command's arguments; UsageError when they are not right."""
 
     def __init__(self, argv: list, flags: tuple) -> None:
-        self.root: str | None = None
-        self.protect: list = []
-        self.flags: set = set()
-        self.owner = ""
-        self.label = ""
-        self.legacy_root = ""
-        args = iter(argv)
-        for arg in args:
-            name, has_value, value = arg.partition("=")
-            if name in _VALUED:
-                if not has_value:
-                    value = next(args, None)
-                    if value is None:
-                        self.root = None
-                        return
-                if name == "--protect":
-                    self.protect.append(value)
-                else:
-                    setattr(self, name[2:].replace("-", "_"), value)
-            elif arg in flags:
-                self.flags.add(arg)
-            elif self.root is None and not arg.startswith("--"):
-                self.root = arg
-            else:
-                self.root = None
-                return
-
-    @property
-    def overwrite(self) -> bool:
-        return "--overwrite" in self.flags
-
-
-def _usage(text: str) -> int:
-    sys.stderr.write(f"usage: agent {text}\n")
-    return EXIT_USAGE
-
-
-def note(text: str) -> None:
-    """A line for the user, shown by the client as it comes."""
-    sys.stderr.write(f"wb-agent: note: {text}\n")
-    sys.stderr.flush()
+        options, (root,) = operands(
+            argv, ("ROOT",), flags=flags, valued=("owner", "label", "legacy-root"), repeated=("protect",)
+        )
+        self.root: str = root
+        self.protect: list = options.get("protect", [])
+        self.owner: str = options.get("owner", "")
+        self.label: str = options.get("label", "")
+        self.legacy_root: str = options.get("legacy-root", "")
+        self.apply = bool(options.get("apply"))
+        self.overwrite = bool(options.get("overwrite"))
 
 
 def _root_check(root: str, command: str) -> int:
     refusal = root_refusal(root)
     if refusal:
-        sys.stderr.write(f"{command}: refusing to sync into {root}: {refusal}\n")
-        return EXIT_REFUSED_ROOT
+        say(f"refusing to sync into {root}: {refusal}", command)
+        return SYNC_REFUSED_ROOT_EXIT
     if os.path.lexists(root) and not os.path.isdir(root):
-        sys.stderr.write(f"{command}: {root} exists and is not a directory\n")
-        return EXIT_ROOT
+        say(f"{root} exists and is not a directory", command)
+        return SYNC_NOT_A_DIR_EXIT
     return 0
 
 
@@ -150,22 +128,23 @@ def _legacy_note(root: str, legacy_arg: str) -> None:
 
 
 def scan_main(argv: list) -> int:
-    options = Options(argv, ("--apply", "--overwrite"))
-    if options.root is None:
-        return _usage("sync-scan ROOT [--apply] [--protect GLOB]... [--owner ID --label TEXT] < request")
+    try:
+        options = Options(argv, ("apply", "overwrite"))
+    except UsageError as exc:
+        return usage_error("sync-scan", exc, SYNOPSES["sync-scan"])
     root = resolve_root(options.root)
     failed = _root_check(root, "sync-scan")
     if failed:
         return failed
-    if "--apply" not in options.flags:
+    if not options.apply:
         return _scan(root, read_record(root), options, None)
     # The whole sync holds the lock: a second sync to this root waits, then compares with what this one wrote.
     with RecordLock(root, on_wait=lambda: note(f"waiting for another sync to {root} to finish")):
         try:
             record, claimed = take_ownership(root, options)
         except ForeignRoot as exc:
-            sys.stderr.write(f"sync-scan: {exc}\n")
-            return EXIT_FOREIGN_ROOT
+            say(str(exc), "sync-scan")
+            return SYNC_FOREIGN_ROOT_EXIT
         if record is None and options.legacy_root:
             _legacy_note(root, options.legacy_root)
         from weatherballoon.remote.sync.scan import FdReader
@@ -184,8 +163,8 @@ def _scan(
     try:
         request = scan.read_request(source)
     except (ValueError, KeyError) as exc:
-        sys.stderr.write(f"sync-scan: bad request: {exc}\n")
-        return EXIT_STREAM
+        say(f"bad request: {exc}", "sync-scan")
+        return SYNC_STREAM_EXIT
     if request is None:
         return 0
     _save_claim(root, claimed)
@@ -196,9 +175,10 @@ def _scan(
 
 
 def apply_main(argv: list) -> int:
-    options = Options(argv, ("--overwrite",))
-    if options.root is None:
-        return _usage("sync-apply ROOT [--protect GLOB]... [--owner ID --label TEXT] < stream")
+    try:
+        options = Options(argv, ("overwrite",))
+    except UsageError as exc:
+        return usage_error("sync-apply", exc, SYNOPSES["sync-apply"])
     from weatherballoon.remote.sync.wire import FdReader
 
     root = resolve_root(options.root)
@@ -217,8 +197,8 @@ def _apply(root: str, options: Options, stdin: ByteSource, *, locked: bool) -> i
         if not wire.read_magic(stdin):
             return 0
     except wire.StreamError as exc:
-        sys.stderr.write(f"sync-apply: {exc}\n")
-        return EXIT_STREAM
+        say(str(exc), "sync-apply")
+        return SYNC_STREAM_EXIT
     failed = _root_check(root, "sync-apply")
     if failed:
         return failed
@@ -230,23 +210,23 @@ def _apply(root: str, options: Options, stdin: ByteSource, *, locked: bool) -> i
             try:
                 _save_claim(root, take_ownership(root, options)[1])
             except ForeignRoot as exc:
-                sys.stderr.write(f"sync-apply: {exc}\n")
-                return EXIT_FOREIGN_ROOT
+                say(str(exc), "sync-apply")
+                return SYNC_FOREIGN_ROOT_EXIT
             writer, failure = apply.apply_stream(stdin, root, options.protect, owner=options.owner,
                                                       label=options.label, overwrite=options.overwrite)  # fmt: skip
     code = 0
     if isinstance(failure, FatalWriteError):
         where = os.path.join(root, failure.path)
         intact = "nothing was replaced: any earlier version is intact"
-        sys.stderr.write(f"sync-apply: {where}: {failure.reason} ({intact})\n")
-        code = EXIT_DISK
+        say(f"{where}: {failure.reason} ({intact})", "sync-apply")
+        code = SYNC_DISK_EXIT
     elif failure is not None:
-        sys.stderr.write(f"sync-apply: {failure}\n")
-        code = EXIT_STREAM
+        say(str(failure), "sync-apply")
+        code = SYNC_STREAM_EXIT
     for error in writer.summary.errors[:50]:
-        sys.stderr.write(f"sync-apply: {error}\n")
+        say(str(error), "sync-apply")
     if writer.summary.errors and not code:
-        code = EXIT_PARTIAL
+        code = SYNC_PARTIAL_EXIT
     summary = {"root": root, "status": code}
     summary.update(writer.summary.as_dict())
     sys.stdout.write(json_line(summary) + "\n")

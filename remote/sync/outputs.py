@@ -1,8 +1,8 @@
-"""`outputs-pack ROOT GLOB...`: stream a job's declared outputs back to the client.
+"""`outputs-pack ROOT [--] GLOB...`: stream a job's declared outputs back to the client.
 
 stdin: what the client already has (zlib-compressed JSON `{"v": 1, "have": [[path, size, mtime_ns], ...]}`,
-or nothing); stdout: a sync stream (`sync_wire`) of `F` and `L` frames for every file or symlink under
-ROOT covered by a glob (`sync_globs`) that the client does not already have with the same size and
+or nothing); stdout: a sync stream (`sync.wire`) of `F` and `L` frames for every file or symlink under
+ROOT covered by a glob (`sync.globs`) that the client does not already have with the same size and
 mtime_ns, then `E`. Symlinked directories are sent as links and never walked; `.git` directories and
 sync's own temp files are skipped.
 
@@ -17,6 +17,8 @@ import stat
 import sys
 import zlib
 
+from weatherballoon.remote.agent_args import UsageError, operands
+from weatherballoon.remote.agent_io import SYNC_STREAM_EXIT, say, usage_error
 from weatherballoon.remote.sync.globs import GlobSet, literal_prefix, max_depth, outside_root
 from weatherballoon.remote.sync.state import resolve_root
 from weatherballoon.remote.sync.wire import FdReader
@@ -112,16 +114,17 @@ def pack(root: str, patterns: list[str], have: dict, write: Callable[[bytes], ob
 
 
 def pack_main(argv: list) -> int:
-    if len(argv) < 2:
-        sys.stderr.write("usage: agent outputs-pack ROOT GLOB... < have\n")
-        return 2
-    root = resolve_root(argv[0])
+    try:
+        _options, (root, *globs) = operands(argv, ("ROOT", "GLOB..."), variadic=True)
+    except UsageError as exc:
+        return usage_error("outputs-pack", exc, "outputs-pack ROOT [--] GLOB... < have")
+    root = resolve_root(root)
     try:
         have = _read_have()
     except (ValueError, zlib.error) as exc:
-        sys.stderr.write(f"outputs-pack: bad request: {exc}\n")
-        return 4
+        say(f"bad request: {exc}", "outputs-pack")
+        return SYNC_STREAM_EXIT
     out = sys.stdout.buffer
-    pack(root, argv[1:], have, out.write)
+    pack(root, globs, have, out.write)
     out.flush()
     return 0

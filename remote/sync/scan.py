@@ -1,6 +1,6 @@
 """`sync-scan`: compare the client's manifest with the remote tree in one round trip.
 
-Input (stdin: u32 length, then that many bytes of zlib-compressed `sync_codec` sections), the client's
+Input (stdin: u32 length, then that many bytes of zlib-compressed `sync.codec` sections), the client's
 upload set as columns:
     "wb-scan 2" | paths | kinds | sizes, mtimes_ns, modes (3N ints) | link targets
     kind "f" (regular file) or "l" (symlink; size, mtime and mode 0); one target per "l", in order
@@ -11,7 +11,7 @@ Output (stdout, framed the same way), only what the client has to act on:
 
 Columns, not JSON: `json` would cost the agent more to import than the whole no-op comparison takes.
 
-The remote stats only the paths the client sent plus those in its record (`sync_state`): it never walks
+The remote stats only the paths the client sent plus those in its record (`sync.state`): it never walks
 the root, so a job's millions of files cost nothing. The recorded paths are stat-ed as soon as the agent
 starts, while the client is still scanning its side, so little is left to do when the request lands.
 A path that is identical (kind, size, mtime_ns and

@@ -1,4 +1,4 @@
-"""The sending half of the sync stream (see `sync_wire`): frames in, blocks out, in order.
+"""The sending half of the sync stream (see `sync.wire`): frames in, blocks out, in order.
 
 The caller's thread reads files and packs frames into ~1 MiB blocks. Worker threads compress blocks
 (zlib releases the GIL) and one writer thread sends them in order, so reading, compressing and sending
@@ -158,7 +158,7 @@ class StreamEncoder:
 
     def add_file(self, path: bytes, fd: int, mode: int, mtime_ns: int) -> int:
         """Send the open file `fd` from its current offset to its end; returns its size as sent (holes of a
-        sparse file count, and travel as hole chunks: see `sync_wire`)."""
+        sparse file count, and travel as hole chunks: see `sync.wire`)."""
         self.add(file_header(path, mode, mtime_ns))
         regions = _data_regions(fd)
         if regions is None:

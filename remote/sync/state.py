@@ -10,7 +10,7 @@ A version 2 record (no owner: `wb-sync-record 2 \\0 ROOT \\0 paths...`) is still
 unowned until the next sync claims it.
 
 Not JSON: it is read at the start of every sync, and `json` alone would cost the agent more than reading
-and parsing the record (see `sync_codec`). A record from an older agent (`<sha>.json`,
+and parsing the record (see `sync.codec`). A record from an older agent (`<sha>.json`,
 `{"version": 1, "root": ..., "paths": [...]}`) is still read when no `.paths` record exists; the next
 save replaces it.
 

@@ -49,7 +49,7 @@ class Agent:
         self, *args: str, input: bytes | None = None, timeout: float = 20, raw: bool = False
     ) -> subprocess.CompletedProcess:
         """The finished agent command. Unless `raw`, the stream header that `follow` and `run --follow` put
-        before the job's stdout (`job_protocol`) is taken off, so stdout is the job's own bytes."""
+        before the job's stdout (`agent_io`) is taken off, so stdout is the job's own bytes."""
         result = subprocess.run(
             self.argv(*args),
             input=input if input is not None else b"",

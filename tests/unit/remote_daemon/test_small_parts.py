@@ -86,6 +86,8 @@ def test_the_daemon_restarts_itself_from_the_installed_package() -> None:
 
 
 @pytest.mark.parametrize("argv", [[], ["--ensure", "--status"], ["--nope"]])
-def test_usage(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+def test_usage(argv: list[str], capfd: pytest.CaptureFixture[str]) -> None:
     assert daemon.main(argv) == 2
-    assert "usage: agent daemon" in capsys.readouterr().err
+    said = capfd.readouterr().err
+    assert said.startswith("wb-agent: daemon: ") and said.count("\n") == 1
+    assert "usage: agent daemon --ensure | --foreground | --status" in said
