@@ -32,13 +32,13 @@ from .claim_command import REQUEST_TIMEOUT_S, SOCKET_FILE
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any
+    from .protocols import ClaimHost
 
 REQUEST_MAX_BYTES = 4096
 
 
 class ClaimService:
-    def __init__(self, daemon: Any, state_dir: str) -> None:
+    def __init__(self, daemon: ClaimHost, state_dir: str) -> None:
         self.daemon = daemon
         self.state_dir = state_dir
         self._server: socket.socket | None = None

@@ -100,7 +100,7 @@ def foreground(env: AgentEnv) -> int:
     from ..jobs import wake_daemon
     from .loop import Daemon
     from .s3push import OutputPusher
-    from .store import AgentStore, make_client, make_session
+    from .store import agent_store, make_client, make_session
 
     log = DaemonLog(path_of(LOG_FILE))
     try:
@@ -119,7 +119,7 @@ def foreground(env: AgentEnv) -> int:
     from .. import procinfo
 
     write_json_atomic(path_of(PID_FILE), {"pid": os.getpid(), "proc_start": procinfo.proc_start(os.getpid())})
-    store = AgentStore.for_env(env, session)
+    store = agent_store(env, session)
     pusher = None
     if env.bucket:
         pusher = OutputPusher(lambda: make_client("s3", env, session), env.bucket, env.s3_prefix)

@@ -40,11 +40,11 @@ class Facts:
     row: InstanceRecord | None
     row_seen: bool
     contact_ok: bool
-    running: tuple = ()  # ids of the jobs running on this machine
+    running: tuple[str, ...] = ()  # ids of the jobs running on this machine
     was_busy: bool = False  # a job was running when the lease was last written
     started_at: Mapping[str, float] = field(default_factory=dict)  # job id -> when it started (local record)
     job_rows: Mapping[str, JobRecord] = field(default_factory=dict)  # job id -> its row, running rows only
-    stopping: frozenset = frozenset()  # jobs already being stopped
+    stopping: frozenset[str] = frozenset()  # jobs already being stopped
 
 
 @dataclass(frozen=True)
@@ -67,7 +67,7 @@ class Plan:
     power_off: lease.PowerOff | None = None
     detail: str = ""
     lease: LeaseWrite | None = None
-    stops: tuple = ()  # CostStop, ...
+    stops: tuple[CostStop, ...] = ()
     wake_at: float = 0.0
 
 
@@ -105,7 +105,7 @@ def _power_off(facts: Facts) -> lease.PowerOff | None:
     return reason
 
 
-def _cost_stops(facts: Facts, row: InstanceRecord) -> tuple:
+def _cost_stops(facts: Facts, row: InstanceRecord) -> tuple[CostStop, ...]:
     stops = []
     for job_id in facts.running:
         job = facts.job_rows.get(job_id)

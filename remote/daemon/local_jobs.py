@@ -29,7 +29,8 @@ class JobMeta:
         self.outputs = [str(glob) for glob in found] if isinstance(found, list) else []
         command = meta.get("command") or []
         self.command = tuple(str(arg) for arg in command) if isinstance(command, list) else ()
-        self.claim = meta.get("claim") if isinstance(meta.get("claim"), str) else None
+        claim = meta.get("claim")
+        self.claim = claim if isinstance(claim, str) else None
         self.max_time_s = _number(meta.get("max_time_s"))
         self.max_cost_usd = _number(meta.get("max_cost_usd"))
 
@@ -42,18 +43,18 @@ class LocalJob:
     __slots__ = ("cwd", "ended_at", "exit_code", "job_id", "meta", "running", "started_at", "state", "stop_reason")
 
     def __init__(self, summary: dict, meta: JobMeta) -> None:
-        self.job_id = summary["id"]
-        self.state = summary["state"]
+        self.job_id: str = summary["id"]
+        self.state: str = summary["state"]
         self.running = summary["state"] == RUNNING
-        self.started_at = summary.get("started_at")
-        self.ended_at = summary.get("ended_at")
-        self.exit_code = summary.get("exit_code")
-        self.stop_reason = summary.get("stop_reason")
-        self.cwd = summary.get("cwd") or ""
+        self.started_at: float | None = summary.get("started_at")
+        self.ended_at: float | None = summary.get("ended_at")
+        self.exit_code: int | None = summary.get("exit_code")
+        self.stop_reason: str | None = summary.get("stop_reason")
+        self.cwd: str = summary.get("cwd") or ""
         self.meta = meta
 
     @property
-    def outputs(self) -> list:
+    def outputs(self) -> list[str]:
         return self.meta.outputs
 
     @property
@@ -69,14 +70,14 @@ class JobWatcher:
 
     def __init__(self, root: str | None = None) -> None:
         self.root = root
-        self._meta: dict = {}
+        self._meta: dict[str, JobMeta] = {}
 
     def _meta_of(self, job_id: str) -> JobMeta:
         if job_id not in self._meta:
             self._meta[job_id] = JobMeta(read_json(JobPaths(job_id, self.root).meta) or {})
         return self._meta[job_id]
 
-    def jobs(self) -> list:
+    def jobs(self) -> list[LocalJob]:
         return [LocalJob(summary, self._meta_of(summary["id"])) for summary in listing.all_jobs(self.root)]
 
 

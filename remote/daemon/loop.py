@@ -15,26 +15,29 @@ import time
 import traceback
 
 from ...lambdas import lease
-from ...lambdas.errors import LeaseRefusedError, StoreError, SupervisionError
+from ...lambdas.errors import LeaseRefusedError
 from ...lambdas.records import InstanceState, JobRecord
 from . import local_jobs, poweroff
 from .decide import Facts, Plan, decide
 from .output_duty import OutputDuty
 from .state import DaemonLog, DaemonState
+from .table import FAILED, TableCalls
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any
-
+    from ...lambdas.records import InstanceRecord
+    from ...lambdas.store import SupervisionStore
     from .agent_env import AgentEnv
+    from .decide import CostStop, LeaseWrite
+    from .local_jobs import LocalJob
+    from .protocols import Clock, Metadata, PowerSwitch
     from .s3push import OutputPusher
 
 SIGNALS = (signal.SIGTERM, signal.SIGINT)
 WAKE = signal.SIGUSR1  # a job started or ended (jobs.wake_daemon): pass now
-FAILED = object()  # what `_table` returns when the call did not succeed
 
 
-def latest_claim(jobs: list) -> str | None:
+def latest_claim(jobs: list[LocalJob]) -> str | None:
     """The claim the newest job on this machine ran under (None: a machine its client launched)."""
     newest = max(jobs, key=lambda job: job.started_at or 0.0, default=None)
     return None if newest is None else newest.meta.claim
@@ -42,17 +45,18 @@ def latest_claim(jobs: list) -> str | None:
 
 class Daemon:
     def __init__(
-        self, env: AgentEnv, store: Any, pusher: OutputPusher | None, state_path: str, log: DaemonLog, *,
-        imds: Any = None, jobs_root: str | None = None, clock: Any = time.time, power_off: Any = poweroff.power_off,
+        self, env: AgentEnv, store: SupervisionStore, pusher: OutputPusher | None, state_path: str, log: DaemonLog,
+        *, imds: Metadata | None = None, jobs_root: str | None = None, clock: Clock = time.time,
+        power_off: PowerSwitch = poweroff.power_off,
     ) -> None:  # fmt: skip
         self.env, self.store, self.pusher, self.log = env, store, pusher, log
         self.state_path, self.imds, self.clock, self.power_off = state_path, imds, clock, power_off
         self.watcher = local_jobs.JobWatcher(jobs_root)
         self.jobs_root = jobs_root
         self.state = DaemonState.load(state_path)
-        self.row: Any = None
+        self.row: InstanceRecord | None = None
         self.row_seen = False
-        self.contact_ok = False
+        self.table = TableCalls(store, self.state, log, clock)
         self.outputs = OutputDuty(pusher, self.state, log, clock, env.push_deadline_s, imds, jobs_root)
         self.done = False
         self.attempted = False  # this process has tried the table at least once
@@ -62,49 +66,20 @@ class Daemon:
 
     # --- the table -------------------------------------------------------------------------------
 
-    def _table(self, what: str, call: Any, *args: Any) -> Any:
-        """One table call, or FAILED. A StoreError (no answer) ends contact for the rest of the pass; any other
-        answer counts as contact (a refused lease is re-raised, a missing or malformed row is logged)."""
-        if not self.contact_ok and what != "read row":
-            return FAILED
-        try:
-            result = call(*args)
-        except StoreError as exc:
-            if self.state.contact_ok:
-                self.log.write("table-unreachable", call=what, error=str(exc)[:300],
-                               silent_for=f"{self.clock() - self.state.last_contact:.1f}s")  # fmt: skip
-            self.contact_ok = self.state.contact_ok = False
-            return FAILED
-        except LeaseRefusedError:
-            self._contact(what)
-            raise
-        except SupervisionError as exc:
-            self._contact(what)
-            self.log.write("table-answer-unusable", call=what, error=str(exc)[:300])
-            return FAILED
-        self._contact(what)
-        return result
-
-    def _contact(self, what: str) -> None:
-        if not self.state.contact_ok:
-            self.log.write("table-reachable", call=what)
-        self.contact_ok = self.state.contact_ok = True
-        self.state.last_contact = self.clock()
-
     def _read_row(self) -> None:
-        self.contact_ok = False
+        self.table.contact_ok = False
         limit = self.state.last_contact + self.env.lease_minutes * 60.0
         if self.attempted and self.clock() >= limit:
             return  # silent for leaseMinutes after trying all along: another slow failing call only adds overspend
         self.attempted = True
-        row = self._table("read row", self.store.get_instance, self.env.owner, self.env.instance_arn)
+        row = self.table.open_pass("read row", self.store.get_instance, self.env.owner, self.env.instance_arn)
         if row is not FAILED:
             self.row, self.row_seen = row, True
             if row is not None:
                 self.state.row = {"lease_until": row.lease_until, "max_until": row.max_until,
                                   "state": row.state.value, "mark": row.mark}  # fmt: skip
 
-    def _job_record(self, job: Any) -> JobRecord:
+    def _job_record(self, job: LocalJob) -> JobRecord:
         meta = job.meta
         record = JobRecord(
             owner=self.env.owner, instance_arn=self.env.instance_arn, job_id=job.job_id, command=meta.command,
@@ -115,15 +90,15 @@ class Daemon:
                                     stop_reason=job.stop_reason)  # fmt: skip
         return record
 
-    def _put_job_row(self, job: Any) -> JobRecord | None:
+    def _put_job_row(self, job: LocalJob) -> JobRecord | None:
         record = self._job_record(job)
-        if self._table("write job row", self.store.put_job, record) is FAILED:
+        if self.table.call("write job row", self.store.put_job, record) is FAILED:
             return None
         self.log.write("job-row", job=job.job_id, state=record.state)
         return record
 
-    def _job_rows(self) -> dict:
-        rows = self._table("read job rows", self.store.get_jobs, self.env.owner, self.env.instance_arn)
+    def _job_rows(self) -> dict[str, JobRecord]:
+        rows = self.table.call("read job rows", self.store.get_jobs, self.env.owner, self.env.instance_arn)
         return {} if rows is FAILED else {job.job_id: job for job in rows}
 
     # --- one pass --------------------------------------------------------------------------------
@@ -137,9 +112,9 @@ class Daemon:
         running = [job for job in jobs if job.running]
         unsettled = [job for job in jobs if job.ended and job.job_id not in self.state.finished]
         self._read_row()
-        rows = self._job_rows() if self.contact_ok and (running or unsettled) else {}
+        rows = self._job_rows() if self.table.contact_ok and (running or unsettled) else {}
         for job in running:  # a client that claimed through this daemon left the job's row to it
-            if self.contact_ok and job.job_id not in rows:
+            if self.table.contact_ok and job.job_id not in rows:
                 written = self._put_job_row(job)
                 if written is not None:
                     rows[job.job_id] = written
@@ -147,8 +122,9 @@ class Daemon:
         facts = Facts(
             now=now, lease_minutes=self.env.lease_minutes, idle_minutes=self.env.idle_minutes,
             renew_seconds=self.env.renew_seconds, last_contact=self.state.last_contact, row=self.row,
-            row_seen=self.row_seen, contact_ok=self.contact_ok, running=tuple(j.job_id for j in running),
-            was_busy=self.state.busy or bool(unsettled), started_at={j.job_id: j.started_at for j in running},
+            row_seen=self.row_seen, contact_ok=self.table.contact_ok, running=tuple(j.job_id for j in running),
+            was_busy=self.state.busy or bool(unsettled),
+            started_at={j.job_id: j.started_at for j in running if j.started_at is not None},
             job_rows={job_id: job for job_id, job in rows.items() if job.running},
             stopping=frozenset(self.state.stopped_jobs),
         )  # fmt: skip
@@ -159,13 +135,13 @@ class Daemon:
         wake_at = plan.wake_at
         for stop in plan.stops:
             self._stop(stop, now)
-        if self.contact_ok:
+        if self.table.contact_ok:
             self._settle(unsettled, rows)  # job rows final before the instance shows idle
         if plan.lease is not None and not self._write_lease(plan, bool(running), now, latest_claim(jobs)):
             wake_at = now  # refused: read the row again at once, it will say why
         for job in running:
             if job.job_id in facts.job_rows:
-                self._table("heartbeat job row", self.store.touch_job, facts.job_rows[job.job_id], now)
+                self.table.call("heartbeat job row", self.store.touch_job, facts.job_rows[job.job_id], now)
         self._record_pushes()
         self._rearm(now)
         self.outputs.request([job for job in jobs if job.ended and job.job_id not in self.state.pushed], now)
@@ -185,7 +161,7 @@ class Daemon:
         try:
             # The state is left alone: the claim made the row busy, and a renewal that lands after the client
             # (or this daemon) released the machine must not make it busy again.
-            row = self._table("renew lease", self.store.renew_lease, self.env.owner, self.env.instance_arn,
+            row = self.table.call("renew lease", self.store.renew_lease, self.env.owner, self.env.instance_arn,
                               write.until, now)  # fmt: skip
         except LeaseRefusedError as exc:
             self.log.write("renew-refused", reason=exc.args[0] if exc.args else str(exc))
@@ -198,10 +174,10 @@ class Daemon:
         self._renewed(now, write, row.lease_until)
         return True
 
-    def _release(self, write: Any, now: float, claim: str | None) -> bool:
+    def _release(self, write: LeaseWrite, now: float, claim: str | None) -> bool:
         """Back to the warm pool, only while the row is still under the last job's claim."""
         known = self.row.lease_until if self.row is not None else None
-        released = self._table("release to idle", self.store.release_instance, self.env.owner,
+        released = self.table.call("release to idle", self.store.release_instance, self.env.owner,
                                self.env.instance_arn, claim, write.until, now, known)  # fmt: skip
         if released is FAILED:
             return True
@@ -214,7 +190,7 @@ class Daemon:
         self._renewed(now, write, self.row.lease_until if self.row is not None else write.until)
         return True
 
-    def _renewed(self, now: float, write: Any, lease_until: float) -> None:
+    def _renewed(self, now: float, write: LeaseWrite, lease_until: float) -> None:
         self.state.last_renewal = {"at": now, "lease_until": lease_until, "state": write.state.value,
                                    "why": write.why}  # fmt: skip
         self.log.write("renew", state=write.state.value, lease_until=f"{lease_until:.3f}",
@@ -224,7 +200,7 @@ class Daemon:
     def _decided(self, now: float, action: str, detail: str) -> None:
         self.state.last_decision = {"at": now, "action": action, "detail": detail}
 
-    def _stop(self, stop: Any, now: float) -> None:
+    def _stop(self, stop: CostStop, now: float) -> None:
         done = local_jobs.stop_job(stop.job_id, "max-cost", self.jobs_root)
         self.state.stopped_jobs[stop.job_id] = {"reason": "max-cost", "at": now, "reached_at": stop.reached_at,
                                                 "cost_usd": stop.cost_usd, "cap_usd": stop.cap_usd}  # fmt: skip
@@ -232,7 +208,7 @@ class Daemon:
                        cap_usd=f"{stop.cap_usd:g}", late=f"{now - stop.reached_at:.2f}s", signalled=done)  # fmt: skip
         self._decided(now, "stop-job", f"{stop.job_id}: max-cost")
 
-    def _settle(self, unsettled: list, rows: dict) -> None:
+    def _settle(self, unsettled: list[LocalJob], rows: dict[str, JobRecord]) -> None:
         """Close the rows of jobs that ended here (the reaper would otherwise judge their caps forever)."""
         for job in unsettled:
             row = rows.get(job.job_id)
@@ -241,9 +217,9 @@ class Daemon:
                     return
             elif row.running:
                 ended_at = job.ended_at or self.clock()
-                self._table("close job row", self.store.finish_job, row, ended_at, job.state, job.exit_code,
+                self.table.call("close job row", self.store.finish_job, row, ended_at, job.state, job.exit_code,
                             job.stop_reason)  # fmt: skip
-                if not self.contact_ok:
+                if not self.table.contact_ok:
                     return
                 self.log.write("job-ended", job=job.job_id, state=job.state, exit_code=job.exit_code,
                                stop_reason=job.stop_reason)  # fmt: skip
@@ -253,7 +229,7 @@ class Daemon:
         """Put each push's outcome on its job's row, where the client finds it after the machine is gone."""
         for job_id, (at, error) in list(self.outputs.unrecorded.items()):
             args = (self.env.owner, self.env.instance_arn, job_id, at, error)
-            if self._table("record push", self.store.record_push, *args) is FAILED:
+            if self.table.call("record push", self.store.record_push, *args) is FAILED:
                 return
             if error is not None:
                 self.log.write("push-failed-recorded", job=job_id)
@@ -261,7 +237,7 @@ class Daemon:
 
     def _rearm(self, now: float) -> None:
         row = self.row
-        if row is None or not self.contact_ok or self.state.armed.get("lease_until") == row.lease_until:
+        if row is None or not self.table.contact_ok or self.state.armed.get("lease_until") == row.lease_until:
             return
         seconds = lease.deadman_seconds(now, row.lease_until)
         result = poweroff.arm_deadman(seconds, self.env)
@@ -272,12 +248,12 @@ class Daemon:
 
     # --- ending --------------------------------------------------------------------------------------
 
-    def shut_down(self, reason: str, detail: str, jobs: list) -> None:
+    def shut_down(self, reason: str, detail: str, jobs: list[LocalJob]) -> None:
         now = self.clock()
         self.log.write("power-off-decided", reason=reason, detail=detail)
         self._decided(now, "power-off", f"{reason}: {detail}")
         self.outputs.push_all(jobs, "before power-off")
-        if self.contact_ok:
+        if self.table.contact_ok:
             self._record_pushes()
         result = self.power_off(reason, self.env)
         self.state.power_off = {"at": self.clock(), "decided_at": now, "reason": reason, "detail": detail,
@@ -315,7 +291,7 @@ class Daemon:
             if received is not None and received.si_signo != WAKE:
                 self.log.write("signalled", signal=signal.Signals(received.si_signo).name)
                 self.outputs.push_all(self.watcher.jobs(), "on shutdown")
-                if self.contact_ok:
+                if self.table.contact_ok:
                     with self.lock:
                         self._record_pushes()
                 self.state.save(self.state_path)

@@ -1,6 +1,6 @@
 """When the daemon pushes outputs to S3: a job's at its end (on the push thread, so renewals never wait),
 everyone's at once on a spot interruption notice, and everyone's not yet in S3 before power-off and when
-the system stops the daemon (synchronously, within WB_PUSH_DEADLINE_S). What gets pushed: `s3push`.
+the system stops the daemon (synchronously, within WB_PUSH_DEADLINE_S). What gets pushed: `daemon.s3push`.
 
 Runs on python3 >= 3.8 with boto3 (aws instances only).
 """
@@ -14,9 +14,9 @@ from .s3push import PushWorker
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any
-
-    from .s3push import OutputPusher
+    from .local_jobs import LocalJob
+    from .protocols import Clock, Metadata
+    from .s3push import OutputPusher, PushResult
     from .state import DaemonLog, DaemonState
 
 PUSH_RETRY_S = 60.0  # a failed push is tried again after this, not every pass
@@ -24,7 +24,7 @@ IMDS_RETRY_S = 300.0  # an unreachable IMDS is asked again after this
 SPOT_ACTION = "meta-data/spot/instance-action"
 
 
-def push_error(result: Any) -> str:
+def push_error(result: PushResult) -> str:
     """One line for the job's row and the client: how many files failed, and the first reason."""
     first = result.errors[0] if result.errors else "failed"
     more = f" (and {len(result.errors) - 1} more)" if len(result.errors) > 1 else ""
@@ -33,17 +33,18 @@ def push_error(result: Any) -> str:
 
 class OutputDuty:
     def __init__(
-        self, pusher: OutputPusher | None, state: DaemonState, log: DaemonLog, clock: Any, deadline_s: float,
-        imds: Any = None, jobs_root: str | None = None,
+        self, pusher: OutputPusher | None, state: DaemonState, log: DaemonLog, clock: Clock, deadline_s: float,
+        imds: Metadata | None = None, jobs_root: str | None = None,
     ) -> None:  # fmt: skip
         self.pusher, self.state, self.log, self.clock = pusher, state, log, clock
         self.deadline_s = deadline_s
         self.imds = imds
         self.jobs_root = jobs_root
         self.worker: PushWorker | None = None
-        self.failed: dict = {}  # job id -> when its last push failed
-        self.inflight: dict = {}  # job id -> whether it had ended when its push was requested
-        self.unrecorded: dict = {}  # job id -> (at, error or None): the last push, not yet on the job's row
+        self.failed: dict[str, float] = {}  # job id -> when its last push failed
+        self.inflight: dict[str, bool] = {}  # job id -> whether it had ended when its push was requested
+        # job id -> (at, error or None): the last push, not yet on the job's row
+        self.unrecorded: dict[str, tuple[float, str | None]] = {}
         self.imds_retry_at = 0.0
 
     def start(self) -> None:
@@ -51,7 +52,7 @@ class OutputDuty:
         if self.pusher is not None and self.worker is None:
             self.worker = PushWorker(self.pusher, on_result=self.note)
 
-    def note(self, result: Any) -> None:
+    def note(self, result: PushResult) -> None:
         """Keep the push's outcome in the job's `push.json` (on the push thread, as soon as it ends), where
         `list`/`status` (so `wb run`, `wb jobs`, `wb pull`) find it; a failure is never only in the log."""
         if self.pusher is None:
@@ -62,13 +63,13 @@ class OutputDuty:
         except (OSError, ValueError) as exc:  # the job's folder is gone (or never was): the log still says it
             self.log.write("push-note-unwritten", job=result.job_id, error=str(exc)[:200])
 
-    def _settled(self, result: Any, **fields: Any) -> None:
+    def _settled(self, result: PushResult, **fields: object) -> None:
         """A push ended: log it, and queue its outcome for the job's row (the daemon writes it)."""
         self.log.write("push", **fields, result=result.describe())
         error = None if result.ok else push_error(result)
         self.unrecorded[result.job_id] = (self.clock(), error)
 
-    def request(self, jobs: list, now: float) -> None:
+    def request(self, jobs: list[LocalJob], now: float) -> None:
         """Queue a push of each job's outputs, unless one is under way or failed a moment ago."""
         if self.worker is None:
             return
@@ -95,7 +96,7 @@ class OutputDuty:
             elif had_ended and result.job_id not in self.state.pushed:
                 self.state.pushed.append(result.job_id)
 
-    def push_all(self, jobs: list, why: str) -> None:
+    def push_all(self, jobs: list[LocalJob], why: str) -> None:
         """Now, on this thread: every job not known to be in S3 (running ones too), within the deadline."""
         if self.pusher is None:
             return
@@ -110,7 +111,7 @@ class OutputDuty:
                 self.note(result)
                 self._settled(result, why=why)
 
-    def check_spot(self, jobs: list, now: float) -> str | None:
+    def check_spot(self, jobs: list[LocalJob], now: float) -> str | None:
         """On EC2's spot interruption notice (IMDS), push every job once; the notice, the first time seen."""
         if self.imds is None or self.state.spot_notice or now < self.imds_retry_at:
             return None

@@ -24,7 +24,8 @@ from ..sync.outputs import find_outputs
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
-    from typing import Any
+
+    from .protocols import ObjectStore
 
 MTIME_KEY = "wb-mtime-ns"
 _ABSENT = frozenset({"404", "403", "NoSuchKey", "NotFound", "AccessDenied", "Forbidden"})
@@ -49,7 +50,7 @@ class PushResult:
         self.uploaded = 0
         self.skipped = 0
         self.bytes = 0
-        self.errors: list = []
+        self.errors: list[str] = []
         self.seconds = 0.0
 
     @property
@@ -104,14 +105,14 @@ def planned(job: JobOutputs) -> list:
 class OutputPusher:
     """Uploads through one S3 client (built on first use by `client_factory`)."""
 
-    def __init__(self, client_factory: Callable[[], Any], bucket: str, prefix: str) -> None:
+    def __init__(self, client_factory: Callable[[], ObjectStore], bucket: str, prefix: str) -> None:
         self._factory = client_factory
-        self._client: Any = None
+        self._client: ObjectStore | None = None
         self.bucket = bucket
         self.prefix = prefix
 
     @property
-    def client(self) -> Any:
+    def client(self) -> ObjectStore:
         if self._client is None:
             self._client = self._factory()
         return self._client
@@ -160,8 +161,8 @@ class PushWorker:
     def __init__(self, pusher: OutputPusher, on_result: Callable[[PushResult], None] | None = None) -> None:
         self.pusher = pusher
         self.on_result = on_result  # called on the push thread as each push ends (the job's push.json)
-        self._requests: queue.Queue = queue.Queue()
-        self._results: queue.Queue = queue.Queue()
+        self._requests: queue.Queue[JobOutputs | None] = queue.Queue()
+        self._results: queue.Queue[PushResult] = queue.Queue()
         self._pending = 0
         self._done = threading.Condition()
         self._thread = threading.Thread(target=self._run, name="wb-push", daemon=True)
@@ -190,7 +191,7 @@ class PushWorker:
                 self._pending -= 1
                 self._done.notify_all()
 
-    def results(self) -> list:
+    def results(self) -> list[PushResult]:
         found = []
         while True:
             try:

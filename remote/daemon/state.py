@@ -18,6 +18,10 @@ from ...lambdas.clock import iso
 from .. import procinfo
 from ..jobs.store import read_json, state_dir, write_json_atomic
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from .protocols import Clock
+
 STATE_FILE = "daemon.json"
 LOG_FILE = "daemon.log"
 PID_FILE = "daemon.pid"
@@ -72,12 +76,12 @@ class DaemonState:
 class DaemonLog:
     """Appends `<iso time> <event> key=value ...` lines; keeps one rotated file (`daemon.log.1`)."""
 
-    def __init__(self, path: str, clock: object = time.time) -> None:
+    def __init__(self, path: str, clock: Clock = time.time) -> None:
         self.path = path
         self.clock = clock
 
     def write(self, event: str, **fields: object) -> None:
-        parts = [iso(self.clock()), event]  # type: ignore[operator]
+        parts = [iso(self.clock()), event]
         for key, value in fields.items():
             text = value if isinstance(value, str) else repr(value)
             parts.append(f"{key}={text}" if " " not in text else f'{key}="{text}"')

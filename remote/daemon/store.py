@@ -1,16 +1,15 @@
-"""The daemon's AWS edge: one boto3 session from agent.env, one client Config, and the table calls it makes.
+"""The daemon's AWS edge: one boto3 session from agent.env, one client Config, and its table (`DynamoStore`).
 
 boto3 is imported only here, and only when a client is first built (the daemon runs only where agent.env
 exists, on the instance's venv python). Every client shares one Config: standard retries, few attempts and
 short timeouts, so an unreachable control plane shows within a pass instead of after minutes of retrying.
-IAM: the instance role grants GetItem, Query, PutItem and UpdateItem on its own rows (infra/iam.py); these
-are the only table calls made here.
+IAM: the instance role grants GetItem, Query, PutItem and UpdateItem on its own rows (infra/iam.py); those
+are all the calls the daemon makes (`daemon.loop`, `daemon.claims`: instance row, job rows, heartbeat).
 """
 
 from __future__ import annotations
 
 from ...lambdas.aws import client_config
-from ...lambdas.dynamo_codec import values
 from ...lambdas.dynamo_store import DynamoStore
 from ...lambdas.errors import RowNotFoundError, StoreError
 
@@ -18,7 +17,6 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-    from ...lambdas.records import JobRecord
     from .agent_env import AgentEnv
 
 # The loop tries again every pass: one retry absorbs a blip, and a dead endpoint costs at most about
@@ -27,7 +25,7 @@ MAX_ATTEMPTS = 2
 CONNECT_TIMEOUT_S = 2.0
 READ_TIMEOUT_S = 5.0
 
-__all__ = ["AgentStore", "RowNotFoundError", "StoreError", "make_client"]
+__all__ = ["RowNotFoundError", "StoreError", "agent_store", "make_client"]
 
 
 def agent_config() -> Any:
@@ -56,19 +54,6 @@ def make_client(service: str, env: AgentEnv, session: Any | None = None) -> Any:
     return session.client(service, region_name=env.region, endpoint_url=env.endpoint_url, config=agent_config())
 
 
-class AgentStore(DynamoStore):
-    """The supervision table as the agent uses it: `DynamoStore`'s row calls plus a job heartbeat."""
-
-    def touch_job(self, job: JobRecord, now: float) -> bool:
-        """Mark a running job row as alive (`renewed_at`); False when the row is gone or already ended."""
-        return self._update(
-            job.pk,
-            job.sk,
-            "SET renewed_at = :now",
-            "attribute_exists(pk) AND attribute_not_exists(ended_at)",
-            ExpressionAttributeValues=values(now=now),
-        )
-
-    @classmethod
-    def for_env(cls, env: AgentEnv, session: Any | None = None) -> AgentStore:
-        return cls(env.table, client=make_client("dynamodb", env, session))
+def agent_store(env: AgentEnv, session: Any | None = None) -> DynamoStore:
+    """The supervision table as the daemon uses it: its own rows, through the agent's one client Config."""
+    return DynamoStore(env.table, client=make_client("dynamodb", env, session))

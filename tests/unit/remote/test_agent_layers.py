@@ -83,3 +83,33 @@ def test_every_room_is_a_package() -> None:
     rooms = set(MAY_USE) - {"top"}
     assert {path.name for path in REMOTE.iterdir() if path.is_dir() and path.name != "__pycache__"} == rooms
     assert all((REMOTE / name / "__init__.py").is_file() for name in rooms)
+
+
+def run_time_imports(path: Path) -> set[str]:
+    """The modules `path` imports outside `if TYPE_CHECKING:` blocks (relative ones as written)."""
+    found: set[str] = set()
+
+    def visit(node: ast.AST) -> None:
+        if isinstance(node, ast.If) and isinstance(node.test, ast.Name) and node.test.id == "TYPE_CHECKING":
+            for child in node.orelse:
+                visit(child)
+            return
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            found.add("." * node.level + (node.module or ""))
+        for child in ast.iter_child_nodes(node):
+            visit(child)
+
+    visit(ast.parse(path.read_text()))
+    return found
+
+
+RUN_FILES = [path for path in AGENT_FILES if path.name != "protocols.py"]  # that one is for the type checker
+
+
+@pytest.mark.parametrize("path", RUN_FILES, ids=lambda path: "/".join(path.relative_to(REMOTE).parts))
+def test_types_cost_nothing_at_run_time(path: Path) -> None:
+    """`typing` and the daemon's Protocols are for the type checker: no agent module loads them to run."""
+    loaded = run_time_imports(path)
+    assert not {name for name in loaded if name == "typing" or name.endswith("protocols")}

@@ -24,13 +24,13 @@ ARN = schema.instance_arn("us-west-2", "123456789012", "i-0abc")
 
 
 class AgentMemoryStore(InMemoryStore):
-    """The in-memory store with the agent's one extra call; `down` makes every call fail like a dead network."""
+    """The in-memory store; `down` makes the daemon's reads and heartbeats fail like a dead network."""
 
     down = False
 
     def touch_job(self, job: JobRecord, now: float) -> bool:
         self._check()
-        return True
+        return super().touch_job(job, now)
 
     def _check(self) -> None:
         if self.down:
