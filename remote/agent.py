@@ -48,14 +48,14 @@ COMMANDS = {
 
 
 def version_main(argv: list) -> int:
-    from .agent_args import UsageError, operands
-
-    try:
-        operands(argv, ())
-    except UsageError as exc:
+    if argv:  # the parser only when there is something to refuse: `version` is the bare start-cost probe
+        from .agent_args import UsageError, operands
         from .agent_io import usage_error
 
-        return usage_error("version", exc, "version")
+        try:
+            operands(argv, ())
+        except UsageError as exc:
+            return usage_error("version", exc, "version")
     sys.stdout.write("weatherballoon-agent python {}.{}\n".format(*sys.version_info[:2]))
     return 0
 
