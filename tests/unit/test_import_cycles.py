@@ -2,7 +2,8 @@
 
 A cycle works until someone moves an import to the top of a module; it also means two modules that cannot
 be understood, or changed, apart. Modules are the nodes; `from . import x` where x is a module is an edge
-to x, any other `from P import name` an edge to P (a package's `__init__`).
+to x, any other `from P import name` an edge to P (a package's `__init__`). Imports under
+`if TYPE_CHECKING:` never run, so they are no edge: annotations may name each other both ways.
 """
 
 from __future__ import annotations
@@ -32,10 +33,24 @@ def modules() -> dict[str, Path]:
     return found
 
 
+def run_time_nodes(tree: ast.AST) -> list[ast.AST]:
+    """Every node of `tree` but what sits under `if TYPE_CHECKING:`."""
+    found: list[ast.AST] = []
+    pending = [tree]
+    while pending:
+        node = pending.pop()
+        found.append(node)
+        if isinstance(node, ast.If) and isinstance(node.test, ast.Name) and node.test.id == "TYPE_CHECKING":
+            pending.extend(node.orelse)
+            continue
+        pending.extend(ast.iter_child_nodes(node))
+    return found
+
+
 def edges(name: str, path: Path, known: dict[str, Path]) -> set[str]:
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
     targets: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text())):
+    for node in run_time_nodes(ast.parse(path.read_text())):
         if isinstance(node, ast.Import):
             candidates = [alias.name for alias in node.names]
         elif isinstance(node, ast.ImportFrom):
