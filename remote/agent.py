@@ -5,8 +5,8 @@ The agent, grouped by job:
     agent.py       this entry point and its command table. The bundle's `__main__.py`, the client's
                    `python3 -c` start line and the daemon's systemd unit (`agent/current daemon`) reach it
                    by this name.
-    agent_io.py    what every command says: `wb-agent:` messages, exit codes, the job stream header
-    agent_args.py  the one argv parser of every command
+    agent_io.py    how every command talks: its argv parser; `wb-agent:` messages, exit codes, the job
+                   stream header
     procinfo.py    process identity that survives pid reuse (for jobs and the daemon alike)
     boot.py        the aws instance's boot program: user-data ships it verbatim, so it is one
                    self-contained file that imports nothing of the agent
@@ -49,8 +49,7 @@ COMMANDS = {
 
 def version_main(argv: list) -> int:
     if argv:  # the parser only when there is something to refuse: `version` is the bare start-cost probe
-        from .agent_args import UsageError, operands
-        from .agent_io import usage_error
+        from .agent_io import UsageError, operands, usage_error
 
         try:
             operands(argv, ())

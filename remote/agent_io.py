@@ -1,4 +1,10 @@
-"""How every agent command speaks to whoever started it: its messages, its exit codes, the job stream header.
+"""How every agent command talks to whoever started it: its command line in; its messages, its exit codes
+and the job stream header out.
+
+The command line: `--name`, `--name VALUE`, `--name=VALUE`, operands, and `--`, parsed by `split_args` (or
+`operands`, for commands that run no `-- COMMAND`), the one parser of every command. Hand-rolled rather
+than argparse: argparse and the `re` it imports cost more startup than the whole `run --follow -- true`
+path is allowed. A malformed command line raises UsageError, which the command turns into its message.
 
 Messages: each line the agent writes for itself on stderr starts with PREFIX, `wb-agent: `, most then
 with the command that writes it (`wb-agent: sync-apply: ...`, `wb-agent: no job ID on this machine`).
@@ -7,7 +13,7 @@ cli/session/claims.py). `wb-agent: note: ...` is for the user, shown as it comes
 are written straight to fd 2, unbuffered, so none is lost when the agent exits on a signal or `os._exit`.
 
 Usage errors (a malformed command line: a client bug, never the user's) exit USAGE_EXIT with one line,
-`wb-agent: COMMAND: PROBLEM; usage: agent SYNOPSIS`.
+`wb-agent: COMMAND: PROBLEM; usage: agent SYNOPSIS` (`usage_error`).
 
 Exit codes of the agent's own, by command (0 is success everywhere):
 
@@ -81,3 +87,58 @@ def usage_error(command: str, problem: object, synopsis: str) -> int:
     """Say what is wrong with the command line, and how it goes; the exit code."""
     say(f"{problem}; usage: agent {synopsis}", command)
     return USAGE_EXIT
+
+
+class UsageError(ValueError):
+    pass
+
+
+def split_args(argv: list, flags: tuple = (), valued: tuple = (), repeated: tuple = ()) -> tuple:
+    """(options, positionals, command): --name, --name VALUE, --name=VALUE; all after `--` is command.
+
+    A flag maps to True, a valued option to its last value, a repeated one to the list of its values (names
+    without their dashes). A valued option's value is the next argument, whatever it looks like. The
+    command is None when there is no `--`.
+    """
+    options: dict = {}
+    positionals: list = []
+    index = 0
+    while index < len(argv):
+        arg = argv[index]
+        index += 1
+        if arg == "--":
+            return options, positionals, list(argv[index:])
+        if not arg.startswith("--"):
+            positionals.append(arg)
+            continue
+        name, has_value, value = arg[2:].partition("=")
+        if name in flags:
+            if has_value:
+                raise UsageError(f"--{name} takes no value")
+            options[name] = True
+            continue
+        if name not in valued and name not in repeated:
+            raise UsageError(f"unknown option --{name}")
+        if not has_value:
+            if index >= len(argv):
+                raise UsageError(f"--{name} needs a value")
+            value = argv[index]
+            index += 1
+        if name in repeated:
+            options.setdefault(name, []).append(value)
+        else:
+            options[name] = value
+    return options, positionals, None
+
+
+def operands(
+    argv: list, names: tuple, flags: tuple = (), valued: tuple = (), repeated: tuple = (), variadic: bool = False
+) -> tuple:
+    """(options, operands) for a command that runs no `-- COMMAND`: there `--` only marks where the options
+    end, so an operand may start with `-`. Exactly one operand per name in `names`; with `variadic`, the last
+    name takes one or more."""
+    options, positionals, rest = split_args(argv, flags, valued, repeated)
+    values = positionals + (rest or [])
+    if len(values) < len(names) or (len(values) > len(names) and not variadic):
+        raise UsageError(("expected " + " ".join(names)) if names else "expected no arguments")
+    return options, values

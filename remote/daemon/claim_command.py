@@ -14,8 +14,7 @@ from __future__ import annotations
 import os
 import sys
 
-from ..agent_args import UsageError, operands
-from ..agent_io import CLAIM_REFUSED_EXIT, NO_DAEMON_EXIT, PREFIX, say, usage_error
+from ..agent_io import CLAIM_REFUSED_EXIT, NO_DAEMON_EXIT, PREFIX, UsageError, operands, say, usage_error
 from ..jobs.store import state_dir
 
 # The protocol's constants live here, the client side: `run`-path startup cost matters here, not in the

@@ -19,8 +19,7 @@ import sys
 import time
 import zipfile
 
-from ..agent_args import UsageError, operands
-from ..agent_io import DAEMON_FAILED_EXIT, USAGE_EXIT, say, usage_error
+from ..agent_io import DAEMON_FAILED_EXIT, USAGE_EXIT, UsageError, operands, say, usage_error
 from ..jobs.store import read_json, state_dir, write_json_atomic
 from .agent_env import AgentEnv, AgentEnvError
 from .state import LOCK_FILE, LOG_FILE, PID_FILE, STATE_FILE, DaemonLog, path_of

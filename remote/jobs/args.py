@@ -1,4 +1,4 @@
-"""The job commands' arguments, parsed by the agent's one parser (`agent_args`); the grammar is documented
+"""The job commands' arguments, parsed by the agent's one parser (`agent_io`); the grammar is documented
 in `jobs.commands`."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 
 from ...lambdas import limits
-from ..agent_args import UsageError, operands, split_args
+from ..agent_io import UsageError, operands, split_args
 from .store import JobIdError, validate_job_id
 
 

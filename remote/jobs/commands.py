@@ -26,7 +26,7 @@ start it (e.g. the cwd cannot be created; reason on the job's stderr); 126/127 w
 be executed / is not found (reason on the job's stderr).
 
 Commands (`agent COMMAND ...`, see `remote/agent.py`). Options take `--opt VALUE` or `--opt=VALUE`
-(`agent_args`); an argument that is not text travels as `wb-hex:<hex of its bytes>`. Every message of the
+(`agent_io`); an argument that is not text travels as `wb-hex:<hex of its bytes>`. Every message of the
 agent's own goes to stderr and starts with `wb-agent:` (`agent_io`). Usage errors (bad option, malformed
 id, id already used) exit 2; a job id that does not exist exits 3. `follow` and `run --follow` write a
 stream header first on stdout once the job's output is about to flow (`agent_io.STREAM_HEADER`): only
@@ -89,8 +89,7 @@ from __future__ import annotations
 
 import os
 
-from ..agent_args import UsageError
-from ..agent_io import ALREADY_ENDED_EXIT, INTERRUPTED_EXIT, UNKNOWN_JOB_EXIT, say, usage_error
+from ..agent_io import ALREADY_ENDED_EXIT, INTERRUPTED_EXIT, UNKNOWN_JOB_EXIT, UsageError, say, usage_error
 from .args import FollowArgs, RunArgs, job_and_rest
 from .store import JobPaths
 
@@ -165,7 +164,7 @@ def follow_main(argv: list) -> int:
 
 def signal_main(argv: list) -> int:
     from ...lambdas import limits
-    from ..agent_args import operands
+    from ..agent_io import operands
     from . import signals
     from .args import job_id_arg, limited_number
     from .store import read_json

@@ -28,7 +28,6 @@ from __future__ import annotations
 import os
 import sys
 
-from weatherballoon.remote.agent_args import UsageError, operands
 from weatherballoon.remote.agent_io import (
     SYNC_DISK_EXIT,
     SYNC_FOREIGN_ROOT_EXIT,
@@ -36,7 +35,9 @@ from weatherballoon.remote.agent_io import (
     SYNC_PARTIAL_EXIT,
     SYNC_REFUSED_ROOT_EXIT,
     SYNC_STREAM_EXIT,
+    UsageError,
     note,
+    operands,
     say,
     usage_error,
 )

@@ -17,8 +17,7 @@ import stat
 import sys
 import zlib
 
-from weatherballoon.remote.agent_args import UsageError, operands
-from weatherballoon.remote.agent_io import SYNC_STREAM_EXIT, say, usage_error
+from weatherballoon.remote.agent_io import SYNC_STREAM_EXIT, UsageError, operands, say, usage_error
 from weatherballoon.remote.sync.globs import GlobSet, literal_prefix, max_depth, outside_root
 from weatherballoon.remote.sync.state import resolve_root
 from weatherballoon.remote.sync.wire import FdReader

@@ -1,4 +1,4 @@
-"""Every agent command answers a malformed command line alike (remote/agent_io.py, remote/agent_args.py):
+"""Every agent command answers a malformed command line alike (remote/agent_io.py):
 exit 2, nothing on stdout, and one line on stderr that names the command, the problem and the usage."""
 
 from __future__ import annotations

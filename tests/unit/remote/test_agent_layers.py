@@ -1,7 +1,7 @@
 """The agent's rooms and who may import whom (the map is in remote/agent.py's docstring).
 
 Imports go one way: daemon/ may use jobs/ and sync/, jobs/ may use sync/, and the top-level modules
-(agent_io, agent_args, procinfo, boot...) use none of the three. The agent is stdlib-only on python3 >= 3.8:
+(agent_io, procinfo, boot...) use none of the three. The agent is stdlib-only on python3 >= 3.8:
 boto3 and botocore only in daemon/ and boot.py, and only inside functions (they alone run on the instance's
 venv, where boto3 is). boot.py ships verbatim in user-data, so it imports nothing of wb at all.
 """

@@ -1,11 +1,11 @@
-"""The job commands' arguments (the parser itself: test_agent_args.py)."""
+"""The job commands' arguments (the parser itself: test_agent_io.py)."""
 
 from __future__ import annotations
 
 import os
 
 import pytest
-from weatherballoon.remote.agent_args import UsageError
+from weatherballoon.remote.agent_io import UsageError
 from weatherballoon.remote.jobs.args import FollowArgs, RunArgs, job_and_rest
 
 

@@ -1,9 +1,9 @@
-"""The one argv parser of every agent command (remote/agent_args.py)."""
+"""The one argv parser of every agent command (remote/agent_io.py)."""
 
 from __future__ import annotations
 
 import pytest
-from weatherballoon.remote.agent_args import UsageError, operands, split_args
+from weatherballoon.remote.agent_io import UsageError, operands, split_args
 
 
 def test_split_args_forms() -> None:
