@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 from weatherballoon.lambdas import limits
-from weatherballoon.remote.sync_globs import outside_root
+from weatherballoon.remote.sync.globs import outside_root
 
 from .model import HOST_PATTERN
 

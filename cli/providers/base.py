@@ -159,7 +159,7 @@ class Provider(ABC):
         return None
 
     def job_options(self, instance: Instance, spec: InstanceSpec) -> list[str]:
-        """Extra options for the agent's `run` (see remote/jobs_cli.py), e.g. the claim a job runs under."""
+        """Extra options for the agent's `run` (see remote/jobs/commands.py), e.g. the claim a job runs under."""
         return []
 
     def job_started(self, instance: Instance, record: JobRecord, spec: InstanceSpec) -> None:

@@ -53,7 +53,7 @@ class Instance:
 
 @dataclass(frozen=True)
 class Job:
-    """A job as the agent reports it (`remote.jobstore` writes the same fields)."""
+    """A job as the agent reports it (`remote/jobs/state.py` writes the same fields)."""
 
     id: str
     instance_id: str

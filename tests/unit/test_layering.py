@@ -82,13 +82,6 @@ RULES: dict[str, tuple[Allow, ...]] = {
     ),
 }
 
-# Module-level import cycles that another change removes. Each names who removes it.
-KNOWN_CYCLES: dict[frozenset[str], str] = {
-    # h10b (issue 10, item 3: remote/ grouped by job) breaks it while regrouping remote/.
-    frozenset({f"{PACKAGE}.remote.jobs_cli", f"{PACKAGE}.remote.jobs_run"}): "h10b",
-}
-
-
 def offences(folder: str, imports: Iterable[Import]) -> list[str]:
     rules = RULES[folder]
     allowed = ", ".join(["the standard library", *map(str, rules)])
@@ -198,13 +191,13 @@ def cycles(graph: dict[str, set[str]]) -> list[frozenset[str]]:
 
 
 def test_no_import_cycle_at_module_level(imports: list[Import]) -> None:
-    found = [sorted(c) for c in cycles(module_graph(imports, with_lazy=False)) if c not in KNOWN_CYCLES]
+    found = [sorted(c) for c in cycles(module_graph(imports, with_lazy=False))]
     assert found == [], "modules that import each other when they load; break it with a lazy import or a move"
 
 
 def test_no_import_cycle_even_through_lazy_imports(imports: list[Import]) -> None:
     """Lazy imports are how a module avoids paying for another at load, not a way around a cycle."""
-    found = [sorted(c) for c in cycles(module_graph(imports, with_lazy=True)) if c not in KNOWN_CYCLES]
+    found = [sorted(c) for c in cycles(module_graph(imports, with_lazy=True))]
     assert found == []
 
 

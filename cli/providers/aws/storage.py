@@ -14,8 +14,8 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from weatherballoon.remote.sync_globs import GlobSet
-from weatherballoon.remote.sync_writer import FatalWriteError, TreeWriter
+from weatherballoon.remote.sync.globs import GlobSet
+from weatherballoon.remote.sync.writer import FatalWriteError, TreeWriter
 
 from ...aws_account.errors import translated
 from ...errors import SyncError
