@@ -24,6 +24,8 @@ REPO = Path(__file__).resolve().parent.parent
 class Revision:
     label: str  # the short commit id
     wb: str  # its console script
+    python: str  # the venv's interpreter, which imports this revision's weatherballoon
+    tree: Path  # its checkout (run `python -m bench.X` from here to use its benches)
 
     def argv(self, *args: str) -> list[str]:
         return [self.wb, *args]
@@ -44,7 +46,7 @@ def installed_revision(revision: str) -> Iterator[Revision]:
         subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], check=True)
         pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "--disable-pip-version-check"]
         subprocess.run([*pip, "--no-deps", "--no-build-isolation", "-e", str(tree)], check=True)
-        yield Revision(label=label, wb=str(venv / "bin" / "wb"))
+        yield Revision(label=label, wb=str(venv / "bin" / "wb"), python=str(venv / "bin" / "python"), tree=tree)
     finally:
         subprocess.run(["git", "-C", str(REPO), "worktree", "remove", "--force", str(tree)], capture_output=True)
         shutil.rmtree(root, ignore_errors=True)
