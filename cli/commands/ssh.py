@@ -4,10 +4,18 @@ from __future__ import annotations
 
 import shlex
 import sys
+from typing import TYPE_CHECKING
 
 import click
 
 from ..app import App
+
+if TYPE_CHECKING:
+    from ..providers.base import Provider
+    from ..providers.records import Instance
+
+# States of a machine one can log in to (aws rows: idle, busy; EC2 and ssh hosts: running).
+UP_STATES = ("running", "idle", "busy")
 
 
 class _SshCommand(click.Command):
@@ -19,10 +27,19 @@ class _SshCommand(click.Command):
 
 
 @click.command(cls=_SshCommand, context_settings={"allow_interspersed_args": False})
+@click.option(
+    "--launch",
+    is_flag=True,
+    help="With no INSTANCE: take a machine as `wb run` would (a warm one, else a new one) when none is up.",
+)
 @click.argument("words", nargs=-1, type=click.UNPROCESSED, metavar="[INSTANCE] [-- COMMAND...]")
 @click.pass_context
-def command(ctx: click.Context, words: tuple[str, ...]) -> int:
-    """Open a shell on a machine, or run a plain COMMAND there (not as a job)."""
+def command(ctx: click.Context, launch: bool, words: tuple[str, ...]) -> int:
+    """Open a shell on a machine, or run a plain COMMAND there (not as a job).
+
+    With no INSTANCE: your only machine that is up (asked which when there are several). No machine is ever
+    launched for it unless you pass --launch.
+    """
     app: App = ctx.obj
     split = ctx.meta.get("wb_ssh_split")
     if split == 0:
@@ -34,15 +51,11 @@ def command(ctx: click.Context, words: tuple[str, ...]) -> int:
     from ..errors import ConnectionLost, UsageError
     from ..jobs.attach import pump
     from ..jobs.run_job import stdin_fd_to_forward
-    from ..providers.records import InstanceSpec
     from ..session.interactive import interactive_shell
 
     provider = app.provider()
     try:
-        if instance_id:
-            instance = provider.resolve(instance_id)
-        else:
-            instance = provider.acquire(InstanceSpec(instance_type=provider.config.provisioner.instance_type))
+        instance = provider.resolve(instance_id) if instance_id else _pick(provider, launch=launch)
         with provider.attached(instance):
             session = provider.session(instance)
             if not command:
@@ -61,3 +74,35 @@ def command(ctx: click.Context, words: tuple[str, ...]) -> int:
             return result.status
     finally:
         provider.close()
+
+
+def _pick(provider: Provider, *, launch: bool) -> Instance:
+    """The machine for `wb ssh` without INSTANCE. Providers that launch machines (aws) never do so here
+    unasked: the one machine of mine that is up, a choice among several (asked on a terminal, else refused
+    with their ids), none refused unless --launch. Other providers' hosts are the user's own: the one
+    `wb run` would pick."""
+    from ..errors import UsageError
+    from ..providers.records import InstanceSpec
+
+    def acquired() -> Instance:
+        return provider.acquire(InstanceSpec(instance_type=provider.config.provisioner.instance_type)).instance
+
+    if not provider.launches_machines:
+        return acquired()
+    up = [instance for instance in provider.list_instances() if instance.state in UP_STATES]
+    if len(up) == 1:
+        return up[0]
+    if not up:
+        if launch:
+            return acquired()
+        raise UsageError(
+            "no machine of yours is up, and `wb ssh` launches none unasked",
+            hint="take one as `wb run` would (a warm one, else a new one) with: wb ssh --launch",
+        )
+    names = ", ".join(f"{instance.id} ({instance.state})" for instance in up)
+    if not (sys.stdin.isatty() and sys.stderr.isatty()):
+        raise UsageError(f"{len(up)} machines of yours are up: {names}", hint="name one: wb ssh INSTANCE")
+    for number, instance in enumerate(up, start=1):
+        click.echo(f"  {number}. {instance.id} ({instance.state}, {instance.instance_type or '?'})", err=True)
+    chosen: int = click.prompt("which machine?", type=click.IntRange(1, len(up)), err=True)
+    return up[chosen - 1]

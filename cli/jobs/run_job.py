@@ -12,13 +12,12 @@ from typing import TYPE_CHECKING
 from weatherballoon.remote.job_protocol import STREAM_HEADER
 
 from ..app import App
-from ..config.identity import identity_of
 from ..config.model import LoadedConfig
 from ..errors import ConnectionLost, SupervisionStop, UsageError, WbError
 from ..providers.base import Provider
 from ..providers.records import Instance, InstanceSpec
 from ..render.progress import spinner, sync_bar
-from ..session import prefetch
+from ..session import warm_start
 from ..sync.local_scan import refuse_unsafe_local_root
 from ..sync.ownership import legacy_remote_root, project_identity
 from ..trace import mark
@@ -107,14 +106,12 @@ def _run(app: App, provider: Provider, request: RunRequest, early: Prefetch | No
     identity = project_identity(loaded.local_root)
     mark("config loaded, provider ready")
     with spinner("finding a machine", quiet=app.quiet):
-        instance = provider.take(provider.acquire(request.spec), early)
-    options = provider.connect_options(instance)
+        held = warm_start.hold(provider, request.spec, early)
+    instance = held.instance
     with provider.attached(instance):
         with spinner(f"connecting to {instance.id}", quiet=app.quiet):
             agent = provider.agent(instance)
-        prefetch.remember(
-            identity_of(loaded), instance.target, options, provider.agent_python, provider.early_claim_margin(instance)
-        )
+        warm_start.remember(loaded, provider, held)
         mark("connected")
         remote_root = remote_root_for(loaded, identity)
         if request.sync:
@@ -148,9 +145,9 @@ def _run(app: App, provider: Provider, request: RunRequest, early: Prefetch | No
             local_root=str(loaded.local_root),
         )
         index.save(record)
-        provider.job_started(instance, record, request.spec)
+        provider.job_started(held, record)
         args = agent_run_args(job_id, request, outputs, loaded.config.supervision.max_output_bytes)
-        args += provider.job_options(instance, request.spec)
+        args += provider.job_options(held)
         spec = job_spec_for(request, remote_cwd(loaded, remote_root, Path.cwd()))
         if request.detach:
             status, _out, err = agent.run(args, stdin=spec)
@@ -179,7 +176,7 @@ def _run(app: App, provider: Provider, request: RunRequest, early: Prefetch | No
         if result.output_closed:
             return stop_after_output_closed(agent, proc, job_id)
         if not result.detached and result.status != -1:
-            provider.job_ended(instance, record)
+            provider.job_ended(held, record)
         if result.detached:
             app.warn(f"detached; job {job_id} keeps running. Reattach with: wb logs -f {job_id}")
             return 130

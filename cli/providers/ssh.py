@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from ..config.model import HOST_PATTERN
 from ..errors import ConfigError, ConnectError, WbError
 from .base import Provider
+from .held import Held, Obtained
 from .records import Instance, InstanceSpec, SshTarget
 
 if TYPE_CHECKING:
@@ -42,7 +43,11 @@ class SshProvider(Provider):
     def _instance(self, target: SshTarget, **fields: object) -> Instance:
         return Instance(id=target.label, provider=self.name, target=target, **fields)  # type: ignore[arg-type]
 
-    def acquire(self, spec: InstanceSpec) -> Instance:
+    def acquire(self, spec: InstanceSpec) -> Held:
+        return Held(self._choose(), Obtained.CONFIGURED, spec)
+
+    def _choose(self) -> Instance:
+        """The only host, or the reachable one running the fewest jobs."""
         if len(self.targets) == 1:
             return self._instance(self.targets[0])
         reachable = [item for item in self._probe_all() if item.state == "running"]
@@ -53,8 +58,8 @@ class SshProvider(Provider):
             )
         chosen = min(reachable, key=lambda item: len(item.running_jobs))
         for item in reachable:
-            if item is not chosen and item.id in self._sessions:
-                self._sessions.pop(item.id).close()
+            if item is not chosen:
+                self.connections.drop(item.id)
         return chosen
 
     def list_instances(self, *, everyone: bool = False) -> list[Instance]:

@@ -9,9 +9,9 @@ environment alone). The host key is verified by the thread exactly as for any co
 cached but where to connect, and whether to claim the machine.
 
 A machine that must be claimed before use (aws: `agent claim`, through its daemon) is claimed by the thread
-too, right after connecting, when the entry asks for it (`claim_margin_s`): the provider takes the claim
-with the connection (`claimed`, or why not in `claim_refusal`). A claim the command does not take is given
-back (`agent claim TOKEN --release`) when the connection is discarded.
+too, right after connecting, when the entry asks for it (`claim_margin_s`): the run takes the claim with the
+connection (`claimed`, or why not in `claim_refusal`; warm_start.py). A claim the command does not take is
+given back (`agent claim TOKEN --release`) when the connection is discarded.
 """
 
 from __future__ import annotations

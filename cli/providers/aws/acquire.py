@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from weatherballoon.lambdas import lease, schema
 from weatherballoon.lambdas import tags as wb_tags
@@ -51,14 +51,20 @@ class Context:
         return keys.ephemeral_path(instance_id).is_file()
 
 
-def acquire(ctx: Context, spec: InstanceSpec) -> tuple[Ec2Instance, InstanceRecord]:
+class Acquired(NamedTuple):
+    ec2: Ec2Instance
+    row: InstanceRecord  # as this command took it: busy, under its claim (none for a machine it launched)
+    launched: bool
+
+
+def acquire(ctx: Context, spec: InstanceSpec) -> Acquired:
     wanted = reuse.spec_hash(ctx.config, spec)
     if not spec.fresh:
         warm = find_warm(ctx, spec, wanted)
         if warm is not None:
             ctx.say(f"reusing warm instance {warm.ec2.instance_id}")
-            return warm.ec2, warm.row
-    return launch_new(ctx, spec, wanted)
+            return Acquired(warm.ec2, warm.row, launched=False)
+    return Acquired(*launch_new(ctx, spec, wanted), launched=True)
 
 
 def find_warm(ctx: Context, spec: InstanceSpec, wanted: str) -> reuse.Candidate | None:

@@ -35,8 +35,8 @@ def in_project(world: World, monkeypatch: pytest.MonkeyPatch) -> Path:
 def test_status_shows_mine_with_lease_cost_and_reason_and_down_ends_them(
     world: World, booting: BootEmulator, in_project: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    first = world.provider().acquire(SPEC)
-    second = world.provider().acquire(InstanceSpec(instance_type="g5.xlarge", fresh=True))
+    first = world.provider().acquire(SPEC).instance
+    second = world.provider().acquire(InstanceSpec(instance_type="g5.xlarge", fresh=True)).instance
     code, out, _ = wb(capsys, "status", "--json")
     assert code == 0
     shown = {item["id"]: item for item in json.loads(out)}
@@ -72,7 +72,7 @@ def test_pull_fetches_a_gone_instances_outputs_from_s3(
     world: World, booting: BootEmulator, in_project: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     provider = world.provider()
-    instance = provider.acquire(SPEC)
+    instance = provider.acquire(SPEC).instance
     record = index.JobRecord(
         id="20261124-120000-0a0b0c",
         provider="aws",
@@ -122,7 +122,7 @@ def test_quiet_silences_the_providers_notices(
 
     capsys.readouterr()
     provider = App(quiet=quiet).provider()
-    instance = provider.acquire(InstanceSpec(instance_type="g5.xlarge", fresh=True))
+    instance = provider.acquire(InstanceSpec(instance_type="g5.xlarge", fresh=True)).instance
     provider.close()
     err = capsys.readouterr().err
     assert (f"wb: launched {instance.id} (g5.xlarge" in err) is not quiet, err
@@ -136,7 +136,7 @@ def test_pull_says_when_the_agent_could_not_upload_the_outputs(
     from weatherballoon.lambdas.dynamo_store import DynamoStore
     from weatherballoon.lambdas.records import JobRecord
 
-    instance = world.provider().acquire(SPEC)
+    instance = world.provider().acquire(SPEC).instance
     arn = f"arn:aws:ec2:{REGION}:{ACCOUNT}:instance/{instance.id}"
     store = DynamoStore(world.deployed.table, client=boto3.client("dynamodb"))
     records = []

@@ -30,18 +30,18 @@ def go_idle(world: World, instance: Instance) -> None:
 
 
 def test_a_warm_instance_is_claimed_and_fresh_or_another_spec_launches(world: World, booting: BootEmulator) -> None:
-    first = world.provider().acquire(SPEC)
+    first = world.provider().acquire(SPEC).instance
     go_idle(world, first)
-    again = world.provider().acquire(SPEC)
+    again = world.provider().acquire(SPEC).instance
     assert again.id == first.id and again.target == first.target
     assert f"reusing warm instance {first.id}" in world.messages
     row = instance_row(world.deployed, first.id)
     assert row["state"] == "busy" and row["claim"]
 
-    fresh = world.provider().acquire(InstanceSpec(instance_type="g5.xlarge", fresh=True))
+    fresh = world.provider().acquire(InstanceSpec(instance_type="g5.xlarge", fresh=True)).instance
     assert fresh.id != first.id
     go_idle(world, fresh)
-    spot = world.provider().acquire(InstanceSpec(instance_type="g5.xlarge", spot=True))  # another spec hash
+    spot = world.provider().acquire(InstanceSpec(instance_type="g5.xlarge", spot=True)).instance  # another spec hash
     assert spot.id not in (first.id, fresh.id)
 
     keys.forget(fresh.id)  # as if it had been launched from another laptop
@@ -49,7 +49,7 @@ def test_a_warm_instance_is_claimed_and_fresh_or_another_spec_launches(world: Wo
 
 
 def test_concurrent_claims_on_one_warm_instance_have_exactly_one_winner(world: World, booting: BootEmulator) -> None:
-    warm = world.provider().acquire(SPEC)
+    warm = world.provider().acquire(SPEC).instance
     go_idle(world, warm)
     (ec2,) = describe(boto3.client("ec2"), ids=[warm.id])
     row = store(world).get_instance(ME, instance_arn(REGION, ACCOUNT, warm.id))
@@ -61,11 +61,11 @@ def test_concurrent_claims_on_one_warm_instance_have_exactly_one_winner(world: W
 
 
 def test_two_concurrent_runs_get_one_warm_instance_and_one_new_one(world: World, booting: BootEmulator) -> None:
-    warm = world.provider().acquire(SPEC)
+    warm = world.provider().acquire(SPEC).instance
     go_idle(world, warm)
     providers = [world.provider() for _ in range(2)]  # built first: each one rewrites the project's config
     with ThreadPoolExecutor(max_workers=2) as pool:
-        got = list(pool.map(lambda provider: provider.acquire(SPEC), providers))
+        got = list(pool.map(lambda provider: provider.acquire(SPEC).instance, providers))
     ids = sorted(instance.id for instance in got)
     assert len(set(ids)) == 2 and warm.id in ids
     for instance in got:
@@ -74,7 +74,7 @@ def test_two_concurrent_runs_get_one_warm_instance_and_one_new_one(world: World,
 
 def test_a_taken_instance_that_ran_no_job_goes_back_to_the_warm_pool(world: World, booting: BootEmulator) -> None:
     provider = world.provider()
-    instance = provider.acquire(SPEC)  # e.g. `wb ssh` with no instance named: nothing starts a job
+    instance = provider.acquire(SPEC).instance  # e.g. `wb ssh --launch`: nothing starts a job
     with provider.attached(instance):
         assert instance_row(world.deployed, instance.id)["state"] == "busy"
     row = instance_row(world.deployed, instance.id)
