@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
@@ -80,11 +79,12 @@ class SshProvider(Provider):
             return list(pool.map(self._probe, self.targets))
 
     def _probe(self, target: SshTarget) -> Instance:
+        from ..session.agent_jobs import list_jobs
+
         instance = self._instance(target)
         try:
-            status, out, _ = self.agent(instance).run(["list"])
-            jobs = json.loads(out or b"[]") if status == 0 else []
+            jobs = list_jobs(self.agent(instance))
         except WbError as exc:
             return self._instance(target, state="unreachable", reap_reason=exc.message)
-        running = tuple(job["id"] for job in jobs if job.get("state") == "running")
+        running = tuple(job.id for job in jobs or () if job.running)
         return self._instance(target, running_jobs=running)

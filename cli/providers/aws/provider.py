@@ -262,16 +262,14 @@ class AwsProvider(Provider):
 
     def _jobs_running(self, instance: Instance) -> bool:
         """Whether any job still runs on the machine; True when the agent cannot say (stay busy)."""
-        import json
-
         from ...errors import WbError
+        from ...session.agent_jobs import list_jobs
 
         try:
-            status, out, _ = self.agent(instance).run(["list"])
-            jobs = json.loads(out or b"[]") if status == 0 else None
-        except (WbError, ValueError):
+            jobs = list_jobs(self.agent(instance))
+        except WbError:
             return True
-        return jobs is None or any(job.get("state") == "running" for job in jobs)
+        return jobs is None or any(job.running for job in jobs)
 
     def job_started(self, held: Held, record: JobRecord) -> None:
         if held.how is Obtained.REMEMBERED:  # the daemon writes the row (with the caps) when the job wakes it
