@@ -16,7 +16,7 @@ import traceback
 
 from ..lambdas import lease
 from ..lambdas.errors import LeaseRefusedError, StoreError, SupervisionError
-from ..lambdas.records import InstanceState, JobRecord
+from ..lambdas.records import InstanceState, JobRow
 from . import daemon_jobs, poweroff
 from .daemon_decide import Facts, Plan, decide
 from .daemon_outputs import OutputDuty
@@ -104,9 +104,9 @@ class Daemon:
                 self.state.row = {"lease_until": row.lease_until, "max_until": row.max_until,
                                   "state": row.state.value, "mark": row.mark}  # fmt: skip
 
-    def _job_record(self, job: Any) -> JobRecord:
+    def _job_record(self, job: Any) -> JobRow:
         meta = job.meta
-        record = JobRecord(
+        record = JobRow(
             owner=self.env.owner, instance_arn=self.env.instance_arn, job_id=job.job_id, command=meta.command,
             started_at=job.started_at or self.clock(), max_time_s=meta.max_time_s, max_cost_usd=meta.max_cost_usd,
         )  # fmt: skip
@@ -115,7 +115,7 @@ class Daemon:
                                     stop_reason=job.stop_reason)  # fmt: skip
         return record
 
-    def _put_job_row(self, job: Any) -> JobRecord | None:
+    def _put_job_row(self, job: Any) -> JobRow | None:
         record = self._job_record(job)
         if self._table("write job row", self.store.put_job, record) is FAILED:
             return None

@@ -18,7 +18,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-    from ..lambdas.records import JobRecord
+    from ..lambdas.records import JobRow
     from .agent_env import AgentEnv
 
 # The loop tries again every pass: one retry absorbs a blip, and a dead endpoint costs at most about
@@ -59,7 +59,7 @@ def make_client(service: str, env: AgentEnv, session: Any | None = None) -> Any:
 class AgentStore(DynamoStore):
     """The supervision table as the agent uses it: `DynamoStore`'s row calls plus a job heartbeat."""
 
-    def touch_job(self, job: JobRecord, now: float) -> bool:
+    def touch_job(self, job: JobRow, now: float) -> bool:
         """Mark a running job row as alive (`renewed_at`); False when the row is gone or already ended."""
         return self._update(
             job.pk,

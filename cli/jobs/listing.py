@@ -44,7 +44,7 @@ def job_lines(app: App, *, limit: int) -> list[JobLine]:
     if not records:
         return []
     provider = app.provider()
-    by_instance: dict[str, list[index.JobRecord]] = {}
+    by_instance: dict[str, list[index.LocalJob]] = {}
     for record in records:
         by_instance.setdefault(record.instance_id, []).append(record)
 
@@ -56,7 +56,7 @@ def job_lines(app: App, *, limit: int) -> list[JobLine]:
             return {}
         return {job.id: job for job in jobs or ()}
 
-    def upload_error(record: index.JobRecord, job: Job | None) -> str | None:
+    def upload_error(record: index.LocalJob, job: Job | None) -> str | None:
         if job is not None:
             return job.push.failure if job.push is not None else None
         if provider.stores_outputs and record.outputs:  # the machine did not answer: the control plane's record

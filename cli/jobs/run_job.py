@@ -134,7 +134,7 @@ def _run(app: App, provider: Provider, request: RunRequest, early: Prefetch | No
                 app.say(f"synced {summary.files_sent} files ({summary.bytes_sent} bytes), deleted {summary.deleted}")
         mark("synced")
         job_id = index.new_job_id()
-        record = index.JobRecord(
+        record = index.LocalJob(
             id=job_id,
             provider=provider.name,
             instance_id=instance.id,
@@ -230,7 +230,7 @@ def explain_supervision_stop(app: App, provider: Provider, instance: Instance, c
         app.warn(f"supervision stopped the job: {reason}")
 
 
-def fetch_outputs(app: App, provider: Provider, record: index.JobRecord) -> None:
+def fetch_outputs(app: App, provider: Provider, record: index.LocalJob) -> None:
     from ..sync.pull import pull_outputs
 
     summary = pull_outputs(
@@ -243,7 +243,7 @@ def fetch_outputs(app: App, provider: Provider, record: index.JobRecord) -> None
         app.say(f"outputs: {summary.files} files ({summary.bytes} bytes) into {record.local_root}")
 
 
-def report_upload(app: App, agent: RemoteAgent, record: index.JobRecord) -> None:
+def report_upload(app: App, agent: RemoteAgent, record: index.LocalJob) -> None:
     """Say when the agent could not upload the job's outputs to storage (waiting a little for its push)."""
     from .uploads import await_push
 

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from ..config.model import LoadedConfig, WbConfig
-    from ..jobs.index import JobRecord
+    from ..jobs.index import LocalJob
     from ..session.agent import RemoteAgent
     from ..session.connection import ConnectOptions, SshSession
     from ..sync.records import PullSummary
@@ -104,15 +104,15 @@ class Provider(ABC):
                 return instance
         raise UsageError(f"no instance {instance_id!r}", hint="list them with: wb status")
 
-    def instance_for_job(self, record: JobRecord) -> Instance:
+    def instance_for_job(self, record: LocalJob) -> Instance:
         """The machine a recorded job ran on, as this provider reaches it now."""
         return record.instance()
 
-    def pull_from_storage(self, record: JobRecord, globs: list[str], destination: Path) -> PullSummary | None:
+    def pull_from_storage(self, record: LocalJob, globs: list[str], destination: Path) -> PullSummary | None:
         """Outputs from durable storage when the machine is gone; None when this provider keeps none."""
         return None
 
-    def stored_upload_failure(self, record: JobRecord) -> str | None:
+    def stored_upload_failure(self, record: LocalJob) -> str | None:
         """Why the agent's last upload of the job's outputs failed, as the control plane recorded it (it
         outlives the machine); None when it went through, is not recorded, or this provider keeps no copy."""
         return None
@@ -135,12 +135,12 @@ class Provider(ABC):
         """Extra options for the agent's `run` (see remote/jobs_cli.py), e.g. the claim a job runs under."""
         return []
 
-    def job_started(self, held: Held, record: JobRecord) -> None:
+    def job_started(self, held: Held, record: LocalJob) -> None:
         """A job is recorded locally and about to start on the held machine: providers with a control plane
         record it there too, with its caps (`held.spec.max_time_s`, `held.spec.max_cost_usd`)."""
         held.job_started = True
 
-    def job_ended(self, held: Held, record: JobRecord) -> None:
+    def job_ended(self, held: Held, record: LocalJob) -> None:
         """The attached job ended (not lost, not detached): providers with a warm pool may release the
         machine to it now rather than when their agent next looks."""
         held.job_ended = True

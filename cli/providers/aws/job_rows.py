@@ -9,15 +9,15 @@ if TYPE_CHECKING:
 
     from weatherballoon.lambdas.records import InstanceRecord
 
-    from ...jobs.index import JobRecord
+    from ...jobs.index import LocalJob
     from ...sync.records import PullSummary
     from ..records import InstanceSpec
     from .plane import ControlPlane
 
 
-def put_job_row(plane: ControlPlane, row: InstanceRecord, record: JobRecord, spec: InstanceSpec, now: float) -> None:
+def put_job_row(plane: ControlPlane, row: InstanceRecord, record: LocalJob, spec: InstanceSpec, now: float) -> None:
     """The job's row, with its caps (the agent and the reaper enforce them) and its output globs."""
-    from weatherballoon.lambdas.records import JobRecord as JobRow
+    from weatherballoon.lambdas.records import JobRow
 
     from . import rows
 
@@ -29,11 +29,12 @@ def put_job_row(plane: ControlPlane, row: InstanceRecord, record: JobRecord, spe
         started_at=now,
         max_time_s=spec.max_time_s,
         max_cost_usd=spec.max_cost_usd,
+        outputs=tuple(record.outputs),
     )
-    rows.put_job(plane.store, job, record.outputs)
+    rows.put_job(plane.store, job)
 
 
-def pull_from_storage(plane: ControlPlane, record: JobRecord, globs: list[str], destination: Path) -> PullSummary:
+def pull_from_storage(plane: ControlPlane, record: LocalJob, globs: list[str], destination: Path) -> PullSummary:
     from weatherballoon.lambdas.schema import instance_arn
 
     from . import storage
@@ -43,7 +44,7 @@ def pull_from_storage(plane: ControlPlane, record: JobRecord, globs: list[str], 
     return storage.pull(plane.s3, plane.bucket, prefix, globs, destination)
 
 
-def stored_upload_failure(plane: ControlPlane, record: JobRecord) -> str | None:
+def stored_upload_failure(plane: ControlPlane, record: LocalJob) -> str | None:
     """Why the agent's last push of the job's outputs failed, as its row says; None when it did not fail,
     or the row cannot be read."""
     from weatherballoon.lambdas.schema import instance_arn

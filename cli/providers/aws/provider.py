@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
     from ...config.loader import LoadedConfig
     from ...config.model import WbConfig
-    from ...jobs.index import JobRecord
+    from ...jobs.index import LocalJob
     from ...session.agent import RemoteAgent
     from ...session.connection import ConnectOptions, SshSession
     from ...sync.records import PullSummary
@@ -131,7 +131,7 @@ class AwsProvider(Provider):
     def resolve(self, instance_id: str) -> Instance:
         return self.lookups.resolve(instance_id)
 
-    def instance_for_job(self, record: JobRecord) -> Instance:
+    def instance_for_job(self, record: LocalJob) -> Instance:
         try:
             return self.resolve(record.instance_id)
         except UsageError:
@@ -271,7 +271,7 @@ class AwsProvider(Provider):
             return True
         return jobs is None or any(job.running for job in jobs)
 
-    def job_started(self, held: Held, record: JobRecord) -> None:
+    def job_started(self, held: Held, record: LocalJob) -> None:
         if held.how is Obtained.REMEMBERED:  # the daemon writes the row (with the caps) when the job wakes it
             super().job_started(held, record)
             return
@@ -303,12 +303,12 @@ class AwsProvider(Provider):
     def terminate(self, instances: Sequence[Instance]) -> list[str]:
         return self.lookups.terminate(instances)
 
-    def pull_from_storage(self, record: JobRecord, globs: list[str], destination: Path) -> PullSummary | None:
+    def pull_from_storage(self, record: LocalJob, globs: list[str], destination: Path) -> PullSummary | None:
         from .job_rows import pull_from_storage
 
         return pull_from_storage(self.plane, record, globs, destination)
 
-    def stored_upload_failure(self, record: JobRecord) -> str | None:
+    def stored_upload_failure(self, record: LocalJob) -> str | None:
         from .job_rows import stored_upload_failure
 
         return stored_upload_failure(self.plane, record)

@@ -73,7 +73,7 @@ def test_pull_fetches_a_gone_instances_outputs_from_s3(
 ) -> None:
     provider = world.provider()
     instance = provider.acquire(SPEC).instance
-    record = index.JobRecord(
+    record = index.LocalJob(
         id="20261124-120000-0a0b0c",
         provider="aws",
         instance_id=instance.id,
@@ -134,19 +134,19 @@ def test_pull_says_when_the_agent_could_not_upload_the_outputs(
     """The agent recorded a failed push on the job's row: `wb pull` from storage says so (partial outputs),
     or fails naming it (none at all), instead of reporting an empty pull as success."""
     from weatherballoon.lambdas.dynamo_store import DynamoStore
-    from weatherballoon.lambdas.records import JobRecord
+    from weatherballoon.lambdas.records import JobRow
 
     instance = world.provider().acquire(SPEC).instance
     arn = f"arn:aws:ec2:{REGION}:{ACCOUNT}:instance/{instance.id}"
     store = DynamoStore(world.deployed.table, client=boto3.client("dynamodb"))
     records = []
     for job_id in ("20261124-130000-0a0b0c", "20261124-130001-0a0b0c"):
-        record = index.JobRecord(
+        record = index.LocalJob(
             id=job_id, provider="aws", instance_id=instance.id, target=instance.target, remote_root="~/wb/proj",
             command=("python", "train.py"), outputs=("out/**",), local_root=str(in_project),
         )  # fmt: skip
         index.save(record)
-        store.put_job(JobRecord(ME, arn, job_id, ("python", "train.py"), 1.0, state="exited", ended_at=2.0))
+        store.put_job(JobRow(ME, arn, job_id, ("python", "train.py"), 1.0, state="exited", ended_at=2.0))
         assert store.record_push(ME, arn, job_id, 3.0, "out/b.pt: ClientError: AccessDenied (and 1 more)")
         records.append(record)
     partial, nothing = records

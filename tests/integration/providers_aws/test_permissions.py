@@ -7,7 +7,7 @@ import time
 from collections import Counter
 from typing import Any
 
-from weatherballoon.cli.jobs.index import JobRecord
+from weatherballoon.cli.jobs.index import LocalJob
 from weatherballoon.cli.providers.aws import AwsProvider, permissions
 from weatherballoon.cli.providers.records import InstanceSpec
 
@@ -33,7 +33,7 @@ def test_the_provider_calls_only_what_it_declares(world: World, booting: BootEmu
     again = counted(world.provider(loaded), calls)
     held = again.acquire(spec)
     reused = held.instance
-    record = JobRecord(id="20261124-000000-abc123", provider="aws", instance_id=reused.id, target=reused.target,
+    record = LocalJob(id="20261124-000000-abc123", provider="aws", instance_id=reused.id, target=reused.target,
                        remote_root="~/wb/proj", command=("true",), outputs=("out/**",))  # fmt: skip
     with again.attached(reused):
         again.job_started(held, record)

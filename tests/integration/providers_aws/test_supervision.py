@@ -7,7 +7,7 @@ import time
 
 import boto3
 import pytest
-from weatherballoon.cli.jobs.index import JobRecord as IndexRecord
+from weatherballoon.cli.jobs.index import LocalJob
 from weatherballoon.cli.providers.records import InstanceSpec
 from weatherballoon.lambdas.dynamo_codec import from_wire, key
 from weatherballoon.lambdas.dynamo_store import DynamoStore
@@ -58,7 +58,7 @@ def test_job_row_records_caps_and_outputs_and_the_reap_reason_is_explained(world
     provider = world.provider()
     held = provider.acquire(SPEC)
     instance = held.instance
-    record = IndexRecord(
+    record = LocalJob(
         id="20261124-101010-abcdef",
         provider="aws",
         instance_id=instance.id,

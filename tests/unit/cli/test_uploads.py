@@ -98,9 +98,9 @@ class App:
 
 def test_run_warns_after_the_job_when_its_outputs_did_not_reach_storage(monkeypatch: Any) -> None:
     from weatherballoon.cli.jobs import run_job, uploads
-    from weatherballoon.cli.jobs.index import JobRecord
+    from weatherballoon.cli.jobs.index import LocalJob
 
-    record = JobRecord(id="j1", provider="aws", instance_id="i-1", target="t", remote_root="~/wb/p",
+    record = LocalJob(id="j1", provider="aws", instance_id="i-1", target="t", remote_root="~/wb/p",
                        command=("x",), outputs=("out/**",), local_root="/tmp/p")  # fmt: skip
     monkeypatch.setattr(uploads, "UPLOAD_WAIT_S", 0.0)
     monkeypatch.setattr(uploads.await_push, "__defaults__", (0.0,))
