@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 
 from ..config.identity import same_config
 from ..paths import data_dir
+from ..shutdown import on_exit
 from ..trace import mark
 
 # Imported on the main thread before anything else of a run (see cli/entry.py): what a connection needs is
@@ -147,6 +148,7 @@ class Prefetch:
             close_when_done()
 
 
+@on_exit
 def release_unused(wait_s: float = 2.0) -> None:
     """At exit: close what was started but never used, giving back its claim (a command that failed before
     it chose a machine, e.g. on a bad flag, must not leave the remembered machine claimed until its lease
