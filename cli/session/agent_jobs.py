@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Protocol
 
 from ..providers.records import Job, job_from_json, jobs_from_json
@@ -31,3 +32,14 @@ def job_status(agent: RunsAgentCommands, job_id: str) -> Job | None:
         return job_from_json(out)
     except ValueError:
         return None
+
+
+def may_be_running(agent: Callable[[], RunsAgentCommands]) -> bool:
+    """Whether a job still runs on the machine (`agent()` reaches it); True when the agent cannot say."""
+    from ..errors import WbError
+
+    try:
+        jobs = list_jobs(agent())
+    except WbError:
+        return True
+    return jobs is None or any(job.running for job in jobs)

@@ -16,7 +16,7 @@ from weatherballoon.lambdas.errors import LeaseRefusedError, SupervisionError
 from weatherballoon.lambdas.records import InstanceRecord, InstanceState
 
 from ...aws.errors import translated
-from ...errors import ProvisionError
+from ...errors import ConnectError, ProvisionError
 from . import keys, reuse
 from .instances import Ec2Instance, describe
 from .notices import say_on_stderr
@@ -203,3 +203,13 @@ def abandon(plane: ControlPlane, row: InstanceRecord, why: str) -> None:
     except Exception:
         say_on_stderr(f"could not terminate {row.instance_id}; the reaper will (its row is marked)")
     keys.forget(row.instance_id)
+
+
+def end_unreachable(plane: ControlPlane, row: InstanceRecord, exc: ConnectError, say: Callable[[str], None]) -> None:
+    """A machine that does not accept our SSH login is of no use to anyone, and would only be taken again by
+    the next run: it is ended (row marked, instance terminated), never handed back to the warm pool."""
+    from . import warm_cache
+
+    abandon(plane, row, f"unreachable: {exc.message[:200]}")
+    warm_cache.forget(row.instance_id)
+    say(f"terminated {row.instance_id}: it did not accept the SSH login ({exc.message})")

@@ -15,7 +15,7 @@ from ..held import Held, Obtained
 from ..records import Instance, InstanceSpec
 from . import keys, remembered, reuse, warm_cache
 from .held import AwsHeld
-from .leases import LeaseKeeper, release_to_idle, row_renewer
+from .leases import LeaseKeeper, keep_lease, release_to_idle
 from .lookups import Lookups
 
 # acquire, listing, rows, userdata, instances, plane and ready are imported where they are used: a run on
@@ -174,6 +174,9 @@ class AwsProvider(Provider):
 
     @contextlib.contextmanager
     def attached(self, instance: Instance) -> Iterator[None]:
+        from ...session.agent_jobs import may_be_running
+        from .acquire import end_unreachable
+
         held = self._holding(instance)
         if held.how is Obtained.REMEMBERED:
             with self._attached_to_remembered(held):
@@ -192,7 +195,7 @@ class AwsProvider(Provider):
         except ConnectError as exc:
             if self._never_reached(held, exc):
                 keeper.stop()
-                self._end_unreachable(instance, row, exc)
+                end_unreachable(self.plane, row, exc, self.say)
                 ended = True
             raise
         finally:
@@ -202,7 +205,7 @@ class AwsProvider(Provider):
             # no other job runs there. The agent's daemon, woken by the job's end, does the same under the same
             # claim: whichever comes second changes nothing. A machine ended above is not released.
             unused = held.taken and not held.job_started
-            finished = held.job_ended and not self._jobs_running(instance)
+            finished = held.job_ended and not may_be_running(lambda: self.agent(instance))
             if not ended and keeper.refused is None and (unused or finished):
                 released = release_to_idle(self.plane.store, row, sup.idle_minutes, self._now)
                 if released or finished:
@@ -214,15 +217,6 @@ class AwsProvider(Provider):
 
         reached = self.connections.opened(held.id) or isinstance(exc, ConnectionLost)
         return held.taken and not reached
-
-    def _end_unreachable(self, instance: Instance, row: InstanceRecord, exc: ConnectError) -> None:
-        """A machine that does not accept our SSH login is of no use to anyone, and would only be taken again by
-        the next run: it is ended (row marked, instance terminated), never handed back to the warm pool."""
-        from .acquire import abandon
-
-        abandon(self.plane, row, f"unreachable: {exc.message[:200]}")
-        warm_cache.forget(instance.id)
-        self.say(f"terminated {instance.id}: it did not accept the SSH login ({exc.message})")
 
     @contextlib.contextmanager
     def _attached_to_remembered(self, held: AwsHeld) -> Iterator[None]:
@@ -249,27 +243,8 @@ class AwsProvider(Provider):
     def _keep_lease(
         self, held: AwsHeld, row: tuple[str, str, float], lease_minutes: float, interval_s: float
     ) -> LeaseKeeper:
-        def refused(reason: str) -> None:
-            self.say(f"supervision is ending {held.id}: {reason}")
-
-        held.lease = LeaseKeeper(
-            row_renewer(lambda: self.plane.store, row, lease_minutes, self._now),
-            interval_s,
-            on_refused=refused,
-            name=f"wb-lease-{held.id}",
-        ).start()
+        held.lease = keep_lease(lambda: self.plane.store, row, lease_minutes, interval_s, self._now, self.say, held.id)
         return held.lease
-
-    def _jobs_running(self, instance: Instance) -> bool:
-        """Whether any job still runs on the machine; True when the agent cannot say (stay busy)."""
-        from ...errors import WbError
-        from ...session.agent_jobs import list_jobs
-
-        try:
-            jobs = list_jobs(self.agent(instance))
-        except WbError:
-            return True
-        return jobs is None or any(job.running for job in jobs)
 
     def job_started(self, held: Held, record: LocalJob) -> None:
         if held.how is Obtained.REMEMBERED:  # the daemon writes the row (with the caps) when the job wakes it
