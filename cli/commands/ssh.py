@@ -85,7 +85,10 @@ def _pick(provider: Provider, *, launch: bool) -> Instance:
     from ..providers.records import InstanceSpec
 
     def acquired() -> Instance:
-        return provider.acquire(InstanceSpec(instance_type=provider.config.provisioner.instance_type)).instance
+        from ..session.warm_start import hold
+
+        spec = InstanceSpec(instance_type=provider.config.provisioner.instance_type)
+        return hold(provider, spec, early=None).instance  # claimed (a remembered machine through its daemon)
 
     if not provider.launches_machines:
         return acquired()
