@@ -19,10 +19,11 @@ UP_STATES = ("running", "idle", "busy")
 
 
 class _SshCommand(click.Command):
-    """Remembers where `--` stood: `wb ssh -- CMD` has no INSTANCE, `wb ssh HOST -- CMD` has one."""
+    """Remembers where `--` stood: `wb ssh [--launch] -- CMD` has no INSTANCE, `wb ssh HOST -- CMD` has one."""
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        ctx.meta["wb_ssh_split"] = args.index("--") if "--" in args else None
+        before = args[: args.index("--")] if "--" in args else None
+        ctx.meta["wb_ssh_no_instance"] = before is not None and all(arg.startswith("-") for arg in before)
         return super().parse_args(ctx, args)
 
 
@@ -41,8 +42,7 @@ def command(ctx: click.Context, launch: bool, words: tuple[str, ...]) -> int:
     launched for it unless you pass --launch.
     """
     app: App = ctx.obj
-    split = ctx.meta.get("wb_ssh_split")
-    if split == 0:
+    if ctx.meta.get("wb_ssh_no_instance"):
         instance_id, command = None, words
     else:
         instance_id, command = (words[0] if words else None), words[1:]
