@@ -80,3 +80,28 @@ def test_a_taken_instance_that_ran_no_job_goes_back_to_the_warm_pool(world: Worl
     row = instance_row(world.deployed, instance.id)
     assert row["state"] == "idle" and float(row["lease_until"]) >= time.time() + 9 * 60  # idleMinutes 10
     assert world.provider().acquire(SPEC).id == instance.id
+
+
+def test_a_remembered_machine_that_cannot_be_claimed_is_let_go_and_the_lookup_chooses(
+    world: World, booting: BootEmulator
+) -> None:
+    """`acquire` only chooses the remembered machine; the session layer claims it (here it cannot: no early
+    connection), hands it back with `let_go`, and acquires again, which looks it up and claims it there."""
+    from weatherballoon.cli.providers.aws import warm_cache
+    from weatherballoon.cli.providers.held import Obtained
+    from weatherballoon.cli.session.warm_start import hold
+
+    loaded = world.project()  # one config for all three runs: a rewritten file is another config to the note
+    provider = world.provider(loaded)
+    first = provider.acquire(SPEC)
+    with provider.attached(first.instance):  # no job: back to the warm pool, and noted for the next run
+        pass
+    assert world.provider(loaded).acquire(SPEC).how is Obtained.REMEMBERED  # chosen without a claim or AWS call
+    held = hold(world.provider(loaded), SPEC, early=None)
+    said = " ".join(world.messages)
+    assert f"the last warm instance {first.id} cannot be taken (no early connection was started)" in said
+    assert held.how is Obtained.FOUND and held.id == first.id and held.claim is not None
+    assert instance_row(world.deployed, first.id)["claim"] == held.claim
+    assert all(
+        entry.instance_id != first.id for entry in map(warm_cache.WarmEntry.from_json, warm_cache._load().values())
+    )
