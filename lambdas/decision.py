@@ -156,9 +156,7 @@ def _live(row: InstanceRecord | None) -> InstanceRecord | None:
     return row if row is not None and not row.closed else None
 
 
-def job_reasons(
-    jobs: Iterable[JobRow], price_usd_hour: float, now: float, grace_s: float
-) -> list[tuple[Reason, str]]:
+def job_reasons(jobs: Iterable[JobRow], price_usd_hour: float, now: float, grace_s: float) -> list[tuple[Reason, str]]:
     """Cap breaches of running jobs, judged `grace_s` late so the agent gets to enforce them first."""
     found: list[tuple[Reason, str]] = []
     for job in jobs:
