@@ -116,7 +116,7 @@ def _open_connection_tool(bench: BenchHost, port: int, src: Path, dest: Path) ->
 
 def _forget(bench: BenchHost, tool: Tool) -> None:
     """Remove a tool's destination (and wb's record of it) so the next run is an initial sync."""
-    from weatherballoon.remote import sync_state
+    from weatherballoon.remote.sync import state as sync_state
 
     shutil.rmtree(tool.dest, ignore_errors=True)
     os.environ["WB_AGENT_HOME"] = str(bench.host.user.home / ".weatherballoon")

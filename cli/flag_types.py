@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import click
 from weatherballoon.lambdas.limits import Range
-from weatherballoon.remote.sync_globs import outside_root
+from weatherballoon.remote.sync.globs import outside_root
 
 
 class LimitedFloat(click.ParamType):

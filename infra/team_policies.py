@@ -46,7 +46,8 @@ BUDGET_WRITE_ACTIONS = [
 # volumes. Ending one's own machine and pushing a key to it is all a member does.
 OWN_INSTANCE_ACTIONS = ["ec2:TerminateInstances", "ec2-instance-connect:SendSSHPublicKey"]
 # Exactly the describe calls wb makes (cli/providers/aws/permissions.py), among them route tables and VPCs
-# for the subnet and reachability checks before a launch. Not ec2:Describe*: that includes DescribeInstanceAttribute, which returns any instance's user-data.
+# for the subnet and reachability checks before a launch. Not ec2:Describe*: that includes
+# DescribeInstanceAttribute, which returns any instance's user-data.
 EC2_DESCRIBE_ACTIONS = [
     "ec2:DescribeAvailabilityZones",
     "ec2:DescribeImages",

@@ -362,6 +362,15 @@ class DynamoStore(DynamoTable, SupervisionStore):
         items = self._query(schema.instance_pk(owner, arn), schema.JOB_PREFIX)
         return sorted((JobRow.from_item(i) for i in items), key=lambda j: j.started_at)
 
+    def touch_job(self, job: JobRow, now: float) -> bool:
+        return self._update(
+            job.pk,
+            job.sk,
+            "SET renewed_at = :now",
+            "attribute_exists(pk) AND attribute_not_exists(ended_at)",
+            ExpressionAttributeValues=values(now=now),
+        )
+
     # --- admins ------------------------------------------------------------------------------------
 
     def set_budget(self, entry: BudgetEntry) -> None:

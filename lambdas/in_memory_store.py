@@ -269,6 +269,14 @@ class InMemoryStore(SupervisionStore):
             ]
         return sorted((JobRow.from_item(i) for i in items), key=lambda j: j.started_at)
 
+    def touch_job(self, job: JobRow, now: float) -> bool:
+        with self._lock:
+            item = self.items.get((job.pk, job.sk))
+            if item is None or "ended_at" in item:
+                return False
+            self._update(job.pk, job.sk, {"renewed_at": now})
+            return True
+
     # --- admins ------------------------------------------------------------------------------------
 
     def set_budget(self, entry: BudgetEntry) -> None:

@@ -272,4 +272,3 @@ class JobRow:
         )
 
 
-JobRecord = JobRow  # the name before issue 10, kept while branches written against it merge; remove after

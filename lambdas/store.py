@@ -225,6 +225,10 @@ class SupervisionStore(ABC):
     def get_jobs(self, owner: str, arn: str) -> list[JobRow]: ...
 
     @abstractmethod
+    def touch_job(self, job: JobRow, now: float) -> bool:
+        """The agent's heartbeat on a running job's row (`renewed_at`). False when the row is gone or ended."""
+
+    @abstractmethod
     def record_push(self, owner: str, arn: str, job_id: str, at: float, error: str | None) -> bool:
         """The agent's last push of the job's outputs: when, and why it failed (None: it went through).
         False when the job has no row."""

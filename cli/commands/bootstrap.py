@@ -14,8 +14,8 @@ from ..app import App
 from ..flag_types import LimitedFloat
 
 if TYPE_CHECKING:
-    from ..aws.plan import Deployment
-    from ..aws.session import AwsSession
+    from ..aws_account.plan import Deployment
+    from ..aws_account.session import AwsSession
 
 
 def _types(value: str | None) -> tuple[str, ...] | None:
@@ -91,8 +91,8 @@ def command(
     shipped CloudFormation template is deployed with stack events as progress. Re-running with no
     changes is a no-op; flags not given keep the stack's current values.
     """
-    from ..aws.plan import BootstrapRequest, prepare, reaper_schedule
-    from ..aws.session import session_for
+    from ..aws_account.plan import BootstrapRequest, prepare, reaper_schedule
+    from ..aws_account.session import session_for
     from ..errors import UsageError
 
     started = time.monotonic()
@@ -135,7 +135,7 @@ def command(
 
 def _spot_role(app: App, aws: AwsSession, *, create: bool, planned: bool) -> None:
     """Create the EC2 Spot service-linked role when asked; otherwise say when members' spot runs will lack it."""
-    from ..aws.spot_role import ROLE_NAME, ensure_spot_role, spot_role_exists
+    from ..aws_account.spot_role import ROLE_NAME, ensure_spot_role, spot_role_exists
     from ..errors import AwsError
 
     iam = aws.client("iam")
@@ -159,8 +159,8 @@ def _spot_role(app: App, aws: AwsSession, *, create: bool, planned: bool) -> Non
 
 
 def _deploy(app: App, deployment: Deployment, aws: AwsSession, started: float) -> int:
-    from ..aws.deploy import apply
-    from ..aws.progress import StackProgress
+    from ..aws_account.deploy import apply
+    from ..aws_account.progress import StackProgress
     from ..render.table import print_table
 
     progress = StackProgress(quiet=app.quiet)
@@ -184,7 +184,7 @@ def _deploy(app: App, deployment: Deployment, aws: AwsSession, started: float) -
 
 
 def _show_dry_run(app: App, deployment: Deployment, aws: AwsSession) -> int:
-    from ..aws.changeset import dry_run
+    from ..aws_account.changeset import dry_run
     from ..render.table import print_table
 
     result = dry_run(deployment, aws)
@@ -205,9 +205,9 @@ def _show_dry_run(app: App, deployment: Deployment, aws: AwsSession) -> int:
 
 
 def _destroy(app: App, aws: AwsSession, yes: bool) -> int:
-    from ..aws.destroy import destroy
-    from ..aws.progress import StackProgress
-    from ..aws.stack import STACK_NAME
+    from ..aws_account.destroy import destroy
+    from ..aws_account.progress import StackProgress
+    from ..aws_account.stack import STACK_NAME
     from ..errors import UsageError
 
     if not yes:

@@ -27,9 +27,9 @@ def show(app: App, as_json: bool, region: str | None) -> int:
     """Budgets per owner and team (rows and stack defaults), with this month's spend against each."""
     from weatherballoon.lambdas.clock import month_of, system_clock
 
-    from ..aws.ledger import month_report, open_store
-    from ..aws.session import session_for, stack_name_for
-    from ..aws.stack import require_stack
+    from ..aws_account.ledger import month_report, open_store
+    from ..aws_account.session import session_for, stack_name_for
+    from ..aws_account.stack import require_stack
     from ..render.money import format_usd_or
     from ..render.table import print_json, print_table
 
@@ -63,10 +63,10 @@ def set_budget(app: App, owner: str, usd: float, is_team: bool, region: str | No
     from weatherballoon.lambdas.clock import system_clock
     from weatherballoon.lambdas.schema import Scope
 
-    from ..aws.ledger import open_store, table_errors
-    from ..aws.principal import owner_id
-    from ..aws.session import session_for, stack_name_for
-    from ..aws.stack import require_stack
+    from ..aws_account.ledger import open_store, table_errors
+    from ..aws_account.principal import owner_id
+    from ..aws_account.session import session_for, stack_name_for
+    from ..aws_account.stack import require_stack
     from ..errors import UsageError
     from ..render.money import format_usd
 

@@ -26,9 +26,9 @@ def command(app: App, month: str | None, everyone: bool, as_json: bool, region: 
     """The month's estimated spend from the ledger: mine (by aws:userid), or everyone's with --all."""
     from weatherballoon.lambdas.clock import month_of, system_clock
 
-    from ..aws.ledger import month_report, open_store
-    from ..aws.session import session_for, stack_name_for
-    from ..aws.stack import require_stack
+    from ..aws_account.ledger import month_report, open_store
+    from ..aws_account.session import session_for, stack_name_for
+    from ..aws_account.stack import require_stack
     from ..render.money import format_usd_or
     from ..render.table import print_json, print_table
 

@@ -68,10 +68,10 @@ def _live(
     import time
     from pathlib import Path
 
-    from ..aws.first_contact.preflight import Options
-    from ..aws.first_contact.run import first_contact, plan_run
-    from ..aws.progress import StackProgress
-    from ..aws.session import session_for
+    from ..aws_account.first_contact.preflight import Options
+    from ..aws_account.first_contact.run import first_contact, plan_run
+    from ..aws_account.progress import StackProgress
+    from ..aws_account.session import session_for
     from ..config.loader import find_config_file
     from ..paths import private_dir
 
@@ -116,8 +116,8 @@ def _checks(app: App, region: str | None) -> int:
     import time
     from importlib.metadata import version
 
-    from ..aws.doctor import Check, run_checks
-    from ..aws.session import session_for
+    from ..aws_account.doctor import Check, run_checks
+    from ..aws_account.session import session_for
 
     colors = {"ok": "green", "FAIL": "red", "warn": "yellow", "skip": "bright_black"}
 

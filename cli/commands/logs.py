@@ -15,7 +15,7 @@ from ..app import App
 @click.pass_obj
 def command(app: App, job_id: str, follow: bool) -> int:
     """Replay a job's output (stdout to stdout, stderr to stderr); with -f, follow it to the end."""
-    from weatherballoon.remote.job_protocol import STREAM_HEADER
+    from weatherballoon.remote.agent_io import STREAM_HEADER
 
     from ..errors import ConnectionLost
     from ..jobs.agent_status import job_command_failed
@@ -41,7 +41,7 @@ def command(app: App, job_id: str, follow: bool) -> int:
         return 141  # our reader went away (`wb logs JOB | head`): stop quietly; the job is not ours to stop
     if result.status == -1:
         raise ConnectionLost(f"lost the connection while following job {record.id}", host=instance.id, job_id=record.id)
-    if not result.streamed:  # the agent never reached the job: the status is its own (job_protocol)
+    if not result.streamed:  # the agent never reached the job: the status is its own (agent_io)
         raise job_command_failed(result.status, result.agent_stderr, host=instance.id, job_id=record.id)
     if not follow:
         return 0

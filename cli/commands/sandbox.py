@@ -1,18 +1,41 @@
-"""wb sandbox up [--reaper-period SECONDS] [--lease-minutes M] [--idle-minutes M] [--no-stack] | env | status | down"""
+"""wb sandbox up [--reaper-period SECONDS] [--lease-minutes M] [--idle-minutes M] [--no-stack] | env | status | down
+
+A thin command: the sandbox is its own package, `weatherballoon.sandbox` (the folder `sandbox/`), imported only
+when a subcommand runs; its third-party packages come with the `[sandbox]` extra."""
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import click
 from weatherballoon.lambdas import limits
 
 from ..app import App
+from ..errors import UsageError
 from ..flag_types import LimitedFloat
+
+INSTALL = "pip install 'weatherballoon[sandbox]'"
+EXTRA_MODULES = ("moto", "flask", "aws_lambda_powertools")  # what the [sandbox] extra installs
 
 # The stack's own minimum lease (its LeaseMinutes MinValue) and a reaper period of half a second to a day.
 LEASE_MINUTES = limits.Range(0.1, limits.LEASE_MINUTES.high, "minutes")
 REAPER_PERIOD_S = limits.Range(0.5, 86400, "seconds")
+
+
+@contextmanager
+def sandbox_extra() -> Iterator[None]:
+    """Around the imports of `weatherballoon.sandbox`: a missing sandbox or extra is a usage error (exit 2)."""
+    try:
+        yield
+    except ModuleNotFoundError as exc:
+        name = exc.name or ""
+        if not (name == "weatherballoon.sandbox" or name.startswith("weatherballoon.sandbox.")) and (
+            name.split(".")[0] not in EXTRA_MODULES
+        ):
+            raise
+        raise UsageError(f"wb sandbox needs the sandbox extra, and {name} is not installed", hint=INSTALL) from None
 
 
 @click.group()
@@ -41,8 +64,9 @@ def command() -> None:
 @click.pass_obj
 def up(app: App, reaper_period: float, lease_minutes: float, idle_minutes: float, no_stack: bool) -> int:
     """Start the sandbox in the background (it outlives this terminal)."""
-    from ..sandbox.control import up as start
-    from ..sandbox.records import SandboxOptions
+    with sandbox_extra():
+        from weatherballoon.sandbox.control import up as start
+        from weatherballoon.sandbox.records import SandboxOptions
 
     options = SandboxOptions(
         reaper_period_s=reaper_period, lease_minutes=lease_minutes, idle_minutes=idle_minutes, stack=not no_stack
@@ -56,9 +80,10 @@ def up(app: App, reaper_period: float, lease_minutes: float, idle_minutes: float
 @command.command()
 def env() -> int:
     """Print the export lines that point wb (and any AWS tool) at the sandbox."""
-    from ..sandbox.control import running_state
-    from ..sandbox.layout import Layout
-    from ..sandbox.settings import env_lines
+    with sandbox_extra():
+        from weatherballoon.sandbox.control import running_state
+        from weatherballoon.sandbox.layout import Layout
+        from weatherballoon.sandbox.settings import env_lines
 
     sys.stdout.write("\n".join(env_lines(running_state(Layout.default()))) + "\n")
     return 0
@@ -67,10 +92,11 @@ def env() -> int:
 @command.command()
 def status() -> int:
     """Show the sandbox, its reaper and its hosts (exit 1 when it is not running)."""
-    from ..sandbox import control
-    from ..sandbox.errors import SandboxError
-    from ..sandbox.layout import Layout
-    from ..sandbox.status import show
+    with sandbox_extra():
+        from weatherballoon.sandbox import control
+        from weatherballoon.sandbox.errors import SandboxError
+        from weatherballoon.sandbox.layout import Layout
+        from weatherballoon.sandbox.status import show
 
     layout = Layout.default()
     state = control.load_state(layout)
@@ -85,7 +111,8 @@ def status() -> int:
 @click.pass_obj
 def down(app: App) -> int:
     """Stop the sandbox and remove its hosts, account and moto server (safe to repeat)."""
-    from ..sandbox.control import down as stop
+    with sandbox_extra():
+        from weatherballoon.sandbox.control import down as stop
 
     if stop(app.say):
         app.say("sandbox down")

@@ -9,7 +9,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 from pydantic.alias_generators import to_camel
 from weatherballoon.lambdas import limits
-from weatherballoon.remote.sync_globs import outside_root
+from weatherballoon.remote.sync.globs import outside_root
 
 from .model import HOST_PATTERN, OsConfig, ProvisionerConfig, SupervisionConfig, SyncConfig, WbConfig
 

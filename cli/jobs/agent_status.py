@@ -1,11 +1,11 @@
-"""What an agent job command's exit status means when no stream header came (`remote/job_protocol.py`).
+"""What an agent job command's exit status means when no stream header came (`remote/agent_io.py`).
 
 Only without the header is the status the agent's own; with it, it is the job's, whatever its value.
 """
 
 from __future__ import annotations
 
-from weatherballoon.remote.job_protocol import JOB_STATE_EXIT, TOO_LONG_EXIT, UNKNOWN_JOB_EXIT
+from weatherballoon.remote.agent_io import JOB_STATE_EXIT, TOO_LONG_EXIT, UNKNOWN_JOB_EXIT
 
 from ..errors import ConnectError, JobNotFound, UsageError, WbError
 

@@ -1,7 +1,7 @@
 """Attach to a running job's output: byte-exact stdout and stderr, stdin forwarding, Ctrl-C handling.
 
 The agent's `run --follow` and `follow` put a stream header before the job's stdout
-(`weatherballoon.remote.job_protocol`); `pump` takes it off, and tells the caller whether it came: only
+(`weatherballoon.remote.agent_io`); `pump` takes it off, and tells the caller whether it came: only
 then is the exit status the job's own.
 """
 
@@ -32,7 +32,7 @@ class AttachResult:
     status: int  # the job's exit code (once `streamed`); -1 when the connection was lost
     detached: bool = False
     # The agent's stream header came: the job exists and the status is its own. Without it the status is an
-    # agent protocol code (`job_protocol`).
+    # agent protocol code (`agent_io`).
     streamed: bool = True
     # Our own stdout or stderr closed (EPIPE, `wb run ... | head -1`); the job may still be running.
     output_closed: bool = False

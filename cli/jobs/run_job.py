@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from weatherballoon.remote.job_protocol import STREAM_HEADER
+from weatherballoon.remote.agent_io import STREAM_HEADER
 
 from ..app import App
 from ..config.model import LoadedConfig
@@ -62,8 +62,8 @@ def agent_run_args(
 
 
 def job_spec_for(request: RunRequest, cwd: str) -> bytes:
-    """The argv, environment and working directory as the bytes the user's OS gave them (`remote/job_spec`)."""
-    from weatherballoon.remote.job_spec import SpecError, encode_spec
+    """The argv, environment and working directory as the bytes the user's OS gave them (`remote/jobs/spec`)."""
+    from weatherballoon.remote.jobs.spec import SpecError, encode_spec
 
     try:
         return encode_spec(

@@ -1,7 +1,7 @@
 """Whether the agent's upload of a job's outputs to storage went through (aws: S3 under the job's prefix).
 
 The agent keeps each push's outcome in the job's `push.json`, which `list` and `status` print as `push`
-(remote/daemon_outputs.py; read as `Job.push`, a `PushNote`), and on the job's row in the supervision
+(remote/daemon/output_duty.py; read as `Job.push`, a `PushNote`), and on the job's row in the supervision
 table, which outlives the machine. A failed upload is said by `wb run` (after the job, waiting a little
 for the push), `wb jobs` and `wb pull`: outputs only on the machine are lost with it.
 """

@@ -132,7 +132,7 @@ class Provider(ABC):
         yield
 
     def job_options(self, held: Held) -> list[str]:
-        """Extra options for the agent's `run` (see remote/jobs_cli.py), e.g. the claim a job runs under."""
+        """Extra options for the agent's `run` (see remote/jobs/commands.py), e.g. the claim a job runs under."""
         return []
 
     def job_started(self, held: Held, record: LocalJob) -> None:

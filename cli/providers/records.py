@@ -54,7 +54,7 @@ class Instance:
 
 @dataclass(frozen=True)
 class PushNote:
-    """The agent's last push of a job's outputs to storage (aws: `push.json`, written by remote/s3push.py)."""
+    """The agent's last push of a job's outputs to storage (aws: `push.json`, written by remote/daemon/s3push.py)."""
 
     at: float | None = None
     ok: bool | None = None
@@ -87,7 +87,7 @@ class PushNote:
 @dataclass(frozen=True)
 class Job:
     """A job as its machine's agent reports it: one object of `agent list`, or `agent status ID`
-    (remote/jobstate.py, SUMMARY_FIELDS). Parsed here, once, from the agent's JSON (`from_summary`)."""
+    (remote/jobs/state.py, SUMMARY_FIELDS). Parsed here, once, from the agent's JSON (`from_summary`)."""
 
     id: str
     state: str  # running | exited | killed | stopped | lost

@@ -1,4 +1,4 @@
-"""Claiming a machine through its agent's daemon (`agent claim`, remote/claim_cli.py) and giving it back.
+"""Claiming a machine through its agent's daemon (`agent claim`, remote/daemon/claim_command.py) and giving it back.
 
 For providers whose machines are claimed before use (aws): the daemon makes the same conditional write in
 the table as a client's own claim. Used by the prefetch thread and by the provider alike.
@@ -11,7 +11,7 @@ import secrets
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from weatherballoon.remote.claim_cli import SAY_PREFIX
+from weatherballoon.remote.daemon.claim_command import SAY_PREFIX
 
 if TYPE_CHECKING:
     from .agent import RemoteAgent

@@ -11,13 +11,13 @@ import contextlib
 import threading
 from collections.abc import Callable
 
+from weatherballoon.remote.agent_io import NOTE_PREFIX, PREFIX, SYNC_FOREIGN_ROOT_EXIT, SYNC_REFUSED_ROOT_EXIT
+
 from ..errors import ConnectionLost, SyncError, SyncRefused, WbError
 from ..session.process import RemoteProcess
 
 CONNECTION_LOST = -1
-REFUSED_ROOT = 6  # remote/sync_receiver.py
-FOREIGN_ROOT = 7
-NOTE = b"wb-agent: note: "
+NOTE = NOTE_PREFIX.encode()
 
 
 class AgentCall:
@@ -55,7 +55,7 @@ class AgentCall:
     @property
     def stderr_text(self) -> str:
         lines = self._stderr.decode(errors="replace").strip().splitlines()
-        return "\n".join(line for line in lines if not line.startswith(NOTE.decode()))
+        return "\n".join(line.removeprefix(PREFIX) for line in lines if not line.startswith(NOTE_PREFIX))
 
     def close_stdin(self) -> None:
         with contextlib.suppress(OSError, ValueError):  # the agent went away; its status says why
@@ -106,12 +106,12 @@ class AgentCall:
             )
         detail = self.stderr_text.splitlines()
         said = "; ".join(detail[-5:]) if detail else "no message"
-        if status == REFUSED_ROOT:
+        if status == SYNC_REFUSED_ROOT_EXIT:
             return SyncRefused(
                 said.split(": ", 1)[-1],
                 hint="set sync.adirServer (or WB_ADIR_SERVER) to a folder of the project's own, such as ~/wb/<project>",
             )
-        if status == FOREIGN_ROOT:
+        if status == SYNC_FOREIGN_ROOT_EXIT:
             return SyncRefused(
                 said.split(": ", 1)[-1],
                 hint="set sync.adirServer to a folder of this project's own; or take this one over with "

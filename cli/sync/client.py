@@ -19,6 +19,8 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from weatherballoon.remote.agent_io import SYNC_DISK_EXIT, SYNC_PARTIAL_EXIT, SYNC_STREAM_EXIT
+
 from ..errors import SyncError, SyncRefused, WbError
 from ..session.process import AgentRunner
 from .agent_call import AgentCall
@@ -45,10 +47,6 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-EXIT_DISK = 3
-EXIT_STREAM = 4
-EXIT_REFUSED_ROOT = 6
-EXIT_FOREIGN_ROOT = 7
 OVERWRITE_HINT = "run again with --sync-overwrite (or set sync.overwrite / WB_SYNC_OVERWRITE=1)"
 # A local scan still running after this long gets a word on stderr, so a huge root is not a silent wait.
 SCAN_NOTICE_S = 2.0
@@ -184,7 +182,7 @@ def _summary_line(call: AgentCall) -> dict:
 
 def _apply_failure(call: AgentCall, status: int, remote_root: str) -> WbError:
     what = f"sync to {remote_root} failed"
-    if status == EXIT_DISK:
+    if status == SYNC_DISK_EXIT:
         from ..jobs.agent_status import storage_hint
 
         said = call.stderr_text.lower()
@@ -195,9 +193,9 @@ def _apply_failure(call: AgentCall, status: int, remote_root: str) -> WbError:
             " sync.fileExcludes"
         )
         return call.failure(what, hint=hint)
-    if status == EXIT_STREAM:
+    if status == SYNC_STREAM_EXIT:
         return call.failure(what, hint="the stream was cut short; run again, a sync resumes where it stopped")
-    if status == 1:
+    if status == SYNC_PARTIAL_EXIT:
         return call.failure(
             what + " for some paths",
             hint="remove what is in the way of those paths on the machine (or exclude them), then sync again",

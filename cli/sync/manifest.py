@@ -1,10 +1,10 @@
-"""The client side of `agent sync-scan` (protocol in `weatherballoon.remote.sync_scan`)."""
+"""The client side of `agent sync-scan` (protocol in `weatherballoon.remote.sync.scan`)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from weatherballoon.remote.sync_scan import CodecError, Request, Response, read_frame
+from weatherballoon.remote.sync.scan import CodecError, Request, Response, read_frame
 
 from ..errors import SyncError
 from .agent_call import AgentCall

@@ -7,7 +7,7 @@ on CI) would share a root on a shared machine. The id is stable while the folder
 wb's data dir is kept; it is not secret.
 
 The default remote root is `~/wb/<folder name>-<first 8 hex digits of the identity>`, so two projects
-named `app` never share one. The agent records the identity with the root (`remote/sync_state.py`) and
+named `app` never share one. The agent records the identity with the root (`remote/sync/state.py`) and
 refuses a root another project owns unless told to take it over (`--sync-overwrite`). Older versions of
 wb used `~/wb/<folder name>`: it is left alone, and the first sync to the new root says so.
 """

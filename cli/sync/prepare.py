@@ -37,7 +37,7 @@ def prepare_upload(local_root: Path, excludes: Sequence[str] = (), protect: Sequ
     tree = scan(root, excludes)
     uploads = tree.entries
     if protect:
-        from weatherballoon.remote.sync_globs import GlobSet
+        from weatherballoon.remote.sync.globs import GlobSet
 
         globs = GlobSet(list(protect))
         if globs:

@@ -16,8 +16,8 @@ import zlib
 from collections.abc import Sequence
 from pathlib import Path
 
-from weatherballoon.remote.outputs import find_outputs
-from weatherballoon.remote.sync_wire import (
+from weatherballoon.remote.sync.outputs import find_outputs
+from weatherballoon.remote.sync.wire import (
     TAG_END,
     TAG_FILE,
     TAG_LINK,
@@ -27,7 +27,7 @@ from weatherballoon.remote.sync_wire import (
     prefetch,
     read_magic,
 )
-from weatherballoon.remote.sync_writer import FatalWriteError, TreeWriter
+from weatherballoon.remote.sync.writer import FatalWriteError, TreeWriter
 
 from ..errors import SyncError
 from ..session.process import AgentRunner
@@ -72,7 +72,7 @@ def pull_outputs(runner: AgentRunner, remote_root: str, globs: Sequence[str], lo
     root = Path(local_root).absolute()
     root.mkdir(parents=True, exist_ok=True)
     have = _have(root, globs)
-    call = AgentCall(runner(["outputs-pack", remote_root, *globs]), "outputs-pack")
+    call = AgentCall(runner(["outputs-pack", "--", remote_root, *globs]), "outputs-pack")  # a glob may start with --
     request = {"v": PROTOCOL_VERSION, "have": [[path, *stamp] for path, stamp in have.items()]}
     call.send_all(zlib.compress(json.dumps(request).encode("ascii"), 1))
     writer = TreeWriter(os.fspath(root))

@@ -1,4 +1,4 @@
-"""Turn a SyncPlan into one sync stream (`weatherballoon.remote.sync_wire`) on an agent's stdin.
+"""Turn a SyncPlan into one sync stream (`weatherballoon.remote.sync.wire`) on an agent's stdin.
 
 Order: deletions first (so a path can change between file, link and directory), then records,
 metadata updates, links and files. Each file is opened with O_NOFOLLOW and its mode and mtime_ns taken
@@ -15,8 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from weatherballoon.remote.sync_send import StreamEncoder
-from weatherballoon.remote.sync_wire import TAG_ADOPT, TAG_DELETE, link_frame, meta_frame, path_frame
+from weatherballoon.remote.sync.send import StreamEncoder
+from weatherballoon.remote.sync.wire import TAG_ADOPT, TAG_DELETE, link_frame, meta_frame, path_frame
 
 from .records import SyncPlan, SyncProgress
 

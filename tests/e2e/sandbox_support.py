@@ -52,6 +52,7 @@ REAPER_OFF_PERIOD_S = 3600.0  # "disabled": the timer runs once at start, then n
 # A warm window that a `wb run` reaches in time even on a loaded machine (10-15 s to its claim seen at load 8 on
 # 2 cores): reuse needs min(30 s, half the window) of lease left (`reuse.claim_margin`).
 REUSE_IDLE_MINUTES = 1.25
+COMPRESSED_IDLE_MINUTES = 0.25  # under a minute: the claim margin is half the window
 LIFETIME_HOURS = 25 / 3600  # a 25 s lifetime cap for the reaped-job-outputs scenario
 KERNEL_TIMER_BOUND_S = 120.0  # the double failure "agent dead, reaper off": 1 min slack + a 30 s check period
 ENDED_STATES = frozenset({"shutting-down", "terminated", "stopping", "stopped"})
@@ -531,9 +532,10 @@ def happy_path_and_reuse(lab: Lab) -> Result:
 
 
 def reuse_with_compressed_leases(lab: Lab) -> Result:
-    """The sandbox's own idle window (0.1 min): the second run still reuses the warm instance (the claim margin
-    scales with the warm window)."""
-    client = lab.client("reuse-compressed")
+    """A compressed idle window (15 s, where the sandbox's own is 6 s): the second run still reuses the warm
+    instance, because the claim margin scales with the warm window (7.5 s here, not the usual 30 s). With the
+    sandbox's 6 s, a run that takes more than 3 s to reach its claim on a loaded CI machine launched anew."""
+    client = lab.client("reuse-compressed", WB_IDLE_MINUTES=f"{COMPRESSED_IDLE_MINUTES:g}")
     first = client.wb("run", "--", "true").check()
     instance_id = first.instance()
     row = client.wait_row(instance_id, lambda r: r.state is InstanceState.IDLE, 20, "idle after the first job")

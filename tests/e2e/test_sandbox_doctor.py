@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from weatherballoon.cli.aws.first_contact.plan import SERVICES_USD
+from weatherballoon.cli.aws_account.first_contact.plan import SERVICES_USD
 
 from tests.e2e.sandbox_support import ScenarioError, sandbox_up, up_args
 from tests.integration.sandbox.conftest import sandbox_unavailable
@@ -103,10 +103,10 @@ def test_the_first_contact_run_passes_measures_each_fault_and_leaves_nothing(box
 def test_the_spending_cap_stops_a_run_and_it_still_tears_down(box: Sandbox, tmp_path: Path) -> None:
     """In process, past the up-front refusal: a cap that the first machine's first minute passes. The run stops
     at the first tick that sees the machine, and the teardown removes all."""
-    from weatherballoon.cli.aws.first_contact.preflight import Options, run_preflight
-    from weatherballoon.cli.aws.first_contact.run import first_contact
-    from weatherballoon.cli.aws.progress import StackProgress
-    from weatherballoon.cli.aws.session import AwsSession, AwsSettings
+    from weatherballoon.cli.aws_account.first_contact.preflight import Options, run_preflight
+    from weatherballoon.cli.aws_account.first_contact.run import first_contact
+    from weatherballoon.cli.aws_account.progress import StackProgress
+    from weatherballoon.cli.aws_account.session import AwsSession, AwsSettings
     from weatherballoon.cli.config.model import OsConfig, ProvisionerConfig, WbConfig
 
     exported = box.exported

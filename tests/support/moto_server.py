@@ -1,16 +1,21 @@
-"""A real moto server subprocess on localhost, spoken to over HTTP (DESIGN §8)."""
+"""A real moto server subprocess on localhost, spoken to over HTTP (DESIGN §8).
+
+It is the sandbox's launcher (`weatherballoon.sandbox.launchers.moto`: moto with the fixes that make it answer
+as AWS does where wb depends on it, such as atomic DynamoDB conditional writes), so tests and the sandbox run
+the same emulator."""
 
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import sys
-import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
+
+from weatherballoon.sandbox.launchers import moto
+from weatherballoon.sandbox.launchers.ports import free_port
+
+__all__ = ["DUMMY_CREDENTIALS", "apply_env", "aws_env", "free_port", "moto_server", "reset", "route_out_through_a_nat"]
 
 DUMMY_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -21,42 +26,15 @@ DUMMY_CREDENTIALS = {
 }
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @contextmanager
 def moto_server() -> Iterator[str]:
-    """Start the moto server on 127.0.0.1 and yield `http://localhost:PORT` (the host part matters for S3).
-
-    It is the sandbox's launcher (moto with the fixes that make it answer as AWS does where wb depends on it,
-    such as atomic DynamoDB conditional writes), so tests and the sandbox run the same emulator."""
+    """Start the moto server on 127.0.0.1 and yield `http://localhost:PORT` (the host part matters for S3)."""
     port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "weatherballoon.cli.sandbox.moto_server", "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://localhost:{port}"
+    proc = moto.start(port, timeout=30)
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                urllib.request.urlopen(f"{url}/moto-api/", timeout=1).close()
-                break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"moto server on port {port} did not start") from None
-                time.sleep(0.05)
-        yield url
+        yield moto.url_of(port)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        moto.stop(proc, timeout=5)
 
 
 def reset(url: str) -> None:

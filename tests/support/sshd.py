@@ -1,32 +1,28 @@
 """A real OpenSSH sshd on loopback (or inside a network namespace), with its own host key and user.
 
-The login user is a fresh unprivileged account whose home lives in the test's temp dir, so remote state
-(`~/.weatherballoon`) never mixes with the client's and root's pyenv `.bashrc` is not in the way.
+The server is the one launcher the sandbox starts for its hosts too (`weatherballoon.sandbox.launchers.sshd`),
+here without PAM on a port of its own. The login user is a fresh unprivileged account whose home lives in the
+test's temp dir, so remote state (`~/.weatherballoon`) never mixes with the client's and root's pyenv
+`.bashrc` is not in the way.
 """
 
 from __future__ import annotations
 
 import os
 import pwd
-import shutil
 import signal
-import socket
 import subprocess
-import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-SSHD = shutil.which("sshd") or "/usr/sbin/sshd"
+from weatherballoon.sandbox.launchers import sshd as launcher
+from weatherballoon.sandbox.launchers.ports import free_port
 
 
 def keygen(path: Path, kind: str = "ed25519") -> Path:
-    subprocess.run(
-        ["ssh-keygen", "-q", "-t", kind, "-N", "", "-C", "wb-test", "-f", str(path)],
-        check=True,
-        stdout=subprocess.DEVNULL,
-    )
-    return path
+    """A key pair at `path` and `path.pub`, made unless it exists."""
+    return launcher.keygen(path, kind, comment="wb-test")
 
 
 @dataclass
@@ -75,12 +71,10 @@ class SshdHost:
 
     def __post_init__(self) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
-        self.host_key = self.workdir / "ssh_host_ed25519_key"
-        if not self.host_key.exists():
-            keygen(self.host_key)
+        self.host_key = keygen(self.workdir / "ssh_host_ed25519_key")
         self.known_hosts = self.workdir / "known_hosts"
         if not self.port:
-            self.port = _free_port()
+            self.port = free_port()
         self._write_known_hosts()
         ssh_dir = self.user.home / ".ssh"
         ssh_dir.mkdir(exist_ok=True)
@@ -105,63 +99,23 @@ class SshdHost:
         Path(f"{self.host_key}.pub").unlink()
         keygen(self.host_key)
 
-    def config_text(self) -> str:
-        return "\n".join(
-            [
-                f"Port {self.port}",
-                f"ListenAddress {self.address}",
-                f"HostKey {self.host_key}",
-                f"PidFile {self.workdir / 'sshd.pid'}",
-                "AuthorizedKeysFile .ssh/authorized_keys",
-                "PasswordAuthentication no",
-                "KbdInteractiveAuthentication no",
-                "UsePAM no",
-                "StrictModes no",
-                "PermitRootLogin no",
-                "MaxSessions 64",
-                "MaxStartups 64:30:128",
-                "ClientAliveInterval 0",
-                "Subsystem sftp internal-sftp",
-                "",
-            ]
-        )
-
     def start(self) -> SshdHost:
         Path("/run/sshd").mkdir(exist_ok=True)
-        config = self.workdir / "sshd_config"
-        config.write_text(self.config_text())
-        cmd = [SSHD, "-D", "-e", "-f", str(config)]
+        config = launcher.write_config(self.workdir, self.address, self.port, use_pam=False)
+        cmd = launcher.command(config)
         if self.netns:
             cmd = ["ip", "netns", "exec", self.netns, *cmd]
-        log = open(self.workdir / "sshd.log", "ab")  # noqa: SIM115 - lives as long as the server
-        self.proc = subprocess.Popen(cmd, stdout=log, stderr=log, start_new_session=True)
-        self._wait_ready()
+        log = self.workdir / "sshd.log"
+        self.proc = launcher.start(cmd, log, new_session=True)
+        launcher.wait_ready(
+            self.proc, self.address, log, port=self.port, answers=self._answers_in_netns if self.netns else None
+        )
         return self
 
-    def _wait_ready(self) -> None:
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            if self.proc is not None and self.proc.poll() is not None:
-                log = (self.workdir / "sshd.log").read_text(errors="replace")
-                raise RuntimeError(f"sshd exited early: {log}")
-            try:
-                if self.netns:
-                    probe = subprocess.run(
-                        ["ip", "netns", "exec", self.netns, "bash", "-c",
-                         f"exec 3<>/dev/tcp/{self.address}/{self.port}"],
-                        capture_output=True,
-                        check=False,
-                    )
-                    if probe.returncode == 0:
-                        return
-                else:
-                    with socket.create_connection((self.address, self.port), timeout=0.5) as sock:
-                        if sock.recv(4).startswith(b"SSH"):
-                            return
-            except OSError:
-                pass
-            time.sleep(0.02)
-        raise RuntimeError(f"sshd on {self.address}:{self.port} not ready")
+    def _answers_in_netns(self) -> bool:
+        probe = f"exec 3<>/dev/tcp/{self.address}/{self.port}"
+        cmd = ["ip", "netns", "exec", str(self.netns), "bash", "-c", probe]
+        return subprocess.run(cmd, capture_output=True, check=False).returncode == 0
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
         """Stop the listener. Sessions already open keep their own sshd children unless killed too."""
@@ -178,9 +132,3 @@ class SshdHost:
         """Kill the listener and every sshd session process of the test user (like `kill sshd`)."""
         self.stop(signal.SIGKILL)
         subprocess.run(["pkill", "-KILL", "-f", f"sshd: {self.user.name}"], check=False)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])

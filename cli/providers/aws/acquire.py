@@ -15,7 +15,7 @@ from weatherballoon.lambdas import tags as wb_tags
 from weatherballoon.lambdas.errors import LeaseRefusedError, SupervisionError
 from weatherballoon.lambdas.records import InstanceRecord, InstanceState
 
-from ...aws.errors import translated
+from ...aws_account.errors import translated
 from ...errors import ConnectError, ProvisionError
 from . import keys, reuse
 from .instances import Ec2Instance, describe

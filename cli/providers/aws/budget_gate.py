@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 
 def check_budget(plane: ControlPlane, *, now: float | None = None) -> None:
     """Raise SupervisionStop (exit 124) naming the budget when mine or my team's is spent this month."""
-    from ...aws.ledger import month_report
+    from ...aws_account.ledger import month_report
     from ...render.money import format_usd
 
     month = time.strftime("%Y-%m", time.gmtime(now))

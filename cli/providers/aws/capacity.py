@@ -14,7 +14,7 @@ from typing import Any
 
 from weatherballoon.lambdas.records import Market
 
-from ...aws.errors import aws_error, error_code, error_message
+from ...aws_account.errors import aws_error, error_code, error_message
 from ...errors import ProvisionError
 
 CAPACITY_CODES = frozenset(

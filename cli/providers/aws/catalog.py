@@ -15,7 +15,7 @@ from typing import Any
 from weatherballoon.lambdas.errors import PriceLookupError
 from weatherballoon.lambdas.prices import load_prices
 
-from ...aws.errors import error_code, translated
+from ...aws_account.errors import error_code, translated
 from ...errors import UsageError
 
 

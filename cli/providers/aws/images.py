@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ...aws.errors import translated
+from ...aws_account.errors import translated
 from ...errors import ConfigError, ProvisionError
 
 DLAMI_NAME = "Deep Learning*Ubuntu*"

@@ -8,7 +8,7 @@ from typing import Any
 
 from weatherballoon.lambdas import schema, tags
 
-from ...aws.errors import translated
+from ...aws_account.errors import translated
 
 LIVE_STATES = ("pending", "running", "stopping", "stopped")
 GONE_STATES = frozenset({"shutting-down", "terminated"})

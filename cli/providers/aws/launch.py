@@ -20,8 +20,8 @@ from typing import Any
 from weatherballoon.lambdas import tags as wb_tags
 from weatherballoon.lambdas.records import Market
 
-from ...aws.errors import translated
-from ...aws.session import AwsSession
+from ...aws_account.errors import translated
+from ...aws_account.session import AwsSession
 from . import capacity, catalog, images, keys, launch_retry, network, reachability, userdata
 from .plane import ControlPlane
 

@@ -19,7 +19,7 @@ from typing import TypeVar
 
 from weatherballoon.lambdas.retry import Backoff
 
-from ...aws.errors import error_code
+from ...aws_account.errors import error_code
 from ...errors import ProvisionError
 
 T = TypeVar("T")

@@ -69,7 +69,7 @@ class LeaseKeeper:
                 self.failures += 1
                 mark(f"lease renewal failed: {exc}")
             except Exception as exc:  # botocore's own errors: try again next tick
-                from ...aws.errors import is_aws_exception
+                from ...aws_account.errors import is_aws_exception
 
                 if not is_aws_exception(exc):
                     raise

@@ -75,7 +75,7 @@ class Lookups:
 
     def terminate(self, instances: Sequence[Instance]) -> list[str]:
         """Mark my machines' rows (so their agents and the reaper end them too), then terminate them all."""
-        from ...aws.errors import translated
+        from ...aws_account.errors import translated
         from . import rows
 
         plane = self._plane()

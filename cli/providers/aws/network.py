@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from ipaddress import IPv4Network
 from typing import Any
 
-from ...aws.errors import translated
+from ...aws_account.errors import translated
 from ...errors import ConfigError, ProvisionError
 from . import routes
 from .reachability import SshIngress, vpc_ranges

@@ -12,14 +12,14 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ...aws.session import AwsSession, AwsSettings
-from ...aws.stack import StackInfo, require_stack
+from ...aws_account.session import AwsSession, AwsSettings
+from ...aws_account.stack import StackInfo, require_stack
 from ...errors import ConfigError
 
 if TYPE_CHECKING:
     from weatherballoon.lambdas.dynamo_store import DynamoStore
 
-    from ...aws.session import CallerIdentity
+    from ...aws_account.session import CallerIdentity
     from ...config.loader import LoadedConfig
     from ...config.model import WbConfig
 
@@ -156,6 +156,6 @@ class ControlPlane:
 
     def allowed_types(self) -> list[str]:
         """The stack's AllowedInstanceTypes (IAM StringLike patterns); empty when the stack does not say."""
-        from ...aws.parameters import ALLOWED_TYPES, split_list
+        from ...aws_account.parameters import ALLOWED_TYPES, split_list
 
         return split_list(self.stack.parameters.get(ALLOWED_TYPES, ""))

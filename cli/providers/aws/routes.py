@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from ...aws.errors import translated
+from ...aws_account.errors import translated
 
 DEFAULT_ROUTE = "0.0.0.0/0"
 NAT_TARGETS = ("NatGatewayId", "InstanceId", "NetworkInterfaceId", "TransitGatewayId", "LocalGatewayId",

@@ -12,7 +12,7 @@ from weatherballoon.lambdas.errors import MalformedItemError, SupervisionError
 from weatherballoon.lambdas.meter import MeterRecord
 from weatherballoon.lambdas.records import InstanceRecord, JobRow
 
-from ...aws.errors import aws_error, is_aws_exception
+from ...aws_account.errors import aws_error, is_aws_exception
 from ...errors import AwsError
 
 if TYPE_CHECKING:

@@ -14,10 +14,10 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from weatherballoon.remote.sync_globs import GlobSet
-from weatherballoon.remote.sync_writer import FatalWriteError, TreeWriter
+from weatherballoon.remote.sync.globs import GlobSet
+from weatherballoon.remote.sync.writer import FatalWriteError, TreeWriter
 
-from ...aws.errors import translated
+from ...aws_account.errors import translated
 from ...errors import SyncError
 from ...sync.records import PullSummary
 

@@ -26,7 +26,7 @@ from typing import Any
 
 import boto3
 import pytest
-from weatherballoon.cli.aws.stack import STACK_NAME, StackInfo, describe_stack
+from weatherballoon.cli.aws_account.stack import STACK_NAME, StackInfo, describe_stack
 from weatherballoon.cli.config.loader import LoadedConfig, load_config
 from weatherballoon.cli.main import run_cli
 from weatherballoon.cli.providers.aws import AwsProvider

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 from weatherballoon.cli.session.bundle import agent_bundle
-from weatherballoon.remote.job_protocol import STREAM_HEADER
+from weatherballoon.remote.agent_io import STREAM_HEADER
 from weatherballoon.remote.procinfo import is_alive
 
 # The interpreter a bare host has; fall back to ours where there is no system python3.
@@ -49,7 +49,7 @@ class Agent:
         self, *args: str, input: bytes | None = None, timeout: float = 20, raw: bool = False
     ) -> subprocess.CompletedProcess:
         """The finished agent command. Unless `raw`, the stream header that `follow` and `run --follow` put
-        before the job's stdout (`job_protocol`) is taken off, so stdout is the job's own bytes."""
+        before the job's stdout (`agent_io`) is taken off, so stdout is the job's own bytes."""
         result = subprocess.run(
             self.argv(*args),
             input=input if input is not None else b"",

@@ -38,5 +38,5 @@ def test_the_run_path_imports_nothing_heavy(agent: Agent) -> None:
     )
     imported = {line.split("|")[-1].strip() for line in result.stderr.decode().splitlines()
                 if line.startswith("import time:")}
-    assert "weatherballoon.remote.jobs_run" in imported
+    assert "weatherballoon.remote.jobs.run" in imported
     assert not imported & HEAVY_MODULES, sorted(imported & HEAVY_MODULES)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 
-from weatherballoon.remote.jobstore import JobPaths, write_json_atomic
+from weatherballoon.remote.jobs.store import JobPaths, write_json_atomic
 
 from .conftest import Agent
 

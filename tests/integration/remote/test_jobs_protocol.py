@@ -1,13 +1,13 @@
 """The agent's own outcomes never look like a job's: the stream header, the job spec on stdin, and the
-codes that only mean something without the header (`remote/job_protocol.py`)."""
+codes that only mean something without the header (`remote/agent_io.py`)."""
 
 from __future__ import annotations
 
 import os
 
 import pytest
-from weatherballoon.remote.job_protocol import STREAM_HEADER, TOO_LONG_EXIT, UNKNOWN_JOB_EXIT, USAGE_EXIT
-from weatherballoon.remote.job_spec import encode_spec
+from weatherballoon.remote.agent_io import STREAM_HEADER, TOO_LONG_EXIT, UNKNOWN_JOB_EXIT, USAGE_EXIT
+from weatherballoon.remote.jobs.spec import encode_spec
 
 from .conftest import Agent, oldest_python
 

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
-from weatherballoon.remote.job_protocol import STREAM_HEADER
+from weatherballoon.remote.agent_io import STREAM_HEADER
 
 from .conftest import Agent, oldest_python
 

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from weatherballoon.remote.job_protocol import STREAM_HEADER
+from weatherballoon.remote.agent_io import STREAM_HEADER
 from weatherballoon.remote.procinfo import is_alive
 
 from tests.support.sshd import SshdHost

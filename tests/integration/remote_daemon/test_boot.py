@@ -7,7 +7,7 @@ import subprocess
 import threading
 import time
 
-from weatherballoon.remote.agent_env import AgentEnv, parse
+from weatherballoon.remote.daemon.agent_env import AgentEnv, parse
 
 from .conftest import BUCKET, OWNER, REGION, TABLE, Machine
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from weatherballoon.remote.job_protocol import STREAM_HEADER
+from weatherballoon.remote.agent_io import STREAM_HEADER
 
 from .conftest import Machine, record_overspend, wait_for
 

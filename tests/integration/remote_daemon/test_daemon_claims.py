@@ -1,7 +1,7 @@
 """Claims through the daemon (`agent claim`), and the daemon woken by a job's start and end.
 
 The daemon here has a 30 s period, so anything that happens within a second or two of a job's start or
-end happened because the job woke it (daemon_wake), not because a pass came round.
+end happened because the job woke it (jobs.wake_daemon), not because a pass came round.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ import json
 import os
 from pathlib import Path
 
-from weatherballoon.remote.s3push import MTIME_KEY, JobOutputs, OutputPusher
+from weatherballoon.remote.daemon.s3push import MTIME_KEY, JobOutputs, OutputPusher
 
 from .conftest import BUCKET, Machine, wait_for
 

@@ -15,8 +15,8 @@ import paramiko
 import pytest
 from weatherballoon.cli.session.hostkeys import fingerprint
 from weatherballoon.lambdas.dynamo_store import DynamoStore
-from weatherballoon.remote.agent_env import DEFAULT_ARM_SHUTDOWN_COMMAND, DEFAULT_POWEROFF_COMMAND
-from weatherballoon.remote.poweroff import arm_command
+from weatherballoon.remote.daemon.agent_env import DEFAULT_ARM_SHUTDOWN_COMMAND, DEFAULT_POWEROFF_COMMAND
+from weatherballoon.remote.daemon.poweroff import arm_command
 
 from tests.integration.sandbox.support import (
     Launched,
@@ -125,7 +125,7 @@ def test_the_agents_power_off_command_works_for_the_plain_login_user_through_its
         assert code != 0 and "password is required" in out, out
         code, out = run(client, "/opt/wb/bin/wb-power off unprivileged")  # without sudo: polkit says no
         assert code != 0 and "Interactive authentication required" in out, out
-        # exactly what remote/poweroff.py runs by default, with the reason in the environment
+        # exactly what remote/daemon/poweroff.py runs by default, with the reason in the environment
         run(client, f"WB_POWEROFF_REASON=lease-expired sh -c {shlex.quote(DEFAULT_POWEROFF_COMMAND)}")
     wait_for(lambda: instance_state(sandbox, launched.instance_id) == "terminated", 10, "the instance is terminated")
     ended = host_gone(sandbox, launched, host["namespace"])

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from weatherballoon.cli.sandbox import network
+from weatherballoon.sandbox import network
 
 from tests.support.netns import NetNamespace, network_namespace_or_skip
 from tests.support.waiting import wait_for

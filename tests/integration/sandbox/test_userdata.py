@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from weatherballoon.cli.providers.aws.userdata import BootInputs, boot_program, pack, render, root_setup_in
-from weatherballoon.cli.sandbox.userdata import decode, parse
+from weatherballoon.sandbox.userdata import decode, parse
 
 BOOT = Path(__file__).resolve().parents[3] / "remote" / "boot.py"
 KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBfTm3hJ0m3Sg3QGUKk0SoVEdWZkE6x0o8bDpB3bQvYp wb-ephemeral"

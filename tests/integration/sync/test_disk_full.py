@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from weatherballoon.cli.errors import SyncError
 from weatherballoon.cli.sync.client import sync_up
-from weatherballoon.remote.sync_writer import TEMP_PREFIX
+from weatherballoon.remote.sync.writer import TEMP_PREFIX
 
 from .conftest import LocalAgentRunner
 from .trees import write

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from weatherballoon.cli.errors import SyncError
 from weatherballoon.cli.sync.client import pull_outputs, sync_up
-from weatherballoon.remote.sync_send import StreamEncoder
-from weatherballoon.remote.sync_wire import CHUNK, END_OF_FILE, file_header, link_frame
+from weatherballoon.remote.sync.send import StreamEncoder
+from weatherballoon.remote.sync.wire import CHUNK, END_OF_FILE, file_header, link_frame
 
 from .conftest import LocalAgentRunner
 from .trees import snapshot, write
@@ -118,3 +118,10 @@ def test_an_output_folder_that_is_a_symlink_on_the_machine_is_walked_into(
     assert summary.files == 1
     assert (local / "outputs" / "model.pt").read_text() == "weights"
     assert not (local / "outputs").is_symlink()
+
+
+def test_a_glob_that_starts_with_dashes_is_a_glob_not_an_option(tmp_path: Path, runner: LocalAgentRunner) -> None:
+    remote = runner.home / "wb" / "proj"
+    write(remote, "--notes.txt", "kept\n")
+    summary = pull_outputs(runner, REMOTE, ["--notes*"], tmp_path / "local")
+    assert summary.files == 1 and (tmp_path / "local" / "--notes.txt").read_text() == "kept\n"

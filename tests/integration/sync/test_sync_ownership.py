@@ -12,7 +12,7 @@ from weatherballoon.cli.errors import SyncRefused
 from weatherballoon.cli.sync import client, prepare
 from weatherballoon.cli.sync.client import sync_up
 from weatherballoon.cli.sync.ownership import ProjectIdentity, client_id, default_remote_root, project_identity
-from weatherballoon.remote.sync_state import read_record, save_record
+from weatherballoon.remote.sync.state import read_record, save_record
 
 from .conftest import LocalAgentRunner
 from .trees import write
@@ -131,8 +131,8 @@ def test_the_agent_refuses_a_foreign_file_even_when_the_client_did_not_see_it(
     project: Path, runner: LocalAgentRunner
 ) -> None:
     """A file that appears between the comparison and the stream (a job wrote it) is not replaced."""
-    from weatherballoon.remote.sync_send import encode_block
-    from weatherballoon.remote.sync_wire import END_OF_FILE, MAGIC, TAG_END, file_header
+    from weatherballoon.remote.sync.send import encode_block
+    from weatherballoon.remote.sync.wire import END_OF_FILE, MAGIC, TAG_END, file_header
 
     root = runner.home / "wb" / "app"
     write(root, "late.txt", "the job's")

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 from weatherballoon.cli.sync.client import sync_up
-from weatherballoon.remote.sync_send import StreamEncoder
-from weatherballoon.remote.sync_state import load_record, save_record
-from weatherballoon.remote.sync_wire import (
+from weatherballoon.remote.sync.send import StreamEncoder
+from weatherballoon.remote.sync.state import load_record, save_record
+from weatherballoon.remote.sync.wire import (
     CHUNK,
     END_OF_FILE,
     TAG_DELETE,

@@ -14,6 +14,7 @@ import re
 from pathlib import Path
 
 import weatherballoon.cli as cli_package
+import weatherballoon.sandbox as sandbox_package
 from weatherballoon.cli import errors
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -30,9 +31,10 @@ def documented_codes() -> set[int]:
 
 
 def all_error_classes() -> set[type[errors.WbError]]:
-    for module in pkgutil.walk_packages(cli_package.__path__, "weatherballoon.cli."):
-        if not module.name.endswith("__main__"):  # that one runs wb
-            importlib.import_module(module.name)
+    for package in (cli_package, sandbox_package):  # `wb sandbox` raises the sandbox's errors
+        for module in pkgutil.walk_packages(package.__path__, package.__name__ + "."):
+            if not module.name.endswith("__main__"):  # that one runs wb
+                importlib.import_module(module.name)
     found: set[type[errors.WbError]] = set()
     todo = [errors.WbError]
     while todo:

@@ -7,8 +7,8 @@ import json
 
 import pytest
 from weatherballoon.cli.providers.records import Job, PushNote, job_from_json, jobs_from_json
-from weatherballoon.remote.jobstate import SUMMARY_FIELDS, summary
-from weatherballoon.remote.jobstore import dumps
+from weatherballoon.remote.jobs.state import SUMMARY_FIELDS, summary
+from weatherballoon.remote.jobs.store import dumps
 
 
 def test_the_record_has_exactly_the_fields_the_agent_prints() -> None:

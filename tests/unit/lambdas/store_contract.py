@@ -151,6 +151,17 @@ class StoreContract:
         with pytest.raises(RowNotFoundError):
             store.finish_job(job(job_id="nope"), T0, "exited", 0, None)
 
+    def test_the_agent_touches_only_a_running_job_row(self, store: SupervisionStore) -> None:
+        r = row()
+        store.create_instance(r)
+        running = job(job_id="j1")
+        store.put_job(running)
+        assert store.touch_job(running, T0 + 30) is True
+        store.finish_job(running, T0 + 50, "exited", 0, None)
+        assert store.touch_job(running, T0 + 60) is False
+        assert store.touch_job(job(job_id="nope"), T0 + 60) is False
+        assert [j.job_id for j in store.get_jobs(r.owner, r.instance_arn)] == ["j1"]
+
     def test_budgets(self, store: SupervisionStore) -> None:
         store.set_budget(BudgetEntry(Scope.OWNER, "AIDAALICE", 50.0))
         store.set_budget(BudgetEntry(Scope.TEAM, "ml", 500.0))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import fnmatch
 
-from weatherballoon.cli.aws.template import shipped_template
+from weatherballoon.cli.aws_account.template import shipped_template
 from weatherballoon.cli.providers.aws.permissions import MEMBER_ACTIONS
 
 

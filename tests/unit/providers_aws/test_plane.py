@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from weatherballoon.cli.aws.stack import StackInfo
+from weatherballoon.cli.aws_account.stack import StackInfo
 from weatherballoon.cli.config.loader import LoadedConfig, load_config
 from weatherballoon.cli.errors import ConfigError
 from weatherballoon.cli.providers.aws.plane import ControlPlane, supervision_settings

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 import pytest
-from weatherballoon.remote.job_spec import SpecError, encode_spec, read_spec
+from weatherballoon.remote.jobs.spec import SpecError, encode_spec, read_spec
 
 
 def roundtrip(frame: bytes, tail: bytes = b"") -> tuple[tuple[str, list[str], dict[str, str]], bytes]:

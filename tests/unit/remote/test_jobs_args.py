@@ -1,40 +1,12 @@
-"""The agent's argument grammar."""
+"""The job commands' arguments (the parser itself: test_agent_io.py)."""
 
 from __future__ import annotations
 
 import os
 
 import pytest
-from weatherballoon.remote.jobs_args import FollowArgs, RunArgs, UsageError, job_and_rest, split_args
-
-
-def test_split_args_forms() -> None:
-    options, positionals, command = split_args(
-        ["--a", "1", "pos", "--b=2", "--flag", "--env", "X=1", "--env=Y=2", "--", "cmd", "--a", "--"],
-        flags=("flag",),
-        valued=("a", "b"),
-        repeated=("env",),
-    )
-    assert options == {"a": "1", "b": "2", "flag": True, "env": ["X=1", "Y=2"]}
-    assert positionals == ["pos"]
-    assert command == ["cmd", "--a", "--"]
-
-
-def test_split_args_without_double_dash_has_no_command() -> None:
-    assert split_args(["x"]) == ({}, ["x"], None)
-
-
-@pytest.mark.parametrize(
-    ("argv", "message"),
-    [
-        (["--nope"], "unknown option --nope"),
-        (["--a"], "--a needs a value"),
-        (["--flag=1"], "--flag takes no value"),
-    ],
-)
-def test_split_args_errors(argv: list[str], message: str) -> None:
-    with pytest.raises(UsageError, match=message):
-        split_args(argv, flags=("flag",), valued=("a",))
+from weatherballoon.remote.agent_io import UsageError
+from weatherballoon.remote.jobs.args import FollowArgs, RunArgs, job_and_rest
 
 
 def test_run_args_full() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import signal
 
 import pytest
-from weatherballoon.remote import jobstate
+from weatherballoon.remote.jobs import state as jobstate
 
 
 def exited(code: int) -> int:
@@ -74,5 +74,5 @@ def test_summary_of_a_job_without_records_is_lost_with_nulls() -> None:
 
 def test_stop_message_names_the_reason_and_the_limit() -> None:
     line = jobstate.stop_message("j1", "max-time", {"max_time_s": 90.0})
-    assert line == "wb-agent: job j1 stopped by supervision: max-time (ran past --max-time 90s); exit code 124\n"
+    assert line == "job j1 stopped by supervision: max-time (ran past --max-time 90s); exit code 124"
     assert "budget" in jobstate.stop_message("j1", "budget")

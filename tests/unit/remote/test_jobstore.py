@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 import pytest
-from weatherballoon.remote.jobstore import (
+from weatherballoon.remote.jobs.store import (
     JobIdError,
     JobPaths,
     dumps,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from weatherballoon.remote import notify
+from weatherballoon.remote.jobs import notify
 
 
 def test_start_then_end_arrive_in_order_even_in_one_read() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import signal
 
 import pytest
-from weatherballoon.remote.signals import UnknownSignal, parse_signal
+from weatherballoon.remote.jobs.signals import UnknownSignal, parse_signal
 
 
 @pytest.mark.parametrize(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from weatherballoon.remote.spawn import NOT_FOUND_EXIT, StartError, find_program
+from weatherballoon.remote.jobs.spawn import NOT_FOUND_EXIT, StartError, find_program
 
 
 def make(path: Path, mode: int) -> Path:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from weatherballoon.cli.providers.aws import userdata_power
 from weatherballoon.lambdas import schema
-from weatherballoon.remote.agent_env import (
+from weatherballoon.remote.daemon.agent_env import (
     DEFAULT_ARM_SHUTDOWN_COMMAND,
     DEFAULT_POWEROFF_COMMAND,
     AgentEnv,
@@ -15,7 +15,7 @@ from weatherballoon.remote.agent_env import (
     parse,
     render,
 )
-from weatherballoon.remote.poweroff import arm_command
+from weatherballoon.remote.daemon.poweroff import arm_command
 
 ARN = schema.instance_arn("eu-west-1", "123456789012", "i-0abc")
 PK = schema.instance_pk("AIDAX", ARN)

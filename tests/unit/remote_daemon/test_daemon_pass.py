@@ -13,10 +13,10 @@ from weatherballoon.lambdas.errors import StoreError
 from weatherballoon.lambdas.in_memory_store import InMemoryStore
 from weatherballoon.lambdas.records import InstanceRecord, InstanceState, JobRow
 from weatherballoon.remote import procinfo
-from weatherballoon.remote.agent_env import AgentEnv
-from weatherballoon.remote.daemon_loop import Daemon
-from weatherballoon.remote.daemon_state import DaemonLog
-from weatherballoon.remote.poweroff import CommandResult
+from weatherballoon.remote.daemon.agent_env import AgentEnv
+from weatherballoon.remote.daemon.loop import Daemon
+from weatherballoon.remote.daemon.poweroff import CommandResult
+from weatherballoon.remote.daemon.state import DaemonLog
 
 T0 = 1_800_000_000.0
 OWNER = "AIDAX"
@@ -24,13 +24,13 @@ ARN = schema.instance_arn("us-west-2", "123456789012", "i-0abc")
 
 
 class AgentMemoryStore(InMemoryStore):
-    """The in-memory store with the agent's one extra call; `down` makes every call fail like a dead network."""
+    """The in-memory store; `down` makes the daemon's reads and heartbeats fail like a dead network."""
 
     down = False
 
     def touch_job(self, job: JobRow, now: float) -> bool:
         self._check()
-        return True
+        return super().touch_job(job, now)
 
     def _check(self) -> None:
         if self.down:

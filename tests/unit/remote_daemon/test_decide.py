@@ -8,7 +8,7 @@ import pytest
 from weatherballoon.lambdas import schema
 from weatherballoon.lambdas.lease import PowerOff
 from weatherballoon.lambdas.records import InstanceRecord, InstanceState, JobRow
-from weatherballoon.remote.daemon_decide import Facts, cost_cap_time, decide
+from weatherballoon.remote.daemon.decide import Facts, cost_cap_time, decide
 
 NOW = 1_800_000_000.0
 ARN = schema.instance_arn("us-west-2", "123456789012", "i-0abc")

@@ -7,13 +7,14 @@ import sys
 from pathlib import Path
 
 import pytest
-from weatherballoon.remote import daemon, supervisor
 from weatherballoon.remote.agent import COMMANDS
-from weatherballoon.remote.daemon_state import DaemonLog, DaemonState
-from weatherballoon.remote.jobs_args import RunArgs
-from weatherballoon.remote.jobstore import JobPaths
-from weatherballoon.remote.poweroff import arm_command, run_command
-from weatherballoon.remote.s3push import JobOutputs, object_key, planned
+from weatherballoon.remote.daemon import commands as daemon
+from weatherballoon.remote.daemon.poweroff import arm_command, run_command
+from weatherballoon.remote.daemon.s3push import JobOutputs, object_key, planned
+from weatherballoon.remote.daemon.state import DaemonLog, DaemonState
+from weatherballoon.remote.jobs import supervisor
+from weatherballoon.remote.jobs.args import RunArgs
+from weatherballoon.remote.jobs.store import JobPaths
 
 
 def test_run_records_repeatable_outputs_globs() -> None:
@@ -33,7 +34,7 @@ def test_the_supervisor_records_a_requested_stop_reason(tmp_path: Path) -> None:
 
 
 def test_the_daemon_is_an_agent_command() -> None:
-    assert COMMANDS["daemon"] == "weatherballoon.remote.daemon:main"
+    assert COMMANDS["daemon"] == "weatherballoon.remote.daemon.commands:main"
 
 
 def test_arm_command_fills_in_seconds_or_whole_minutes() -> None:
@@ -85,6 +86,8 @@ def test_the_daemon_restarts_itself_from_the_installed_package() -> None:
 
 
 @pytest.mark.parametrize("argv", [[], ["--ensure", "--status"], ["--nope"]])
-def test_usage(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+def test_usage(argv: list[str], capfd: pytest.CaptureFixture[str]) -> None:
     assert daemon.main(argv) == 2
-    assert "usage: agent daemon" in capsys.readouterr().err
+    said = capfd.readouterr().err
+    assert said.startswith("wb-agent: daemon: ") and said.count("\n") == 1
+    assert "usage: agent daemon --ensure | --foreground | --status" in said

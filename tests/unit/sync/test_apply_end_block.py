@@ -12,9 +12,9 @@ import os
 import threading
 from pathlib import Path
 
-from weatherballoon.remote.sync_apply import apply_stream
-from weatherballoon.remote.sync_send import StreamEncoder
-from weatherballoon.remote.sync_wire import END_BLOCK, FdReader, read_magic
+from weatherballoon.remote.sync.apply import apply_stream
+from weatherballoon.remote.sync.send import StreamEncoder
+from weatherballoon.remote.sync.wire import END_BLOCK, FdReader, read_magic
 
 
 def stream_writes(tmp_path: Path) -> list[bytes]:

@@ -9,8 +9,8 @@ import zlib
 import pytest
 from weatherballoon.cli.sync.manifest import decode_response, encode_request
 from weatherballoon.cli.sync.records import LocalEntry, RemoteEntry
-from weatherballoon.remote.sync_codec import CodecError, json_line, pack_sections, unpack_sections
-from weatherballoon.remote.sync_scan import Request, Response
+from weatherballoon.remote.sync.codec import CodecError, json_line, pack_sections, unpack_sections
+from weatherballoon.remote.sync.scan import Request, Response
 
 ODD = os.fsdecode(b"caf\xe9.txt")  # not UTF-8: a lone surrogate in str, the raw byte on the wire
 

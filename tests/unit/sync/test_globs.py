@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from weatherballoon.remote.outputs import find_outputs
-from weatherballoon.remote.sync_globs import GlobSet, literal_prefix, max_depth, outside_root
+from weatherballoon.remote.sync.globs import GlobSet, literal_prefix, max_depth, outside_root
+from weatherballoon.remote.sync.outputs import find_outputs
 
 
 @pytest.mark.parametrize(

@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
-from weatherballoon.remote.sync_paths import SafeDirs, UnsafePath, check_relpath
+from weatherballoon.remote.sync.paths import SafeDirs, UnsafePath, check_relpath
 
 
 @pytest.mark.parametrize("path", ["", "/etc/passwd", "../x", "a/../../x", "a//b", "./a", "a/.", "a/\x00b"])

@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 import pytest
-from weatherballoon.remote.sync_state import (
+from weatherballoon.remote.sync.state import (
     legacy_record_path,
     load_record,
     read_record,

@@ -9,8 +9,8 @@ import random
 from pathlib import Path
 
 import pytest
-from weatherballoon.remote.sync_send import StreamEncoder
-from weatherballoon.remote.sync_wire import (
+from weatherballoon.remote.sync.send import StreamEncoder
+from weatherballoon.remote.sync.wire import (
     BLOCK_HEADER,
     CODEC_RAW,
     CODEC_ZLIB,

@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from weatherballoon.remote.sync_globs import GlobSet
-from weatherballoon.remote.sync_writer import TEMP_PREFIX, TreeWriter
+from weatherballoon.remote.sync.globs import GlobSet
+from weatherballoon.remote.sync.writer import TEMP_PREFIX, TreeWriter
 
 
 def chunks(*parts: bytes) -> list[memoryview]:

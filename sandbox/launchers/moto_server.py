@@ -1,0 +1,123 @@
+"""The sandbox's moto server process: moto's own server, with the few fixes that make it answer as EC2 does
+where wb depends on the answer. They apply in this process only (the sandbox's emulator); nothing else that
+imports moto sees them.
+
+    python -m weatherballoon.sandbox.launchers.moto_server -H 127.0.0.1 -p PORT
+
+Fixes:
+
+- **TerminateInstances on an instance already terminated.** EC2 answers with its state (previous and current
+  both `terminated`) and does nothing. moto (5.2.1) terminates it again, deletes its network interface again
+  and fails the whole call with InvalidNetworkInterfaceID.NotFound, so a reaper batch holding an instance
+  that its agent has just powered off would fail whole.
+- **DynamoDB requests are atomic.** DynamoDB evaluates a conditional write and applies it as one step, so of
+  two claims racing for one row exactly one wins. moto serves requests on threads and checks a condition
+  before it writes with nothing between them, so under load two racing claims could both win. Each DynamoDB
+  request is served under one lock.
+
+A fix whose moto internals are missing (another moto version) is skipped with a line in moto.log; the server
+then runs as moto ships it.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import sys
+from typing import Any
+
+TERMINATED = "terminated"
+TERMINATED_CODE = 48
+
+
+def _terminated(state: Any) -> bool:
+    return getattr(state, "name", None) == TERMINATED
+
+
+def patch_terminate_instances() -> bool:
+    """Instances already terminated are answered with their state and never terminated again. Returns False
+    when this moto lacks what the fix wraps."""
+    try:
+        from moto.ec2.models.instances import InstanceBackend
+        from moto.ec2.responses.instances import InstanceResponse
+    except ImportError:
+        return False
+    backend_terminate = getattr(InstanceBackend, "terminate_instances", None)
+    response_terminate = getattr(InstanceResponse, "terminate_instances", None)
+    if backend_terminate is None or response_terminate is None:
+        return False
+    if getattr(backend_terminate, "wb_sandbox_fix", False):
+        return True
+
+    @functools.wraps(backend_terminate)
+    def terminate_instances(self: Any, instance_ids: list[str]) -> list[tuple[Any, Any]]:
+        if not instance_ids:
+            return list(backend_terminate(self, instance_ids))  # moto's own "No instances specified"
+        instances = self.get_multi_instances_by_id(instance_ids)  # unknown ids fail here, as in EC2
+        answers = {i.id: (i, copy.copy(i._state)) for i in instances if _terminated(i._state)}
+        live = [i.id for i in instances if i.id not in answers]
+        if live:
+            answers.update((instance.id, (instance, previous)) for instance, previous in backend_terminate(self, live))
+        return [answers[i.id] for i in instances if i.id in answers]
+
+    @functools.wraps(response_terminate)
+    def terminate_response(self: Any) -> Any:
+        answer = response_terminate(self)
+        result = getattr(answer, "result", None)
+        for entry in result.get("TerminatingInstances", []) if isinstance(result, dict) else []:
+            if _terminated(entry.get("PreviousState")):  # it was terminated already: it stays so
+                entry["CurrentState"] = {"Code": TERMINATED_CODE, "Name": TERMINATED}
+        return answer
+
+    terminate_instances.wb_sandbox_fix = True  # type: ignore[attr-defined]
+    InstanceBackend.terminate_instances = terminate_instances  # type: ignore[method-assign]
+    InstanceResponse.terminate_instances = terminate_response  # type: ignore[method-assign]
+    return True
+
+
+def patch_dynamodb_atomic() -> bool:
+    """One DynamoDB request at a time; False when this moto lacks DynamoHandler.call_action."""
+    import threading
+
+    try:
+        from moto.dynamodb.responses import DynamoHandler
+    except ImportError:
+        return False
+    call_action = getattr(DynamoHandler, "call_action", None)
+    if call_action is None:
+        return False
+    if getattr(call_action, "wb_sandbox_fix", False):
+        return True
+    lock = threading.Lock()
+
+    @functools.wraps(call_action)
+    def atomic_call_action(self: Any) -> Any:
+        with lock:
+            return call_action(self)
+
+    atomic_call_action.wb_sandbox_fix = True  # type: ignore[attr-defined]
+    DynamoHandler.call_action = atomic_call_action  # type: ignore[method-assign]
+    return True
+
+
+FIXES = {
+    "TerminateInstances on an instance already terminated": patch_terminate_instances,
+    "DynamoDB requests are atomic": patch_dynamodb_atomic,
+}
+
+
+def apply_fixes() -> list[str]:
+    """Apply every fix; returns the names of those this moto could not take."""
+    return [name for name, fix in FIXES.items() if not fix()]
+
+
+def main(argv: list[str] | None = None) -> None:
+    for name in apply_fixes():
+        print(f"wb sandbox: moto fix not applied (this moto lacks what it wraps): {name}", file=sys.stderr)
+    from moto.server import main as moto_main
+
+    moto_main(argv)
+
+
+if __name__ == "__main__":
+    main()
