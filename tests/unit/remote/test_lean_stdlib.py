@@ -17,7 +17,8 @@ AVOIDED = ("json", "re", "enum", "hashlib", "typing", "_json")
 PROBE = f"""
 import sys
 sys.path.insert(0, sys.argv[1])
-from weatherballoon.remote import lean_stdlib, sync_state
+from weatherballoon.remote import lean_stdlib
+from weatherballoon.remote.sync import state as sync_state
 sync_state.sha256_hex(b"x")
 print(sorted(name for name in {AVOIDED!r} if name in sys.modules))
 """
