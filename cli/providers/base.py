@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from ..jobs.index import LocalJob
     from ..session.agent import RemoteAgent
     from ..session.connection import ConnectOptions, SshSession
+    from ..session.streams import Stream
     from ..sync.records import PullSummary
 
 
@@ -60,8 +61,15 @@ class Provider(ABC):
         return ConnectOptions(
             known_hosts=Path(provisioner.known_hosts_file).expanduser(),
             host_key_policy=provisioner.host_key_policy,
-            identity_file=provisioner.identity_file,
+            identity_file=provisioner.identity_file or instance.target.identity_file,
         )
+
+    def open_stream(self, instance: Instance) -> Stream:
+        """A byte stream to the machine's sshd (port 22): what its SSH session runs over and what `wb proxy`
+        relays. Direct TCP, or through the target's ProxyJump hops; a provider with a tunnel overrides it."""
+        from ..session.streams import open_stream
+
+        return open_stream(instance.target, self.connect_options(instance))
 
     def session(self, instance: Instance) -> SshSession:
         """One SSH connection per machine per command, opened on first use and then reused."""
@@ -69,7 +77,7 @@ class Provider(ABC):
         def open_session() -> SshSession:
             from ..session.connection import SshSession
 
-            return SshSession.open(instance.target, self.connect_options(instance))
+            return SshSession.open(instance.target, self.connect_options(instance), stream=self.open_stream(instance))
 
         return self.connections.session(instance.id, open_session)
 

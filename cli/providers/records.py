@@ -28,6 +28,18 @@ class SshTarget:
     # The expected host-key fingerprint ("SHA256:...") when the provider knows it (aws row); None means
     # known_hosts decides under the configured policy.
     host_key_fingerprint: str | None = None
+    # From the user's ~/.ssh/config (ssh provider): the `Host` alias this target was named by, the alias's
+    # IdentityFile, and its ProxyJump (hops as OpenSSH writes them: `[user@]host[:port]`, comma-separated).
+    alias: str | None = None
+    identity_file: str | None = None
+    proxy_jump: str | None = None
+
+    @property
+    def ssh_name(self) -> str:
+        """A name for this host in an OpenSSH config: its alias, else its address (and port when not 22)."""
+        if self.alias:
+            return self.alias
+        return self.host if self.port == 22 else f"{self.host}-{self.port}"
 
     @property
     def label(self) -> str:

@@ -13,7 +13,7 @@ import socket
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, cast
+from typing import IO, TYPE_CHECKING, Any, cast
 
 from ..errors import AuthError, ConnectError
 from ..providers.records import SshTarget
@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from paramiko import Channel, Transport
 
     from .process import RemoteProcess
+    from .streams import Stream
 
 
 @dataclass(frozen=True)
@@ -85,12 +86,32 @@ class SshSession:
         self.options = options
         self.heartbeat = heartbeat
         self._lock = threading.Lock()
+        self.via: list[SshSession] = []  # jump-host sessions this one runs through, closed with it
 
     @classmethod
-    def open(cls, target: SshTarget, options: ConnectOptions, *, sock: socket.socket | None = None) -> SshSession:
-        """Connect, verify the host key, authenticate. `sock` may be a socket from `open_socket` already."""
+    def open(
+        cls, target: SshTarget, options: ConnectOptions, *, sock: Any = None, stream: Stream | None = None
+    ) -> SshSession:
+        """Connect, verify the host key, authenticate. `sock` may be a socket from `open_socket` already;
+        `stream` one from `streams.open_stream` (or a provider's own), which the session then owns."""
         if sock is None:
-            sock = open_socket(target, options)
+            if stream is None:
+                from .streams import open_stream
+
+                stream = open_stream(target, options)
+            sock = stream.sock
+        try:
+            session = cls._open(target, options, sock)
+        except BaseException:
+            if stream is not None:
+                stream.close()
+            raise
+        if stream is not None:
+            session.via = stream.via
+        return session
+
+    @classmethod
+    def _open(cls, target: SshTarget, options: ConnectOptions, sock: Any) -> SshSession:
         from .lazy_paramiko import paramiko
 
         pm = paramiko()
@@ -169,6 +190,8 @@ class SshSession:
         if self.heartbeat is not None:
             self.heartbeat.stop()
         self.transport.close()
+        for session in reversed(self.via):
+            session.close()
 
     def __enter__(self) -> SshSession:
         return self
