@@ -119,5 +119,6 @@ def _direct_tcpip(session: SshSession, target: SshTarget) -> Any:
         raise ConnectError(
             f"the jump host {session.target.label} could not connect to {target.host}:{target.port}: {exc}",
             host=target.label,
-            hint="check HostName and Port for it in ~/.ssh/config, and that the jump host may forward (AllowTcpForwarding)",
+            hint="check its HostName and Port in ~/.ssh/config, and that the jump host allows forwarding "
+            "(AllowTcpForwarding)",
         ) from exc
