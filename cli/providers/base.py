@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 from ..session.pool import ConnectionPool
 from .held import Held
-from .records import Instance, InstanceSpec
+from .records import UP_STATES, Instance, InstanceSpec
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -63,6 +63,15 @@ class Provider(ABC):
             host_key_policy=provisioner.host_key_policy,
             identity_file=provisioner.identity_file or instance.target.identity_file,
         )
+
+    def verify_options(self, instance: Instance) -> ConnectOptions:
+        """How the machine's host key is checked (`wb ssh-config` pins it so): `connect_options`, unless a
+        provider can check it without the means to log in."""
+        return self.connect_options(instance)
+
+    def own_machines(self) -> list[Instance]:
+        """My machines one may log in to now (`wb ssh-config`)."""
+        return [instance for instance in self.list_instances() if instance.state in UP_STATES]
 
     def open_stream(self, instance: Instance) -> Stream:
         """A byte stream to the machine's sshd (port 22): what its SSH session runs over and what `wb proxy`

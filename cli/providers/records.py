@@ -5,6 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+# States of a machine one can log in to (aws rows: idle, busy; EC2 and ssh hosts: running).
+UP_STATES = ("running", "idle", "busy")
+
 
 @dataclass(frozen=True)
 class InstanceSpec:

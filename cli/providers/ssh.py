@@ -73,6 +73,10 @@ class SshProvider(Provider):
                 self.connections.drop(item.id)
         return chosen
 
+    def own_machines(self) -> list[Instance]:
+        """The configured hosts, as they are (not probed: `wb ssh-config` reads their keys itself)."""
+        return [self._instance(target) for target in self.targets]
+
     def list_instances(self, *, everyone: bool = False) -> list[Instance]:
         return self._probe_all()
 
