@@ -132,8 +132,11 @@ def fetch(port: int, timeout: float = 40) -> bytes:
 
 def one_shot_server(port: int, reply: str) -> str:
     """A shell command: a TCP server on the machine's 127.0.0.1:PORT that answers one connection."""
-    return (f"python3 -c 'import socket; s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); "
-            f's.bind(("127.0.0.1", {port})); s.listen(); c, _ = s.accept(); c.sendall(b"{reply}"); c.close()\'')  # fmt: skip
+    program = (
+        "import socket; s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); "
+        f's.bind(("127.0.0.1", {port})); s.listen(); c, _ = s.accept(); c.sendall(b"{reply}"); c.close()'
+    )
+    return f"python3 -c '{program}'"
 
 
 def test_wb_ssh_L_reaches_a_server_on_the_machine_through_127_0_0_1_only(
