@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 from ..session.pool import ConnectionPool
 from .held import Held
-from .records import UP_STATES, Instance, InstanceSpec
+from .records import UP_STATES, Instance, InstanceSpec, RecordedJob
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -124,6 +124,13 @@ class Provider(ABC):
     def instance_for_job(self, record: LocalJob) -> Instance:
         """The machine a recorded job ran on, as this provider reaches it now."""
         return record.instance()
+
+    # Whether the provider records jobs where any laptop can read them (`recorded_jobs`).
+    records_jobs: ClassVar[bool] = False
+
+    def recorded_jobs(self, *, everyone: bool = False) -> list[RecordedJob]:
+        """Jobs its control plane recorded: mine, or with `everyone` the team's; [] when it keeps none."""
+        return []
 
     def pull_from_storage(self, record: LocalJob, globs: list[str], destination: Path) -> PullSummary | None:
         """Outputs from durable storage when the machine is gone; None when this provider keeps none."""

@@ -141,6 +141,24 @@ class Job:
         return self.state == "running"
 
 
+@dataclass(frozen=True)
+class RecordedJob:
+    """A job as the provider's control plane recorded it (aws: its row in the supervision table), found from
+    any laptop: the owner's own, or the team's for `wb jobs --all`."""
+
+    id: str
+    instance_id: str
+    owner: str
+    command: tuple[str, ...]
+    started_at: float
+    state: str = "running"
+    exit_code: int | None = None
+    ended_at: float | None = None
+    stop_reason: str | None = None
+    outputs: tuple[str, ...] = ()
+    upload_error: str | None = None  # why the agent's last upload of its outputs failed, as recorded
+
+
 def jobs_from_json(text: bytes) -> list[Job]:
     """`agent list`'s output; ValueError when it is not a list of job summaries."""
     import json

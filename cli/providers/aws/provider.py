@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, ClassVar
 from ...errors import ConnectError, UsageError
 from ..base import Provider
 from ..held import Held, Obtained
-from ..records import Instance, InstanceSpec
+from ..records import Instance, InstanceSpec, RecordedJob
 from . import keys, remembered, reuse, warm_cache
 from .held import AwsHeld
 from .leases import LeaseKeeper, keep_lease, release_to_idle
@@ -43,6 +43,7 @@ class AwsProvider(Provider):
     enforces_max_cost: ClassVar[bool] = True  # the daemon knows the instance's price
     stores_outputs: ClassVar[bool] = True
     launches_machines: ClassVar[bool] = True
+    records_jobs: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -294,6 +295,11 @@ class AwsProvider(Provider):
 
     def terminate(self, instances: Sequence[Instance]) -> list[str]:
         return self.lookups.terminate(instances)
+
+    def recorded_jobs(self, *, everyone: bool = False) -> list[RecordedJob]:
+        from .job_listing import recorded_jobs
+
+        return recorded_jobs(self.plane, everyone=everyone)
 
     def pull_from_storage(self, record: LocalJob, globs: list[str], destination: Path) -> PullSummary | None:
         from .job_rows import pull_from_storage
