@@ -94,8 +94,8 @@ def test_a_second_laptop_lists_follows_pulls_and_reuses(lab: Lab, tmp_path: Path
     config = tmp_path / "ssh_config"
     config.write_text(two.wb("ssh-config").check().stdout)
     assert f"Host {instance_id}\n" in config.read_text()
-    plain = subprocess.run(["ssh", "-F", str(config), "-o", "BatchMode=yes", instance_id, "echo", "plain ssh"],
-                           env=two.env(), capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)  # fmt: skip
+    ssh = ["ssh", "-F", str(config), "-o", "BatchMode=yes", instance_id, "echo", "plain ssh"]
+    plain = subprocess.run(ssh, env=two.env(), capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
     assert plain.returncode == 0, plain.stderr
     assert plain.stdout == "plain ssh\n"
 
