@@ -61,13 +61,14 @@ def command(app: App, no_pin: bool) -> int:
 
 
 def _pin(app: App, provider: Provider, machine: Instance) -> PKey | None:
-    from ..errors import WbError
+    from ..errors import ConnectError, WbError
     from ..session.host_pins import scan
 
     try:
         return scan(provider.open_stream(machine), machine.target, provider.verify_options(machine))
     except WbError as exc:
-        app.warn(f"{machine.id}: host key not pinned ({exc.message}); ssh will refuse it until this runs again")
+        why = exc.message.removeprefix(f"{exc.host}: ") if isinstance(exc, ConnectError) else exc.message
+        app.warn(f"{machine.id}: host key not pinned ({why}); ssh will refuse it until this runs again")
         return None
 
 

@@ -183,3 +183,22 @@ def test_a_forward_on_another_address_or_a_taken_port_is_refused(project: Projec
     assert f"cannot listen on 127.0.0.1:{port}".encode() in busy.stderr
     detached = project.wb("run", "-d", "-p", "6006", "--", "true")
     assert detached.returncode == 2 and b"-p forwards a port while wb stays attached" in detached.stderr
+
+
+def test_ssh_config_warns_about_a_host_it_cannot_pin_and_jobs_all_needs_a_table(
+    project: Project, sshd_host: SshdHost
+) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed_port = probe.getsockname()[1]
+    project.write_config(hosts=[sshd_host.spec, f"{sshd_host.user.name}@127.0.0.1:{closed_port}"])
+    printed = project.wb("ssh-config")
+    assert printed.returncode == 0, printed.stderr
+    assert f"Host 127.0.0.1-{closed_port}\n".encode() in printed.stdout  # the entry is there, unpinned
+    assert b"host key not pinned (connection refused)" in printed.stderr
+    pins = (project.data_dir / "ssh_known_hosts").read_text()
+    assert f"127.0.0.1-{sshd_host.port} " in pins and f"127.0.0.1-{closed_port} " not in pins
+
+    everyone = project.wb("jobs", "--all")
+    assert everyone.returncode == 2
+    assert b"--all: the ssh provider keeps no shared record of jobs" in everyone.stderr
