@@ -76,7 +76,7 @@ class Provider(ABC):
     def open_stream(self, instance: Instance) -> Stream:
         """A byte stream to the machine's sshd (port 22): what its SSH session runs over and what `wb proxy`
         relays. Direct TCP, or through the target's ProxyJump hops; a provider with a tunnel overrides it."""
-        from ..session.streams import open_stream
+        from ..session.connection import open_stream
 
         return open_stream(instance.target, self.connect_options(instance))
 

@@ -1,4 +1,5 @@
-"""A byte stream to a machine's sshd: a TCP socket, or a channel through ProxyJump hops.
+"""A byte stream to a machine's sshd: a TCP socket, or a channel through ProxyJump hops
+(`connection.open_stream` opens one).
 
 This is the seam every way of reaching port 22 goes through: an SSH session runs over it (`SshSession.open`),
 `wb proxy` relays it to OpenSSH. A provider with another path (a tunnel) hands its own `Stream` instead.
@@ -7,14 +8,15 @@ This is the seam every way of reaching port 22 goes through: an SSH session runs
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ..errors import ConfigError, ConnectError, WbError
+from ..errors import ConfigError, ConnectError
 
 if TYPE_CHECKING:
     from ..providers.records import SshTarget
-    from .connection import ConnectOptions, SshSession
+    from .connection import SshSession
 
 # OpenSSH follows at most this many hops; a ProxyJump that leads back to itself must end somewhere.
 MAX_HOPS = 8
@@ -22,35 +24,22 @@ MAX_HOPS = 8
 
 @dataclass
 class Stream:
-    """`sock` is what paramiko reads and writes (a socket, or a paramiko Channel); `via` are the jump-host
-    sessions it runs through, closed with it."""
+    """`sock` is what paramiko reads and writes (a socket, a paramiko Channel, a tunnel's local end); `via`
+    are the jump-host sessions it runs through and `closers` whatever else carries it (a tunnel), all closed
+    with it."""
 
     sock: Any
     via: list[SshSession] = field(default_factory=list)
+    closers: list[Callable[[], object]] = field(default_factory=list)
 
     def close(self) -> None:
         with contextlib.suppress(Exception):
             self.sock.close()
         for session in reversed(self.via):
             session.close()
-
-
-def open_stream(target: SshTarget, options: ConnectOptions) -> Stream:
-    """A stream to `target`'s sshd, through its ProxyJump hops when it has any."""
-    from .connection import open_socket
-
-    if not target.proxy_jump:
-        return Stream(open_socket(target, options))
-    hops = jump_hops(target.proxy_jump, target.username)
-    via: list[SshSession] = []
-    try:
-        for hop in hops:
-            via.append(_open_hop(hop, options, via[-1] if via else None))
-        return Stream(_direct_tcpip(via[-1], target), via)
-    except BaseException:
-        for session in reversed(via):
-            session.close()
-        raise
+        for closer in self.closers:
+            with contextlib.suppress(Exception):
+                closer()
 
 
 def jump_hops(proxy_jump: str, default_user: str, depth: int = 0) -> list[SshTarget]:
@@ -90,21 +79,7 @@ def jump_hops(proxy_jump: str, default_user: str, depth: int = 0) -> list[SshTar
     return hops
 
 
-def _open_hop(hop: SshTarget, options: ConnectOptions, before: SshSession | None) -> SshSession:
-    from dataclasses import replace
-
-    from .connection import SshSession, open_socket
-
-    # A jump host is checked against known_hosts (it registered no fingerprint) and offered its own key.
-    hop_options = replace(options, identity_file=hop.identity_file or options.identity_file)
-    sock = open_socket(hop, hop_options) if before is None else _direct_tcpip(before, hop)
-    try:
-        return SshSession.open(hop, hop_options, sock=sock)
-    except WbError as exc:
-        raise ConnectError(f"jump host {hop.label}: {exc.message}", hint=exc.hint) from exc
-
-
-def _direct_tcpip(session: SshSession, target: SshTarget) -> Any:
+def direct_tcpip(session: SshSession, target: SshTarget) -> Any:
     """A channel from the jump host to target's port (the jump host's sshd connects it)."""
     from .lazy_paramiko import paramiko
 

@@ -159,7 +159,7 @@ class AwsProvider(Provider):
 
     def open_stream(self, instance: Instance) -> Stream:
         """Direct TCP to the address `provisioner.connect` picks (the tunnel plugs in here)."""
-        from ...session.streams import open_stream
+        from ...session.connection import open_stream
 
         self._check_reachable(instance)
         return open_stream(instance.target, self.verify_options(instance))
