@@ -49,7 +49,7 @@ def job_lines(app: App, *, limit: int, everyone: bool = False) -> list[JobLine]:
         return []  # nothing here, and nowhere else to look (as before: no config needed to list nothing)
     provider = app.provider()
     try:
-        recorded = provider.recorded_jobs(everyone=everyone) if provider.records_jobs else []
+        recorded = _recorded_jobs(app, provider, everyone) if provider.records_jobs else []
         known_here = {record.id for record in local}
         lines = _local_lines(provider, local[:limit]) + [
             _recorded_line(job) for job in recorded if job.id not in known_here
@@ -58,6 +58,17 @@ def job_lines(app: App, *, limit: int, everyone: bool = False) -> list[JobLine]:
         provider.close()
     lines.sort(key=lambda line: line.started_at, reverse=True)
     return lines[:limit]
+
+
+def _recorded_jobs(app: App, provider: Provider, everyone: bool) -> list[RecordedJob]:
+    """The provider's record; for my own jobs, a record that cannot be read leaves this laptop's list."""
+    try:
+        return provider.recorded_jobs(everyone=everyone)
+    except WbError as exc:
+        if everyone:
+            raise
+        app.warn(f"jobs started elsewhere are not listed: {exc.message}")
+        return []
 
 
 def _records_jobs(app: App) -> bool:
