@@ -22,8 +22,8 @@ def command(app: App, no_pin: bool) -> int:
     """Print OpenSSH `Host` entries for my machines, each reached through `wb proxy`.
 
     \b
-      wb ssh-config >> ~/.ssh/config     # or: ssh -F <(wb ssh-config) INSTANCE
-      ssh INSTANCE; scp file INSTANCE:; code --remote ssh-remote+INSTANCE
+      wb ssh-config > ~/.ssh/wb.conf     # and `Include wb.conf` atop ~/.ssh/config
+      ssh INSTANCE; scp file INSTANCE:; code --remote ssh-remote+INSTANCE /path
 
     Host keys are pinned: each machine's key is read and checked as wb checks it, then written to a
     known_hosts file of wb's own that the entries name (StrictHostKeyChecking yes).
@@ -45,8 +45,7 @@ def command(app: App, no_pin: bool) -> int:
         if not no_pin:
             with ThreadPoolExecutor(max_workers=min(8, len(machines))) as pool:
                 found = list(pool.map(lambda machine: _pin(app, provider, machine), machines))
-            pins = {machine.target.ssh_name if machine.provider == "ssh" else machine.id: key
-                    for machine, key in zip(machines, found, strict=True) if key is not None}  # fmt: skip
+            pins = {host_name(machine): key for machine, key in zip(machines, found, strict=True) if key is not None}
             if pins:
                 write_pins(pins)
         entries = [_entry(app, provider, machine) for machine in machines]
@@ -56,8 +55,13 @@ def command(app: App, no_pin: bool) -> int:
     if provider.loaded.path:
         header += f", {provider.loaded.path}"
     click.echo(header + "): rerun after machines change\n")
-    click.echo("\n".join(entries), nl=False)
+    click.echo("".join(entries), nl=False)
     return 0
+
+
+def host_name(machine: Instance) -> str:
+    """The `Host` name: an instance id, or an ssh host's alias (else `host`, or `host-port`)."""
+    return machine.target.ssh_name if machine.provider == "ssh" else machine.id
 
 
 def _pin(app: App, provider: Provider, machine: Instance) -> PKey | None:
@@ -78,7 +82,7 @@ def _entry(app: App, provider: Provider, machine: Instance) -> str:
     from ..errors import WbError
     from ..session.host_pins import pins_path
 
-    name = machine.target.ssh_name if machine.provider == "ssh" else machine.id
+    name = host_name(machine)
     lines = [
         f"Host {name}",
         f"  User {machine.target.username}",
