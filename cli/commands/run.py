@@ -49,6 +49,14 @@ def _env_pair(ctx: click.Context, param: click.Parameter, values: tuple[str, ...
     help="Let the sync replace files no sync of this project put in its remote folder, or take over a folder"
     " another project synced to (sync.overwrite).",
 )
+@click.option(
+    "-p",
+    "--port",
+    "ports",
+    multiple=True,
+    metavar="PORT",
+    help="Forward 127.0.0.1:PORT here to the machine's localhost:PORT while the job runs (repeatable).",
+)
 @click.option("-q", "--quiet", is_flag=True, help="Silence wb's own notices.")
 @click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
 @click.pass_obj
@@ -65,6 +73,7 @@ def command(
     env: tuple[tuple[str, str], ...],
     outputs: tuple[str, ...],
     sync_overwrite: bool,
+    ports: tuple[str, ...],
     command: tuple[str, ...],
 ) -> int:
     """Sync the working directory, run COMMAND on a machine, stream its output, exit with its code.
@@ -73,8 +82,14 @@ def command(
       wb run -- python train.py --epochs 3
       wb run -d --max-time 2h -- python train.py
     """
+    from ..errors import UsageError
     from ..paths import data_dir
+    from ..session.forward import same_port
 
+    forwards = tuple(same_port(port) for port in ports)
+    if forwards and detach:
+        raise UsageError("-p forwards a port while wb stays attached; with -d nothing would hold it open",
+                         hint="drop -d, or forward later with: wb ssh -L PORT:localhost:PORT INSTANCE")  # fmt: skip
     data_dir()  # the job is recorded there: an unusable folder fails now, before any work
     early = _start_prefetch()
     from ..jobs.run_job import RunRequest, run_job
@@ -101,8 +116,9 @@ def command(
         max_cost_usd=max_cost if max_cost is not None else loaded.config.supervision.max_cost_usd,
     )
     request = RunRequest(
-        command=command, spec=spec, detach=detach, sync=not no_sync, env=env, outputs=outputs, flags=flags
-    )
+        command=command, spec=spec, detach=detach, sync=not no_sync, env=env, outputs=outputs, flags=flags,
+        forwards=forwards,
+    )  # fmt: skip
     return run_job(app, request, early=early)
 
 

@@ -29,6 +29,7 @@ from .remote_paths import remote_root_for
 if TYPE_CHECKING:
     from ..session.agent import RemoteAgent
     from ..session.connection import RemoteExec
+    from ..session.forward import ForwardSpec
     from ..session.prefetch import Prefetch
 
 # How long a job whose reader went away has to end after SIGPIPE before it gets SIGTERM.
@@ -45,6 +46,7 @@ class RunRequest:
     env: tuple[tuple[str, str], ...] = ()
     outputs: tuple[str, ...] = ()
     flags: dict[str, object] = field(default_factory=dict)
+    forwards: tuple[ForwardSpec, ...] = ()  # `-p`: local ports carried to the machine while attached
 
 
 def agent_run_args(
@@ -108,9 +110,13 @@ def _run(app: App, provider: Provider, request: RunRequest, early: Prefetch | No
     with spinner("finding a machine", quiet=app.quiet):
         held = warm_start.hold(provider, request.spec, early)
     instance = held.instance
-    with provider.attached(instance):
+    with provider.attached(instance), contextlib.ExitStack() as forwarding:
         with spinner(f"connecting to {instance.id}", quiet=app.quiet):
             agent = provider.agent(instance)
+        if request.forwards:
+            from ..session.forward import local_forwards
+
+            forwarding.enter_context(local_forwards(agent.session, request.forwards, app.say, app.warn))
         warm_start.remember(loaded, provider, held)
         mark("connected")
         remote_root = remote_root_for(loaded, identity)

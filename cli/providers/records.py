@@ -5,6 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+# States of a machine one can log in to (aws rows: idle, busy; EC2 and ssh hosts: running).
+UP_STATES = ("running", "idle", "busy")
+
 
 @dataclass(frozen=True)
 class InstanceSpec:
@@ -28,6 +31,18 @@ class SshTarget:
     # The expected host-key fingerprint ("SHA256:...") when the provider knows it (aws row); None means
     # known_hosts decides under the configured policy.
     host_key_fingerprint: str | None = None
+    # From the user's ~/.ssh/config (ssh provider): the `Host` alias this target was named by, the alias's
+    # IdentityFile, and its ProxyJump (hops as OpenSSH writes them: `[user@]host[:port]`, comma-separated).
+    alias: str | None = None
+    identity_file: str | None = None
+    proxy_jump: str | None = None
+
+    @property
+    def ssh_name(self) -> str:
+        """A name for this host in an OpenSSH config: its alias, else its address (and port when not 22)."""
+        if self.alias:
+            return self.alias
+        return self.host if self.port == 22 else f"{self.host}-{self.port}"
 
     @property
     def label(self) -> str:
@@ -124,6 +139,24 @@ class Job:
     @property
     def running(self) -> bool:
         return self.state == "running"
+
+
+@dataclass(frozen=True)
+class RecordedJob:
+    """A job as the provider's control plane recorded it (aws: its row in the supervision table), found from
+    any laptop: the owner's own, or the team's for `wb jobs --all`."""
+
+    id: str
+    instance_id: str
+    owner: str
+    command: tuple[str, ...]
+    started_at: float
+    state: str = "running"
+    exit_code: int | None = None
+    ended_at: float | None = None
+    stop_reason: str | None = None
+    outputs: tuple[str, ...] = ()
+    upload_error: str | None = None  # why the agent's last upload of its outputs failed, as recorded
 
 
 def jobs_from_json(text: bytes) -> list[Job]:

@@ -17,11 +17,23 @@ if TYPE_CHECKING:
 
 
 def parse_host(entry: str, default_user: str) -> SshTarget:
+    """A `provisioner.hosts` entry as ssh would read it: the name is looked up in ~/.ssh/config (HostName,
+    User, Port, IdentityFile, ProxyJump); a user or port written in the entry wins over the config's."""
+    from ..session.ssh_config import lookup
+
     match = HOST_PATTERN.match(entry)
     if not match:
         raise ConfigError(f"{entry!r} is not of the form user@host:port", key="provisioner.hosts")
-    host = match["host"].strip("[]")
-    return SshTarget(host=host, port=int(match["port"] or 22), username=match["user"] or default_user)
+    name = match["host"].strip("[]")
+    settings = lookup(name)
+    return SshTarget(
+        host=settings.hostname,
+        port=int(match["port"] or settings.port or 22),
+        username=match["user"] or settings.user or default_user,
+        alias=name if settings.hostname != name or settings.proxy_jump else None,
+        identity_file=settings.identity_file,
+        proxy_jump=settings.proxy_jump,
+    )
 
 
 class SshProvider(Provider):
@@ -61,12 +73,17 @@ class SshProvider(Provider):
                 self.connections.drop(item.id)
         return chosen
 
+    def own_machines(self) -> list[Instance]:
+        """The configured hosts, as they are (not probed: `wb ssh-config` reads their keys itself)."""
+        return [self._instance(target) for target in self.targets]
+
     def list_instances(self, *, everyone: bool = False) -> list[Instance]:
         return self._probe_all()
 
     def resolve(self, instance_id: str) -> Instance:
         for target in self.targets:
-            names = {target.label, target.host, f"{target.host}:{target.port}", f"{target.username}@{target.host}"}
+            names = {target.label, target.host, f"{target.host}:{target.port}", f"{target.username}@{target.host}",
+                     target.ssh_name}  # fmt: skip
             if instance_id in names:
                 return self._instance(target)
         raise ConfigError(

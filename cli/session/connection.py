@@ -13,9 +13,9 @@ import socket
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, cast
+from typing import IO, TYPE_CHECKING, Any, cast
 
-from ..errors import AuthError, ConnectError
+from ..errors import AuthError, ConnectError, WbError
 from ..providers.records import SshTarget
 from .auth import candidate_keys
 from .heartbeat import Heartbeat, ReceiveClock
@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from paramiko import Channel, Transport
 
     from .process import RemoteProcess
+    from .streams import Stream
 
 
 @dataclass(frozen=True)
@@ -85,12 +86,29 @@ class SshSession:
         self.options = options
         self.heartbeat = heartbeat
         self._lock = threading.Lock()
+        self.stream: Stream | None = None  # what it runs over (jump hosts, a tunnel), closed with it
 
     @classmethod
-    def open(cls, target: SshTarget, options: ConnectOptions, *, sock: socket.socket | None = None) -> SshSession:
-        """Connect, verify the host key, authenticate. `sock` may be a socket from `open_socket` already."""
+    def open(
+        cls, target: SshTarget, options: ConnectOptions, *, sock: Any = None, stream: Stream | None = None
+    ) -> SshSession:
+        """Connect, verify the host key, authenticate. `sock` may be a socket from `open_socket` already;
+        `stream` one from `open_stream` (or a provider's own), which the session then owns."""
         if sock is None:
-            sock = open_socket(target, options)
+            if stream is None:
+                stream = open_stream(target, options)
+            sock = stream.sock
+        try:
+            session = cls._open(target, options, sock)
+        except BaseException:
+            if stream is not None:
+                stream.close()
+            raise
+        session.stream = stream
+        return session
+
+    @classmethod
+    def _open(cls, target: SshTarget, options: ConnectOptions, sock: Any) -> SshSession:
         from .lazy_paramiko import paramiko
 
         pm = paramiko()
@@ -169,6 +187,8 @@ class SshSession:
         if self.heartbeat is not None:
             self.heartbeat.stop()
         self.transport.close()
+        if self.stream is not None:
+            self.stream.close()
 
     def __enter__(self) -> SshSession:
         return self
@@ -210,6 +230,38 @@ def open_socket(target: SshTarget, options: ConnectOptions) -> socket.socket:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT, options.user_timeout_ms)
     sock.settimeout(None)
     return sock
+
+
+def open_stream(target: SshTarget, options: ConnectOptions) -> Stream:
+    """A stream to `target`'s sshd, through its ProxyJump hops when it has any."""
+    from .streams import Stream, direct_tcpip, jump_hops
+
+    if not target.proxy_jump:
+        return Stream(open_socket(target, options))
+    hops = jump_hops(target.proxy_jump, target.username)
+    via: list[SshSession] = []
+    try:
+        for hop in hops:
+            via.append(_open_hop(hop, options, via[-1] if via else None))
+        return Stream(direct_tcpip(via[-1], target), via)
+    except BaseException:
+        for session in reversed(via):
+            session.close()
+        raise
+
+
+def _open_hop(hop: SshTarget, options: ConnectOptions, before: SshSession | None) -> SshSession:
+    from dataclasses import replace
+
+    from .streams import direct_tcpip
+
+    # A jump host is checked against known_hosts (it registered no fingerprint) and offered its own key.
+    hop_options = replace(options, identity_file=hop.identity_file or options.identity_file)
+    sock = open_socket(hop, hop_options) if before is None else direct_tcpip(before, hop)
+    try:
+        return SshSession.open(hop, hop_options, sock=sock)
+    except WbError as exc:
+        raise ConnectError(f"jump host {hop.label}: {exc.message}", hint=exc.hint) from exc
 
 
 def _authenticate(transport: Transport, target: SshTarget, options: ConnectOptions) -> None:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, ClassVar
 from ...errors import ConnectError, UsageError
 from ..base import Provider
 from ..held import Held, Obtained
-from ..records import Instance, InstanceSpec
+from ..records import Instance, InstanceSpec, RecordedJob
 from . import keys, remembered, reuse, warm_cache
 from .held import AwsHeld
 from .leases import LeaseKeeper, keep_lease, release_to_idle
@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from ...jobs.index import LocalJob
     from ...session.agent import RemoteAgent
     from ...session.connection import ConnectOptions, SshSession
+    from ...session.streams import Stream
     from ...sync.records import PullSummary
     from . import acquire
     from .plane import ControlPlane
@@ -42,6 +43,7 @@ class AwsProvider(Provider):
     enforces_max_cost: ClassVar[bool] = True  # the daemon knows the instance's price
     stores_outputs: ClassVar[bool] = True
     launches_machines: ClassVar[bool] = True
+    records_jobs: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -149,7 +151,24 @@ class AwsProvider(Provider):
         # The host key is checked against the fingerprint the instance registered; known_hosts is never used.
         return ConnectOptions(known_hosts=data_dir() / "aws_known_hosts", identity_file=str(identity))
 
+    def verify_options(self, instance: Instance) -> ConnectOptions:
+        from ...paths import data_dir
+        from ...session.connection import ConnectOptions
+
+        return ConnectOptions(known_hosts=data_dir() / "aws_known_hosts")  # the row's fingerprint decides
+
+    def open_stream(self, instance: Instance) -> Stream:
+        """Direct TCP to the address `provisioner.connect` picks (the tunnel plugs in here)."""
+        from ...session.connection import open_stream
+
+        self._check_reachable(instance)
+        return open_stream(instance.target, self.verify_options(instance))
+
     def session(self, instance: Instance) -> SshSession:
+        self._check_reachable(instance)
+        return super().session(instance)
+
+    def _check_reachable(self, instance: Instance) -> None:
         if instance.state in ("shutting-down", "terminated", "stopped", "stopping") or not instance.target.host:
             raise ConnectError(f"{instance.id} is {instance.state}", hint="list machines with: wb status")
         if not instance.target.host_key_fingerprint:
@@ -157,7 +176,6 @@ class AwsProvider(Provider):
                 f"{instance.id} has not registered its SSH host key (state {instance.state})",
                 hint="wait for it to finish booting, then try again; or end it with: wb down " + instance.id,
             )
-        return super().session(instance)
 
     def agent(self, instance: Instance) -> RemoteAgent:
         """The agent, installed, with `current` pointing at it and its supervision daemon running."""
@@ -277,6 +295,11 @@ class AwsProvider(Provider):
 
     def terminate(self, instances: Sequence[Instance]) -> list[str]:
         return self.lookups.terminate(instances)
+
+    def recorded_jobs(self, *, everyone: bool = False) -> list[RecordedJob]:
+        from .job_listing import recorded_jobs
+
+        return recorded_jobs(self.plane, everyone=everyone)
 
     def pull_from_storage(self, record: LocalJob, globs: list[str], destination: Path) -> PullSummary | None:
         from .job_rows import pull_from_storage
