@@ -45,6 +45,17 @@ def test_ssh_with_the_printed_config_logs_in_through_wb_proxy(project: Project, 
     assert result.stdout.split()[2:4] == [b"127.0.0.1", str(sshd_host.port).encode()]
 
 
+def test_the_printed_config_piped_straight_into_ssh_logs_in(project: Project, sshd_host: SshdHost) -> None:
+    """The one-liner without a saved file: `wb ssh-config | ssh -F /dev/stdin HOST true` (stdin is the one
+    inherited descriptor OpenSSH keeps open while it reads -F)."""
+    name = f"127.0.0.1-{sshd_host.port}"
+    line = f"{WB} ssh-config | ssh -F /dev/stdin -o BatchMode=yes {name} echo piped"
+    result = subprocess.run(["bash", "-c", line], cwd=project.root, env=project.env(), capture_output=True,
+                            timeout=60)  # fmt: skip
+    assert result.returncode == 0, result.stderr.decode()
+    assert result.stdout == b"piped\n"
+
+
 def test_a_wrong_pinned_key_is_refused_by_ssh(project: Project, sshd_host: SshdHost, tmp_path: Path) -> None:
     project.wb("ssh-config", check=True)
     pins = project.data_dir / "ssh_known_hosts"
