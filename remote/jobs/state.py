@@ -6,7 +6,7 @@ import os
 
 SUPERVISION_EXIT_CODE = 124  # timeout(1)'s code: supervision, not the command, ended the job
 SIGNAL_EXIT_BASE = 128
-STOP_REASONS = ("max-time", "max-cost", "budget", "lease", "output-cap", "disk-full")
+STOP_REASONS = ("max-time", "max-cost", "budget", "lease", "output-cap", "disk-full", "gang")
 # The job's stdout and stderr files together may hold this much unless the client asks otherwise
 # (`supervision.maxOutputMb`); past it the job is stopped: a runaway writer must not fill the disk.
 DEFAULT_MAX_OUTPUT_BYTES = 4096 << 20
