@@ -23,7 +23,11 @@ class JobHandle:
         return self.provider.agent(self.instance)
 
 
-def open_job(app: App, job_id: str) -> JobHandle:
+def open_job(app: App, job_id: str, *, rank: int = 0) -> JobHandle:
+    """The job and its machine; `rank`: which machine of a job run on several (`wb run --nodes`)."""
     record = index.load(job_id)
+    if rank:
+        record.node_instance(rank)  # a rank the job does not have fails here, before any connection
     provider = app.provider()
-    return JobHandle(record=record, provider=provider, instance=provider.instance_for_job(record))
+    instance = provider.instance_for_job(record) if rank == 0 else record.node_instance(rank)
+    return JobHandle(record=record, provider=provider, instance=instance)

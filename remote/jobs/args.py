@@ -52,7 +52,17 @@ class RunArgs:
         options, positionals, command = split_args(
             argv,
             flags=("stdin", "follow", "spec-stdin"),
-            valued=("job-id", "cwd", "max-time", "max-cost", "max-output", "claim", "gang-rank", "gang-nodes", "gang-hub"),
+            valued=(
+                "job-id",
+                "cwd",
+                "max-time",
+                "max-cost",
+                "max-output",
+                "claim",
+                "gang-rank",
+                "gang-nodes",
+                "gang-hub",
+            ),
             repeated=("env", "outputs"),
         )
         if positionals:

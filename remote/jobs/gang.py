@@ -98,7 +98,7 @@ class _Conn:
         while b"\n" not in self._buffer:
             try:
                 data = self.sock.recv(4096)
-            except socket.timeout:
+            except socket.timeout:  # noqa: UP041 (on python 3.8 it is not TimeoutError)
                 return ""
             except OSError:
                 return None
@@ -224,7 +224,9 @@ class Hub(_Link):
                     continue
                 conn.send("beat")
                 if now - conn.last_heard > DEAD_AFTER_S:
-                    self._member_failed(rank, f"stopped answering (nothing for {DEAD_AFTER_S:g} s: its machine or network is gone)")
+                    self._member_failed(
+                        rank, f"stopped answering (nothing for {DEAD_AFTER_S:g} s): its machine is gone"
+                    )
             if now - self.started > JOIN_WINDOW_S:
                 for rank in range(1, self.spec.nodes):
                     if rank not in self.members and rank not in self.ended:

@@ -186,7 +186,9 @@ def _join_gang(spec: JobSpec, env: dict) -> _Link:
         env["WB_HOSTFILE"] = hostfile
         return link_for(gang)
     except (OSError, ValueError) as exc:
-        raise StartError(START_FAILED_EXIT, f"gang: rank {gang.rank} cannot join on port {gang.hub_port}: {exc}") from None
+        raise StartError(
+            START_FAILED_EXIT, f"gang: rank {gang.rank} cannot join on port {gang.hub_port}: {exc}"
+        ) from None
 
 
 def _say_in_stderr(paths: JobPaths, line: str) -> None:

@@ -96,7 +96,7 @@ def serve_main(argv: list) -> int:
         while len(threads) < int(clients_text) and time.monotonic() < deadline:
             try:
                 sock, _ = listener.accept()
-            except socket.timeout:
+            except socket.timeout:  # noqa: UP041 (3.8: not TimeoutError)
                 continue
             thread = threading.Thread(target=_serve_one, args=(sock, token, root, record, served, lock), daemon=True)
             thread.start()
@@ -122,7 +122,9 @@ class _Counting:
         return len(data)
 
 
-def _serve_one(sock: socket.socket, token: bytes, root: str, record: object, served: list, lock: threading.Lock) -> None:
+def _serve_one(
+    sock: socket.socket, token: bytes, root: str, record: object, served: list, lock: threading.Lock
+) -> None:
     sock.settimeout(TOKEN_WAIT_S)
     try:
         given = sock.makefile("rb").readline().strip()
@@ -134,7 +136,8 @@ def _serve_one(sock: socket.socket, token: bytes, root: str, record: object, ser
         with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT) as tar:  # type: ignore[call-overload]
             owner = json.dumps({"owner": record.owner, "label": record.label}).encode()  # type: ignore[attr-defined]
             info = tarfile.TarInfo(OWNER_MEMBER)
-            info.size = len(owner)            tar.addfile(info, io.BytesIO(owner))
+            info.size = len(owner)
+            tar.addfile(info, io.BytesIO(owner))
             for path in sorted(record.paths):  # type: ignore[attr-defined]
                 try:
                     check_relpath(path)
@@ -179,7 +182,7 @@ def fetch_main(argv: list) -> int:
         stream = sock.makefile("rb")
         with RecordLock(root):
             report = _receive(root, stream, counted)
-    except (tarfile.TarError, UnsafePath, ValueError, EOFError, socket.timeout) as exc:
+    except (tarfile.TarError, UnsafePath, ValueError, EOFError, socket.timeout) as exc:  # noqa: UP041 (3.8: not TimeoutError)
         say(f"fanout-fetch: the stream from {host}:{port} was cut or malformed: {exc}")
         return SYNC_STREAM_EXIT
     except OSError as exc:
