@@ -257,6 +257,7 @@ class Member(_Link):
         super().__init__(spec)
         self.conn: _Conn | None = None
         self._ended = False
+        self._connected = threading.Event()  # set once joining has worked or failed
 
     def start(self) -> Member:
         self._thread(self._run)
@@ -264,7 +265,7 @@ class Member(_Link):
 
     def _connect(self) -> _Conn | None:
         deadline = time.monotonic() + JOIN_WINDOW_S
-        while not self._ended and time.monotonic() < deadline:
+        while time.monotonic() < deadline:  # even after the job ended: its end must still be reported
             try:
                 sock = socket.create_connection((self.spec.hub_host, self.spec.hub_port), timeout=BEAT_S * 2)
             except OSError:
@@ -280,12 +281,13 @@ class Member(_Link):
 
     def _run(self) -> None:
         conn = self._connect()
+        self.conn = conn
+        self._connected.set()
         if conn is None:
             if not self._ended:
                 where = f"{self.spec.hub_host}:{self.spec.hub_port}"
                 self._fail(Failure(0, LOST_CODE, f"could not be reached at {where} within {JOIN_WINDOW_S:g} s"))
             return
-        self.conn = conn
         self._thread(self._beat, conn)
         while True:
             line = conn.read_line()
@@ -306,6 +308,7 @@ class Member(_Link):
     def job_ended(self, code: int) -> Failure | None:
         """This rank's job ended: tell the hub; the gang failure it was stopped for, if any."""
         self._ended = True
+        self._connected.wait(JOIN_WINDOW_S + BEAT_S)  # a job that ended before its rank joined still reports
         conn = self.conn
         if conn is not None:
             conn.send(f"end {code}")
