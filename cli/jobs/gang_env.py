@@ -12,6 +12,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+# The code a gang ends with when a rank's machine or supervisor is gone (remote/jobs/gang.py, LOST_CODE).
+LOST_CODE = 255
+
 
 @dataclass(frozen=True)
 class GangLayout:

@@ -16,6 +16,7 @@ import dataclasses
 import secrets
 import sys
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -30,7 +31,7 @@ from ..trace import mark
 from . import index
 from .agent_status import job_command_failed
 from .attach import pump
-from .gang_env import GangLayout, gang_run_options, rank_env
+from .gang_env import LOST_CODE, GangLayout, gang_run_options, rank_env
 from .remote_paths import remote_root_for
 from .run_job import (
     EXIT_OUTPUT_CLOSED,
@@ -50,6 +51,9 @@ if TYPE_CHECKING:
     from ..providers.held import Held
     from ..providers.records import Instance
     from ..session.agent import RemoteAgent
+
+
+FOLLOWER_FLUSH_S = 2.0
 
 
 def rank_output_folder(local_root: Path, rank: int) -> Path:
@@ -270,8 +274,9 @@ def _run_rank0(
         raise job_command_failed(result.status, result.agent_stderr, host=labels[0], job_id=job_id)
     for held in helds:
         provider.job_ended(held, record)
-    for follower in followers:
-        follower.join(timeout=5)
+    flush_until = time.monotonic() + FOLLOWER_FLUSH_S
+    for follower in followers:  # what the live ranks printed last; a dead rank's follower is not waited for
+        follower.join(timeout=max(0.0, flush_until - time.monotonic()))
     explain_supervision_stop(app, provider, helds[0].instance, result.status)
     if record.outputs:
         fetch_gang_outputs(app, agents, record)
@@ -279,19 +284,37 @@ def _run_rank0(
 
 
 def fetch_gang_outputs(app: App, agents: list[RemoteAgent], record: index.LocalJob) -> None:
-    """Every rank's outputs: rank 0's into the project, rank K's into `rank-K/`, so equal paths never collide."""
+    """Every rank's outputs, side by side: rank 0's into the project, rank K's into `rank-K/`, so equal paths
+    never collide. A rank whose machine the gang lost (rank 0 says so) is not waited on."""
+    from ..session.agent_jobs import job_status
     from ..sync.pull import pull_outputs
 
     local_root = Path(record.local_root)
-    for rank, agent in enumerate(agents):
+    ranks = list(range(len(agents)))
+    with contextlib.suppress(WbError):
+        job = job_status(agents[0], record.id)
+        if job is not None and job.gang_failed_code == LOST_CODE and job.gang_failed_rank in ranks:
+            ranks.remove(job.gang_failed_rank)
+            app.warn(f"rank {job.gang_failed_rank}: its machine is gone; its outputs were not fetched")
+
+    def fetch(rank: int) -> str:
         destination = rank_output_folder(local_root, rank)
         try:
-            summary = pull_outputs(agent, record.remote_root, list(record.outputs), destination)
+            summary = pull_outputs(agents[rank], record.remote_root, list(record.outputs), destination)
         except WbError as exc:
-            app.warn(f"rank {rank}: outputs not fetched: {exc}; try again with: wb pull {record.id}")
-            continue
-        if summary.files:
-            app.say(f"rank {rank} outputs: {summary.files} files ({summary.bytes} bytes) into {destination}")
+            return f"!rank {rank}: outputs not fetched: {exc}; try again with: wb pull {record.id}"
+        if not summary.files:
+            return ""
+        return f"rank {rank} outputs: {summary.files} files ({summary.bytes} bytes) into {destination}"
+
+    if not ranks:
+        return
+    with ThreadPoolExecutor(max_workers=min(16, len(ranks))) as pool:
+        for line in pool.map(fetch, ranks):
+            if line.startswith("!"):
+                app.warn(line[1:])
+            elif line:
+                app.say(line)
 
 
 def follow_with_prefix(agent: RemoteAgent, job_id: str, rank: int) -> threading.Thread:

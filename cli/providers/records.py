@@ -100,6 +100,9 @@ class Job:
     ended_at: float | None = None
     pid: int | None = None
     push: PushNote | None = None  # aws: the agent's last push of the job's outputs
+    # A rank of a gang that ended for another rank's failure: that rank, and its code (255: its machine is gone).
+    gang_failed_rank: int | None = None
+    gang_failed_code: int | None = None
 
     @classmethod
     def from_summary(cls, raw: Mapping[str, object]) -> Job:
@@ -107,6 +110,8 @@ class Job:
         if not isinstance(raw, Mapping) or not isinstance(raw.get("id"), str):
             raise ValueError(f"not a job summary: {raw!r:.200}")
         command = raw.get("command")
+        gang = raw.get("gang") if isinstance(raw.get("gang"), Mapping) else {}
+        assert isinstance(gang, Mapping)
         return cls(
             id=str(raw["id"]),
             state=str(raw.get("state") or "unknown"),
@@ -119,6 +124,8 @@ class Job:
             ended_at=_number(raw.get("ended_at")),
             pid=_integer(raw.get("pid")),
             push=PushNote.from_json(raw.get("push")),
+            gang_failed_rank=_integer(gang.get("rank")),
+            gang_failed_code=_integer(gang.get("code")),
         )
 
     @property

@@ -71,6 +71,8 @@ def summary(job_id: str, meta: dict | None, status: dict | None, running: bool, 
         "ended_at": status.get("ended_at"),
         "pid": meta.get("pid"),
         "push": push,
+        # one rank of a gang stopped for another's failure: {"rank", "code", "reason"} (`jobs.gang`)
+        "gang": status.get("gang"),
     }
 
 

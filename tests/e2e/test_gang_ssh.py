@@ -94,7 +94,9 @@ def test_env_contract_streams_and_outputs_of_every_rank(gang: Project, hosts: li
     assert replay.stderr == b"stderr of rank 2\n"
     bad = gang.wb("-q", "logs", job_id, "--node", "3")
     assert bad.returncode == 2 and b"has no node 3" in bad.stderr
-    record(f"launch to first output of rank 0, 3 ssh hosts (cold: agent install, sync, fan-out): {first_output_s:.2f} s")
+    record(
+        f"launch to first output of rank 0, 3 ssh hosts (cold: agent install, sync, fan-out): {first_output_s:.2f} s"
+    )
     started = time.monotonic()
     again = Attached(gang.popen("run", "--nodes", "3", "--", "python3", "env_dump.py", "NODE_RANK"), "run")
     again.wait_stdout(r"rank 0 ", 60)
@@ -182,3 +184,11 @@ def test_more_nodes_than_hosts_is_a_config_error(gang: Project) -> None:
     result = gang.wb("-q", "run", "--nodes", "4", "--", "true")
     assert result.returncode == 2
     assert b"--nodes 4 needs 4 hosts, and provisioner.hosts lists 3" in result.stderr
+
+
+def test_an_unreachable_host_fails_the_launch_naming_it(gang: Project, hosts: list[GangHost]) -> None:
+    hosts[2].host.stop()
+    result = gang.wb("-q", "run", "--nodes", "3", "--", "true", timeout=90)
+    assert result.returncode == 255
+    assert f"{hosts[2].host.spec} is unreachable".encode() in result.stderr, result.stderr
+    assert b"only 2 of the 3 hosts are reachable and idle" in result.stderr
