@@ -293,9 +293,10 @@ def fetch_gang_outputs(app: App, agents: list[RemoteAgent], record: index.LocalJ
     ranks = list(range(len(agents)))
     with contextlib.suppress(WbError):
         job = job_status(agents[0], record.id)
-        if job is not None and job.gang_failed_code == LOST_CODE and job.gang_failed_rank in ranks:
-            ranks.remove(job.gang_failed_rank)
-            app.warn(f"rank {job.gang_failed_rank}: its machine is gone; its outputs were not fetched")
+        lost = job.gang if job is not None else None
+        if lost is not None and lost.code == LOST_CODE and lost.rank in ranks:
+            ranks.remove(lost.rank)
+            app.warn(f"rank {lost.rank}: {lost.reason}; its outputs were not fetched")
 
     def fetch(rank: int) -> str:
         destination = rank_output_folder(local_root, rank)

@@ -85,6 +85,25 @@ class PushNote:
 
 
 @dataclass(frozen=True)
+class GangStop:
+    """Why a rank of a gang ended for another (remote/jobs/gang.py): the failing rank, its code (255: its
+    machine or supervisor is gone) and the reason in words."""
+
+    rank: int
+    code: int
+    reason: str = ""
+
+    @classmethod
+    def from_json(cls, raw: object) -> GangStop | None:
+        if not isinstance(raw, Mapping):
+            return None
+        rank, code = _integer(raw.get("rank")), _integer(raw.get("code"))
+        if rank is None or code is None:
+            return None
+        return cls(rank=rank, code=code, reason=str(raw.get("reason") or ""))
+
+
+@dataclass(frozen=True)
 class Job:
     """A job as its machine's agent reports it: one object of `agent list`, or `agent status ID`
     (remote/jobs/state.py, SUMMARY_FIELDS). Parsed here, once, from the agent's JSON (`from_summary`)."""
@@ -100,9 +119,7 @@ class Job:
     ended_at: float | None = None
     pid: int | None = None
     push: PushNote | None = None  # aws: the agent's last push of the job's outputs
-    # A rank of a gang that ended for another rank's failure: that rank, and its code (255: its machine is gone).
-    gang_failed_rank: int | None = None
-    gang_failed_code: int | None = None
+    gang: GangStop | None = None  # one rank of a gang, ended for another rank's failure
 
     @classmethod
     def from_summary(cls, raw: Mapping[str, object]) -> Job:
@@ -110,8 +127,6 @@ class Job:
         if not isinstance(raw, Mapping) or not isinstance(raw.get("id"), str):
             raise ValueError(f"not a job summary: {raw!r:.200}")
         command = raw.get("command")
-        gang = raw.get("gang") if isinstance(raw.get("gang"), Mapping) else {}
-        assert isinstance(gang, Mapping)
         return cls(
             id=str(raw["id"]),
             state=str(raw.get("state") or "unknown"),
@@ -124,8 +139,7 @@ class Job:
             ended_at=_number(raw.get("ended_at")),
             pid=_integer(raw.get("pid")),
             push=PushNote.from_json(raw.get("push")),
-            gang_failed_rank=_integer(gang.get("rank")),
-            gang_failed_code=_integer(gang.get("code")),
+            gang=GangStop.from_json(raw.get("gang")),
         )
 
     @property
