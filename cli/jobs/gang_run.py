@@ -46,11 +46,15 @@ from .run_job import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from ..app import App
+    from ..config.model import LoadedConfig
     from ..providers.base import Provider
     from ..providers.held import Held
     from ..providers.records import Instance
     from ..session.agent import RemoteAgent
+    from ..sync.ownership import ProjectIdentity
 
 
 FOLLOWER_FLUSH_S = 2.0
@@ -123,17 +127,15 @@ def _sync_everywhere(
     app: App,
     agents: list[RemoteAgent],
     labels: list[str],
-    loaded: object,
-    identity: str,
+    loaded: LoadedConfig,
+    identity: ProjectIdentity,
     remote_root: str,
     outputs: tuple[str, ...],
     rank0_address: str,
 ) -> None:
-    from ..config.model import LoadedConfig
     from ..sync.client import sync_up
     from ..sync.fanout import fan_out
 
-    assert isinstance(loaded, LoadedConfig)
     sync = loaded.config.sync
     # Rank K's outputs, pulled into rank-K/, are outputs too: never uploaded again.
     protect = [*outputs, *(f"rank-*/{glob}" for glob in outputs)]
@@ -173,7 +175,13 @@ def _layout(agent: RemoteAgent, label: str, addresses: tuple[str, ...]) -> GangL
     return GangLayout(addresses, master_port, hub_port, gpus, secrets.token_hex(16))
 
 
-def _start_members(agents: list[RemoteAgent], labels: list[str], job_id: str, start_args, spec_for) -> None:  # type: ignore[no-untyped-def]
+def _start_members(
+    agents: list[RemoteAgent],
+    labels: list[str],
+    job_id: str,
+    start_args: Callable[[int], list[str]],
+    spec_for: Callable[[int], bytes],
+) -> None:
     """Start ranks 1..N-1 detached; when one cannot start, stop those that did and raise for it."""
 
     def start(rank: int) -> tuple[int, int, bytes]:

@@ -136,6 +136,10 @@ class _Link:
         failure = self.failure
         return failure if failure is not None and failure.rank != self.spec.rank else None
 
+    def job_ended(self, code: int) -> Failure | None:
+        """This rank's job ended with `code`: the gang's failure that stopped or outlived it, if any."""
+        raise NotImplementedError
+
     def _thread(self, target: object, *args: object) -> None:
         threading.Thread(target=target, args=args, daemon=True).start()  # type: ignore[arg-type]
 

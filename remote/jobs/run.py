@@ -28,7 +28,8 @@ def run(args: RunArgs) -> int:
         if not token:
             say("--gang-rank needs WB_GANG_TOKEN in the job spec's environment", "run")
             return USAGE_EXIT
-        gang = GangSpec(*args.gang, token=token)
+        rank, nodes, hub_host, hub_port = args.gang
+        gang = GangSpec(rank, nodes, hub_host, hub_port, token)
     spec = supervisor.JobSpec(
         paths,
         args.command,

@@ -89,7 +89,7 @@ def serve_main(argv: list) -> int:
     os.write(1, f"port {listener.getsockname()[1]}\n".encode("ascii"))
     served = [0, 0]  # clients, bytes
     lock = threading.Lock()
-    threads = []
+    threads: list = []
     deadline = time.monotonic() + SERVE_WINDOW_S
     listener.settimeout(1.0)
     with RecordLock(root):

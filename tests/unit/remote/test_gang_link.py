@@ -8,10 +8,10 @@ import time
 from collections.abc import Iterator
 
 import pytest
-
-from tests.support.waiting import wait_for
 from weatherballoon.remote.jobs import gang
 from weatherballoon.remote.jobs.gang import GangSpec, Hub, Member
+
+from tests.support.waiting import wait_for
 
 
 @pytest.fixture(autouse=True)
