@@ -38,6 +38,10 @@ JOIN_WINDOW_S = 60.0
 LOST_CODE = 255
 # How long the hub waits, after it sent `stop`, for members to report their end before it gives up on them.
 STOP_WAIT_S = DEAD_AFTER_S + 7.0
+# After rank 0's job exits 0, how long the other ranks have to end by themselves before they are stopped (with
+# code 0: rank 0 finishing is the gang finishing, as with `mpirun` on rank 0 and idle ranks beside it).
+RANK0_DONE_GRACE_S = 30.0
+JOIN_STALL_S = 5.0
 
 
 class GangSpec:
@@ -240,9 +244,13 @@ class Hub(_Link):
         """Rank 0's job ended: wait for the rest of the gang, then the gang's failure (None when all exited 0)."""
         if code != 0:
             self._raise(Failure(0, code, _exited(code)))
+        done_deadline = time.monotonic() + RANK0_DONE_GRACE_S
         stop_deadline: float | None = None
         with self._cond:
             while len(self.ended) < self.spec.nodes - 1:
+                if self.failure is None and time.monotonic() >= done_deadline:
+                    # (the condition's lock is reentrant: _raise takes it again)
+                    self._raise(Failure(0, 0, f"exited with 0; the others had {RANK0_DONE_GRACE_S:g} s to end"))
                 if self.failure is not None and stop_deadline is None:
                     stop_deadline = time.monotonic() + STOP_WAIT_S
                 if stop_deadline is not None and time.monotonic() >= stop_deadline:
@@ -262,6 +270,8 @@ class Member(_Link):
         self.conn: _Conn | None = None
         self._ended = False
         self._connected = threading.Event()  # set once joining has worked or failed
+        self._join_lock = threading.Lock()
+        self._progress = time.monotonic()  # the joining thread's last sign of life
 
     def start(self) -> Member:
         self._thread(self._run)
@@ -270,6 +280,9 @@ class Member(_Link):
     def _connect(self) -> _Conn | None:
         deadline = time.monotonic() + JOIN_WINDOW_S
         while time.monotonic() < deadline:  # even after the job ended: its end must still be reported
+            if self._connected.is_set():  # another attempt joined (see stop_request)
+                return None
+            self._progress = time.monotonic()
             try:
                 sock = socket.create_connection((self.spec.hub_host, self.spec.hub_port), timeout=BEAT_S * 2)
             except OSError:
@@ -283,10 +296,24 @@ class Member(_Link):
             time.sleep(0.2)
         return None
 
+    def stop_request(self) -> Failure | None:
+        # A joining thread that shows no sign of life for JOIN_STALL_S is replaced by a new one: a rank that
+        # never joins would otherwise go unsupervised until the hub gives up on it (JOIN_WINDOW_S).
+        now = time.monotonic()
+        if not self._connected.is_set() and now - self._progress > JOIN_STALL_S:
+            self._progress = now
+            self._thread(self._run)
+        return super().stop_request()
+
     def _run(self) -> None:
         conn = self._connect()
-        self.conn = conn
-        self._connected.set()
+        with self._join_lock:
+            if self._connected.is_set():  # another attempt got there first
+                if conn is not None:
+                    conn.close()
+                return
+            self.conn = conn
+            self._connected.set()
         if conn is None:
             if not self._ended:
                 where = f"{self.spec.hub_host}:{self.spec.hub_port}"

@@ -153,7 +153,10 @@ def test_a_rank_machine_killed_mid_job_ends_the_gang(gang: Project, hosts: list[
     job_id = next(path.name for path in (hosts[1].host.user.home / ".weatherballoon" / "jobs").iterdir())
     killed_at = time.monotonic()
     hosts[1].kill_machine()
-    code = run.wait(timeout=GANG_STOP_BOUND_S + SLACK_S + 30)
+    try:
+        code = run.wait(timeout=GANG_STOP_BOUND_S + SLACK_S + 30)
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\nstderr: {run.stderr}\nrank 2: {hosts[2].status(job_id)}") from None
     ended_s = time.monotonic() - killed_at
     assert code == 255, run.stderr
     assert "gang: rank 1 stopped answering" in run.stderr or "gang: rank 1 lost its supervisor" in run.stderr

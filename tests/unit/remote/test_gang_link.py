@@ -95,3 +95,21 @@ def test_a_wrong_token_never_joins(spec_for) -> None:  # type: ignore[no-untyped
     member = Member(spec_for(1, nodes=2)).start()
     assert member.job_ended(0) is None
     assert hub.job_ended(0) is None
+
+
+def test_the_others_are_stopped_with_0_some_time_after_rank_0_exits_0(  # type: ignore[no-untyped-def]
+    spec_for, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(gang, "RANK0_DONE_GRACE_S", 0.5)
+    hub = Hub(spec_for(0, nodes=2)).start()
+    idle = Member(spec_for(1, nodes=2)).start()  # `sleep infinity` beside rank 0's mpirun
+    wait_for(lambda: hub.members or None, 5, "rank 1 joined")
+    ended: list[object] = []
+    import threading
+
+    threading.Thread(target=lambda: ended.append(hub.job_ended(0)), daemon=True).start()
+    stop = wait_for(idle.stop_request, 5, "rank 1 told to stop after the grace")
+    assert (stop.rank, stop.code) == (0, 0) and "had 0.5 s to end" in stop.reason
+    assert idle.job_ended(143) is stop
+    wait_for(lambda: ended or None, 5, "the hub is done")
+    assert ended[0] is not None and ended[0].rank == 0  # rank 0's own: its recorded code stays its own 0
