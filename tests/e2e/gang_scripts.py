@@ -76,6 +76,8 @@ import os, signal, sys, time
 rank = int(os.environ["NODE_RANK"])
 def on_signal(signo, frame):
     print(f"rank {rank} got signal {signo}", flush=True)
+    if signo == signal.SIGINT:
+        time.sleep(1.5)  # cleans up a while, as a training script would: every rank's SIGINT lands first
     sys.exit(128 + signo)
 signal.signal(signal.SIGTERM, on_signal)
 signal.signal(signal.SIGINT, on_signal)

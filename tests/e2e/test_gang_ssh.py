@@ -176,7 +176,7 @@ def test_ctrl_c_reaches_every_rank(gang: Project, hosts: list[GangHost]) -> None
     run.proc.send_signal(signal.SIGINT)
     code = run.wait(timeout=60)
     assert code == 130, run.stderr
-    assert "rank 0 got signal 2" in run.stdout
+    assert "rank 0 got signal 2" in run.stdout, run.stderr
     job_id = next(path.name for path in (hosts[2].host.user.home / ".weatherballoon" / "jobs").iterdir())
     for rank in (1, 2):
         replay = gang.wb("-q", "logs", job_id, "--node", str(rank))
