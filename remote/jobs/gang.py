@@ -6,7 +6,8 @@ supervisor of every other rank connects to it, says `hello TOKEN RANK`, and from
 
 - a rank's job ends with a code other than 0 (its own code; rank 0's too);
 - a member's connection closes before it said `end` (its supervisor died), or nothing came from it for
-  DEAD_AFTER_S (its machine or its network is gone), or it never joined within JOIN_WINDOW_S: code 255.
+  DEAD_AFTER_S (its machine or its network is gone), or it never joined within HUB_JOIN_WINDOW_S of the
+  hub's start: code 255.
 
 The hub then sends `stop RANK CODE REASON` to every member still running and stops its own job; a member
 stops its job on `stop`, or when the hub is silent for DEAD_AFTER_S or its connection closes (rank 0 is
@@ -34,7 +35,10 @@ import time
 
 BEAT_S = 1.0
 DEAD_AFTER_S = 5.0
-JOIN_WINDOW_S = 60.0
+JOIN_WINDOW_S = 60.0  # how long a member keeps trying to reach rank 0 (started last, by the client)
+# How long the hub waits for a member that has not joined: the members were started before rank 0 and retry
+# every 0.2 s, so a live one joins within moments of the hub listening; one that has not is gone.
+HUB_JOIN_WINDOW_S = 10.0
 LOST_CODE = 255
 # How long the hub waits, after it sent `stop`, for members to report their end before it gives up on them.
 STOP_WAIT_S = DEAD_AFTER_S + 7.0
@@ -235,10 +239,10 @@ class Hub(_Link):
                     self._member_failed(
                         rank, f"stopped answering (nothing for {DEAD_AFTER_S:g} s): its machine is gone"
                     )
-            if now - self.started > JOIN_WINDOW_S:
+            if now - self.started > HUB_JOIN_WINDOW_S:
                 for rank in range(1, self.spec.nodes):
                     if rank not in self.members and rank not in self.ended:
-                        self._member_failed(rank, f"never joined the gang within {JOIN_WINDOW_S:g} s")
+                        self._member_failed(rank, f"never joined the gang within {HUB_JOIN_WINDOW_S:g} s of rank 0")
 
     def job_ended(self, code: int) -> Failure | None:
         """Rank 0's job ended: wait for the rest of the gang, then the gang's failure (None when all exited 0)."""

@@ -8,7 +8,9 @@ after one rank's machine vanishes.
 from __future__ import annotations
 
 import json
+import os
 import signal
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -144,12 +146,37 @@ def test_a_detached_gang_ends_together_too(gang: Project, hosts: list[GangHost])
     assert all((host.status(job_id) or {}).get("exit_code") == 4 for host in hosts)
 
 
+def supervisors(host: GangHost) -> list[int]:
+    found = subprocess.run(["pgrep", "-u", host.host.user.name, "-f", "gang-rank"], capture_output=True, text=True)
+    return [int(pid) for pid in found.stdout.split()]
+
+
+def wait_gang_formed(hosts: list[GangHost], timeout: float = 20.0) -> None:
+    """Every other rank's supervisor holds a connection to rank 0's gang port (the link is up), seen with `ss`."""
+    hub_port = None
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for pid in supervisors(hosts[0]):
+            words = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+            if b"--gang-hub" in words:
+                hub_port = words[words.index(b"--gang-hub") + 1].decode().rpartition(":")[2]
+        if hub_port is not None:
+            listing = hosts[0].ns.run(["ss", "-tn", "state", "established", f"( sport = :{hub_port} )"]).stdout
+            if all(host.address in listing for host in hosts[1:]):
+                return
+        time.sleep(0.2)
+    where = {
+        rank: [(pid, [Path(f"/proc/{pid}/task/{task}/wchan").read_text() for task in os.listdir(f"/proc/{pid}/task")])
+               for pid in supervisors(host)]
+        for rank, host in enumerate(hosts)
+    }  # fmt: skip
+    raise AssertionError(f"the gang link did not form within {timeout:g} s (hub port {hub_port}); threads: {where}")
+
+
 def test_a_rank_machine_killed_mid_job_ends_the_gang(gang: Project, hosts: list[GangHost]) -> None:
     run = Attached(gang.popen("run", "--nodes", "3", "--all-nodes", "--", "python3", "fail_one.py"), "run")
     run.wait_stdout(r"rank 0 up", 90)
-    deadline = time.monotonic() + 30
-    while "[rank 1] rank 1 up" not in run.stderr and time.monotonic() < deadline:
-        time.sleep(0.1)
+    wait_gang_formed(hosts)
     job_id = next(path.name for path in (hosts[1].host.user.home / ".weatherballoon" / "jobs").iterdir())
     killed_at = time.monotonic()
     hosts[1].kill_machine()

@@ -113,3 +113,11 @@ def test_the_others_are_stopped_with_0_some_time_after_rank_0_exits_0(  # type: 
     assert idle.job_ended(143) is stop
     wait_for(lambda: ended or None, 5, "the hub is done")
     assert ended[0] is not None and ended[0].rank == 0  # rank 0's own: its recorded code stays its own 0
+
+
+def test_a_member_that_never_joins_is_given_up_on(spec_for, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setattr(gang, "HUB_JOIN_WINDOW_S", 0.5)
+    hub = Hub(spec_for(0, nodes=2)).start()  # rank 1's machine died before its supervisor reached rank 0
+    stop = wait_for(lambda: hub.failure, 5, "the hub gave up on rank 1")
+    assert (stop.rank, stop.code) == (1, gang.LOST_CODE) and "never joined" in stop.reason
+    assert hub.job_ended(143) is stop
