@@ -29,11 +29,10 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from bench.stats import machine
 from tests.support.gang import gang_hosts, gang_project
 from tests.support.project import make_project
 from tests.support.sshd import keygen
-
-from bench.stats import machine
 
 TABLE = "wb_bench_uplink"
 NETWORK = "10.213.0.0/16"
