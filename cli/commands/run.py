@@ -124,6 +124,10 @@ def command(
         nodes=nodes,
         all_nodes=all_nodes,
     )
+    if nodes > 1:
+        from ..jobs.gang_run import run_gang_job
+
+        return run_gang_job(app, request, early=early)
     return run_job(app, request, early=early)
 
 

@@ -54,6 +54,7 @@ if TYPE_CHECKING:
     from ..providers.held import Held
     from ..providers.records import Instance
     from ..session.agent import RemoteAgent
+    from ..session.prefetch import Prefetch
     from ..sync.ownership import ProjectIdentity
 
 
@@ -63,6 +64,17 @@ FOLLOWER_FLUSH_S = 2.0
 def rank_output_folder(local_root: Path, rank: int) -> Path:
     """Where rank `rank`'s outputs land locally: the project for rank 0, `rank-K/` in it for the others."""
     return local_root if rank == 0 else local_root / f"rank-{rank}"
+
+
+def run_gang_job(app: App, request: RunRequest, *, early: Prefetch | None = None) -> int:
+    """`run_job` for several machines."""
+    if early is not None:
+        early.discard()  # it reaches this project's last single machine, not a gang
+    provider = app.provider()
+    try:
+        return run_gang(app, provider, request)
+    finally:
+        provider.close()
 
 
 def run_gang(app: App, provider: Provider, request: RunRequest) -> int:

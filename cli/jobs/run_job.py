@@ -45,7 +45,7 @@ class RunRequest:
     env: tuple[tuple[str, str], ...] = ()
     outputs: tuple[str, ...] = ()
     flags: dict[str, object] = field(default_factory=dict)
-    nodes: int = 1  # machines the job runs on (`--nodes`); one is the ordinary run
+    nodes: int = 1  # machines the job runs on (`--nodes`; several: gang_run.py); one is the ordinary run
     all_nodes: bool = False  # with several: the other ranks' lines on stderr, prefixed
 
 
@@ -95,12 +95,6 @@ def run_job(app: App, request: RunRequest, *, early: Prefetch | None = None) -> 
             early.discard()
         raise
     try:
-        if request.nodes > 1:
-            from .gang_run import run_gang
-
-            if early is not None:
-                early.discard()  # it reaches this project's last single machine, not a gang
-            return run_gang(app, provider, request)
         return _run(app, provider, request, early)
     finally:
         provider.close()
