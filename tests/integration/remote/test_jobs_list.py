@@ -11,6 +11,7 @@ from .conftest import Agent
 
 FIELDS = {
     "id", "command", "cwd", "state", "exit_code", "signal", "stop_reason", "started_at", "ended_at", "pid", "push",
+    "gang",
 }  # fmt: skip
 
 
