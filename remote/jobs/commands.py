@@ -16,8 +16,9 @@ State lives in `$WB_AGENT_HOME`, else `~/.weatherballoon` (mode 0700); each job 
     status.json  written when the job ends: exit_code, signal (N or null), stop_reason ("max-time",
                  "output-cap", "disk-full", "gang", later "max-cost" | "budget" | "lease", or null), ended_at,
                  started_at; for a rank of a gang ended by another rank's failure, gang: {rank, code,
-                 reason} (`jobs.gang`; exit_code is then that rank's code). Written into status.json.spare, a block set aside when the job started, so a
-                 disk the job filled still gets it.
+                 reason} (`jobs.gang`; exit_code is then that rank's code). Written into
+                 status.json.spare, a block set aside when the job started, so a disk the job filled
+                 still gets it.
 
 Records are JSON and replaced atomically (tmp + rename). Job ids: 1-64 of [A-Za-z0-9._-], not . or ..
 
@@ -85,8 +86,7 @@ signal ID SIGNAME [--then-term-after SECONDS]
 list
     Prints a JSON array on stdout, newest first, one object per job: id, command, cwd, state, exit_code,
     signal, stop_reason, started_at, ended_at, pid, push, gang. state: running | exited (own exit) |
-    killed (by a
-    signal) | stopped (by supervision) | lost. A job dir whose meta.json is not written yet is skipped.
+    killed (by a signal) | stopped (by supervision) | lost. A job dir whose meta.json is not written yet is skipped.
 
 status ID
     Prints that object for one job. Exits 0, or 3 if unknown.
