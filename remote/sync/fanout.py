@@ -93,7 +93,8 @@ def serve_main(argv: list) -> int:
     deadline = time.monotonic() + SERVE_WINDOW_S
     listener.settimeout(1.0)
     with RecordLock(root):
-        while len(threads) < int(clients_text) and time.monotonic() < deadline:
+        # Until N clients got the stream: a connection without the token takes no one's place.
+        while served[0] < int(clients_text) and time.monotonic() < deadline:
             try:
                 sock, _ = listener.accept()
             except socket.timeout:  # noqa: UP041 (3.8: not TimeoutError)
