@@ -19,7 +19,7 @@ rank's code, or 0.
 The bound: a failure is seen by the hub at once (an exit, a closed connection) or after DEAD_AFTER_S
 (silence); a `stop` reaches the members at once, or they see the hub silent after DEAD_AFTER_S; each stopped
 job then gets SIGTERM and, after the supervisor's GRACE_S, SIGKILL. So no rank outlives a failure by more
-than DEAD_AFTER_S + BEAT_S + GRACE_S + a poll (docs/supervision.md, "Gangs").
+than DEAD_AFTER_S + BEAT_S + GRACE_S + a poll (docs/multinode.md, "Exit code and gang semantics").
 
 The token is a per-run secret the client makes; it only guards this control port. Stdlib only.
 """
