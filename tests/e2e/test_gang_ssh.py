@@ -25,8 +25,8 @@ from tests.support.project import Project
 pytestmark = [pytest.mark.netns, pytest.mark.slow, pytest.mark.timeout(300)]
 
 NODES = 3
-# docs/multinode.md, "Exit code and gang semantics": a rank's failure ends the others within DEAD_AFTER_S + BEAT_S + GRACE_S and a
-# poll (5 + 1 + 5 + 0.25 s); the test allows slack for a loaded 2-core CI machine.
+# docs/multinode.md, "Exit code and gang semantics": a rank's failure ends the others within DEAD_AFTER_S +
+# BEAT_S + GRACE_S and a poll (5 + 1 + 5 + 0.25 s); the test allows slack for a loaded 2-core CI machine.
 GANG_STOP_BOUND_S = 12.0
 SLACK_S = 8.0
 CONTRACT = (
