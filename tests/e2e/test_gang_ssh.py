@@ -222,3 +222,15 @@ def test_an_unreachable_host_fails_the_launch_naming_it(gang: Project, hosts: li
     assert result.returncode == 255
     assert f"{hosts[2].host.spec} is unreachable".encode() in result.stderr, result.stderr
     assert b"only 2 of the 3 hosts are reachable and idle" in result.stderr
+
+
+def test_wb_pull_brings_every_rank_s_outputs(gang: Project) -> None:
+    started = gang.wb("-q", "run", "-d", "--nodes", "3", "--", "python3", "env_dump.py", "NODE_RANK", timeout=120)
+    assert started.returncode == 0, started.stderr.decode()
+    job_id = started.stdout.decode().strip()
+    assert gang.wb("-q", "logs", "-f", job_id, timeout=60).returncode == 0
+    pulled = gang.wb("pull", job_id, timeout=60)
+    assert pulled.returncode == 0, pulled.stderr.decode()
+    for rank in range(NODES):
+        folder = gang.root if rank == 0 else gang.root / f"rank-{rank}"
+        assert json.loads((folder / "out" / "env.json").read_text())["NODE_RANK"] == str(rank)
