@@ -88,6 +88,10 @@ def command(
     """
     from ..paths import data_dir
 
+    if all_nodes and nodes == 1:
+        from ..errors import UsageError
+
+        raise UsageError("--all-nodes shows the other ranks of a job on several machines", hint="add --nodes N")
     data_dir()  # the job is recorded there: an unusable folder fails now, before any work
     early = _start_prefetch()
     from ..jobs.run_job import RunRequest, run_job

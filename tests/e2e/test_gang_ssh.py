@@ -214,6 +214,8 @@ def test_more_nodes_than_hosts_is_a_config_error(gang: Project) -> None:
     result = gang.wb("-q", "run", "--nodes", "4", "--", "true")
     assert result.returncode == 2
     assert b"--nodes 4 needs 4 hosts, and provisioner.hosts lists 3" in result.stderr
+    alone = gang.wb("-q", "run", "--all-nodes", "--", "true")
+    assert alone.returncode == 2 and b"--all-nodes shows the other ranks" in alone.stderr
 
 
 def test_an_unreachable_host_fails_the_launch_naming_it(gang: Project, hosts: list[GangHost]) -> None:
