@@ -45,7 +45,6 @@ STOP_WAIT_S = DEAD_AFTER_S + 7.0
 # After rank 0's job exits 0, how long the other ranks have to end by themselves before they are stopped (with
 # code 0: rank 0 finishing is the gang finishing, as with `mpirun` on rank 0 and idle ranks beside it).
 RANK0_DONE_GRACE_S = 30.0
-JOIN_STALL_S = 5.0
 
 
 class GangSpec:
@@ -274,8 +273,6 @@ class Member(_Link):
         self.conn: _Conn | None = None
         self._ended = False
         self._connected = threading.Event()  # set once joining has worked or failed
-        self._join_lock = threading.Lock()
-        self._progress = time.monotonic()  # the joining thread's last sign of life
 
     def start(self) -> Member:
         self._thread(self._run)
@@ -284,9 +281,6 @@ class Member(_Link):
     def _connect(self) -> _Conn | None:
         deadline = time.monotonic() + JOIN_WINDOW_S
         while time.monotonic() < deadline:  # even after the job ended: its end must still be reported
-            if self._connected.is_set():  # another attempt joined (see stop_request)
-                return None
-            self._progress = time.monotonic()
             try:
                 sock = socket.create_connection((self.spec.hub_host, self.spec.hub_port), timeout=BEAT_S * 2)
             except OSError:
@@ -300,24 +294,10 @@ class Member(_Link):
             time.sleep(0.2)
         return None
 
-    def stop_request(self) -> Failure | None:
-        # A joining thread that shows no sign of life for JOIN_STALL_S is replaced by a new one: a rank that
-        # never joins would otherwise go unsupervised until the hub gives up on it (JOIN_WINDOW_S).
-        now = time.monotonic()
-        if not self._connected.is_set() and now - self._progress > JOIN_STALL_S:
-            self._progress = now
-            self._thread(self._run)
-        return super().stop_request()
-
     def _run(self) -> None:
         conn = self._connect()
-        with self._join_lock:
-            if self._connected.is_set():  # another attempt got there first
-                if conn is not None:
-                    conn.close()
-                return
-            self.conn = conn
-            self._connected.set()
+        self.conn = conn
+        self._connected.set()
         if conn is None:
             if not self._ended:
                 where = f"{self.spec.hub_host}:{self.spec.hub_port}"
