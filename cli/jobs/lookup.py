@@ -25,7 +25,8 @@ class JobHandle:
         return self.provider.agent(self.instance)
 
 
-def open_job(app: App, job_id: str) -> JobHandle:
+def open_job(app: App, job_id: str, *, rank: int = 0) -> JobHandle:
+    """The job and its machine; `rank`: which machine of a job run on several (`wb run --nodes`)."""
     try:
         record = index.load(job_id)  # a malformed id is refused here, before any config or provider
     except JobNotFound:
@@ -35,7 +36,10 @@ def open_job(app: App, job_id: str) -> JobHandle:
         record = _recorded_elsewhere(provider, job_id)
     else:
         provider = app.provider()
-    return JobHandle(record=record, provider=provider, instance=provider.instance_for_job(record))
+    if rank:
+        record.node_instance(rank)  # a rank the job does not have fails here, before any connection
+    instance = provider.instance_for_job(record) if rank == 0 else record.node_instance(rank)
+    return JobHandle(record=record, provider=provider, instance=instance)
 
 
 def _recorded_elsewhere(provider: Provider, job_id: str) -> index.LocalJob:

@@ -47,6 +47,8 @@ class RunRequest:
     outputs: tuple[str, ...] = ()
     flags: dict[str, object] = field(default_factory=dict)
     forwards: tuple[ForwardSpec, ...] = ()  # `-p`: local ports carried to the machine while attached
+    nodes: int = 1  # machines the job runs on (`--nodes`; several: gang_run.py); one is the ordinary run
+    all_nodes: bool = False  # with several: the other ranks' lines on stderr, prefixed
 
 
 def agent_run_args(

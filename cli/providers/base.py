@@ -102,6 +102,23 @@ class Provider(ABC):
         from memory (`Obtained.REMEMBERED`) is not claimed yet: the session layer claims it through its
         daemon, or hands it back with `let_go` and acquires again."""
 
+    def acquire_gang(self, spec: InstanceSpec, nodes: int) -> list[Held]:
+        """Hold `nodes` machines for one job (`wb run --nodes N`), rank 0 first, all or none: a provider that
+        cannot hold them all gives back any it took before it raises. One node is `acquire`."""
+        if nodes == 1:
+            return [self.acquire(spec)]
+        from ..errors import UsageError
+
+        raise UsageError(
+            f"--nodes {nodes}: the {self.name} provider runs a job on one machine only",
+            hint="run without --nodes, or use a provider that supports gangs (ssh, aws)",
+        )
+
+    def peer_address(self, instance: Instance) -> str:
+        """The address the other machines of a gang reach this one at (MASTER_ADDR, WB_NODE_IPS): the SSH
+        host by default; providers with a private network (aws) give that address instead."""
+        return instance.target.host
+
     def let_go(self, held: Held) -> None:
         """This command will not use the machine `acquire` chose (it could not be claimed): forget it, close
         its connection; a later `acquire` in this command does not choose it again."""

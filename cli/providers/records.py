@@ -100,6 +100,25 @@ class PushNote:
 
 
 @dataclass(frozen=True)
+class GangStop:
+    """Why a rank of a gang ended for another (remote/jobs/gang.py): the failing rank, its code (255: its
+    machine or supervisor is gone) and the reason in words."""
+
+    rank: int
+    code: int
+    reason: str = ""
+
+    @classmethod
+    def from_json(cls, raw: object) -> GangStop | None:
+        if not isinstance(raw, Mapping):
+            return None
+        rank, code = _integer(raw.get("rank")), _integer(raw.get("code"))
+        if rank is None or code is None:
+            return None
+        return cls(rank=rank, code=code, reason=str(raw.get("reason") or ""))
+
+
+@dataclass(frozen=True)
 class Job:
     """A job as its machine's agent reports it: one object of `agent list`, or `agent status ID`
     (remote/jobs/state.py, SUMMARY_FIELDS). Parsed here, once, from the agent's JSON (`from_summary`)."""
@@ -115,6 +134,7 @@ class Job:
     ended_at: float | None = None
     pid: int | None = None
     push: PushNote | None = None  # aws: the agent's last push of the job's outputs
+    gang: GangStop | None = None  # one rank of a gang, ended for another rank's failure
 
     @classmethod
     def from_summary(cls, raw: Mapping[str, object]) -> Job:
@@ -134,6 +154,7 @@ class Job:
             ended_at=_number(raw.get("ended_at")),
             pid=_integer(raw.get("pid")),
             push=PushNote.from_json(raw.get("push")),
+            gang=GangStop.from_json(raw.get("gang")),
         )
 
     @property

@@ -16,6 +16,12 @@ if TYPE_CHECKING:
     from ..config.model import LoadedConfig, WbConfig
 
 
+def _why_not_free(instance: Instance) -> str:
+    if instance.state != "running":
+        return f"{instance.id} is unreachable ({instance.reap_reason or instance.state})"
+    return f"{instance.id} is busy (running job {', '.join(instance.running_jobs)})"
+
+
 def parse_host(entry: str, default_user: str) -> SshTarget:
     """A `provisioner.hosts` entry as ssh would read it: the name is looked up in ~/.ssh/config (HostName,
     User, Port, IdentityFile, ProxyJump); a user or port written in the entry wins over the config's."""
@@ -56,6 +62,32 @@ class SshProvider(Provider):
 
     def acquire(self, spec: InstanceSpec) -> Held:
         return Held(self._choose(), Obtained.CONFIGURED, spec)
+
+    def acquire_gang(self, spec: InstanceSpec, nodes: int) -> list[Held]:
+        """The first `nodes` hosts of provisioner.hosts that answer and run no job, in the order listed."""
+        if nodes == 1:
+            return [self.acquire(spec)]
+        if nodes > len(self.targets):
+            raise ConfigError(
+                f"--nodes {nodes} needs {nodes} hosts, and provisioner.hosts lists {len(self.targets)}",
+                path=str(self.loaded.path) if self.loaded.path else None,
+                key="provisioner.hosts",
+                hint=f"add hosts to provisioner.hosts, or run with --nodes {len(self.targets)} or fewer",
+            )
+        probed = self._probe_all()
+        free = [item for item in probed if item.state == "running" and not item.running_jobs]
+        if len(free) < nodes:
+            problems = [_why_not_free(item) for item in probed if item not in free]
+            raise ConnectError(
+                f"--nodes {nodes}: only {len(free)} of the {len(self.targets)} hosts are reachable and idle; "
+                + "; ".join(problems),
+                hint="wait for those jobs to end (`wb jobs`), or fix the host (`wb status` shows each one)",
+            )
+        chosen = free[:nodes]
+        for item in probed:
+            if item not in chosen:
+                self.connections.drop(item.id)
+        return [Held(item, Obtained.CONFIGURED, spec) for item in chosen]
 
     def _choose(self) -> Instance:
         """The only host, or the reachable one running the fewest jobs."""
