@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -52,7 +53,7 @@ class Refused(Exception):
 
 
 class SandboxEndpoint:
-    """Serve `wss`-less `ws://127.0.0.1:PORT/openTunnel` (loopback only; the client's `url` names it)."""
+    """Serve `wss://localhost:PORT/openTunnel` on loopback (`ws://` without a TLS context, for tests)."""
 
     def __init__(
         self,
@@ -64,6 +65,7 @@ class SandboxEndpoint:
         host: str = "127.0.0.1",
         port: int = 0,
         max_connections: int = MAX_CONNECTIONS_PER_ENDPOINT,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         self.endpoint_id = endpoint_id
         self.region = region
@@ -77,12 +79,21 @@ class SandboxEndpoint:
         self._active = 0
         self._lock = threading.Lock()
         self._bind = (host, port)
+        self._tls = tls
         self._server: Any = None
 
     @property
+    def port(self) -> int:
+        return int(self._server.socket.getsockname()[1])
+
+    @property
+    def dns_name(self) -> str:
+        """What DescribeInstanceConnectEndpoints says (the client makes `wss://<it>` of it)."""
+        return f"localhost:{self.port}"
+
+    @property
     def url(self) -> str:
-        host, port = self._server.socket.getsockname()[:2]
-        return f"ws://{host}:{port}"
+        return f"wss://{self.dns_name}" if self._tls is not None else f"ws://127.0.0.1:{self.port}"
 
     def start(self) -> SandboxEndpoint:
         from websockets.sync.server import serve
@@ -91,6 +102,7 @@ class SandboxEndpoint:
             self._handle,
             *self._bind,
             process_request=self._check,
+            ssl=self._tls,
             compression=None,
             max_size=None,
             ping_interval=None,
