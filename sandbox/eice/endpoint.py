@@ -7,7 +7,8 @@ stays within `maxTunnelDuration` (1..3600 s) and the endpoint's concurrent conne
 copies bytes between binary messages and a TCP connection to the host, and ends when its duration is up.
 
 `cut_after_s` ends every tunnel sooner, as a fault: a test tells the endpoint to cut tunnels after N
-seconds, and a client must come back on a fresh tunnel without losing or repeating a byte.
+seconds (`--tunnel-max-seconds`, or at any moment by writing N into `cut_file`), and a client must come back
+on a fresh tunnel without losing or repeating a byte. Tunnels are watched twice a second.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from http import HTTPStatus
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -66,13 +68,15 @@ class SandboxEndpoint:
         port: int = 0,
         max_connections: int = MAX_CONNECTIONS_PER_ENDPOINT,
         tls: ssl.SSLContext | None = None,
+        cut_file: Path | None = None,
     ) -> None:
         self.endpoint_id = endpoint_id
         self.region = region
-        self.secrets = dict(secrets)
+        self.secrets = secrets  # read on each request: new keys may appear
         self.reachable = reachable
         self.max_connections = max_connections
         self.cut_after_s: float | None = None
+        self.group_id = ""  # its security group, the one source wb instances admit on port 22
         # Where a requested port really listens (tests run sshd on a free port, not 22).
         self.port_map: dict[int, int] = {}
         self.opened = 0  # tunnels opened since start, for tests and status
@@ -80,6 +84,9 @@ class SandboxEndpoint:
         self._lock = threading.Lock()
         self._bind = (host, port)
         self._tls = tls
+        self.cut_file = cut_file
+        self._open: dict[int, tuple[float, int, Callable[[], None]]] = {}  # id -> (opened, max s, expire)
+        self._stopped = threading.Event()
         self._server: Any = None
 
     @property
@@ -109,9 +116,30 @@ class SandboxEndpoint:
             server_header="wb-sandbox-eice",
         )
         threading.Thread(target=self._server.serve_forever, name="eice-serve", daemon=True).start()
+        threading.Thread(target=self._watch, name="eice-expiry", daemon=True).start()
         return self
 
+    def _cut_after(self) -> float | None:
+        if self.cut_file is not None:
+            with contextlib.suppress(OSError, ValueError):
+                return float(self.cut_file.read_text().strip())
+        return self.cut_after_s
+
+    def _watch(self) -> None:
+        while not self._stopped.wait(0.5):
+            cut = self._cut_after()
+            now = time.monotonic()
+            with self._lock:
+                due = [
+                    expire
+                    for opened, longest, expire in self._open.values()
+                    if now - opened >= (longest if cut is None else min(longest, cut))
+                ]
+            for expire in due:
+                expire()
+
     def stop(self) -> None:
+        self._stopped.set()
         if self._server is not None:
             self._server.shutdown()
 
@@ -181,11 +209,13 @@ class SandboxEndpoint:
         upstream.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         with self._lock:
             self.opened += 1
-        lifetime = request.max_duration_s if self.cut_after_s is None else min(request.max_duration_s, self.cut_after_s)
         ended = threading.Event()
-        timer = threading.Timer(lifetime, lambda: self._expire(connection, upstream, ended))
-        timer.daemon = True
-        timer.start()
+        with self._lock:
+            self._open[id(connection)] = (
+                time.monotonic(),
+                request.max_duration_s,
+                lambda: self._expire(connection, upstream, ended),
+            )
         back = threading.Thread(target=self._to_client, args=(upstream, connection, ended), daemon=True)
         back.start()
         try:
@@ -196,7 +226,8 @@ class SandboxEndpoint:
         except Exception:  # the client went away (ConnectionClosed) or the host did
             pass
         ended.set()
-        timer.cancel()
+        with self._lock:
+            self._open.pop(id(connection), None)
         with contextlib.suppress(OSError):
             upstream.shutdown(socket.SHUT_WR)
         back.join(timeout=5)
@@ -217,8 +248,12 @@ class SandboxEndpoint:
 
     def _expire(self, connection: Any, upstream: socket.socket, ended: threading.Event) -> None:
         """The tunnel's time is up: both sides end, as the endpoint ends a tunnel at maxTunnelDuration."""
-        log.info("tunnel to %s expired", upstream.getpeername()[0] if not ended.is_set() else "?")
+        if ended.is_set():
+            return
+        log.info("tunnel expired (max tunnel duration)")
         ended.set()
+        with self._lock:
+            self._open.pop(id(connection), None)
         with contextlib.suppress(Exception):
             connection.close(code=1000, reason="max tunnel duration reached")
         with contextlib.suppress(OSError):

@@ -23,6 +23,10 @@ Additions, for EC2 Instance Connect (`sandbox/eice/`):
 - **DescribeInstanceConnectEndpoints** (moto has no such call) answers with the endpoints listed in the JSON
   file `$WB_SANDBOX_ENDPOINTS` (`[{"id": ..., "dns": ..., "vpc": ..., "subnet": ..., "groups": [...]}]`).
 
+- **Access keys are known to the endpoint.** The sandbox's Instance Connect Endpoint checks each tunnel's
+  SigV4 signature, so it needs the secret of every access key moto hands out (members are IAM users made in
+  moto): each new key is appended to `$WB_SANDBOX_ACCESS_KEYS` (`<id> <secret>` lines).
+
 A fix whose moto internals are missing (another moto version) is skipped with a line in moto.log; the server
 then runs as moto ships it.
 """
@@ -187,11 +191,40 @@ def add_describe_endpoints() -> bool:
     return True
 
 
+def add_access_key_record() -> bool:
+    """Each access key IAM creates is also written where the sandbox's endpoint reads secrets from."""
+    import os
+
+    try:
+        from moto.iam.models import IAMBackend
+    except ImportError:
+        return False
+    create = getattr(IAMBackend, "create_access_key", None)
+    if create is None:
+        return False
+    if getattr(create, "wb_sandbox_fix", False):
+        return True
+
+    @functools.wraps(create)
+    def create_access_key(self: Any, *args: Any, **kwargs: Any) -> Any:
+        key = create(self, *args, **kwargs)
+        path = os.environ.get("WB_SANDBOX_ACCESS_KEYS")
+        if path:
+            with open(path, "a") as out:
+                out.write(f"{key.access_key_id} {key.secret_access_key}\n")
+        return key
+
+    create_access_key.wb_sandbox_fix = True  # type: ignore[attr-defined]
+    IAMBackend.create_access_key = create_access_key  # type: ignore[method-assign]
+    return True
+
+
 FIXES = {
     "TerminateInstances on an instance already terminated": patch_terminate_instances,
     "DynamoDB requests are atomic": patch_dynamodb_atomic,
     "SendSSHPublicKey reaches the host": add_pushed_keys,
     "DescribeInstanceConnectEndpoints": add_describe_endpoints,
+    "access keys are known to the endpoint": add_access_key_record,
 }
 
 

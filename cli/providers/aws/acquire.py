@@ -114,6 +114,7 @@ def launch_request(ctx: Context, spec: InstanceSpec) -> LaunchRequest:
         ami=provisioner.os.ami,
         key_pair=provisioner.key_pair,
         public_ip=plane.connect == "public-ip",
+        pushed_keys=plane.connect == "eice" and not provisioner.key_pair,
         config_path=str(plane.loaded.path) if plane.loaded.path else None,
         subnet=provisioner.subnet,
     )
