@@ -46,7 +46,9 @@ class Context:
         return self.plane.config
 
     def has_key(self, instance_id: str) -> bool:
-        if self.config.provisioner.key_pair:
+        """Whether this client can log in to the machine: a seed keyPair, a key pushed per connection (eice:
+        any of the member's machines, from any laptop), or the launch key this laptop kept."""
+        if self.config.provisioner.key_pair or self.plane.connect == "eice":
             return True
         return keys.ephemeral_path(instance_id).is_file()
 
