@@ -24,8 +24,10 @@ from .hostkeys import verify_host_key
 if TYPE_CHECKING:
     from paramiko import Channel, Transport
 
+    from .instance_connect import InstanceConnect
     from .process import RemoteProcess
     from .streams import Stream
+    from .tunnel import Tunnel
 
 
 @dataclass(frozen=True)
@@ -38,6 +40,8 @@ class ConnectOptions:
     # A connection whose sent data stays unacknowledged this long, or whose keepalive has had no answer (and
     # nothing else arrived) this long, is declared lost.
     user_timeout_ms: int = 12_000
+    # aws machines reached with EC2 Instance Connect: a key pushed per connection, maybe through a tunnel.
+    instance_connect: InstanceConnect | None = None
 
     @property
     def loss_bound_s(self) -> float:
@@ -79,12 +83,20 @@ def run_to_end(proc: RemoteProcess, stdin: bytes | None = None) -> tuple[int, by
 
 class SshSession:
     def __init__(
-        self, transport: Transport, target: SshTarget, options: ConnectOptions, heartbeat: Heartbeat | None = None
+        self,
+        transport: Transport,
+        target: SshTarget,
+        options: ConnectOptions,
+        heartbeat: Heartbeat | None = None,
+        tunnel: Tunnel | None = None,
     ) -> None:
         self.transport = transport
         self.target = target
         self.options = options
         self.heartbeat = heartbeat
+        # The Instance Connect Endpoint tunnel this connection runs through, if any: `tunnel.ended_by_endpoint`
+        # tells an expired tunnel (resume on a new one) from a lost network.
+        self.tunnel = tunnel
         self._lock = threading.Lock()
         self.stream: Stream | None = None  # what it runs over (jump hosts, a tunnel), closed with it
 
@@ -99,7 +111,7 @@ class SshSession:
                 stream = open_stream(target, options)
             sock = stream.sock
         try:
-            session = cls._open(target, options, sock)
+            session = cls._open_on(target, options, sock, stream.tunnel if stream is not None else None)
         except BaseException:
             if stream is not None:
                 stream.close()
@@ -108,7 +120,7 @@ class SshSession:
         return session
 
     @classmethod
-    def _open(cls, target: SshTarget, options: ConnectOptions, sock: Any) -> SshSession:
+    def _open_on(cls, target: SshTarget, options: ConnectOptions, sock: Any, tunnel: Tunnel | None) -> SshSession:
         from .lazy_paramiko import paramiko
 
         pm = paramiko()
@@ -152,7 +164,7 @@ class SshSession:
         heartbeat = Heartbeat(
             transport, clock, interval_s=options.keepalive_s, reply_timeout_s=options.reply_timeout_s
         ).start()
-        return cls(transport, target, options, heartbeat)
+        return cls(transport, target, options, heartbeat, tunnel)
 
     @property
     def alive(self) -> bool:
@@ -188,7 +200,9 @@ class SshSession:
             self.heartbeat.stop()
         self.transport.close()
         if self.stream is not None:
-            self.stream.close()
+            self.stream.close()  # a tunnel is among what the stream closes
+        elif self.tunnel is not None:
+            self.tunnel.close()
 
     def __enter__(self) -> SshSession:
         return self
@@ -232,10 +246,32 @@ def open_socket(target: SshTarget, options: ConnectOptions) -> socket.socket:
     return sock
 
 
+def _open_tunnel(target: SshTarget, options: ConnectOptions, reach: InstanceConnect) -> Tunnel:
+    """The Instance Connect Endpoint's tunnel to the machine's port."""
+    from .tunnel import open_tunnel
+
+    assert reach.tunnel is not None
+    if reach.credentials is None:
+        raise ConnectError("no AWS credentials to sign the tunnel with", host=target.label)
+    return open_tunnel(
+        reach.tunnel,
+        reach.private_ip,
+        credentials=reach.credentials(),
+        port=target.port,
+        timeout_s=options.connect_timeout_s,
+        host_label=f"{reach.instance_id} ({target.label})",
+    )
+
+
 def open_stream(target: SshTarget, options: ConnectOptions) -> Stream:
-    """A stream to `target`'s sshd, through its ProxyJump hops when it has any."""
+    """A stream to `target`'s sshd: through the Instance Connect Endpoint's tunnel when the options name one,
+    else through its ProxyJump hops when it has any, else direct TCP."""
     from .streams import Stream, direct_tcpip, jump_hops
 
+    reach = options.instance_connect
+    if reach is not None and reach.tunnel is not None:
+        tunnel = _open_tunnel(target, options, reach)
+        return Stream(tunnel.sock, closers=[tunnel.close], tunnel=tunnel)
     if not target.proxy_jump:
         return Stream(open_socket(target, options))
     hops = jump_hops(target.proxy_jump, target.username)
@@ -268,6 +304,9 @@ def _authenticate(transport: Transport, target: SshTarget, options: ConnectOptio
     from .lazy_paramiko import paramiko
 
     pm = paramiko()
+    if options.instance_connect is not None and options.instance_connect.push_key:
+        _authenticate_pushed(transport, target, options.instance_connect)
+        return
     tried: list[str] = []
     skipped: list[str] = []  # default keys with a passphrase nobody could type
     for label, key in candidate_keys(options.identity_file, skipped):
@@ -299,3 +338,25 @@ def _authenticate(transport: Transport, target: SshTarget, options: ConnectOptio
         hint=f"add your public key to ~{target.username}/.ssh/authorized_keys on the host, "
         "or point provisioner.identityFile at the right key",
     )
+
+
+def _authenticate_pushed(transport: Transport, target: SshTarget, reach: InstanceConnect) -> None:
+    """Log in with a key pushed for this connection alone (instance_connect.py)."""
+    from .instance_connect import KEY_LIFETIME_S, push_key
+    from .lazy_paramiko import paramiko
+
+    pm = paramiko()
+    key = push_key(reach, target.label)
+    try:
+        transport.auth_publickey(target.username, key)
+    except pm.AuthenticationException:
+        pass
+    except pm.SSHException as exc:
+        raise ConnectError(f"authentication failed: {exc}", host=target.label) from exc
+    if not transport.is_authenticated():
+        raise AuthError(
+            f"the machine refused the key pushed for {target.username!r} with EC2 Instance Connect",
+            host=target.label,
+            hint=f"its sshd must take pushed keys (AuthorizedKeysCommand of the ec2-instance-connect package, "
+            f"keys live {KEY_LIFETIME_S} s): use an AMI that has it, or set provisioner.keyPair",
+        )

@@ -1,5 +1,5 @@
-"""A byte stream to a machine's sshd: a TCP socket, or a channel through ProxyJump hops
-(`connection.open_stream` opens one).
+"""A byte stream to a machine's sshd: a TCP socket, a channel through ProxyJump hops, or the local end of an
+EC2 Instance Connect Endpoint tunnel (`connection.open_stream` opens each).
 
 This is the seam every way of reaching port 22 goes through: an SSH session runs over it (`SshSession.open`),
 `wb proxy` relays it to OpenSSH. A provider with another path (a tunnel) hands its own `Stream` instead.
@@ -17,6 +17,7 @@ from ..errors import ConfigError, ConnectError
 if TYPE_CHECKING:
     from ..providers.records import SshTarget
     from .connection import SshSession
+    from .tunnel import Tunnel
 
 # OpenSSH follows at most this many hops; a ProxyJump that leads back to itself must end somewhere.
 MAX_HOPS = 8
@@ -31,6 +32,7 @@ class Stream:
     sock: Any
     via: list[SshSession] = field(default_factory=list)
     closers: list[Callable[[], object]] = field(default_factory=list)
+    tunnel: Tunnel | None = None  # the Instance Connect Endpoint's tunnel it runs through (also in `closers`)
 
     def close(self) -> None:
         with contextlib.suppress(Exception):
