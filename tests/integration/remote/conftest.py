@@ -6,7 +6,6 @@ import contextlib
 import itertools
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -137,12 +136,3 @@ def agent(agent_zip: Path, tmp_path: Path) -> Iterator[Agent]:
     yield runner
     runner.kill_leftovers()
 
-
-def oldest_python() -> str | None:
-    """A python3.8 interpreter, the oldest the agent supports, if this machine has one (pyenv counts)."""
-    pyenv_root = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv"))
-    candidates = [shutil.which("python3.8"), *sorted(map(str, pyenv_root.glob("versions/3.8*/bin/python3.8")))]
-    for candidate in candidates:
-        if candidate and subprocess.run([candidate, "-c", "pass"], capture_output=True, check=False).returncode == 0:
-            return candidate
-    return None
