@@ -20,7 +20,17 @@ STOPPED = "stopped"
 LOST = "lost"
 
 SUMMARY_FIELDS = (
-    "id", "command", "cwd", "state", "exit_code", "signal", "stop_reason", "started_at", "ended_at", "pid", "push",
+    "id",
+    "command",
+    "cwd",
+    "state",
+    "exit_code",
+    "signal",
+    "stop_reason",
+    "started_at",
+    "ended_at",
+    "pid",
+    "push",
 )
 
 
