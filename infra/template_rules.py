@@ -116,7 +116,6 @@ def _sg_description(rule_id: str, path: tuple[str, ...], source: str) -> Rule:
     )
 
 
-SG = "AWS::EC2::SecurityGroup"
 ROLE, MANAGED, INLINE = "AWS::IAM::Role", "AWS::IAM::ManagedPolicy", "AWS::IAM::Policy"
 TABLE, FUNCTION, RULE_TYPE = "AWS::DynamoDB::Table", "AWS::Lambda::Function", "AWS::Events::Rule"
 DDB_NAME = r"a-zA-Z0-9_.\-"

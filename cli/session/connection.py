@@ -39,10 +39,6 @@ class ConnectOptions:
     user_timeout_ms: int = 12_000
 
     @property
-    def loss_bound_s(self) -> float:
-        return self.keepalive_s + self.user_timeout_ms / 1000
-
-    @property
     def reply_timeout_s(self) -> float:
         return self.user_timeout_ms / 1000
 

@@ -141,8 +141,6 @@ class Plan:
         return rows
 
 
-STEP_NAMES = ("preflight", "bootstrap", "first run", "reuse", "client killed", "budget", "destroy")
-
 
 def planned_steps(timing: Timing) -> tuple[PlannedStep, ...]:
     """The machine steps and their deadlines. `reuse` and `client killed` hold the warm machine and may launch
