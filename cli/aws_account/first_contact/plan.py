@@ -141,7 +141,6 @@ class Plan:
         return rows
 
 
-
 def planned_steps(timing: Timing) -> tuple[PlannedStep, ...]:
     """The machine steps and their deadlines. `reuse` and `client killed` hold the warm machine and may launch
     a second one; `budget` launches its own (the first has ended by then, or was terminated)."""
