@@ -42,7 +42,3 @@ class App:
         """A notice the user must see even with --quiet (supervision stopped a job, a lost link)."""
         sys.stderr.write(f"wb: {message}\n")
         sys.stderr.flush()
-
-    @property
-    def stderr_is_tty(self) -> bool:
-        return sys.stderr.isatty()

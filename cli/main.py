@@ -68,12 +68,6 @@ def _module_exists(module: str) -> bool:
     return find_spec(f"weatherballoon.cli.commands.{module}") is not None
 
 
-def _version() -> str:
-    from importlib.metadata import version
-
-    return version("weatherballoon")
-
-
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="weatherballoon", prog_name="wb", message="%(prog)s %(version)s")
 @click.option("-q", "--quiet", is_flag=True, help="Silence wb's own messages (the command's output still flows).")

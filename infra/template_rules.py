@@ -125,7 +125,6 @@ def _sg_description(rule_id: str, path: tuple[str, ...], source: str, kind: str 
     )
 
 
-SG = "AWS::EC2::SecurityGroup"
 EICE = "AWS::EC2::InstanceConnectEndpoint"
 ROLE, MANAGED, INLINE = "AWS::IAM::Role", "AWS::IAM::ManagedPolicy", "AWS::IAM::Policy"
 TABLE, FUNCTION, RULE_TYPE = "AWS::DynamoDB::Table", "AWS::Lambda::Function", "AWS::Events::Rule"

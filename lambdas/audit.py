@@ -9,7 +9,6 @@ from typing import Any
 from . import clock, schema
 from .items import Reader, number, plain, put
 
-DEFAULT_AUDIT_TTL_DAYS = 30
 HEARTBEAT_MAX_AGE_S = 300.0  # `wb doctor`: the reaper must have run within this
 
 

@@ -67,10 +67,6 @@ class CallCounter:
             self.attempts[event_name.rsplit(".", 1)[-1]] += 1
 
     @property
-    def total_calls(self) -> int:
-        return sum(self.calls.values())
-
-    @property
     def total_attempts(self) -> int:
         return sum(self.attempts.values())
 

@@ -38,11 +38,6 @@ def day_of(t: float) -> str:
     return utc(t).strftime("%Y-%m-%d")
 
 
-def month_start(t: float) -> float:
-    stamp = utc(t)
-    return datetime(stamp.year, stamp.month, 1, tzinfo=timezone.utc).timestamp()
-
-
 def next_month_start(t: float) -> float:
     stamp = utc(t)
     year, month = (stamp.year + 1, 1) if stamp.month == 12 else (stamp.year, stamp.month + 1)

@@ -5,15 +5,12 @@ A test runs the reaper against moto with a call counter and checks that every AP
 
 from __future__ import annotations
 
-from . import tags
-
 # DescribeInstances supports no resource-level restriction (resource "*"). TerminateInstances is granted
 # only on instances tagged wb:managed=true: the reaper's own re-check of the tag is the second fence.
 REAPER_EC2_DESCRIBE = frozenset({"ec2:DescribeInstances", "ec2:DescribeSpotPriceHistory"})
 # Terminate, and lift what would stop a termination or outlive it (termination protection, volumes kept
 # after termination): only on instances tagged wb:managed=true.
 REAPER_EC2_TERMINATE = frozenset({"ec2:TerminateInstances", "ec2:ModifyInstanceAttribute"})
-REAPER_EC2_TERMINATE_CONDITION = {"StringEquals": {"aws:ResourceTag/" + tags.MANAGED: tags.MANAGED_VALUE}}
 
 # On the supervision table only. TransactWriteItems has no IAM action of its own: each Update inside it
 # needs dynamodb:UpdateItem.

@@ -270,5 +270,3 @@ class JobRow:
             push_error=read.opt_text("push_error"),
             outputs=read.texts("outputs"),
         )
-
-

@@ -2,19 +2,16 @@
 
 Everything it can leave is named in `sandbox.json` or follows from it: the daemon and moto (by pid, checked
 against their command lines), the namespaces and links (by the sandbox's name prefixes), the login account
-(and its processes), the /opt/wb mount point, the hosts' /etc overlays, and the sandbox folder's own files.
-Each step is idempotent.
+(and its processes), its claim on the shared /opt/wb mount point, the hosts' /etc overlays, and the sandbox
+folder's own files. Each step is idempotent.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
-from pathlib import Path
 
-from . import account, network
-from .hostfs import OPT
+from . import account, network, opt_dir
 from .launchers import moto
 from .layout import Layout
 from .records import SandboxState, read_json
@@ -51,9 +48,8 @@ def remove_everything(layout: Layout, state: SandboxState | None) -> list[str]:
         if state.account and state.account.startswith("wbsbx-") and account.lookup(state.account):
             account.delete(state.account)
             removed.append(f"account {state.account}")
-        if state.opt_created and Path(OPT).is_dir() and not Path(OPT).is_mount():
-            with contextlib.suppress(OSError):
-                Path(OPT).rmdir()
+        if state.opt_claimed:
+            opt_dir.release(state.sandbox_id)
     for path in (layout.state_file, layout.options_file, layout.hosts_file, layout.reaper_file, layout.config_file):
         path.unlink(missing_ok=True)
     for merged in layout.hosts_dir.glob("*/etc/merged"):  # a host's /etc overlay, left by a crashed daemon

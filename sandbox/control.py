@@ -9,7 +9,6 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import asdict
-from pathlib import Path
 
 from .cleanup import DAEMON_MARKER, load_state, remove_everything
 from .errors import SandboxError
@@ -137,7 +136,3 @@ def hosts(layout: Layout) -> HostTable:
 def reaper(layout: Layout) -> ReaperStatus | None:
     data = read_json(layout.reaper_file)
     return ReaperStatus.from_dict(data) if data else None
-
-
-def log_path(layout: Layout, name: str) -> Path:
-    return layout.log(name)

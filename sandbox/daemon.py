@@ -8,7 +8,6 @@ it says which and why, takes down what it had made, and exits 1.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import logging
 import os
@@ -22,7 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from . import account, network
+from . import account, network, opt_dir
 from .hostfs import OPT
 from .launchers import moto
 from .layout import Layout
@@ -131,9 +130,8 @@ class Daemon:
         self.save(account_created=True)
         write_json(self.layout.config_file, config_document(self.state))
         self.step("building the hosts' python (/opt/wb/venv)")
-        if not Path(OPT).exists():
-            Path(OPT).mkdir(mode=0o755, parents=True)
-            self.save(opt_created=True)
+        opt_dir.claim(self.state.sandbox_id)
+        self.save(opt_claimed=True)
         build(self.layout.venv, login, Path(OPT))
         self.step("starting the relay, the reaper timer and the host manager")
         self.parts.append(Relay((network.GATEWAY, port), ("127.0.0.1", port)).start())
@@ -157,9 +155,8 @@ class Daemon:
             network.remove_fence(self.state.network)
         if self.state.account_created and self.state.account:
             account.delete(self.state.account)
-        if self.state.opt_created:
-            with contextlib.suppress(OSError):
-                Path(OPT).rmdir()
+        if self.state.opt_claimed:
+            opt_dir.release(self.state.sandbox_id)
         if self.moto is not None:
             moto.stop(self.moto)
         log.info("sandbox %s down", self.state.sandbox_id)

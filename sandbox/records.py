@@ -58,7 +58,7 @@ class SandboxState:
     gateway: str | None = None  # the control plane's address as hosts see it
     network: str | None = None  # the sandbox VPC's range: instances' private IPs
     vpc_id: str | None = None  # the sandbox VPC (not moto's default VPC): `WB_VPC_ID` in `wb sandbox env`
-    opt_created: bool = False  # the daemon made /opt/wb (a mount point) and removes it again
+    opt_claimed: bool = False  # registered as a user of /opt/wb (opt_dir.py), so it must unregister
     table_name: str | None = None
     bucket: str | None = None
     eice_id: str | None = None  # the sandbox's EC2 Instance Connect Endpoint
@@ -87,6 +87,7 @@ class SandboxState:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> SandboxState:
         values = dict(data)
+        values.pop("opt_created", None)  # written before opt_dir.py: that sandbox never registered
         values["options"] = SandboxOptions(**values.get("options", {}))
         return cls(**values)
 

@@ -13,6 +13,43 @@ import pytest
 from tests.support import moto_server, sshd
 from tests.support.project import Project, make_project
 
+# Under pytest-xdist (`.ci/test` runs `-n N --dist loadgroup`) each worker is a session of its own, so a
+# session fixture is built once per worker that needs it. These are costly (a CDK synthesis, a stack deployed
+# to moto, a whole sandbox): every test that uses one runs in one worker, which builds it once.
+SHARED_FIXTURE_GROUPS = {"sandbox": "sandbox-session", "deployed_stack": "deployed-stack", "synthesis": "cdk-synth"}
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """An `xdist_group` for each test that must share a worker with others: those using a costly shared
+    fixture (above), and those of a module with module-scoped fixtures (one module, one worker, one set-up).
+    Every other test goes to whichever worker is free."""
+    for item in items:
+        if item.get_closest_marker("xdist_group") is not None:
+            continue
+        fixtures = getattr(item, "_fixtureinfo", None)
+        definitions = fixtures.name2fixturedefs if fixtures is not None else {}
+        group = next((SHARED_FIXTURE_GROUPS[name] for name in item.fixturenames if name in SHARED_FIXTURE_GROUPS), None)
+        if group is None and any(d.scope in ("module", "class", "package") for ds in definitions.values() for d in ds):
+            group = f"module:{item.nodeid.split('::')[0]}"
+        if group is not None:
+            item.add_marker(pytest.mark.xdist_group(group))
+
+
+OVERSPEND: list[tuple[str, float, str]] = []  # from the reports of tests/integration/remote_daemon
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.when == "teardown":
+        OVERSPEND.extend(tuple(value) for key, value in report.user_properties if key == "overspend")
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if OVERSPEND:
+        terminalreporter.write_sep("-", "agent dead-man switch: measured overspend")
+        for case, seconds, measured in OVERSPEND:
+            terminalreporter.write_line(f"{case:<28} {seconds:6.2f} s   {measured}")
+
 
 @pytest.fixture(scope="session")
 def moto_session_url() -> Iterator[str]:

@@ -100,7 +100,7 @@ def _stopped_like_ctrl_c() -> Iterator[None]:
     """SIGTERM (and SIGHUP: the terminal closed) stop the run as Ctrl-C does, so its teardown still runs."""
     import signal
 
-    def interrupt(signum: int, frame: object) -> None:
+    def interrupt(_signum: int, frame: object) -> None:
         raise KeyboardInterrupt
 
     wanted = [signal.SIGTERM] + ([signal.SIGHUP] if hasattr(signal, "SIGHUP") else [])

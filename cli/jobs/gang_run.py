@@ -168,7 +168,9 @@ def _sync_everywhere(
         app.say(f"synced {summary.files_sent} files ({summary.bytes_sent} bytes), deleted {summary.deleted}")
     with spinner(f"fanning out to {len(agents) - 1} ranks", quiet=app.quiet):
         fanned = fan_out(agents, labels, remote_root, rank0_address)
-    app.say(f"fanned out from rank 0 to {fanned.ranks} ranks in {fanned.seconds:.1f} s")
+    app.say(
+        f"fanned out {fanned.bytes_served / 1e6:.1f} MB from rank 0 to {fanned.ranks} ranks in {fanned.seconds:.1f} s"
+    )
 
 
 def _layout(agent: RemoteAgent, label: str, addresses: tuple[str, ...]) -> GangLayout:

@@ -35,15 +35,6 @@ class KeyNeedsPassphrase(AuthError):
         self.path = path
 
 
-def load_key_file(path: Path) -> PKey:
-    """The key in `path`; its passphrase is asked for when it has one (AuthError when it cannot be)."""
-    try:
-        key_file = read_key_file(path)
-    except NotAKeyFile as exc:
-        raise AuthError(f"the private key {path} {exc}", hint="check provisioner.identityFile") from None
-    return _load(key_file)
-
-
 def _load(key_file: KeyFile) -> PKey:
     from .lazy_paramiko import paramiko
 

@@ -44,10 +44,6 @@ class ConnectOptions:
     instance_connect: InstanceConnect | None = None
 
     @property
-    def loss_bound_s(self) -> float:
-        return self.keepalive_s + self.user_timeout_ms / 1000
-
-    @property
     def reply_timeout_s(self) -> float:
         return self.user_timeout_ms / 1000
 

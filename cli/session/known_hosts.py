@@ -26,7 +26,6 @@ from ..errors import HostKeyError
 
 MAX_BYTES = 16 * 1024 * 1024  # far past any real file; a device or a runaway file is refused, not read
 REVOKED = "@revoked"
-CERT_AUTHORITY = "@cert-authority"
 
 
 @dataclass(frozen=True)

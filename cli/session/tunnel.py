@@ -32,7 +32,6 @@ import contextlib
 import os
 import socket
 import threading
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -103,7 +102,6 @@ class Tunnel:
     def __init__(self, websocket: Any, max_duration_s: int) -> None:
         self._websocket = websocket
         self.sock, self._inner = socket.socketpair()
-        self.opened_at = time.monotonic()
         self.max_duration_s = max_duration_s
         self.ended_by_endpoint = False
         self.close_reason = ""
@@ -112,10 +110,6 @@ class Tunnel:
         self._done_lock = threading.Lock()
         threading.Thread(target=self._downstream, name="tunnel-down", daemon=True).start()
         threading.Thread(target=self._upstream, name="tunnel-up", daemon=True).start()
-
-    @property
-    def age_s(self) -> float:
-        return time.monotonic() - self.opened_at
 
     def _downstream(self) -> None:
         """Endpoint to us. Only binary messages carry the stream; a text message is a protocol error."""

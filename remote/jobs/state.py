@@ -20,9 +20,19 @@ STOPPED = "stopped"
 LOST = "lost"
 
 SUMMARY_FIELDS = (
-    "id", "command", "cwd", "state", "exit_code", "signal", "stop_reason", "started_at", "ended_at", "pid", "push",
+    "id",
+    "command",
+    "cwd",
+    "state",
+    "exit_code",
+    "signal",
+    "stop_reason",
+    "started_at",
+    "ended_at",
+    "pid",
+    "push",
     "gang",
-)  # fmt: skip
+)
 
 
 def outcome(wait_status: int, stop_reason: str | None) -> tuple:

@@ -96,7 +96,6 @@ class StreamEncoder:
         self._queue: queue.Queue = queue.Queue(maxsize=max(4, 2 * workers + 2))
         self.error: BaseException | None = None
         self.wire_bytes = 0
-        self.raw_bytes = 0
         self._link_seconds = 0.0  # time the writer spent inside write()
         self._zlib_bytes = 0
         self._zlib_seconds = 0.0
@@ -142,7 +141,6 @@ class StreamEncoder:
             return
         self._check()
         parts, self._parts, self._size = self._parts, [], 0
-        self.raw_bytes += sum(len(part) for part in parts)
         if not self._compress_now():
             self._queue.put(encode_block(parts, 0))
         elif self._pool is not None:

@@ -28,7 +28,6 @@ import os
 
 from weatherballoon.remote.lean_stdlib import sha256_hex
 
-RECORD_VERSION = 3
 _MAGIC = "wb-sync-record 3"
 _MAGIC_V2 = "wb-sync-record 2"
 

@@ -251,10 +251,6 @@ class FrameReader:
                 continue
             yield from self.views(size)
 
-    def skip_file_data(self) -> None:
-        for _ in self.file_data():
-            pass
-
     def next_frame(self) -> Frame:
         tag = self.read_exact(1)
         if tag in (TAG_FILE, TAG_META):

@@ -617,8 +617,8 @@ def network_cut(lab: Lab) -> Result:
     client = lab.client("net-cut")
     started = client.wb("run", "-d", "--", "sleep", "600").check()
     iid = started.instance()
-    client.wait_row(iid, lambda r: r.state is InstanceState.BUSY and r.lease_until > time.time(), 20, "busy")
-    time.sleep(1.5)  # a renewal or two by the agent
+    busy = client.wait_row(iid, lambda r: r.state is InstanceState.BUSY and r.lease_until > time.time(), 20, "busy")
+    client.wait_row(iid, lambda r: (r.renewed_at or 0) > (busy.renewed_at or 0), 20, "a renewal by the agent")
     cut_at = lab.cut(iid)
     case = "5 network cut" if lab.reaper_on else "5b network cut, reaper disabled (agent alone)"
     outcome = ended_outcome(lab, client, case, iid, basis="lease end", should_stop=final_lease,

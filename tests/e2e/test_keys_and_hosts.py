@@ -22,6 +22,7 @@ import pytest
 
 from tests.support.project import WB, Project
 from tests.support.sshd import SshdHost
+from tests.support.waiting import wait_for
 
 PASSPHRASE = "correct horse"
 
@@ -71,9 +72,7 @@ def agent(tmp_path: Path) -> Iterator[str]:
     """A real ssh-agent; yields its socket."""
     sock = str(tmp_path / "agent.sock")
     proc = subprocess.Popen(["ssh-agent", "-D", "-a", sock], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 10
-    while not os.path.exists(sock) and time.monotonic() < deadline:
-        time.sleep(0.02)
+    wait_for(lambda: os.path.exists(sock), 10, "ssh-agent's socket", interval=0.02)
     yield sock
     proc.terminate()
     proc.wait(timeout=5)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.background import Attached
 from tests.support.project import Project
 from tests.support.sshd import SshdHost
 
@@ -120,17 +121,15 @@ def test_ctrl_c_forwards_sigint_to_the_job(project: Project) -> None:
 
 
 def test_second_ctrl_c_detaches_and_the_job_keeps_running(project: Project) -> None:
-    proc = project.popen("run", "--", "trap '' INT; echo ready; sleep 2; echo done")
-    assert proc.stdout is not None
-    assert proc.stdout.readline() == b"ready\n"
-    proc.send_signal(signal.SIGINT)
-    time.sleep(0.3)
-    proc.send_signal(signal.SIGINT)
-    assert proc.wait(timeout=20) == 130
-    assert proc.stderr is not None
-    message = proc.stderr.read()
-    assert b"wb logs -f" in message
-    job_id = message.split(b"wb logs -f ")[-1].split()[0].decode()
+    run = Attached(project.popen("run", "--", "trap '' INT; echo ready; sleep 2; echo done"), "wb run")
+    run.wait_stdout("ready", 30)
+    run.proc.send_signal(signal.SIGINT)
+    run.wait_stderr("sent SIGINT", 10)
+    run.proc.send_signal(signal.SIGINT)
+    assert run.wait(timeout=20) == 130
+    message = run.stderr
+    assert "wb logs -f" in message
+    job_id = message.split("wb logs -f ")[-1].split()[0]
     followed = project.wb("logs", "-f", job_id, timeout=30)
     assert followed.returncode == 0
     assert followed.stdout == b"ready\ndone\n"

@@ -21,6 +21,7 @@ from weatherballoon.cli.aws_account.first_contact.plan import SERVICES_USD
 from tests.e2e.sandbox_support import ScenarioError, sandbox_up, up_args
 from tests.integration.sandbox.conftest import sandbox_unavailable
 from tests.integration.sandbox.support import Sandbox
+from tests.support.requirements import unavailable
 
 pytestmark = [pytest.mark.netns, pytest.mark.slow, pytest.mark.timeout(420)]
 
@@ -35,7 +36,7 @@ POLL_S = 0.3  # the doctor's poll at a 6 s lease (`Timing.poll_s`)
 def box(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
     why = sandbox_unavailable()
     if why:
-        pytest.skip(f"sandbox: {why}")
+        unavailable(f"sandbox: {why}")
     data, cwd = tmp_path_factory.mktemp("doctor-sandbox"), tmp_path_factory.mktemp("doctor-cwd")
     args = [*up_args(REAPER_PERIOD_S, LEASE_MINUTES, IDLE_MINUTES), "--no-stack"]
     with sandbox_up(data, cwd, args) as sandbox:

@@ -36,6 +36,7 @@ from tests.e2e.sandbox_support import (
 )
 from tests.integration.sandbox.conftest import sandbox_unavailable
 from tests.integration.sandbox.support import Sandbox
+from tests.support.requirements import unavailable
 
 pytestmark = [pytest.mark.netns, pytest.mark.slow, pytest.mark.timeout(360)]
 
@@ -52,7 +53,7 @@ BOUND_S = bound_s()
 def labs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Lab]]:
     why = sandbox_unavailable()
     if why:
-        pytest.skip(f"sandbox: {why}")
+        unavailable(f"sandbox: {why}")
     periods = SANDBOXES
     with contextlib.ExitStack() as stack:
         # made here, not in the threads: pytest's temp root is created on first use, and not thread-safely

@@ -37,12 +37,11 @@ def test_two_projects_named_alike_never_share_a_root(tmp_path: Path, sshd_host: 
     (first.root / "train.py").write_text("first")
     (first.root / "data.csv").write_text("first's data")
     (second.root / "train.py").write_text("second")
-    job = Attached(first.popen("run", "--", "sleep 3; cat train.py data.csv"), "first project's job")
-    job.wait_stdout("", 1)
-    time.sleep(1.5)  # the first job is running in its root
+    job = Attached(first.popen("run", "--", "echo running; sleep 3; cat train.py data.csv"), "first project's job")
+    job.wait_stdout("running", 30)  # the first job runs in its root
     assert second.wb("-q", "run", "--", "cat train.py; echo; ls").stdout == b"second\ntrain.py\n"
     assert job.wait(timeout=30) == 0, job.stderr
-    assert job.stdout == "firstfirst's data"
+    assert job.stdout == "running\nfirstfirst's data"
     assert first.remote_root != second.remote_root
     assert first.remote_root.name.startswith("app-") and second.remote_root.name.startswith("app-")
     assert (first.remote_root / "data.csv").read_text() == "first's data"

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.support.delay_proxy import DelayProxy
+from tests.support.waiting import wait_for
 
 
 @pytest.fixture
@@ -118,7 +119,7 @@ def test_orderly_close_is_relayed(echo_server: tuple[str, int]) -> None:
 def test_lifetime_bounds_the_proxy(echo_server: tuple[str, int]) -> None:
     proxy = DelayProxy(echo_server, up_ms=0, down_ms=0, lifetime_s=0.3).start()
     sock = _connect(("127.0.0.1", proxy.port))
-    time.sleep(0.6)
+    wait_for(lambda: proxy.closed, 5, "the proxy to close at the end of its lifetime", interval=0.02)
     with sock, pytest.raises(OSError):
         sock.sendall(b"x")
         if not sock.recv(1):

@@ -7,6 +7,7 @@ import re
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 
@@ -44,15 +45,23 @@ class Attached:
     def wait_stdout(self, pattern: str, timeout: float) -> re.Match[str]:
         """The first match of `pattern` on stdout so far, waiting for it up to `timeout` s; an error if the
         command exits, or the time passes, without printing it."""
+        return self._wait_output(lambda: self.stdout, "stdout", pattern, timeout)
+
+    def wait_stderr(self, pattern: str, timeout: float) -> re.Match[str]:
+        """`wait_stdout`, on stderr."""
+        return self._wait_output(lambda: self.stderr, "stderr", pattern, timeout)
+
+    def _wait_output(self, text: Callable[[], str], stream: str, pattern: str, timeout: float) -> re.Match[str]:
         compiled = re.compile(pattern)
         deadline = time.monotonic() + timeout
-        while not (found := compiled.search(self.stdout)):
+        while not (found := compiled.search(text())):
             exited = self.proc.poll() is not None
             if exited or time.monotonic() > deadline:
                 time.sleep(0.3)  # let the readers drain what is already written
-                if found := compiled.search(self.stdout):
+                if found := compiled.search(text()):
                     break
                 why = f"exited {self.proc.returncode} before printing" if exited else "did not print"
+                why += f" on {stream}"
                 raise self.error(
                     f"{self.what} {why} {pattern!r} within {timeout:g} s\nstdout: {self.stdout[-1500:]}\n"
                     f"stderr: {self.stderr[-3000:]}"

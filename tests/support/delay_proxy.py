@@ -154,6 +154,11 @@ class DelayProxy:
         _Pipe(client, upstream, self.up_s, conn).start()
         _Pipe(upstream, client, self.down_s, conn).start()
 
+    @property
+    def closed(self) -> bool:
+        """Closed, and no longer listening."""
+        return self._closed.is_set() and self._server.fileno() == -1
+
     def close(self) -> None:
         self._closed.set()
         with contextlib.suppress(OSError):

@@ -141,9 +141,6 @@ class Plan:
         return rows
 
 
-STEP_NAMES = ("preflight", "bootstrap", "first run", "reuse", "client killed", "budget", "destroy")
-
-
 def planned_steps(timing: Timing) -> tuple[PlannedStep, ...]:
     """The machine steps and their deadlines. `reuse` and `client killed` hold the warm machine and may launch
     a second one; `budget` launches its own (the first has ended by then, or was terminated)."""

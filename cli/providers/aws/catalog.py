@@ -23,8 +23,6 @@ from ...errors import UsageError
 class TypeInfo:
     name: str
     architectures: tuple[str, ...]
-    vcpus: int
-    gpus: int
 
 
 def describe_type(ec2: Any, name: str, region: str) -> TypeInfo:
@@ -50,8 +48,6 @@ def describe_type(ec2: Any, name: str, region: str) -> TypeInfo:
     return TypeInfo(
         name=name,
         architectures=tuple(raw.get("ProcessorInfo", {}).get("SupportedArchitectures", ["x86_64"])),
-        vcpus=int(raw.get("VCpuInfo", {}).get("DefaultVCpus", 0)),
-        gpus=sum(int(g.get("Count", 0)) for g in raw.get("GpuInfo", {}).get("Gpus", [])),
     )
 
 

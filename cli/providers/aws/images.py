@@ -23,7 +23,6 @@ AMAZON = "amazon"
 class Image:
     image_id: str
     name: str
-    architecture: str
     root_device_name: str
     root_snapshot_gb: int
     creation_date: str = ""
@@ -38,7 +37,6 @@ def _image(raw: dict[str, Any]) -> Image:
     return Image(
         image_id=raw["ImageId"],
         name=raw.get("Name", ""),
-        architecture=raw.get("Architecture", "x86_64"),
         root_device_name=root,
         root_snapshot_gb=size,
         creation_date=raw.get("CreationDate") or "",

@@ -15,6 +15,7 @@ from weatherballoon.cli.providers.aws import AwsProvider, keys
 from weatherballoon.cli.providers.records import Instance, SshTarget
 from weatherballoon.remote.boot import fingerprint
 
+from tests.support.requirements import unavailable
 from tests.support.sshd import SshdHost
 
 SYSTEM_PYTHON = "/usr/bin/python3"
@@ -42,10 +43,11 @@ def provider(tmp_path: Path) -> OnThisHost:
     return OnThisHost(loaded.config, loaded)
 
 
-@pytest.mark.skipif(not Path(SYSTEM_PYTHON).exists(), reason="needs a system python3 the test user can run")
 def test_install_points_current_at_the_agent_and_asks_for_the_daemon(
     host_instance: Instance, sshd_host: SshdHost, tmp_path: Path
 ) -> None:
+    if not Path(SYSTEM_PYTHON).exists():
+        unavailable(f"needs a system python3 the test user can run ({SYSTEM_PYTHON})")
     aws = provider(tmp_path)
     try:
         with pytest.raises(ConnectError, match=r"supervision daemon did not start \(exit 2\)") as caught:

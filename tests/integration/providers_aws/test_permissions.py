@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import time
 from collections import Counter
 from typing import Any
 
@@ -13,6 +12,7 @@ from weatherballoon.cli.providers.records import InstanceSpec
 
 from tests.integration.providers_aws.conftest import BootEmulator, World
 from tests.integration.providers_aws.test_reuse import go_idle
+from tests.support.waiting import wait_for
 
 
 def counted(provider: AwsProvider, calls: Counter[str]) -> AwsProvider:
@@ -37,7 +37,7 @@ def test_the_provider_calls_only_what_it_declares(world: World, booting: BootEmu
                        remote_root="~/wb/proj", command=("true",), outputs=("out/**",))  # fmt: skip
     with again.attached(reused):
         again.job_started(held, record)
-        time.sleep(0.8)
+        wait_for(lambda: held.lease is not None and held.lease.renewals >= 1, 10, "a renewal")
     again.list_instances(everyone=True)
     again.job_stopped_reason(reused)
     again.terminate([again.resolve(reused.id)])

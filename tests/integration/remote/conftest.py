@@ -6,18 +6,18 @@ import contextlib
 import itertools
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from weatherballoon.cli.session.bundle import agent_bundle
 from weatherballoon.remote.agent_io import STREAM_HEADER
 from weatherballoon.remote.procinfo import is_alive
+
+from tests.support import waiting
 
 # The interpreter a bare host has; fall back to ours where there is no system python3.
 SYSTEM_PYTHON = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
@@ -107,12 +107,8 @@ class Agent:
         assert result.returncode == 0, result.stderr
         return json.loads(result.stdout)
 
-    def wait_for(self, predicate: object, timeout: float = 10) -> None:
-        deadline = time.monotonic() + timeout
-        while not predicate():  # type: ignore[operator]
-            if time.monotonic() > deadline:
-                raise AssertionError(f"timed out waiting for {predicate}")
-            time.sleep(0.01)
+    def wait_for(self, predicate: Callable[[], object], timeout: float = 10) -> None:
+        waiting.wait_for(predicate, timeout, f"{predicate}", interval=0.01)
 
     def wait_ended(self, job_id: str, timeout: float = 10) -> dict:
         self.wait_for(lambda: (self.job_dir(job_id) / "status.json").exists(), timeout)
@@ -136,13 +132,3 @@ def agent(agent_zip: Path, tmp_path: Path) -> Iterator[Agent]:
     runner = Agent(agent_zip, tmp_path / "agent-home", workdir)
     yield runner
     runner.kill_leftovers()
-
-
-def oldest_python() -> str | None:
-    """A python3.8 interpreter, the oldest the agent supports, if this machine has one (pyenv counts)."""
-    pyenv_root = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv"))
-    candidates = [shutil.which("python3.8"), *sorted(map(str, pyenv_root.glob("versions/3.8*/bin/python3.8")))]
-    for candidate in candidates:
-        if candidate and subprocess.run([candidate, "-c", "pass"], capture_output=True, check=False).returncode == 0:
-            return candidate
-    return None

@@ -9,7 +9,9 @@ import pytest
 from weatherballoon.remote.agent_io import STREAM_HEADER, TOO_LONG_EXIT, UNKNOWN_JOB_EXIT, USAGE_EXIT
 from weatherballoon.remote.jobs.spec import encode_spec
 
-from .conftest import Agent, oldest_python
+from tests.support.requirements import require_python38
+
+from .conftest import Agent
 
 
 def spec(cwd: str | bytes, argv: list[bytes], env: list[tuple[bytes, bytes]] | None = None) -> bytes:
@@ -90,8 +92,7 @@ def test_no_job_state_dir_is_the_agents_own_code(agent: Agent, tmp_path: os.Path
 
 
 def test_the_spec_and_the_guard_work_on_the_oldest_supported_python(agent: Agent) -> None:
-    python = oldest_python()
-    assert python is not None, "no python3.8 here (pyenv's 3.8 is expected on CI machines)"
+    python = require_python38()
     agent.python = python
     frame = spec(agent.workdir, [b"sh", b"-c", b"printf '\\377'; head -c 300000 /dev/zero; sleep 1; echo never"])
     result = agent("run", "--job-id", agent.new_id(), "--spec-stdin", "--max-output", "100000", "--follow", input=frame)

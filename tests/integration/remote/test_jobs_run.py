@@ -12,7 +12,9 @@ from pathlib import Path
 import pytest
 from weatherballoon.remote.agent_io import STREAM_HEADER
 
-from .conftest import Agent, oldest_python
+from tests.support.requirements import require_python38
+
+from .conftest import Agent
 
 
 @pytest.mark.parametrize("code", [0, 3, 255])
@@ -245,9 +247,7 @@ def test_usage_errors_exit_2_and_create_nothing(agent: Agent, args: list[str]) -
 
 
 def test_runs_on_the_oldest_supported_python(agent: Agent) -> None:
-    python = oldest_python()
-    if python is None:
-        pytest.skip("no python3.8 on this machine")
+    python = require_python38()
     old = type(agent)(agent.zip_path, agent.home, agent.workdir, python=python)
     _, result = old.follow_job("printf ok; exit 7", "--stdin", input=b"in")
     assert (result.returncode, result.stdout, result.stderr) == (7, b"ok", b"")

@@ -18,6 +18,7 @@ from weatherballoon.remote.agent_io import STREAM_HEADER
 from weatherballoon.remote.procinfo import is_alive
 
 from tests.support.sshd import SshdHost
+from tests.support.waiting import wait_for
 
 from .conftest import SYSTEM_PYTHON, Agent
 
@@ -131,10 +132,7 @@ def test_a_job_survives_the_death_of_its_ssh_client_and_is_followed_later(remote
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    deadline = time.monotonic() + 10
-    while not remote.meta_path("orphan").exists():
-        assert time.monotonic() < deadline, "the job never started"
-        time.sleep(0.02)
+    wait_for(lambda: remote.meta_path("orphan").exists(), 10, "the job to start", interval=0.02)
     client.kill()  # the laptop goes away: sshd closes the session and hangs up its terminal
     client.wait()
     result = remote("follow", "orphan")

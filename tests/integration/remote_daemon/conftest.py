@@ -44,7 +44,16 @@ RENEW_S = 0.25
 LEASE_MIN = 0.05  # 3 s
 IDLE_MIN = 0.05
 
-OVERSPEND: list[tuple[str, float, str]] = []  # (case, seconds, what was measured), printed at the end
+OVERSPEND: list[tuple[str, float, str]] = []  # (case, seconds, what was measured), this test's
+
+
+@pytest.fixture(autouse=True)
+def _overspend_in_the_report(request: pytest.FixtureRequest) -> Iterator[None]:
+    """What the test measured goes into its report, which the root conftest tables at the end (an xdist worker's
+    own terminal summary is never shown)."""
+    OVERSPEND.clear()
+    yield
+    request.node.user_properties.extend(("overspend", entry) for entry in OVERSPEND)
 
 
 def record_overspend(case: str, seconds: float, measured: str) -> None:
@@ -54,13 +63,6 @@ def record_overspend(case: str, seconds: float, measured: str) -> None:
     if out:
         with open(out, "a") as handle:
             handle.write(json.dumps({"case": case, "overspend_s": round(seconds, 3), "measured": measured}) + "\n")
-
-
-def pytest_terminal_summary(terminalreporter: Any) -> None:
-    if OVERSPEND:
-        terminalreporter.write_sep("-", "agent dead-man switch: measured overspend")
-        for case, seconds, measured in OVERSPEND:
-            terminalreporter.write_line(f"{case:<28} {seconds:6.2f} s   {measured}")
 
 
 @pytest.fixture(scope="session")

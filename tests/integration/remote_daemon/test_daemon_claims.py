@@ -86,7 +86,7 @@ def test_a_job_under_an_old_claim_does_not_release_a_machine_claimed_again(machi
     assert machine.agent("claim", "second").returncode == 0
     # j1's end is still the daemon's latest job; woken again it must not hand the new claim back
     machine.start_job("j0", "true")  # a job without a claim (as if started by hand), ended at once
-    time.sleep(1.0)
+    time.sleep(1.0)  # nothing may happen: j0's end does not release the second claim
     assert (machine.row().state, machine.row().claim) == (InstanceState.BUSY, "second")
 
 

@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-import pytest
+from tests.support.requirements import unavailable
 
 from .conftest import Machine, wait_for
 
@@ -126,7 +126,7 @@ def test_status_without_a_daemon_prints_json(machine: Machine) -> None:
 def test_a_python_without_boto3_is_refused_with_a_hint(machine: Machine) -> None:
     bare = "/usr/bin/python3"
     if not os.path.exists(bare) or subprocess.run([bare, "-I", "-S", "-c", "import boto3"]).returncode == 0:
-        pytest.skip("no python3 without boto3 on this machine")
+        unavailable("no python3 without boto3 on this machine")
     machine.create_row(lease_s=60)
     assert machine.boot().returncode == 0
     argv = [bare, "-I", "-S", str(machine.bundle), "daemon", "--ensure"]

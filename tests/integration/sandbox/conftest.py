@@ -12,12 +12,13 @@ from pathlib import Path
 import pytest
 
 from tests.integration.sandbox.support import Sandbox
+from tests.support.requirements import unavailable
 
 UP = ("sandbox", "up", "--reaper-period", "2", "--lease-minutes", "0.2", "--idle-minutes", "0.1")
 
 
 def sandbox_unavailable() -> str | None:
-    """Why this machine cannot run a sandbox (the tests then skip), or None."""
+    """Why this machine cannot run a sandbox (the tests then skip, or fail under CI=true), or None."""
     if os.geteuid() != 0:
         return "needs root (network namespaces, an account, sshd)"
     for tool in ("ip", "sshd", "unshare", "useradd", "runuser"):
@@ -35,7 +36,7 @@ def sandbox_unavailable() -> str | None:
 def sandbox_possible() -> None:
     why = sandbox_unavailable()
     if why:
-        pytest.skip(f"sandbox: {why}")
+        unavailable(f"sandbox: {why}")
 
 
 def new_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Sandbox:

@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from aws_cdk.assertions import Match, Template
-from weatherballoon.infra.parameters import CLOSED_SSH_CIDR, DEFAULT_ALLOWED_INSTANCE_TYPES
+if TYPE_CHECKING:
+    from aws_cdk.assertions import Template
+
+
+def match() -> Any:
+    """aws_cdk's Match, imported on first use: importing aws_cdk starts a node process, which every pytest-xdist
+    worker would pay at collection."""
+    from aws_cdk.assertions import Match
+
+    return Match
+
 
 EXPECTED_PARAMETERS = {
     "SshAccess",
@@ -70,6 +79,8 @@ def test_parameters_are_exactly_the_documented_ones(template_json: dict[str, Any
 
 
 def test_parameter_defaults_are_safe(template_json: dict[str, Any]) -> None:
+    from weatherballoon.infra.parameters import CLOSED_SSH_CIDR, DEFAULT_ALLOWED_INSTANCE_TYPES
+
     parameters = template_json["Parameters"]
     assert parameters["ReaperSchedule"]["Default"] == "rate(1 minute)"
     assert parameters["ReaperMode"] == {**parameters["ReaperMode"], "Default": "enforce"}
@@ -138,7 +149,7 @@ def test_outputs_bucket_is_private_encrypted_logged_expiring_and_retained(templa
                 "LoggingConfiguration": {"DestinationBucketName": {"Ref": "AccessLogsBucket"}},
                 "LifecycleConfiguration": {
                     "Rules": [
-                        Match.object_like(
+                        match().object_like(
                             {
                                 "ExpirationInDays": {"Ref": "OutputsExpirationDays"},
                                 "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 1},
@@ -171,7 +182,7 @@ def test_reaper_is_python_arm64_with_its_parameters_in_the_environment(template:
         "AWS::Lambda::Function",
         {
             "Handler": "weatherballoon.lambdas.reaper.handler",
-            "Runtime": Match.string_like_regexp(r"^python3\.(1[2-9])$"),
+            "Runtime": match().string_like_regexp(r"^python3\.(1[2-9])$"),
             "Architectures": ["arm64"],
             "Code": {"S3Bucket": {"Ref": "ReaperCodeBucket"}, "S3Key": {"Ref": "ReaperCodeKey"}},
             "TracingConfig": {"Mode": "Active"},
@@ -221,7 +232,7 @@ def test_reaper_logs_are_kept_a_month_and_its_schedule_is_the_parameter(template
             "ScheduleExpression": {"Ref": "ReaperSchedule"},
             "State": "ENABLED",
             "Targets": [
-                Match.object_like(
+                match().object_like(
                     {
                         "Arn": {"Fn::GetAtt": ["ReaperFunction", "Arn"]},
                         "RetryPolicy": {"MaximumRetryAttempts": 0, "MaximumEventAgeInSeconds": 120},
@@ -241,8 +252,8 @@ def test_instance_profile_wraps_the_instance_role(template: Template) -> None:
     template.has_resource_properties(
         "AWS::IAM::Role",
         {
-            "AssumeRolePolicyDocument": Match.object_like(
-                {"Statement": [Match.object_like({"Principal": {"Service": "ec2.amazonaws.com"}})]}
+            "AssumeRolePolicyDocument": match().object_like(
+                {"Statement": [match().object_like({"Principal": {"Service": "ec2.amazonaws.com"}})]}
             )
         },
     )

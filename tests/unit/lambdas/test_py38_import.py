@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 from pathlib import Path
 
-import pytest
 import weatherballoon.lambdas as package
+
+from tests.support.requirements import require_python38
 
 MODEL_MODULES = [
     "clock", "schema", "tags", "items", "errors", "records", "audit", "lease", "limits", "money", "budgets",
@@ -19,26 +19,12 @@ MODEL_MODULES = [
 ALL_BUT_HANDLER = {p.stem for p in Path(package.__file__).parent.glob("*.py")} - {"__init__", "reaper"}
 
 
-def python38() -> str | None:
-    candidates = [shutil.which("python3.8"), os.path.expanduser("~/.pyenv/versions/3.8.18/bin/python3.8")]
-    candidates += [str(p) for p in Path(os.path.expanduser("~/.pyenv/versions")).glob("3.8*/bin/python3.8")]
-    for candidate in candidates:
-        if candidate and os.access(candidate, os.X_OK):
-            probe = subprocess.run([candidate, "-c", "import sys; print(sys.version_info[:2])"],
-                                   capture_output=True, text=True)  # fmt: skip
-            if probe.returncode == 0 and probe.stdout.strip() == "(3, 8)":
-                return candidate
-    return None
-
-
 def test_the_list_covers_every_module_but_the_handler() -> None:
     assert set(MODEL_MODULES) == ALL_BUT_HANDLER
 
 
 def test_model_imports_and_works_on_python_3_8_without_boto3(tmp_path: Path) -> None:
-    interpreter = python38()
-    if interpreter is None:
-        pytest.skip("no python3.8 interpreter on this machine")
+    interpreter = require_python38()
     root = tmp_path / "site"
     (root / "weatherballoon").mkdir(parents=True)
     (root / "weatherballoon" / "lambdas").symlink_to(Path(package.__file__).parent)

@@ -9,20 +9,16 @@ from weatherballoon.cli.providers.aws.leases import LeaseKeeper
 from weatherballoon.cli.providers.aws.plane import Supervision
 from weatherballoon.lambdas.errors import LeaseRefusedError, StoreError
 
-
-def wait_for(predicate: object, timeout_s: float = 3.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not predicate() and time.monotonic() < deadline:  # type: ignore[operator]
-        time.sleep(0.01)
+from tests.support.waiting import wait_for
 
 
 def test_renews_until_stopped_and_not_after() -> None:
     calls: list[float] = []
     keeper = LeaseKeeper(lambda: calls.append(time.monotonic()), 0.02).start()
-    wait_for(lambda: len(calls) >= 3)
+    wait_for(lambda: len(calls) >= 3, 3, "three renewals", interval=0.01)
     keeper.stop()
     count = len(calls)
-    time.sleep(0.1)
+    time.sleep(0.1)  # nothing may happen: no renewal after stop()
     assert count >= 3 and len(calls) == count and not keeper.running and keeper.renewals == count
 
 
@@ -41,7 +37,7 @@ def test_failures_are_retried_and_a_refusal_ends_it() -> None:
             raise answer
 
     keeper = LeaseKeeper(renew, 0.01, on_refused=refused.append).start()
-    wait_for(lambda: not keeper.running)
+    wait_for(lambda: not keeper.running, 3, "the keeper to stop", interval=0.01)
     assert (keeper.failures, keeper.renewals, keeper.refused, refused) == (2, 1, "marked: down", ["marked: down"])
     keeper.stop()
 

@@ -9,11 +9,10 @@ import subprocess
 import zipfile
 from pathlib import Path
 
-import pytest
 from weatherballoon.cli.session.agent import RemoteAgent
 from weatherballoon.cli.session.bundle import agent_bundle
 
-from ..lambdas.test_py38_import import python38
+from tests.support.requirements import require_python38
 
 SCRIPT = """
 import importlib, sys
@@ -26,9 +25,7 @@ print(len(names))
 
 
 def test_the_shipped_agent_imports_on_python_3_8(tmp_path: Path) -> None:
-    interpreter = python38()
-    if interpreter is None:
-        pytest.skip("no python3.8 interpreter on this machine")
+    interpreter = require_python38()
     bundle = agent_bundle()
     zipfile.ZipFile(io.BytesIO(bundle.data)).extractall(tmp_path)
     modules = sorted(
@@ -46,9 +43,7 @@ def test_the_shipped_agent_imports_on_python_3_8(tmp_path: Path) -> None:
 
 def test_the_entry_point_runs_a_command_in_a_subpackage_on_python_3_8(tmp_path: Path) -> None:
     """`wb`'s own start line, on 3.8: the bundle's entry point dispatches into jobs/."""
-    interpreter = python38()
-    if interpreter is None:
-        pytest.skip("no python3.8 interpreter on this machine")
+    interpreter = require_python38()
     bundle = agent_bundle()
     folder = tmp_path / bundle.name
     zipfile.ZipFile(io.BytesIO(bundle.data)).extractall(folder)
