@@ -24,6 +24,7 @@ from weatherballoon.lambdas.records import InstanceState
 
 from tests.e2e.sandbox_support import Client, Lab, sandbox_up, up_args
 from tests.integration.sandbox.conftest import sandbox_unavailable
+from tests.support.requirements import unavailable
 
 pytestmark = [pytest.mark.netns, pytest.mark.slow, pytest.mark.timeout(500)]
 
@@ -36,7 +37,7 @@ IDLE_MINUTES = 1.25
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     why = sandbox_unavailable()
     if why:
-        pytest.skip(f"sandbox: {why}")
+        unavailable(f"sandbox: {why}")
     root, cwd = tmp_path_factory.mktemp("sandbox-laptops"), tmp_path_factory.mktemp("cwd-laptops")
     with sandbox_up(root, cwd, up_args(REAPER_PERIOD_S, LEASE_MINUTES, IDLE_MINUTES)) as box:
         found = Lab(box, tmp_path_factory.mktemp("projects-laptops"), reaper_period_s=REAPER_PERIOD_S,

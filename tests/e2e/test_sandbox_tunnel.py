@@ -12,6 +12,7 @@ import pytest
 
 from tests.e2e.sandbox_support import Lab, sandbox_up, up_args
 from tests.integration.sandbox.conftest import sandbox_unavailable
+from tests.support.requirements import unavailable
 
 pytestmark = [pytest.mark.netns, pytest.mark.slow, pytest.mark.timeout(400)]
 TUNNEL_S = 2
@@ -32,7 +33,7 @@ EXPECTED_ERR = "".join(f"err {i:04d}\n" for i in range(120))
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     why = sandbox_unavailable()
     if why:
-        pytest.skip(f"sandbox: {why}")
+        unavailable(f"sandbox: {why}")
     root, cwd = tmp_path_factory.mktemp("sandbox-eice"), tmp_path_factory.mktemp("cwd-eice")
     args = up_args(2.0, 0.5, 1.0)
     with sandbox_up(root, cwd, args) as box:
