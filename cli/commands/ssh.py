@@ -57,11 +57,12 @@ def command(ctx: click.Context, launch: bool, words: tuple[str, ...]) -> int:
     try:
         instance = provider.resolve(instance_id) if instance_id else _pick(provider, launch=launch)
         with provider.attached(instance):
-            session = provider.session(instance)
+            # A terminal needs a pty of its own: the interactive shell always connects directly.
+            session = provider.session(instance, shared=bool(command))
             if not command:
                 if not sys.stdin.isatty():
                     raise UsageError("no command given and stdin is not a terminal", hint="wb ssh HOST -- COMMAND")
-                return interactive_shell(session)
+                return interactive_shell(session)  # type: ignore[arg-type]
             line = command[0] if len(command) == 1 else shlex.join(command)
             proc = session.exec(line)
 

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from ..jobs.index import LocalJob
     from ..session.agent import RemoteAgent
     from ..session.connection import ConnectOptions, SshSession
+    from ..session.process import Session
     from ..sync.records import PullSummary
 
 
@@ -63,13 +64,22 @@ class Provider(ABC):
             identity_file=provisioner.identity_file,
         )
 
-    def session(self, instance: Instance) -> SshSession:
-        """One SSH connection per machine per command, opened on first use and then reused."""
+    def session(self, instance: Instance, *, shared: bool = True) -> Session:
+        """One connection per machine per command, opened on first use and then reused: the connection
+        keeper's when it holds one (`shared`, and provisioner.keepConnectionMinutes above 0), else a direct one."""
+        options = self.connect_options(instance)
 
-        def open_session() -> SshSession:
+        def open_direct() -> SshSession:
             from ..session.connection import SshSession
 
-            return SshSession.open(instance.target, self.connect_options(instance))
+            return SshSession.open(instance.target, options)
+
+        def open_session() -> Session:
+            if not shared:
+                return open_direct()
+            from ..keeper.client import shared_session
+
+            return shared_session(instance, options, self.config.provisioner.keep_connection_minutes, open_direct)
 
         return self.connections.session(instance.id, open_session)
 

@@ -92,4 +92,11 @@ def remember(loaded: LoadedConfig, provider: Provider, held: Held) -> None:
 
     instance = held.instance
     options = provider.connect_options(instance)
-    prefetch.remember(identity_of(loaded), instance.target, options, provider.agent_python, held.claim_margin_s)
+    prefetch.remember(
+        identity_of(loaded),
+        instance.target,
+        options,
+        provider.agent_python,
+        held.claim_margin_s,
+        keep_minutes=loaded.config.provisioner.keep_connection_minutes,
+    )

@@ -27,7 +27,8 @@ if TYPE_CHECKING:
     from ...config.model import WbConfig
     from ...jobs.index import LocalJob
     from ...session.agent import RemoteAgent
-    from ...session.connection import ConnectOptions, SshSession
+    from ...session.connection import ConnectOptions
+    from ...session.process import Session
     from ...sync.records import PullSummary
     from . import acquire
     from .plane import ControlPlane
@@ -149,7 +150,7 @@ class AwsProvider(Provider):
         # The host key is checked against the fingerprint the instance registered; known_hosts is never used.
         return ConnectOptions(known_hosts=data_dir() / "aws_known_hosts", identity_file=str(identity))
 
-    def session(self, instance: Instance) -> SshSession:
+    def session(self, instance: Instance, *, shared: bool = True) -> Session:
         if instance.state in ("shutting-down", "terminated", "stopped", "stopping") or not instance.target.host:
             raise ConnectError(f"{instance.id} is {instance.state}", hint="list machines with: wb status")
         if not instance.target.host_key_fingerprint:
@@ -157,7 +158,7 @@ class AwsProvider(Provider):
                 f"{instance.id} has not registered its SSH host key (state {instance.state})",
                 hint="wait for it to finish booting, then try again; or end it with: wb down " + instance.id,
             )
-        return super().session(instance)
+        return super().session(instance, shared=shared)
 
     def agent(self, instance: Instance) -> RemoteAgent:
         """The agent, installed, with `current` pointing at it and its supervision daemon running."""
