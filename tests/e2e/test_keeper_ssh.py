@@ -3,14 +3,20 @@
 
 from __future__ import annotations
 
+import errno
 import os
+import shutil
 import signal
+import subprocess
+import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.support.project import Project
+from tests.support import sshd
 from tests.support.waiting import wait_for
 
 
@@ -101,3 +107,124 @@ def test_the_keepers_socket_and_folder_are_private(project: Project) -> None:
     assert folder.stat().st_mode & 0o777 == 0o700
     (sock,) = folder.glob("*.sock")
     assert sock.stat().st_mode & 0o777 == 0o600
+
+
+# --- another local user ----------------------------------------------------------------------------------
+
+OTHER_PYTHON = "/usr/bin/python3"  # the system's: another user cannot reach root's virtual environment
+
+_TRY_CONNECT = """
+import socket, sys
+s = socket.socket(socket.AF_UNIX)
+try:
+    s.connect(sys.argv[1])
+    s.sendall(b'J' + len(b'{"op": "info"}').to_bytes(4, 'big') + b'{"op": "info"}')
+    print('answer', s.recv(100))
+except OSError as exc:
+    print('refused', exc.errno)
+"""
+
+
+@pytest.fixture
+def other_user() -> Iterator[sshd.TestUser]:
+    parent = Path(tempfile.mkdtemp(prefix="wb-other-"))
+    user = sshd.TestUser.create(parent)
+    yield user
+    user.delete()
+    shutil.rmtree(parent, ignore_errors=True)
+
+
+def _as(user: sshd.TestUser, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [OTHER_PYTHON, "-I", *args], user=user.uid, group=user.gid, capture_output=True, text=True, timeout=30
+    )
+
+
+def test_another_user_can_neither_connect_nor_read_the_socket(project: Project, other_user: sshd.TestUser) -> None:
+    _keep(project)
+    _warm(project)
+    (sock,) = (project.runtime_dir / "keepers").glob("*.sock")
+    project.runtime_dir.chmod(0o755)  # even where the folder above is open, the keepers' own folder is not
+    tried = _as(other_user, "-c", _TRY_CONNECT, str(sock))
+    assert tried.stdout.strip() == f"refused {errno.EACCES}", tried
+    listed = _as(other_user, "-c", "import os, sys; os.listdir(sys.argv[1])", str(sock.parent))
+    assert "PermissionError" in listed.stderr
+
+
+def test_the_keeper_refuses_another_users_connection_even_through_open_modes(
+    project: Project, other_user: sshd.TestUser
+) -> None:
+    """The uid check stands on its own: with the folder and socket opened up by hand, still no answer."""
+    _keep(project)
+    _warm(project)
+    folder = project.runtime_dir / "keepers"
+    (sock,) = folder.glob("*.sock")
+    for path, mode in ((project.runtime_dir, 0o755), (folder, 0o755), (sock, 0o777)):
+        path.chmod(mode)
+    tried = _as(other_user, "-c", _TRY_CONNECT, str(sock))
+    # Closed unanswered: an empty read, or a reset because the request was left unread.
+    assert tried.stdout.strip() in ("answer b''", f"refused {errno.ECONNRESET}"), tried
+    log = next(folder.glob("*.log")).read_text()
+    assert f"refused a connection from uid {other_user.uid}" in log
+
+
+_SERVE_AS_OTHER = """
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX)
+s.bind(sys.argv[1]); s.listen(4); print('ready', flush=True)
+while True:
+    c, _ = s.accept()
+    c.sendall(b'J' + (14).to_bytes(4, 'big') + b'{"protocol":1}')
+"""
+
+
+def test_a_keeper_that_is_not_the_users_own_is_passed_over(project: Project, other_user: sshd.TestUser) -> None:
+    """Someone else's process listening at the keeper's name is never used: the command connects directly."""
+    _keep(project)
+    pid = _warm(project)
+    folder = project.runtime_dir / "keepers"
+    (sock,) = folder.glob("*.sock")
+    os.kill(pid, signal.SIGKILL)
+    sock.unlink()
+    planted_dir = Path(tempfile.mkdtemp(prefix="wbp-"))
+    planted_dir.chmod(0o777)
+    impostor = subprocess.Popen(
+        [OTHER_PYTHON, "-I", "-c", _SERVE_AS_OTHER, str(planted_dir / "s")],
+        user=other_user.uid,
+        group=other_user.gid,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert impostor.stdout is not None and impostor.stdout.readline().strip() == "ready"
+        (planted_dir / "s").rename(sock)
+        result = project.wb("-v", "run", "--", "echo", "ok")
+        assert result.returncode == 0, result.stderr
+        assert result.stdout == b"ok\n"
+        assert f"runs as uid {other_user.uid}, not as you".encode() in result.stderr
+    finally:
+        impostor.kill()
+        impostor.wait()
+        shutil.rmtree(planted_dir, ignore_errors=True)
+
+
+# --- keeper death mid-job --------------------------------------------------------------------------------
+
+
+@pytest.mark.timeout(90)
+def test_keeper_killed_mid_job_is_a_lost_link_and_loses_no_output(project: Project) -> None:
+    from tests.e2e.test_faults_ssh import assert_replay_is_whole, start_job, wait_loss_reported
+
+    _keep(project)
+    pid = _warm(project)
+    lines = 20
+    run, job_id = start_job(project, lines, 0.2)
+    os.kill(pid, signal.SIGKILL)
+    wait_loss_reported(run, job_id, time.monotonic())
+    # Word for word what a dropped direct connection says (the message has no word of the keeper).
+    assert run.stderr.endswith(
+        f": lost the connection while job {job_id} was running\n"
+        f"  hint: the job keeps running; reattach with: wb logs -f {job_id}\n"
+    ), run.stderr
+    assert "keeper" not in run.stderr
+    assert_replay_is_whole(project, job_id, lines)
