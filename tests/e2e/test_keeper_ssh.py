@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.project import Project
 from tests.support import sshd
+from tests.support.project import Project
 from tests.support.waiting import wait_for
 
 
@@ -40,7 +40,9 @@ def test_second_run_goes_through_the_keeper_byte_exact(project: Project, relay: 
     payload = bytes(range(256)) * 4096 + b"\x00tail"
     (project.root / "blob.bin").write_bytes(payload)
     script = "import sys; d=sys.stdin.buffer.read(); sys.stdout.buffer.write(d); sys.stderr.write('e%d' % len(d))"
-    result = project.wb("-v", "run", "--", "python3", "-c", f"cat=open('blob.bin','rb').read(); {script}", input=payload)
+    result = project.wb(
+        "-v", "run", "--", "python3", "-c", f"cat=open('blob.bin','rb').read(); {script}", input=payload
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout == payload
     assert b"using the connection keeper" in result.stderr

@@ -37,15 +37,7 @@ class Project:
         return env
 
     def keeper_pids(self) -> list[int]:
-        """The keepers started for this project that still run (their logs name them)."""
-        pids = []
-        for log in (self.runtime_dir / "keepers").glob("*.log"):
-            for word in log.read_text().split():
-                if word.startswith("keeper[") and word.endswith("]:"):
-                    pid = int(word[len("keeper[") : -2])
-                    if _alive(pid):
-                        pids.append(pid)
-        return sorted(set(pids))
+        return keeper_pids(self.runtime_dir)
 
     def stop_keepers(self) -> None:
         for pid in self.keeper_pids():
@@ -135,6 +127,18 @@ def make_project(tmp_path: Path, host: SshdHost | None, *, name: str | None = No
     if host is not None:
         project.write_config()
     return project
+
+
+def keeper_pids(runtime_dir: Path) -> list[int]:
+    """The keepers started with WB_RUNTIME_DIR=`runtime_dir` that still run (their logs name them)."""
+    pids = []
+    for log in (runtime_dir / "keepers").glob("*.log"):
+        for word in log.read_text().split():
+            if word.startswith("keeper[") and word.endswith("]:"):
+                pid = int(word[len("keeper[") : -2])
+                if _alive(pid):
+                    pids.append(pid)
+    return sorted(set(pids))
 
 
 def _alive(pid: int) -> bool:
