@@ -21,6 +21,8 @@ from . import wire
 if TYPE_CHECKING:
     from paramiko import Channel
 
+    from .remote_mux import VirtualChannel
+
 CHUNK = 1 << 16
 
 
@@ -43,7 +45,10 @@ class _Frames:
 
 
 def _copy_out(
-    read: Callable[[int], bytes], write: Callable[[bytes], None], end: Callable[[], None], channel: Channel
+    read: Callable[[int], bytes],
+    write: Callable[[bytes], None],
+    end: Callable[[], None],
+    channel: Channel | VirtualChannel,
 ) -> None:
     try:
         while True:
@@ -58,7 +63,7 @@ def _copy_out(
             end()
 
 
-def _stdin_from_fd(fd: int, channel: Channel) -> None:
+def _stdin_from_fd(fd: int, channel: Channel | VirtualChannel) -> None:
     try:
         while True:
             data = os.read(fd, CHUNK)
@@ -73,7 +78,7 @@ def _stdin_from_fd(fd: int, channel: Channel) -> None:
         os.close(fd)
 
 
-def _watch_command(conn: socket.socket, channel: Channel, relay: bool) -> None:
+def _watch_command(conn: socket.socket, channel: Channel | VirtualChannel, relay: bool) -> None:
     """Read what the command sends after its request: stdin frames (relay), and in any case its end."""
     try:
         while True:
@@ -92,7 +97,7 @@ def _watch_command(conn: socket.socket, channel: Channel, relay: bool) -> None:
         channel.close()
 
 
-def join(conn: socket.socket, channel: Channel, fds: list[int] | None) -> int:
+def join(conn: socket.socket, channel: Channel | VirtualChannel, fds: list[int] | None) -> int:
     """Copy until the remote process ends; tell the command its exit status (-1: the link was lost)."""
     relay = fds is None
     frames = _Frames(conn)
@@ -120,7 +125,7 @@ def join(conn: socket.socket, channel: Channel, fds: list[int] | None) -> int:
     return status
 
 
-def _exit_status(channel: Channel) -> int:
+def _exit_status(channel: Channel | VirtualChannel) -> int:
     """The remote process's status; -1 when the channel closed without one (the link was lost)."""
     while not channel.exit_status_ready():
         if channel.closed:

@@ -24,13 +24,16 @@ import threading
 import time
 from typing import TYPE_CHECKING
 
-from . import bridge, wire
+from . import bridge, remote_mux, wire
 from .paths import keeper_dir, socket_path
 
 if TYPE_CHECKING:
+    from paramiko import Channel
+
     from ..providers.base import Provider
     from ..providers.records import Instance
     from ..session.connection import SshSession
+    from .remote_mux import VirtualChannel
 
 ACCEPT_POLL_S = 0.5
 
@@ -52,11 +55,45 @@ class Keeper:
         self._last_detach = time.monotonic()
         self._stop = threading.Event()
         self._session_lock = threading.Lock()
+        self._mux_lock = threading.Lock()
+        self._muxes: dict[tuple[int, tuple[str, tuple[str, ...], str, str]], remote_mux.RemoteMux] = {}
 
     def session(self) -> SshSession:
         """The held connection; reopened through the provider when it has dropped."""
         with self._session_lock:
             return self.provider.session(self.instance)
+
+    def open(self, command: str) -> Channel | VirtualChannel:
+        """A channel running `command`: inside the connection's `agent serve` when it is an agent command
+        line (remote_mux.py), else an exec channel of its own."""
+        session = self.session()
+        line = remote_mux.agent_line(command)
+        if line is not None:
+            mux = self._mux_for(session, line)
+            if mux is not None:
+                with contextlib.suppress(OSError):
+                    return mux.run(line)
+        # The channel itself, not `session.exec`: a RemoteExec's stdin file, once dropped, sends EOF.
+        channel = session.channel()
+        channel.exec_command(command)
+        return channel
+
+    def _mux_for(self, session: SshSession, line: remote_mux.AgentLine) -> remote_mux.RemoteMux | None:
+        key = (id(session), line.serve_key)
+        with self._mux_lock:
+            mux = self._muxes.get(key)
+            if mux is not None and mux.alive:
+                return mux
+            try:
+                mux = remote_mux.RemoteMux.start(session.channel, line)
+            except Exception as exc:  # a failing connection: the exec channel below reports it
+                log(f"agent serve did not start: {exc}")
+                mux = None
+            if mux is None:  # not installed yet, say: exec channels, as without a keeper; tried again next time
+                return None
+            log(f"agent serve runs on {mux.interpreter}")
+            self._muxes[key] = mux
+            return mux
 
     def idle_for(self) -> float:
         with self._lock:
@@ -143,9 +180,7 @@ class Keeper:
             self._attached += 1
         try:
             try:
-                # The channel itself, not `session.exec`: a RemoteExec's stdin file, once dropped, sends EOF.
-                channel = self.session().channel()
-                channel.exec_command(str(request["command"]))
+                channel = self.open(str(request["command"]))
             except Exception as exc:  # the command falls back to its own connection, and says why
                 for fd in fds or ():
                     os.close(fd)

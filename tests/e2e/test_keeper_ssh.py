@@ -231,3 +231,62 @@ def test_keeper_killed_mid_job_is_a_lost_link_and_loses_no_output(project: Proje
     ), run.stderr
     assert "keeper" not in run.stderr
     assert_replay_is_whole(project, job_id, lines)
+
+
+# --- one remote process per run ----------------------------------------------------------------------------
+
+_COUNTING_RC = """# counts every start of this login shell, and puts a python3 shim first on PATH, as pyenv does
+echo shell >> "$HOME/rc-runs"
+export PATH="$HOME/shims:$PATH"
+"""
+_SHIM = """#!/bin/sh
+echo call >> "$HOME/shim-calls"
+exec /usr/bin/python3 "$@"
+"""
+
+
+@pytest.fixture
+def counted_project(tmp_path: Path, ssh_identity: Path) -> Iterator[Project]:
+    """A project on an sshd of its own whose login user counts its shell starts and its python3 shim calls."""
+    from tests.support.project import make_project
+
+    parent = Path(tempfile.mkdtemp(prefix="wb-test-homes-"))
+    user = sshd.TestUser.create(parent)
+    (user.home / "shims").mkdir()
+    (user.home / "shims" / "python3").write_text(_SHIM)
+    (user.home / "shims" / "python3").chmod(0o755)
+    (user.home / ".bashrc").write_text(_COUNTING_RC + (user.home / ".bashrc").read_text())
+    for path in (user.home / "shims", user.home / "shims" / "python3", user.home / ".bashrc"):
+        user.chown(path)
+    host = sshd.SshdHost(tmp_path / "sshd", user, ssh_identity).start()
+    project = make_project(tmp_path, host)
+    try:
+        yield project
+    finally:
+        project.stop_keepers()
+        host.stop()
+        user.delete()
+        shutil.rmtree(parent, ignore_errors=True)
+
+
+def _count(project: Project, name: str) -> int:
+    assert project.host is not None
+    path = project.host.user.home / name
+    return len(path.read_text().splitlines()) if path.exists() else 0
+
+
+def test_a_keeper_warm_run_starts_no_remote_shell_and_no_shim(counted_project: Project) -> None:
+    project = counted_project
+    _keep(project)
+    _warm(project)
+    warm = project.wb("run", "-q", "--", "true")  # the keeper starts its agent serve process (one shell, once)
+    assert warm.returncode == 0, warm.stderr
+    shells, shims = _count(project, "rc-runs"), _count(project, "shim-calls")
+    (project.root / "changed.txt").write_text("a change to sync\n")
+    for _ in range(3):
+        result = project.wb("run", "--", "sh", "-c", "echo out; echo err >&2; exit 4")
+        assert (result.returncode, result.stdout) == (4, b"out\n"), result.stderr
+        assert result.stderr.endswith(b"err\n")
+    assert (_count(project, "rc-runs"), _count(project, "shim-calls")) == (shells, shims)
+    log = next((project.runtime_dir / "keepers").glob("*.log")).read_text()
+    assert "agent serve runs on /usr/bin/python3" in log  # the shim resolved once, to the real interpreter
