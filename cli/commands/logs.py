@@ -21,6 +21,7 @@ def command(app: App, job_id: str, follow: bool) -> int:
     from ..jobs.agent_status import job_command_failed
     from ..jobs.attach import pump
     from ..jobs.lookup import open_job
+    from ..jobs.resume import follow_past_tunnel_ends
     from ..jobs.run_job import explain_supervision_stop
 
     handle = open_job(app, job_id)
@@ -33,7 +34,11 @@ def command(app: App, job_id: str, follow: bool) -> int:
             raise KeyboardInterrupt
 
         try:
-            result = pump(handle.agent(args), forward_stdin_fd=None, on_first_interrupt=interrupt, header=STREAM_HEADER)
+            proc = handle.agent(args)
+            session = handle.provider.agent(instance).session
+            result = pump(proc, forward_stdin_fd=None, on_first_interrupt=interrupt, header=STREAM_HEADER)
+            if follow:  # an expired tunnel is followed on from where it ended (jobs/resume.py)
+                result = follow_past_tunnel_ends(handle.provider, instance, record.id, result, session, interrupt)
         except KeyboardInterrupt:
             app.warn(f"stopped following; job {record.id} keeps running")
             return 130

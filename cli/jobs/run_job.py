@@ -25,6 +25,7 @@ from . import index
 from .agent_status import job_command_failed
 from .attach import pump
 from .remote_paths import remote_root_for
+from .resume import follow_past_tunnel_ends
 
 if TYPE_CHECKING:
     from ..session.agent import RemoteAgent
@@ -167,11 +168,12 @@ def _run(app: App, provider: Provider, request: RunRequest, early: Prefetch | No
         proc.stdin.flush()
 
         def interrupt() -> None:
-            agent.run(["signal", job_id, "INT"])
+            provider.agent(instance).run(["signal", job_id, "INT"])  # the connection may be a resumed one
             app.warn(f"sent SIGINT to job {job_id}; press Ctrl-C again within 2 s to detach")
 
         mark("job started")
         result = pump(proc, forward_stdin_fd=forward, on_first_interrupt=interrupt, header=STREAM_HEADER)
+        result = follow_past_tunnel_ends(provider, instance, job_id, result, agent.session, interrupt)
         mark("job ended")
         if result.output_closed:
             return stop_after_output_closed(agent, proc, job_id)

@@ -47,8 +47,20 @@ def verbose(message: str) -> None:
 
 
 def options_json(options: ConnectOptions) -> dict[str, object]:
-    raw = asdict(options)
+    """The connect options as the keeper's name sees them: how the machine is reached (an Instance Connect
+    tunnel and pushed keys included, by what they are), never the AWS collaborators that do it."""
+    from dataclasses import fields
+
+    raw: dict[str, object] = {item.name: getattr(options, item.name) for item in fields(options)}
     raw["known_hosts"] = str(options.known_hosts)
+    reach = raw.pop("instance_connect", None)
+    if reach is not None:
+        raw["instance_connect"] = {
+            item.name: getattr(reach, item.name) for item in fields(reach) if item.compare  # type: ignore[arg-type]
+        }
+        tunnel = raw["instance_connect"].get("tunnel")  # type: ignore[union-attr]
+        if tunnel is not None:
+            raw["instance_connect"]["tunnel"] = asdict(tunnel)  # type: ignore[index]
     return raw
 
 

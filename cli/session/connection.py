@@ -24,7 +24,9 @@ from .hostkeys import verify_host_key
 if TYPE_CHECKING:
     from paramiko import Channel, Transport
 
+    from .instance_connect import InstanceConnect
     from .process import RemoteProcess
+    from .tunnel import Tunnel
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,8 @@ class ConnectOptions:
     # A connection whose sent data stays unacknowledged this long, or whose keepalive has had no answer (and
     # nothing else arrived) this long, is declared lost.
     user_timeout_ms: int = 12_000
+    # aws machines reached with EC2 Instance Connect: a key pushed per connection, maybe through a tunnel.
+    instance_connect: InstanceConnect | None = None
 
     @property
     def loss_bound_s(self) -> float:
@@ -78,19 +82,52 @@ def run_to_end(proc: RemoteProcess, stdin: bytes | None = None) -> tuple[int, by
 
 class SshSession:
     def __init__(
-        self, transport: Transport, target: SshTarget, options: ConnectOptions, heartbeat: Heartbeat | None = None
+        self,
+        transport: Transport,
+        target: SshTarget,
+        options: ConnectOptions,
+        heartbeat: Heartbeat | None = None,
+        tunnel: Tunnel | None = None,
     ) -> None:
         self.transport = transport
         self.target = target
         self.options = options
         self.heartbeat = heartbeat
+        # The Instance Connect Endpoint tunnel this connection runs through, if any: `tunnel.ended_by_endpoint`
+        # tells an expired tunnel (resume on a new one) from a lost network.
+        self.tunnel = tunnel
         self._lock = threading.Lock()
 
     @classmethod
     def open(cls, target: SshTarget, options: ConnectOptions, *, sock: socket.socket | None = None) -> SshSession:
         """Connect, verify the host key, authenticate. `sock` may be a socket from `open_socket` already."""
-        if sock is None:
-            sock = open_socket(target, options)
+        tunnel = None
+        reach = options.instance_connect
+        if sock is None and reach is not None and reach.tunnel is not None:
+            from .tunnel import open_tunnel
+
+            if reach.credentials is None:
+                raise ConnectError("no AWS credentials to sign the tunnel with", host=target.label)
+            tunnel = open_tunnel(
+                reach.tunnel,
+                reach.private_ip,
+                credentials=reach.credentials(),
+                port=target.port,
+                timeout_s=options.connect_timeout_s,
+                host_label=f"{reach.instance_id} ({target.label})",
+            )
+            sock = tunnel.sock
+        try:
+            return cls._open_on(target, options, sock if sock is not None else open_socket(target, options), tunnel)
+        except BaseException:
+            if tunnel is not None:
+                tunnel.close()
+            raise
+
+    @classmethod
+    def _open_on(
+        cls, target: SshTarget, options: ConnectOptions, sock: socket.socket, tunnel: Tunnel | None
+    ) -> SshSession:
         from .lazy_paramiko import paramiko
 
         pm = paramiko()
@@ -134,7 +171,7 @@ class SshSession:
         heartbeat = Heartbeat(
             transport, clock, interval_s=options.keepalive_s, reply_timeout_s=options.reply_timeout_s
         ).start()
-        return cls(transport, target, options, heartbeat)
+        return cls(transport, target, options, heartbeat, tunnel)
 
     @property
     def alive(self) -> bool:
@@ -169,6 +206,8 @@ class SshSession:
         if self.heartbeat is not None:
             self.heartbeat.stop()
         self.transport.close()
+        if self.tunnel is not None:
+            self.tunnel.close()
 
     def __enter__(self) -> SshSession:
         return self
@@ -216,6 +255,9 @@ def _authenticate(transport: Transport, target: SshTarget, options: ConnectOptio
     from .lazy_paramiko import paramiko
 
     pm = paramiko()
+    if options.instance_connect is not None and options.instance_connect.push_key:
+        _authenticate_pushed(transport, target, options.instance_connect)
+        return
     tried: list[str] = []
     skipped: list[str] = []  # default keys with a passphrase nobody could type
     for label, key in candidate_keys(options.identity_file, skipped):
@@ -247,3 +289,25 @@ def _authenticate(transport: Transport, target: SshTarget, options: ConnectOptio
         hint=f"add your public key to ~{target.username}/.ssh/authorized_keys on the host, "
         "or point provisioner.identityFile at the right key",
     )
+
+
+def _authenticate_pushed(transport: Transport, target: SshTarget, reach: InstanceConnect) -> None:
+    """Log in with a key pushed for this connection alone (instance_connect.py)."""
+    from .instance_connect import KEY_LIFETIME_S, push_key
+    from .lazy_paramiko import paramiko
+
+    pm = paramiko()
+    key = push_key(reach, target.label)
+    try:
+        transport.auth_publickey(target.username, key)
+    except pm.AuthenticationException:
+        pass
+    except pm.SSHException as exc:
+        raise ConnectError(f"authentication failed: {exc}", host=target.label) from exc
+    if not transport.is_authenticated():
+        raise AuthError(
+            f"the machine refused the key pushed for {target.username!r} with EC2 Instance Connect",
+            host=target.label,
+            hint=f"its sshd must take pushed keys (AuthorizedKeysCommand of the ec2-instance-connect package, "
+            f"keys live {KEY_LIFETIME_S} s): use an AMI that has it, or set provisioner.keyPair",
+        )

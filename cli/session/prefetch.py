@@ -48,6 +48,7 @@ def _cache_path() -> Path:
 def _options_json(options: ConnectOptions) -> dict[str, object]:
     raw = asdict(options)
     raw["known_hosts"] = str(options.known_hosts)
+    raw.pop("instance_connect", None)  # never remembered (warm_start.remember)
     return raw
 
 

@@ -92,6 +92,8 @@ def remember(loaded: LoadedConfig, provider: Provider, held: Held) -> None:
 
     instance = held.instance
     options = provider.connect_options(instance)
+    if options.instance_connect is not None:
+        return  # a pushed key and a tunnel need AWS calls: nothing an early connection could start with
     prefetch.remember(
         identity_of(loaded),
         instance.target,

@@ -113,7 +113,8 @@ def launch_request(ctx: Context, spec: InstanceSpec) -> LaunchRequest:
         root_volume_gb=provisioner.root_volume_gb,
         ami=provisioner.os.ami,
         key_pair=provisioner.key_pair,
-        public_ip=provisioner.connect == "public-ip",
+        public_ip=plane.connect == "public-ip",
+        pushed_keys=plane.connect == "eice" and not provisioner.key_pair,
         config_path=str(plane.loaded.path) if plane.loaded.path else None,
         subnet=provisioner.subnet,
     )
@@ -173,7 +174,7 @@ def launch_new(ctx: Context, spec: InstanceSpec, wanted: str) -> tuple[Ec2Instan
             plane.ec2,
             plane.store,
             row,
-            connect=ctx.config.provisioner.connect,
+            connect=plane.connect,
             timeout_s=ctx.boot_timeout_s,
             renew_every_s=sup.renew_interval_s,
             renew=renew,

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from ...jobs.index import LocalJob
     from ...session.agent import RemoteAgent
     from ...session.connection import ConnectOptions
+    from ...session.instance_connect import InstanceConnect
     from ...session.process import Session
     from ...sync.records import PullSummary
     from . import acquire
@@ -145,10 +146,34 @@ class AwsProvider(Provider):
         from ...session.connection import ConnectOptions
 
         provisioner = self.config.provisioner
+        known_hosts = data_dir() / "aws_known_hosts"  # never used: the row's fingerprint decides (below)
+        if self.plane.connect == "eice":
+            # A key pushed for this connection alone (or the seed's keyPair), through the stack's endpoint.
+            identity = None
+            if provisioner.key_pair:
+                config_path = str(self.loaded.path) if self.loaded.path else None
+                identity = str(keys.seed_key_path(provisioner.key_pair, provisioner.identity_file, config_path))
+            return ConnectOptions(
+                known_hosts=known_hosts, identity_file=identity, instance_connect=self._instance_connect(instance)
+            )
         config_path = str(self.loaded.path) if self.loaded.path else None
-        identity = keys.identity_for(instance.id, provisioner.key_pair, provisioner.identity_file, config_path)
+        identity_path = keys.identity_for(instance.id, provisioner.key_pair, provisioner.identity_file, config_path)
         # The host key is checked against the fingerprint the instance registered; known_hosts is never used.
-        return ConnectOptions(known_hosts=data_dir() / "aws_known_hosts", identity_file=str(identity))
+        return ConnectOptions(known_hosts=known_hosts, identity_file=str(identity_path))
+
+    def _instance_connect(self, instance: Instance) -> InstanceConnect:
+        from ...session.instance_connect import InstanceConnect
+
+        plane = self.plane
+        return InstanceConnect(
+            instance_id=instance.id,
+            os_user=instance.target.username,
+            private_ip=instance.target.host,
+            tunnel=plane.tunnel_endpoint,
+            push_key=not self.config.provisioner.key_pair,
+            client=lambda: plane.aws.client("ec2-instance-connect"),
+            credentials=lambda: plane.aws.boto.get_credentials().get_frozen_credentials(),
+        )
 
     def session(self, instance: Instance, *, shared: bool = True) -> Session:
         if instance.state in ("shutting-down", "terminated", "stopped", "stopping") or not instance.target.host:
