@@ -10,6 +10,7 @@ ends; the job on the machine runs on, detached, as always.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import socket
 import threading
@@ -97,8 +98,14 @@ def _watch_command(conn: socket.socket, channel: Channel | VirtualChannel, relay
         channel.close()
 
 
-def join(conn: socket.socket, channel: Channel | VirtualChannel, fds: list[int] | None) -> int:
-    """Copy until the remote process ends; tell the command its exit status (-1: the link was lost)."""
+def join(
+    conn: socket.socket,
+    channel: Channel | VirtualChannel,
+    fds: list[int] | None,
+    ended_by_endpoint: Callable[[], bool] = lambda: False,
+) -> int:
+    """Copy until the remote process ends; tell the command its exit status (-1: the link was lost, and
+    whether an Instance Connect Endpoint ended its tunnel: the command then follows on, `jobs/resume.py`)."""
     relay = fds is None
     frames = _Frames(conn)
     if fds is not None:
@@ -120,8 +127,9 @@ def join(conn: socket.socket, channel: Channel | VirtualChannel, fds: list[int] 
     for copier in copiers:
         copier.join()
     status = _exit_status(channel)
+    ended = status == -1 and ended_by_endpoint()
     with contextlib.suppress(OSError):
-        frames.send(wire.CONTROL, b'{"exit": %d}' % status)
+        frames.send(wire.CONTROL, json.dumps({"exit": status, "ended_by_endpoint": ended}).encode())
     return status
 
 

@@ -56,7 +56,9 @@ def options_json(options: ConnectOptions) -> dict[str, object]:
     reach = raw.pop("instance_connect", None)
     if reach is not None:
         raw["instance_connect"] = {
-            item.name: getattr(reach, item.name) for item in fields(reach) if item.compare  # type: ignore[arg-type]
+            item.name: getattr(reach, item.name)
+            for item in fields(reach)
+            if item.compare  # type: ignore[arg-type]
         }
         tunnel = raw["instance_connect"].get("tunnel")  # type: ignore[union-attr]
         if tunnel is not None:
@@ -209,6 +211,9 @@ class KeeperSession:
         self._open_direct = open_direct
         self._direct: SshSession | None = None
         self._lost = False
+        # What the keeper said of the last remote process that lost its link: whether an Instance Connect
+        # Endpoint ended the tunnel (`jobs/resume.py` reads `session.tunnel.ended_by_endpoint`).
+        self.tunnel = TunnelVerdict()
 
     @property
     def alive(self) -> bool:
@@ -218,7 +223,7 @@ class KeeperSession:
         if self._direct is not None:
             return self._direct.exec(command)
         try:
-            return cast("RemoteExec", KeeperExec.start(self.path, command))
+            return cast("RemoteExec", KeeperExec.start(self.path, command, self.tunnel))
         except (OSError, wire.WireError, ValueError, ConnectError) as exc:
             why = exc.message if isinstance(exc, ConnectError) else str(exc)
             if self._open_direct is None:
@@ -249,6 +254,10 @@ class KeeperSession:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class TunnelVerdict:
+    ended_by_endpoint = False
 
 
 class _Reader:
@@ -320,7 +329,9 @@ class KeeperExec:
         stdout: socket.socket,
         stderr: socket.socket,
         relayed: socket.socket | None = None,
+        verdict: TunnelVerdict | None = None,
     ) -> None:
+        self._verdict = verdict
         self._ctl = ctl
         self._relayed = relayed  # the keeper connection, when a relay thread reads it
         self._in, self._out, self._err = stdin, stdout, stderr
@@ -331,7 +342,7 @@ class KeeperExec:
         self._status: int | None = None
 
     @classmethod
-    def start(cls, path: Path, command: str) -> KeeperExec:
+    def start(cls, path: Path, command: str, verdict: TunnelVerdict | None = None) -> KeeperExec:
         conn = _connect(path)
         try:
             relay = not wire.fd_passing()
@@ -352,8 +363,8 @@ class KeeperExec:
             if relay:
                 ctl_near, ctl_far = socket.socketpair()
                 threading.Thread(target=_relay, args=(conn, far, ctl_far), daemon=True).start()
-                return cls(ctl_near, *near, relayed=conn)
-            return cls(conn, *near)
+                return cls(ctl_near, *near, relayed=conn, verdict=verdict)
+            return cls(conn, *near, verdict=verdict)
         except BaseException:
             conn.close()
             raise
@@ -369,6 +380,8 @@ class KeeperExec:
                 message = None
             status = message.get("exit") if message else None
             self._status = status if isinstance(status, int) else -1
+            if self._status == -1 and self._verdict is not None:
+                self._verdict.ended_by_endpoint = bool(message and message.get("ended_by_endpoint"))
         return self._status
 
     def wait(self) -> int:

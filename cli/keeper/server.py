@@ -63,7 +63,7 @@ class Keeper:
         with self._session_lock:
             return self.provider.session(self.instance)
 
-    def open(self, command: str) -> Channel | VirtualChannel:
+    def open(self, command: str) -> tuple[SshSession, Channel | VirtualChannel]:
         """A channel running `command`: inside the connection's `agent serve` when it is an agent command
         line (remote_mux.py), else an exec channel of its own."""
         session = self.session()
@@ -72,11 +72,11 @@ class Keeper:
             mux = self._mux_for(session, line)
             if mux is not None:
                 with contextlib.suppress(OSError):
-                    return mux.run(line)
+                    return session, mux.run(line)
         # The channel itself, not `session.exec`: a RemoteExec's stdin file, once dropped, sends EOF.
         channel = session.channel()
         channel.exec_command(command)
-        return channel
+        return session, channel
 
     def _mux_for(self, session: SshSession, line: remote_mux.AgentLine) -> remote_mux.RemoteMux | None:
         key = (id(session), line.serve_key)
@@ -180,14 +180,15 @@ class Keeper:
             self._attached += 1
         try:
             try:
-                channel = self.open(str(request["command"]))
+                session, channel = self.open(str(request["command"]))
             except Exception as exc:  # the command falls back to its own connection, and says why
                 for fd in fds or ():
                     os.close(fd)
                 wire.send_json(conn, {"error": str(exc) or type(exc).__name__})
                 return
             wire.send_json(conn, {"started": True})
-            bridge.join(conn, channel, fds)
+            tunnel = getattr(session, "tunnel", None)
+            bridge.join(conn, channel, fds, lambda: bool(getattr(tunnel, "ended_by_endpoint", False)))
         finally:
             with self._lock:
                 self._attached -= 1
