@@ -46,8 +46,8 @@ class Context:
         return self.plane.config
 
     def has_key(self, instance_id: str) -> bool:
-        if self.config.provisioner.key_pair:
-            return True
+        if self.config.provisioner.key_pair or self.plane.connect == "eice":
+            return True  # the seed's key pair, or a key pushed for each connection (Instance Connect)
         return keys.ephemeral_path(instance_id).is_file()
 
 
