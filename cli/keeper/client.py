@@ -53,16 +53,13 @@ def options_json(options: ConnectOptions) -> dict[str, object]:
 
     raw: dict[str, object] = {item.name: getattr(options, item.name) for item in fields(options)}
     raw["known_hosts"] = str(options.known_hosts)
-    reach = raw.pop("instance_connect", None)
+    raw.pop("instance_connect", None)
+    reach = options.instance_connect
     if reach is not None:
-        raw["instance_connect"] = {
-            item.name: getattr(reach, item.name)
-            for item in fields(reach)
-            if item.compare  # type: ignore[arg-type]
-        }
-        tunnel = raw["instance_connect"].get("tunnel")  # type: ignore[union-attr]
-        if tunnel is not None:
-            raw["instance_connect"]["tunnel"] = asdict(tunnel)  # type: ignore[index]
+        described: dict[str, object] = {item.name: getattr(reach, item.name) for item in fields(reach) if item.compare}
+        if reach.tunnel is not None:
+            described["tunnel"] = asdict(reach.tunnel)
+        raw["instance_connect"] = described
     return raw
 
 
@@ -241,7 +238,7 @@ class KeeperSession:
         return run_to_end(self.exec(command), stdin)
 
     @property
-    def silent_for_s(self) -> float | None:  # type: ignore[override]
+    def silent_for_s(self) -> float | None:
         return self._direct.silent_for_s if self._direct is not None else None
 
     def close(self) -> None:
@@ -363,8 +360,8 @@ class KeeperExec:
             if relay:
                 ctl_near, ctl_far = socket.socketpair()
                 threading.Thread(target=_relay, args=(conn, far, ctl_far), daemon=True).start()
-                return cls(ctl_near, *near, relayed=conn, verdict=verdict)
-            return cls(conn, *near, verdict=verdict)
+                return cls(ctl_near, near[0], near[1], near[2], relayed=conn, verdict=verdict)
+            return cls(conn, near[0], near[1], near[2], verdict=verdict)
         except BaseException:
             conn.close()
             raise

@@ -22,7 +22,7 @@ import socket
 import sys
 import threading
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from . import bridge, remote_mux, wire
 from .paths import keeper_dir, socket_path
@@ -61,7 +61,8 @@ class Keeper:
     def session(self) -> SshSession:
         """The held connection; reopened through the provider when it has dropped."""
         with self._session_lock:
-            return self.provider.session(self.instance)
+            # Never the keeper's own session here (WB_IN_KEEPER): the provider's direct connection.
+            return cast("SshSession", self.provider.session(self.instance))
 
     def open(self, command: str) -> tuple[SshSession, Channel | VirtualChannel]:
         """A channel running `command`: inside the connection's `agent serve` when it is an agent command
