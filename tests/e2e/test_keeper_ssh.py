@@ -290,3 +290,42 @@ def test_a_keeper_warm_run_starts_no_remote_shell_and_no_shim(counted_project: P
     assert (_count(project, "rc-runs"), _count(project, "shim-calls")) == (shells, shims)
     log = next((project.runtime_dir / "keepers").glob("*.log")).read_text()
     assert "agent serve runs on /usr/bin/python3" in log  # the shim resolved once, to the real interpreter
+
+
+def test_a_stale_keeper_is_stopped_and_passed_over(project: Project) -> None:
+    """A keeper that speaks another protocol (an older wb) is asked to stop; the command connects itself."""
+    import json
+    import socket
+    import threading
+
+    _keep(project)
+    pid = _warm(project)
+    (sock_path,) = (project.runtime_dir / "keepers").glob("*.sock")
+    os.kill(pid, signal.SIGKILL)
+    sock_path.unlink()
+    listener = socket.socket(socket.AF_UNIX)
+    listener.bind(str(sock_path))
+    listener.listen(4)
+    asked: list[str] = []
+
+    def serve() -> None:
+        for _ in range(2):
+            conn, _ = listener.accept()
+            with conn:
+                head = conn.recv(5)
+                request = json.loads(conn.recv(int.from_bytes(head[1:], "big")))
+                asked.append(request["op"])
+                reply = json.dumps({"protocol": 0}).encode()
+                conn.sendall(b"J" + len(reply).to_bytes(4, "big") + reply)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        result = project.wb("-v", "run", "--", "echo", "ok")
+        assert result.returncode == 0, result.stderr
+        assert result.stdout == b"ok\n"
+        assert b"is stale: stopping it, connecting directly" in result.stderr
+        thread.join(10)
+        assert asked == ["info", "stop"]
+    finally:
+        listener.close()
