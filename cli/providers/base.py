@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from ..config.model import LoadedConfig, WbConfig
     from ..jobs.index import LocalJob
     from ..session.agent import RemoteAgent
-    from ..session.connection import ConnectOptions, SshSession
+    from ..session.connection import ConnectOptions
     from ..session.process import Session
     from ..sync.records import PullSummary
 
@@ -67,19 +67,17 @@ class Provider(ABC):
     def session(self, instance: Instance, *, shared: bool = True) -> Session:
         """One connection per machine per command, opened on first use and then reused: the connection
         keeper's when it holds one (`shared`, and provisioner.keepConnectionMinutes above 0), else a direct one."""
-        options = self.connect_options(instance)
-
-        def open_direct() -> SshSession:
-            from ..session.connection import SshSession
-
-            return SshSession.open(instance.target, options)
 
         def open_session() -> Session:
+            from ..session.connection import SshSession
+
+            options = self.connect_options(instance)  # only when a connection is opened: it may cost a lookup
             if not shared:
-                return open_direct()
+                return SshSession.open(instance.target, options)
             from ..keeper.client import shared_session
 
-            return shared_session(instance, options, self.config.provisioner.keep_connection_minutes, open_direct)
+            keep = self.config.provisioner.keep_connection_minutes
+            return shared_session(instance, options, keep, lambda: SshSession.open(instance.target, options))
 
         return self.connections.session(instance.id, open_session)
 
