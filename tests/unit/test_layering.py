@@ -81,6 +81,7 @@ RULES: dict[str, tuple[Allow, ...]] = {
         ours("remote"),
         Allow("moto", lazy_only=True, only_in=("sandbox/launchers/moto_server.py",)),
         Allow("websockets", lazy_only=True),  # the sandbox's Instance Connect Endpoint
+        Allow("cryptography", lazy_only=True, only_in=("sandbox/eice/tls.py",)),  # its TLS certificate
     ),
 }
 

@@ -46,8 +46,10 @@ class Context:
         return self.plane.config
 
     def has_key(self, instance_id: str) -> bool:
+        """Whether this client can log in to the machine: a seed keyPair, a key pushed per connection (eice:
+        any of the member's machines, from any laptop), or the launch key this laptop kept."""
         if self.config.provisioner.key_pair or self.plane.connect == "eice":
-            return True  # the seed's key pair, or a key pushed for each connection (Instance Connect)
+            return True
         return keys.ephemeral_path(instance_id).is_file()
 
 

@@ -147,7 +147,10 @@ class AwsProvider(Provider):
 
         provisioner = self.config.provisioner
         known_hosts = data_dir() / "aws_known_hosts"  # never used: the row's fingerprint decides (below)
-        if self.plane.connect == "eice":
+        # With connect unset, a machine this laptop launched with a launch key (public-ip or private-ip mode) is
+        # reached with that key, with no AWS call first (a warm run's promise); any other asks the stack.
+        launched_with_key = not provisioner.connect and keys.ephemeral_path(instance.id).is_file()
+        if not launched_with_key and self.plane.connect == "eice":
             # A key pushed for this connection alone (or the seed's keyPair), through the stack's endpoint.
             identity = None
             if provisioner.key_pair:
