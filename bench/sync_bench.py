@@ -137,6 +137,19 @@ def _open_connection_tool(bench: BenchHost, port: int, src: Path, dest: Path) ->
     return Tool("wb sync (open connection)", dest, run)
 
 
+def _stop_keepers(bench: BenchHost) -> None:
+    """End the keepers the keeper-warm tool started (their folder goes with the bench host)."""
+    os.environ["WB_RUNTIME_DIR"] = str(bench.workdir / "rt")
+    try:
+        from weatherballoon.cli.keeper import client
+
+        for path, _info in client.running_keepers():
+            with contextlib.suppress(Exception):
+                client.ask(path, {"op": "stop"})
+    finally:
+        del os.environ["WB_RUNTIME_DIR"]
+
+
 def _forget(bench: BenchHost, tool: Tool) -> None:
     """Remove a tool's destination (and wb's record of it) so the next run is an initial sync."""
     from weatherballoon.remote.sync import state as sync_state
@@ -283,6 +296,7 @@ def main() -> None:
             title = f"Loopback + {args.rtt_ms:g} ms RTT (delay proxy)"
             text, results[f"rtt_{args.rtt_ms:g}ms"] = _report(title, delayed, ["no-op", "one changed"])
             sections.append(text)
+        _stop_keepers(bench)
         if args.dest_dir:
             shutil.rmtree(base, ignore_errors=True)
     results["load_after"] = machine()["load average (1, 5, 15 min)"]
