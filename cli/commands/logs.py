@@ -12,8 +12,11 @@ from ..app import App
 @click.command()
 @click.argument("job_id", metavar="JOB")
 @click.option("-f", "--follow", is_flag=True, help="Follow until the job ends, then exit with its code.")
+@click.option(
+    "--node", "node", type=click.IntRange(0), default=0, metavar="K", help="A job on several machines: rank K's output."
+)
 @click.pass_obj
-def command(app: App, job_id: str, follow: bool) -> int:
+def command(app: App, job_id: str, follow: bool, node: int) -> int:
     """Replay a job's output (stdout to stdout, stderr to stderr); with -f, follow it to the end."""
     from weatherballoon.remote.agent_io import STREAM_HEADER
 
@@ -24,7 +27,7 @@ def command(app: App, job_id: str, follow: bool) -> int:
     from ..jobs.resume import follow_past_tunnel_ends
     from ..jobs.run_job import explain_supervision_stop
 
-    handle = open_job(app, job_id)
+    handle = open_job(app, job_id, rank=node)
     record = handle.record
     args = ["follow", record.id] if follow else ["follow", record.id, "--no-wait"]
     instance = handle.instance

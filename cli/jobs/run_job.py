@@ -30,6 +30,7 @@ from .resume import follow_past_tunnel_ends
 if TYPE_CHECKING:
     from ..session.agent import RemoteAgent
     from ..session.connection import RemoteExec
+    from ..session.forward import ForwardSpec
     from ..session.prefetch import Prefetch
 
 # How long a job whose reader went away has to end after SIGPIPE before it gets SIGTERM.
@@ -46,6 +47,9 @@ class RunRequest:
     env: tuple[tuple[str, str], ...] = ()
     outputs: tuple[str, ...] = ()
     flags: dict[str, object] = field(default_factory=dict)
+    forwards: tuple[ForwardSpec, ...] = ()  # `-p`: local ports carried to the machine while attached
+    nodes: int = 1  # machines the job runs on (`--nodes`; several: gang_run.py); one is the ordinary run
+    all_nodes: bool = False  # with several: the other ranks' lines on stderr, prefixed
 
 
 def agent_run_args(
@@ -109,8 +113,15 @@ def _run(app: App, provider: Provider, request: RunRequest, early: Prefetch | No
     with spinner("finding a machine", quiet=app.quiet):
         held = warm_start.hold(provider, request.spec, early)
     instance = held.instance
-    with provider.attached(instance):
+    with provider.attached(instance), contextlib.ExitStack() as forwarding:
         with spinner(f"connecting to {instance.id}", quiet=app.quiet):
+            if request.forwards:  # forwards need channels of their own: a direct connection, not the keeper's
+                from ..session.connection import SshSession
+                from ..session.forward import local_forwards
+
+                direct = provider.session(instance, shared=False)
+                assert isinstance(direct, SshSession)
+                forwarding.enter_context(local_forwards(direct, request.forwards, app.say, app.warn))
             agent = provider.agent(instance)
         warm_start.remember(loaded, provider, held)
         mark("connected")

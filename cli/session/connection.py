@@ -13,9 +13,9 @@ import socket
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, cast
+from typing import IO, TYPE_CHECKING, Any, cast
 
-from ..errors import AuthError, ConnectError
+from ..errors import AuthError, ConnectError, WbError
 from ..providers.records import SshTarget
 from .auth import candidate_keys
 from .heartbeat import Heartbeat, ReceiveClock
@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
     from .instance_connect import InstanceConnect
     from .process import RemoteProcess
+    from .streams import Stream
     from .tunnel import Tunnel
 
 
@@ -97,37 +98,29 @@ class SshSession:
         # tells an expired tunnel (resume on a new one) from a lost network.
         self.tunnel = tunnel
         self._lock = threading.Lock()
+        self.stream: Stream | None = None  # what it runs over (jump hosts, a tunnel), closed with it
 
     @classmethod
-    def open(cls, target: SshTarget, options: ConnectOptions, *, sock: socket.socket | None = None) -> SshSession:
-        """Connect, verify the host key, authenticate. `sock` may be a socket from `open_socket` already."""
-        tunnel = None
-        reach = options.instance_connect
-        if sock is None and reach is not None and reach.tunnel is not None:
-            from .tunnel import open_tunnel
-
-            if reach.credentials is None:
-                raise ConnectError("no AWS credentials to sign the tunnel with", host=target.label)
-            tunnel = open_tunnel(
-                reach.tunnel,
-                reach.private_ip,
-                credentials=reach.credentials(),
-                port=target.port,
-                timeout_s=options.connect_timeout_s,
-                host_label=f"{reach.instance_id} ({target.label})",
-            )
-            sock = tunnel.sock
-        try:
-            return cls._open_on(target, options, sock if sock is not None else open_socket(target, options), tunnel)
-        except BaseException:
-            if tunnel is not None:
-                tunnel.close()
-            raise
-
-    @classmethod
-    def _open_on(
-        cls, target: SshTarget, options: ConnectOptions, sock: socket.socket, tunnel: Tunnel | None
+    def open(
+        cls, target: SshTarget, options: ConnectOptions, *, sock: Any = None, stream: Stream | None = None
     ) -> SshSession:
+        """Connect, verify the host key, authenticate. `sock` may be a socket from `open_socket` already;
+        `stream` one from `open_stream` (or a provider's own), which the session then owns."""
+        if sock is None:
+            if stream is None:
+                stream = open_stream(target, options)
+            sock = stream.sock
+        try:
+            session = cls._open_on(target, options, sock, stream.tunnel if stream is not None else None)
+        except BaseException:
+            if stream is not None:
+                stream.close()
+            raise
+        session.stream = stream
+        return session
+
+    @classmethod
+    def _open_on(cls, target: SshTarget, options: ConnectOptions, sock: Any, tunnel: Tunnel | None) -> SshSession:
         from .lazy_paramiko import paramiko
 
         pm = paramiko()
@@ -206,7 +199,9 @@ class SshSession:
         if self.heartbeat is not None:
             self.heartbeat.stop()
         self.transport.close()
-        if self.tunnel is not None:
+        if self.stream is not None:
+            self.stream.close()  # a tunnel is among what the stream closes
+        elif self.tunnel is not None:
             self.tunnel.close()
 
     def __enter__(self) -> SshSession:
@@ -249,6 +244,60 @@ def open_socket(target: SshTarget, options: ConnectOptions) -> socket.socket:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT, options.user_timeout_ms)
     sock.settimeout(None)
     return sock
+
+
+def _open_tunnel(target: SshTarget, options: ConnectOptions, reach: InstanceConnect) -> Tunnel:
+    """The Instance Connect Endpoint's tunnel to the machine's port."""
+    from .tunnel import open_tunnel
+
+    assert reach.tunnel is not None
+    if reach.credentials is None:
+        raise ConnectError("no AWS credentials to sign the tunnel with", host=target.label)
+    return open_tunnel(
+        reach.tunnel,
+        reach.private_ip,
+        credentials=reach.credentials(),
+        port=target.port,
+        timeout_s=options.connect_timeout_s,
+        host_label=f"{reach.instance_id} ({target.label})",
+    )
+
+
+def open_stream(target: SshTarget, options: ConnectOptions) -> Stream:
+    """A stream to `target`'s sshd: through the Instance Connect Endpoint's tunnel when the options name one,
+    else through its ProxyJump hops when it has any, else direct TCP."""
+    from .streams import Stream, direct_tcpip, jump_hops
+
+    reach = options.instance_connect
+    if reach is not None and reach.tunnel is not None:
+        tunnel = _open_tunnel(target, options, reach)
+        return Stream(tunnel.sock, closers=[tunnel.close], tunnel=tunnel)
+    if not target.proxy_jump:
+        return Stream(open_socket(target, options))
+    hops = jump_hops(target.proxy_jump, target.username)
+    via: list[SshSession] = []
+    try:
+        for hop in hops:
+            via.append(_open_hop(hop, options, via[-1] if via else None))
+        return Stream(direct_tcpip(via[-1], target), via)
+    except BaseException:
+        for session in reversed(via):
+            session.close()
+        raise
+
+
+def _open_hop(hop: SshTarget, options: ConnectOptions, before: SshSession | None) -> SshSession:
+    from dataclasses import replace
+
+    from .streams import direct_tcpip
+
+    # A jump host is checked against known_hosts (it registered no fingerprint) and offered its own key.
+    hop_options = replace(options, identity_file=hop.identity_file or options.identity_file)
+    sock = open_socket(hop, hop_options) if before is None else direct_tcpip(before, hop)
+    try:
+        return SshSession.open(hop, hop_options, sock=sock)
+    except WbError as exc:
+        raise ConnectError(f"jump host {hop.label}: {exc.message}", hint=exc.hint) from exc
 
 
 def _authenticate(transport: Transport, target: SshTarget, options: ConnectOptions) -> None:

@@ -88,10 +88,15 @@ class Prefetch:
                 if session is not None:
                     mark("prefetch: the keeper's connection")
             if session is None:
-                # The TCP handshake first: it overlaps with importing paramiko, which the session needs next.
-                sock = open_socket(target, options)
-                mark("prefetch: tcp connected")
-                session = SshSession.open(target, options, sock=sock)
+                if target.proxy_jump or options.instance_connect is not None:
+                    # through its ProxyJump hops (~/.ssh/config) or the endpoint's tunnel, never straight to its
+                    # address: open_stream picks the way
+                    session = SshSession.open(target, options)
+                else:
+                    # The TCP handshake first: it overlaps with importing paramiko, which the session needs next.
+                    sock = open_socket(target, options)
+                    mark("prefetch: tcp connected")
+                    session = SshSession.open(target, options, sock=sock)
                 mark("prefetch: ssh session open")
             self._session = session
             from .agent import RemoteAgent

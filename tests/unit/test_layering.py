@@ -85,6 +85,7 @@ RULES: dict[str, tuple[Allow, ...]] = {
     ),
 }
 
+
 def offences(folder: str, imports: Iterable[Import]) -> list[str]:
     rules = RULES[folder]
     allowed = ", ".join(["the standard library", *map(str, rules)])

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, ClassVar
 from ...errors import ConnectError, UsageError
 from ..base import Provider
 from ..held import Held, Obtained
-from ..records import Instance, InstanceSpec
+from ..records import Instance, InstanceSpec, RecordedJob
 from . import keys, remembered, reuse, warm_cache
 from .held import AwsHeld
 from .leases import LeaseKeeper, keep_lease, release_to_idle
@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from ...session.connection import ConnectOptions
     from ...session.instance_connect import InstanceConnect
     from ...session.process import Session
+    from ...session.streams import Stream
     from ...sync.records import PullSummary
     from . import acquire
     from .plane import ControlPlane
@@ -44,6 +45,7 @@ class AwsProvider(Provider):
     enforces_max_cost: ClassVar[bool] = True  # the daemon knows the instance's price
     stores_outputs: ClassVar[bool] = True
     launches_machines: ClassVar[bool] = True
+    records_jobs: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -178,7 +180,25 @@ class AwsProvider(Provider):
             credentials=lambda: plane.aws.boto.get_credentials().get_frozen_credentials(),
         )
 
+    def verify_options(self, instance: Instance) -> ConnectOptions:
+        from ...paths import data_dir
+        from ...session.connection import ConnectOptions
+
+        return ConnectOptions(known_hosts=data_dir() / "aws_known_hosts")  # the row's fingerprint decides
+
+    def open_stream(self, instance: Instance) -> Stream:
+        """The Instance Connect Endpoint's tunnel in eice mode, else direct TCP to the address
+        `provisioner.connect` picks."""
+        from ...session.connection import open_stream
+
+        self._check_reachable(instance)
+        return open_stream(instance.target, self.connect_options(instance))
+
     def session(self, instance: Instance, *, shared: bool = True) -> Session:
+        self._check_reachable(instance)
+        return super().session(instance, shared=shared)
+
+    def _check_reachable(self, instance: Instance) -> None:
         if instance.state in ("shutting-down", "terminated", "stopped", "stopping") or not instance.target.host:
             raise ConnectError(f"{instance.id} is {instance.state}", hint="list machines with: wb status")
         if not instance.target.host_key_fingerprint:
@@ -186,7 +206,6 @@ class AwsProvider(Provider):
                 f"{instance.id} has not registered its SSH host key (state {instance.state})",
                 hint="wait for it to finish booting, then try again; or end it with: wb down " + instance.id,
             )
-        return super().session(instance, shared=shared)
 
     def agent(self, instance: Instance) -> RemoteAgent:
         """The agent, installed, with `current` pointing at it and its supervision daemon running."""
@@ -306,6 +325,11 @@ class AwsProvider(Provider):
 
     def terminate(self, instances: Sequence[Instance]) -> list[str]:
         return self.lookups.terminate(instances)
+
+    def recorded_jobs(self, *, everyone: bool = False) -> list[RecordedJob]:
+        from .job_listing import recorded_jobs
+
+        return recorded_jobs(self.plane, everyone=everyone)
 
     def pull_from_storage(self, record: LocalJob, globs: list[str], destination: Path) -> PullSummary | None:
         from .job_rows import pull_from_storage
