@@ -88,8 +88,26 @@ def _tiny_project(root: Path, files: int = 8) -> Path:
     return root
 
 
+# A login shell's rc file as pyenv or conda leave it: a program runs on every SSH command (here python, busy
+# for about 80 ms on top of its own start-up), and its output is eval'ed. It stands before any "interactive
+# only" guard, as those installers' lines often do, so non-interactive `ssh host CMD` pays it too.
+HEAVY_RC = """# wb bench: a pyenv/conda-like init
+eval "$(python3 -c 'import time
+end = time.perf_counter() + 0.08
+while time.perf_counter() < end: pass
+print("export WB_BENCH_RC=1")')"
+"""
+
+
+def add_heavy_rc(user: TestUser) -> None:
+    """Give the login user a ~100 ms shell init (HEAVY_RC) in ~/.bashrc, which bash reads for sshd commands."""
+    rc = user.home / ".bashrc"
+    rc.write_text(HEAVY_RC + (rc.read_text() if rc.exists() else ""))
+    user.chown(rc)
+
+
 @contextmanager
-def bench_host() -> Iterator[BenchHost]:
+def bench_host(*, heavy_rc: bool = False) -> Iterator[BenchHost]:
     if os.geteuid() != 0:
         sys.exit("bench: run as root (it creates a throwaway login user and starts sshd)")
     workdir = Path(tempfile.mkdtemp(prefix="wb-bench-"))
@@ -99,6 +117,8 @@ def bench_host() -> Iterator[BenchHost]:
     try:
         key = keygen(workdir / "id_ed25519")
         host = SshdHost(workdir / "sshd", user, key).start()
+        if heavy_rc:
+            add_heavy_rc(user)
         bench = BenchHost(workdir=workdir, host=host, project=_tiny_project(workdir / "proj"), data_dir=workdir / "wb")
         bench.write_config()
         yield bench

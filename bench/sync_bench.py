@@ -8,6 +8,8 @@ a clean user (see `bench.bench_host`), and every process pays a fresh SSH connec
 
 - `rsync -a --delete --exclude=/.git -e 'ssh ...'`       the reference
 - `wb sync (whole process)`: `python -m bench.sync_once`  interpreter, imports, connect, agent check, sync_up
+- `wb sync (whole process, keeper warm)`: the same process through the connection keeper (`--keeper`): no
+  SSH library, no handshake, and on the machine no login shell (the keeper's `agent serve`)
 - `wb sync (open connection)`: sync_up alone, in this process, on a connection opened once (what it adds
   to a `wb run` that is connected anyway)
 - `rclone sync :sftp:` (initial once, then like the others), unless --no-rclone
@@ -50,6 +52,7 @@ from tests.support.delay_proxy import DelayProxy
 
 REPO = Path(__file__).resolve().parent.parent
 TARGETS = {"initial": 1.2, "no-op": 1.0, "one changed": 1.0}
+KEEPER_TARGETS = {"no-op": 0.4, "one changed": 0.4}  # issue 12: through a warm connection keeper
 CHANGED_FILE = "pkg00/mod0/file00000.py"
 
 
@@ -88,9 +91,17 @@ def _tools(
         sys.executable, "-m", "bench.sync_once", "--port", str(port), "--user", bench.user,
         "--key", str(bench.host.identity), "--known-hosts", known_hosts, str(src), f"{base}/wb/bench-wb",
     ]  # fmt: skip
+    bench.write_config(port)  # the keeper connects as the project's config says
+    kept = [*once[:-1], "--keeper", str(bench.project), f"{base}/wb/bench-wb-kept"]
+    keeper_env = {**wb_env, "WB_RUNTIME_DIR": str(bench.workdir / "rt")}
     tools = [
         Tool("rsync -a -e ssh", base / "bench-rsync", lambda: _check(rsync)),
         Tool("wb sync (whole process)", base / "wb/bench-wb", lambda: _check(once, cwd=REPO, env=wb_env)),
+        Tool(
+            "wb sync (whole process, keeper warm)",
+            base / "wb/bench-wb-kept",
+            lambda: _check(kept, cwd=REPO, env=keeper_env),
+        ),
         _open_connection_tool(bench, port, src, base / "wb/bench-wb-open"),
     ]
     if against is not None:
@@ -124,6 +135,19 @@ def _open_connection_tool(bench: BenchHost, port: int, src: Path, dest: Path) ->
         sync_up(agent, src, str(dest))
 
     return Tool("wb sync (open connection)", dest, run)
+
+
+def _stop_keepers(bench: BenchHost) -> None:
+    """End the keepers the keeper-warm tool started (their folder goes with the bench host)."""
+    os.environ["WB_RUNTIME_DIR"] = str(bench.workdir / "rt")
+    try:
+        from weatherballoon.cli.keeper import client
+
+        for path, _info in client.running_keepers():
+            with contextlib.suppress(Exception):
+                client.ask(path, {"op": "stop"})
+    finally:
+        del os.environ["WB_RUNTIME_DIR"]
 
 
 def _forget(bench: BenchHost, tool: Tool) -> None:
@@ -202,6 +226,13 @@ def _verdicts(tools: list[Tool], scenarios: list[str]) -> list[str]:
         ratio = summary_ms(wb.samples[name])["median"] / summary_ms(rsync.samples[name])["median"]
         verdict = "meets" if ratio <= TARGETS[name] else "misses"
         lines.append(f"{name}: wb (whole process) / rsync = {ratio:.2f}x ({verdict} the {TARGETS[name]}x target)")
+    kept = next((tool for tool in tools if "keeper warm" in tool.name), None)
+    for name in [name for name in scenarios if name in KEEPER_TARGETS and kept is not None]:
+        assert kept is not None
+        ratio = summary_ms(kept.samples[name])["median"] / summary_ms(rsync.samples[name])["median"]
+        target = KEEPER_TARGETS[name]
+        verdict = "meets" if ratio <= target else "misses"
+        lines.append(f"{name}: wb (keeper warm) / rsync = {ratio:.2f}x ({verdict} the {target}x target)")
     return lines
 
 
@@ -237,8 +268,11 @@ def main() -> None:
         base = _destination_base(bench, args.dest_dir)
         results["destination"] = str(base)
         tools = _tools(bench, bench.host.port, src, base, not args.no_rclone, against)
-        for tool in tools:  # warm: agent installed, destination populated, page cache hot
+        for tool in tools:  # warm: agent installed, destination populated, page cache hot, the keeper started
             _forget(bench, tool)
+            tool.run()
+        time.sleep(1.0)
+        for tool in tools:
             tool.run()
         scenarios = ["initial", "no-op", "one changed"]
         for scenario in scenarios:
@@ -254,11 +288,15 @@ def main() -> None:
                 delayed = _tools(bench, proxy.port, src, base, not args.no_rclone, against)
                 for tool in delayed:
                     tool.run()
+                time.sleep(1.0)
+                for tool in delayed:
+                    tool.run()
                 for scenario in ("no-op", "one changed"):
                     _measure(bench, delayed, scenario, args.rtt_rounds, src, progress)
             title = f"Loopback + {args.rtt_ms:g} ms RTT (delay proxy)"
             text, results[f"rtt_{args.rtt_ms:g}ms"] = _report(title, delayed, ["no-op", "one changed"])
             sections.append(text)
+        _stop_keepers(bench)
         if args.dest_dir:
             shutil.rmtree(base, ignore_errors=True)
     results["load_after"] = machine()["load average (1, 5, 15 min)"]

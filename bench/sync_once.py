@@ -30,6 +30,12 @@ def main() -> None:
     parser.add_argument("local_root", type=Path)
     parser.add_argument("remote_root")
     parser.add_argument("--early-scan", action="store_true")
+    parser.add_argument(
+        "--keeper",
+        type=Path,
+        help="go through the connection keeper for this target (started, from this project folder, when none"
+        " runs yet: that call connects itself); WB_RUNTIME_DIR says where keepers listen",
+    )
     args = parser.parse_args()
 
     from weatherballoon.cli.sync.prepare import start_scan
@@ -43,9 +49,26 @@ def main() -> None:
 
     target = SshTarget(host=args.host, port=args.port, username=args.user)
     options = ConnectOptions(known_hosts=Path(args.known_hosts), identity_file=args.key)
-    with SshSession.open(target, options) as session:
+    session = _through_keeper(args.keeper, target, options) if args.keeper else None
+    with session or SshSession.open(target, options) as session:
         summary = sync_up(RemoteAgent(session), args.local_root, args.remote_root, scanned=scanned)
     print(json.dumps(dataclasses.asdict(summary)))
+
+
+def _through_keeper(project: Path, target, options):  # type: ignore[no-untyped-def]
+    """The keeper's session, or None after starting one (as `wb` would, from the project's folder)."""
+    from weatherballoon.cli.keeper.client import session_for, start_keeper
+    from weatherballoon.cli.providers.records import Instance
+
+    session = session_for(target, options)
+    if session is None:
+        here = os.getcwd()
+        os.chdir(project)
+        try:
+            start_keeper(Instance(id=target.label, provider="ssh", target=target), options, 1800)
+        finally:
+            os.chdir(here)
+    return session
 
 
 if __name__ == "__main__":

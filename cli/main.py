@@ -29,6 +29,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "costs": ("costs", "Show the month's estimated spend per owner."),
     "budget": ("budget", "Show or set budgets (admin)."),
     "doctor": ("doctor", "Check credentials, the stack and the reaper."),
+    "disconnect": ("disconnect", "End warm connections held by the connection keeper."),
     "sandbox": ("sandbox", "An offline AWS: moto server, real sshd hosts and a reaper timer."),
 }
 
@@ -71,8 +72,9 @@ def _module_exists(module: str) -> bool:
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="weatherballoon", prog_name="wb", message="%(prog)s %(version)s")
 @click.option("-q", "--quiet", is_flag=True, help="Silence wb's own messages (the command's output still flows).")
+@click.option("-v", "--verbose", is_flag=True, help="Also say how wb connects (the connection keeper, or directly).")
 @click.pass_context
-def cli(ctx: click.Context, quiet: bool) -> None:
+def cli(ctx: click.Context, quiet: bool, verbose: bool) -> None:
     """Run any local command on cloud compute as if it ran locally.
 
     \b
@@ -81,6 +83,8 @@ def cli(ctx: click.Context, quiet: bool) -> None:
     """
     from .app import App
 
+    if verbose:
+        os.environ["WB_VERBOSE"] = "1"  # read where wb connects (keeper/client.py), threads included
     ctx.obj = App(quiet=quiet or os.environ.get("WB_QUIET") == "1")
 
 

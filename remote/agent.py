@@ -8,6 +8,7 @@ The agent, grouped by job:
     agent_io.py    how every command talks: its argv parser; `wb-agent:` messages, exit codes, the job
                    stream header
     procinfo.py    process identity that survives pid reuse (for jobs and the daemon alike)
+    serve.py       `serve`: agent commands without a remote shell each, for the client's connection keeper
     boot.py        the aws instance's boot program: user-data ships it verbatim, so it is one
                    self-contained file that imports nothing of the agent
     jobs/          run, follow, signal, list, status: job records, the supervisor, following output
@@ -47,6 +48,7 @@ COMMANDS = {
     "daemon": "weatherballoon.remote.daemon.commands:main",
     "claim": "weatherballoon.remote.daemon.claim_command:main",
     "version": "weatherballoon.remote.agent:version_main",
+    "serve": "weatherballoon.remote.serve:serve_main",
 }
 
 

@@ -118,6 +118,8 @@ def fresh_sshd_host(tmp_path: Path, ssh_user: sshd.TestUser, ssh_identity: Path)
 
 
 @pytest.fixture
-def project(tmp_path: Path, sshd_host: sshd.SshdHost) -> Project:
+def project(tmp_path: Path, sshd_host: sshd.SshdHost) -> Iterator[Project]:
     """A git project whose .weatherballoon.json points at the session's sshd (ssh provider)."""
-    return make_project(tmp_path, sshd_host)
+    made = make_project(tmp_path, sshd_host)
+    yield made
+    made.stop_keepers()

@@ -13,7 +13,7 @@ from ..app import App
 if TYPE_CHECKING:
     from ..providers.base import Provider
     from ..providers.records import Instance
-    from ..session.connection import SshSession
+    from ..session.process import Session
 
 from ..providers.records import UP_STATES
 
@@ -78,22 +78,30 @@ def command(ctx: click.Context, launch: bool, forwards: tuple[str, ...], words: 
     try:
         instance = provider.resolve(instance_id) if instance_id else _pick(provider, launch=launch)
         with provider.attached(instance):
-            session = provider.session(instance)
-            with local_forwards(session, specs, app.say, app.warn):
-                return _shell_or_command(session, instance, command)
+            # A terminal needs a pty of its own, and a forward channels of its own: both connect directly.
+            if not command or specs:
+                from ..session.connection import SshSession
+
+                direct = provider.session(instance, shared=False)
+                assert isinstance(direct, SshSession)
+                with local_forwards(direct, specs, app.say, app.warn):
+                    return _shell_or_command(direct, instance, command)
+            return _shell_or_command(provider.session(instance), instance, command)
     finally:
         provider.close()
 
 
-def _shell_or_command(session: SshSession, instance: Instance, command: tuple[str, ...]) -> int:
+def _shell_or_command(session: Session, instance: Instance, command: tuple[str, ...]) -> int:
     from ..errors import ConnectionLost, UsageError
     from ..jobs.attach import pump
     from ..jobs.run_job import stdin_fd_to_forward
+    from ..session.connection import SshSession
     from ..session.interactive import interactive_shell
 
     if not command:
         if not sys.stdin.isatty():
             raise UsageError("no command given and stdin is not a terminal", hint="wb ssh HOST -- COMMAND")
+        assert isinstance(session, SshSession)  # the caller opened a direct connection for a shell
         return interactive_shell(session)
     line = command[0] if len(command) == 1 else shlex.join(command)
     proc = session.exec(line)

@@ -20,6 +20,7 @@ ENV_KEYS: dict[str, tuple[str, bool]] = {
     "WB_IDENTITY_FILE": ("provisioner.identityFile", False),
     "WB_KNOWN_HOSTS_FILE": ("provisioner.knownHostsFile", False),
     "WB_HOST_KEY_POLICY": ("provisioner.hostKeyPolicy", False),
+    "WB_KEEP_CONNECTION_MINUTES": ("provisioner.keepConnectionMinutes", False),
     "WB_TAG": ("tag", False),
     "WB_ADIR_SERVER": ("sync.adirServer", False),
     "WB_DIR_STORAGE": ("sync.dirStorage", False),

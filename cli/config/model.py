@@ -49,6 +49,8 @@ class ProvisionerConfig:
     identity_file: str | None = None
     known_hosts_file: str = "~/.ssh/known_hosts"
     host_key_policy: str = "strict"
+    # How long the connection keeper holds a machine's connection after the last command; 0: no keeper.
+    keep_connection_minutes: float = 10.0
 
 
 @dataclass(frozen=True)

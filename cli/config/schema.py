@@ -54,6 +54,7 @@ class ProvisionerSchema(_Strict):
     identity_file: str | None = _P.identity_file
     known_hosts_file: str = _P.known_hosts_file
     host_key_policy: Literal["strict", "accept-new"] = _P.host_key_policy  # type: ignore[assignment]
+    keep_connection_minutes: float = Field(_P.keep_connection_minutes, ge=0, le=24 * 60)
 
     @field_validator("hosts")
     @classmethod

@@ -156,6 +156,8 @@ def pump(
     else:
         channel.shutdown_write()
     transport = channel.get_transport()
+    # A keeper's channel (keeper/client.py) is several local sockets: it says which to wait on.
+    wait_on = getattr(channel, "wait_fds", lambda: [channel])
     last_interrupt: float | None = None
     while True:
         try:
@@ -167,7 +169,7 @@ def pump(
             if channel.closed or transport is None or not transport.is_active():
                 _drain(channel, stdout_fd, stderr_fd, gate)
                 return _ended(gate, channel.recv_exit_status() if channel.exit_status_ready() else -1, stderr_fd)
-            select.select([channel], [], [], 0.5)
+            select.select(wait_on(), [], [], 0.5)
         except OutputClosed:
             return AttachResult(status=-1, streamed=gate.passed, output_closed=True)
         except KeyboardInterrupt:

@@ -22,10 +22,10 @@ if TYPE_CHECKING:
 
     from ..providers.base import Provider
     from ..providers.records import Instance
-    from ..session.connection import SshSession
+    from ..session.process import Session
 
 
-def ended_by_endpoint(session: SshSession) -> bool:
+def ended_by_endpoint(session: Session) -> bool:
     tunnel = getattr(session, "tunnel", None)
     return tunnel is not None and bool(tunnel.ended_by_endpoint)
 
@@ -35,7 +35,7 @@ def follow_past_tunnel_ends(
     instance: Instance,
     job_id: str,
     result: AttachResult,
-    session: SshSession,
+    session: Session,
     on_first_interrupt: Callable[[], None],
 ) -> AttachResult:
     """`result` when the follow ended any other way; else what following on from its offsets gave."""

@@ -115,11 +115,14 @@ def _run(app: App, provider: Provider, request: RunRequest, early: Prefetch | No
     instance = held.instance
     with provider.attached(instance), contextlib.ExitStack() as forwarding:
         with spinner(f"connecting to {instance.id}", quiet=app.quiet):
-            agent = provider.agent(instance)
-        if request.forwards:
-            from ..session.forward import local_forwards
+            if request.forwards:  # forwards need channels of their own: a direct connection, not the keeper's
+                from ..session.connection import SshSession
+                from ..session.forward import local_forwards
 
-            forwarding.enter_context(local_forwards(agent.session, request.forwards, app.say, app.warn))
+                direct = provider.session(instance, shared=False)
+                assert isinstance(direct, SshSession)
+                forwarding.enter_context(local_forwards(direct, request.forwards, app.say, app.warn))
+            agent = provider.agent(instance)
         warm_start.remember(loaded, provider, held)
         mark("connected")
         remote_root = remote_root_for(loaded, identity)

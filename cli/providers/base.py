@@ -17,7 +17,8 @@ if TYPE_CHECKING:
     from ..config.model import LoadedConfig, WbConfig
     from ..jobs.index import LocalJob
     from ..session.agent import RemoteAgent
-    from ..session.connection import ConnectOptions, SshSession
+    from ..session.connection import ConnectOptions
+    from ..session.process import Session
     from ..session.streams import Stream
     from ..sync.records import PullSummary
 
@@ -80,13 +81,26 @@ class Provider(ABC):
 
         return open_stream(instance.target, self.connect_options(instance))
 
-    def session(self, instance: Instance) -> SshSession:
-        """One SSH connection per machine per command, opened on first use and then reused."""
+    def session(self, instance: Instance, *, shared: bool = True) -> Session:
+        """One connection per machine per command, opened on first use and then reused: the connection
+        keeper's when it holds one (`shared`, and provisioner.keepConnectionMinutes above 0), else a direct one
+        over `open_stream`."""
 
-        def open_session() -> SshSession:
+        def open_session() -> Session:
             from ..session.connection import SshSession
 
-            return SshSession.open(instance.target, self.connect_options(instance), stream=self.open_stream(instance))
+            options = self.connect_options(instance)  # only when a connection is opened: it may cost a lookup
+            if not shared:
+                return SshSession.open(instance.target, options, stream=self.open_stream(instance))
+            from ..keeper.client import shared_session
+
+            keep = self.config.provisioner.keep_connection_minutes
+            return shared_session(
+                instance,
+                options,
+                keep,
+                lambda: SshSession.open(instance.target, options, stream=self.open_stream(instance)),
+            )
 
         return self.connections.session(instance.id, open_session)
 

@@ -25,10 +25,12 @@ from weatherballoon.remote.agent import HEX_PREFIX
 from ..errors import ConnectError
 from .agent_install import install_command, install_failure
 from .bundle import AgentBundle, agent_bundle
-from .connection import RemoteExec, SshSession, run_to_end
+from .connection import RemoteExec, run_to_end
 
 if TYPE_CHECKING:
     from paramiko import Channel
+
+    from .process import Session
 
 AGENT_DIR = "$HOME/.weatherballoon/agent"
 _MISSING = 197
@@ -66,7 +68,7 @@ def _text(arg: str) -> str:
 class RemoteAgent:
     """Satisfies `process.AgentRunner`: `agent(["list"])` starts `python3 AGENT list` remotely."""
 
-    def __init__(self, session: SshSession, *, python: str = "python3", bundle: AgentBundle | None = None) -> None:
+    def __init__(self, session: Session, *, python: str = "python3", bundle: AgentBundle | None = None) -> None:
         self.session = session
         self.python = python
         self.bundle = bundle or agent_bundle()

@@ -11,15 +11,15 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from .agent import RemoteAgent
-    from .connection import SshSession
+    from .process import Session
 
 
 class ConnectionPool:
     def __init__(self) -> None:
-        self._sessions: dict[str, SshSession] = {}
+        self._sessions: dict[str, Session] = {}
         self._agents: dict[str, RemoteAgent] = {}
 
-    def session(self, machine_id: str, open_session: Callable[[], SshSession]) -> SshSession:
+    def session(self, machine_id: str, open_session: Callable[[], Session]) -> Session:
         existing = self._sessions.get(machine_id)
         if existing is not None and existing.alive:
             return existing
@@ -27,7 +27,7 @@ class ConnectionPool:
         self._sessions[machine_id] = session
         return session
 
-    def agent(self, machine_id: str, session: SshSession, python: str) -> RemoteAgent:
+    def agent(self, machine_id: str, session: Session, python: str) -> RemoteAgent:
         """The agent on `session` (one per connection: it knows whether it is installed there)."""
         agent = self._agents.get(machine_id)
         if agent is None or agent.session is not session:

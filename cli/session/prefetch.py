@@ -33,7 +33,8 @@ from ..trace import mark
 if TYPE_CHECKING:
     from ..providers.records import SshTarget
     from .agent import RemoteAgent
-    from .connection import ConnectOptions, SshSession
+    from .connection import ConnectOptions
+    from .process import Session
 
 _CACHE = "last-targets.json"
 _early: Prefetch | None = None  # started by the console script, before the command is parsed
@@ -59,7 +60,10 @@ class Prefetch:
         self.claim_margin_s = float(margin) if isinstance(margin, (int, float)) else None
         self.claimed: str | None = None  # the claim token, once the machine's daemon granted it
         self.claim_refusal: str | None = None  # why the claim was refused, when it was
-        self._session: SshSession | None = None
+        keep = entry.get("keep_minutes")
+        # Whether this config keeps connections (provisioner.keepConnectionMinutes): then a keeper's is used.
+        self.keeps = isinstance(keep, (int, float)) and keep > 0
+        self._session: Session | None = None
         self._agent: RemoteAgent | None = None
         self._claim_gate = threading.Lock()
         self._cancelled = False  # no claim may start any more (the command is ending without it)
@@ -76,17 +80,28 @@ class Prefetch:
             raw_options = dict(self.entry["options"])  # type: ignore[call-overload]
             options = ConnectOptions(**{**raw_options, "known_hosts": Path(raw_options["known_hosts"])})
             target = SshTarget(**self.entry["target"])  # type: ignore[arg-type]
-            if target.proxy_jump:  # through its ProxyJump hops (~/.ssh/config), never straight to its address
-                self._session = SshSession.open(target, options)
-            else:
-                # The TCP handshake first: it overlaps with importing paramiko, which the session needs next.
-                sock = open_socket(target, options)
-                mark("prefetch: tcp connected")
-                self._session = SshSession.open(target, options, sock=sock)
-            mark("prefetch: ssh session open")
+            session: Session | None = None
+            if self.keeps:
+                from ..keeper.client import session_for
+
+                session = session_for(target, options, lambda: SshSession.open(target, options))
+                if session is not None:
+                    mark("prefetch: the keeper's connection")
+            if session is None:
+                if target.proxy_jump or options.instance_connect is not None:
+                    # through its ProxyJump hops (~/.ssh/config) or the endpoint's tunnel, never straight to its
+                    # address: open_stream picks the way
+                    session = SshSession.open(target, options)
+                else:
+                    # The TCP handshake first: it overlaps with importing paramiko, which the session needs next.
+                    sock = open_socket(target, options)
+                    mark("prefetch: tcp connected")
+                    session = SshSession.open(target, options, sock=sock)
+                mark("prefetch: ssh session open")
+            self._session = session
             from .agent import RemoteAgent
 
-            agent = RemoteAgent(self._session, python=str(self.entry["agent_python"]))
+            agent = RemoteAgent(session, python=str(self.entry["agent_python"]))
             # No separate installed-check: the first agent command (this claim, or the sync) folds it in.
             margin = self.claim_margin_s
             with self._claim_gate:
@@ -207,6 +222,7 @@ def remember(
     options: ConnectOptions,
     agent_python: str,
     claim_margin_s: float | None = None,
+    keep_minutes: float = 0.0,
 ) -> None:
     if identity is None:
         return
@@ -222,6 +238,7 @@ def remember(
         "options": _options_json(options),
         "agent_python": agent_python,
         "claim_margin_s": claim_margin_s,
+        "keep_minutes": keep_minutes,
     }
     tmp = path.with_name(f".{_CACHE}.{os.getpid()}")
     tmp.write_text(json.dumps(cache))

@@ -102,4 +102,11 @@ def remember(loaded: LoadedConfig, provider: Provider, held: Held) -> None:
     options = provider.connect_options(instance)
     if options.instance_connect is not None:
         return  # a pushed key and a tunnel need AWS calls: nothing an early connection could start with
-    prefetch.remember(identity_of(loaded), instance.target, options, provider.agent_python, held.claim_margin_s)
+    prefetch.remember(
+        identity_of(loaded),
+        instance.target,
+        options,
+        provider.agent_python,
+        held.claim_margin_s,
+        keep_minutes=loaded.config.provisioner.keep_connection_minutes,
+    )

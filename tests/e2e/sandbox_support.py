@@ -240,6 +240,8 @@ class Client:
     def env(self, more: dict[str, str] | None = None) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("WB_", "AWS_"))}
         env.update(self.lab.box.exported)
+        # The connection keeper is off unless a scenario turns it on (extra), as for tests/support/project.py.
+        env["WB_KEEP_CONNECTION_MINUTES"] = os.environ.get("KEEPER_TEST_MINUTES", "0")
         env.update({
             "AWS_ACCESS_KEY_ID": self.owner.key_id, "AWS_SECRET_ACCESS_KEY": self.owner.secret,
             "WB_DATA_DIR": str(self.data_dir), "SSH_AUTH_SOCK": "", "PYTHONUNBUFFERED": "1",

@@ -93,3 +93,51 @@ def test_logs_follow_survives_tunnel_expiry_with_every_byte_intact(lab: Lab) -> 
     assert done.returncode == 7, done.stderr[-3000:]
     assert done.stdout == EXPECTED_OUT and EXPECTED_ERR in done.stderr
     assert _tunnels_ended(lab) - ended_before >= 2
+
+
+def test_a_run_through_the_connection_keeper_reconnects_across_forced_tunnel_expiry(lab: Lab) -> None:
+    """The keeper holds the tunnel and the transport; when the endpoint ends the tunnel, the attached run
+    follows on through the keeper, which reconnects (a new tunnel, a new pushed key) the way it first did."""
+    import tempfile
+
+    from weatherballoon.lambdas.records import InstanceState
+
+    from tests.support.project import keeper_pids
+    from tests.support.waiting import wait_for
+
+    runtime = Path(tempfile.mkdtemp(prefix="wbk-"))
+    client = lab.client("eice-keeper", WB_KEEP_CONNECTION_MINUTES="5", WB_RUNTIME_DIR=str(runtime))
+    (client.project / "writer.py").write_text(WRITER)
+    try:
+        first = client.wb("run", "--", "true", timeout=240).check()
+        instance_id = first.launched()
+        assert instance_id is not None, first.stderr
+        client.wait_row(instance_id, lambda r: r.state is InstanceState.IDLE, 30, "idle after the first job")
+        (keeper,) = wait_for(lambda: keeper_pids(runtime), 60, "the keeper to hold its tunnel")
+        ended_before = _tunnels_ended(lab)
+        attached = client.popen("run", "--", "python3", "writer.py")
+        try:
+            attached.wait_stdout("out 0001", timeout=180)
+            (_sandbox(lab) / "eice" / "cut-after-seconds").write_text(f"{TUNNEL_S}\n")
+            run = attached.finish(timeout=180)
+        finally:
+            (_sandbox(lab) / "eice" / "cut-after-seconds").unlink(missing_ok=True)
+        assert run.returncode == 7, run.stderr[-3000:]
+        assert f"reusing warm instance {instance_id}" in run.stderr, run.stderr[:2000]
+        assert run.stdout == EXPECTED_OUT
+        assert EXPECTED_ERR in run.stderr
+        assert _tunnels_ended(lab) - ended_before >= 2  # the keeper's tunnels ended, and it opened new ones
+        # The same keeper carried the run across the ends: each new connection of its own ran a serve of its own.
+        assert keeper_pids(runtime) == [keeper]
+        log = next((runtime / "keepers").glob("*.log")).read_text()
+        assert log.count("agent serve runs on") >= 3, log
+        again = client.wb("-v", "run", "--", "echo", "after").check()
+        assert again.stdout == "after\n" and "using the connection keeper" in again.stderr
+    finally:
+        import os
+        import shutil
+        import signal
+
+        for pid in keeper_pids(runtime):
+            os.kill(pid, signal.SIGKILL)
+        shutil.rmtree(runtime, ignore_errors=True)

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import shutil
+import signal
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,12 +24,26 @@ class Project:
     data_dir: Path
     host: SshdHost | None = None
     extra_env: dict[str, str] = field(default_factory=dict)
+    # The project's own keepers' folder (short: Unix socket paths are limited), so tests never share keepers.
+    runtime_dir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="wbk-")))
 
     def env(self) -> dict[str, str]:
         env = {key: value for key, value in os.environ.items() if not key.startswith(("WB_", "AWS_"))}
         env.update({"WB_DATA_DIR": str(self.data_dir), "SSH_AUTH_SOCK": "", "PYTHONUNBUFFERED": "1"})
+        env["WB_RUNTIME_DIR"] = str(self.runtime_dir)
+        # The connection keeper is off unless a test turns it on (or KEEPER_TEST_MINUTES turns it on for all).
+        env["WB_KEEP_CONNECTION_MINUTES"] = os.environ.get("KEEPER_TEST_MINUTES", "0")
         env.update(self.extra_env)
         return env
+
+    def keeper_pids(self) -> list[int]:
+        return keeper_pids(self.runtime_dir)
+
+    def stop_keepers(self) -> None:
+        for pid in self.keeper_pids():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        shutil.rmtree(self.runtime_dir, ignore_errors=True)
 
     def wb(
         self,
@@ -109,3 +127,23 @@ def make_project(tmp_path: Path, host: SshdHost | None, *, name: str | None = No
     if host is not None:
         project.write_config()
     return project
+
+
+def keeper_pids(runtime_dir: Path) -> list[int]:
+    """The keepers started with WB_RUNTIME_DIR=`runtime_dir` that still run (their logs name them)."""
+    pids = []
+    for log in (runtime_dir / "keepers").glob("*.log"):
+        for word in log.read_text().split():
+            if word.startswith("keeper[") and word.endswith("]:"):
+                pid = int(word[len("keeper[") : -2])
+                if _alive(pid):
+                    pids.append(pid)
+    return sorted(set(pids))
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split(") ")[-1][:1] not in ("Z", "X")
+    except OSError:
+        return False

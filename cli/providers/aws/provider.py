@@ -27,8 +27,9 @@ if TYPE_CHECKING:
     from ...config.model import WbConfig
     from ...jobs.index import LocalJob
     from ...session.agent import RemoteAgent
-    from ...session.connection import ConnectOptions, SshSession
+    from ...session.connection import ConnectOptions
     from ...session.instance_connect import InstanceConnect
+    from ...session.process import Session
     from ...session.streams import Stream
     from ...sync.records import PullSummary
     from . import acquire
@@ -193,9 +194,9 @@ class AwsProvider(Provider):
         self._check_reachable(instance)
         return open_stream(instance.target, self.connect_options(instance))
 
-    def session(self, instance: Instance) -> SshSession:
+    def session(self, instance: Instance, *, shared: bool = True) -> Session:
         self._check_reachable(instance)
-        return super().session(instance)
+        return super().session(instance, shared=shared)
 
     def _check_reachable(self, instance: Instance) -> None:
         if instance.state in ("shutting-down", "terminated", "stopped", "stopping") or not instance.target.host:

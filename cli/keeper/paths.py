@@ -1,0 +1,71 @@
+"""Where keepers listen: a 0700 folder of the user's own, one 0600 socket per machine connection.
+
+The folder is the runtime dir (`$XDG_RUNTIME_DIR`, which the OS makes private and clears at logout), else a
+`wb-<uid>` folder in the temp dir; `WB_RUNTIME_DIR` overrides both. A folder that exists but is not the
+user's own, or is open to others, is refused: another user could otherwise plant a socket there. Socket
+paths stay short (Unix socket paths are limited to about 100 bytes), so the name is a digest of the target
+and the connect options.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import stat
+import tempfile
+from pathlib import Path
+
+from ..errors import ConfigError
+
+SUFFIX = ".sock"
+
+
+class KeeperDirError(ConfigError):
+    """The keepers' folder is unsafe or unusable."""
+
+
+def keeper_dir(*, create: bool = True) -> Path:
+    override = os.environ.get("WB_RUNTIME_DIR")
+    if override:
+        base = Path(override)
+    elif os.environ.get("XDG_RUNTIME_DIR"):
+        base = Path(os.environ["XDG_RUNTIME_DIR"]) / "weatherballoon"
+    else:
+        base = Path(tempfile.gettempdir()) / f"wb-{os.getuid()}"
+    path = base / "keepers"
+    if create:
+        for folder in (base, path):
+            try:
+                folder.mkdir(mode=0o700, exist_ok=True)
+            except OSError as exc:
+                raise KeeperDirError(
+                    f"cannot create the keepers' folder {folder}: {exc.strerror or exc}",
+                    hint="set WB_RUNTIME_DIR to a private folder, or keepConnectionMinutes to 0",
+                ) from None
+    check_private(path)
+    return path
+
+
+def check_private(folder: Path) -> None:
+    """Refuse a folder not owned by this user, or that group or others may enter."""
+    try:
+        info = os.lstat(folder)
+    except OSError as exc:
+        raise KeeperDirError(f"cannot read the keepers' folder {folder}: {exc.strerror or exc}") from None
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid() or info.st_mode & 0o077:
+        raise KeeperDirError(
+            f"the keepers' folder {folder} is not private to you (owner uid {info.st_uid}, mode"
+            f" {stat.S_IMODE(info.st_mode):o})",
+            hint="remove it (another user may have made it), or set WB_RUNTIME_DIR to a folder of your own",
+        )
+
+
+def keeper_key(target: dict[str, object], options: dict[str, object]) -> str:
+    """One keeper per (target, connect options): the digest the socket is named after."""
+    text = json.dumps({"target": target, "options": options}, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:20]
+
+
+def socket_path(key: str, folder: Path | None = None) -> Path:
+    return (folder or keeper_dir()) / f"{key}{SUFFIX}"

@@ -1,0 +1,114 @@
+"""The keeper's protocol on its Unix socket, shared by the command (client) and the keeper (server).
+
+Every message is a frame: one type byte, a 4-byte big-endian length, the payload.
+
+    client -> keeper   J {"op": "exec", "command": ..., "relay": false}   then, unless relayed, one byte
+                       with three descriptors attached (SCM_RIGHTS): the command's stdin, stdout, stderr
+                       J {"op": "info"} | J {"op": "stop"}
+    keeper -> client   J {"started": true} | J {"error": "..."}            (exec: the channel is open, or why not)
+                       J {"exit": N}                                         (after stdout and stderr ended)
+
+Where descriptors cannot be passed (`fd_passing()` is false: Windows, or WB_KEEPER_RELAY=1), the streams
+travel as frames on the same socket, byte-exact: I (stdin data), i (stdin closed), O / R (stdout / stderr
+data), o / r (stdout / stderr ended). A connection that ends with no exit frame is a lost link: -1, as for
+an SSH connection that drops.
+
+Each side checks the other's uid (`peer_uid`) before anything else: only the keeper's own user may use it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import struct
+import sys
+
+PROTOCOL = 1
+HEADER = struct.Struct(">cI")
+CONTROL, STDIN, STDIN_END, STDOUT, STDOUT_END, STDERR, STDERR_END = (b"J", b"I", b"i", b"O", b"o", b"R", b"r")
+FDS_MARK = b"F"
+MAX_FRAME = 1 << 20
+
+
+class WireError(Exception):
+    """The peer sent something that is not this protocol, or left mid-frame."""
+
+
+def fd_passing() -> bool:
+    """Whether descriptors can be passed here (SCM_RIGHTS); WB_KEEPER_RELAY=1 forces the relay."""
+    return hasattr(socket, "send_fds") and sys.platform != "win32" and os.environ.get("WB_KEEPER_RELAY") != "1"
+
+
+def send_frame(sock: socket.socket, kind: bytes, payload: bytes = b"") -> None:
+    sock.sendall(HEADER.pack(kind, len(payload)) + payload)
+
+
+def send_json(sock: socket.socket, message: dict[str, object]) -> None:
+    send_frame(sock, CONTROL, json.dumps(message).encode())
+
+
+def recv_exact(sock: socket.socket, size: int) -> bytes | None:
+    """Exactly `size` bytes, never more (a descriptor message may follow); None at a clean end."""
+    chunks = bytearray()
+    while len(chunks) < size:
+        data = sock.recv(size - len(chunks))
+        if not data:
+            if chunks:
+                raise WireError("the peer left in the middle of a frame")
+            return None
+        chunks += data
+    return bytes(chunks)
+
+
+def recv_frame(sock: socket.socket) -> tuple[bytes, bytes] | None:
+    head = recv_exact(sock, HEADER.size)
+    if head is None:
+        return None
+    kind, size = HEADER.unpack(head)
+    if size > MAX_FRAME:
+        raise WireError(f"a frame of {size} bytes is too long")
+    payload = recv_exact(sock, size) if size else b""
+    if payload is None:
+        raise WireError("the peer left in the middle of a frame")
+    return kind, payload
+
+
+def recv_json(sock: socket.socket) -> dict[str, object] | None:
+    frame = recv_frame(sock)
+    if frame is None:
+        return None
+    kind, payload = frame
+    if kind != CONTROL:
+        raise WireError(f"expected a control frame, got {kind!r}")
+    message = json.loads(payload)
+    if not isinstance(message, dict):
+        raise WireError("a control frame is not an object")
+    return message
+
+
+def send_fds(sock: socket.socket, fds: list[int]) -> None:
+    socket.send_fds(sock, [FDS_MARK], fds)
+
+
+def recv_fds(sock: socket.socket, count: int) -> list[int]:
+    data, fds, _flags, _addr = socket.recv_fds(sock, 1, count)
+    if data != FDS_MARK or len(fds) != count:
+        for fd in fds:
+            os.close(fd)
+        raise WireError(f"expected {count} descriptors, got {len(fds)}")
+    return fds
+
+
+def peer_uid(sock: socket.socket) -> int | None:
+    """The uid of the process at the other end of a Unix socket, as the kernel reports it; None when this
+    platform has no way to tell (the caller then refuses the peer)."""
+    if hasattr(socket, "SO_PEERCRED"):  # Linux: struct ucred {pid, uid, gid}
+        raw = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+        return int(struct.unpack("3i", raw)[1])
+    if sys.platform == "darwin" or "bsd" in sys.platform:
+        # getpeereid(3) is LOCAL_PEERCRED at level SOL_LOCAL (0): struct xucred {u_int version; uid_t uid; ...}
+        local_peercred, sol_local = 0x001, 0
+        raw = sock.getsockopt(sol_local, local_peercred, 76)
+        return int(struct.unpack_from("=II", raw)[1])
+    return None
