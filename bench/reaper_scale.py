@@ -80,7 +80,7 @@ def seed(size: int, now: float) -> list[str]:
     from weatherballoon.lambdas.dynamo_codec import to_wire
     from weatherballoon.lambdas.dynamo_table import table_request
     from weatherballoon.lambdas.meter import MeterRecord, Price, PriceSource
-    from weatherballoon.lambdas.records import InstanceRecord, InstanceState, JobRecord
+    from weatherballoon.lambdas.records import InstanceRecord, InstanceState, JobRow
 
     ec2, ddb = make_client("ec2"), make_client("dynamodb")
     ddb.create_table(**table_request(TABLE))
@@ -116,7 +116,7 @@ def seed(size: int, now: float) -> list[str]:
         requests.append({"PutRequest": {"Item": to_wire(record.to_item())}})
         requests.append({"PutRequest": {"Item": to_wire(meter.to_item())}})
         if n % 10 == 0:  # one instance in ten runs a job with a cap: its row is in the live index
-            job = JobRecord(record.owner, record.instance_arn, "j1", ("train.py",), now - 600, max_time_s=86400.0)
+            job = JobRow(record.owner, record.instance_arn, "j1", ("train.py",), now - 600, max_time_s=86400.0)
             requests.append({"PutRequest": {"Item": to_wire(job.to_item())}})
     batch_write(ddb, requests)
     return ids

@@ -1,6 +1,6 @@
 """Warm `wb run` against a fresh `ssh host true` on the same sshd, interleaved in one process.
 
-    sudo python -m bench.run_latency [--rounds 30] [--rtt-ms 50] [--rtt-rounds 15] [--json PATH]
+    sudo python -m bench.run_latency [--rounds 30] [--rtt-ms 50] [--rtt-rounds 15] [--against REV] [--json PATH]
 
 For each link (loopback, then loopback plus a delay proxy adding --rtt-ms of round trip), each round runs, in
 a rotating order:
@@ -15,11 +15,15 @@ The host is warmed first (one `wb run -- true` installs the agent and does the i
 is a throwaway account with a plain shell (root's .bashrc runs pyenv init here). The delay proxy delays data,
 not TCP's handshake (the client's connect completes locally), so on a real link of that RTT both tools would
 pay one more round trip each; the ratio is what to compare.
+
+With --against REV, git revision REV's `wb` (bench/against.py) runs the same wb cases in the same rounds, with
+a data folder of its own: before and after a change, side by side under the same load.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import subprocess
@@ -29,6 +33,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bench.against import Revision, installed_revision
 from bench.bench_host import BenchHost, bench_host
 from bench.stats import machine, markdown_table, summary_ms
 from tests.support.delay_proxy import DelayProxy
@@ -47,6 +52,7 @@ class Case:
     samples: list[float] = field(default_factory=list)
     first_byte: list[float] = field(default_factory=list)
     cpu: list[float] = field(default_factory=list)
+    env: dict[str, str] | None = None  # None: the bench's wb environment
 
 
 def time_once(case: Case, env: dict[str, str], cwd: Path) -> None:
@@ -73,31 +79,47 @@ def time_once(case: Case, env: dict[str, str], cwd: Path) -> None:
         case.first_byte.append(first_at - start)
 
 
-def cases_for(bench: BenchHost, port: int) -> list[Case]:
+def wb_cases(argv: Callable[..., list[str]], suffix: str = "", env: dict[str, str] | None = None) -> list[Case]:
     return [
-        Case("ssh true", bench.ssh_argv("true", port=port), b""),
-        Case("ssh true (curve25519 kex, as paramiko)", bench.ssh_argv("true", port=port, options=KEX_AS_PARAMIKO), b""),
-        Case("wb run --no-sync -- true", bench.wb_argv("run", "--no-sync", "--", "true"), b""),
-        Case("wb run -- true (no-op sync)", bench.wb_argv("run", "--", "true"), b""),
-        Case("ssh echo hi", bench.ssh_argv("echo", "hi", port=port), b"hi\n"),
-        Case("wb run --no-sync -- echo hi", bench.wb_argv("run", "--no-sync", "--", "echo", "hi"), b"hi\n"),
-        Case("wb run -- echo hi", bench.wb_argv("run", "--", "echo", "hi"), b"hi\n"),
+        Case(f"wb run --no-sync -- true{suffix}", argv("run", "--no-sync", "--", "true"), b"", env=env),
+        Case(f"wb run -- true (no-op sync){suffix}", argv("run", "--", "true"), b"", env=env),
+        Case(f"wb run --no-sync -- echo hi{suffix}", argv("run", "--no-sync", "--", "echo", "hi"), b"hi\n", env=env),
+        Case(f"wb run -- echo hi{suffix}", argv("run", "--", "echo", "hi"), b"hi\n", env=env),
     ]
 
 
-def measure(bench: BenchHost, port: int, rounds: int, progress: Callable[[str], None]) -> list[Case]:
+def cases_for(bench: BenchHost, port: int, against: Revision | None = None) -> list[Case]:
+    current = wb_cases(bench.wb_argv)
+    cases = [
+        Case("ssh true", bench.ssh_argv("true", port=port), b""),
+        Case("ssh true (curve25519 kex, as paramiko)", bench.ssh_argv("true", port=port, options=KEX_AS_PARAMIKO), b""),
+        *current[:2],
+        Case("ssh echo hi", bench.ssh_argv("echo", "hi", port=port), b"hi\n"),
+        *current[2:],
+    ]
+    if against is not None:
+        env = bench.wb_env()
+        env["WB_DATA_DIR"] = str(bench.data_dir.parent / f"wb-{against.label}")
+        env["PYTHONPYCACHEPREFIX"] = str(bench.data_dir.parent / f"pycache-{against.label}")
+        cases += wb_cases(against.argv, f" @{against.label}", env)
+    return cases
+
+
+def measure(
+    bench: BenchHost, port: int, rounds: int, progress: Callable[[str], None], against: Revision | None = None
+) -> list[Case]:
     bench.write_config(port)
-    cases = cases_for(bench, port)
+    cases = cases_for(bench, port, against)
     env = bench.wb_env()
     for case in cases:  # warm: agent installed, initial sync done, page cache hot
-        time_once(case, env, bench.project)
+        time_once(case, case.env or env, bench.project)
         case.samples.clear()
         case.first_byte.clear()
         case.cpu.clear()
     for index in range(rounds):
         shift = index % len(cases)
         for case in cases[shift:] + cases[:shift]:
-            time_once(case, env, bench.project)
+            time_once(case, case.env or env, bench.project)
         progress(f"  round {index + 1}/{rounds}")
     return cases
 
@@ -136,6 +158,7 @@ def main() -> None:
     parser.add_argument("--rtt-ms", type=float, default=50.0, help="added round trip for the delayed link (0: skip)")
     parser.add_argument("--rtt-rounds", type=int, default=15, help="interleaved rounds on the delayed link")
     parser.add_argument("--json", type=Path, help="also write the numbers here")
+    parser.add_argument("--against", help="a git revision whose wb runs the same cases beside the current one")
     args = parser.parse_args()
 
     def progress(line: str) -> None:
@@ -143,14 +166,16 @@ def main() -> None:
 
     results: dict[str, object] = {"machine": machine(), "rounds": args.rounds}
     sections = []
-    with bench_host() as bench:
-        loopback = measure(bench, bench.host.port, args.rounds, progress)
+    with contextlib.ExitStack() as stack:
+        against = stack.enter_context(installed_revision(args.against)) if args.against else None
+        bench = stack.enter_context(bench_host())
+        loopback = measure(bench, bench.host.port, args.rounds, progress, against)
         text, results["loopback"] = report(f"Loopback, {args.rounds} rounds", loopback)
         sections.append(text)
         if args.rtt_ms > 0:
             half = args.rtt_ms / 2
             with DelayProxy(("127.0.0.1", bench.host.port), up_ms=half, down_ms=half, lifetime_s=3600) as proxy:
-                delayed = measure(bench, proxy.port, args.rtt_rounds, progress)
+                delayed = measure(bench, proxy.port, args.rtt_rounds, progress, against)
             title = f"Loopback + {args.rtt_ms:g} ms RTT (delay proxy), {args.rtt_rounds} rounds"
             text, results[f"rtt_{args.rtt_ms:g}ms"] = report(title, delayed)
             sections.append(text)

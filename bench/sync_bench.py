@@ -1,7 +1,7 @@
 """Sync against `rsync -a -e ssh` and `rclone sync` (sftp) on a generated ~5,000-file, ~200 MB tree.
 
     sudo python -m bench.sync_bench [--rounds 11] [--initial-rounds 3] [--rtt-ms 50] [--rtt-rounds 7]
-                                    [--no-rclone] [--json PATH]
+                                    [--no-rclone] [--against REV] [--json PATH]
 
 Every tool syncs the same local tree (`bench.sync_tree`) to its own folder on the same sshd, logged in as
 a clean user (see `bench.bench_host`), and every process pays a fresh SSH connection:
@@ -11,6 +11,8 @@ a clean user (see `bench.bench_host`), and every process pays a fresh SSH connec
 - `wb sync (open connection)`: sync_up alone, in this process, on a connection opened once (what it adds
   to a `wb run` that is connected anyway)
 - `rclone sync :sftp:` (initial once, then like the others), unless --no-rclone
+- with --against REV: `wb sync (whole process) @REV`, the same process from git revision REV
+  (bench/against.py), for before and after side by side
 
 Scenarios, each interleaved with a rotating order: initial (the destination and wb's record removed
 first), no-op, one file changed (a line appended to one file before each round). Then no-op and one
@@ -25,6 +27,7 @@ Bytecode: wb's process gets a bytecode cache of its own (`bench.bytecode`), fill
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import resource
@@ -38,6 +41,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bench.against import Revision, installed_revision
 from bench.bench_host import BenchHost, bench_host
 from bench.bytecode import with_bytecode_cache
 from bench.stats import machine, markdown_table, summary_ms
@@ -72,7 +76,9 @@ def _check(argv: list[str], **kwargs: object) -> float:
     return _children_cpu() - before
 
 
-def _tools(bench: BenchHost, port: int, src: Path, base: Path, with_rclone: bool) -> list[Tool]:
+def _tools(
+    bench: BenchHost, port: int, src: Path, base: Path, with_rclone: bool, against: Revision | None = None
+) -> list[Tool]:
     wb_env = with_bytecode_cache(os.environ, bench.workdir / "pycache")
     ssh = " ".join(shlex.quote(arg) for arg in bench.ssh_argv(port=port)[:-1])
     known_hosts = str(bench.known_hosts_for(port))
@@ -87,6 +93,12 @@ def _tools(bench: BenchHost, port: int, src: Path, base: Path, with_rclone: bool
         Tool("wb sync (whole process)", base / "wb/bench-wb", lambda: _check(once, cwd=REPO, env=wb_env)),
         _open_connection_tool(bench, port, src, base / "wb/bench-wb-open"),
     ]
+    if against is not None:
+        dest = base / f"wb/bench-wb-{against.label}"
+        old = [against.python, *once[1:-1], str(dest)]
+        old_env = with_bytecode_cache(os.environ, bench.workdir / f"pycache-{against.label}")
+        run_old = lambda: _check(old, cwd=against.tree, env=old_env)  # noqa: E731
+        tools.insert(2, Tool(f"wb sync (whole process) @{against.label}", dest, run_old))
     if with_rclone and shutil.which("rclone"):
         rclone = [
             "rclone", "sync", "--links", "--exclude", "/.git/**", str(src), f":sftp:{base}/bench-rclone",
@@ -207,6 +219,7 @@ def main() -> None:
         "a tmpfs such as /dev/shm/wb-bench takes the disk out of the comparison",
     )
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--against", help="a git revision whose whole-process wb sync runs beside the current one")
     args = parser.parse_args()
 
     def progress(line: str) -> None:
@@ -215,13 +228,15 @@ def main() -> None:
     results: dict[str, object] = {"machine": machine()}
     sections: list[str] = []
     verdicts: list[str] = []
-    with bench_host() as bench:
+    with contextlib.ExitStack() as stack:
+        against = stack.enter_context(installed_revision(args.against)) if args.against else None
+        bench = stack.enter_context(bench_host())
         src = make_tree(bench.workdir / "tree")
         files, size = tree_size(src)
         results["tree"] = {"files": files, "bytes": size}
         base = _destination_base(bench, args.dest_dir)
         results["destination"] = str(base)
-        tools = _tools(bench, bench.host.port, src, base, not args.no_rclone)
+        tools = _tools(bench, bench.host.port, src, base, not args.no_rclone, against)
         for tool in tools:  # warm: agent installed, destination populated, page cache hot
             _forget(bench, tool)
             tool.run()
@@ -236,7 +251,7 @@ def main() -> None:
         if args.rtt_ms > 0 and args.rtt_rounds > 0:
             half = args.rtt_ms / 2
             with DelayProxy(("127.0.0.1", bench.host.port), up_ms=half, down_ms=half, lifetime_s=3600) as proxy:
-                delayed = _tools(bench, proxy.port, src, base, not args.no_rclone)
+                delayed = _tools(bench, proxy.port, src, base, not args.no_rclone, against)
                 for tool in delayed:
                     tool.run()
                 for scenario in ("no-op", "one changed"):

@@ -4,8 +4,9 @@ of the CLI; then it hands over to `cli.main`."""
 
 from __future__ import annotations
 
-import os
 import sys
+
+from .shutdown import exit_now
 
 
 def main() -> None:
@@ -20,6 +21,5 @@ def main() -> None:
         # A Ctrl-C outside the command's own handling: while the CLI is still importing, or while it ends.
         try:
             sys.stderr.write("wb: interrupted\n")
-            sys.stderr.flush()
         finally:
-            os._exit(130)
+            exit_now(130)

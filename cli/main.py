@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import contextlib
 import importlib
 import os
 import sys
+from typing import NoReturn
 
 import click
 
 from .errors import EXIT_USAGE, ConnectError, WbError
+from .shutdown import exit_now
 
 # name -> (module, one-line help). Modules load only when their command runs, so `wb --help` stays instant.
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -87,17 +88,8 @@ def cli(ctx: click.Context, quiet: bool) -> None:
     ctx.obj = App(quiet=quiet or os.environ.get("WB_QUIET") == "1")
 
 
-def main(argv: list[str] | None = None) -> None:
-    code = run_cli(argv)
-    early = sys.modules.get("weatherballoon.cli.session.prefetch")
-    if early is not None:  # an early connection (and claim) that the command never used is given back
-        early.release_unused()
-    # Skip the interpreter's teardown (40-60 ms of module and thread cleanup): everything wb owns is closed
-    # by now, so only the standard streams need flushing.
-    for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(OSError, ValueError):
-            stream.flush()
-    os._exit(code)
+def main(argv: list[str] | None = None) -> NoReturn:
+    exit_now(run_cli(argv))
 
 
 def run_cli(argv: list[str] | None = None) -> int:

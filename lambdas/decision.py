@@ -37,7 +37,7 @@ from enum import Enum
 from . import schema, tags
 from .budgets import BudgetState
 from .money import format_usd
-from .records import InstanceRecord, JobRecord
+from .records import InstanceRecord, JobRow
 
 
 class Action(str, Enum):
@@ -160,9 +160,7 @@ def _live(row: InstanceRecord | None) -> InstanceRecord | None:
     return row if row is not None and not row.closed else None
 
 
-def job_reasons(
-    jobs: Iterable[JobRecord], price_usd_hour: float, now: float, grace_s: float
-) -> list[tuple[Reason, str]]:
+def job_reasons(jobs: Iterable[JobRow], price_usd_hour: float, now: float, grace_s: float) -> list[tuple[Reason, str]]:
     """Cap breaches of running jobs, judged `grace_s` late so the agent gets to enforce them first."""
     found: list[tuple[Reason, str]] = []
     for job in jobs:
@@ -181,7 +179,7 @@ def job_reasons(
 def applicable_reasons(
     facts: InstanceFacts,
     row: InstanceRecord | None,
-    jobs: Sequence[JobRecord],
+    jobs: Sequence[JobRow],
     budget: BudgetState,
     now: float,
     config: DecisionConfig,
@@ -223,7 +221,7 @@ def applicable_reasons(
 def decide(
     facts: InstanceFacts,
     row: InstanceRecord | None,
-    jobs: Sequence[JobRecord],
+    jobs: Sequence[JobRow],
     budget: BudgetState,
     now: float,
     config: DecisionConfig,

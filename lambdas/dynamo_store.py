@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -24,11 +23,13 @@ from .dynamo_codec import (
 from .dynamo_table import DynamoTable
 from .errors import LeaseRefusedError, RowExistsError, RowNotFoundError
 from .meter import MeterRecord
-from .records import InstanceRecord, InstanceState, JobRecord
+from .records import InstanceRecord, InstanceState, JobRow
+from .retry import Backoff, tries
 from .store import Key, SupervisionStore, TransactionRetry
 
 BATCH_WRITE_MAX = 25
 BATCH_GET_MAX = 100
+UNPROCESSED = Backoff(attempts=8, base_s=0.05)  # batch items DynamoDB left unprocessed (throttled), tried again
 
 
 class DynamoStore(DynamoTable, SupervisionStore):
@@ -55,7 +56,7 @@ class DynamoStore(DynamoTable, SupervisionStore):
             pending: dict[str, Any] = {
                 self.table_name: {"Keys": [key(pk, sk) for pk, sk in unique[start : start + BATCH_GET_MAX]]}
             }
-            for attempt in range(8):
+            for _ in tries(UNPROCESSED):
                 try:
                     answer = self.client.batch_get_item(RequestItems=pending)
                 except (ClientError, BotoCoreError) as exc:
@@ -66,7 +67,6 @@ class DynamoStore(DynamoTable, SupervisionStore):
                 pending = answer.get("UnprocessedKeys") or {}
                 if not pending:
                     break
-                time.sleep(0.05 * 2**attempt)
             else:
                 raise store_error(RuntimeError("keys stayed unprocessed"), "batch_get_item")
         return found
@@ -151,7 +151,7 @@ class DynamoStore(DynamoTable, SupervisionStore):
             ExpressionAttributeValues=vals,
         )
 
-    def close_job(self, job: JobRecord, reason: str, now: float) -> bool:
+    def close_job(self, job: JobRow, reason: str, now: float) -> bool:
         return self._update(
             job.pk,
             job.sk,
@@ -170,7 +170,7 @@ class DynamoStore(DynamoTable, SupervisionStore):
         from botocore.exceptions import BotoCoreError, ClientError
 
         pending = requests
-        for attempt in range(6):
+        for _ in tries(UNPROCESSED):
             try:
                 response = self.client.batch_write_item(RequestItems={self.table_name: pending})
             except (ClientError, BotoCoreError) as exc:
@@ -178,7 +178,6 @@ class DynamoStore(DynamoTable, SupervisionStore):
             pending = response.get("UnprocessedItems", {}).get(self.table_name, [])
             if not pending:
                 return
-            time.sleep(0.05 * (2**attempt))
         raise store_error(RuntimeError(f"{len(pending)} items stayed unprocessed"), "batch_write_item")
 
     def put_heartbeat(self, heartbeat: ReaperHeartbeat) -> None:
@@ -328,11 +327,11 @@ class DynamoStore(DynamoTable, SupervisionStore):
     def set_host_key(self, owner: str, arn: str, fingerprint: str) -> None:
         self._set(owner, arn, "host_key_fingerprint", fingerprint)
 
-    def put_job(self, job: JobRecord) -> None:
+    def put_job(self, job: JobRow) -> None:
         self._call("put_item", Item=to_wire(job.to_item()))
 
     def finish_job(
-        self, job: JobRecord, ended_at: float, state: str, exit_code: int | None, stop_reason: str | None
+        self, job: JobRow, ended_at: float, state: str, exit_code: int | None, stop_reason: str | None
     ) -> None:
         expression = "SET ended_at = :ended, #state = :state"
         vals = values(ended=ended_at, state=state)
@@ -359,11 +358,11 @@ class DynamoStore(DynamoTable, SupervisionStore):
         pk, sk = schema.instance_pk(owner, arn), schema.job_sk(job_id)
         return self._update(pk, sk, expression, "attribute_exists(pk)", ExpressionAttributeValues=vals)
 
-    def get_jobs(self, owner: str, arn: str) -> list[JobRecord]:
+    def get_jobs(self, owner: str, arn: str) -> list[JobRow]:
         items = self._query(schema.instance_pk(owner, arn), schema.JOB_PREFIX)
-        return sorted((JobRecord.from_item(i) for i in items), key=lambda j: j.started_at)
+        return sorted((JobRow.from_item(i) for i in items), key=lambda j: j.started_at)
 
-    def touch_job(self, job: JobRecord, now: float) -> bool:
+    def touch_job(self, job: JobRow, now: float) -> bool:
         return self._update(
             job.pk,
             job.sk,

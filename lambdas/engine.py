@@ -41,7 +41,7 @@ from .meter import MeterRecord
 from .metering import current_meters, gone_meters
 from .prices import PriceTable, load_prices
 from .recording import audit_record, parallel, put_audits, put_heartbeat
-from .records import InstanceRecord, JobRecord
+from .records import InstanceRecord, JobRow
 from .report import DecisionRecord, RunReport
 from .schema import Scope
 from .store import LiveRows, SupervisionStore
@@ -125,7 +125,7 @@ class Reaper:
         # A row counts only under the owner EC2's wb:owner tag names: members may write any row under their
         # own owner prefix, so a row for someone else's instance must not mark or keep it.
         rows = {(row.owner, row.instance_id): row for row in live.instances}
-        jobs: dict[str, list[JobRecord]] = defaultdict(list)
+        jobs: dict[str, list[JobRow]] = defaultdict(list)
         for job in live.jobs:
             jobs[job.pk].append(job)
         known = {meter.instance_arn: meter for meter in live.meters}
@@ -333,9 +333,9 @@ class Reaper:
             )  # fmt: skip
         put_audits(self.store, report, audits, self.settings.write_concurrency)
 
-    def _open_jobs(self, report: RunReport, rows: list[InstanceRecord]) -> list[JobRecord]:
+    def _open_jobs(self, report: RunReport, rows: list[InstanceRecord]) -> list[JobRow]:
         """The unfinished jobs of rows being closed (the live index holds only the capped ones)."""
-        jobs: list[JobRecord] = []
+        jobs: list[JobRow] = []
         for row in rows:
             try:
                 jobs.extend(job for job in self.store.get_jobs(row.owner, row.instance_arn) if job.running)

@@ -14,7 +14,7 @@ from .budgets import BudgetEntry, LedgerEntry
 from .errors import LeaseRefusedError, RowExistsError, RowNotFoundError
 from .items import decimals, number
 from .meter import MeterRecord
-from .records import InstanceRecord, InstanceState, JobRecord
+from .records import InstanceRecord, InstanceState, JobRow
 from .store import Key, SupervisionStore
 
 _ENDED = (InstanceState.TERMINATING.value, InstanceState.CLOSED.value)
@@ -134,7 +134,7 @@ class InMemoryStore(SupervisionStore):
             self._update(row.pk, row.sk, changes)
             return True
 
-    def close_job(self, job: JobRecord, reason: str, now: float) -> bool:
+    def close_job(self, job: JobRow, reason: str, now: float) -> bool:
         with self._lock:
             item = self.items.get((job.pk, job.sk))
             if item is None or "ended_at" in item:
@@ -232,11 +232,11 @@ class InMemoryStore(SupervisionStore):
             item = self._instance(owner, arn)
             self._update(item[schema.PK], schema.META_SK, {"host_key_fingerprint": fingerprint})
 
-    def put_job(self, job: JobRecord) -> None:
+    def put_job(self, job: JobRow) -> None:
         self.put_item(job.to_item())
 
     def finish_job(
-        self, job: JobRecord, ended_at: float, state: str, exit_code: int | None, stop_reason: str | None
+        self, job: JobRow, ended_at: float, state: str, exit_code: int | None, stop_reason: str | None
     ) -> None:
         with self._lock:
             if (job.pk, job.sk) not in self.items:
@@ -261,15 +261,15 @@ class InMemoryStore(SupervisionStore):
             self._update(pk, sk, {"pushed_at": at, "push_error": error})
             return True
 
-    def get_jobs(self, owner: str, arn: str) -> list[JobRecord]:
+    def get_jobs(self, owner: str, arn: str) -> list[JobRow]:
         pk = schema.instance_pk(owner, arn)
         with self._lock:
             items = [
                 copy.deepcopy(i) for (p, s), i in self.items.items() if p == pk and s.startswith(schema.JOB_PREFIX)
             ]
-        return sorted((JobRecord.from_item(i) for i in items), key=lambda j: j.started_at)
+        return sorted((JobRow.from_item(i) for i in items), key=lambda j: j.started_at)
 
-    def touch_job(self, job: JobRecord, now: float) -> bool:
+    def touch_job(self, job: JobRow, now: float) -> bool:
         with self._lock:
             item = self.items.get((job.pk, job.sk))
             if item is None or "ended_at" in item:

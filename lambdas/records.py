@@ -189,7 +189,7 @@ _JOB_FIELDS = [
 
 
 @dataclass(frozen=True)
-class JobRecord:
+class JobRow:
     """A job row (`sk = JOB#<job_id>`), beside its instance's row. Caps are enforced by the agent first."""
 
     owner: str
@@ -206,6 +206,7 @@ class JobRecord:
     expires_at: int | None = None
     pushed_at: float | None = None  # when the agent last pushed the job's outputs to S3 (aws)
     push_error: str | None = None  # why that push failed; None when it went through
+    outputs: tuple[str, ...] = ()  # the job's output globs, as the client that started it declared them
 
     def __post_init__(self) -> None:
         schema.instance_pk(self.owner, self.instance_arn)
@@ -231,19 +232,21 @@ class JobRecord:
     def capped(self) -> bool:
         return self.max_time_s is not None or self.max_cost_usd is not None
 
-    def replace(self, **changes: Any) -> JobRecord:
+    def replace(self, **changes: Any) -> JobRow:
         return dataclasses.replace(self, **changes)
 
     def to_item(self) -> dict[str, Any]:
         item: dict[str, Any] = {schema.PK: self.pk, schema.SK: self.sk, "command": list(self.command)}
         for name in _JOB_FIELDS:
             put(item, name, getattr(self, name))
+        if self.outputs:
+            item["outputs"] = list(self.outputs)
         if self.running and self.capped:  # the reaper enforces caps as a backstop: it must find this row
             item[schema.LIVE_ATTRIBUTE] = schema.LIVE_VALUE
         return item
 
     @classmethod
-    def from_item(cls, item: Mapping[str, Any]) -> JobRecord:
+    def from_item(cls, item: Mapping[str, Any]) -> JobRow:
         read = Reader(item)
         try:
             owner, arn = schema.parse_instance_pk(read.text(schema.PK))
@@ -265,4 +268,7 @@ class JobRecord:
             expires_at=read.opt_int("expires_at"),
             pushed_at=read.opt_num("pushed_at"),
             push_error=read.opt_text("push_error"),
+            outputs=read.texts("outputs"),
         )
+
+

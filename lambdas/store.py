@@ -18,11 +18,13 @@ from .audit import AuditRecord, ReaperHeartbeat
 from .budgets import BudgetEntry, LedgerEntry
 from .errors import MalformedItemError
 from .meter import MeterRecord
-from .records import InstanceRecord, InstanceState, JobRecord
+from .records import InstanceRecord, InstanceState, JobRow
+from .retry import Backoff
 
 Key = Tuple[str, str]  # noqa: UP006 -- evaluated at import, and this runs on 3.8
 
 ACCRUAL_ROUNDS = 4  # transaction attempts for one batch; each round drops the rows someone else advanced
+ACCRUAL_BACKOFF = Backoff(attempts=ACCRUAL_ROUNDS, base_s=0.05)  # the wait after a transient conflict
 
 
 @dataclass
@@ -30,7 +32,7 @@ class LiveRows:
     """What one reaper run reads: instance rows not closed, running job rows with a cap, and every meter."""
 
     instances: list[InstanceRecord] = field(default_factory=list)
-    jobs: list[JobRecord] = field(default_factory=list)
+    jobs: list[JobRow] = field(default_factory=list)
     meters: list[MeterRecord] = field(default_factory=list)
     malformed: list[str] = field(default_factory=list)  # "pk/sk: problem"
 
@@ -45,7 +47,7 @@ class LiveRows:
                 if not row.closed:
                     self.instances.append(row)
             elif sk.startswith(schema.JOB_PREFIX):
-                job = JobRecord.from_item(item)
+                job = JobRow.from_item(item)
                 if job.running:
                     self.jobs.append(job)
         except MalformedItemError as exc:
@@ -123,7 +125,7 @@ class SupervisionStore(ABC):
                 if attempt == ACCRUAL_ROUNDS - 1:
                     outcome.failed.extend((a, str(exc)) for a in pending)
                     return outcome
-                time.sleep(0.05 * (2**attempt))
+                time.sleep(ACCRUAL_BACKOFF.delay(attempt))
                 continue
             if not stale:
                 outcome.applied.extend(pending)
@@ -151,7 +153,7 @@ class SupervisionStore(ABC):
         """state=closed, closed_at, `live` removed. False when already closed or gone."""
 
     @abstractmethod
-    def close_job(self, job: JobRecord, reason: str, now: float) -> bool:
+    def close_job(self, job: JobRow, reason: str, now: float) -> bool:
         """ended_at=now, stop_reason, `live` removed; False when it had already ended."""
 
     @abstractmethod
@@ -212,18 +214,18 @@ class SupervisionStore(ABC):
     def set_host_key(self, owner: str, arn: str, fingerprint: str) -> None: ...
 
     @abstractmethod
-    def put_job(self, job: JobRecord) -> None: ...
+    def put_job(self, job: JobRow) -> None: ...
 
     @abstractmethod
     def finish_job(
-        self, job: JobRecord, ended_at: float, state: str, exit_code: int | None, stop_reason: str | None
+        self, job: JobRow, ended_at: float, state: str, exit_code: int | None, stop_reason: str | None
     ) -> None: ...
 
     @abstractmethod
-    def get_jobs(self, owner: str, arn: str) -> list[JobRecord]: ...
+    def get_jobs(self, owner: str, arn: str) -> list[JobRow]: ...
 
     @abstractmethod
-    def touch_job(self, job: JobRecord, now: float) -> bool:
+    def touch_job(self, job: JobRow, now: float) -> bool:
         """The agent's heartbeat on a running job's row (`renewed_at`). False when the row is gone or ended."""
 
     @abstractmethod

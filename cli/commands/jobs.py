@@ -15,18 +15,18 @@ from ..app import App
 @click.pass_obj
 def command(app: App, as_json: bool, limit: int) -> int:
     """My jobs: id, instance, state, exit code, started, duration, command."""
-    from ..jobs.listing import job_rows
+    from ..jobs.listing import job_lines
     from ..render.table import print_json, print_table
 
-    rows = job_rows(app, limit=limit)
+    lines = job_lines(app, limit=limit)
     if as_json:
-        print_json([row.__dict__ for row in rows])
+        print_json([line.__dict__ for line in lines])
         return 0
     print_table(
         ["JOB", "INSTANCE", "STATE", "EXIT", "STARTED", "DURATION", "COMMAND"],
-        [row.cells() for row in rows],
+        [line.cells() for line in lines],
     )
-    for row in rows:
-        if row.upload_error:
-            app.warn(f"job {row.id}: outputs {row.upload_error}")
+    for line in lines:
+        if line.upload_error:
+            app.warn(f"job {line.id}: outputs {line.upload_error}")
     return 0

@@ -1,16 +1,23 @@
 """The validated configuration as plain typed records, free of pydantic.
 
-`schema.py` (pydantic) validates a file once; the result is turned into these frozen dataclasses, which
-every other layer uses, and cached. A warm `wb run` reads the cache and never imports pydantic (~100 ms).
-`tests/unit/config/test_model.py` keeps these records and the schema in step, field for field.
+The configuration lives in three places, each with one job:
+- here, the records every layer reads: the keys (as Python names) and their defaults. This is the source;
+- `schema.py`, the pydantic models that validate a file: the file's spelling of each key (camelCase,
+  generated from the name), its type and its checks; every default is taken from these records;
+- `cache.py`, validated results keyed by everything validation depends on, these two files included.
+A warm `wb run` reads the cache and never imports pydantic (docs/benchmarks.md, "Client start-up").
+`tests/unit/config/test_model.py` keeps the schema and these records in step, field for field.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 HOST_PATTERN = re.compile(r"^(?:(?P<user>[^@\s]+)@)?(?P<host>\[[^\]]+\]|[^:@\s]+)(?::(?P<port>\d{1,5}))?$")
 
@@ -75,22 +82,29 @@ class WbConfig:
     supervision: SupervisionConfig = field(default_factory=SupervisionConfig)
 
     @classmethod
-    def from_dump(cls, dump: dict[str, Any]) -> WbConfig:
-        """From the schema's `model_dump()` (python field names)."""
-        provisioner = dict(dump["provisioner"])
-        provisioner["os"] = OsConfig(**provisioner["os"])
-        provisioner["hosts"] = tuple(provisioner["hosts"])
-        sync = dict(dump["sync"])
-        sync["outputs"] = tuple(sync["outputs"])
-        if sync["file_excludes"] is not None:
-            sync["file_excludes"] = tuple(sync["file_excludes"])
-        return cls(
-            provisioner=ProvisionerConfig(**provisioner),
-            version=dump["version"],
-            tag=dump["tag"],
-            sync=SyncConfig(**sync),
-            supervision=SupervisionConfig(**dump["supervision"]),
-        )
+    def from_dump(cls, dump: Mapping[str, Any]) -> WbConfig:
+        """From the schema's `model_dump()` (python field names); KeyError or TypeError when it does not fit."""
+        return _record(cls, dump)
+
+
+# The fields that hold a nested section, and its record.
+SECTIONS: dict[str, type] = {
+    "provisioner": ProvisionerConfig, "os": OsConfig, "sync": SyncConfig, "supervision": SupervisionConfig,
+}  # fmt: skip
+
+
+def _record(kind: type[T], raw: Mapping[str, Any]) -> T:
+    """A section's record from its dump: nested sections become their records, lists tuples."""
+    values: dict[str, Any] = {}
+    for item in fields(kind):  # type: ignore[arg-type]
+        value = raw[item.name]
+        section = SECTIONS.get(item.name)
+        if section is not None:
+            value = _record(section, value)
+        elif isinstance(value, list):
+            value = tuple(value)
+        values[item.name] = value
+    return kind(**values)
 
 
 @dataclass(frozen=True)

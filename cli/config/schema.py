@@ -1,16 +1,17 @@
-"""The `.weatherballoon.json` schema (DESIGN §4), in pydantic: it validates; `model.py` holds the result.
-
-Keys are camelCase in the file, as in the seed sample."""
+"""The `.weatherballoon.json` schema (DESIGN §4), in pydantic: how the file spells each key (camelCase, as in
+the seed sample, generated from the field's name), its type and its checks. The fields and their defaults
+are the records' in `model.py` (see there for how the two and the cache fit together)."""
 
 from __future__ import annotations
 
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic.alias_generators import to_camel
 from weatherballoon.lambdas import limits
 from weatherballoon.remote.sync.globs import outside_root
 
-from .model import HOST_PATTERN
+from .model import HOST_PATTERN, OsConfig, ProvisionerConfig, SupervisionConfig, SyncConfig, WbConfig
 
 _SUPERVISION_RANGES = {
     "lease_minutes": limits.LEASE_MINUTES,
@@ -22,34 +23,37 @@ _SUPERVISION_RANGES = {
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True, alias_generator=to_camel)
 
 
 class OsSchema(_Strict):
-    ami: str | None = None
-    username: str = "ubuntu"
+    ami: str | None = OsConfig.ami
+    username: str = OsConfig.username
+
+
+_P = ProvisionerConfig
 
 
 class ProvisionerSchema(_Strict):
     kind: str
-    region: str | None = None
-    group1: str | None = None
-    key_pair: str | None = Field(None, alias="keyPair")
+    region: str | None = _P.region
+    group1: str | None = _P.group1
+    key_pair: str | None = _P.key_pair
     os: OsSchema = Field(default_factory=OsSchema)
-    instance_type: str = Field("g5.xlarge", alias="instanceType")
-    spot: bool = False
-    cred: str | None = None
-    role_of_instance: str | None = Field(None, alias="roleOfInstance")
-    connect: Literal["public-ip", "private-ip"] = "public-ip"
-    subnet: str | None = Field(None, pattern=r"^subnet-[0-9a-f]{8,17}$")
-    root_volume_gb: int = Field(100, alias="rootVolumeGb", ge=8, le=16384)
-    team: str = "default"
+    instance_type: str = _P.instance_type
+    spot: bool = _P.spot
+    cred: str | None = _P.cred
+    role_of_instance: str | None = _P.role_of_instance
+    connect: Literal["public-ip", "private-ip"] = _P.connect  # type: ignore[assignment]
+    subnet: str | None = Field(_P.subnet, pattern=r"^subnet-[0-9a-f]{8,17}$")
+    root_volume_gb: int = Field(_P.root_volume_gb, ge=8, le=16384)
+    team: str = _P.team
     # CloudFormation's stack-name rule: a letter, then letters, digits and hyphens, 128 at most.
-    stack: str = Field("weatherballoon", pattern=r"^[A-Za-z][A-Za-z0-9-]{0,127}$")
-    hosts: list[str] = []
-    identity_file: str | None = Field(None, alias="identityFile")
-    known_hosts_file: str = Field("~/.ssh/known_hosts", alias="knownHostsFile")
-    host_key_policy: Literal["strict", "accept-new"] = Field("strict", alias="hostKeyPolicy")
+    stack: str = Field(_P.stack, pattern=r"^[A-Za-z][A-Za-z0-9-]{0,127}$")
+    hosts: list[str] = list(_P.hosts)
+    identity_file: str | None = _P.identity_file
+    known_hosts_file: str = _P.known_hosts_file
+    host_key_policy: Literal["strict", "accept-new"] = _P.host_key_policy  # type: ignore[assignment]
 
     @field_validator("hosts")
     @classmethod
@@ -62,12 +66,12 @@ class ProvisionerSchema(_Strict):
 
 
 class SyncSchema(_Strict):
-    adir_local: str | None = Field(None, alias="adirLocal")
-    file_excludes: list[str] | None = Field(None, alias="fileExcludes")
-    adir_server: str | None = Field(None, alias="adirServer")
-    dir_storage: str | None = Field(None, alias="dirStorage")
-    outputs: list[str] = []
-    overwrite: bool = False
+    adir_local: str | None = SyncConfig.adir_local
+    file_excludes: list[str] | None = None  # the record's default too (a tuple there)
+    adir_server: str | None = SyncConfig.adir_server
+    dir_storage: str | None = SyncConfig.dir_storage
+    outputs: list[str] = list(SyncConfig.outputs)
+    overwrite: bool = SyncConfig.overwrite
 
     @field_validator("outputs")
     @classmethod
@@ -97,11 +101,11 @@ class SyncSchema(_Strict):
 class SupervisionSchema(_Strict):
     """Each number must lie in its range of `lambdas/limits.py` (never nan or inf)."""
 
-    lease_minutes: float = Field(5.0, alias="leaseMinutes")
-    idle_minutes: float = Field(10.0, alias="idleMinutes")
-    max_hours: float = Field(24.0, alias="maxHours")
-    max_cost_usd: float | None = Field(None, alias="maxCostUsd")
-    max_output_mb: float = Field(4096.0, alias="maxOutputMb")
+    lease_minutes: float = SupervisionConfig.lease_minutes
+    idle_minutes: float = SupervisionConfig.idle_minutes
+    max_hours: float = SupervisionConfig.max_hours
+    max_cost_usd: float | None = SupervisionConfig.max_cost_usd
+    max_output_mb: float = SupervisionConfig.max_output_mb
 
     @field_validator("lease_minutes", "idle_minutes", "max_hours", "max_cost_usd", "max_output_mb")
     @classmethod
@@ -112,9 +116,9 @@ class SupervisionSchema(_Strict):
 
 
 class WbConfigSchema(_Strict):
-    version: Literal[1] = 1
+    version: Literal[1] = WbConfig.version  # type: ignore[assignment]
     provisioner: ProvisionerSchema
-    tag: str = "weatherballoon"
+    tag: str = WbConfig.tag
     sync: SyncSchema = Field(default_factory=SyncSchema)
     supervision: SupervisionSchema = Field(default_factory=SupervisionSchema)
 

@@ -17,7 +17,7 @@ ID_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz012345
 
 
 @dataclass(frozen=True)
-class JobRecord:
+class LocalJob:
     id: str
     provider: str
     instance_id: str
@@ -35,7 +35,7 @@ class JobRecord:
         return json.dumps(asdict(self), sort_keys=True)
 
     @classmethod
-    def from_json(cls, text: str) -> JobRecord:
+    def from_json(cls, text: str) -> LocalJob:
         raw = json.loads(text)
         raw["target"] = SshTarget(**raw["target"])
         raw["command"] = tuple(raw["command"])
@@ -52,14 +52,14 @@ def _index_dir() -> Path:
     return private_dir("jobs")
 
 
-def save(record: JobRecord) -> None:
+def save(record: LocalJob) -> None:
     folder = _index_dir()
     tmp = folder / f".{record.id}.tmp"
     tmp.write_text(record.to_json())
     os.replace(tmp, folder / f"{record.id}.json")
 
 
-def load(job_id: str) -> JobRecord:
+def load(job_id: str) -> LocalJob:
     """The job whose id is `job_id`, or the one job whose id starts with it. Ids are plain text: a `*` or a
     `[` is never a pattern."""
     if not job_id or not set(job_id) <= ID_CHARS:
@@ -76,7 +76,7 @@ def load(job_id: str) -> JobRecord:
         raise AmbiguousJob(job_id, matches)
     path = folder / f"{matches[0]}.json"
     try:
-        return JobRecord.from_json(path.read_text(encoding="utf-8"))
+        return LocalJob.from_json(path.read_text(encoding="utf-8"))
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise WbError(
             f"the local record of job {matches[0]} ({path}) cannot be read: {exc}",
@@ -84,11 +84,11 @@ def load(job_id: str) -> JobRecord:
         ) from None
 
 
-def all_records() -> list[JobRecord]:
+def all_records() -> list[LocalJob]:
     records = []
     for path in _index_dir().glob("*.json"):
         try:
-            records.append(JobRecord.from_json(path.read_text()))
+            records.append(LocalJob.from_json(path.read_text()))
         except (ValueError, KeyError, TypeError):
             continue
     return sorted(records, key=lambda record: record.started_at, reverse=True)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import shlex
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -11,12 +10,15 @@ from dataclasses import dataclass
 from ..app import App
 from ..durations import format_duration
 from ..errors import WbError
+from ..providers.records import Job
+from ..session.agent_jobs import list_jobs
 from . import index
-from .uploads import push_failure
 
 
 @dataclass
-class JobRow:
+class JobLine:
+    """One line of `wb jobs`."""
+
     id: str
     instance: str
     state: str
@@ -37,28 +39,26 @@ class JobRow:
         return [self.id, self.instance, state, self.exit_code, started, duration, self.command[:60]]
 
 
-def job_rows(app: App, *, limit: int) -> list[JobRow]:
+def job_lines(app: App, *, limit: int) -> list[JobLine]:
     records = index.all_records()[:limit]
     if not records:
         return []
     provider = app.provider()
-    by_instance: dict[str, list[index.JobRecord]] = {}
+    by_instance: dict[str, list[index.LocalJob]] = {}
     for record in records:
         by_instance.setdefault(record.instance_id, []).append(record)
 
-    def remote_jobs(instance_id: str) -> dict[str, dict[str, object]]:
+    def remote_jobs(instance_id: str) -> dict[str, Job]:
         sample = by_instance[instance_id][0]
         try:
-            status, out, _ = provider.agent(provider.instance_for_job(sample)).run(["list"])
+            jobs = list_jobs(provider.agent(provider.instance_for_job(sample)))
         except WbError:
             return {}
-        if status != 0:
-            return {}
-        return {str(job["id"]): job for job in json.loads(out or b"[]")}
+        return {job.id: job for job in jobs or ()}
 
-    def upload_error(record: index.JobRecord, job: dict[str, object] | None) -> str | None:
+    def upload_error(record: index.LocalJob, job: Job | None) -> str | None:
         if job is not None:
-            return push_failure(job.get("push"))
+            return job.push.failure if job.push is not None else None
         if provider.stores_outputs and record.outputs:  # the machine did not answer: the control plane's record
             return provider.stored_upload_failure(record)
         return None
@@ -71,24 +71,20 @@ def job_rows(app: App, *, limit: int) -> list[JobRow]:
         }
     finally:
         provider.close()
-    rows = []
+    lines = []
     for record in records:
         job = known.get(record.instance_id, {}).get(record.id)
-        rows.append(
-            JobRow(
+        lines.append(
+            JobLine(
                 id=record.id,
                 instance=record.instance_id,
-                state=str(job["state"]) if job else "unknown",
-                exit_code=_int(job.get("exit_code")) if job else None,
-                started_at=float(job["started_at"]) if job and job.get("started_at") else record.started_at,  # type: ignore[arg-type]
-                ended_at=float(job["ended_at"]) if job and job.get("ended_at") else None,  # type: ignore[arg-type]
+                state=job.state if job else "unknown",
+                exit_code=job.exit_code if job else None,
+                started_at=job.started_at if job and job.started_at else record.started_at,
+                ended_at=job.ended_at if job and job.ended_at else None,
                 command=shlex.join(record.command),
-                stop_reason=str(job["stop_reason"]) if job and job.get("stop_reason") else None,
+                stop_reason=job.stop_reason if job else None,
                 upload_error=uploads[record.id],
             )
         )
-    return rows
-
-
-def _int(value: object) -> int | None:
-    return int(value) if isinstance(value, (int, float)) else None
+    return lines

@@ -13,7 +13,7 @@ from . import index
 
 @dataclass
 class JobHandle:
-    record: index.JobRecord
+    record: index.LocalJob
     provider: Provider
     instance: Instance
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from ..errors import WbError
 from ..sync.records import PullSummary
 from .lookup import JobHandle
-from .uploads import job_summary, push_failure
+from .uploads import job_summary
 
 
 def pull_job_outputs(handle: JobHandle, globs: list[str], destination: Path) -> tuple[PullSummary, str | None]:
@@ -32,7 +32,8 @@ def pull_job_outputs(handle: JobHandle, globs: list[str], destination: Path) -> 
         return fallback, f"storage may hold only part of them: the agent's last upload was {failure}"
     if not provider.stores_outputs:
         return summary, None
-    failure = push_failure((job_summary(handle.agent, handle.record.id) or {}).get("push"))
+    job = job_summary(handle.agent, handle.record.id)
+    failure = job.push.failure if job is not None and job.push is not None else None
     if failure is None:
         return summary, None
     return summary, f"pulled from the machine, but they were {failure}; once the machine ends they are gone"

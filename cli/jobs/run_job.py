@@ -12,13 +12,12 @@ from typing import TYPE_CHECKING
 from weatherballoon.remote.agent_io import STREAM_HEADER
 
 from ..app import App
-from ..config.identity import identity_of
 from ..config.model import LoadedConfig
 from ..errors import ConnectionLost, SupervisionStop, UsageError, WbError
 from ..providers.base import Provider
 from ..providers.records import Instance, InstanceSpec
 from ..render.progress import spinner, sync_bar
-from ..session import prefetch
+from ..session import warm_start
 from ..sync.local_scan import refuse_unsafe_local_root
 from ..sync.ownership import legacy_remote_root, project_identity
 from ..trace import mark
@@ -107,14 +106,12 @@ def _run(app: App, provider: Provider, request: RunRequest, early: Prefetch | No
     identity = project_identity(loaded.local_root)
     mark("config loaded, provider ready")
     with spinner("finding a machine", quiet=app.quiet):
-        instance = provider.take(provider.acquire(request.spec), early)
-    options = provider.connect_options(instance)
+        held = warm_start.hold(provider, request.spec, early)
+    instance = held.instance
     with provider.attached(instance):
         with spinner(f"connecting to {instance.id}", quiet=app.quiet):
             agent = provider.agent(instance)
-        prefetch.remember(
-            identity_of(loaded), instance.target, options, provider.agent_python, provider.early_claim_margin(instance)
-        )
+        warm_start.remember(loaded, provider, held)
         mark("connected")
         remote_root = remote_root_for(loaded, identity)
         if request.sync:
@@ -137,7 +134,7 @@ def _run(app: App, provider: Provider, request: RunRequest, early: Prefetch | No
                 app.say(f"synced {summary.files_sent} files ({summary.bytes_sent} bytes), deleted {summary.deleted}")
         mark("synced")
         job_id = index.new_job_id()
-        record = index.JobRecord(
+        record = index.LocalJob(
             id=job_id,
             provider=provider.name,
             instance_id=instance.id,
@@ -148,9 +145,9 @@ def _run(app: App, provider: Provider, request: RunRequest, early: Prefetch | No
             local_root=str(loaded.local_root),
         )
         index.save(record)
-        provider.job_started(instance, record, request.spec)
+        provider.job_started(held, record)
         args = agent_run_args(job_id, request, outputs, loaded.config.supervision.max_output_bytes)
-        args += provider.job_options(instance, request.spec)
+        args += provider.job_options(held)
         spec = job_spec_for(request, remote_cwd(loaded, remote_root, Path.cwd()))
         if request.detach:
             status, _out, err = agent.run(args, stdin=spec)
@@ -179,7 +176,7 @@ def _run(app: App, provider: Provider, request: RunRequest, early: Prefetch | No
         if result.output_closed:
             return stop_after_output_closed(agent, proc, job_id)
         if not result.detached and result.status != -1:
-            provider.job_ended(instance, record)
+            provider.job_ended(held, record)
         if result.detached:
             app.warn(f"detached; job {job_id} keeps running. Reattach with: wb logs -f {job_id}")
             return 130
@@ -233,7 +230,7 @@ def explain_supervision_stop(app: App, provider: Provider, instance: Instance, c
         app.warn(f"supervision stopped the job: {reason}")
 
 
-def fetch_outputs(app: App, provider: Provider, record: index.JobRecord) -> None:
+def fetch_outputs(app: App, provider: Provider, record: index.LocalJob) -> None:
     from ..sync.pull import pull_outputs
 
     summary = pull_outputs(
@@ -246,7 +243,7 @@ def fetch_outputs(app: App, provider: Provider, record: index.JobRecord) -> None
         app.say(f"outputs: {summary.files} files ({summary.bytes} bytes) into {record.local_root}")
 
 
-def report_upload(app: App, agent: RemoteAgent, record: index.JobRecord) -> None:
+def report_upload(app: App, agent: RemoteAgent, record: index.LocalJob) -> None:
     """Say when the agent could not upload the job's outputs to storage (waiting a little for its push)."""
     from .uploads import await_push
 

@@ -1,48 +1,34 @@
 """Whether the agent's upload of a job's outputs to storage went through (aws: S3 under the job's prefix).
 
 The agent keeps each push's outcome in the job's `push.json`, which `list` and `status` print as `push`
-(remote/daemon/output_duty.py), and on the job's row in the supervision table, which outlives the machine.
-A failed upload is said by `wb run` (after the job, waiting a little for the push), `wb jobs` and `wb pull`:
-outputs only on the machine are lost with it.
+(remote/daemon/output_duty.py; read as `Job.push`, a `PushNote`), and on the job's row in the supervision
+table, which outlives the machine. A failed upload is said by `wb run` (after the job, waiting a little
+for the push), `wb jobs` and `wb pull`: outputs only on the machine are lost with it.
 """
 
 from __future__ import annotations
 
-import json
 import time
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Callable
 
 from ..errors import WbError
+from ..providers.records import Job
+from ..session.agent_jobs import RunsAgentCommands, job_status
 
 UPLOAD_WAIT_S = 20.0  # `wb run`: how long to wait for the agent's push of an ended job's outputs
 POLL_S = 0.5
 
 
-def push_failure(push: object) -> str | None:
-    """`not uploaded to WHERE (N failed): first reason` for a failed push note (a job summary's `push`);
-    None when it went through or is absent."""
-    if not isinstance(push, Mapping) or push.get("ok") is not False:
-        return None
-    errors = [str(error) for error in push.get("errors") or []]
-    failed = push.get("failed") or len(errors)
-    where = push.get("where") or "storage"
-    first = errors[0] if errors else "failed"
-    return f"not uploaded to {where} ({failed} failed): {first}"
-
-
-def job_summary(agent: Any, job_id: str) -> dict[str, Any] | None:
+def job_summary(agent: RunsAgentCommands, job_id: str) -> Job | None:
     """The agent's `status` of one job; None when it cannot say."""
     try:
-        status, out, _ = agent.run(["status", job_id])
-        found = json.loads(out or b"null") if status == 0 else None
-    except (WbError, ValueError):
+        return job_status(agent, job_id)
+    except WbError:
         return None
-    return found if isinstance(found, dict) else None
 
 
 def await_push(
-    agent: Any,
+    agent: RunsAgentCommands,
     job_id: str,
     wait_s: float = UPLOAD_WAIT_S,
     *,
@@ -52,13 +38,12 @@ def await_push(
     """Wait for the push of an ended job's outputs: ("ok" | "failed" | "pending" | "unknown", failure line)."""
     deadline = clock() + wait_s
     while True:
-        summary = job_summary(agent, job_id)
-        if summary is None:
+        job = job_summary(agent, job_id)
+        if job is None:
             return "unknown", None
-        push = summary.get("push")
-        ended_at = summary.get("ended_at")
-        if isinstance(push, Mapping) and (not isinstance(ended_at, (int, float)) or push.get("at", 0) >= ended_at):
-            failure = push_failure(push)
+        push = job.push
+        if push is not None and (job.ended_at is None or (push.at or 0) >= job.ended_at):
+            failure = push.failure
             return ("failed", failure) if failure else ("ok", None)
         if clock() >= deadline:
             return "pending", None

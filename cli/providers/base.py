@@ -7,21 +7,26 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, ClassVar
 
+from ..session.pool import ConnectionPool
+from .held import Held
 from .records import Instance, InstanceSpec
 
 if TYPE_CHECKING:
     from pathlib import Path
 
     from ..config.model import LoadedConfig, WbConfig
-    from ..jobs.index import JobRecord
+    from ..jobs.index import LocalJob
     from ..session.agent import RemoteAgent
     from ..session.connection import ConnectOptions, SshSession
-    from ..session.prefetch import Prefetch
     from ..sync.records import PullSummary
 
 
 class Provider(ABC):
     """Finds or makes machines and says how to reach them.
+
+    `acquire` returns a `Held` record for the machine a job runs on; the job's lifecycle (`job_options`,
+    `job_started`, `job_ended`, `let_go`) is told through that record. Connections live in `connections`,
+    which the session layer may also fill (an early connection, cli/session/warm_start.py).
 
     Subclasses are registered under the entry-point group `weatherballoon.providers`.
     """
@@ -34,6 +39,8 @@ class Provider(ABC):
     enforces_max_cost: ClassVar[bool] = False
     # Whether the agent uploads each job's outputs to storage (its `push` note says how that went).
     stores_outputs: ClassVar[bool] = False
+    # Whether `acquire` may start a new (billed) machine; `wb ssh` then never calls it unasked.
+    launches_machines: ClassVar[bool] = False
 
     def __init__(self, config: WbConfig, loaded: LoadedConfig, *, say: Callable[[str], None] | None = None) -> None:
         self.config = config
@@ -41,8 +48,7 @@ class Provider(ABC):
         # How the provider tells the user what it is doing (launching, reusing): the App's notices, which
         # --quiet silences; stderr when none is given.
         self.say: Callable[[str], None] = say or say_on_stderr
-        self._sessions: dict[str, SshSession] = {}
-        self._agents: dict[str, RemoteAgent] = {}
+        self.connections = ConnectionPool()
 
     def connect_options(self, instance: Instance) -> ConnectOptions:
         """How to authenticate and verify the host; the config's keys unless a provider knows better."""
@@ -59,39 +65,31 @@ class Provider(ABC):
 
     def session(self, instance: Instance) -> SshSession:
         """One SSH connection per machine per command, opened on first use and then reused."""
-        from ..session.connection import SshSession
 
-        existing = self._sessions.get(instance.id)
-        if existing is not None and existing.alive:
-            return existing
-        session = SshSession.open(instance.target, self.connect_options(instance))
-        self._sessions[instance.id] = session
-        return session
+        def open_session() -> SshSession:
+            from ..session.connection import SshSession
 
-    def adopt_agent(self, instance: Instance, agent: RemoteAgent) -> None:
-        """Use a connection (and agent) opened elsewhere, e.g. early, for this machine."""
-        self._sessions[instance.id] = agent.session
-        self._agents[instance.id] = agent
+            return SshSession.open(instance.target, self.connect_options(instance))
+
+        return self.connections.session(instance.id, open_session)
 
     def agent(self, instance: Instance) -> RemoteAgent:
-        from ..session.agent import RemoteAgent
-
-        session = self.session(instance)
-        agent = self._agents.get(instance.id)
-        if agent is None or agent.session is not session:
-            agent = RemoteAgent(session, python=self.agent_python)
-            self._agents[instance.id] = agent
-        return agent
+        return self.connections.agent(instance.id, self.session(instance), self.agent_python)
 
     def close(self) -> None:
-        for session in self._sessions.values():
-            session.close()
-        self._sessions.clear()
-        self._agents.clear()
+        self.connections.close()
 
     @abstractmethod
-    def acquire(self, spec: InstanceSpec) -> Instance:
-        """Return a machine to run one job on: a warm one if the spec allows, else a new one."""
+    def acquire(self, spec: InstanceSpec) -> Held:
+        """Hold a machine to run one job on: a warm one if the spec allows, else a new one. A machine chosen
+        from memory (`Obtained.REMEMBERED`) is not claimed yet: the session layer claims it through its
+        daemon, or hands it back with `let_go` and acquires again."""
+
+    def let_go(self, held: Held) -> None:
+        """This command will not use the machine `acquire` chose (it could not be claimed): forget it, close
+        its connection; a later `acquire` in this command does not choose it again."""
+        held.let_go = True
+        self.connections.drop(held.id)
 
     @abstractmethod
     def list_instances(self, *, everyone: bool = False) -> list[Instance]:
@@ -106,15 +104,15 @@ class Provider(ABC):
                 return instance
         raise UsageError(f"no instance {instance_id!r}", hint="list them with: wb status")
 
-    def instance_for_job(self, record: JobRecord) -> Instance:
+    def instance_for_job(self, record: LocalJob) -> Instance:
         """The machine a recorded job ran on, as this provider reaches it now."""
         return record.instance()
 
-    def pull_from_storage(self, record: JobRecord, globs: list[str], destination: Path) -> PullSummary | None:
+    def pull_from_storage(self, record: LocalJob, globs: list[str], destination: Path) -> PullSummary | None:
         """Outputs from durable storage when the machine is gone; None when this provider keeps none."""
         return None
 
-    def stored_upload_failure(self, record: JobRecord) -> str | None:
+    def stored_upload_failure(self, record: LocalJob) -> str | None:
         """Why the agent's last upload of the job's outputs failed, as the control plane recorded it (it
         outlives the machine); None when it went through, is not recorded, or this provider keeps no copy."""
         return None
@@ -133,44 +131,19 @@ class Provider(ABC):
         """Held while a client is attached to the machine: providers with leases renew them here."""
         yield
 
-    def take(self, instance: Instance, early: Prefetch | None = None) -> Instance:
-        """Make the machine `acquire` chose this command's, adopting the early connection if it reaches it;
-        returns the machine to use. Providers that choose from memory claim it here (and may choose another
-        if that fails)."""
-        self.adopt_early(instance, early)
-        return instance
-
-    def adopt_early(self, instance: Instance, early: Prefetch | None, wait_s: float | None = None) -> bool:
-        """Use the connection the prefetch thread opened, if it reaches exactly this machine this way."""
-        if early is None:
-            return False
-        agent = early.take(instance.target, self.connect_options(instance), self.agent_python, wait_s=wait_s)
-        if agent is None:
-            return False
-        from ..trace import mark
-
-        self.adopt_agent(instance, agent)
-        mark("took the early connection")
-        return True
-
-    def early_claim_margin(self, instance: Instance) -> float | None:
-        """Whether the next run's early connection to this machine should also claim it (and with what lease
-        margin); None for machines that need no claim."""
-        return None
-
-    def job_options(self, instance: Instance, spec: InstanceSpec) -> list[str]:
+    def job_options(self, held: Held) -> list[str]:
         """Extra options for the agent's `run` (see remote/jobs/commands.py), e.g. the claim a job runs under."""
         return []
 
-    def job_started(self, instance: Instance, record: JobRecord, spec: InstanceSpec) -> None:
-        """A job is recorded locally and about to start on `instance`: providers with a control plane record
-        it there too, with its caps (`spec.max_time_s`, `spec.max_cost_usd`)."""
-        return None
+    def job_started(self, held: Held, record: LocalJob) -> None:
+        """A job is recorded locally and about to start on the held machine: providers with a control plane
+        record it there too, with its caps (`held.spec.max_time_s`, `held.spec.max_cost_usd`)."""
+        held.job_started = True
 
-    def job_ended(self, instance: Instance, record: JobRecord) -> None:
+    def job_ended(self, held: Held, record: LocalJob) -> None:
         """The attached job ended (not lost, not detached): providers with a warm pool may release the
         machine to it now rather than when their agent next looks."""
-        return None
+        held.job_ended = True
 
     def job_stopped_reason(self, instance: Instance) -> str | None:
         """Why supervision took the machine away (budget, lease...), if it did. None when it did not."""

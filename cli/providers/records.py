@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 
@@ -52,21 +53,99 @@ class Instance:
 
 
 @dataclass(frozen=True)
-class Job:
-    """A job as the agent reports it (`remote/jobs/state.py` writes the same fields)."""
+class PushNote:
+    """The agent's last push of a job's outputs to storage (aws: `push.json`, written by remote/daemon/s3push.py)."""
 
-    id: str
-    instance_id: str
-    command: tuple[str, ...]
-    state: str  # running | exited | killed | stopped | lost
-    exit_code: int | None = None
-    signal: int | None = None
-    stop_reason: str | None = None  # max-time | max-cost | budget | lease
-    started_at: float | None = None
-    ended_at: float | None = None
+    at: float | None = None
+    ok: bool | None = None
+    failed: int = 0
+    errors: tuple[str, ...] = ()
+    where: str | None = None
+
+    @classmethod
+    def from_json(cls, raw: object) -> PushNote | None:
+        if not isinstance(raw, Mapping):
+            return None
+        errors = tuple(str(error) for error in raw.get("errors") or ())
+        return cls(
+            at=_number(raw.get("at")),
+            ok=raw["ok"] if isinstance(raw.get("ok"), bool) else None,
+            failed=int(raw.get("failed") or len(errors)),
+            errors=errors,
+            where=str(raw["where"]) if raw.get("where") else None,
+        )
 
     @property
-    def duration_s(self) -> float | None:
-        if self.started_at is None:
+    def failure(self) -> str | None:
+        """`not uploaded to WHERE (N failed): first reason` when the push failed; None when it went through."""
+        if self.ok is not False:
             return None
-        return (self.ended_at or 0.0) - self.started_at if self.ended_at else None
+        first = self.errors[0] if self.errors else "failed"
+        return f"not uploaded to {self.where or 'storage'} ({self.failed} failed): {first}"
+
+
+@dataclass(frozen=True)
+class Job:
+    """A job as its machine's agent reports it: one object of `agent list`, or `agent status ID`
+    (remote/jobs/state.py, SUMMARY_FIELDS). Parsed here, once, from the agent's JSON (`from_summary`)."""
+
+    id: str
+    state: str  # running | exited | killed | stopped | lost
+    command: tuple[str, ...] = ()
+    cwd: str | None = None
+    exit_code: int | None = None
+    signal: int | None = None
+    stop_reason: str | None = None  # max-time | max-cost | budget | lease | output-cap | disk-full
+    started_at: float | None = None
+    ended_at: float | None = None
+    pid: int | None = None
+    push: PushNote | None = None  # aws: the agent's last push of the job's outputs
+
+    @classmethod
+    def from_summary(cls, raw: Mapping[str, object]) -> Job:
+        """ValueError when it is not a job summary."""
+        if not isinstance(raw, Mapping) or not isinstance(raw.get("id"), str):
+            raise ValueError(f"not a job summary: {raw!r:.200}")
+        command = raw.get("command")
+        return cls(
+            id=str(raw["id"]),
+            state=str(raw.get("state") or "unknown"),
+            command=tuple(str(word) for word in command) if isinstance(command, list) else (),
+            cwd=str(raw["cwd"]) if raw.get("cwd") is not None else None,
+            exit_code=_integer(raw.get("exit_code")),
+            signal=_integer(raw.get("signal")),
+            stop_reason=str(raw["stop_reason"]) if raw.get("stop_reason") else None,
+            started_at=_number(raw.get("started_at")),
+            ended_at=_number(raw.get("ended_at")),
+            pid=_integer(raw.get("pid")),
+            push=PushNote.from_json(raw.get("push")),
+        )
+
+    @property
+    def running(self) -> bool:
+        return self.state == "running"
+
+
+def jobs_from_json(text: bytes) -> list[Job]:
+    """`agent list`'s output; ValueError when it is not a list of job summaries."""
+    import json
+
+    raw = json.loads(text or b"[]")
+    if not isinstance(raw, list):
+        raise ValueError(f"not a list of jobs: {raw!r:.200}")
+    return [Job.from_summary(item) for item in raw]
+
+
+def job_from_json(text: bytes) -> Job:
+    """`agent status ID`'s output; ValueError when it is not a job summary."""
+    import json
+
+    return Job.from_summary(json.loads(text))
+
+
+def _number(value: object) -> float | None:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def _integer(value: object) -> int | None:
+    return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
@@ -10,6 +9,7 @@ from typing import TYPE_CHECKING
 from ..config.model import HOST_PATTERN
 from ..errors import ConfigError, ConnectError, WbError
 from .base import Provider
+from .held import Held, Obtained
 from .records import Instance, InstanceSpec, SshTarget
 
 if TYPE_CHECKING:
@@ -42,7 +42,11 @@ class SshProvider(Provider):
     def _instance(self, target: SshTarget, **fields: object) -> Instance:
         return Instance(id=target.label, provider=self.name, target=target, **fields)  # type: ignore[arg-type]
 
-    def acquire(self, spec: InstanceSpec) -> Instance:
+    def acquire(self, spec: InstanceSpec) -> Held:
+        return Held(self._choose(), Obtained.CONFIGURED, spec)
+
+    def _choose(self) -> Instance:
+        """The only host, or the reachable one running the fewest jobs."""
         if len(self.targets) == 1:
             return self._instance(self.targets[0])
         reachable = [item for item in self._probe_all() if item.state == "running"]
@@ -53,8 +57,8 @@ class SshProvider(Provider):
             )
         chosen = min(reachable, key=lambda item: len(item.running_jobs))
         for item in reachable:
-            if item is not chosen and item.id in self._sessions:
-                self._sessions.pop(item.id).close()
+            if item is not chosen:
+                self.connections.drop(item.id)
         return chosen
 
     def list_instances(self, *, everyone: bool = False) -> list[Instance]:
@@ -75,11 +79,12 @@ class SshProvider(Provider):
             return list(pool.map(self._probe, self.targets))
 
     def _probe(self, target: SshTarget) -> Instance:
+        from ..session.agent_jobs import list_jobs
+
         instance = self._instance(target)
         try:
-            status, out, _ = self.agent(instance).run(["list"])
-            jobs = json.loads(out or b"[]") if status == 0 else []
+            jobs = list_jobs(self.agent(instance))
         except WbError as exc:
             return self._instance(target, state="unreachable", reap_reason=exc.message)
-        running = tuple(job["id"] for job in jobs if job.get("state") == "running")
+        running = tuple(job.id for job in jobs or () if job.running)
         return self._instance(target, running_jobs=running)

@@ -9,9 +9,9 @@ environment alone). The host key is verified by the thread exactly as for any co
 cached but where to connect, and whether to claim the machine.
 
 A machine that must be claimed before use (aws: `agent claim`, through its daemon) is claimed by the thread
-too, right after connecting, when the entry asks for it (`claim_margin_s`): the provider takes the claim
-with the connection (`claimed`, or why not in `claim_refusal`). A claim the command does not take is given
-back (`agent claim TOKEN --release`) when the connection is discarded.
+too, right after connecting, when the entry asks for it (`claim_margin_s`): the run takes the claim with the
+connection (`claimed`, or why not in `claim_refusal`; warm_start.py). A claim the command does not take is
+given back (`agent claim TOKEN --release`) when the connection is discarded.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 
 from ..config.identity import same_config
 from ..paths import data_dir
+from ..shutdown import on_exit
 from ..trace import mark
 
 # Imported on the main thread before anything else of a run (see cli/entry.py): what a connection needs is
@@ -147,6 +148,7 @@ class Prefetch:
             close_when_done()
 
 
+@on_exit
 def release_unused(wait_s: float = 2.0) -> None:
     """At exit: close what was started but never used, giving back its claim (a command that failed before
     it chose a machine, e.g. on a bad flag, must not leave the remembered machine claimed until its lease

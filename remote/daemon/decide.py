@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ...lambdas import lease
-from ...lambdas.records import InstanceRecord, InstanceState, JobRecord
+from ...lambdas.records import InstanceRecord, InstanceState, JobRow
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -43,7 +43,7 @@ class Facts:
     running: tuple[str, ...] = ()  # ids of the jobs running on this machine
     was_busy: bool = False  # a job was running when the lease was last written
     started_at: Mapping[str, float] = field(default_factory=dict)  # job id -> when it started (local record)
-    job_rows: Mapping[str, JobRecord] = field(default_factory=dict)  # job id -> its row, running rows only
+    job_rows: Mapping[str, JobRow] = field(default_factory=dict)  # job id -> its row, running rows only
     stopping: frozenset[str] = frozenset()  # jobs already being stopped
 
 

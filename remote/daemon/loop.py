@@ -16,7 +16,7 @@ import traceback
 
 from ...lambdas import lease
 from ...lambdas.errors import LeaseRefusedError
-from ...lambdas.records import InstanceState, JobRecord
+from ...lambdas.records import InstanceState, JobRow
 from . import local_jobs, poweroff
 from .decide import Facts, Plan, decide
 from .output_duty import OutputDuty
@@ -79,9 +79,9 @@ class Daemon:
                 self.state.row = {"lease_until": row.lease_until, "max_until": row.max_until,
                                   "state": row.state.value, "mark": row.mark}  # fmt: skip
 
-    def _job_record(self, job: LocalJob) -> JobRecord:
+    def _job_record(self, job: LocalJob) -> JobRow:
         meta = job.meta
-        record = JobRecord(
+        record = JobRow(
             owner=self.env.owner, instance_arn=self.env.instance_arn, job_id=job.job_id, command=meta.command,
             started_at=job.started_at or self.clock(), max_time_s=meta.max_time_s, max_cost_usd=meta.max_cost_usd,
         )  # fmt: skip
@@ -90,14 +90,14 @@ class Daemon:
                                     stop_reason=job.stop_reason)  # fmt: skip
         return record
 
-    def _put_job_row(self, job: LocalJob) -> JobRecord | None:
+    def _put_job_row(self, job: LocalJob) -> JobRow | None:
         record = self._job_record(job)
         if self.table.call("write job row", self.store.put_job, record) is FAILED:
             return None
         self.log.write("job-row", job=job.job_id, state=record.state)
         return record
 
-    def _job_rows(self) -> dict[str, JobRecord]:
+    def _job_rows(self) -> dict[str, JobRow]:
         rows = self.table.call("read job rows", self.store.get_jobs, self.env.owner, self.env.instance_arn)
         return {} if rows is FAILED else {job.job_id: job for job in rows}
 
@@ -208,7 +208,7 @@ class Daemon:
                        cap_usd=f"{stop.cap_usd:g}", late=f"{now - stop.reached_at:.2f}s", signalled=done)  # fmt: skip
         self._decided(now, "stop-job", f"{stop.job_id}: max-cost")
 
-    def _settle(self, unsettled: list[LocalJob], rows: dict[str, JobRecord]) -> None:
+    def _settle(self, unsettled: list[LocalJob], rows: dict[str, JobRow]) -> None:
         """Close the rows of jobs that ended here (the reaper would otherwise judge their caps forever)."""
         for job in unsettled:
             row = rows.get(job.job_id)

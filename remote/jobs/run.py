@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-# _signal, not signal: the public module imports enum (startup cost on every `run`).
-import _signal
 import contextlib
 import os
+
+from weatherballoon.remote.lean_stdlib import sig
 
 from ..agent_io import JOB_STATE_EXIT, PREFIX, TOO_LONG_EXIT, USAGE_EXIT, say
 from . import supervisor, wake_daemon
@@ -14,7 +14,7 @@ from .notify import NotifyPipe
 from .spawn import TOO_LONG
 from .store import JobPaths
 
-FORWARDED_SIGNALS = (_signal.SIGINT, _signal.SIGTERM)
+FORWARDED_SIGNALS = (sig.SIGINT, sig.SIGTERM)
 
 
 def run(args: RunArgs) -> int:
@@ -83,4 +83,4 @@ def _forward_signals_to(pgid: int, notify: NotifyPipe) -> None:
                 os.killpg(pgid, signo)
 
     for signo in FORWARDED_SIGNALS:
-        _signal.signal(signo, forward)
+        sig.signal(signo, forward)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-# _signal, not signal: the public module imports enum (startup cost on every agent call).
-import _signal
 import os
 import time
+
+from weatherballoon.remote.lean_stdlib import sig
 
 from .. import procinfo
 
@@ -19,14 +19,14 @@ def parse_signal(name: str) -> int:
     text = name.strip().upper()
     if text.isdigit():
         number = int(text)
-        if 1 <= number < _signal.NSIG:
+        if 1 <= number < sig.NSIG:
             return number
         raise UnknownSignal(f"unknown signal {name!r}")
     if text.startswith("SIG"):
         text = text[3:]
     # isalnum() keeps out SIG_IGN, SIG_DFL, SIG_BLOCK and friends, which are not signals.
-    found = getattr(_signal, "SIG" + text, None) if text.isalnum() else None
-    if not isinstance(found, int) or not 1 <= found < _signal.NSIG:
+    found = getattr(sig, "SIG" + text, None) if text.isalnum() else None
+    if not isinstance(found, int) or not 1 <= found < sig.NSIG:
         raise UnknownSignal(f"unknown signal {name!r} (try INT, TERM, KILL, HUP, USR1)")
     return found
 
@@ -66,7 +66,7 @@ def terminate_leftovers(meta: dict, grace_s: float) -> bool:
     while group_alive(pgid):
         if time.monotonic() >= deadline:
             try:
-                os.killpg(pgid, _signal.SIGTERM)
+                os.killpg(pgid, sig.SIGTERM)
             except ProcessLookupError:
                 return False
             return True

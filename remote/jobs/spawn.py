@@ -7,10 +7,10 @@ copies and copy-on-write faults (2-4 ms measured here against 0.6 ms for posix_s
 
 from __future__ import annotations
 
-# _signal, not signal: the public module imports enum (startup cost on every `run`).
-import _signal
 import errno
 import os
+
+from weatherballoon.remote.lean_stdlib import sig
 
 START_FAILED_EXIT = 125  # the agent could not start the command (docker run's convention)
 NOT_EXECUTABLE_EXIT = 126
@@ -86,4 +86,4 @@ def find_program(name: str, search_path: str | None) -> str:
 
 
 def _catchable_signals() -> list:
-    return [signo for signo in _signal.valid_signals() if signo not in (_signal.SIGKILL, _signal.SIGSTOP)]
+    return [signo for signo in sig.valid_signals() if signo not in (sig.SIGKILL, sig.SIGSTOP)]

@@ -1,17 +1,13 @@
 """Where a job's files live and how they are written and read (layout: see `jobs.commands`).
 
-Imported on the hot path of every `run`, so it pulls in nothing beyond `os` and the C half of `json`:
-the pure-Python `json` package imports `re`, which alone costs several milliseconds of startup.
+Imported on the hot path of every `run`, so it pulls in nothing beyond `os` and `lean_stdlib`.
 """
 
 from __future__ import annotations
 
 import os
 
-try:
-    from _json import encode_basestring_ascii as _quote
-except ImportError:  # an interpreter without the C accelerator
-    from json.encoder import encode_basestring_ascii as _quote
+from weatherballoon.remote.lean_stdlib import json_quote as _quote
 
 JOB_ID_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-")
 JOB_ID_MAX_LEN = 64

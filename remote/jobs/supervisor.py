@@ -18,11 +18,11 @@ full disk still learns how the job ended.
 
 from __future__ import annotations
 
-# _signal, not signal: the public module imports enum, a few milliseconds on every `run`.
-import _signal
 import contextlib
 import os
 import time
+
+from weatherballoon.remote.lean_stdlib import sig
 
 from .. import procinfo
 from ..agent_io import say
@@ -36,7 +36,7 @@ GRACE_S = 5.0
 GUARD_EVERY_S = 0.25
 # Written into the job's dir by the daemon before it stops the job's group (max-cost): the reason recorded.
 STOP_REQUEST = "stop.json"
-_WATCHED = (_signal.SIGCHLD, _signal.SIGINT, _signal.SIGTERM)
+_WATCHED = (sig.SIGCHLD, sig.SIGINT, sig.SIGTERM)
 
 
 class JobSpec:
@@ -124,9 +124,9 @@ def _supervise(spec: JobSpec, out_fd: int, err_fd: int, stdin_fd: int, notify_fd
     os.setsid()
     _detach_stdio()
     _close_fds_except((0, 1, 2, out_fd, err_fd, stdin_fd, notify_fd))
-    _signal.signal(_signal.SIGHUP, _signal.SIG_IGN)
+    sig.signal(sig.SIGHUP, sig.SIG_IGN)
     # Blocked, the watched signals queue up for sigtimedwait instead of racing a handler against wait.
-    _signal.pthread_sigmask(_signal.SIG_BLOCK, _WATCHED)
+    sig.pthread_sigmask(sig.SIG_BLOCK, _WATCHED)
     paths = spec.paths
     env = dict(os.environ)
     env.update(spec.env)
@@ -228,18 +228,18 @@ def _wait(job_pid: int, max_time_s: float | None, guard: OutputGuard) -> tuple:
                 stop_reason = guard.check()
                 next_guard = now + GUARD_EVERY_S
             if stop_reason is not None:
-                _killpg(job_pid, _signal.SIGTERM)
+                _killpg(job_pid, sig.SIGTERM)
                 kill_at = now + GRACE_S
         elif kill_at is not None and now >= kill_at:
-            _killpg(job_pid, _signal.SIGKILL)
+            _killpg(job_pid, sig.SIGKILL)
             kill_at = None
         if stop_reason is None:
             wake_at: float | None = next_guard if deadline is None else min(next_guard, deadline)
         else:
             wake_at = kill_at
         timeout = GUARD_EVERY_S if wake_at is None else max(wake_at - now, 0.001)
-        info = _signal.sigtimedwait(_WATCHED, timeout)
-        if info is not None and info.si_signo != _signal.SIGCHLD:
+        info = sig.sigtimedwait(_WATCHED, timeout)
+        if info is not None and info.si_signo != sig.SIGCHLD:
             # Someone signalled the supervisor (shutdown, an operator): pass it on, keep recording.
             _killpg(job_pid, info.si_signo)
 

@@ -5,20 +5,20 @@ caps) is written when the job starts, and the machine goes back to the warm pool
 The daemon writes `daemon.wake` ("<pid> <start time>") when it starts; the pid is signalled only while it
 still belongs to that process (pids get reused). Without a daemon (the ssh provider) this does nothing.
 
-Imported on the hot path of every `run`: os, _signal and procinfo only, no json.
+Imported on the hot path of every `run`: os, lean_stdlib and procinfo only, no json.
 """
 
 from __future__ import annotations
 
-# _signal, not signal: the public module imports enum (startup cost on every `run`).
-import _signal
 import os
+
+from weatherballoon.remote.lean_stdlib import sig
 
 from .. import procinfo
 from .store import state_dir
 
 WAKE_FILE = "daemon.wake"
-WAKE_SIGNAL = _signal.SIGUSR1
+WAKE_SIGNAL = sig.SIGUSR1
 
 
 def wake_path(environ: dict | None = None) -> str:

@@ -26,21 +26,11 @@ from __future__ import annotations
 
 import os
 
+from weatherballoon.remote.lean_stdlib import sha256_hex
+
 RECORD_VERSION = 3
 _MAGIC = "wb-sync-record 3"
 _MAGIC_V2 = "wb-sync-record 2"
-
-
-def _sha256_hex(data: bytes) -> str:
-    """hashlib's sha256 without importing hashlib (which loads OpenSSL: ~3 ms of every agent start)."""
-    try:
-        from _sha2 import sha256  # python >= 3.12
-    except ImportError:
-        try:
-            from _sha256 import sha256  # python < 3.12
-        except ImportError:
-            from hashlib import sha256  # a python built without them
-    return sha256(data).hexdigest()
 
 
 def resolve_root(root: str) -> str:
@@ -73,7 +63,7 @@ def root_refusal(root: str) -> str | None:
 
 
 def _record_base(root: str) -> str:
-    return os.path.join(state_home(), "sync", _sha256_hex(os.fsencode(root)))
+    return os.path.join(state_home(), "sync", sha256_hex(os.fsencode(root)))
 
 
 def record_path(root: str) -> str:

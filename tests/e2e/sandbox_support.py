@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from weatherballoon.lambdas.dynamo_store import DynamoStore
-from weatherballoon.lambdas.records import InstanceRecord, InstanceState, JobRecord
+from weatherballoon.lambdas.records import InstanceRecord, InstanceState, JobRow
 
 from tests.integration.providers_aws.fault_proxy import FaultProxy
 from tests.integration.sandbox.support import Sandbox
@@ -267,7 +267,7 @@ class Client:
     def row(self, instance_id: str) -> InstanceRecord | None:
         return self.lab.store.get_instance(self.owner.user_id, self.arn(instance_id))
 
-    def jobs(self, instance_id: str) -> list[JobRecord]:
+    def jobs(self, instance_id: str) -> list[JobRow]:
         return list(self.lab.store.get_jobs(self.owner.user_id, self.arn(instance_id)))
 
     def wait_row(

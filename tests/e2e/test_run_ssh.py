@@ -229,6 +229,8 @@ def test_ssh_runs_a_plain_command(project: Project) -> None:
     result = project.wb("ssh", "--", "echo $((6*7)); exit 9")
     assert result.returncode == 9
     assert result.stdout == b"42\n"
+    launched = project.wb("ssh", "--launch", "--", "echo", "a b")  # the ssh provider's hosts: nothing to launch
+    assert (launched.returncode, launched.stdout) == (0, b"a b\n"), launched.stderr
 
 
 def test_logs_for_an_unknown_job(project: Project) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from weatherballoon.lambdas import lease, schema
 from weatherballoon.lambdas import tags as wb_tags
@@ -16,7 +16,7 @@ from weatherballoon.lambdas.errors import LeaseRefusedError, SupervisionError
 from weatherballoon.lambdas.records import InstanceRecord, InstanceState
 
 from ...aws_account.errors import translated
-from ...errors import ProvisionError
+from ...errors import ConnectError, ProvisionError
 from . import keys, reuse
 from .instances import Ec2Instance, describe
 from .notices import say_on_stderr
@@ -51,14 +51,20 @@ class Context:
         return keys.ephemeral_path(instance_id).is_file()
 
 
-def acquire(ctx: Context, spec: InstanceSpec) -> tuple[Ec2Instance, InstanceRecord]:
+class Acquired(NamedTuple):
+    ec2: Ec2Instance
+    row: InstanceRecord  # as this command took it: busy, under its claim (none for a machine it launched)
+    launched: bool
+
+
+def acquire(ctx: Context, spec: InstanceSpec) -> Acquired:
     wanted = reuse.spec_hash(ctx.config, spec)
     if not spec.fresh:
         warm = find_warm(ctx, spec, wanted)
         if warm is not None:
             ctx.say(f"reusing warm instance {warm.ec2.instance_id}")
-            return warm.ec2, warm.row
-    return launch_new(ctx, spec, wanted)
+            return Acquired(warm.ec2, warm.row, launched=False)
+    return Acquired(*launch_new(ctx, spec, wanted), launched=True)
 
 
 def find_warm(ctx: Context, spec: InstanceSpec, wanted: str) -> reuse.Candidate | None:
@@ -197,3 +203,13 @@ def abandon(plane: ControlPlane, row: InstanceRecord, why: str) -> None:
     except Exception:
         say_on_stderr(f"could not terminate {row.instance_id}; the reaper will (its row is marked)")
     keys.forget(row.instance_id)
+
+
+def end_unreachable(plane: ControlPlane, row: InstanceRecord, exc: ConnectError, say: Callable[[str], None]) -> None:
+    """A machine that does not accept our SSH login is of no use to anyone, and would only be taken again by
+    the next run: it is ended (row marked, instance terminated), never handed back to the warm pool."""
+    from . import warm_cache
+
+    abandon(plane, row, f"unreachable: {exc.message[:200]}")
+    warm_cache.forget(row.instance_id)
+    say(f"terminated {row.instance_id}: it did not accept the SSH login ({exc.message})")

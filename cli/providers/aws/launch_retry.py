@@ -13,11 +13,11 @@ the 5xx capacity errors in place.
 
 from __future__ import annotations
 
-import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TypeVar
+
+from weatherballoon.lambdas.retry import Backoff
 
 from ...aws_account.errors import error_code
 from ...errors import ProvisionError
@@ -34,18 +34,7 @@ THROTTLE_CODES = frozenset(
 )  # fmt: skip
 
 
-@dataclass(frozen=True)
-class RetryPolicy:
-    attempts: int = 6  # in all, the first one included
-    base_s: float = 0.5
-    cap_s: float = 8.0
-
-    def delay(self, retry: int, draw: Callable[[], float] = random.random) -> float:
-        """Full jitter: a uniform draw below the capped exponential (AWS's recommended backoff)."""
-        return draw() * min(self.cap_s, self.base_s * 2**retry)
-
-
-DEFAULT_POLICY = RetryPolicy()
+DEFAULT_POLICY = Backoff(attempts=6, base_s=0.5, cap_s=8.0, jitter=True)
 
 
 def lost_answer(exc: BaseException) -> bool:
@@ -60,7 +49,7 @@ def call_idempotent(
     call: Callable[[], T],
     *,
     what: str,
-    policy: RetryPolicy = DEFAULT_POLICY,
+    policy: Backoff = DEFAULT_POLICY,
     sleep: Callable[[float], None] = time.sleep,
     say: Callable[[str], None] | None = None,
 ) -> T:

@@ -107,3 +107,22 @@ def row_renewer(
         return store().renew_lease(owner, arn, until, now)
 
     return renew
+
+
+def keep_lease(
+    store: Callable[[], DynamoStore],
+    row: tuple[str, str, float],
+    lease_minutes: float,
+    interval_s: float,
+    clock: Callable[[], float],
+    say: Callable[[str], None],
+    instance_id: str,
+) -> LeaseKeeper:
+    """A started keeper of one machine's lease (`row`: owner, instance arn, max_until) that says when
+    supervision refuses the renewal."""
+
+    def refused(reason: str) -> None:
+        say(f"supervision is ending {instance_id}: {reason}")
+
+    renew = row_renewer(store, row, lease_minutes, clock)
+    return LeaseKeeper(renew, interval_s, on_refused=refused, name=f"wb-lease-{instance_id}").start()

@@ -11,32 +11,27 @@ from typing import TYPE_CHECKING, ClassVar
 
 from ...errors import ConnectError, UsageError
 from ..base import Provider
+from ..held import Held, Obtained
 from ..records import Instance, InstanceSpec
-from . import keys, reuse, warm_cache
-from .leases import LeaseKeeper, release_to_idle, row_renewer
+from . import keys, remembered, reuse, warm_cache
+from .held import AwsHeld
+from .leases import LeaseKeeper, keep_lease, release_to_idle
+from .lookups import Lookups
 
 # acquire, listing, rows, userdata, instances, plane and ready are imported where they are used: a run on
 # the machine this project remembers (warm_cache) needs none of them, nor the table records they import.
 if TYPE_CHECKING:
-    from weatherballoon.lambdas.meter import MeterRecord
     from weatherballoon.lambdas.records import InstanceRecord
 
     from ...config.loader import LoadedConfig
     from ...config.model import WbConfig
-    from ...jobs.index import JobRecord
+    from ...jobs.index import LocalJob
     from ...session.agent import RemoteAgent
     from ...session.connection import ConnectOptions, SshSession
-    from ...session.prefetch import Prefetch
     from ...sync.records import PullSummary
     from . import acquire
-    from .instances import Ec2Instance
     from .plane import ControlPlane
     from .ready import Clock
-
-JOB_QUERY_THREADS = 8
-# How long a run waits for the early connection to the machine it remembers before it looks the machine up
-# instead: a machine that is gone does not answer at all (its address drops the SYN) until the connect timeout.
-REMEMBERED_CONNECT_WAIT_S = 3.0
 
 
 class AwsProvider(Provider):
@@ -46,6 +41,7 @@ class AwsProvider(Provider):
     daemon_python: ClassVar[str | None] = None
     enforces_max_cost: ClassVar[bool] = True  # the daemon knows the instance's price
     stores_outputs: ClassVar[bool] = True
+    launches_machines: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -64,16 +60,8 @@ class AwsProvider(Provider):
         self._boot_timeout_s = boot_timeout_s
         self._now = clock.now if clock is not None else time.time
         self._given_clock = clock
-        self._say = self.say
-        self._seen: dict[str, tuple[Ec2Instance, InstanceRecord | None]] = {}
-        self._daemons: set[str] = set()
-        self._claimed: set[str] = set()  # taken by this command (state busy)
-        self._started: set[str] = set()  # a job was started there: its agent sets idle when it ends
-        self._ended: set[str] = set()  # ...and that job ended while attached: release it on detach if idle
-        self._remembered: dict[str, tuple[warm_cache.WarmEntry, InstanceSpec]] = {}  # chosen from warm_cache
-        self._claims: dict[str, str] = {}  # instance id -> the claim this command holds it under
-        self._spec_of: dict[str, InstanceSpec] = {}
-        self.leases: dict[str, LeaseKeeper] = {}
+        self._held: dict[str, AwsHeld] = {}  # the machines this command works with, one record each
+        self.lookups = Lookups(lambda: self.plane, config, self._now)
 
     @cached_property
     def plane(self) -> ControlPlane:
@@ -90,151 +78,60 @@ class AwsProvider(Provider):
             plane=self.plane,
             boot_source=self._boot_source or userdata.boot_program,
             clock=self._given_clock or Clock(now=time.time, sleep=time.sleep),
-            say=self._say,
+            say=self.say,
             boot_timeout_s=self._boot_timeout_s or acquire.BOOT_TIMEOUT_S,
         )
 
     # --- finding machines ----------------------------------------------------------------------------
 
-    def acquire(self, spec: InstanceSpec) -> Instance:
-        remembered = None if spec.fresh else self._remembered_machine(spec)
-        if remembered is not None:
-            self._remembered[remembered.instance_id] = (remembered, spec)
-            return remembered.instance()
-        return self._acquire_by_lookup(spec)
-
-    def _acquire_by_lookup(self, spec: InstanceSpec) -> Instance:
+    def acquire(self, spec: InstanceSpec) -> AwsHeld:
+        """The project's remembered machine (not claimed yet: see Provider.acquire), else a warm one found by
+        a lookup and claimed, else a new one."""
+        if not spec.fresh:
+            passed = {instance_id for instance_id, held in self._held.items() if held.let_go}
+            entry = remembered.choose(self.loaded, spec, self._now(), passed)
+            if entry is not None:
+                margin = reuse.claim_margin(entry.idle_minutes)
+                return self._hold(
+                    AwsHeld(entry.instance(), Obtained.REMEMBERED, spec, claim_margin_s=margin, warm=entry)
+                )
         from . import acquire
 
-        found, row = acquire.acquire(self.context, spec)
-        self._claimed.add(found.instance_id)
-        self._spec_of[found.instance_id] = spec
-        if row.claim:
-            self._claims[found.instance_id] = row.claim
-        return self._instance(found, row)
+        found = acquire.acquire(self.context, spec)
+        return self._hold(
+            AwsHeld(
+                self.lookups.to_instance(found.ec2, found.row),
+                Obtained.LAUNCHED if found.launched else Obtained.FOUND,
+                spec,
+                claim=found.row.claim,
+                claim_margin_s=reuse.claim_margin(self.plane.supervision.idle_minutes),
+                item=found.ec2,
+                row=found.row,
+            )
+        )
 
-    def _warm_key(self, spec: InstanceSpec) -> str | None:
-        import os
+    def let_go(self, held: Held) -> None:
+        super().let_go(held)
+        warm_cache.forget(held.id)
 
-        from ...config.identity import identity_of
+    def _hold(self, held: AwsHeld) -> AwsHeld:
+        self._held[held.id] = held
+        return held
 
-        identity = identity_of(self.loaded)
-        if identity is None:
-            return None
-        return warm_cache.cache_key(identity, reuse.spec_hash(self.config, spec), os.environ)
-
-    def _remembered_machine(self, spec: InstanceSpec) -> warm_cache.WarmEntry | None:
-        """The machine this project's last run left warm, if it should still be warm and this laptop can open
-        it; only a hint: `take` claims it through its daemon, or falls back to the lookup."""
-        key = self._warm_key(spec)
-        entry = warm_cache.lookup(key) if key else None
-        if entry is None:
-            return None
-        # Its warm window may have been extended by runs of other projects: only its daemon knows (`take`).
-        has_key = bool(self.config.provisioner.key_pair) or keys.ephemeral_path(entry.instance_id).is_file()
-        if entry.max_until <= self._now() + reuse.claim_margin(entry.idle_minutes) or not has_key:
-            return None
-        return entry
-
-    def take(self, instance: Instance, early: Prefetch | None = None) -> Instance:
-        """A remembered machine is claimed through its daemon, over the connection the prefetch thread opened
-        (no AWS call from here); when that does not work out, the full lookup chooses again."""
-        remembered = self._remembered.get(instance.id)
-        if remembered is None:
-            return super().take(instance, early)
-        entry, spec = remembered
-        why: str | None
-        if early is None:
-            why = "no early connection was started"
-        elif not self.adopt_early(instance, early, wait_s=REMEMBERED_CONNECT_WAIT_S):
-            why = f"the early connection did not reach it within {REMEMBERED_CONNECT_WAIT_S:g} s"
-        elif early.claimed is not None:  # the prefetch thread claimed it already, right after connecting
-            self._took_claim(instance, early.claimed)
-            return instance
-        else:
-            why = early.claim_refusal or self._claim_through_agent(instance, entry)
-            if why is None:
-                return instance
-        del self._remembered[instance.id]
-        warm_cache.forget(instance.id)
-        session = self._sessions.pop(instance.id, None)
-        self._agents.pop(instance.id, None)
-        if session is not None:
-            session.close()
-        self._say(f"the last warm instance {instance.id} cannot be taken ({why}); looking again")
-        return self._acquire_by_lookup(spec)
-
-    def _claim_through_agent(self, instance: Instance, entry: warm_cache.WarmEntry) -> str | None:
-        """Claim the machine's row through its daemon (when the early connection did not); None when taken,
-        else why not."""
-        from ...errors import WbError
-        from ...session.claims import claim
-
-        try:
-            outcome = claim(self._agents[instance.id], reuse.claim_margin(entry.idle_minutes))
-        except WbError as exc:
-            return str(exc)
-        if outcome.token is None:
-            return outcome.refusal
-        self._took_claim(instance, outcome.token)
-        return None
-
-    def _took_claim(self, instance: Instance, token: str) -> None:
-        from ...trace import mark
-
-        self._claims[instance.id] = token
-        self._claimed.add(instance.id)
-        self._daemons.add(instance.id)  # it answered the claim: its daemon runs
-        mark("claimed through the agent")
-        self._say(f"reusing warm instance {instance.id}")
-
-    def early_claim_margin(self, instance: Instance) -> float | None:
-        """The next run of this project claims this machine as soon as it has connected (see `take`)."""
-        remembered = self._remembered.get(instance.id)
-        idle_minutes = remembered[0].idle_minutes if remembered else self.plane.supervision.idle_minutes
-        return reuse.claim_margin(idle_minutes)
+    def _holding(self, instance: Instance) -> AwsHeld:
+        """The record of a machine this command works with; one it did not acquire is `Obtained.NAMED`."""
+        held = self._held.get(instance.id)
+        if held is None or held.let_go:
+            held = self._hold(AwsHeld(instance, Obtained.NAMED))
+        return held
 
     def list_instances(self, *, everyone: bool = False) -> list[Instance]:
-        from concurrent.futures import ThreadPoolExecutor
-
-        from . import rows
-        from .instances import describe
-
-        plane = self.plane
-        found = describe(plane.ec2, owner=None if everyone else plane.me.user_id)
-        wanted = [(item.owner, self._arn(item)) for item in found if item.owner]
-        table = rows.get_rows(plane.store, wanted)
-        meters = rows.get_meters(plane.store, [arn for _, arn in wanted])
-        live = [item for item in found if not item.gone and self._arn(item) in table]
-        with ThreadPoolExecutor(max_workers=JOB_QUERY_THREADS) as pool:
-            found_jobs = pool.map(lambda i: rows.running_jobs(plane.store, i.owner, self._arn(i)), live)
-            jobs = dict(zip([item.instance_id for item in live], found_jobs, strict=True))
-        mine = {item.instance_id for item in found if item.owner == plane.me.user_id}
-        for item in found:
-            if item.gone and item.instance_id in mine:
-                keys.forget(item.instance_id)
-                warm_cache.forget(item.instance_id)
-        return [
-            self._instance(
-                item, table.get(self._arn(item)), jobs.get(item.instance_id, ()), meters.get(self._arn(item))
-            )
-            for item in found
-        ]
+        return self.lookups.instances(everyone=everyone)
 
     def resolve(self, instance_id: str) -> Instance:
-        from . import rows
-        from .instances import describe
+        return self.lookups.resolve(instance_id)
 
-        found = describe(self.plane.ec2, ids=[instance_id]) if instance_id.startswith("i-") else []
-        if not found:
-            raise UsageError(f"no wb instance {instance_id!r} in {self.plane.region}", hint="list them with: wb status")
-        item = found[0]
-        row = None
-        if item.owner:
-            row = rows.get_rows(self.plane.store, [(item.owner, self._arn(item))]).get(self._arn(item))
-        return self._instance(item, row)
-
-    def instance_for_job(self, record: JobRecord) -> Instance:
+    def instance_for_job(self, record: LocalJob) -> Instance:
         try:
             return self.resolve(record.instance_id)
         except UsageError:
@@ -265,32 +162,24 @@ class AwsProvider(Provider):
     def agent(self, instance: Instance) -> RemoteAgent:
         """The agent, installed, with `current` pointing at it and its supervision daemon running."""
         agent = super().agent(instance)
-        if instance.id not in self._daemons:
-            from ...session.agent import AGENT_DIR
-            from .userdata import VENV_PYTHON
+        held = self._holding(instance)
+        if not held.daemon_known_running:
+            from .daemon import ensure_daemon
 
-            agent.ensure_installed()
-            # The daemon alone needs boto3: it runs on the boot venv's python (and restarts itself with it).
-            daemon = f'exec {self.daemon_python or VENV_PYTHON} -I "{agent.path}" daemon --ensure'
-            line = f'ln -sfn "{agent.path}" "{AGENT_DIR}/current" && {daemon}'
-            status, _, err = agent.session.run(line)
-            if status != 0:
-                raise ConnectError(
-                    f"the agent's supervision daemon did not start (exit {status}): "
-                    f"{err.decode(errors='replace').strip()}",
-                    host=instance.id,
-                    hint="the machine keeps its lease only while a client or the daemon renews it; "
-                    f"see `wb ssh {instance.id} -- cat ~/.weatherballoon/daemon.log`",
-                )
-            self._daemons.add(instance.id)
+            ensure_daemon(agent, instance.id, self.daemon_python)
+            held.daemon_ready = True
         return agent
 
     # --- supervision -----------------------------------------------------------------------------------
 
     @contextlib.contextmanager
     def attached(self, instance: Instance) -> Iterator[None]:
-        if instance.id in self._remembered:
-            with self._attached_to_remembered(instance):
+        from ...session.agent_jobs import may_be_running
+        from .acquire import end_unreachable
+
+        held = self._holding(instance)
+        if held.how is Obtained.REMEMBERED:
+            with self._attached_to_remembered(held):
                 yield
             return
         row = self._own_row(instance)
@@ -298,15 +187,15 @@ class AwsProvider(Provider):
             yield
             return
         sup = self.plane.supervision
-        keeper = self._keep_lease(instance, (row.owner, row.instance_arn, row.max_until), sup.lease_minutes,
+        keeper = self._keep_lease(held, (row.owner, row.instance_arn, row.max_until), sup.lease_minutes,
                                   sup.renew_interval_s)  # fmt: skip
         ended = False
         try:
             yield
         except ConnectError as exc:
-            if self._never_reached(instance, exc):
+            if self._never_reached(held, exc):
                 keeper.stop()
-                self._end_unreachable(instance, row, exc)
+                end_unreachable(self.plane, row, exc, self.say)
                 ended = True
             raise
         finally:
@@ -315,140 +204,68 @@ class AwsProvider(Provider):
             # machine: taken but no job started (wb ssh, a run that failed before its job), or our job ended and
             # no other job runs there. The agent's daemon, woken by the job's end, does the same under the same
             # claim: whichever comes second changes nothing. A machine ended above is not released.
-            unused = instance.id in self._claimed and instance.id not in self._started
-            finished = instance.id in self._ended and not self._jobs_running(instance)
+            unused = held.taken and not held.job_started
+            finished = held.job_ended and not may_be_running(lambda: self.agent(instance))
             if not ended and keeper.refused is None and (unused or finished):
                 released = release_to_idle(self.plane.store, row, sup.idle_minutes, self._now)
                 if released or finished:
-                    self._remember(instance, row.owner, row.instance_arn, row.max_until)
+                    remembered.note(self.loaded, held, sup, self._now())
 
-    def _never_reached(self, instance: Instance, exc: ConnectError) -> bool:
+    def _never_reached(self, held: AwsHeld, exc: ConnectError) -> bool:
         """This command took the machine (launched or claimed it) and no SSH login to it ever succeeded."""
         from ...errors import ConnectionLost
 
-        reached = instance.id in self._sessions or isinstance(exc, ConnectionLost)
-        return instance.id in self._claimed and not reached
-
-    def _end_unreachable(self, instance: Instance, row: InstanceRecord, exc: ConnectError) -> None:
-        """A machine that does not accept our SSH login is of no use to anyone, and would only be taken again by
-        the next run: it is ended (row marked, instance terminated), never handed back to the warm pool."""
-        from .acquire import abandon
-
-        abandon(self.plane, row, f"unreachable: {exc.message[:200]}")
-        warm_cache.forget(instance.id)
-        self._say(f"terminated {instance.id}: it did not accept the SSH login ({exc.message})")
+        reached = self.connections.opened(held.id) or isinstance(exc, ConnectionLost)
+        return held.taken and not reached
 
     @contextlib.contextmanager
-    def _attached_to_remembered(self, instance: Instance) -> Iterator[None]:
+    def _attached_to_remembered(self, held: AwsHeld) -> Iterator[None]:
         """As `attached`, without a table client unless the command outlives one renewal interval; the
         daemon, woken by the job's end, releases the machine."""
-        entry, _ = self._remembered[instance.id]
-        keeper = self._keep_lease(instance, (entry.owner, entry.instance_arn, entry.max_until), entry.lease_minutes,
+        entry = held.warm
+        assert entry is not None
+        keeper = self._keep_lease(held, (entry.owner, entry.instance_arn, entry.max_until), entry.lease_minutes,
                                   entry.renew_interval_s)  # fmt: skip
         try:
             yield
         finally:
             keeper.stop()
-            token = self._claims.get(instance.id)
             if keeper.refused is not None:
-                warm_cache.forget(instance.id)
-            elif instance.id not in self._started and token is not None:
+                warm_cache.forget(held.id)
+            elif not held.job_started and held.claim is not None:
                 from ...session.claims import release
 
-                release(self.agent(instance), token)
-                self._remember(instance, entry.owner, entry.instance_arn, entry.max_until)
-            elif instance.id in self._ended:
-                self._remember(instance, entry.owner, entry.instance_arn, entry.max_until)
+                release(self.agent(held.instance), held.claim)
+                remembered.note(self.loaded, held, None, self._now())
+            elif held.job_ended:
+                remembered.note(self.loaded, held, None, self._now())
 
     def _keep_lease(
-        self, instance: Instance, row: tuple[str, str, float], lease_minutes: float, interval_s: float
+        self, held: AwsHeld, row: tuple[str, str, float], lease_minutes: float, interval_s: float
     ) -> LeaseKeeper:
-        def refused(reason: str) -> None:
-            self._say(f"supervision is ending {instance.id}: {reason}")
+        held.lease = keep_lease(lambda: self.plane.store, row, lease_minutes, interval_s, self._now, self.say, held.id)
+        return held.lease
 
-        keeper = LeaseKeeper(
-            row_renewer(lambda: self.plane.store, row, lease_minutes, self._now),
-            interval_s,
-            on_refused=refused,
-            name=f"wb-lease-{instance.id}",
-        ).start()
-        self.leases[instance.id] = keeper
-        return keeper
-
-    def _remember(self, instance: Instance, owner: str, instance_arn: str, max_until: float) -> None:
-        """Leave a note for the next run of this project: this machine is (about to be) warm."""
-        remembered = self._remembered.get(instance.id)
-        spec = remembered[1] if remembered is not None else self._spec_of.get(instance.id)
-        key = self._warm_key(spec) if spec is not None else None
-        if key is None or not instance.target.host_key_fingerprint:
+    def job_started(self, held: Held, record: LocalJob) -> None:
+        if held.how is Obtained.REMEMBERED:  # the daemon writes the row (with the caps) when the job wakes it
+            super().job_started(held, record)
             return
-        if remembered is not None:
-            lease_minutes, idle_minutes = remembered[0].lease_minutes, remembered[0].idle_minutes
-            interval_s = remembered[0].renew_interval_s
-        else:
-            sup = self.plane.supervision
-            lease_minutes, idle_minutes, interval_s = sup.lease_minutes, sup.idle_minutes, sup.renew_interval_s
-        entry = warm_cache.WarmEntry(
-            instance_id=instance.id,
-            target=instance.target,
-            owner=owner,
-            instance_arn=instance_arn,
-            instance_type=instance.instance_type,
-            max_until=max_until,
-            idle_until=min(max_until, self._now() + idle_minutes * 60.0),
-            lease_minutes=lease_minutes,
-            idle_minutes=idle_minutes,
-            renew_interval_s=interval_s,
-        )
-        warm_cache.remember(key, entry)
-
-    def job_ended(self, instance: Instance, record: JobRecord) -> None:
-        self._ended.add(instance.id)
-
-    def _jobs_running(self, instance: Instance) -> bool:
-        """Whether any job still runs on the machine; True when the agent cannot say (stay busy)."""
-        import json
-
-        from ...errors import WbError
-
-        try:
-            status, out, _ = self.agent(instance).run(["list"])
-            jobs = json.loads(out or b"[]") if status == 0 else None
-        except (WbError, ValueError):
-            return True
-        return jobs is None or any(job.get("state") == "running" for job in jobs)
-
-    def job_started(self, instance: Instance, record: JobRecord, spec: InstanceSpec) -> None:
-        from weatherballoon.lambdas.records import JobRecord as JobRow
-
-        from . import rows
-
-        if instance.id in self._remembered:  # the daemon writes the row (with the caps) when the job wakes it
-            self._started.add(instance.id)
-            return
-        row = self._own_row(instance)
+        row = self._own_row(held.instance)
         if row is None:
             return
-        job = JobRow(
-            owner=row.owner,
-            instance_arn=row.instance_arn,
-            job_id=record.id,
-            command=tuple(record.command),
-            started_at=self._now(),
-            max_time_s=spec.max_time_s,
-            max_cost_usd=spec.max_cost_usd,
-        )
-        rows.put_job(self.plane.store, job, record.outputs)
-        self._started.add(instance.id)
+        from .job_rows import put_job_row
 
-    def job_options(self, instance: Instance, spec: InstanceSpec) -> list[str]:
+        put_job_row(self.plane, row, record, held.spec or InstanceSpec(), self._now())
+        super().job_started(held, record)
+
+    def job_options(self, held: Held) -> list[str]:
         """The claim the job runs under (the daemon releases the machine after it only while the row is still
         under it) and its cost cap (recorded beside it, for the daemon and the job's row)."""
         options = []
-        if instance.id in self._claims:
-            options += ["--claim", self._claims[instance.id]]
-        if spec.max_cost_usd is not None:
-            options += ["--max-cost", f"{spec.max_cost_usd:g}"]
+        if held.claim is not None:
+            options += ["--claim", held.claim]
+        if held.spec is not None and held.spec.max_cost_usd is not None:
+            options += ["--max-cost", f"{held.spec.max_cost_usd:g}"]
         return options
 
     def job_stopped_reason(self, instance: Instance) -> str | None:
@@ -459,85 +276,24 @@ class AwsProvider(Provider):
         return current.reap_reason
 
     def terminate(self, instances: Sequence[Instance]) -> list[str]:
-        from ...aws_account.errors import translated
-        from . import rows
+        return self.lookups.terminate(instances)
 
-        plane = self.plane
-        me = plane.me.user_id
-        ids = [instance.id for instance in instances]
-        for instance in instances:
-            if instance.owner == me and (row := self._own_row(instance)) is not None and not row.closed:
-                with rows.table_errors("mark the instance row"):
-                    plane.store.mark_instance(row.owner, row.instance_arn, f"down by {me}")
-        if ids:
-            with translated(denied_hint="members may terminate only their own wb instances (admins: any)"):
-                plane.ec2.terminate_instances(InstanceIds=ids)
-        for instance_id in ids:
-            keys.forget(instance_id)
-            warm_cache.forget(instance_id)
-        return ids
+    def pull_from_storage(self, record: LocalJob, globs: list[str], destination: Path) -> PullSummary | None:
+        from .job_rows import pull_from_storage
 
-    def pull_from_storage(self, record: JobRecord, globs: list[str], destination: Path) -> PullSummary | None:
-        from weatherballoon.lambdas.schema import instance_arn
+        return pull_from_storage(self.plane, record, globs, destination)
 
-        from . import storage
+    def stored_upload_failure(self, record: LocalJob) -> str | None:
+        from .job_rows import stored_upload_failure
 
-        plane = self.plane
-        arn = instance_arn(plane.region, plane.me.account, record.instance_id)
-        prefix = storage.job_prefix(plane.me.user_id, arn, record.id)
-        return storage.pull(plane.s3, plane.bucket, prefix, globs, destination)
-
-    def stored_upload_failure(self, record: JobRecord) -> str | None:
-        from weatherballoon.lambdas.schema import instance_arn
-
-        from ...errors import WbError
-        from . import rows, storage
-
-        plane = self.plane
-        try:
-            arn = instance_arn(plane.region, plane.me.account, record.instance_id)
-            with rows.table_errors("read job rows"):
-                jobs = plane.store.get_jobs(plane.me.user_id, arn)
-            row = next((job for job in jobs if job.job_id == record.id), None)
-            if row is None or row.push_error is None:
-                return None
-            where = f"s3://{plane.bucket}/{storage.job_prefix(plane.me.user_id, arn, record.id)}"
-        except (WbError, ValueError):
-            return None
-        return f"not uploaded to {where}: {row.push_error}"
+        return stored_upload_failure(self.plane, record)
 
     # --- helpers ---------------------------------------------------------------------------------------
 
-    def _arn(self, item: Ec2Instance) -> str:
-        return item.arn(self.plane.region, self.plane.me.account)
-
-    def _instance(
-        self,
-        item: Ec2Instance,
-        row: InstanceRecord | None,
-        jobs: tuple[str, ...] = (),
-        meter: MeterRecord | None = None,
-    ) -> Instance:
-        from . import listing
-
-        self._seen[item.instance_id] = (item, row)
-        provisioner = self.config.provisioner
-        return listing.to_instance(
-            item,
-            row,
-            connect=provisioner.connect,
-            username=provisioner.os.username,
-            now=self._now(),
-            running_jobs=jobs,
-            meter=meter,
-        )
-
     def _own_row(self, instance: Instance) -> InstanceRecord | None:
-        """The row of one of my instances (from this command's lookups, else the table); None otherwise."""
-        seen = self._seen.get(instance.id)
-        if seen is None:
-            self.resolve(instance.id)
-            seen = self._seen.get(instance.id)
-        if seen is None or seen[0].owner != self.plane.me.user_id:
-            return None
-        return seen[1]
+        """The row of one of my instances (as this command took it or looked it up, else from the table);
+        None otherwise."""
+        held = self._held.get(instance.id)
+        if held is not None and held.item is not None:
+            return held.row if held.item.owner == self.plane.me.user_id else None
+        return self.lookups.own_row(instance)

@@ -1,24 +1,22 @@
-"""Instance and job rows as the client reads and writes them (lambdas model, keys in `lambdas.schema`)."""
+"""Instance and job rows as the client reads and writes them: through the `SupervisionStore` interface
+(lambdas/store.py), with the model's errors as `AwsError`."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from weatherballoon.lambdas import schema
-from weatherballoon.lambdas.dynamo_codec import from_wire, key
 from weatherballoon.lambdas.errors import MalformedItemError, SupervisionError
 from weatherballoon.lambdas.meter import MeterRecord
-from weatherballoon.lambdas.records import InstanceRecord, JobRecord
+from weatherballoon.lambdas.records import InstanceRecord, JobRow
 
 from ...aws_account.errors import aws_error, is_aws_exception
 from ...errors import AwsError
 
 if TYPE_CHECKING:
-    from weatherballoon.lambdas.dynamo_store import DynamoStore
-
-BATCH_GET_MAX = 100
+    from weatherballoon.lambdas.store import SupervisionStore
 
 
 @contextmanager
@@ -33,31 +31,22 @@ def table_errors(what: str) -> Iterator[None]:
         raise AwsError(f"the supervision table ({what}): {exc}", code=getattr(exc, "code", None)) from exc
 
 
-def get_rows(store: DynamoStore, keys: Sequence[tuple[str, str]]) -> dict[str, InstanceRecord]:
-    """Instance rows by instance ARN for (owner, arn) pairs, with BatchGetItem (missing rows are absent)."""
-    import time
-
+def get_rows(store: SupervisionStore, keys: Sequence[tuple[str, str]]) -> dict[str, InstanceRecord]:
+    """Instance rows by instance ARN for (owner, arn) pairs (missing or unreadable rows are absent)."""
     found: dict[str, InstanceRecord] = {}
-    wanted = [key(schema.instance_pk(owner, arn), schema.META_SK) for owner, arn in dict.fromkeys(keys)]
+    wanted = [(schema.instance_pk(owner, arn), schema.META_SK) for owner, arn in dict.fromkeys(keys)]
     with table_errors("read instance rows"):
-        for start in range(0, len(wanted), BATCH_GET_MAX):
-            pending: dict[str, Any] = {store.table_name: {"Keys": wanted[start : start + BATCH_GET_MAX]}}
-            for attempt in range(8):
-                answer = _batch_get(store, pending)
-                for item in answer.get("Responses", {}).get(store.table_name, []):
-                    try:
-                        row = InstanceRecord.from_item(from_wire(item))
-                    except MalformedItemError:
-                        continue
-                    found[row.instance_arn] = row
-                pending = answer.get("UnprocessedKeys") or {}
-                if not pending:
-                    break
-                time.sleep(0.05 * 2**attempt)
+        items = store.get_items(wanted)
+    for item in items.values():
+        try:
+            row = InstanceRecord.from_item(item)
+        except MalformedItemError:
+            continue
+        found[row.instance_arn] = row
     return found
 
 
-def get_meters(store: DynamoStore, arns: Sequence[str]) -> dict[str, MeterRecord]:
+def get_meters(store: SupervisionStore, arns: Sequence[str]) -> dict[str, MeterRecord]:
     """The reaper's meters (what it charges, at which price) by instance ARN; missing ones are absent."""
     wanted = [schema.meter_key(arn) for arn in dict.fromkeys(arns)]
     found: dict[str, MeterRecord] = {}
@@ -71,31 +60,13 @@ def get_meters(store: DynamoStore, arns: Sequence[str]) -> dict[str, MeterRecord
     return found
 
 
-def _batch_get(store: DynamoStore, request: dict[str, Any]) -> dict[str, Any]:
-    from botocore.exceptions import BotoCoreError, ClientError
-    from weatherballoon.lambdas.dynamo_codec import store_error
-
-    try:
-        answer: dict[str, Any] = store.client.batch_get_item(RequestItems=request)
-        return answer
-    except (ClientError, BotoCoreError) as exc:
-        raise store_error(exc, "batch_get_item") from exc
-
-
-def put_job(store: DynamoStore, job: JobRecord, outputs: Sequence[str]) -> None:
+def put_job(store: SupervisionStore, job: JobRow) -> None:
     """The job row with its caps (the agent and the reaper enforce them) and its output globs."""
-    from weatherballoon.lambdas.dynamo_codec import to_wire
-
-    from ...aws_account.errors import translated
-
-    item = job.to_item()
-    if outputs:
-        item["outputs"] = list(outputs)
-    with translated():
-        store.client.put_item(TableName=store.table_name, Item=to_wire(item))
+    with table_errors("write the job row"):
+        store.put_job(job)
 
 
-def running_jobs(store: DynamoStore, owner: str, arn: str) -> tuple[str, ...]:
+def running_jobs(store: SupervisionStore, owner: str, arn: str) -> tuple[str, ...]:
     with table_errors("read job rows"):
         jobs = store.get_jobs(owner, arn)
     return tuple(job.job_id for job in jobs if job.running)

@@ -16,7 +16,7 @@ from weatherballoon.lambdas.dynamo_codec import to_wire
 from weatherballoon.lambdas.dynamo_store import DynamoStore
 from weatherballoon.lambdas.dynamo_table import table_request
 from weatherballoon.lambdas.meter import MeterRecord, Price, PriceSource
-from weatherballoon.lambdas.records import InstanceRecord, InstanceState, JobRecord
+from weatherballoon.lambdas.records import InstanceRecord, InstanceState, JobRow
 
 from tests.integration.lambdas.fault_proxy import FaultProxy, running
 
@@ -113,7 +113,7 @@ class World:
         for start in range(0, len(requests), 25):
             self.ddb.batch_write_item(RequestItems={TABLE: requests[start : start + 25]})
 
-    def put_rows(self, records: list[InstanceRecord] | list[JobRecord]) -> None:
+    def put_rows(self, records: list[InstanceRecord] | list[JobRow]) -> None:
         requests = [{"PutRequest": {"Item": to_wire(r.to_item())}} for r in records]
         for start in range(0, len(requests), 25):
             self.ddb.batch_write_item(RequestItems={TABLE: requests[start : start + 25]})

@@ -17,7 +17,7 @@ from weatherballoon.lambdas.ec2_fleet import Ec2Fleet
 from weatherballoon.lambdas.engine import Reaper
 from weatherballoon.lambdas.errors import MissingSettingError
 from weatherballoon.lambdas.meter import Price, PriceSource
-from weatherballoon.lambdas.records import InstanceState, JobRecord
+from weatherballoon.lambdas.records import InstanceState, JobRow
 from weatherballoon.lambdas.schema import Scope
 
 from tests.integration.lambdas.conftest import IMAGE, TABLE, LambdaContext, World, later
@@ -57,8 +57,8 @@ def seed_every_reason(world: World, now: float) -> dict[str, Reason]:
         world.row(carol, now, owner="AIDACAROL", team="vision"),
     ])  # fmt: skip
     world.put_rows([
-        JobRecord("AIDAALICE", world.arn(job_time), "long", ("sleep", "1d"), started_at=now - 1000, max_time_s=60.0),
-        JobRecord("AIDAALICE", world.arn(job_cost), "pricey", ("train",), started_at=now - 1000, max_cost_usd=0.1),
+        JobRow("AIDAALICE", world.arn(job_time), "long", ("sleep", "1d"), started_at=now - 1000, max_time_s=60.0),
+        JobRow("AIDAALICE", world.arn(job_cost), "pricey", ("train",), started_at=now - 1000, max_cost_usd=0.1),
     ])  # fmt: skip
     world.store.set_budget(BudgetEntry(Scope.OWNER, "AIDABOB", 10.0))
     world.store.set_budget(BudgetEntry(Scope.TEAM, "vision", 100.0))
@@ -137,7 +137,7 @@ def test_rows_of_gone_instances_are_closed(world: World, reaper_env: dict[str, s
         world.row(gone, now), world.row(alive, now), world.row("i-0000000000000dead", now),
         world.row("i-00000000000000new", now, launched_at=now - 5),  # EC2 may not list it yet
     ])  # fmt: skip
-    world.put_rows([JobRecord("AIDAALICE", world.arn(gone), "j1", ("x",), started_at=now - 100)])
+    world.put_rows([JobRow("AIDAALICE", world.arn(gone), "j1", ("x",), started_at=now - 100)])
     summary = invoke()  # the production build, real clock
     assert summary["counts"]["closed"] == 2 and summary["counts"]["jobs_closed"] == 1
     live = {r.instance_id for r in world.store.load_live().instances}
@@ -283,7 +283,7 @@ def test_the_reaper_uses_only_the_iam_it_declares(world: World, reaper_env: dict
     world.ec2.terminate_instances(InstanceIds=[gone])
     world.put_rows([world.row(expired, now, lease_until=now - 1), world.row(kept, now), world.row(gone, now),
                     world.row(spot, now), world.row(protected, now, lease_until=now - 1)])  # fmt: skip
-    world.put_rows([JobRecord("AIDAALICE", world.arn(gone), "j", ("x",), started_at=now - 10)])
+    world.put_rows([JobRow("AIDAALICE", world.arn(gone), "j", ("x",), started_at=now - 10)])
     world.put_meter(gone, now, 1.006, first_seen=now - 3600)
     world.store.set_budget(BudgetEntry(Scope.OWNER, "AIDAALICE", 1000.0))
     counter = CallCounter()

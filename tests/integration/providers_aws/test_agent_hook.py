@@ -51,7 +51,7 @@ def test_install_points_current_at_the_agent_and_asks_for_the_daemon(
         with pytest.raises(ConnectError, match=r"supervision daemon did not start \(exit 2\)") as caught:
             aws.agent(host_instance)  # no agent.env on this host: boot.py never ran here
         assert "agent.env" in caught.value.message
-        agent = aws._agents[host_instance.id]
+        agent = aws.connections.agent(host_instance.id, aws.session(host_instance), aws.agent_python)
         current = sshd_host.user.home / ".weatherballoon/agent/current"
         assert current.is_symlink() and current.resolve().name == agent.bundle.name
     finally:

@@ -31,7 +31,7 @@ def test_spot_without_capacity_anywhere_falls_back_to_on_demand_and_says_so(
     world: World, faults: FaultProxy, booting: BootEmulator
 ) -> None:
     faults.rules.append(lambda c: "InsufficientInstanceCapacity" if c.market == "spot" else None)
-    instance = world.provider().acquire(InstanceSpec(instance_type="g5.xlarge", spot=True))
+    instance = world.provider().acquire(InstanceSpec(instance_type="g5.xlarge", spot=True)).instance
     zones = ["us-west-2a", "us-west-2b", "us-west-2c"]  # the zones moto offers g5.xlarge in
     assert attempts(faults) == [("spot", z, "InsufficientInstanceCapacity") for z in zones] + [
         ("on-demand", "us-west-2a", None)
@@ -45,7 +45,7 @@ def test_spot_lands_in_the_next_zone_and_records_the_spot_price(
     world: World, faults: FaultProxy, booting: BootEmulator
 ) -> None:
     faults.rules.append(lambda c: "InsufficientInstanceCapacity" if c.zone == "us-west-2a" else None)
-    instance = world.provider().acquire(InstanceSpec(instance_type="g5.xlarge", spot=True))
+    instance = world.provider().acquire(InstanceSpec(instance_type="g5.xlarge", spot=True)).instance
     assert attempts(faults) == [("spot", "us-west-2a", "InsufficientInstanceCapacity"), ("spot", "us-west-2b", None)]
     raw = boto3.client("ec2").describe_instances(InstanceIds=[instance.id])["Reservations"][0]["Instances"][0]
     assert raw["InstanceLifecycle"] == "spot" and raw["Placement"]["AvailabilityZone"] == "us-west-2b"
@@ -97,7 +97,7 @@ def test_spot_without_the_accounts_spot_role_falls_back_to_on_demand_at_once_and
     """EC2 answers a spot launch with AuthFailure.ServiceLinkedRoleCreationNotPermitted when the account has no
     AWSServiceRoleForEC2Spot and the caller may not create it: no other zone can do better."""
     faults.rules.append(lambda c: "AuthFailure.ServiceLinkedRoleCreationNotPermitted" if c.market == "spot" else None)
-    instance = world.provider().acquire(InstanceSpec(instance_type="g5.xlarge", spot=True))
+    instance = world.provider().acquire(InstanceSpec(instance_type="g5.xlarge", spot=True)).instance
     assert attempts(faults) == [
         ("spot", "us-west-2a", "AuthFailure.ServiceLinkedRoleCreationNotPermitted"),
         ("on-demand", "us-west-2a", None),

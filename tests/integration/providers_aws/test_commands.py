@@ -35,8 +35,8 @@ def in_project(world: World, monkeypatch: pytest.MonkeyPatch) -> Path:
 def test_status_shows_mine_with_lease_cost_and_reason_and_down_ends_them(
     world: World, booting: BootEmulator, in_project: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    first = world.provider().acquire(SPEC)
-    second = world.provider().acquire(InstanceSpec(instance_type="g5.xlarge", fresh=True))
+    first = world.provider().acquire(SPEC).instance
+    second = world.provider().acquire(InstanceSpec(instance_type="g5.xlarge", fresh=True)).instance
     code, out, _ = wb(capsys, "status", "--json")
     assert code == 0
     shown = {item["id"]: item for item in json.loads(out)}
@@ -72,8 +72,8 @@ def test_pull_fetches_a_gone_instances_outputs_from_s3(
     world: World, booting: BootEmulator, in_project: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     provider = world.provider()
-    instance = provider.acquire(SPEC)
-    record = index.JobRecord(
+    instance = provider.acquire(SPEC).instance
+    record = index.LocalJob(
         id="20261124-120000-0a0b0c",
         provider="aws",
         instance_id=instance.id,
@@ -122,7 +122,7 @@ def test_quiet_silences_the_providers_notices(
 
     capsys.readouterr()
     provider = App(quiet=quiet).provider()
-    instance = provider.acquire(InstanceSpec(instance_type="g5.xlarge", fresh=True))
+    instance = provider.acquire(InstanceSpec(instance_type="g5.xlarge", fresh=True)).instance
     provider.close()
     err = capsys.readouterr().err
     assert (f"wb: launched {instance.id} (g5.xlarge" in err) is not quiet, err
@@ -134,19 +134,19 @@ def test_pull_says_when_the_agent_could_not_upload_the_outputs(
     """The agent recorded a failed push on the job's row: `wb pull` from storage says so (partial outputs),
     or fails naming it (none at all), instead of reporting an empty pull as success."""
     from weatherballoon.lambdas.dynamo_store import DynamoStore
-    from weatherballoon.lambdas.records import JobRecord
+    from weatherballoon.lambdas.records import JobRow
 
-    instance = world.provider().acquire(SPEC)
+    instance = world.provider().acquire(SPEC).instance
     arn = f"arn:aws:ec2:{REGION}:{ACCOUNT}:instance/{instance.id}"
     store = DynamoStore(world.deployed.table, client=boto3.client("dynamodb"))
     records = []
     for job_id in ("20261124-130000-0a0b0c", "20261124-130001-0a0b0c"):
-        record = index.JobRecord(
+        record = index.LocalJob(
             id=job_id, provider="aws", instance_id=instance.id, target=instance.target, remote_root="~/wb/proj",
             command=("python", "train.py"), outputs=("out/**",), local_root=str(in_project),
         )  # fmt: skip
         index.save(record)
-        store.put_job(JobRecord(ME, arn, job_id, ("python", "train.py"), 1.0, state="exited", ended_at=2.0))
+        store.put_job(JobRow(ME, arn, job_id, ("python", "train.py"), 1.0, state="exited", ended_at=2.0))
         assert store.record_push(ME, arn, job_id, 3.0, "out/b.pt: ClientError: AccessDenied (and 1 more)")
         records.append(record)
     partial, nothing = records

@@ -24,7 +24,7 @@ def test_launch_carries_tags_imds_shutdown_profile_group_volume_and_user_data(
 ) -> None:
     loaded = world.project(rootVolumeGb=150)
     provider = world.provider(loaded)
-    instance = provider.acquire(InstanceSpec(instance_type="g5.xlarge"))
+    instance = provider.acquire(InstanceSpec(instance_type="g5.xlarge")).instance
     stack = world.deployed.stack.outputs
     raw = _describe(instance.id)
     tags = {t["Key"]: t["Value"] for t in raw["Tags"]}
@@ -82,7 +82,8 @@ def test_unknown_type_suggests_near_names_and_launches_nothing(world: World) -> 
 
 def test_configured_ami_is_used_and_a_missing_one_is_a_config_error(world: World, booting: BootEmulator) -> None:
     other = boto3.client("ec2").describe_images(Owners=["099720109477"])["Images"][0]["ImageId"]
-    instance = world.provider(world.project(os={"ami": other})).acquire(InstanceSpec(instance_type="g5.xlarge"))
+    provider = world.provider(world.project(os={"ami": other}))
+    instance = provider.acquire(InstanceSpec(instance_type="g5.xlarge")).instance
     assert _describe(instance.id)["ImageId"] == other
     with pytest.raises(ConfigError, match=r"provisioner.os.ami: no AMI 'ami-00000000' in this region"):
         world.provider(world.project("p2", os={"ami": "ami-00000000"})).acquire(InstanceSpec(instance_type="g5.xlarge"))
@@ -124,7 +125,7 @@ def test_seed_settings_group_by_name_profile_by_name_and_an_ec2_key_pair(
     loaded = world.project("seed", group1="sg_temp1", roleOfInstance="seed-profile", keyPair="id_seed")
     provider = world.provider(loaded)
     try:
-        instance = provider.acquire(InstanceSpec(instance_type="g5.xlarge"))
+        instance = provider.acquire(InstanceSpec(instance_type="g5.xlarge")).instance
         raw = _describe(instance.id)
         assert [g["GroupId"] for g in raw["NetworkInterfaces"][0]["Groups"]] == [group]
         assert raw["IamInstanceProfile"]["Arn"].endswith("instance-profile/seed-profile")

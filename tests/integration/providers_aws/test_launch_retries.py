@@ -47,7 +47,7 @@ def test_a_throttled_launch_is_retried_with_the_same_client_token(
     world: World, faults: FaultProxy, booting: BootEmulator
 ) -> None:
     faults.rules.append(first(["RequestLimitExceeded", "RequestLimitExceeded"]))
-    instance = world.provider().acquire(InstanceSpec(instance_type="g5.xlarge"))
+    instance = world.provider().acquire(InstanceSpec(instance_type="g5.xlarge")).instance
     assert [c.answered for c in faults.calls] == ["RequestLimitExceeded", "RequestLimitExceeded", None]
     assert len({c.token for c in faults.calls}) == 1 and faults.calls[0].token  # one token, resent unchanged
     assert faults.calls[0].zone == faults.calls[2].zone  # a throttle is not a capacity error: same zone
@@ -62,7 +62,7 @@ def test_a_launch_whose_answer_is_lost_is_retried_and_starts_one_machine(
     """EC2 accepted the launch but the answer never came: the retry, with the same token, gets the same
     instance back (EC2's idempotency), and no second machine is billed."""
     faults.rules.append(first([DROP]))
-    instance = world.provider().acquire(InstanceSpec(instance_type="g5.xlarge"))
+    instance = world.provider().acquire(InstanceSpec(instance_type="g5.xlarge")).instance
     assert [c.answered for c in faults.calls] == [DROP, None]
     assert faults.calls[0].token == faults.calls[1].token
     assert faults.launches == 1 and live_wb_instances() == [instance.id]
@@ -84,7 +84,7 @@ def test_terminate_rides_out_a_throttle_and_a_lost_answer(
     world: World, faults: FaultProxy, booting: BootEmulator
 ) -> None:
     provider = world.provider()
-    instance = provider.acquire(InstanceSpec(instance_type="g5.xlarge"))
+    instance = provider.acquire(InstanceSpec(instance_type="g5.xlarge")).instance
     faults.faults["TerminateInstances"] = ["RequestLimitExceeded", DROP]
     assert provider.terminate([instance]) == [instance.id]
     assert [code for action, code in faults.actions if action == "TerminateInstances"] == [

@@ -7,7 +7,7 @@ import time
 from collections import Counter
 from typing import Any
 
-from weatherballoon.cli.jobs.index import JobRecord
+from weatherballoon.cli.jobs.index import LocalJob
 from weatherballoon.cli.providers.aws import AwsProvider, permissions
 from weatherballoon.cli.providers.records import InstanceSpec
 
@@ -28,14 +28,15 @@ def test_the_provider_calls_only_what_it_declares(world: World, booting: BootEmu
     spec = InstanceSpec(instance_type="g5.xlarge", spot=True, max_cost_usd=2.0)
     loaded = world.project(supervision={"leaseMinutes": 0.03})
     first = counted(world.provider(loaded), calls)
-    instance = first.acquire(spec)
+    instance = first.acquire(spec).instance
     go_idle(world, instance)
     again = counted(world.provider(loaded), calls)
-    reused = again.acquire(spec)
-    record = JobRecord(id="20261124-000000-abc123", provider="aws", instance_id=reused.id, target=reused.target,
+    held = again.acquire(spec)
+    reused = held.instance
+    record = LocalJob(id="20261124-000000-abc123", provider="aws", instance_id=reused.id, target=reused.target,
                        remote_root="~/wb/proj", command=("true",), outputs=("out/**",))  # fmt: skip
     with again.attached(reused):
-        again.job_started(reused, record, spec)
+        again.job_started(held, record)
         time.sleep(0.8)
     again.list_instances(everyone=True)
     again.job_stopped_reason(reused)

@@ -64,7 +64,7 @@ def test_public_ip_launches_only_into_a_subnet_routed_to_an_internet_gateway(
     ec2 = boto3.client("ec2")
     vpc, _, public = custom_vpc(ec2)
     group_admitting(ec2, vpc, "0.0.0.0/0", "open-custom")
-    instance = world.provider(world.project(group1="open-custom", connect="public-ip")).acquire(InstanceSpec())
+    instance = world.provider(world.project(group1="open-custom", connect="public-ip")).acquire(InstanceSpec()).instance
     raw = ec2.describe_instances(InstanceIds=[instance.id])["Reservations"][0]["Instances"][0]
     assert raw["SubnetId"] == public
 
@@ -88,7 +88,7 @@ def test_a_pinned_subnet_without_a_way_out_is_used_with_a_note(world: World, boo
     vpc, private, _ = custom_vpc(ec2)
     group_admitting(ec2, vpc, "10.50.0.0/16", "pinned")
     loaded = world.project(group1="pinned", connect="private-ip", subnet=private)
-    instance = world.provider(loaded).acquire(InstanceSpec())
+    instance = world.provider(loaded).acquire(InstanceSpec()).instance
     raw = ec2.describe_instances(InstanceIds=[instance.id])["Reservations"][0]["Instances"][0]
     assert raw["SubnetId"] == private
     assert any(m.startswith(f"note: subnet {private} lacks a default route") for m in world.messages), world.messages

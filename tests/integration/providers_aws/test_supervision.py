@@ -7,7 +7,7 @@ import time
 
 import boto3
 import pytest
-from weatherballoon.cli.jobs.index import JobRecord as IndexRecord
+from weatherballoon.cli.jobs.index import LocalJob
 from weatherballoon.cli.providers.records import InstanceSpec
 from weatherballoon.lambdas.dynamo_codec import from_wire, key
 from weatherballoon.lambdas.dynamo_store import DynamoStore
@@ -25,12 +25,13 @@ def store(world: World) -> DynamoStore:
 def test_attached_renews_every_interval_and_stops_on_exit(world: World, booting: BootEmulator) -> None:
     # a compressed lease: 0.03 minutes (1.8 s), so renewals come every 0.6 s
     provider = world.provider(world.project(supervision={"leaseMinutes": 0.03}))
-    instance = provider.acquire(SPEC)
+    held = provider.acquire(SPEC)
+    instance = held.instance
     before = instance_row(world.deployed, instance.id)
     with provider.attached(instance):
         time.sleep(2.0)
-        keeper = provider.leases[instance.id]
-        assert keeper.interval_s == 0.6 and keeper.renewals >= 2 and keeper.failures == 0
+        keeper = held.lease
+        assert keeper is not None and keeper.interval_s == 0.6 and keeper.renewals >= 2 and keeper.failures == 0
         during = instance_row(world.deployed, instance.id)
     assert not keeper.running
     assert during["lease_until"] > before["lease_until"] and during["renewed_at"] > before["renewed_at"]
@@ -42,20 +43,22 @@ def test_attached_renews_every_interval_and_stops_on_exit(world: World, booting:
 
 def test_a_marked_row_refuses_the_renewal_and_the_client_says_why(world: World, booting: BootEmulator) -> None:
     provider = world.provider(world.project(supervision={"leaseMinutes": 0.03}))
-    instance = provider.acquire(SPEC)
+    held = provider.acquire(SPEC)
+    instance = held.instance
     store(world).mark_instance(ME, instance_arn(REGION, ACCOUNT, instance.id), "down by an admin")
     with provider.attached(instance):
         time.sleep(1.0)
-        keeper = provider.leases[instance.id]
-        assert not keeper.running and keeper.refused == "marked: down by an admin"
+        keeper = held.lease
+        assert keeper is not None and not keeper.running and keeper.refused == "marked: down by an admin"
     assert f"supervision is ending {instance.id}: marked: down by an admin" in world.messages
     assert provider.job_stopped_reason(instance) == "marked: down by an admin"
 
 
 def test_job_row_records_caps_and_outputs_and_the_reap_reason_is_explained(world: World, booting: BootEmulator) -> None:
     provider = world.provider()
-    instance = provider.acquire(SPEC)
-    record = IndexRecord(
+    held = provider.acquire(SPEC)
+    instance = held.instance
+    record = LocalJob(
         id="20261124-101010-abcdef",
         provider="aws",
         instance_id=instance.id,
@@ -64,7 +67,7 @@ def test_job_row_records_caps_and_outputs_and_the_reap_reason_is_explained(world
         command=("python", "train.py"),
         outputs=("out/**",),
     )
-    provider.job_started(instance, record, SPEC)
+    provider.job_started(held, record)
     arn = instance_arn(REGION, ACCOUNT, instance.id)
     item = boto3.client("dynamodb").get_item(
         TableName=world.deployed.table, Key=key(instance_pk(ME, arn), f"JOB#{record.id}")

@@ -25,7 +25,7 @@ import pytest
 from weatherballoon.cli.session.bundle import agent_bundle
 from weatherballoon.lambdas import lease, schema
 from weatherballoon.lambdas.dynamo_store import DynamoStore
-from weatherballoon.lambdas.records import InstanceRecord, InstanceState, JobRecord
+from weatherballoon.lambdas.records import InstanceRecord, InstanceState, JobRow
 from weatherballoon.remote.procinfo import is_alive
 
 from tests.support import sshd, waiting
@@ -136,11 +136,11 @@ class Machine:
         assert found is not None
         return found
 
-    def job_row(self, job_id: str) -> JobRecord:
+    def job_row(self, job_id: str) -> JobRow:
         return next(job for job in self.store.get_jobs(OWNER, self.arn) if job.job_id == job_id)
 
     def put_job_row(self, job_id: str, **fields: Any) -> None:
-        self.store.put_job(JobRecord(OWNER, self.arn, job_id, ("sleep",), time.time(), **fields))
+        self.store.put_job(JobRow(OWNER, self.arn, job_id, ("sleep",), time.time(), **fields))
 
     def objects(self) -> dict[str, int]:
         listed = self.s3.list_objects_v2(Bucket=BUCKET).get("Contents", [])

@@ -1,8 +1,8 @@
 """The exit-code table in docs/cli.md lists every code wb can return, and the code keeps to it.
 
 Three sources of codes are checked: every `WbError` subclass's `exit_code` (the entry point maps errors
-through it), every literal code in the entry point and the commands (`return N`, `os._exit(N)`,
-`sys.exit(N)`), and click's own (usage errors map to 2).
+through it), every literal code in the entry point and the commands (`return N`, `exit_now(N)`,
+`os._exit(N)`, `sys.exit(N)`), and click's own (usage errors map to 2).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from weatherballoon.cli import errors
 
 ROOT = Path(__file__).resolve().parents[3]
 CLI = ROOT / "cli"
+EXITS = ("exit_now", "shutdown.exit_now", "os._exit", "sys.exit")
 
 
 def documented_codes() -> set[int]:
@@ -50,7 +51,7 @@ def literal_codes(path: Path) -> list[tuple[int, int]]:
         value = None
         if isinstance(node, ast.Return):
             value = node.value
-        elif isinstance(node, ast.Call) and ast.unparse(node.func) in ("os._exit", "sys.exit") and node.args:
+        elif isinstance(node, ast.Call) and ast.unparse(node.func) in EXITS and node.args:
             value = node.args[0]
         if isinstance(value, ast.Constant) and isinstance(value.value, int) and not isinstance(value.value, bool):
             found.append((node.lineno, value.value))

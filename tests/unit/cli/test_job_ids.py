@@ -13,7 +13,7 @@ from weatherballoon.cli.providers.records import SshTarget
 
 def save(job_id: str) -> None:
     target = SshTarget(host="127.0.0.1", port=22, username="u")
-    index.save(index.JobRecord(id=job_id, provider="ssh", instance_id="u@127.0.0.1:22", target=target,
+    index.save(index.LocalJob(id=job_id, provider="ssh", instance_id="u@127.0.0.1:22", target=target,
                                remote_root="~/wb/p", command=("true",)))  # fmt: skip
 
 

@@ -6,8 +6,15 @@ import json
 from typing import Any
 
 from weatherballoon.cli.errors import WbError
-from weatherballoon.cli.jobs.listing import JobRow
-from weatherballoon.cli.jobs.uploads import await_push, push_failure
+from weatherballoon.cli.jobs.listing import JobLine
+from weatherballoon.cli.jobs.uploads import await_push
+from weatherballoon.cli.providers.records import PushNote
+
+
+def push_failure(raw: object) -> str | None:
+    note = PushNote.from_json(raw)
+    return note.failure if note is not None else None
+
 
 FAILED = {
     "at": 20.0, "ok": False, "uploaded": 1, "skipped": 0, "bytes": 3, "failed": 2,
@@ -30,7 +37,7 @@ class Agent:
         self.calls += 1
         if summary is None:
             raise WbError("connection lost")
-        return 0, json.dumps(summary).encode(), b""
+        return 0, json.dumps({"id": "j1", "state": "exited", **summary}).encode(), b""
 
 
 class Clock:
@@ -72,9 +79,9 @@ def test_run_says_ok_pending_or_unknown() -> None:
 
 
 def test_jobs_marks_a_row_whose_upload_failed() -> None:
-    row = JobRow("j1", "i-1", "exited", 0, 1.0, 2.0, "python train.py", upload_error=push_failure(FAILED))
+    row = JobLine("j1", "i-1", "exited", 0, 1.0, 2.0, "python train.py", upload_error=push_failure(FAILED))
     assert row.cells()[2] == "exited, upload failed"
-    assert JobRow("j2", "i-1", "exited", 0, 1.0, 2.0, "x").cells()[2] == "exited"
+    assert JobLine("j2", "i-1", "exited", 0, 1.0, 2.0, "x").cells()[2] == "exited"
 
 
 class App:
@@ -91,9 +98,9 @@ class App:
 
 def test_run_warns_after_the_job_when_its_outputs_did_not_reach_storage(monkeypatch: Any) -> None:
     from weatherballoon.cli.jobs import run_job, uploads
-    from weatherballoon.cli.jobs.index import JobRecord
+    from weatherballoon.cli.jobs.index import LocalJob
 
-    record = JobRecord(id="j1", provider="aws", instance_id="i-1", target="t", remote_root="~/wb/p",
+    record = LocalJob(id="j1", provider="aws", instance_id="i-1", target="t", remote_root="~/wb/p",
                        command=("x",), outputs=("out/**",), local_root="/tmp/p")  # fmt: skip
     monkeypatch.setattr(uploads, "UPLOAD_WAIT_S", 0.0)
     monkeypatch.setattr(uploads.await_push, "__defaults__", (0.0,))

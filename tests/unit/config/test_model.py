@@ -6,6 +6,8 @@ import dataclasses
 import json
 import subprocess
 import sys
+import types
+import typing
 from pathlib import Path
 
 import pytest
@@ -38,6 +40,44 @@ def test_defaults_agree(validator: type, record: type) -> None:
         record_default = field.default if field.default is not dataclasses.MISSING else field.default_factory()
         expected = tuple(schema_default) if isinstance(schema_default, list) else schema_default
         assert record_default == expected, field.name
+
+
+def _as_record_spells(annotation: object) -> str:
+    """A schema field's type as its record declares it: lists are tuples, a Literal its values' type,
+    a nested schema its record."""
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if origin is typing.Literal:
+        return type(args[0]).__name__
+    if origin in (typing.Union, types.UnionType):
+        return " | ".join(_as_record_spells(arg) for arg in args)
+    if origin is list:
+        return f"tuple[{_as_record_spells(args[0])}, ...]"
+    if annotation is type(None):
+        return "None"
+    records = {validator: record for validator, record in PAIRS}
+    found = records.get(annotation)  # type: ignore[call-overload]
+    return found.__name__ if found is not None else getattr(annotation, "__name__", repr(annotation))
+
+
+@pytest.mark.parametrize(("validator", "record"), PAIRS)
+def test_types_agree(validator: type, record: type) -> None:
+    for field in dataclasses.fields(record):
+        assert _as_record_spells(validator.model_fields[field.name].annotation) == field.type, field.name
+
+
+def test_the_file_spells_every_key_in_camel_case_and_nested_sections_become_records() -> None:
+    assert schema.known_keys(schema.ProvisionerSchema)[:5] == ["kind", "region", "group1", "keyPair", "os"]
+    assert "rootVolumeGb" in schema.known_keys(schema.ProvisionerSchema)
+    dump = schema.WbConfigSchema.model_validate({"provisioner": {"kind": "ssh", "hosts": ["u@h:1"]}}).model_dump()
+    config = model.WbConfig.from_dump(dump)
+    assert config == model.WbConfig(provisioner=model.ProvisionerConfig(kind="ssh", hosts=("u@h:1",)))
+    nested = {
+        name: dict(PAIRS)[declared.annotation]
+        for validator, _ in PAIRS
+        for name, declared in validator.model_fields.items()
+        if declared.annotation in dict(PAIRS)
+    }
+    assert nested == model.SECTIONS
 
 
 def _write(folder: Path, content: dict) -> Path:

@@ -7,7 +7,7 @@ from typing import Any
 from weatherballoon.lambdas import tags
 from weatherballoon.lambdas.decision import InstanceFacts
 from weatherballoon.lambdas.meter import MeterRecord, Price, PriceSource
-from weatherballoon.lambdas.records import InstanceRecord, InstanceState, JobRecord
+from weatherballoon.lambdas.records import InstanceRecord, InstanceState, JobRow
 from weatherballoon.lambdas.schema import instance_arn
 
 REGION = "us-east-1"
@@ -60,8 +60,8 @@ def row(instance_id: str = "i-0001", **changes: Any) -> InstanceRecord:
     return base.replace(**changes) if changes else base
 
 
-def job(instance_id: str = "i-0001", job_id: str = "j1", **changes: Any) -> JobRecord:
-    base = JobRecord("AIDAALICE", arn(instance_id), job_id, ("python", "train.py"), started_at=T0 + 10)
+def job(instance_id: str = "i-0001", job_id: str = "j1", **changes: Any) -> JobRow:
+    base = JobRow("AIDAALICE", arn(instance_id), job_id, ("python", "train.py"), started_at=T0 + 10)
     return base.replace(**changes) if changes else base
 
 

@@ -9,7 +9,7 @@ from weatherballoon.lambdas import schema
 from weatherballoon.lambdas.audit import AuditRecord, ReaperHeartbeat
 from weatherballoon.lambdas.budgets import BudgetEntry, LedgerEntry
 from weatherballoon.lambdas.errors import MalformedItemError
-from weatherballoon.lambdas.records import InstanceRecord, InstanceState, JobRecord, Market
+from weatherballoon.lambdas.records import InstanceRecord, InstanceState, JobRow, Market
 from weatherballoon.lambdas.schema import Scope
 
 from .builders import T0, arn, job, row
@@ -105,7 +105,10 @@ def test_job_record_round_trip() -> None:
     record = job(max_time_s=90.0, max_cost_usd=2.5, ended_at=T0 + 50, exit_code=3, stop_reason="max-time")
     item = record.to_item()
     assert item["sk"] == "JOB#j1" and item["pk"] == row().pk
-    assert JobRecord.from_item(item) == record
+    assert JobRow.from_item(item) == record
+    with_outputs = job(outputs=("out/**", "logs/*.txt"))
+    assert with_outputs.to_item()["outputs"] == ["out/**", "logs/*.txt"] and "outputs" not in item
+    assert JobRow.from_item(with_outputs.to_item()) == with_outputs
 
 
 def test_ledger_budget_audit_heartbeat_round_trip() -> None:

@@ -6,9 +6,10 @@ from __future__ import annotations
 import pytest
 from botocore.exceptions import ClientError, ConnectionClosedError, ReadTimeoutError
 from weatherballoon.cli.errors import ProvisionError
-from weatherballoon.cli.providers.aws.launch_retry import RetryPolicy, call_idempotent
+from weatherballoon.cli.providers.aws.launch_retry import DEFAULT_POLICY, call_idempotent
+from weatherballoon.lambdas.retry import Backoff
 
-FAST = RetryPolicy(attempts=4, base_s=0.5, cap_s=2.0)
+FAST = Backoff(attempts=4, base_s=0.5, cap_s=2.0, jitter=True)
 
 
 def ec2_error(code: str) -> ClientError:
@@ -64,6 +65,6 @@ def test_no_answer_to_the_end_says_a_machine_may_have_started() -> None:
 
 
 def test_full_jitter_stays_under_the_capped_exponential() -> None:
-    policy = RetryPolicy(attempts=6, base_s=0.5, cap_s=8.0)
+    policy = DEFAULT_POLICY
     assert [policy.delay(n, draw=lambda: 1.0) for n in range(6)] == [0.5, 1.0, 2.0, 4.0, 8.0, 8.0]
     assert policy.delay(3, draw=lambda: 0.0) == 0.0

@@ -79,7 +79,6 @@ def test_a_root_volume_above_the_stacks_limit_is_refused_before_launching(tmp_pa
     plane_of(loaded, BucketName="wb-own").check_root_volume(10_000)  # an older stack does not say: EC2 decides
 
 
-
 @pytest.mark.parametrize("value", ["nan", "inf", "1e400", "-1", "soon"])
 def test_a_stack_output_out_of_range_is_a_clear_error(tmp_path: Path, value: str) -> None:
     """`wb bootstrap --lease-minutes nan` once deployed; every member's run then crashed (issue 9 item 7)."""

@@ -11,7 +11,7 @@ import pytest
 from weatherballoon.lambdas import schema
 from weatherballoon.lambdas.errors import StoreError
 from weatherballoon.lambdas.in_memory_store import InMemoryStore
-from weatherballoon.lambdas.records import InstanceRecord, InstanceState, JobRecord
+from weatherballoon.lambdas.records import InstanceRecord, InstanceState, JobRow
 from weatherballoon.remote import procinfo
 from weatherballoon.remote.daemon.agent_env import AgentEnv
 from weatherballoon.remote.daemon.loop import Daemon
@@ -28,7 +28,7 @@ class AgentMemoryStore(InMemoryStore):
 
     down = False
 
-    def touch_job(self, job: JobRecord, now: float) -> bool:
+    def touch_job(self, job: JobRow, now: float) -> bool:
         self._check()
         return super().touch_job(job, now)
 
@@ -40,7 +40,7 @@ class AgentMemoryStore(InMemoryStore):
         self._check()
         return super().get_instance(owner, arn)
 
-    def get_jobs(self, owner: str, arn: str) -> list[JobRecord]:
+    def get_jobs(self, owner: str, arn: str) -> list[JobRow]:
         self._check()
         return super().get_jobs(owner, arn)
 
@@ -111,7 +111,7 @@ def rig(tmp_path: Path) -> Rig:
 
 
 def test_busy_then_idle_with_the_job_row_closed_first(rig: Rig) -> None:
-    rig.store.put_job(JobRecord(OWNER, ARN, "j1", ("x",), T0))
+    rig.store.put_job(JobRow(OWNER, ARN, "j1", ("x",), T0))
     rig.job("j1")
     assert rig.daemon.one_pass() == T0 + 10
     assert (rig.row().state, rig.row().lease_until) == (InstanceState.BUSY, T0 + 60)

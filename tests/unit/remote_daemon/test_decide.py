@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from weatherballoon.lambdas import schema
 from weatherballoon.lambdas.lease import PowerOff
-from weatherballoon.lambdas.records import InstanceRecord, InstanceState, JobRecord
+from weatherballoon.lambdas.records import InstanceRecord, InstanceState, JobRow
 from weatherballoon.remote.daemon.decide import Facts, cost_cap_time, decide
 
 NOW = 1_800_000_000.0
@@ -24,8 +24,8 @@ def row(**changes: Any) -> InstanceRecord:
     return base.replace(**changes)
 
 
-def job(job_id: str = "j1", **changes: Any) -> JobRecord:
-    return JobRecord("AIDAX", ARN, job_id, ("python",), NOW - 60).replace(**changes)
+def job(job_id: str = "j1", **changes: Any) -> JobRow:
+    return JobRow("AIDAX", ARN, job_id, ("python",), NOW - 60).replace(**changes)
 
 
 def facts(**changes: Any) -> Facts:

@@ -1,0 +1,39 @@
+"""How a wb process ends: its shutdown hooks, then its standard streams, then `os._exit`.
+
+wb skips the interpreter's teardown (module and thread cleanup), a measured part of every run's time
+(docs/benchmarks.md, "Client start-up: imports and teardown"). That is safe only because everything wb owns
+is closed by then: the command closes its connections, and whatever outlives the command (the prefetch
+thread's early connection and claim) is given back by a hook registered here. A module that holds such a
+thing registers its hook with `on_exit`; nothing else may end the process.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from collections.abc import Callable
+from typing import NoReturn
+
+_hooks: list[Callable[[], None]] = []
+
+
+def on_exit(hook: Callable[[], None]) -> Callable[[], None]:
+    """Run `hook` when wb exits (hooks run newest first); returns it, so it can decorate."""
+    _hooks.append(hook)
+    return hook
+
+
+def exit_now(code: int) -> NoReturn:
+    """Run the hooks, flush stdout and stderr, and end the process with `code`, without teardown."""
+    for hook in reversed(_hooks):
+        try:
+            hook()
+        except Exception:  # a hook gives back what it can; the exit code is the command's
+            continue
+        except KeyboardInterrupt:  # a Ctrl-C while a hook waits: stop waiting, and go
+            break
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):
+            stream.flush()
+    os._exit(code)
