@@ -23,17 +23,20 @@ from collections.abc import Iterable, Mapping, Sequence
 
 GANG = "wb:gang"  # the gang id the client chose at launch
 GANG_SIZE = "wb:gang-size"  # how many machines it launched, as decimal text
-GANG_RANK = "wb:gang-rank"  # this machine's NODE_RANK, as decimal text
-GANG_TAG_KEYS = (GANG, GANG_SIZE, GANG_RANK)
+# No rank tag: a gang starts in one RunInstances call, whose tags are the same for every machine; a member's
+# rank is its AmiLaunchIndex, kept in its row.
+GANG_TAG_KEYS = (GANG, GANG_SIZE)
 MAX_GANG_SIZE = 64  # the most machines one gang may have (`wb run --nodes`)
 ENDING_STATES = frozenset({"shutting-down", "terminated", "stopping", "stopped"})
 
 
-def gang_tags(gang_id: str, size: int, rank: int) -> dict[str, str]:
-    """The tags one member launches with, next to `lambdas.tags.wb_tags`."""
-    if not 1 <= size <= MAX_GANG_SIZE or not 0 <= rank < size:
-        raise ValueError(f"rank {rank} of a gang of {size}: a gang has 1 to {MAX_GANG_SIZE} machines")
-    return {GANG: gang_id, GANG_SIZE: str(size), GANG_RANK: str(rank)}
+def gang_tags(gang_id: str, size: int) -> dict[str, str]:
+    """The tags every member launches with, next to `lambdas.tags.wb_tags`."""
+    if not 1 <= size <= MAX_GANG_SIZE:
+        raise ValueError(f"a gang of {size}: a gang has 1 to {MAX_GANG_SIZE} machines")
+    if not gang_id:
+        raise ValueError("a gang needs an id")
+    return {GANG: gang_id, GANG_SIZE: str(size)}
 
 
 def gang_key(owner: str, tags: Mapping[str, str]) -> tuple[str, str] | None:
@@ -47,13 +50,6 @@ def declared_size(tags: Mapping[str, str]) -> int | None:
     except ValueError:
         return None
     return size if 1 <= size <= MAX_GANG_SIZE else None
-
-
-def rank_of(tags: Mapping[str, str]) -> int | None:
-    try:
-        return int(tags.get(GANG_RANK, ""))
-    except ValueError:
-        return None
 
 
 class Member:

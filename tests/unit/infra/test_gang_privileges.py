@@ -64,7 +64,7 @@ def launch_into_gang(
     world: World, caller: Caller, group_tags: Mapping[str, str], placement_tags: Mapping[str, str]
 ) -> Decision:
     """A gang member's RunInstances: the wb launch, plus the gang's group and placement group as resources."""
-    launch_tags = {**tags.wb_tags(caller.userid, TEAM, "proj", "wb"), **gang.gang_tags("g-1", 3, 0)}
+    launch_tags = {**tags.wb_tags(caller.userid, TEAM, "proj", "wb"), **gang.gang_tags("g-1", 3)}
     base = world.launch(world.member, caller, launch_tags=launch_tags)
     if base is not ALLOW:
         return base

@@ -31,7 +31,7 @@ def gang(
     for rank, instance_id in enumerate(ids):
         lease = NOW - 1 if rank in lapsed else LIVE
         store.create_instance(row(instance_id, owner=owner, lease_until=lease))
-        fleet.add(facts(instance_id, owner=owner, extra_tags=gang_tags(gang_id, size, rank)))
+        fleet.add(facts(instance_id, owner=owner, extra_tags=gang_tags(gang_id, size)))
     return ids
 
 
@@ -66,7 +66,7 @@ def test_a_member_ec2_ended_ends_the_rest(world: tuple[InMemoryStore, InMemoryFl
     """A reclaimed spot machine, or one its agent powered off, is seen on its way out."""
     store, fleet = world
     ids = gang(store, fleet, "g1", 3)
-    fleet.add(facts(ids[2], state=state, extra_tags=gang_tags("g1", 3, 2)))
+    fleet.add(facts(ids[2], state=state, extra_tags=gang_tags("g1", 3)))
     decided = outcome(store, fleet)
     assert decided[ids[0]] == decided[ids[1]] == (Action.TERMINATE, Reason.GANG_MEMBER_ENDED)
     assert {ids[0], ids[1]} <= fleet.terminated_ids()
@@ -76,7 +76,7 @@ def test_a_member_gone_from_ec2_ends_the_rest(world: tuple[InMemoryStore, InMemo
     """A terminated member drops out of DescribeInstances: the declared size tells the reaper it is missing."""
     store, fleet = world
     ids = gang(store, fleet, "g1", 3)
-    fleet.add(facts(ids[0], state="terminated", extra_tags=gang_tags("g1", 3, 0)))
+    fleet.add(facts(ids[0], state="terminated", extra_tags=gang_tags("g1", 3)))
     decided = outcome(store, fleet)
     assert decided[ids[1]] == decided[ids[2]] == (Action.TERMINATE, Reason.GANG_MEMBER_ENDED)
 
@@ -86,7 +86,7 @@ def test_a_partial_gang_waits_for_the_launch_grace_then_ends(world: tuple[InMemo
     store, fleet = world
     ids = gang(store, fleet, "g1", 3, launched=2)
     started = NOW - GRACE + 1
-    members = [("AIDAALICE", Member(i, gang_tags("g1", 3, r), "running", started, False)) for r, i in enumerate(ids)]
+    members = [("AIDAALICE", Member(i, gang_tags("g1", 3), "running", started, False)) for i in ids]
     assert gang_ends(members, NOW, GRACE) == {}
     assert set(gang_ends(members, NOW + 1, GRACE)) == set(ids)
     decided = outcome(store, fleet)  # launched at T0, NOW - T0 = 1000 s > grace
@@ -98,7 +98,7 @@ def test_gangs_are_keyed_by_owner_so_nobody_ends_anothers_gang(world: tuple[InMe
     store, fleet = world
     alice = gang(store, fleet, "g1", 2)
     store.create_instance(row("i-bob", owner="AIDABOB", lease_until=NOW - 1))
-    fleet.add(facts("i-bob", owner="AIDABOB", extra_tags=gang_tags("g1", 2, 1)))
+    fleet.add(facts("i-bob", owner="AIDABOB", extra_tags=gang_tags("g1", 2)))
     decided = outcome(store, fleet)
     assert decided["i-bob"] == (Action.TERMINATE, Reason.LEASE_EXPIRED)
     assert all(decided[i] == (Action.KEEP, Reason.LEASE_VALID) for i in alice)
@@ -130,7 +130,7 @@ def test_the_audit_names_the_member_that_ended_first(world: tuple[InMemoryStore,
     assert detail == f"gang g1: member {ids[0]} is being terminated"
 
 
-@pytest.mark.parametrize(("size", "rank"), [(0, 0), (MAX_GANG_SIZE + 1, 0), (3, 3), (3, -1)])
-def test_gang_tags_refuse_impossible_ranks(size: int, rank: int) -> None:
+@pytest.mark.parametrize("size", [0, MAX_GANG_SIZE + 1])
+def test_gang_tags_refuse_impossible_sizes(size: int) -> None:
     with pytest.raises(ValueError, match="a gang has 1 to"):
-        gang_tags("g", size, rank)
+        gang_tags("g", size)
