@@ -168,8 +168,13 @@ def patch_placement_groups() -> bool:
             if key.startswith("tag:"):
                 tag = key[4:]
                 found = [g for g in found if any(t["Key"] == tag and t["Value"] in values for t in g["Tags"])]
-            elif key == "group-name":
-                found = [g for g in found if g["GroupName"] in values]
+            elif key == "tag-key":
+                found = [g for g in found if any(t["Key"] in values for t in g["Tags"])]
+            elif key in ("group-name", "strategy", "state"):
+                field = {"group-name": "GroupName", "strategy": "Strategy", "state": "State"}[key]
+                found = [g for g in found if g[field] in values]
+            else:
+                raise EC2ClientError("InvalidParameterValue", f"The filter '{key}' is invalid")
         return ActionResult({"PlacementGroups": found})
 
     def delete_placement_group(self: Any) -> Any:
