@@ -232,3 +232,38 @@ def test_a_single_run_never_takes_a_gang_machine(world: World, faults: FaultProx
     _warm(world, gang_held)
     solo = world.provider().acquire(G5)
     assert solo.how is Obtained.LAUNCHED and solo.id not in {h.id for h in gang_held}
+
+
+# --- wb status: one line per gang, expandable -------------------------------------------------------------------
+
+
+def test_status_shows_a_gang_as_one_line_and_expands_it(
+    world: World, faults: FaultProxy, booting: BootEmulator, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    from weatherballoon.cli.main import run_cli
+
+    loaded = world.project()
+    monkeypatch.chdir(loaded.local_root)
+    held = world.provider(loaded).acquire_gang(G5, NODES)
+    solo = world.provider(loaded).acquire(InstanceSpec(instance_type="g5.xlarge", fresh=True))
+    gang_id = held[0].gang_id
+
+    capsys.readouterr()
+    assert run_cli(["status"]) == 0
+    out = capsys.readouterr().out
+    gang_lines = [line for line in out.splitlines() if f"gang {gang_id}" in line]
+    assert len(gang_lines) == 1 and f"gang {gang_id} (x{NODES})" in gang_lines[0] and "busy" in gang_lines[0]
+    assert solo.id in out and not any(h.id in out for h in held)
+
+    assert run_cli(["status", "--expand"]) == 0
+    out = capsys.readouterr().out
+    for h in held:
+        assert f"rank {h.gang_rank}: {h.id}" in out
+
+    assert run_cli(["status", "--json"]) == 0
+    shown = {item["id"]: item for item in __import__("json").loads(capsys.readouterr().out)}
+    assert [(shown[h.id]["gang"], shown[h.id]["gang_rank"], shown[h.id]["gang_size"]) for h in held] == [
+        (gang_id, rank, NODES) for rank in range(NODES)
+    ]
+    assert shown[solo.id]["gang"] is None
