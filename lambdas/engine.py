@@ -36,7 +36,7 @@ from .config import ReaperSettings
 from .decision import Action, Decision, DecisionConfig, InstanceFacts, Reason, decide, decide_missing
 from .errors import FleetError
 from .fleet import Fleet
-from .gang import Member, gang_ends
+from .gang import ROW_GANG, Member, gang_ends
 from .meter import MeterRecord
 from .metering import current_meters, gone_meters
 from .prices import PriceTable, load_prices
@@ -145,22 +145,35 @@ class Reaper:
                 price_usd_hour=meter.price_usd_hour, lifetime_start=meter.lifetime_start,
             )  # fmt: skip
             decided.append(Verdict(facts, row, decision, facts.owner, team))
-        decided = self._end_broken_gangs(decided, meters, now)
-        report.timed("volumes", self._delete_volumes_on_termination, report, instances)
-        report.timed("terminate", self._terminate, report, decided, now)
         present = {(facts.owner, facts.instance_id) for facts in instances}
         missing = [r for r in live.instances if (r.owner, r.instance_id) not in present]
+        metered = {meter.instance_arn for meter in live.meters}
+        decided = self._end_broken_gangs(decided, meters, now, self._departed(missing, metered, now))
+        report.timed("volumes", self._delete_volumes_on_termination, report, instances)
+        report.timed("terminate", self._terminate, report, decided, now)
         gone = gone_meters(live.meters, {facts.arn for facts in instances}, now, self.settings.orphan_grace_s)
         report.timed("close", self._close, report, missing, gone, now)
 
-    def _end_broken_gangs(self, decided: list[Verdict], meters: dict[str, MeterRecord], now: float) -> list[Verdict]:
+    def _departed(self, missing: list[InstanceRecord], metered: set[str], now: float) -> list[tuple[str, str, str]]:
+        """Gang members whose live row outlived their machine in EC2's listing: seen by the reaper before (a
+        meter), or older than the launch grace (so not merely not listed yet)."""
+        return [
+            (row.owner, str(row.extra[ROW_GANG]), row.instance_id)
+            for row in missing
+            if not row.closed and row.extra.get(ROW_GANG)
+            and (row.instance_arn in metered or now - row.launched_at >= self.config.orphan_grace_s)
+        ]  # fmt: skip
+
+    def _end_broken_gangs(
+        self, decided: list[Verdict], meters: dict[str, MeterRecord], now: float, departed: list[tuple[str, str, str]]
+    ) -> list[Verdict]:
         members = [
             (v.owner, Member(v.facts.instance_id, v.facts.tags, v.facts.state,
                              meters[v.facts.arn].lifetime_start, v.decision.terminate))
             for v in decided
             if v.facts.managed
         ]  # fmt: skip
-        ends = gang_ends(members, now, self.config.orphan_grace_s)
+        ends = gang_ends(members, now, self.config.orphan_grace_s, departed)
         ended = {i: Decision(Action.TERMINATE, Reason.GANG_MEMBER_ENDED, end.detail) for i, end in ends.items()}
         return [
             Verdict(v.facts, v.row, ended[v.facts.instance_id], v.owner, v.team) if v.facts.instance_id in ended else v

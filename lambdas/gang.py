@@ -9,8 +9,12 @@ on its own. A member that is KEEP is terminated with `gang-member-ended` when, i
 
 - another member is being terminated in this run (its own reason: lease, budget, cap, mark, ...);
 - another member is on its way out or stopped (EC2 reclaimed it, the agent powered it off, a user ended it);
-- fewer members than `wb:gang-size` are described, `launch_grace_s` after the gang's first start (a member
-  already terminated drops out of DescribeInstances; a client that died mid-launch left a partial gang).
+- a member's row is live but EC2 no longer lists its machine (terminated machines drop out of
+  DescribeInstances within minutes, often before the reaper's next run sees them `shutting-down`), when the
+  reaper has metered that machine before or the row is older than `launch_grace_s` (a machine just launched
+  may not be listed yet: DescribeInstances is eventually consistent);
+- fewer members than `wb:gang-size` are described, `launch_grace_s` after the gang's first start (a client
+  that died mid-launch left a partial gang).
 
 So no member outlives the first one to end by more than one reaper period. Runs on python3 >= 3.8, stdlib
 only (the agent imports the tag names).
@@ -27,6 +31,10 @@ GANG_SIZE = "wb:gang-size"  # how many machines it launched, as decimal text
 # rank is its AmiLaunchIndex, kept in its row.
 GANG_TAG_KEYS = (GANG, GANG_SIZE)
 MAX_GANG_SIZE = 64  # the most machines one gang may have (`wb run --nodes`)
+# The row's own record of its gang (attributes the client writes beside the row's others: `extra`).
+ROW_GANG = "gang"
+ROW_RANK = "gang_rank"
+ROW_SIZE = "gang_size"
 ENDING_STATES = frozenset({"shutting-down", "terminated", "stopping", "stopped"})
 
 
@@ -102,12 +110,22 @@ def why_gang_ends(gang_id: str, members: Sequence[Member], now: float, launch_gr
     return None
 
 
-def gang_ends(members: Iterable[tuple[str, Member]], now: float, launch_grace_s: float) -> dict[str, GangEnd]:
+def gang_ends(
+    members: Iterable[tuple[str, Member]],
+    now: float,
+    launch_grace_s: float,
+    departed: Iterable[tuple[str, str, str]] = (),
+) -> dict[str, GangEnd]:
     """instance id -> why it ends with its gang, for every member that is neither terminating nor ending
-    on its own but whose gang is no longer whole."""
+    on its own but whose gang is no longer whole. `departed`: (owner, gang id, instance id) of members whose
+    machine EC2 no longer lists (see the module doc for when one counts)."""
+    gone = {(owner, gang_id): instance_id for owner, gang_id, instance_id in departed}
     ends: dict[str, GangEnd] = {}
-    for (_, gang_id), gang in group(members).items():
+    for key, gang in group(members).items():
+        gang_id = key[1]
         reason = why_gang_ends(gang_id, gang, now, launch_grace_s)
+        if reason is None and key in gone:
+            reason = GangEnd(gang_id, f"gang {gang_id}: member {gone[key]} is gone")
         if reason is None:
             continue
         for member in gang:

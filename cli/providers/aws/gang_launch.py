@@ -42,9 +42,9 @@ if TYPE_CHECKING:
     from ..records import InstanceSpec
     from .plane import ControlPlane
 
-GANG_ID = "gang"  # row extra: the gang's id
-GANG_RANK = "gang_rank"  # row extra: NODE_RANK, the machine's AmiLaunchIndex
-GANG_SIZE = "gang_size"
+GANG_ID = gang.ROW_GANG  # row extra: the gang's id (the reaper reads it for a member EC2 no longer lists)
+GANG_RANK = gang.ROW_RANK  # row extra: NODE_RANK, the machine's AmiLaunchIndex
+GANG_SIZE = gang.ROW_SIZE
 
 
 def new_gang_id() -> str:

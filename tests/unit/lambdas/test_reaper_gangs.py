@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from weatherballoon.lambdas import gang as gang_model
 from weatherballoon.lambdas.config import ReaperSettings
 from weatherballoon.lambdas.decision import Action, Reason
 from weatherballoon.lambdas.engine import Reaper
@@ -30,7 +31,8 @@ def gang(
     ids = [f"i-{gang_id}-{rank}" for rank in range(size if launched is None else launched)]
     for rank, instance_id in enumerate(ids):
         lease = NOW - 1 if rank in lapsed else LIVE
-        store.create_instance(row(instance_id, owner=owner, lease_until=lease))
+        extra = {gang_model.ROW_GANG: gang_id, gang_model.ROW_RANK: rank}
+        store.create_instance(row(instance_id, owner=owner, lease_until=lease, extra=extra))
         fleet.add(facts(instance_id, owner=owner, extra_tags=gang_tags(gang_id, size)))
     return ids
 
@@ -79,6 +81,32 @@ def test_a_member_gone_from_ec2_ends_the_rest(world: tuple[InMemoryStore, InMemo
     fleet.add(facts(ids[0], state="terminated", extra_tags=gang_tags("g1", 3)))
     decided = outcome(store, fleet)
     assert decided[ids[1]] == decided[ids[2]] == (Action.TERMINATE, Reason.GANG_MEMBER_ENDED)
+
+
+def test_a_member_whose_machine_ec2_no_longer_lists_ends_the_rest_once_it_was_metered(
+    world: tuple[InMemoryStore, InMemoryFleet],
+) -> None:
+    """A terminated machine drops out of DescribeInstances, often before a reaper run sees it shutting down:
+    its live row says it was a member, the reaper's meter says it was seen running."""
+    store, fleet = world
+    ids = gang(store, fleet, "g1", 3)
+    young = reaper(store, fleet)
+    report = young.run(now=T0 + 10)  # every member seen (and metered) while young
+    assert {d.instance_id for d in report.decisions if d.action is Action.KEEP} == set(ids)
+    del fleet.instances[ids[1]]  # gone from EC2's listing altogether
+    report = young.run(now=T0 + 20)  # well within the launch grace: the meter alone says it was there
+    decided = {d.instance_id: (d.action, d.reason, d.detail) for d in report.decisions}
+    for other in (ids[0], ids[2]):
+        assert decided[other] == (Action.TERMINATE, Reason.GANG_MEMBER_ENDED, f"gang g1: member {ids[1]} is gone")
+
+
+def test_a_member_not_listed_yet_right_after_launch_ends_nothing(world: tuple[InMemoryStore, InMemoryFleet]) -> None:
+    """DescribeInstances may not list a machine just launched: a row never metered, younger than the grace."""
+    store, fleet = world
+    ids = gang(store, fleet, "g1", 3)
+    del fleet.instances[ids[2]]
+    report = reaper(store, fleet).run(now=T0 + 10)
+    assert all(d.action is not Action.TERMINATE for d in report.decisions)
 
 
 def test_a_partial_gang_waits_for_the_launch_grace_then_ends(world: tuple[InMemoryStore, InMemoryFleet]) -> None:
