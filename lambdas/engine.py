@@ -147,8 +147,8 @@ class Reaper:
             decided.append(Verdict(facts, row, decision, facts.owner, team))
         present = {(facts.owner, facts.instance_id) for facts in instances}
         missing = [r for r in live.instances if (r.owner, r.instance_id) not in present]
-        metered = {meter.instance_arn for meter in live.meters}
-        decided = self._end_broken_gangs(decided, meters, now, self._departed(missing, metered, now))
+        seen_before = {meter.instance_arn for meter in live.meters}
+        decided = self._end_broken_gangs(decided, meters, now, self._departed(missing, seen_before, now))
         report.timed("volumes", self._delete_volumes_on_termination, report, instances)
         report.timed("terminate", self._terminate, report, decided, now)
         gone = gone_meters(live.meters, {facts.arn for facts in instances}, now, self.settings.orphan_grace_s)

@@ -145,17 +145,17 @@ def sweep(ec2: Any, owner: str) -> int:
     except (ClientError, BotoCoreError):
         return 0
     for placement in placements:
-        gone += _try(lambda name=placement["GroupName"]: ec2.delete_placement_group(GroupName=name))
+        gone += _deleted(ec2.delete_placement_group, GroupName=placement["GroupName"])
     for group in groups:
-        gone += _try(lambda group_id=group["GroupId"]: ec2.delete_security_group(GroupId=group_id))
+        gone += _deleted(ec2.delete_security_group, GroupId=group["GroupId"])
     return gone
 
 
-def _try(call: Callable[[], object]) -> int:
+def _deleted(delete: Callable[..., object], **name: str) -> int:
     from botocore.exceptions import BotoCoreError, ClientError
 
     try:
-        call()
+        delete(**name)
     except (ClientError, BotoCoreError):
         return 0
     return 1

@@ -267,3 +267,33 @@ def test_status_shows_a_gang_as_one_line_and_expands_it(
         (gang_id, rank, NODES) for rank in range(NODES)
     ]
     assert shown[solo.id]["gang"] is None
+
+
+# --- the gang's network on its own -------------------------------------------------------------------------------
+
+
+def test_a_type_without_cluster_placement_gets_the_gang_group_only(world: World, faults: FaultProxy) -> None:
+    from weatherballoon.cli.providers.aws import gang_network
+
+    ec2 = boto3.client("ec2")
+    vpc = ec2.describe_vpcs(Filters=[{"Name": "is-default", "Values": ["true"]}])["Vpcs"][0]["VpcId"]
+    labels = tags.wb_tags("AKIAIOSFODNN7EXAMPLE", "default", "proj", "wb")
+    made = gang_network.create(ec2, gang_id="t3gang", vpc_id=vpc, instance_type="t3.micro", labels=labels,
+                               say=world.messages.append)  # fmt: skip
+    assert made.placement_group is None and made.group_id
+    assert any("t3.micro has no cluster placement" in m for m in world.messages)
+    assert gang_network.delete(ec2, made) == []
+    assert gang_groups() == []
+
+
+def test_the_next_gang_launch_sweeps_the_networks_its_owner_no_longer_uses(
+    world: World, faults: FaultProxy, booting: BootEmulator
+) -> None:
+    """A gang that ended leaves its group and placement group (EC2 refuses to delete them while machines use
+    them); the owner's next gang launch deletes them, and leaves the live gang's own alone."""
+    first = world.provider().acquire_gang(G5, NODES)
+    boto3.client("ec2", endpoint_url=world.deployed.url).terminate_instances(InstanceIds=[h.id for h in first])
+    second = world.provider().acquire_gang(G5, NODES)
+    names = {p["GroupName"] for p in boto3.client("ec2").describe_placement_groups()["PlacementGroups"]}
+    assert names == {NAME_PREFIX + str(second[0].gang_id)}
+    assert [g["GroupName"] for g in gang_groups()] == [NAME_PREFIX + str(second[0].gang_id)]
