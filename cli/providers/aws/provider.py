@@ -110,10 +110,11 @@ class AwsProvider(Provider):
             )
         )
 
-    def acquire_gang(self, spec: InstanceSpec, nodes: int) -> list[AwsHeld]:
-        """N machines of one type in one zone (a cluster placement group where the type has one), by rank:
-        a warm gang claimed whole, else a new one launched all or nothing (gang_launch.py). Each record's spec
-        carries the rank's share of the cost cap (providers/gang.py). `nodes` 1 is `acquire`."""
+    def acquire_gang(self, spec: InstanceSpec, nodes: int) -> list[Held]:
+        """N machines of one type in one zone (a cluster placement group where the type has one), by rank
+        (the list's index is NODE_RANK): a warm gang claimed whole, else a new one launched all or nothing
+        (gang_launch.py). Each record is an `AwsHeld` with `gang_id` and `gang_rank`; its spec carries the
+        rank's share of the cost cap (providers/gang.py). `nodes` 1 is `acquire`."""
         from ..gang import rank_spec
 
         if nodes == 1:
