@@ -21,7 +21,6 @@ Launch:
 from __future__ import annotations
 
 import dataclasses
-import secrets
 from collections import defaultdict
 from typing import TYPE_CHECKING
 
@@ -45,10 +44,6 @@ if TYPE_CHECKING:
 GANG_ID = gang.ROW_GANG  # row extra: the gang's id (the reaper reads it for a member EC2 no longer lists)
 GANG_RANK = gang.ROW_RANK  # row extra: NODE_RANK, the machine's AmiLaunchIndex
 GANG_SIZE = gang.ROW_SIZE
-
-
-def new_gang_id() -> str:
-    return secrets.token_hex(5)
 
 
 def rank_of(row: InstanceRecord) -> int:
@@ -126,10 +121,10 @@ def launch_gang(ctx: Context, spec: InstanceSpec, wanted: str, nodes: int) -> li
 
     plane = ctx.plane
     check_budget(plane)
-    gang_id = new_gang_id()
+    gang_id = gang_network.new_gang_id(ctx.clock.now())
     request = launch_request(ctx, spec)
     request = dataclasses.replace(request, labels={**request.labels, **gang.gang_tags(gang_id, nodes)})
-    gang_network.sweep(plane.ec2, plane.me.user_id)
+    gang_network.sweep(plane.ec2, plane.me.user_id, ctx.clock.now())
     prepared = launch.prepare(plane, request, boot_source=ctx.boot_source, say=ctx.say)
     network = gang_network.create(
         plane.ec2, gang_id=gang_id, vpc_id=prepared.where.vpc_id, instance_type=request.instance_type,

@@ -12,12 +12,15 @@ the type's supported strategies (PlacementGroupInfo); other types get the gang g
 
 A group and a placement group can be deleted only once no machine uses them. `delete` is best effort at the
 end of a failed launch; `sweep`, run before each gang launch, deletes the caller's gang groups and placement
-groups that nothing uses any more. Neither costs money while it waits (a region holds at most 500 placement
-groups and a VPC 2,500 security groups by default).
+groups that nothing uses any more and that are older than `SWEEP_AFTER_S` (a gang id begins with its creation
+time): a younger one may belong to a gang another command of the same owner is launching right now, whose
+machines do not use it yet. Neither costs money while it waits (a region holds at most 500 placement groups
+and a VPC 2,500 security groups by default).
 """
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -35,6 +38,21 @@ RULE_DESCRIPTION = "Members of gang {gang_id}, any protocol and port"
 # Errors that mean "still in use" or "already gone": the next sweep tries again, or there is nothing to do.
 NOT_YET = frozenset({"DependencyViolation", "InvalidPlacementGroup.InUse"})
 ALREADY_GONE = frozenset({"InvalidGroup.NotFound", "InvalidPlacementGroup.Unknown"})
+# Older than any gang launch can take (the boot deadline is 600 s), with a wide margin.
+SWEEP_AFTER_S = 3600.0
+STAMP_DIGITS = 8  # a gang id's first characters: its creation time, epoch seconds in hex
+
+
+def new_gang_id(now: float) -> str:
+    """`<creation time, 8 hex digits><6 random hex digits>`: unique, and its age is readable by `sweep`."""
+    return f"{int(now):0{STAMP_DIGITS}x}{secrets.token_hex(3)}"
+
+
+def created_at(gang_id: str) -> float | None:
+    try:
+        return float(int(gang_id[:STAMP_DIGITS], 16)) if len(gang_id) > STAMP_DIGITS else None
+    except ValueError:
+        return None
 
 
 @dataclass(frozen=True)
@@ -127,10 +145,11 @@ def delete(ec2: Any, made: GangNetwork) -> list[str]:
     return left
 
 
-def sweep(ec2: Any, owner: str) -> int:
-    """Delete the caller's gang groups and placement groups that no machine uses any more; EC2 refuses those
-    still in use (DependencyViolation, InvalidPlacementGroup.InUse), which are left alone. Returns how many
-    went. Best effort: a failure here never stops a launch."""
+def sweep(ec2: Any, owner: str, now: float, min_age_s: float = SWEEP_AFTER_S) -> int:
+    """Delete the caller's gang groups and placement groups older than `min_age_s` that no machine uses any
+    more; EC2 refuses those still in use (DependencyViolation, InvalidPlacementGroup.InUse), which are left
+    alone, and so are those whose gang id shows no age. Returns how many went. Best effort: a failure here
+    never stops a launch."""
     from botocore.exceptions import BotoCoreError, ClientError
 
     mine = [
@@ -138,15 +157,20 @@ def sweep(ec2: Any, owner: str) -> int:
         {"Name": f"tag:{tags.MANAGED}", "Values": [tags.MANAGED_VALUE]},
         {"Name": "tag-key", "Values": [gang.GANG]},
     ]
-    gone = 0
     try:
         groups = ec2.describe_security_groups(Filters=mine).get("SecurityGroups", [])
         placements = ec2.describe_placement_groups(Filters=mine).get("PlacementGroups", [])
     except (ClientError, BotoCoreError):
         return 0
-    for placement in placements:
+
+    def old(resource: Mapping[str, Any]) -> bool:
+        born = created_at(tags.tags_from_aws(resource.get("Tags")).get(gang.GANG, ""))
+        return born is not None and now - born >= min_age_s
+
+    gone = 0
+    for placement in filter(old, placements):
         gone += _deleted(ec2.delete_placement_group, GroupName=placement["GroupName"])
-    for group in groups:
+    for group in filter(old, groups):
         gone += _deleted(ec2.delete_security_group, GroupId=group["GroupId"])
     return gone
 

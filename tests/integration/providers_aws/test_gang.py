@@ -286,14 +286,29 @@ def test_a_type_without_cluster_placement_gets_the_gang_group_only(world: World,
     assert gang_groups() == []
 
 
-def test_the_next_gang_launch_sweeps_the_networks_its_owner_no_longer_uses(
+def test_the_next_gang_launch_sweeps_the_old_networks_its_owner_no_longer_uses(
     world: World, faults: FaultProxy, booting: BootEmulator
 ) -> None:
     """A gang that ended leaves its group and placement group (EC2 refuses to delete them while machines use
-    them); the owner's next gang launch deletes them, and leaves the live gang's own alone."""
-    first = world.provider().acquire_gang(G5, NODES)
-    boto3.client("ec2", endpoint_url=world.deployed.url).terminate_instances(InstanceIds=[h.id for h in first])
-    second = world.provider().acquire_gang(G5, NODES)
-    names = {p["GroupName"] for p in boto3.client("ec2").describe_placement_groups()["PlacementGroups"]}
-    assert names == {NAME_PREFIX + str(second[0].gang_id)}
-    assert [g["GroupName"] for g in gang_groups()] == [NAME_PREFIX + str(second[0].gang_id)]
+    them); the owner's next gang launch deletes those older than the sweep age, and leaves alone a young one
+    (another command of the owner may be launching that gang right now) and other owners' ones."""
+    from weatherballoon.cli.providers.aws import gang_network
+
+    ec2 = boto3.client("ec2")
+    vpc = ec2.describe_vpcs(Filters=[{"Name": "is-default", "Values": ["true"]}])["Vpcs"][0]["VpcId"]
+    now = time.time()
+
+    def network(owner: str, age_s: float) -> str:
+        labels = tags.wb_tags(owner, "default", "proj", "wb")
+        gang_id = gang_network.new_gang_id(now - age_s)
+        gang_network.create(ec2, gang_id=gang_id, vpc_id=vpc, instance_type="g5.xlarge", labels=labels, say=print)
+        return gang_network.resource_name(gang_id)
+
+    old = network("AKIAIOSFODNN7EXAMPLE", gang_network.SWEEP_AFTER_S + 60)
+    young = network("AKIAIOSFODNN7EXAMPLE", 5)
+    others = network("AIDAOTHERMEMBER00001", gang_network.SWEEP_AFTER_S + 60)
+    held = world.provider().acquire_gang(G5, NODES)
+    mine = gang_network.resource_name(str(held[0].gang_id))
+    names = {p["GroupName"] for p in ec2.describe_placement_groups()["PlacementGroups"]}
+    assert old not in names and names == {young, others, mine}
+    assert {g["GroupName"] for g in gang_groups()} == {young, others, mine}

@@ -13,13 +13,12 @@ from __future__ import annotations
 
 import pytest
 from weatherballoon.cli.providers.aws import gang_network
-from weatherballoon.cli.providers.aws.gang_launch import new_gang_id
 from weatherballoon.infra.template_checks import text
 from weatherballoon.infra.template_rules import EC2_DESCRIPTION_CHARS
 from weatherballoon.lambdas import gang, tags
 
 EC2_TEXT = text(EC2_DESCRIPTION_CHARS, max_len=255, min_len=1)
-GANG_IDS = [new_gang_id() for _ in range(50)]
+GANG_IDS = [gang_network.new_gang_id(1_790_000_000.0 + i) for i in range(50)]
 
 
 @pytest.mark.parametrize("gang_id", GANG_IDS[:5])
@@ -51,6 +50,11 @@ def test_gang_resource_tags_are_exactly_what_the_member_policy_admits() -> None:
     labels = {**tags.wb_tags("AIDAALICE", "ml", "proj", "wb"), **gang.gang_tags("g", 3)}
     assert set(gang_network.gang_resource_tags(labels, "g")) <= set(GANG_RESOURCE_TAG_KEYS)
     assert gang_network.gang_resource_tags(labels, "g")[gang.GANG] == "g"
+
+
+def test_a_gang_id_tells_its_age() -> None:
+    assert gang_network.created_at(gang_network.new_gang_id(1_790_000_123.9)) == 1_790_000_123.0
+    assert gang_network.created_at("g1") is None and gang_network.created_at("zzzzzzzzabcdef") is None
 
 
 def test_every_text_rule_rejects_an_apostrophe() -> None:
