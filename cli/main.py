@@ -21,6 +21,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "down": ("down", "Terminate machines."),
     "ssh": ("ssh", "Open a shell, or run a plain command, on a machine."),
     "pull": ("pull", "Fetch a job's outputs."),
+    "ssh-config": ("ssh_config", "Print OpenSSH Host entries for my machines (ssh, scp, VS Code)."),
+    "proxy": ("proxy", "Connect stdin/stdout to a machine's SSH port (OpenSSH's ProxyCommand)."),
     "config": ("config", "Show or validate the configuration."),
     "init": ("init", "Write a commented starter .weatherballoon.json."),
     "bootstrap": ("bootstrap", "Deploy the supervision stack into an AWS account (admin, once)."),

@@ -38,6 +38,15 @@ CIDR_PATTERN = r"^(\d{1,3}\.){3}\d{1,3}/\d{1,2}$"
 
 REAPER_MODES = ("enforce", "dry-run")
 
+# How SSH reaches wb instances. `eice`: only from the stack's EC2 Instance Connect Endpoint (its security group
+# is the one source port 22 admits; no CIDR, no public IP needed). `cidr`: from SshIngressCidr, an explicit
+# opt-in for clients that connect to a public or private IP (provisioner.connect public-ip / private-ip).
+SSH_ACCESS_MODES = ("eice", "cidr")
+# Ids as EC2 writes them: a prefix and 8 or 17 hex digits; empty means "none given".
+EICE_ID_OR_EMPTY = r"^(eice-[0-9a-f]{8,17})?$"
+SG_ID_OR_EMPTY = r"^(sg-[0-9a-f]{8,17})?$"
+SUBNET_ID_OR_EMPTY = r"^(subnet-[0-9a-f]{8,17})?$"
+
 # A volume's size is a cost no budget sees (the reaper meters instance hours); members may launch volumes up to
 # this size, gp3/gp2 only, at the IOPS and throughput gp3 includes for free. wb's own root volume is 100 GiB.
 DEFAULT_MAX_VOLUME_GIB = 500
@@ -69,6 +78,10 @@ class StackParameters:
     audit_ttl_days: cdk.CfnParameter
     outputs_expiration_days: cdk.CfnParameter
     ssh_ingress_cidr: cdk.CfnParameter
+    ssh_access: cdk.CfnParameter
+    endpoint_id: cdk.CfnParameter
+    endpoint_security_group_id: cdk.CfnParameter
+    endpoint_subnet_id: cdk.CfnParameter
     vpc_id: cdk.CfnParameter
     max_volume_gib: cdk.CfnParameter
     extra_output_bucket: cdk.CfnParameter
@@ -157,9 +170,33 @@ def declare_parameters(scope: Construct) -> StackParameters:
         ),
         ssh_ingress_cidr=text(
             "SshIngressCidr",
-            "IPv4 CIDR allowed to reach port 22 of wb instances. The default admits nobody.",
+            "IPv4 CIDR allowed to reach port 22 of wb instances when SshAccess is cidr. The default admits nobody.",
             default=CLOSED_SSH_CIDR,
             allowed_pattern=CIDR_PATTERN,
+        ),
+        ssh_access=text(
+            "SshAccess",
+            "eice: port 22 only from the EC2 Instance Connect Endpoint. cidr: port 22 from SshIngressCidr.",
+            default="eice",
+            allowed_values=list(SSH_ACCESS_MODES),
+        ),
+        endpoint_id=text(
+            "InstanceConnectEndpointId",
+            "An existing EC2 Instance Connect Endpoint in the VPC to use; empty: the stack creates one.",
+            default="",
+            allowed_pattern=EICE_ID_OR_EMPTY,
+        ),
+        endpoint_security_group_id=text(
+            "InstanceConnectEndpointSecurityGroupId",
+            "The security group of the existing endpoint named by InstanceConnectEndpointId.",
+            default="",
+            allowed_pattern=SG_ID_OR_EMPTY,
+        ),
+        endpoint_subnet_id=text(
+            "InstanceConnectSubnetId",
+            "Subnet of the VPC where the stack creates its endpoint (wb bootstrap picks one when not given).",
+            default="",
+            allowed_pattern=SUBNET_ID_OR_EMPTY,
         ),
         vpc_id=cdk.CfnParameter(scope, "VpcId", type="AWS::EC2::VPC::Id", description="VPC of the wb security group."),
         # A digits-only String, not a Number: it lands in an IAM condition value, which must be a string, and

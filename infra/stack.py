@@ -42,12 +42,8 @@ class SupervisionStack(cdk.Stack):
 
         extra_bucket = ExtraOutputBucket(self, "ExtraOutputs", name=parameters.extra_output_bucket)
         instance = InstanceRole(self, "Instance", table=table, bucket=outputs, extra_bucket=extra_bucket)
-        security_group = InstanceSecurityGroup(
-            self,
-            "InstanceNetwork",
-            vpc_id=parameters.vpc_id.value_as_string,
-            ssh_ingress_cidr=parameters.ssh_ingress_cidr.value_as_string,
-        ).group
+        network = InstanceSecurityGroup(self, "InstanceNetwork", parameters=parameters)
+        security_group = network.group
         member = MemberPolicy(
             self,
             "Member",
@@ -58,6 +54,7 @@ class SupervisionStack(cdk.Stack):
             team_name=parameters.team_name.value_as_string,
             max_volume_gib=parameters.max_volume_gib,
             extra_bucket=extra_bucket,
+            tunnel_endpoint_arn=network.endpoint_arn(),
         ).policy
         admin = AdminPolicy(
             self,

@@ -53,6 +53,7 @@ OWN_INSTANCE_ACTIONS = ["ec2:TerminateInstances", "ec2-instance-connect:SendSSHP
 EC2_DESCRIBE_ACTIONS = [
     "ec2:DescribeAvailabilityZones",
     "ec2:DescribeImages",
+    "ec2:DescribeInstanceConnectEndpoints",
     "ec2:DescribeInstanceTypeOfferings",
     "ec2:DescribeInstanceTypes",
     "ec2:DescribeInstances",
@@ -71,6 +72,15 @@ LAUNCH_CREATED_RESOURCES = ("network-interface", "spot-instances-request")
 TAGGED_AT_LAUNCH = ("volume", *LAUNCH_CREATED_RESOURCES)
 # Existing resources a launch only references.
 LAUNCH_REFERENCED_RESOURCES = ("subnet", "security-group", "key-pair")
+# A tunnel through the stack's Instance Connect Endpoint: to port 22 only, for at most the endpoint's longest
+# tunnel. Which machines it reaches is the endpoint's group's to say: it may send only to port 22 of wb
+# instances (infra/network.py), so no tunnel reaches another machine.
+TUNNEL_PORT = "22"
+MAX_TUNNEL_DURATION_S = "3600"
+TUNNEL_CONDITIONS = {
+    "NumericEquals": {"ec2-instance-connect:remotePort": TUNNEL_PORT},
+    "NumericLessThanEquals": {"ec2-instance-connect:maxTunnelDuration": MAX_TUNNEL_DURATION_S},
+}
 DESCRIBE_REASON = "The listed EC2 describe actions support no resource-level permissions; AWS accepts only '*'."
 
 
@@ -119,6 +129,7 @@ class MemberPolicy(Construct):
         team_name: str,
         max_volume_gib: cdk.CfnParameter,
         extra_bucket: ExtraOutputBucket,
+        tunnel_endpoint_arn: str,
     ) -> None:
         super().__init__(scope, construct_id)
         stack = cdk.Stack.of(self)
@@ -179,6 +190,12 @@ class MemberPolicy(Construct):
                 actions=OWN_INSTANCE_ACTIONS,
                 resources=[instance_arns(self)],
                 conditions={"StringEquals": {f"ec2:ResourceTag/{tags.OWNER}": CALLER, **MANAGED_TAG_IS_TRUE}},
+            ),
+            iam.PolicyStatement(
+                sid="TunnelToSsh",
+                actions=["ec2-instance-connect:OpenTunnel"],
+                resources=[tunnel_endpoint_arn],
+                conditions=TUNNEL_CONDITIONS,
             ),
             _describe_ec2(),
             _read_table(table),
@@ -268,6 +285,12 @@ class AdminPolicy(Construct):
             iam.PolicyStatement(
                 sid="EndAnyManagedInstance",
                 actions=["ec2:TerminateInstances"],
+                resources=[instance_arns(self)],
+                conditions={"StringEquals": MANAGED_TAG_IS_TRUE, **only_admins},
+            ),
+            iam.PolicyStatement(
+                sid="ReachAnyManagedInstance",
+                actions=["ec2-instance-connect:SendSSHPublicKey"],
                 resources=[instance_arns(self)],
                 conditions={"StringEquals": MANAGED_TAG_IS_TRUE, **only_admins},
             ),

@@ -56,6 +56,15 @@ LOGS_RETENTION = "https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIRef
 S3_LIFECYCLE = "https://docs.aws.amazon.com/AmazonS3/latest/API/API_LifecycleRule.html (ID, Expiration Days)"
 CFN_QUOTAS = "https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/cloudformation-limits.html"
 CFN_PARAMETERS = "https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/parameters-section-structure.html"
+EC2_SG_INGRESS = (
+    "https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-ec2-securitygroupingress.html"
+)
+EC2_CREATE_EICE = (
+    "https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CreateInstanceConnectEndpoint.html "
+    "(SecurityGroupIds: 1 to 16; PreserveClientIp: boolean)"
+)
+EICE_PORTS = "https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/eice-security-groups.html (ports 22 and 3389)"
+EC2_TAGS = "https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_Tag.html (Key up to 127, Value up to 255 chars)"
 CFN_OUTPUTS = "https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/outputs-section-structure.html"
 EC2_CONDITION_KEYS = "https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonec2.html"
 EC2_PLACEMENT_STRATEGIES = "https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_PlacementGroupInfo.html"
@@ -108,10 +117,10 @@ class Rule:
     bad: Any  # a value the rule must reject
 
 
-def _sg_description(rule_id: str, path: tuple[str, ...], source: str) -> Rule:
+def _sg_description(rule_id: str, path: tuple[str, ...], source: str, kind: str = "AWS::EC2::SecurityGroup") -> Rule:
     return Rule(
         rule_id,
-        "AWS::EC2::SecurityGroup",
+        kind,
         path,
         text(EC2_DESCRIPTION_CHARS, max_len=255),
         source,
@@ -120,6 +129,7 @@ def _sg_description(rule_id: str, path: tuple[str, ...], source: str) -> Rule:
 
 
 SG = "AWS::EC2::SecurityGroup"
+EICE = "AWS::EC2::InstanceConnectEndpoint"
 ROLE, MANAGED, INLINE = "AWS::IAM::Role", "AWS::IAM::ManagedPolicy", "AWS::IAM::Policy"
 TABLE, FUNCTION, RULE_TYPE = "AWS::DynamoDB::Table", "AWS::Lambda::Function", "AWS::Events::Rule"
 DDB_NAME = r"a-zA-Z0-9_.\-"
@@ -128,6 +138,12 @@ ALPHANUMERIC_NAMES = each_key(pattern(r"[A-Za-z0-9]{1,255}"))
 RULES: tuple[Rule, ...] = (
     _sg_description("sg-group-description", ("GroupDescription",), EC2_CREATE_SG),
     _sg_description("sg-ingress-description", ("SecurityGroupIngress", "*", "Description"), EC2_IP_RANGE),
+    _sg_description("sg-ingress-rule-description", ("Description",), EC2_SG_INGRESS, "AWS::EC2::SecurityGroupIngress"),
+    Rule("sg-ingress-rule-port", "AWS::EC2::SecurityGroupIngress", ("FromPort",), one_of(22), EICE_PORTS, 2222),
+    Rule("eice-groups", EICE, ("SecurityGroupIds",), at_most(16), EC2_CREATE_EICE, ["sg"] * 17),
+    Rule("eice-preserve-client-ip", EICE, ("PreserveClientIp",), one_of(True, False), EC2_CREATE_EICE, "false"),
+    Rule("eice-tag-key", EICE, ("Tags", "*", "Key"), text(max_len=127, min_len=1), EC2_TAGS, "k" * 128),
+    Rule("eice-tag-value", EICE, ("Tags", "*", "Value"), text(max_len=255), EC2_TAGS, "v" * 256),
     _sg_description("sg-egress-description", ("SecurityGroupEgress", "*", "Description"), EC2_IP_RANGE),
     Rule(
         "iam-role-description",

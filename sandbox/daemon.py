@@ -79,6 +79,7 @@ class Daemon:
         from weatherballoon.cli.aws_account.session import AwsSession, AwsSettings
         from weatherballoon.cli.aws_account.template import shipped_template
 
+        from .eice.sandbox_endpoint import start_endpoint
         from .host import HostContext
         from .hosts import HostManager
         from .records import DUMMY_KEY_ID, DUMMY_SECRET
@@ -90,7 +91,14 @@ class Daemon:
         options = self.state.options
         self.step("starting the moto server")
         port = moto.free_port()
-        self.moto = moto.start(port, self.layout.log("moto.log"))
+        eice = self.layout.eice_dir
+        (eice / "pushed").mkdir(parents=True, exist_ok=True)
+        moto_env = {
+            "WB_SANDBOX_PUSHED_KEYS": str(eice / "pushed"),
+            "WB_SANDBOX_ENDPOINTS": str(eice / "endpoints.json"),
+            "WB_SANDBOX_ACCESS_KEYS": str(eice / "access-keys"),
+        }
+        self.moto = moto.start(port, self.layout.log("moto.log"), env=moto_env)
         self.save(port=port, moto_pid=self.moto.pid)
         for key in [k for k in os.environ if k.startswith(("AWS_", "WB_")) and k not in KEPT]:
             del os.environ[key]
@@ -108,9 +116,13 @@ class Daemon:
             vpc_id = vpc.result()
         self.save(network=str(block), vpc_id=vpc_id)
         network.fence(str(block))
+        self.step("starting the EC2 Instance Connect Endpoint")
+        endpoint = start_endpoint(self.layout, ec2, vpc_id, block, options)
+        self.parts.append(endpoint)
+        self.save(eice_id=endpoint.endpoint_id, ca_bundle=str(self.layout.eice_dir / "endpoint-cert.pem"))
         if options.stack:
             self.step("deploying the stack with wb bootstrap")
-            facts = bootstrap(aws, options, vpc_id, block, lambda text: log.info("bootstrap: %s", text))
+            facts = bootstrap(aws, options, vpc_id, endpoint, lambda text: log.info("bootstrap: %s", text))
             self.save(table_name=facts.table_name, bucket=facts.bucket)
         self.step("creating the hosts' login account")
         name = account.account_name(self.state.sandbox_id)

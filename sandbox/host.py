@@ -96,8 +96,9 @@ class Host:
     def log_file(self, kind: str) -> Path:
         return self.context.layout.log(f"{self.instance_id}.{kind}.log")
 
-    def check(self) -> str:
-        """The login key, or a SandboxError saying why this instance gets no host."""
+    def check(self) -> str | None:
+        """The login key (None: logins use keys pushed with SendSSHPublicKey only), or a SandboxError saying
+        why this instance gets no host."""
         data = self.launch.user_data
         if data.boot_program is None and data.user is None:
             raise SandboxError("its user-data is not wb's (no `# wb:user` line, no boot program)")
@@ -107,8 +108,6 @@ class Host:
                 hint="use the settings of `wb sandbox env` (provisioner.os.username is the sandbox's account)",
             )
         key = data.authorized_key or self.launch.key_pair_public_key
-        if not key:
-            raise SandboxError("no login key: no `# wb:authorized-key` line and no key pair with a public key")
         if data.boot_program is None or data.root_setup is None:
             raise SandboxError("its user-data has no boot program (cat > /opt/wb/boot.py <<'WB_BOOT' ... WB_BOOT)")
         return key
@@ -119,7 +118,7 @@ class Host:
         fs.create()
         ssh_dir = fs.home / ".ssh"
         ssh_dir.mkdir(mode=0o700, exist_ok=True)
-        (ssh_dir / "authorized_keys").write_text(key.strip() + "\n")
+        (ssh_dir / "authorized_keys").write_text(key.strip() + "\n" if key else "")
         (ssh_dir / "authorized_keys").chmod(0o600)
         fs.chown_tree(ssh_dir)
         assert self.launch.user_data.boot_program is not None
@@ -131,7 +130,9 @@ class Host:
         state = self.context.state
         network.create(self.link.namespace, self.link.address, self.link.near_if, self.link.far_if,
                        state.gateway or network.GATEWAY, state.network)  # fmt: skip
-        config = sshd.write_config(fs.ssh, self.link.address)
+        # Keys pushed with SendSSHPublicKey log in for 60 s, as Ubuntu's ec2-instance-connect lets them.
+        pushed = sshd.pushed_keys_lines(self.context.layout.pushed_keys(self.instance_id))
+        config = sshd.write_config(fs.ssh, self.link.address, extra=pushed)
         self.sshd = sshd.start(fs.enter(self.link.namespace, sshd.command(config)), self.log_file("sshd"))
         sshd.wait_ready(self.sshd, self.link.address, self.log_file("sshd"))
         self.record = self.record.replace(

@@ -58,6 +58,15 @@ class Layout:
     def logs(self) -> Path:
         return self.root / "logs"
 
+    @property
+    def eice_dir(self) -> Path:
+        """The Instance Connect Endpoint's files: its TLS certificate, the endpoint list moto answers
+        DescribeInstanceConnectEndpoints from, and `pushed/<instance>/<user>`, the keys pushed to hosts."""
+        return self.root / "eice"
+
+    def pushed_keys(self, instance_id: str) -> Path:
+        return self.eice_dir / "pushed" / instance_id
+
     def host_dir(self, instance_id: str) -> Path:
         return self.hosts_dir / instance_id
 

@@ -28,6 +28,7 @@ class SandboxOptions:
     region: str = DEFAULT_REGION
     instance_type: str = DEFAULT_INSTANCE_TYPE
     stack: bool = True  # False: an account with no wb stack yet, as a new AWS account is (`up --no-stack`)
+    tunnel_max_s: float | None = None  # the endpoint ends every tunnel after this long (a fault to test)
 
     @property
     def renew_seconds(self) -> float:
@@ -60,6 +61,8 @@ class SandboxState:
     opt_created: bool = False  # the daemon made /opt/wb (a mount point) and removes it again
     table_name: str | None = None
     bucket: str | None = None
+    eice_id: str | None = None  # the sandbox's EC2 Instance Connect Endpoint
+    ca_bundle: str | None = None  # its TLS certificate: AWS_CA_BUNDLE in `wb sandbox env`
 
     @property
     def endpoint(self) -> str:

@@ -30,6 +30,8 @@ def aws_variables(state: SandboxState) -> dict[str, str]:
         "AWS_DEFAULT_REGION": region,
         "AWS_REGION": region,
         "AWS_EC2_METADATA_DISABLED": "true",
+        # The Instance Connect Endpoint answers wss:// with the sandbox's own certificate.
+        **({"AWS_CA_BUNDLE": state.ca_bundle} if state.ca_bundle else {}),
     }
 
 
@@ -38,7 +40,10 @@ def wb_variables(state: SandboxState) -> dict[str, str]:
     return {
         "WB_KIND": "aws",
         "WB_REGION": options.region,
-        "WB_CONNECT": "private-ip",
+        # With the stack, wb reaches hosts through the sandbox's Instance Connect Endpoint (connect: eice, the
+        # default when the stack has one). Without it (`up --no-stack`, for `wb doctor --live`, whose own stack
+        # opens port 22 to the VPC's range), by their private addresses.
+        **({} if options.stack else {"WB_CONNECT": "private-ip"}),
         "WB_USERNAME": state.account or "",
         "WB_INSTANCE_TYPE": options.instance_type,
         "WB_LEASE_MINUTES": number(options.lease_minutes),
@@ -66,7 +71,7 @@ def config_document(state: SandboxState) -> dict[str, Any]:
             "kind": "aws",
             "region": options.region,
             "instanceType": options.instance_type,
-            "connect": "private-ip",
+            **({} if options.stack else {"connect": "private-ip"}),
             "os": {"username": state.account},
         },
         "supervision": {"leaseMinutes": options.lease_minutes, "idleMinutes": options.idle_minutes},

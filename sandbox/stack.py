@@ -17,6 +17,7 @@ from typing import Any
 from weatherballoon.cli.aws_account.events import StackEvent
 from weatherballoon.cli.aws_account.session import AwsSession
 
+from .eice.endpoint import SandboxEndpoint
 from .errors import SandboxError
 from .records import SandboxOptions
 
@@ -68,15 +69,16 @@ def sandbox_vpc(ec2: Any, block: IPv4Network) -> str:
 
 
 def bootstrap(
-    aws: AwsSession, options: SandboxOptions, vpc_id: str, block: IPv4Network, say: Callable[[str], None]
+    aws: AwsSession, options: SandboxOptions, vpc_id: str, endpoint: SandboxEndpoint, say: Callable[[str], None]
 ) -> StackFacts:
-    """`wb bootstrap --lease-minutes M --idle-minutes M --vpc-id VPC --ssh-cidr BLOCK` into the sandbox's moto:
-    SSH is admitted from the sandbox's VPC, where its clients connect from (`connect: private-ip`)."""
+    """`wb bootstrap --lease-minutes M --idle-minutes M --vpc-id VPC --eice-id ID --eice-security-group SG` into
+    the sandbox's moto: SSH reaches hosts only through the sandbox's Instance Connect Endpoint (moto's
+    CloudFormation cannot make one, so the stack is given the sandbox's, as an admin gives an existing one)."""
     from weatherballoon.cli.aws_account.deploy import apply
     from weatherballoon.cli.aws_account.plan import BootstrapRequest, prepare
 
     request = BootstrapRequest(lease_minutes=options.lease_minutes, idle_minutes=options.idle_minutes, vpc_id=vpc_id,
-                               ssh_cidr=str(block))  # fmt: skip
+                               eice_id=endpoint.endpoint_id, eice_group=endpoint.group_id)  # fmt: skip
     deployment = prepare(aws, request)
     outcome = apply(deployment, aws, _LogSink(say), say, poll_s=POLL_S)
     if outcome.stack is None:

@@ -4,6 +4,7 @@ with what is deployed now. Reads only; nothing is created here."""
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,6 +38,10 @@ class BootstrapRequest:
     reaper_schedule: str | None = None
     reaper_mode: str | None = None
     ssh_cidr: str | None = None
+    ssh_access: str | None = None  # eice | cidr; --ssh-cidr alone means cidr
+    eice_id: str | None = None  # an existing Instance Connect Endpoint to use ("" : the stack makes one)
+    eice_group: str | None = None  # that endpoint's security group
+    eice_subnet: str | None = None  # where the stack makes its endpoint (default: one of the VPC's subnets)
     vpc_id: str | None = None
     staging_bucket: str | None = None  # None: the account's shared staging bucket (see staging.py)
     powertools_layer: int | None = None
@@ -63,6 +68,11 @@ class BootstrapRequest:
         add(p.REAPER_SCHEDULE, self.reaper_schedule, "--reaper-period")
         add(p.REAPER_MODE, self.reaper_mode, "--reaper-mode")
         add(p.SSH_CIDR, self.ssh_cidr, "--ssh-cidr")
+        access = self.ssh_access or ("cidr" if self.ssh_cidr is not None else None)
+        add(p.SSH_ACCESS, access, "--ssh-access" if self.ssh_access else "--ssh-cidr")
+        add(p.EICE_ID, self.eice_id, "--eice-id")
+        add(p.EICE_GROUP, self.eice_group, "--eice-security-group")
+        add(p.EICE_SUBNET, self.eice_subnet, "--eice-subnet")
         add(p.VPC_ID, self.vpc_id, "--vpc-id")
         add(p.POWERTOOLS_LAYER, self.powertools_layer, "--powertools-layer")
         add(p.MAX_VOLUME_GIB, self.max_volume_gib, "--max-volume-gib")
@@ -204,6 +214,7 @@ def prepare(aws: AwsSession, request: BootstrapRequest, *, template: dict[str, A
     if p.VPC_ID not in requested and (existing is None or p.VPC_ID not in existing.parameters):
         requested[p.VPC_ID] = default_vpc(ec2, region)
         notes.append(f"security group in the default VPC {requested[p.VPC_ID]} (choose another with --vpc-id)")
+    _endpoint_settings(ec2, request, requested, existing.parameters if existing else {}, notes)
     if request.allowed_types is not None:
         check_instance_types(ec2, request.allowed_types, region)
     plan = p.plan_parameters(specs, requested, None if existing is None else existing.parameters)
@@ -222,3 +233,34 @@ def prepare(aws: AwsSession, request: BootstrapRequest, *, template: dict[str, A
         plan,
         notes,
     )
+
+
+def _endpoint_settings(
+    ec2: Any, request: BootstrapRequest, requested: dict[str, str], before: Mapping[str, str], notes: list[str]
+) -> None:
+    """In eice mode: an existing endpoint comes with its group; a new one needs a subnet of the VPC (the
+    first, by id, unless --eice-subnet names one)."""
+
+    def value(name: str, default: str = "") -> str:
+        return requested.get(name, before.get(name, default))
+
+    if value(p.SSH_ACCESS, "eice") != "eice":
+        return
+    if value(p.EICE_ID):
+        if not value(p.EICE_GROUP):
+            raise UsageError(
+                "--eice-id needs the endpoint's security group: --eice-security-group sg-...",
+                hint="aws ec2 describe-instance-connect-endpoints shows it (SecurityGroupIds)",
+            )
+        return
+    if value(p.EICE_SUBNET):
+        return
+    vpc = value(p.VPC_ID)
+    subnets = ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["Subnets"]
+    if not subnets:
+        raise UsageError(
+            f"the VPC {vpc} has no subnet for the EC2 Instance Connect Endpoint",
+            hint="create one, name one with --eice-subnet, or use --ssh-cidr for SSH from a range instead",
+        )
+    requested[p.EICE_SUBNET] = sorted(str(s["SubnetId"]) for s in subnets)[0]
+    notes.append(f"EC2 Instance Connect Endpoint in subnet {requested[p.EICE_SUBNET]} (choose with --eice-subnet)")

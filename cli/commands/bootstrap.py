@@ -39,7 +39,17 @@ def _types(value: str | None) -> tuple[str, ...] | None:
 @click.option("--max-hours", type=LimitedFloat(limits.MAX_HOURS), help="Lifetime cap of any wb instance.")
 @click.option("--reaper-period", metavar="PERIOD", help="How often the reaper runs: 1m, 5m, or rate(...)/cron(...).")
 @click.option("--reaper-mode", type=click.Choice(["enforce", "dry-run"]), help="dry-run only logs what it would do.")
-@click.option("--ssh-cidr", metavar="CIDR", help="IPv4 range allowed to reach port 22 of wb instances.")
+@click.option(
+    "--ssh-cidr", metavar="CIDR", help="IPv4 range allowed to reach port 22 of wb machines (means --ssh-access cidr)."
+)
+@click.option(
+    "--ssh-access",
+    type=click.Choice(["eice", "cidr"]),
+    help="eice (default): SSH only through an EC2 Instance Connect Endpoint; cidr: from --ssh-cidr.",
+)
+@click.option("--eice-id", metavar="ID", help="Use this existing Instance Connect Endpoint of the VPC.")
+@click.option("--eice-security-group", metavar="SG", help="The security group of the --eice-id endpoint.")
+@click.option("--eice-subnet", metavar="SUBNET", help="Subnet for the stack's endpoint (default: one of the VPC's).")
 @click.option("--vpc-id", metavar="VPC", help="VPC of wb's security group (default: the region's default VPC).")
 @click.option(
     "--create-spot-role",
@@ -76,6 +86,10 @@ def command(
     reaper_period: str | None,
     reaper_mode: str | None,
     ssh_cidr: str | None,
+    ssh_access: str | None,
+    eice_id: str | None,
+    eice_security_group: str | None,
+    eice_subnet: str | None,
     vpc_id: str | None,
     create_spot_role: bool,
     powertools_layer: int | None,
@@ -111,6 +125,10 @@ def command(
         reaper_schedule=None if reaper_period is None else reaper_schedule(reaper_period),
         reaper_mode=reaper_mode,
         ssh_cidr=ssh_cidr,
+        ssh_access=ssh_access,
+        eice_id=eice_id,
+        eice_group=eice_security_group,
+        eice_subnet=eice_subnet,
         vpc_id=vpc_id,
         powertools_layer=powertools_layer,
         max_volume_gib=max_volume_gib,

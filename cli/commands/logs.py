@@ -12,8 +12,11 @@ from ..app import App
 @click.command()
 @click.argument("job_id", metavar="JOB")
 @click.option("-f", "--follow", is_flag=True, help="Follow until the job ends, then exit with its code.")
+@click.option(
+    "--node", "node", type=click.IntRange(0), default=0, metavar="K", help="A job on several machines: rank K's output."
+)
 @click.pass_obj
-def command(app: App, job_id: str, follow: bool) -> int:
+def command(app: App, job_id: str, follow: bool, node: int) -> int:
     """Replay a job's output (stdout to stdout, stderr to stderr); with -f, follow it to the end."""
     from weatherballoon.remote.agent_io import STREAM_HEADER
 
@@ -21,9 +24,10 @@ def command(app: App, job_id: str, follow: bool) -> int:
     from ..jobs.agent_status import job_command_failed
     from ..jobs.attach import pump
     from ..jobs.lookup import open_job
+    from ..jobs.resume import follow_past_tunnel_ends
     from ..jobs.run_job import explain_supervision_stop
 
-    handle = open_job(app, job_id)
+    handle = open_job(app, job_id, rank=node)
     record = handle.record
     args = ["follow", record.id] if follow else ["follow", record.id, "--no-wait"]
     instance = handle.instance
@@ -33,7 +37,11 @@ def command(app: App, job_id: str, follow: bool) -> int:
             raise KeyboardInterrupt
 
         try:
-            result = pump(handle.agent(args), forward_stdin_fd=None, on_first_interrupt=interrupt, header=STREAM_HEADER)
+            proc = handle.agent(args)
+            session = handle.provider.agent(instance).session
+            result = pump(proc, forward_stdin_fd=None, on_first_interrupt=interrupt, header=STREAM_HEADER)
+            if follow:  # an expired tunnel is followed on from where it ended (jobs/resume.py)
+                result = follow_past_tunnel_ends(handle.provider, instance, record.id, result, session, interrupt)
         except KeyboardInterrupt:
             app.warn(f"stopped following; job {record.id} keeps running")
             return 130

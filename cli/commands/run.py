@@ -14,6 +14,8 @@ from ..flag_types import LimitedFloat, OutputGlob
 if TYPE_CHECKING:
     from ..session.prefetch import Prefetch
 
+MAX_NODES = 64  # a gang's size; the gang link and the fan-out are sized for tens of machines, not thousands
+
 
 def _env_pair(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
     pairs = []
@@ -49,6 +51,22 @@ def _env_pair(ctx: click.Context, param: click.Parameter, values: tuple[str, ...
     help="Let the sync replace files no sync of this project put in its remote folder, or take over a folder"
     " another project synced to (sync.overwrite).",
 )
+@click.option(
+    "-p",
+    "--port",
+    "ports",
+    multiple=True,
+    metavar="PORT",
+    help="Forward 127.0.0.1:PORT here to the machine's localhost:PORT while the job runs (repeatable).",
+)
+@click.option(
+    "--nodes",
+    type=click.IntRange(1, MAX_NODES),
+    default=1,
+    show_default=True,
+    help="Run on this many machines as one gang (docs/multinode.md).",
+)
+@click.option("--all-nodes", is_flag=True, help="With --nodes: show the other ranks' lines on stderr, prefixed.")
 @click.option("-q", "--quiet", is_flag=True, help="Silence wb's own notices.")
 @click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
 @click.pass_obj
@@ -65,6 +83,9 @@ def command(
     env: tuple[tuple[str, str], ...],
     outputs: tuple[str, ...],
     sync_overwrite: bool,
+    ports: tuple[str, ...],
+    nodes: int,
+    all_nodes: bool,
     command: tuple[str, ...],
 ) -> int:
     """Sync the working directory, run COMMAND on a machine, stream its output, exit with its code.
@@ -72,9 +93,18 @@ def command(
     \b
       wb run -- python train.py --epochs 3
       wb run -d --max-time 2h -- python train.py
+      wb run --nodes 3 -- torchrun --nnodes $NNODES ... train.py   (docs/multinode.md)
     """
+    from ..errors import UsageError
     from ..paths import data_dir
+    from ..session.forward import same_port
 
+    forwards = tuple(same_port(port) for port in ports)
+    if forwards and detach:
+        raise UsageError("-p forwards a port while wb stays attached; with -d nothing would hold it open",
+                         hint="drop -d, or forward later with: wb ssh -L PORT:localhost:PORT INSTANCE")  # fmt: skip
+    if all_nodes and nodes == 1:
+        raise UsageError("--all-nodes shows the other ranks of a job on several machines", hint="add --nodes N")
     data_dir()  # the job is recorded there: an unusable folder fails now, before any work
     early = _start_prefetch()
     from ..jobs.run_job import RunRequest, run_job
@@ -101,8 +131,21 @@ def command(
         max_cost_usd=max_cost if max_cost is not None else loaded.config.supervision.max_cost_usd,
     )
     request = RunRequest(
-        command=command, spec=spec, detach=detach, sync=not no_sync, env=env, outputs=outputs, flags=flags
+        command=command,
+        spec=spec,
+        detach=detach,
+        sync=not no_sync,
+        env=env,
+        outputs=outputs,
+        flags=flags,
+        nodes=nodes,
+        all_nodes=all_nodes,
+        forwards=forwards,
     )
+    if nodes > 1:
+        from ..jobs.gang_run import run_gang_job
+
+        return run_gang_job(app, request, early=early)
     return run_job(app, request, early=early)
 
 

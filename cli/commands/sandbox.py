@@ -1,4 +1,5 @@
-"""wb sandbox up [--reaper-period SECONDS] [--lease-minutes M] [--idle-minutes M] [--no-stack] | env | status | down
+"""wb sandbox up [--reaper-period S] [--lease-minutes M] [--idle-minutes M] [--no-stack] [--tunnel-max-seconds S]
+| env | status | down
 
 A thin command: the sandbox is its own package, `weatherballoon.sandbox` (the folder `sandbox/`), imported only
 when a subcommand runs; its third-party packages come with the `[sandbox]` extra."""
@@ -61,15 +62,28 @@ def command() -> None:
               help="Keep-warm time after the last job (stack parameter and supervision.idleMinutes).")  # fmt: skip
 @click.option("--no-stack", is_flag=True,
               help="Deploy no wb stack: a new account, for `wb bootstrap` or `wb doctor --live`.")  # fmt: skip
+@click.option("--tunnel-max-seconds", type=click.FloatRange(min=1, max=3600), metavar="S",
+              help="The Instance Connect Endpoint ends every tunnel after S seconds (a fault to try).")  # fmt: skip
 @click.pass_obj
-def up(app: App, reaper_period: float, lease_minutes: float, idle_minutes: float, no_stack: bool) -> int:
+def up(
+    app: App,
+    reaper_period: float,
+    lease_minutes: float,
+    idle_minutes: float,
+    no_stack: bool,
+    tunnel_max_seconds: float | None,
+) -> int:
     """Start the sandbox in the background (it outlives this terminal)."""
     with sandbox_extra():
         from weatherballoon.sandbox.control import up as start
         from weatherballoon.sandbox.records import SandboxOptions
 
     options = SandboxOptions(
-        reaper_period_s=reaper_period, lease_minutes=lease_minutes, idle_minutes=idle_minutes, stack=not no_stack
+        reaper_period_s=reaper_period,
+        lease_minutes=lease_minutes,
+        idle_minutes=idle_minutes,
+        stack=not no_stack,
+        tunnel_max_s=tunnel_max_seconds,
     )
     state = start(options, app.say)
     app.say(f"sandbox {state.sandbox_id} is up: AWS at {state.endpoint}, reaper every {reaper_period:g} s")

@@ -13,9 +13,9 @@ from ..app import App
 if TYPE_CHECKING:
     from ..providers.base import Provider
     from ..providers.records import Instance
+    from ..session.connection import SshSession
 
-# States of a machine one can log in to (aws rows: idle, busy; EC2 and ssh hosts: running).
-UP_STATES = ("running", "idle", "busy")
+from ..providers.records import UP_STATES
 
 
 class _SshCommand(click.Command):
@@ -23,8 +23,23 @@ class _SshCommand(click.Command):
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         before = args[: args.index("--")] if "--" in args else None
+        if before is not None:
+            before = _without_option_values(before)
         ctx.meta["wb_ssh_no_instance"] = before is not None and all(arg.startswith("-") for arg in before)
         return super().parse_args(ctx, args)
+
+
+def _without_option_values(args: list[str]) -> list[str]:
+    """The words before `--` less the values of options that take one (`-L SPEC`)."""
+    kept: list[str] = []
+    skip = False
+    for arg in args:
+        if skip:
+            skip = False
+            continue
+        skip = arg in ("-L", "--local-forward")
+        kept.append(arg)
+    return kept
 
 
 @click.command(cls=_SshCommand, context_settings={"allow_interspersed_args": False})
@@ -33,47 +48,63 @@ class _SshCommand(click.Command):
     is_flag=True,
     help="With no INSTANCE: take a machine as `wb run` would (a warm one, else a new one) when none is up.",
 )
+@click.option(
+    "-L",
+    "--local-forward",
+    "forwards",
+    multiple=True,
+    metavar="PORT:HOST:HOSTPORT",
+    help="Forward 127.0.0.1:PORT here to HOST:HOSTPORT as the machine sees it (repeatable; localhost only).",
+)
 @click.argument("words", nargs=-1, type=click.UNPROCESSED, metavar="[INSTANCE] [-- COMMAND...]")
 @click.pass_context
-def command(ctx: click.Context, launch: bool, words: tuple[str, ...]) -> int:
+def command(ctx: click.Context, launch: bool, forwards: tuple[str, ...], words: tuple[str, ...]) -> int:
     """Open a shell on a machine, or run a plain COMMAND there (not as a job).
 
     With no INSTANCE: your only machine that is up (asked which when there are several). No machine is ever
-    launched for it unless you pass --launch.
+    launched for it unless you pass --launch. With -L, the forwards stay open while the shell or COMMAND runs.
     """
+    from ..session.forward import local_forwards, parse_forward
+
     app: App = ctx.obj
+    specs = [parse_forward(text) for text in forwards]
     if ctx.meta.get("wb_ssh_no_instance"):
         instance_id, command = None, words
     else:
         instance_id, command = (words[0] if words else None), words[1:]
         if command[:1] == ("--",):  # click keeps a `--` that follows an argument: `wb ssh HOST -- CMD`
             command = command[1:]
-    from ..errors import ConnectionLost, UsageError
-    from ..jobs.attach import pump
-    from ..jobs.run_job import stdin_fd_to_forward
-    from ..session.interactive import interactive_shell
-
     provider = app.provider()
     try:
         instance = provider.resolve(instance_id) if instance_id else _pick(provider, launch=launch)
         with provider.attached(instance):
             session = provider.session(instance)
-            if not command:
-                if not sys.stdin.isatty():
-                    raise UsageError("no command given and stdin is not a terminal", hint="wb ssh HOST -- COMMAND")
-                return interactive_shell(session)
-            line = command[0] if len(command) == 1 else shlex.join(command)
-            proc = session.exec(line)
-
-            def interrupt() -> None:
-                raise KeyboardInterrupt
-
-            result = pump(proc, forward_stdin_fd=stdin_fd_to_forward(), on_first_interrupt=interrupt)
-            if result.status == -1:
-                raise ConnectionLost("lost the connection", host=instance.id)
-            return result.status
+            with local_forwards(session, specs, app.say, app.warn):
+                return _shell_or_command(session, instance, command)
     finally:
         provider.close()
+
+
+def _shell_or_command(session: SshSession, instance: Instance, command: tuple[str, ...]) -> int:
+    from ..errors import ConnectionLost, UsageError
+    from ..jobs.attach import pump
+    from ..jobs.run_job import stdin_fd_to_forward
+    from ..session.interactive import interactive_shell
+
+    if not command:
+        if not sys.stdin.isatty():
+            raise UsageError("no command given and stdin is not a terminal", hint="wb ssh HOST -- COMMAND")
+        return interactive_shell(session)
+    line = command[0] if len(command) == 1 else shlex.join(command)
+    proc = session.exec(line)
+
+    def interrupt() -> None:
+        raise KeyboardInterrupt
+
+    result = pump(proc, forward_stdin_fd=stdin_fd_to_forward(), on_first_interrupt=interrupt)
+    if result.status == -1:
+        raise ConnectionLost("lost the connection", host=instance.id)
+    return result.status
 
 
 def _pick(provider: Provider, *, launch: bool) -> Instance:

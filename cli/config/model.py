@@ -39,7 +39,8 @@ class ProvisionerConfig:
     spot: bool = False
     cred: str | None = None
     role_of_instance: str | None = None
-    connect: str = "public-ip"
+    # eice | public-ip | private-ip; None: eice when the stack has an Instance Connect Endpoint, else public-ip
+    connect: str | None = None
     subnet: str | None = None
     root_volume_gb: int = 100
     team: str = "default"

@@ -44,7 +44,7 @@ class ProvisionerSchema(_Strict):
     spot: bool = _P.spot
     cred: str | None = _P.cred
     role_of_instance: str | None = _P.role_of_instance
-    connect: Literal["public-ip", "private-ip"] = _P.connect  # type: ignore[assignment]
+    connect: Literal["eice", "public-ip", "private-ip"] | None = _P.connect  # type: ignore[assignment]
     subnet: str | None = Field(_P.subnet, pattern=r"^subnet-[0-9a-f]{8,17}$")
     root_volume_gb: int = Field(_P.root_volume_gb, ge=8, le=16384)
     team: str = _P.team

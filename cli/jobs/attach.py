@@ -38,6 +38,9 @@ class AttachResult:
     output_closed: bool = False
     # Without the header: what the agent said on stderr (held back, for the caller's error message).
     agent_stderr: bytes = b""
+    # The job's bytes written to our stdout and stderr: where a follow resumes (`resume.py`).
+    stdout_bytes: int = 0
+    stderr_bytes: int = 0
 
 
 class OutputClosed(Exception):
@@ -66,6 +69,8 @@ class _HeaderGate:
         self.passed = header is None
         # stderr before the header is the agent's (or the login shell's), not the job's: kept, not shown.
         self.stderr_held = b""
+        self.stdout_bytes = 0
+        self.stderr_bytes = 0
 
     def feed(self, data: bytes) -> bytes:
         if self.passed:
@@ -106,6 +111,7 @@ def _drain(channel: Channel, stdout_fd: int, stderr_fd: int, gate: _HeaderGate) 
         data = gate.feed(channel.recv(CHUNK))
         if data:
             _write_all(stdout_fd, data)
+            gate.stdout_bytes += len(data)
         moved = True
     while channel.recv_stderr_ready():
         data = channel.recv_stderr(CHUNK)
@@ -113,6 +119,7 @@ def _drain(channel: Channel, stdout_fd: int, stderr_fd: int, gate: _HeaderGate) 
             if gate.stderr_held:
                 data, gate.stderr_held = gate.stderr_held + data, b""
             _write_all(stderr_fd, data)
+            gate.stderr_bytes += len(data)
         else:
             gate.stderr_held += data
         moved = True
@@ -123,7 +130,8 @@ def _ended(gate: _HeaderGate, status: int, stderr_fd: int) -> AttachResult:
     if gate.passed:
         if gate.stderr_held:
             _write_all(stderr_fd, gate.stderr_held)
-        return AttachResult(status=status)
+            gate.stderr_bytes += len(gate.stderr_held)
+        return AttachResult(status=status, stdout_bytes=gate.stdout_bytes, stderr_bytes=gate.stderr_bytes)
     return AttachResult(status=status, streamed=False, agent_stderr=gate.stderr_held)
 
 

@@ -17,6 +17,14 @@ ID_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz012345
 
 
 @dataclass(frozen=True)
+class GangNode:
+    """One machine of a job run on several (`wb run --nodes N`), as the job's record keeps it."""
+
+    instance_id: str
+    target: SshTarget
+
+
+@dataclass(frozen=True)
 class LocalJob:
     id: str
     provider: str
@@ -27,9 +35,21 @@ class LocalJob:
     outputs: tuple[str, ...] = ()
     local_root: str = ""
     started_at: float = field(default_factory=time.time)
+    # Every rank's machine, rank 0 (the one above) first, for a job on several machines; () for one.
+    nodes: tuple[GangNode, ...] = ()
 
     def instance(self) -> Instance:
         return Instance(id=self.instance_id, provider=self.provider, target=self.target)
+
+    def node_instance(self, rank: int) -> Instance:
+        """Rank `rank`'s machine; rank 0 of a one-machine job is its machine."""
+        if rank == 0 and not self.nodes:
+            return self.instance()
+        if not 0 <= rank < max(len(self.nodes), 1):
+            ranks = f"0 to {len(self.nodes) - 1}" if self.nodes else "0 (it ran on one machine)"
+            raise UsageError(f"job {self.id} has no node {rank}: its ranks are {ranks}")
+        node = self.nodes[rank]
+        return Instance(id=node.instance_id, provider=self.provider, target=node.target)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
@@ -40,6 +60,10 @@ class LocalJob:
         raw["target"] = SshTarget(**raw["target"])
         raw["command"] = tuple(raw["command"])
         raw["outputs"] = tuple(raw.get("outputs", ()))
+        raw["nodes"] = tuple(
+            GangNode(instance_id=node["instance_id"], target=SshTarget(**node["target"]))
+            for node in raw.get("nodes", ())
+        )
         return cls(**raw)
 
 

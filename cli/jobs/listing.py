@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from ..app import App
 from ..durations import format_duration
 from ..errors import WbError
-from ..providers.records import Job
+from ..providers.base import Provider
+from ..providers.records import Job, RecordedJob
 from ..session.agent_jobs import list_jobs
 from . import index
 
@@ -28,6 +29,7 @@ class JobLine:
     command: str
     stop_reason: str | None = None
     upload_error: str | None = None  # the agent's upload of its outputs to storage failed (aws)
+    owner: str | None = None  # known for jobs found through the provider's record (aws: the table)
 
     def cells(self) -> list[object]:
         end = self.ended_at or (time.time() if self.state == "running" else None)
@@ -39,11 +41,63 @@ class JobLine:
         return [self.id, self.instance, state, self.exit_code, started, duration, self.command[:60]]
 
 
-def job_lines(app: App, *, limit: int) -> list[JobLine]:
-    records = index.all_records()[:limit]
+def job_lines(app: App, *, limit: int, everyone: bool = False) -> list[JobLine]:
+    """This laptop's jobs (their state from their machines), and the jobs the provider recorded that this
+    laptop did not start (their state from that record): mine, or with `everyone` the team's."""
+    local = [] if everyone else index.all_records()
+    if not local and not everyone and not _records_jobs(app):
+        return []  # nothing here, and nowhere else to look (as before: no config needed to list nothing)
+    provider = app.provider()
+    try:
+        recorded = _recorded_jobs(app, provider, everyone) if provider.records_jobs else []
+        known_here = {record.id for record in local}
+        lines = _local_lines(provider, local[:limit]) + [
+            _recorded_line(job) for job in recorded if job.id not in known_here
+        ]
+    finally:
+        provider.close()
+    lines.sort(key=lambda line: line.started_at, reverse=True)
+    return lines[:limit]
+
+
+def _recorded_jobs(app: App, provider: Provider, everyone: bool) -> list[RecordedJob]:
+    """The provider's record; for my own jobs, a record that cannot be read leaves this laptop's list."""
+    try:
+        return provider.recorded_jobs(everyone=everyone)
+    except WbError as exc:
+        if everyone:
+            raise
+        app.warn(f"jobs started elsewhere are not listed: {exc.message}")
+        return []
+
+
+def _records_jobs(app: App) -> bool:
+    from ..providers.registry import provider_class
+
+    try:
+        return provider_class(app.config().config.provisioner.kind).records_jobs
+    except WbError:
+        return False
+
+
+def _recorded_line(job: RecordedJob) -> JobLine:
+    return JobLine(
+        id=job.id,
+        instance=job.instance_id,
+        state=job.state,
+        exit_code=job.exit_code,
+        started_at=job.started_at,
+        ended_at=job.ended_at,
+        command=shlex.join(job.command),
+        stop_reason=job.stop_reason,
+        upload_error=job.upload_error,
+        owner=job.owner,
+    )
+
+
+def _local_lines(provider: Provider, records: list[index.LocalJob]) -> list[JobLine]:
     if not records:
         return []
-    provider = app.provider()
     by_instance: dict[str, list[index.LocalJob]] = {}
     for record in records:
         by_instance.setdefault(record.instance_id, []).append(record)
@@ -63,14 +117,9 @@ def job_lines(app: App, *, limit: int) -> list[JobLine]:
             return provider.stored_upload_failure(record)
         return None
 
-    try:
-        with ThreadPoolExecutor(max_workers=min(8, len(by_instance))) as pool:
-            known = dict(zip(by_instance, pool.map(remote_jobs, by_instance), strict=True))
-        uploads = {
-            record.id: upload_error(record, known.get(record.instance_id, {}).get(record.id)) for record in records
-        }
-    finally:
-        provider.close()
+    with ThreadPoolExecutor(max_workers=min(8, len(by_instance))) as pool:
+        known = dict(zip(by_instance, pool.map(remote_jobs, by_instance), strict=True))
+    uploads = {record.id: upload_error(record, known.get(record.instance_id, {}).get(record.id)) for record in records}
     lines = []
     for record in records:
         job = known.get(record.instance_id, {}).get(record.id)

@@ -16,7 +16,7 @@ def pull_job_outputs(handle: JobHandle, globs: list[str], destination: Path) -> 
 
     provider = handle.provider
     try:
-        summary = pull_outputs(handle.agent, handle.record.remote_root, globs, destination)
+        summary = pull_outputs(handle.agent, handle.record.remote_root or _job_folder(handle), globs, destination)
     except WbError as machine_error:
         fallback = provider.pull_from_storage(handle.record, globs, destination)
         if fallback is None:
@@ -37,3 +37,14 @@ def pull_job_outputs(handle: JobHandle, globs: list[str], destination: Path) -> 
     if failure is None:
         return summary, None
     return summary, f"pulled from the machine, but they were {failure}; once the machine ends they are gone"
+
+
+def _job_folder(handle: JobHandle) -> str:
+    """Where the job ran, as its agent says (a job found through the table, started on another laptop: its
+    outputs are relative to that folder, as the agent's own upload takes them)."""
+    job = job_summary(handle.agent, handle.record.id)
+    if job is None or not job.cwd:
+        raise WbError(
+            f"job {handle.record.id}: its machine does not say where it ran", hint="is the job still there? wb jobs"
+        )
+    return job.cwd

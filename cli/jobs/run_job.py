@@ -25,10 +25,12 @@ from . import index
 from .agent_status import job_command_failed
 from .attach import pump
 from .remote_paths import remote_root_for
+from .resume import follow_past_tunnel_ends
 
 if TYPE_CHECKING:
     from ..session.agent import RemoteAgent
     from ..session.connection import RemoteExec
+    from ..session.forward import ForwardSpec
     from ..session.prefetch import Prefetch
 
 # How long a job whose reader went away has to end after SIGPIPE before it gets SIGTERM.
@@ -45,6 +47,9 @@ class RunRequest:
     env: tuple[tuple[str, str], ...] = ()
     outputs: tuple[str, ...] = ()
     flags: dict[str, object] = field(default_factory=dict)
+    forwards: tuple[ForwardSpec, ...] = ()  # `-p`: local ports carried to the machine while attached
+    nodes: int = 1  # machines the job runs on (`--nodes`; several: gang_run.py); one is the ordinary run
+    all_nodes: bool = False  # with several: the other ranks' lines on stderr, prefixed
 
 
 def agent_run_args(
@@ -108,9 +113,13 @@ def _run(app: App, provider: Provider, request: RunRequest, early: Prefetch | No
     with spinner("finding a machine", quiet=app.quiet):
         held = warm_start.hold(provider, request.spec, early)
     instance = held.instance
-    with provider.attached(instance):
+    with provider.attached(instance), contextlib.ExitStack() as forwarding:
         with spinner(f"connecting to {instance.id}", quiet=app.quiet):
             agent = provider.agent(instance)
+        if request.forwards:
+            from ..session.forward import local_forwards
+
+            forwarding.enter_context(local_forwards(agent.session, request.forwards, app.say, app.warn))
         warm_start.remember(loaded, provider, held)
         mark("connected")
         remote_root = remote_root_for(loaded, identity)
@@ -167,11 +176,12 @@ def _run(app: App, provider: Provider, request: RunRequest, early: Prefetch | No
         proc.stdin.flush()
 
         def interrupt() -> None:
-            agent.run(["signal", job_id, "INT"])
+            provider.agent(instance).run(["signal", job_id, "INT"])  # the connection may be a resumed one
             app.warn(f"sent SIGINT to job {job_id}; press Ctrl-C again within 2 s to detach")
 
         mark("job started")
         result = pump(proc, forward_stdin_fd=forward, on_first_interrupt=interrupt, header=STREAM_HEADER)
+        result = follow_past_tunnel_ends(provider, instance, job_id, result, agent.session, interrupt)
         mark("job ended")
         if result.output_closed:
             return stop_after_output_closed(agent, proc, job_id)

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 from ..session.pool import ConnectionPool
 from .held import Held
-from .records import Instance, InstanceSpec
+from .records import UP_STATES, Instance, InstanceSpec, RecordedJob
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from ..jobs.index import LocalJob
     from ..session.agent import RemoteAgent
     from ..session.connection import ConnectOptions, SshSession
+    from ..session.streams import Stream
     from ..sync.records import PullSummary
 
 
@@ -60,8 +61,24 @@ class Provider(ABC):
         return ConnectOptions(
             known_hosts=Path(provisioner.known_hosts_file).expanduser(),
             host_key_policy=provisioner.host_key_policy,
-            identity_file=provisioner.identity_file,
+            identity_file=provisioner.identity_file or instance.target.identity_file,
         )
+
+    def verify_options(self, instance: Instance) -> ConnectOptions:
+        """How the machine's host key is checked (`wb ssh-config` pins it so): `connect_options`, unless a
+        provider can check it without the means to log in."""
+        return self.connect_options(instance)
+
+    def own_machines(self) -> list[Instance]:
+        """My machines one may log in to now (`wb ssh-config`)."""
+        return [instance for instance in self.list_instances() if instance.state in UP_STATES]
+
+    def open_stream(self, instance: Instance) -> Stream:
+        """A byte stream to the machine's sshd (port 22): what its SSH session runs over and what `wb proxy`
+        relays. Direct TCP, or through the target's ProxyJump hops; a provider with a tunnel overrides it."""
+        from ..session.connection import open_stream
+
+        return open_stream(instance.target, self.connect_options(instance))
 
     def session(self, instance: Instance) -> SshSession:
         """One SSH connection per machine per command, opened on first use and then reused."""
@@ -69,7 +86,7 @@ class Provider(ABC):
         def open_session() -> SshSession:
             from ..session.connection import SshSession
 
-            return SshSession.open(instance.target, self.connect_options(instance))
+            return SshSession.open(instance.target, self.connect_options(instance), stream=self.open_stream(instance))
 
         return self.connections.session(instance.id, open_session)
 
@@ -84,6 +101,23 @@ class Provider(ABC):
         """Hold a machine to run one job on: a warm one if the spec allows, else a new one. A machine chosen
         from memory (`Obtained.REMEMBERED`) is not claimed yet: the session layer claims it through its
         daemon, or hands it back with `let_go` and acquires again."""
+
+    def acquire_gang(self, spec: InstanceSpec, nodes: int) -> list[Held]:
+        """Hold `nodes` machines for one job (`wb run --nodes N`), rank 0 first, all or none: a provider that
+        cannot hold them all gives back any it took before it raises. One node is `acquire`."""
+        if nodes == 1:
+            return [self.acquire(spec)]
+        from ..errors import UsageError
+
+        raise UsageError(
+            f"--nodes {nodes}: the {self.name} provider runs a job on one machine only",
+            hint="run without --nodes, or use a provider that supports gangs (ssh, aws)",
+        )
+
+    def peer_address(self, instance: Instance) -> str:
+        """The address the other machines of a gang reach this one at (MASTER_ADDR, WB_NODE_IPS): the SSH
+        host by default; providers with a private network (aws) give that address instead."""
+        return instance.target.host
 
     def let_go(self, held: Held) -> None:
         """This command will not use the machine `acquire` chose (it could not be claimed): forget it, close
@@ -107,6 +141,13 @@ class Provider(ABC):
     def instance_for_job(self, record: LocalJob) -> Instance:
         """The machine a recorded job ran on, as this provider reaches it now."""
         return record.instance()
+
+    # Whether the provider records jobs where any laptop can read them (`recorded_jobs`).
+    records_jobs: ClassVar[bool] = False
+
+    def recorded_jobs(self, *, everyone: bool = False) -> list[RecordedJob]:
+        """Jobs its control plane recorded: mine, or with `everyone` the team's; [] when it keeps none."""
+        return []
 
     def pull_from_storage(self, record: LocalJob, globs: list[str], destination: Path) -> PullSummary | None:
         """Outputs from durable storage when the machine is gone; None when this provider keeps none."""

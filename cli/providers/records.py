@@ -5,6 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+# States of a machine one can log in to (aws rows: idle, busy; EC2 and ssh hosts: running).
+UP_STATES = ("running", "idle", "busy")
+
 
 @dataclass(frozen=True)
 class InstanceSpec:
@@ -28,6 +31,18 @@ class SshTarget:
     # The expected host-key fingerprint ("SHA256:...") when the provider knows it (aws row); None means
     # known_hosts decides under the configured policy.
     host_key_fingerprint: str | None = None
+    # From the user's ~/.ssh/config (ssh provider): the `Host` alias this target was named by, the alias's
+    # IdentityFile, and its ProxyJump (hops as OpenSSH writes them: `[user@]host[:port]`, comma-separated).
+    alias: str | None = None
+    identity_file: str | None = None
+    proxy_jump: str | None = None
+
+    @property
+    def ssh_name(self) -> str:
+        """A name for this host in an OpenSSH config: its alias, else its address (and port when not 22)."""
+        if self.alias:
+            return self.alias
+        return self.host if self.port == 22 else f"{self.host}-{self.port}"
 
     @property
     def label(self) -> str:
@@ -89,6 +104,25 @@ class PushNote:
 
 
 @dataclass(frozen=True)
+class GangStop:
+    """Why a rank of a gang ended for another (remote/jobs/gang.py): the failing rank, its code (255: its
+    machine or supervisor is gone) and the reason in words."""
+
+    rank: int
+    code: int
+    reason: str = ""
+
+    @classmethod
+    def from_json(cls, raw: object) -> GangStop | None:
+        if not isinstance(raw, Mapping):
+            return None
+        rank, code = _integer(raw.get("rank")), _integer(raw.get("code"))
+        if rank is None or code is None:
+            return None
+        return cls(rank=rank, code=code, reason=str(raw.get("reason") or ""))
+
+
+@dataclass(frozen=True)
 class Job:
     """A job as its machine's agent reports it: one object of `agent list`, or `agent status ID`
     (remote/jobs/state.py, SUMMARY_FIELDS). Parsed here, once, from the agent's JSON (`from_summary`)."""
@@ -104,6 +138,7 @@ class Job:
     ended_at: float | None = None
     pid: int | None = None
     push: PushNote | None = None  # aws: the agent's last push of the job's outputs
+    gang: GangStop | None = None  # one rank of a gang, ended for another rank's failure
 
     @classmethod
     def from_summary(cls, raw: Mapping[str, object]) -> Job:
@@ -123,11 +158,30 @@ class Job:
             ended_at=_number(raw.get("ended_at")),
             pid=_integer(raw.get("pid")),
             push=PushNote.from_json(raw.get("push")),
+            gang=GangStop.from_json(raw.get("gang")),
         )
 
     @property
     def running(self) -> bool:
         return self.state == "running"
+
+
+@dataclass(frozen=True)
+class RecordedJob:
+    """A job as the provider's control plane recorded it (aws: its row in the supervision table), found from
+    any laptop: the owner's own, or the team's for `wb jobs --all`."""
+
+    id: str
+    instance_id: str
+    owner: str
+    command: tuple[str, ...]
+    started_at: float
+    state: str = "running"
+    exit_code: int | None = None
+    ended_at: float | None = None
+    stop_reason: str | None = None
+    outputs: tuple[str, ...] = ()
+    upload_error: str | None = None  # why the agent's last upload of its outputs failed, as recorded
 
 
 def jobs_from_json(text: bytes) -> list[Job]:

@@ -13,9 +13,9 @@ import socket
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, cast
+from typing import IO, TYPE_CHECKING, Any, cast
 
-from ..errors import AuthError, ConnectError
+from ..errors import AuthError, ConnectError, WbError
 from ..providers.records import SshTarget
 from .auth import candidate_keys
 from .heartbeat import Heartbeat, ReceiveClock
@@ -24,7 +24,10 @@ from .hostkeys import verify_host_key
 if TYPE_CHECKING:
     from paramiko import Channel, Transport
 
+    from .instance_connect import InstanceConnect
     from .process import RemoteProcess
+    from .streams import Stream
+    from .tunnel import Tunnel
 
 
 @dataclass(frozen=True)
@@ -37,6 +40,8 @@ class ConnectOptions:
     # A connection whose sent data stays unacknowledged this long, or whose keepalive has had no answer (and
     # nothing else arrived) this long, is declared lost.
     user_timeout_ms: int = 12_000
+    # aws machines reached with EC2 Instance Connect: a key pushed per connection, maybe through a tunnel.
+    instance_connect: InstanceConnect | None = None
 
     @property
     def loss_bound_s(self) -> float:
@@ -78,19 +83,44 @@ def run_to_end(proc: RemoteProcess, stdin: bytes | None = None) -> tuple[int, by
 
 class SshSession:
     def __init__(
-        self, transport: Transport, target: SshTarget, options: ConnectOptions, heartbeat: Heartbeat | None = None
+        self,
+        transport: Transport,
+        target: SshTarget,
+        options: ConnectOptions,
+        heartbeat: Heartbeat | None = None,
+        tunnel: Tunnel | None = None,
     ) -> None:
         self.transport = transport
         self.target = target
         self.options = options
         self.heartbeat = heartbeat
+        # The Instance Connect Endpoint tunnel this connection runs through, if any: `tunnel.ended_by_endpoint`
+        # tells an expired tunnel (resume on a new one) from a lost network.
+        self.tunnel = tunnel
         self._lock = threading.Lock()
+        self.stream: Stream | None = None  # what it runs over (jump hosts, a tunnel), closed with it
 
     @classmethod
-    def open(cls, target: SshTarget, options: ConnectOptions, *, sock: socket.socket | None = None) -> SshSession:
-        """Connect, verify the host key, authenticate. `sock` may be a socket from `open_socket` already."""
+    def open(
+        cls, target: SshTarget, options: ConnectOptions, *, sock: Any = None, stream: Stream | None = None
+    ) -> SshSession:
+        """Connect, verify the host key, authenticate. `sock` may be a socket from `open_socket` already;
+        `stream` one from `open_stream` (or a provider's own), which the session then owns."""
         if sock is None:
-            sock = open_socket(target, options)
+            if stream is None:
+                stream = open_stream(target, options)
+            sock = stream.sock
+        try:
+            session = cls._open_on(target, options, sock, stream.tunnel if stream is not None else None)
+        except BaseException:
+            if stream is not None:
+                stream.close()
+            raise
+        session.stream = stream
+        return session
+
+    @classmethod
+    def _open_on(cls, target: SshTarget, options: ConnectOptions, sock: Any, tunnel: Tunnel | None) -> SshSession:
         from .lazy_paramiko import paramiko
 
         pm = paramiko()
@@ -134,7 +164,7 @@ class SshSession:
         heartbeat = Heartbeat(
             transport, clock, interval_s=options.keepalive_s, reply_timeout_s=options.reply_timeout_s
         ).start()
-        return cls(transport, target, options, heartbeat)
+        return cls(transport, target, options, heartbeat, tunnel)
 
     @property
     def alive(self) -> bool:
@@ -169,6 +199,10 @@ class SshSession:
         if self.heartbeat is not None:
             self.heartbeat.stop()
         self.transport.close()
+        if self.stream is not None:
+            self.stream.close()  # a tunnel is among what the stream closes
+        elif self.tunnel is not None:
+            self.tunnel.close()
 
     def __enter__(self) -> SshSession:
         return self
@@ -212,10 +246,67 @@ def open_socket(target: SshTarget, options: ConnectOptions) -> socket.socket:
     return sock
 
 
+def _open_tunnel(target: SshTarget, options: ConnectOptions, reach: InstanceConnect) -> Tunnel:
+    """The Instance Connect Endpoint's tunnel to the machine's port."""
+    from .tunnel import open_tunnel
+
+    assert reach.tunnel is not None
+    if reach.credentials is None:
+        raise ConnectError("no AWS credentials to sign the tunnel with", host=target.label)
+    return open_tunnel(
+        reach.tunnel,
+        reach.private_ip,
+        credentials=reach.credentials(),
+        port=target.port,
+        timeout_s=options.connect_timeout_s,
+        host_label=f"{reach.instance_id} ({target.label})",
+    )
+
+
+def open_stream(target: SshTarget, options: ConnectOptions) -> Stream:
+    """A stream to `target`'s sshd: through the Instance Connect Endpoint's tunnel when the options name one,
+    else through its ProxyJump hops when it has any, else direct TCP."""
+    from .streams import Stream, direct_tcpip, jump_hops
+
+    reach = options.instance_connect
+    if reach is not None and reach.tunnel is not None:
+        tunnel = _open_tunnel(target, options, reach)
+        return Stream(tunnel.sock, closers=[tunnel.close], tunnel=tunnel)
+    if not target.proxy_jump:
+        return Stream(open_socket(target, options))
+    hops = jump_hops(target.proxy_jump, target.username)
+    via: list[SshSession] = []
+    try:
+        for hop in hops:
+            via.append(_open_hop(hop, options, via[-1] if via else None))
+        return Stream(direct_tcpip(via[-1], target), via)
+    except BaseException:
+        for session in reversed(via):
+            session.close()
+        raise
+
+
+def _open_hop(hop: SshTarget, options: ConnectOptions, before: SshSession | None) -> SshSession:
+    from dataclasses import replace
+
+    from .streams import direct_tcpip
+
+    # A jump host is checked against known_hosts (it registered no fingerprint) and offered its own key.
+    hop_options = replace(options, identity_file=hop.identity_file or options.identity_file)
+    sock = open_socket(hop, hop_options) if before is None else direct_tcpip(before, hop)
+    try:
+        return SshSession.open(hop, hop_options, sock=sock)
+    except WbError as exc:
+        raise ConnectError(f"jump host {hop.label}: {exc.message}", hint=exc.hint) from exc
+
+
 def _authenticate(transport: Transport, target: SshTarget, options: ConnectOptions) -> None:
     from .lazy_paramiko import paramiko
 
     pm = paramiko()
+    if options.instance_connect is not None and options.instance_connect.push_key:
+        _authenticate_pushed(transport, target, options.instance_connect)
+        return
     tried: list[str] = []
     skipped: list[str] = []  # default keys with a passphrase nobody could type
     for label, key in candidate_keys(options.identity_file, skipped):
@@ -247,3 +338,25 @@ def _authenticate(transport: Transport, target: SshTarget, options: ConnectOptio
         hint=f"add your public key to ~{target.username}/.ssh/authorized_keys on the host, "
         "or point provisioner.identityFile at the right key",
     )
+
+
+def _authenticate_pushed(transport: Transport, target: SshTarget, reach: InstanceConnect) -> None:
+    """Log in with a key pushed for this connection alone (instance_connect.py)."""
+    from .instance_connect import KEY_LIFETIME_S, push_key
+    from .lazy_paramiko import paramiko
+
+    pm = paramiko()
+    key = push_key(reach, target.label)
+    try:
+        transport.auth_publickey(target.username, key)
+    except pm.AuthenticationException:
+        pass
+    except pm.SSHException as exc:
+        raise ConnectError(f"authentication failed: {exc}", host=target.label) from exc
+    if not transport.is_authenticated():
+        raise AuthError(
+            f"the machine refused the key pushed for {target.username!r} with EC2 Instance Connect",
+            host=target.label,
+            hint=f"its sshd must take pushed keys (AuthorizedKeysCommand of the ec2-instance-connect package, "
+            f"keys live {KEY_LIFETIME_S} s): use an AMI that has it, or set provisioner.keyPair",
+        )

@@ -47,6 +47,7 @@ def _cache_path() -> Path:
 def _options_json(options: ConnectOptions) -> dict[str, object]:
     raw = asdict(options)
     raw["known_hosts"] = str(options.known_hosts)
+    raw.pop("instance_connect", None)  # never remembered (warm_start.remember)
     return raw
 
 
@@ -75,10 +76,13 @@ class Prefetch:
             raw_options = dict(self.entry["options"])  # type: ignore[call-overload]
             options = ConnectOptions(**{**raw_options, "known_hosts": Path(raw_options["known_hosts"])})
             target = SshTarget(**self.entry["target"])  # type: ignore[arg-type]
-            # The TCP handshake first: it overlaps with importing paramiko, which the session needs next.
-            sock = open_socket(target, options)
-            mark("prefetch: tcp connected")
-            self._session = SshSession.open(target, options, sock=sock)
+            if target.proxy_jump:  # through its ProxyJump hops (~/.ssh/config), never straight to its address
+                self._session = SshSession.open(target, options)
+            else:
+                # The TCP handshake first: it overlaps with importing paramiko, which the session needs next.
+                sock = open_socket(target, options)
+                mark("prefetch: tcp connected")
+                self._session = SshSession.open(target, options, sock=sock)
             mark("prefetch: ssh session open")
             from .agent import RemoteAgent
 

@@ -63,14 +63,22 @@ def _claim_remembered(provider: Provider, held: Held, early: Prefetch | None) ->
     from ..errors import WbError
     from .claims import claim
 
-    if early is None:
+    if early is None and provider.connect_options(held.instance).instance_connect is not None:
+        # Through an Instance Connect Endpoint there is no early connection (a key must be pushed first):
+        # connect now and claim through the daemon all the same.
+        try:
+            agent: RemoteAgent | None = provider.agent(held.instance)
+        except WbError as exc:
+            return str(exc)
+    elif early is None:
         return "no early connection was started"
-    agent = adopt(provider, held, early, wait_s=REMEMBERED_CONNECT_WAIT_S)
+    else:
+        agent = adopt(provider, held, early, wait_s=REMEMBERED_CONNECT_WAIT_S)
     if agent is None:
         return f"the early connection did not reach it within {REMEMBERED_CONNECT_WAIT_S:g} s"
-    token = early.claimed  # the prefetch thread claimed it already, right after connecting
+    token = early.claimed if early is not None else None  # the prefetch thread may have claimed it already
     if token is None:
-        if early.claim_refusal is not None:
+        if early is not None and early.claim_refusal is not None:
             return early.claim_refusal
         try:
             outcome = claim(agent, held.claim_margin_s or 0.0)
@@ -92,4 +100,6 @@ def remember(loaded: LoadedConfig, provider: Provider, held: Held) -> None:
 
     instance = held.instance
     options = provider.connect_options(instance)
+    if options.instance_connect is not None:
+        return  # a pushed key and a tunnel need AWS calls: nothing an early connection could start with
     prefetch.remember(identity_of(loaded), instance.target, options, provider.agent_python, held.claim_margin_s)

@@ -44,15 +44,25 @@ def offset(text: str, option: str) -> int:
 
 class RunArgs:
     __slots__ = (
-        "claim", "command", "cwd", "env", "follow", "job_id", "max_cost_usd", "max_output_bytes", "max_time_s",
-        "outputs", "spec_stdin", "stdin",
+        "claim", "command", "cwd", "env", "follow", "gang", "job_id", "max_cost_usd", "max_output_bytes",
+        "max_time_s", "outputs", "spec_stdin", "stdin",
     )  # fmt: skip
 
     def __init__(self, argv: list) -> None:
         options, positionals, command = split_args(
             argv,
             flags=("stdin", "follow", "spec-stdin"),
-            valued=("job-id", "cwd", "max-time", "max-cost", "max-output", "claim"),
+            valued=(
+                "job-id",
+                "cwd",
+                "max-time",
+                "max-cost",
+                "max-output",
+                "claim",
+                "gang-rank",
+                "gang-nodes",
+                "gang-hub",
+            ),
             repeated=("env", "outputs"),
         )
         if positionals:
@@ -91,6 +101,8 @@ class RunArgs:
         self.outputs = [glob for glob in options.get("outputs", []) if glob.strip()]
         self.stdin = bool(options.get("stdin"))
         self.follow = bool(options.get("follow"))
+        # One rank of a gang (`jobs.gang`): (rank, nodes, hub host, hub port); the token comes in the spec's env.
+        self.gang = gang_options(options)
 
     def take_spec(self, cwd: str, command: list, env: dict) -> None:
         """The job's directory, argv and environment: from the options, or from the spec on stdin."""
@@ -102,6 +114,19 @@ class RunArgs:
         self.cwd = os.path.abspath(os.path.expanduser(cwd))
         self.env = env
         self.command = command
+
+
+def gang_options(options: dict) -> tuple | None:
+    given = [name for name in ("gang-rank", "gang-nodes", "gang-hub") if name in options]
+    if not given:
+        return None
+    if len(given) != 3:
+        raise UsageError("--gang-rank, --gang-nodes and --gang-hub go together")
+    rank, nodes, hub = options["gang-rank"], options["gang-nodes"], options["gang-hub"]
+    host, _, port = hub.rpartition(":")
+    if not (rank.isdigit() and nodes.isdigit() and port.isdigit() and host) or not int(rank) < int(nodes):
+        raise UsageError(f"--gang-rank {rank!r} --gang-nodes {nodes!r} --gang-hub {hub!r}: want K < N and HOST:PORT")
+    return int(rank), int(nodes), host, int(port)
 
 
 class FollowArgs:

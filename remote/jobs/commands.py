@@ -14,9 +14,11 @@ State lives in `$WB_AGENT_HOME`, else `~/.weatherballoon` (mode 0700); each job 
     stop.json    only when the daemon stopped the job (max-cost): {"reason": ..., "at": ...}, written before
                  it signals the job's group; the supervisor records that reason (exit 124)
     status.json  written when the job ends: exit_code, signal (N or null), stop_reason ("max-time",
-                 "output-cap", "disk-full", later "max-cost" | "budget" | "lease", or null), ended_at,
-                 started_at. Written into status.json.spare, a block set aside when the job started, so a
-                 disk the job filled still gets it.
+                 "output-cap", "disk-full", "gang", later "max-cost" | "budget" | "lease", or null), ended_at,
+                 started_at; for a rank of a gang ended by another rank's failure, gang: {rank, code,
+                 reason} (`jobs.gang`; exit_code is then that rank's code). Written into
+                 status.json.spare, a block set aside when the job started, so a disk the job filled
+                 still gets it.
 
 Records are JSON and replaced atomically (tmp + rename). Job ids: 1-64 of [A-Za-z0-9._-], not . or ..
 
@@ -48,6 +50,11 @@ run --job-id ID --spec-stdin [the same options, less --cwd and --env]
     4 GiB), the same, stop_reason "output-cap". When the filesystem of the job's files has less than 1 MiB
     free, the same, stop_reason "disk-full" (also when the job ended by itself on a full disk). A
     SIGINT/SIGTERM sent to the supervisor itself is passed on to the group.
+    --gang-rank K --gang-nodes N --gang-hub HOST:PORT (all three, WB_GANG_TOKEN in the spec's env): the
+    job is rank K of a gang of N (`jobs.gang`): its supervisor joins the gang link (rank 0 listens on
+    PORT), the job gets WB_HOSTFILE (an MPI hostfile in the job's dir, from WB_NODE_IPS and GPUS_PER_NODE)
+    and never sees WB_GANG_TOKEN; when another rank fails it is stopped like --max-time (stop_reason
+    "gang", the failing rank's exit code, a `wb-agent: gang: ...` line on its stderr).
     --outputs: a glob (`sync.globs` syntax) of the job's outputs, relative to DIR; repeatable. Only
     recorded (meta.json): on aws the daemon pushes them to S3 when the job ends (`daemon`).
     Without --follow: prints `ID\\n` on stdout and exits 0 once the job runs and meta.json exists.
@@ -78,8 +85,8 @@ signal ID SIGNAME [--then-term-after SECONDS]
 
 list
     Prints a JSON array on stdout, newest first, one object per job: id, command, cwd, state, exit_code,
-    signal, stop_reason, started_at, ended_at, pid. state: running | exited (own exit) | killed (by a
-    signal) | stopped (by supervision) | lost. A job dir whose meta.json is not written yet is skipped.
+    signal, stop_reason, started_at, ended_at, pid, push, gang. state: running | exited (own exit) |
+    killed (by a signal) | stopped (by supervision) | lost. A job dir whose meta.json is not written yet is skipped.
 
 status ID
     Prints that object for one job. Exits 0, or 3 if unknown.

@@ -271,6 +271,8 @@ def follow_to_end(
         return 0
     if end.lost:
         message = lost_message(paths.id)
+    elif end.stop_reason == "gang":  # its supervisor wrote the line, naming the rank, into the job's stderr
+        return end.exit_code
     elif end.stop_reason is not None:
         meta = read_json(paths.meta) or {}
         message = stop_message(paths.id, end.stop_reason, meta, paths.dir)

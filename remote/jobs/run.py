@@ -20,6 +20,16 @@ FORWARDED_SIGNALS = (sig.SIGINT, sig.SIGTERM)
 def run(args: RunArgs) -> int:
     """Start the job `args` describe (its spec already read, with --spec-stdin); the command's exit code."""
     paths = JobPaths(args.job_id)
+    gang = None
+    if args.gang is not None:
+        from .gang import GangSpec
+
+        token = args.env.pop("WB_GANG_TOKEN", "")  # the link's secret, not the job's to see
+        if not token:
+            say("--gang-rank needs WB_GANG_TOKEN in the job spec's environment", "run")
+            return USAGE_EXIT
+        rank, nodes, hub_host, hub_port = args.gang
+        gang = GangSpec(rank, nodes, hub_host, hub_port, token)
     spec = supervisor.JobSpec(
         paths,
         args.command,
@@ -31,6 +41,7 @@ def run(args: RunArgs) -> int:
         max_cost_usd=args.max_cost_usd,
         claim=args.claim,
         max_output_bytes=args.max_output_bytes,
+        gang=gang,
     )
     try:
         launch = supervisor.start(spec)

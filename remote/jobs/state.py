@@ -6,7 +6,7 @@ import os
 
 SUPERVISION_EXIT_CODE = 124  # timeout(1)'s code: supervision, not the command, ended the job
 SIGNAL_EXIT_BASE = 128
-STOP_REASONS = ("max-time", "max-cost", "budget", "lease", "output-cap", "disk-full")
+STOP_REASONS = ("max-time", "max-cost", "budget", "lease", "output-cap", "disk-full", "gang")
 # The job's stdout and stderr files together may hold this much unless the client asks otherwise
 # (`supervision.maxOutputMb`); past it the job is stopped: a runaway writer must not fill the disk.
 DEFAULT_MAX_OUTPUT_BYTES = 4096 << 20
@@ -21,7 +21,8 @@ LOST = "lost"
 
 SUMMARY_FIELDS = (
     "id", "command", "cwd", "state", "exit_code", "signal", "stop_reason", "started_at", "ended_at", "pid", "push",
-)
+    "gang",
+)  # fmt: skip
 
 
 def outcome(wait_status: int, stop_reason: str | None) -> tuple:
@@ -61,6 +62,8 @@ def summary(job_id: str, meta: dict | None, status: dict | None, running: bool, 
         "ended_at": status.get("ended_at"),
         "pid": meta.get("pid"),
         "push": push,
+        # one rank of a gang stopped for another's failure: {"rank", "code", "reason"} (`jobs.gang`)
+        "gang": status.get("gang"),
     }
 
 

@@ -32,6 +32,10 @@ from .spawn import START_FAILED_EXIT, StartError, spawn_job
 from .state import DEFAULT_MAX_OUTPUT_BYTES, STOP_REASONS, outcome
 from .store import JobPaths, make_jobs_dir, write_json_atomic
 
+TYPE_CHECKING = False  # `typing` costs startup on every run
+if TYPE_CHECKING:
+    from .gang import GangSpec, _Link
+
 GRACE_S = 5.0
 GUARD_EVERY_S = 0.25
 # Written into the job's dir by the daemon before it stops the job's group (max-cost): the reason recorded.
@@ -43,7 +47,8 @@ class JobSpec:
     """What `run` asks for; `command` is argv, or one shell command line when it has one element."""
 
     __slots__ = (
-        "claim", "command", "cwd", "env", "max_cost_usd", "max_output_bytes", "max_time_s", "outputs", "paths", "stdin",
+        "claim", "command", "cwd", "env", "gang", "max_cost_usd", "max_output_bytes", "max_time_s", "outputs", "paths",
+        "stdin",
     )  # fmt: skip
 
     def __init__(
@@ -58,6 +63,7 @@ class JobSpec:
         max_cost_usd: float | None = None,
         claim: str | None = None,
         max_output_bytes: int | None = None,
+        gang: GangSpec | None = None,
     ) -> None:
         self.paths = paths
         self.command = list(command)
@@ -69,6 +75,7 @@ class JobSpec:
         self.max_cost_usd = max_cost_usd
         self.claim = claim
         self.max_output_bytes = DEFAULT_MAX_OUTPUT_BYTES if max_output_bytes is None else max_output_bytes
+        self.gang = gang  # one rank of a job on several machines (`gang`)
 
     def argv(self) -> list:
         # Like ssh: one argument is a shell command line, several are an argv.
@@ -132,7 +139,10 @@ def _supervise(spec: JobSpec, out_fd: int, err_fd: int, stdin_fd: int, notify_fd
     env.update(spec.env)
     env["WB_JOB_ID"] = paths.id
     started_at = time.time()
+    link = None
     try:
+        if spec.gang is not None:
+            link = _join_gang(spec, env)
         job_pid = spawn_job(spec.argv(), spec.cwd, env, stdin_fd, out_fd, err_fd)
     except StartError as exc:
         say(exc.reason, fd=err_fd)  # on the job's own stderr: `wb logs` shows why it never ran
@@ -146,14 +156,49 @@ def _supervise(spec: JobSpec, out_fd: int, err_fd: int, stdin_fd: int, notify_fd
     _record(paths.meta, _meta(spec, started_at, job_pid, job_start))
     notify.send_started(notify_fd, job_pid)
     guard = OutputGuard(paths, spec.max_output_bytes)
-    wait_status, stop_reason = _wait(job_pid, spec.max_time_s, guard)
+    wait_status, stop_reason = _wait(job_pid, spec.max_time_s, guard, link)
     if stop_reason is None:
         stop_reason = requested_stop(paths)
     if stop_reason is None and guard.disk_full():  # it ended by itself, but its output may be cut short
         stop_reason = "disk-full"
-    exit_code, signal = outcome(wait_status, stop_reason)
-    _record_end(spec, started_at, exit_code, signal, stop_reason, notify_fd)
+    exit_code, signal = outcome(wait_status, None if stop_reason == "gang" else stop_reason)
+    extra = None
+    if link is not None:
+        failure = link.job_ended(exit_code)
+        if failure is not None and spec.gang is not None and failure.rank != spec.gang.rank:
+            # Stopped for (or, on rank 0, outlived by) another rank's failure: the gang's code is that rank's.
+            exit_code, stop_reason, extra = failure.code, stop_reason or "gang", {"gang": failure.record()}
+            _say_in_stderr(paths, failure.line())
+    _record_end(spec, started_at, exit_code, signal, stop_reason, notify_fd, extra)
     return 0
+
+
+def _join_gang(spec: JobSpec, env: dict) -> _Link:
+    """Start this rank's gang link, and write the MPI hostfile the job's environment names (WB_HOSTFILE)."""
+    from .gang import link_for, write_hostfile
+
+    gang = spec.gang
+    assert gang is not None
+    hostfile = os.path.join(spec.paths.dir, "hostfile")
+    try:
+        slots = int(env.get("GPUS_PER_NODE") or "1")
+        write_hostfile(hostfile, (env.get("WB_NODE_IPS") or "").split(), max(slots, 1))
+        env["WB_HOSTFILE"] = hostfile
+        return link_for(gang)
+    except (OSError, ValueError) as exc:
+        raise StartError(
+            START_FAILED_EXIT, f"gang: rank {gang.rank} cannot join on port {gang.hub_port}: {exc}"
+        ) from None
+
+
+def _say_in_stderr(paths: JobPaths, line: str) -> None:
+    """A `wb-agent:` line appended to the job's stderr file: replays and followers show it in its place."""
+    with contextlib.suppress(OSError):
+        fd = os.open(paths.stderr, os.O_WRONLY | os.O_APPEND)
+        try:
+            say(line, fd=fd)
+        finally:
+            os.close(fd)
 
 
 def _meta(spec: JobSpec, started_at: float, pid: int | None, pid_start: int | None) -> dict:
@@ -171,6 +216,7 @@ def _meta(spec: JobSpec, started_at: float, pid: int | None, pid_start: int | No
         "claim": spec.claim,
         "stdin": spec.stdin,
         "outputs": spec.outputs,
+        "gang": None if spec.gang is None else spec.gang.describe(),
         "supervisor_pid": os.getpid(),
         "supervisor_start": procinfo.proc_start(os.getpid()),
         "boot_id": procinfo.boot_id(),
@@ -189,7 +235,13 @@ def requested_stop(paths: JobPaths) -> str | None:
 
 
 def _record_end(
-    spec: JobSpec, started_at: float, exit_code: int, signal: int | None, stop_reason: str | None, notify_fd: int
+    spec: JobSpec,
+    started_at: float,
+    exit_code: int,
+    signal: int | None,
+    stop_reason: str | None,
+    notify_fd: int,
+    extra: dict | None = None,
 ) -> None:
     status = {
         "exit_code": exit_code,
@@ -197,6 +249,7 @@ def _record_end(
         "stop_reason": stop_reason,
         "ended_at": time.time(),
         "started_at": started_at,
+        **(extra or {}),
     }
     with contextlib.suppress(OSError):
         EndRecord(spec.paths).write(status)
@@ -210,8 +263,9 @@ def _record(path: str, record: dict) -> None:
         write_json_atomic(path, record)
 
 
-def _wait(job_pid: int, max_time_s: float | None, guard: OutputGuard) -> tuple:
-    """Reap the job. When --max-time passes or the guard objects, TERM its group, then KILL it after the grace."""
+def _wait(job_pid: int, max_time_s: float | None, guard: OutputGuard, link: _Link | None = None) -> tuple:
+    """Reap the job. When --max-time passes, the guard objects or the gang failed elsewhere, TERM its group,
+    then KILL it after the grace."""
     deadline = None if max_time_s is None else time.monotonic() + max_time_s
     stop_reason = None
     kill_at = None
@@ -226,6 +280,8 @@ def _wait(job_pid: int, max_time_s: float | None, guard: OutputGuard) -> tuple:
                 stop_reason = "max-time"
             elif now >= next_guard:
                 stop_reason = guard.check()
+                if stop_reason is None and link is not None and link.stop_request() is not None:
+                    stop_reason = "gang"
                 next_guard = now + GUARD_EVERY_S
             if stop_reason is not None:
                 _killpg(job_pid, sig.SIGTERM)

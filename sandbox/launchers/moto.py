@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Mapping
 from pathlib import Path
 
 from ..errors import SandboxError
@@ -35,7 +36,9 @@ def url_of(port: int) -> str:
     return f"http://localhost:{port}"
 
 
-def start(port: int, log: Path | None = None, timeout: float = READY_TIMEOUT_S) -> subprocess.Popen[bytes]:
+def start(
+    port: int, log: Path | None = None, timeout: float = READY_TIMEOUT_S, env: Mapping[str, str] | None = None
+) -> subprocess.Popen[bytes]:
     """Start the server on 127.0.0.1:`port` and return once it answers; its output goes to `log` (or nowhere).
     It gets SIGTERM when the thread that started it ends, so start it from a thread that outlives its use."""
     with open(log, "ab") if log is not None else open(os.devnull, "wb") as out:
@@ -45,6 +48,7 @@ def start(port: int, log: Path | None = None, timeout: float = READY_TIMEOUT_S) 
             stdout=out,
             stderr=out,
             preexec_fn=_die_with_parent,
+            env={**os.environ, **env} if env else None,
         )
     where = f"see {log}" if log is not None else "start it with a log file to see why"
     deadline = time.monotonic() + timeout

@@ -22,6 +22,17 @@ Fixes:
   an unknown name failing with InvalidPlacementGroup.Unknown, and of a group that still holds a pending or
   running instance with InvalidPlacementGroup.InUse; RunInstances into an unknown group fails with
   InvalidPlacementGroup.Unknown.
+Additions, for EC2 Instance Connect (`sandbox/eice/`):
+
+- **SendSSHPublicKey reaches the host.** moto answers success and forgets the key. Here the key is also
+  written, with the time it was pushed, to `$WB_SANDBOX_PUSHED_KEYS/<instance id>/<os user>`, where the
+  host's sshd (`AuthorizedKeysCommand`, `sandbox/eice/authorized_keys.py`) takes it for 60 s.
+- **DescribeInstanceConnectEndpoints** (moto has no such call) answers with the endpoints listed in the JSON
+  file `$WB_SANDBOX_ENDPOINTS` (`[{"id": ..., "dns": ..., "vpc": ..., "subnet": ..., "groups": [...]}]`).
+
+- **Access keys are known to the endpoint.** The sandbox's Instance Connect Endpoint checks each tunnel's
+  SigV4 signature, so it needs the secret of every access key moto hands out (members are IAM users made in
+  moto): each new key is appended to `$WB_SANDBOX_ACCESS_KEYS` (`<id> <secret>` lines).
 
 A fix whose moto internals are missing (another moto version) is skipped with a line in moto.log; the server
 then runs as moto ships it.
@@ -224,10 +235,120 @@ def _state_of(backend: Any, instance_id: str) -> str | None:
         return None
 
 
+def add_pushed_keys() -> bool:
+    """SendSSHPublicKey also stores the key where the host's AuthorizedKeysCommand finds it."""
+    import json
+    import os
+    import time
+    from pathlib import Path
+
+    try:
+        from moto.ec2instanceconnect.responses import Ec2InstanceConnectResponse
+    except ImportError:
+        return False
+    answer = getattr(Ec2InstanceConnectResponse, "send_ssh_public_key", None)
+    if answer is None:
+        return False
+    if getattr(answer, "wb_sandbox_fix", False):
+        return True
+
+    @functools.wraps(answer)
+    def send_ssh_public_key(self: Any) -> str:
+        folder = os.environ.get("WB_SANDBOX_PUSHED_KEYS")
+        request = json.loads(self.body or "{}")
+        instance, user = str(request.get("InstanceId", "")), str(request.get("InstanceOSUser", ""))
+        key = str(request.get("SSHPublicKey", "")).strip()
+        if folder and instance.startswith("i-") and user and "/" not in instance + user and "\n" not in key:
+            where = Path(folder) / instance
+            where.mkdir(parents=True, exist_ok=True)
+            with open(where / user, "a") as out:
+                out.write(f"{time.time():.3f} {key}\n")
+        return str(answer(self))
+
+    send_ssh_public_key.wb_sandbox_fix = True  # type: ignore[attr-defined]
+    Ec2InstanceConnectResponse.send_ssh_public_key = send_ssh_public_key  # type: ignore[method-assign]
+    return True
+
+
+def add_describe_endpoints() -> bool:
+    """EC2's DescribeInstanceConnectEndpoints, from the sandbox's list of endpoints."""
+    import json
+    import os
+    from xml.sax.saxutils import escape
+
+    try:
+        from moto.ec2.responses import EC2Response
+    except ImportError:
+        return False
+    if hasattr(EC2Response, "describe_instance_connect_endpoints"):
+        return True
+
+    def describe_instance_connect_endpoints(self: Any) -> str:
+        wanted = set(self._get_param("InstanceConnectEndpointIds", []) or [])
+        wanted |= {v[0] for k, v in self.querystring.items() if k.startswith("InstanceConnectEndpointId.")}
+        listed = []
+        path = os.environ.get("WB_SANDBOX_ENDPOINTS")
+        if path and os.path.exists(path):
+            with open(path) as source:
+                listed = json.load(source)
+        items = []
+        for endpoint in listed:
+            if wanted and endpoint["id"] not in wanted:
+                continue
+            groups = "".join(f"<item>{escape(g)}</item>" for g in endpoint.get("groups", []))
+            items.append(
+                f"<item><instanceConnectEndpointId>{escape(endpoint['id'])}</instanceConnectEndpointId>"
+                f"<state>create-complete</state><dnsName>{escape(endpoint['dns'])}</dnsName>"
+                f"<vpcId>{escape(endpoint.get('vpc', ''))}</vpcId><subnetId>{escape(endpoint.get('subnet', ''))}"
+                f"</subnetId><preserveClientIp>false</preserveClientIp><securityGroupIdSet>{groups}"
+                "</securityGroupIdSet></item>"
+            )
+        return (
+            '<DescribeInstanceConnectEndpointsResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/">'
+            "<requestId>wb-sandbox</requestId><instanceConnectEndpointSet>"
+            + "".join(items)
+            + "</instanceConnectEndpointSet></DescribeInstanceConnectEndpointsResponse>"
+        )
+
+    EC2Response.describe_instance_connect_endpoints = describe_instance_connect_endpoints  # type: ignore[attr-defined]
+    return True
+
+
+def add_access_key_record() -> bool:
+    """Each access key IAM creates is also written where the sandbox's endpoint reads secrets from."""
+    import os
+
+    try:
+        from moto.iam.models import IAMBackend
+    except ImportError:
+        return False
+    create = getattr(IAMBackend, "create_access_key", None)
+    if create is None:
+        return False
+    if getattr(create, "wb_sandbox_fix", False):
+        return True
+
+    @functools.wraps(create)
+    def create_access_key(self: Any, *args: Any, **kwargs: Any) -> Any:
+        key = create(self, *args, **kwargs)
+        path = os.environ.get("WB_SANDBOX_ACCESS_KEYS")
+        if path:
+            with open(path, "a") as out:
+                out.write(f"{key.access_key_id} {key.secret_access_key}\n")
+        return key
+
+    create_access_key.wb_sandbox_fix = True  # type: ignore[attr-defined]
+    IAMBackend.create_access_key = create_access_key  # type: ignore[method-assign]
+    return True
+
+
 FIXES = {
     "TerminateInstances on an instance already terminated": patch_terminate_instances,
     "DynamoDB requests are atomic": patch_dynamodb_atomic,
     "Placement groups": patch_placement_groups,
+    "SendSSHPublicKey reaches the host": add_pushed_keys,
+    "DescribeInstanceConnectEndpoints": add_describe_endpoints,
+    "access keys are known to the endpoint": add_access_key_record,
 }
 
 

@@ -37,9 +37,12 @@ def fingerprint(public_key_file: Path) -> str:
     return "SHA256:" + base64.b64encode(hashlib.sha256(blob).digest()).decode().rstrip("=")
 
 
-def config_text(address: str, host_key: Path, pid_file: Path, port: int = PORT, use_pam: bool = True) -> str:
+def config_text(
+    address: str, host_key: Path, pid_file: Path, port: int = PORT, use_pam: bool = True, extra: Sequence[str] = ()
+) -> str:
     return "\n".join(
         [
+            *extra,
             f"Port {port}",
             f"ListenAddress {address}",
             f"HostKey {host_key}",
@@ -58,12 +61,20 @@ def config_text(address: str, host_key: Path, pid_file: Path, port: int = PORT, 
     )
 
 
-def write_config(folder: Path, address: str, port: int = PORT, use_pam: bool = True) -> Path:
-    """`folder/sshd_config`, with the host key `folder/ssh_host_ed25519_key` (made when missing)."""
+def write_config(folder: Path, address: str, port: int = PORT, use_pam: bool = True, extra: Sequence[str] = ()) -> Path:
+    """`folder/sshd_config`, with the host key `folder/ssh_host_ed25519_key` (made when missing); `extra`
+    lines come first (sshd takes the first value of each keyword)."""
     host_key = keygen(folder / "ssh_host_ed25519_key")
     config = folder / "sshd_config"
-    config.write_text(config_text(address, host_key, folder / "sshd.pid", port, use_pam))
+    config.write_text(config_text(address, host_key, folder / "sshd.pid", port, use_pam, extra))
     return config
+
+
+def pushed_keys_lines(pushed_keys: Path) -> list[str]:
+    """The sshd lines that take keys pushed with SendSSHPublicKey (`sandbox/eice/authorized_keys.py`)."""
+    script = Path(__file__).resolve().parent.parent / "eice" / "authorized_keys.py"
+    python = "/usr/bin/python3"
+    return [f"AuthorizedKeysCommand {python} -I {script} {pushed_keys} %u", "AuthorizedKeysCommandUser root"]
 
 
 def command(config: Path) -> list[str]:

@@ -20,6 +20,10 @@ from tests.integration.sandbox.conftest import sandbox_unavailable
 
 pytestmark = [pytest.mark.netns, pytest.mark.slow, pytest.mark.timeout(400)]
 
+# The direct path, with the launch key: a warm run there makes no AWS call before its job. Through the
+# Instance Connect Endpoint (the sandbox's default) each connection pushes a key, which needs AWS
+# (tests/e2e/test_sandbox_tunnel.py).
+DIRECT = "private-ip"
 REAPER_PERIOD_S = 2.0
 LEASE_MINUTES = 0.2
 IDLE_MINUTES = 1.0
@@ -54,7 +58,7 @@ def imported(stderr: str) -> set[str]:
 
 
 def test_a_warm_rerun_takes_its_machine_through_the_daemon_without_aws(lab: Lab) -> None:
-    client = lab.client("warm-rerun")
+    client = lab.client("warm-rerun", WB_CONNECT=DIRECT)
     instance_id = warm_up(client)
 
     again = client.wb("run", "--max-cost", "3", "--", "sh", "-c", 'echo "job=$WB_JOB_ID"; echo err >&2; exit 5',
@@ -86,7 +90,7 @@ def test_a_warm_rerun_takes_its_machine_through_the_daemon_without_aws(lab: Lab)
 
 
 def test_a_remembered_machine_that_is_gone_is_looked_up_again(lab: Lab) -> None:
-    client = lab.client("warm-gone")
+    client = lab.client("warm-gone", WB_CONNECT=DIRECT)
     instance_id = warm_up(client)
     lab.ec2.terminate_instances(InstanceIds=[instance_id])  # behind wb's back: the note is still there
     wait_for(lambda: lab.box.live_host(instance_id) is None, 30, f"the host of {instance_id} to go")
@@ -101,7 +105,7 @@ def test_a_remembered_machine_that_is_gone_is_looked_up_again(lab: Lab) -> None:
 def test_a_claim_made_early_but_not_used_is_given_back(lab: Lab) -> None:
     """`--fresh` after a run: the early connection already claimed the remembered machine; the run launches
     a new one, and gives the old one back to the warm pool before it exits."""
-    client = lab.client("warm-fresh")
+    client = lab.client("warm-fresh", WB_CONNECT=DIRECT)
     instance_id = warm_up(client)
     fresh = client.wb("run", "--fresh", "--", "true").check()
     assert fresh.launched() not in (None, instance_id), fresh.stderr
@@ -115,7 +119,7 @@ def test_a_claim_made_early_but_not_used_is_given_back(lab: Lab) -> None:
 def test_a_run_that_fails_before_it_chooses_a_machine_gives_the_early_claim_back(lab: Lab) -> None:
     """The early connection claims the remembered machine before the command line is even parsed; a bad
     flag must not leave that machine claimed (busy, with no job) until its lease runs out."""
-    client = lab.client("warm-bad-flag")
+    client = lab.client("warm-bad-flag", WB_CONNECT=DIRECT)
     instance_id = warm_up(client)
     for _ in range(3):  # the claim may not have begun when the command fails, or be under way: either way
         bad = client.wb("run", "--max-cost", "lots", "--", "true", env={"WB_TRACE": "1"})
@@ -130,7 +134,7 @@ def test_a_run_that_fails_before_it_chooses_a_machine_gives_the_early_claim_back
 def test_a_warm_machine_that_refuses_the_login_is_ended_not_handed_back(lab: Lab) -> None:
     """What `shutdown -h +N` did to every warm machine: logind's /run/nologin, and pam_nologin then refuses the
     login user. The run that finds such a machine ends it; it must never go back to the pool for the next."""
-    client = lab.client("warm-nologin")
+    client = lab.client("warm-nologin", WB_CONNECT=DIRECT)
     instance_id = warm_up(client)
     (lab.box.root / "hosts" / instance_id / "run" / "nologin").write_text("System is going down.\n")
 
@@ -150,7 +154,7 @@ def test_a_plain_login_user_keeps_its_machine_past_the_boot_deadline(lab: Lab) -
     """The login user here is not `ubuntu` and has no sudo of its own: only the user-data's grant lets its agent
     re-arm the dead-man timer. Without it the boot deadline (the lease plus a minute: 72 s) ends the machine
     in the middle of the job."""
-    client = lab.client("plain-user")
+    client = lab.client("plain-user", WB_CONNECT=DIRECT)
     started = client.wb("run", "-d", "--", "sleep", "600").check()
     instance_id = started.instance()
     host = wait_for(lambda: lab.box.live_host(instance_id), 10, "the host")

@@ -70,6 +70,7 @@ RULES: dict[str, tuple[Allow, ...]] = {
         Allow("pathspec"),
         Allow("pydantic"),
         Allow("rich"),
+        Allow("websockets", lazy_only=True),  # the Instance Connect Endpoint tunnel, only when it is used
     ),
     # The offline AWS and hosts: it runs the client's bootstrap code, the reaper handler and the agent's
     # helpers; moto only inside the moto server's own process.
@@ -79,8 +80,11 @@ RULES: dict[str, tuple[Allow, ...]] = {
         ours("lambdas"),
         ours("remote"),
         Allow("moto", lazy_only=True, only_in=("sandbox/launchers/moto_server.py",)),
+        Allow("websockets", lazy_only=True),  # the sandbox's Instance Connect Endpoint
+        Allow("cryptography", lazy_only=True, only_in=("sandbox/eice/tls.py",)),  # its TLS certificate
     ),
 }
+
 
 def offences(folder: str, imports: Iterable[Import]) -> list[str]:
     rules = RULES[folder]

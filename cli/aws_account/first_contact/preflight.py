@@ -135,7 +135,8 @@ def run_preflight(aws: AwsSession, options: Options, user: WbConfig | None) -> P
     allowed = template_allowed_types(shipped_template())
     instance_type, price = cheapest_type(priced_types(region), allowed, set(offered_types(ec2)), region)
     mine = user.provisioner if user is not None and user.provisioner.kind == "aws" else None
-    connect = mine.connect if mine else "public-ip"
+    # Its own stack opens port 22 to a range (--ssh-cidr): the eice path is not what it deploys.
+    connect = (mine.connect if mine else None) or "public-ip"
     ami = mine.os.ami if mine else None
     volume = root_volume_gb(ec2, instance_type, region, ami)
     vpc_id = options.vpc_id or default_vpc(ec2, region)

@@ -46,7 +46,9 @@ class Context:
         return self.plane.config
 
     def has_key(self, instance_id: str) -> bool:
-        if self.config.provisioner.key_pair:
+        """Whether this client can log in to the machine: a seed keyPair, a key pushed per connection (eice:
+        any of the member's machines, from any laptop), or the launch key this laptop kept."""
+        if self.config.provisioner.key_pair or self.plane.connect == "eice":
             return True
         return keys.ephemeral_path(instance_id).is_file()
 
@@ -116,7 +118,8 @@ def launch_request(ctx: Context, spec: InstanceSpec) -> LaunchRequest:
         root_volume_gb=provisioner.root_volume_gb,
         ami=provisioner.os.ami,
         key_pair=provisioner.key_pair,
-        public_ip=provisioner.connect == "public-ip",
+        public_ip=plane.connect == "public-ip",
+        pushed_keys=plane.connect == "eice" and not provisioner.key_pair,
         config_path=str(plane.loaded.path) if plane.loaded.path else None,
         subnet=provisioner.subnet,
     )
@@ -200,7 +203,7 @@ def launch_new(ctx: Context, spec: InstanceSpec, wanted: str) -> tuple[Ec2Instan
             plane.ec2,
             plane.store,
             row,
-            connect=ctx.config.provisioner.connect,
+            connect=plane.connect,
             timeout_s=ctx.boot_timeout_s,
             renew_every_s=sup.renew_interval_s,
             renew=lease_renewer(ctx, row),

@@ -39,7 +39,8 @@ class Ec2Instance:
         return schema.instance_arn(region, account, self.instance_id)
 
     def address(self, connect: str) -> str | None:
-        return self.private_ip if connect == "private-ip" else self.public_ip
+        # A tunnel through the Instance Connect Endpoint reaches the private address too.
+        return self.private_ip if connect in ("private-ip", "eice") else self.public_ip
 
 
 def from_description(raw: dict[str, Any]) -> Ec2Instance:

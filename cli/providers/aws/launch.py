@@ -130,6 +130,7 @@ class LaunchRequest:
     public_ip: bool
     config_path: str | None = None
     subnet: str | None = None  # provisioner.subnet
+    pushed_keys: bool = False  # eice: each connection pushes its own key; the machine gets none at launch
 
     @property
     def connect(self) -> str:
@@ -170,7 +171,7 @@ def prepare(
     reachability.check(where.group_id, where.ssh, request.connect, where.vpc_cidrs, say=say)
     zones = [zone for zone in catalog.zones_offering(ec2, request.instance_type) if zone in where.subnets]
     prices = spot_prices(ec2, request.instance_type) if request.spot else {}
-    pair = None if request.key_pair else keys.generate()
+    pair = None if request.key_pair or request.pushed_keys else keys.generate()
     boot = dataclasses.replace(request.boot, authorized_key=pair.public_line if pair else None)
     plan = LaunchPlan(
         instance_type=request.instance_type,

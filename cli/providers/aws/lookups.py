@@ -110,7 +110,7 @@ class Lookups:
         return listing.to_instance(
             item,
             row,
-            connect=provisioner.connect,
+            connect=self._plane().connect,
             username=provisioner.os.username,
             now=self._now(),
             running_jobs=jobs,

@@ -34,6 +34,9 @@ OPERATION_ACTIONS = {
     # find, watch and end instances
     "DescribeInstances": "ec2:DescribeInstances",
     "TerminateInstances": "ec2:TerminateInstances",
+    # reach them: a key for one connection, a tunnel through the stack's Instance Connect Endpoint
+    "SendSSHPublicKey": "ec2-instance-connect:SendSSHPublicKey",
+    "DescribeInstanceConnectEndpoints": "ec2:DescribeInstanceConnectEndpoints",
     # rows: read any (status --all), write only OWNER#<me>#...
     "GetItem": "dynamodb:GetItem",
     "BatchGetItem": "dynamodb:BatchGetItem",

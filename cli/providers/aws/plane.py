@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from ...aws_account.session import CallerIdentity
     from ...config.loader import LoadedConfig
     from ...config.model import WbConfig
+    from ...session.tunnel import TunnelEndpoint
 
 RENEW_INTERVAL_S = 30.0
 
@@ -100,6 +101,44 @@ class ControlPlane:
     @cached_property
     def stack(self) -> StackInfo:
         return require_stack(self.aws.client("cloudformation"), self.region, self.config.provisioner.stack)
+
+    @cached_property
+    def tunnel_endpoint_id(self) -> str | None:
+        """The stack's EC2 Instance Connect Endpoint (its own, or the one an admin gave it), if it has one."""
+        outputs = self.stack.outputs
+        return outputs.get("TunnelEndpointId") or outputs.get("GivenTunnelEndpointId") or None
+
+    @cached_property
+    def connect(self) -> str:
+        """How this client reaches machines: `provisioner.connect`, else eice when the stack has an endpoint."""
+        configured = self.config.provisioner.connect
+        if configured:
+            return configured
+        return "eice" if self.tunnel_endpoint_id else "public-ip"
+
+    @cached_property
+    def tunnel_endpoint(self) -> TunnelEndpoint:
+        """Where tunnels open: the endpoint's DnsName (DescribeInstanceConnectEndpoints)."""
+        from ...aws_account.errors import translated
+        from ...errors import ProvisionError
+        from ...session.tunnel import TunnelEndpoint
+
+        endpoint_id = self.tunnel_endpoint_id
+        if endpoint_id is None:
+            raise ConfigError(
+                'provisioner.connect is "eice", and the supervision stack has no EC2 Instance Connect Endpoint',
+                key="provisioner.connect",
+                hint='an admin runs `wb bootstrap` (SshAccess eice, the default); or set "connect": "public-ip"',
+            )
+        with translated(denied_hint="you need ec2:DescribeInstanceConnectEndpoints"):
+            found = self.ec2.describe_instance_connect_endpoints(InstanceConnectEndpointIds=[endpoint_id])
+        endpoints = found.get("InstanceConnectEndpoints", [])
+        if not endpoints or not endpoints[0].get("DnsName"):
+            raise ProvisionError(
+                f"the stack's EC2 Instance Connect Endpoint {endpoint_id} is gone",
+                hint="an admin runs `wb bootstrap` to restore it",
+            )
+        return TunnelEndpoint.of(endpoint_id, self.region, str(endpoints[0]["DnsName"]))
 
     @cached_property
     def store(self) -> DynamoStore:

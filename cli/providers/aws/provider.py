@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, ClassVar
 from ...errors import ConnectError, UsageError
 from ..base import Provider
 from ..held import Held, Obtained
-from ..records import Instance, InstanceSpec
+from ..records import Instance, InstanceSpec, RecordedJob
 from . import keys, remembered, reuse, warm_cache
 from .held import AwsHeld
 from .leases import LeaseKeeper, keep_lease, release_to_idle
@@ -28,6 +28,8 @@ if TYPE_CHECKING:
     from ...jobs.index import LocalJob
     from ...session.agent import RemoteAgent
     from ...session.connection import ConnectOptions, SshSession
+    from ...session.instance_connect import InstanceConnect
+    from ...session.streams import Stream
     from ...sync.records import PullSummary
     from . import acquire
     from .plane import ControlPlane
@@ -42,6 +44,7 @@ class AwsProvider(Provider):
     enforces_max_cost: ClassVar[bool] = True  # the daemon knows the instance's price
     stores_outputs: ClassVar[bool] = True
     launches_machines: ClassVar[bool] = True
+    records_jobs: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -175,12 +178,57 @@ class AwsProvider(Provider):
         from ...session.connection import ConnectOptions
 
         provisioner = self.config.provisioner
+        known_hosts = data_dir() / "aws_known_hosts"  # never used: the row's fingerprint decides (below)
+        # With connect unset, a machine this laptop launched with a launch key (public-ip or private-ip mode) is
+        # reached with that key, with no AWS call first (a warm run's promise); any other asks the stack.
+        launched_with_key = not provisioner.connect and keys.ephemeral_path(instance.id).is_file()
+        if not launched_with_key and self.plane.connect == "eice":
+            # A key pushed for this connection alone (or the seed's keyPair), through the stack's endpoint.
+            identity = None
+            if provisioner.key_pair:
+                config_path = str(self.loaded.path) if self.loaded.path else None
+                identity = str(keys.seed_key_path(provisioner.key_pair, provisioner.identity_file, config_path))
+            return ConnectOptions(
+                known_hosts=known_hosts, identity_file=identity, instance_connect=self._instance_connect(instance)
+            )
         config_path = str(self.loaded.path) if self.loaded.path else None
-        identity = keys.identity_for(instance.id, provisioner.key_pair, provisioner.identity_file, config_path)
+        identity_path = keys.identity_for(instance.id, provisioner.key_pair, provisioner.identity_file, config_path)
         # The host key is checked against the fingerprint the instance registered; known_hosts is never used.
-        return ConnectOptions(known_hosts=data_dir() / "aws_known_hosts", identity_file=str(identity))
+        return ConnectOptions(known_hosts=known_hosts, identity_file=str(identity_path))
+
+    def _instance_connect(self, instance: Instance) -> InstanceConnect:
+        from ...session.instance_connect import InstanceConnect
+
+        plane = self.plane
+        return InstanceConnect(
+            instance_id=instance.id,
+            os_user=instance.target.username,
+            private_ip=instance.target.host,
+            tunnel=plane.tunnel_endpoint,
+            push_key=not self.config.provisioner.key_pair,
+            client=lambda: plane.aws.client("ec2-instance-connect"),
+            credentials=lambda: plane.aws.boto.get_credentials().get_frozen_credentials(),
+        )
+
+    def verify_options(self, instance: Instance) -> ConnectOptions:
+        from ...paths import data_dir
+        from ...session.connection import ConnectOptions
+
+        return ConnectOptions(known_hosts=data_dir() / "aws_known_hosts")  # the row's fingerprint decides
+
+    def open_stream(self, instance: Instance) -> Stream:
+        """The Instance Connect Endpoint's tunnel in eice mode, else direct TCP to the address
+        `provisioner.connect` picks."""
+        from ...session.connection import open_stream
+
+        self._check_reachable(instance)
+        return open_stream(instance.target, self.connect_options(instance))
 
     def session(self, instance: Instance) -> SshSession:
+        self._check_reachable(instance)
+        return super().session(instance)
+
+    def _check_reachable(self, instance: Instance) -> None:
         if instance.state in ("shutting-down", "terminated", "stopped", "stopping") or not instance.target.host:
             raise ConnectError(f"{instance.id} is {instance.state}", hint="list machines with: wb status")
         if not instance.target.host_key_fingerprint:
@@ -188,7 +236,6 @@ class AwsProvider(Provider):
                 f"{instance.id} has not registered its SSH host key (state {instance.state})",
                 hint="wait for it to finish booting, then try again; or end it with: wb down " + instance.id,
             )
-        return super().session(instance)
 
     def agent(self, instance: Instance) -> RemoteAgent:
         """The agent, installed, with `current` pointing at it and its supervision daemon running."""
@@ -308,6 +355,11 @@ class AwsProvider(Provider):
 
     def terminate(self, instances: Sequence[Instance]) -> list[str]:
         return self.lookups.terminate(instances)
+
+    def recorded_jobs(self, *, everyone: bool = False) -> list[RecordedJob]:
+        from .job_listing import recorded_jobs
+
+        return recorded_jobs(self.plane, everyone=everyone)
 
     def pull_from_storage(self, record: LocalJob, globs: list[str], destination: Path) -> PullSummary | None:
         from .job_rows import pull_from_storage

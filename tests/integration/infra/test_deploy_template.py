@@ -111,8 +111,21 @@ def test_create_gives_a_complete_stack(clients: dict[str, Any], parameters: dict
     text = json.dumps(document["PolicyVersion"]["Document"])
     assert "${aws:userid}" in text and "t3.micro" in text  # policy variables and parameters arrive intact
 
+    # SshAccess eice (the default): port 22 only from the endpoint's group, no range at all. (moto's
+    # CloudFormation makes no AWS::EC2::InstanceConnectEndpoint; the group and the rule it does make.)
+    group = clients["ec2"].describe_security_groups(GroupIds=[values["SecurityGroupId"]])["SecurityGroups"][0]
+    assert [(p["FromPort"], p["IpRanges"]) for p in group["IpPermissions"]] == [(22, [])]
+    endpoint_group = group["IpPermissions"][0]["UserIdGroupPairs"][0]["GroupId"]
+    found = clients["ec2"].describe_security_groups(GroupIds=[endpoint_group])["SecurityGroups"][0]
+    assert found["Description"].startswith("Weatherballoon Instance Connect Endpoint")
+
+
+def test_cidr_access_opens_port_22_to_the_range_only(clients: dict[str, Any], parameters: dict[str, str]) -> None:
+    create(clients, {**parameters, "SshAccess": "cidr"})
+    values = outputs(clients["cloudformation"])
     group = clients["ec2"].describe_security_groups(GroupIds=[values["SecurityGroupId"]])["SecurityGroups"][0]
     assert [(p["FromPort"], p["IpRanges"][0]["CidrIp"]) for p in group["IpPermissions"]] == [(22, "203.0.113.0/24")]
+    assert "TunnelEndpointId" not in values and "GivenTunnelEndpointId" not in values
 
 
 def test_update_applies_new_parameters_and_code(clients: dict[str, Any], parameters: dict[str, str]) -> None:

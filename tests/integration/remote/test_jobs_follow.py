@@ -37,8 +37,11 @@ def test_no_wait_replays_what_is_there_and_exits_0_while_running(agent: Agent) -
 def test_the_job_survives_kill_9_of_the_following_agent(agent: Agent) -> None:
     job_id = agent.new_id()
     proc = agent.popen(*agent.run_args(job_id, "--follow"), "--", "printf first; sleep 0.5; printf second; exit 5")
-    agent.wait_for(lambda: (agent.job_dir(job_id) / "stdout").exists()
-                   and (agent.job_dir(job_id) / "stdout").read_bytes() == b"first")
+    agent.wait_for(
+        lambda: (
+            (agent.job_dir(job_id) / "stdout").exists() and (agent.job_dir(job_id) / "stdout").read_bytes() == b"first"
+        )
+    )
     proc.kill()
     proc.wait(timeout=5)
     result = agent("follow", job_id)

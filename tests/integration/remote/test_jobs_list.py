@@ -11,6 +11,7 @@ from .conftest import Agent
 
 FIELDS = {
     "id", "command", "cwd", "state", "exit_code", "signal", "stop_reason", "started_at", "ended_at", "pid", "push",
+    "gang",
 }  # fmt: skip
 
 
@@ -53,10 +54,27 @@ def test_list_of_three_hundred_jobs(agent: Agent) -> None:
     for number in range(300):
         paths = JobPaths(f"bulk-{number:03d}", str(root))
         root.joinpath(paths.id).mkdir(parents=True)
-        write_json_atomic(paths.meta, {"id": paths.id, "command": ["true"], "cwd": "/", "pid": 1,
-                                       "proc_start": -1, "started_at": 1000.0 + number})
-        write_json_atomic(paths.status, {"exit_code": 0, "signal": None, "stop_reason": None,
-                                         "ended_at": 1001.0 + number, "started_at": 1000.0 + number})
+        write_json_atomic(
+            paths.meta,
+            {
+                "id": paths.id,
+                "command": ["true"],
+                "cwd": "/",
+                "pid": 1,
+                "proc_start": -1,
+                "started_at": 1000.0 + number,
+            },
+        )
+        write_json_atomic(
+            paths.status,
+            {
+                "exit_code": 0,
+                "signal": None,
+                "stop_reason": None,
+                "ended_at": 1001.0 + number,
+                "started_at": 1000.0 + number,
+            },
+        )
     started = time.perf_counter()
     result = agent("list")
     elapsed_ms = (time.perf_counter() - started) * 1000

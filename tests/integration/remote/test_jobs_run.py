@@ -28,7 +28,11 @@ def test_death_by_signal_is_128_plus_n(agent: Agent, name: str, number: int) -> 
     job_id, result = agent.follow_job(f"kill -{name} $$")
     assert result.returncode == 128 + number
     assert agent.status_record(job_id) | {"ended_at": 0, "started_at": 0} == {
-        "exit_code": 128 + number, "signal": number, "stop_reason": None, "ended_at": 0, "started_at": 0,
+        "exit_code": 128 + number,
+        "signal": number,
+        "stop_reason": None,
+        "ended_at": 0,
+        "started_at": 0,
     }
     assert agent.summary(job_id)["state"] == "killed"
 
@@ -72,8 +76,7 @@ def test_a_command_that_reads_little_or_no_stdin_does_not_block_the_agent(agent:
 
 def test_stdin_that_never_ends_does_not_keep_the_agent_after_the_job(agent: Agent) -> None:
     job_id = agent.new_id()
-    proc = agent.popen(*agent.run_args(job_id, "--follow", "--stdin"), "--", "head -c 3; exit 4",
-                       stdin=subprocess.PIPE)
+    proc = agent.popen(*agent.run_args(job_id, "--follow", "--stdin"), "--", "head -c 3; exit 4", stdin=subprocess.PIPE)
     assert proc.stdin is not None
     proc.stdin.write(b"abcdef")
     proc.stdin.flush()  # and never closed
@@ -98,8 +101,17 @@ def test_env_pairs_and_a_new_working_directory(agent: Agent, tmp_path: Path) -> 
     cwd = tmp_path / "made" / "for" / "the job"
     job_id = agent.new_id()
     result = agent(
-        "run", "--job-id", job_id, "--cwd", str(cwd), "--env", "SECRET=s3cr3t value", "--env=EMPTY=",
-        "--follow", "--", 'printf "%s|%s|%s|%s" "$SECRET" "$EMPTY" "$WB_JOB_ID" "$(pwd)"',
+        "run",
+        "--job-id",
+        job_id,
+        "--cwd",
+        str(cwd),
+        "--env",
+        "SECRET=s3cr3t value",
+        "--env=EMPTY=",
+        "--follow",
+        "--",
+        'printf "%s|%s|%s|%s" "$SECRET" "$EMPTY" "$WB_JOB_ID" "$(pwd)"',
     )
     assert result.stdout == f"s3cr3t value||{job_id}|{cwd}".encode()
     meta_text = (agent.job_dir(job_id) / "meta.json").read_text()

@@ -63,9 +63,23 @@ class SshOverAgent:
         self.home = host.user.home / state_dir_name
 
     def argv(self, *args: str, tty: bool = False) -> list[str]:
-        ssh = ["ssh", "-p", str(self.host.port), "-i", str(self.host.identity), "-o", "BatchMode=yes",
-               "-o", f"UserKnownHostsFile={self.host.known_hosts}", "-o", "StrictHostKeyChecking=yes",
-               "-o", "ControlMaster=no", "-o", "LogLevel=ERROR"]
+        ssh = [
+            "ssh",
+            "-p",
+            str(self.host.port),
+            "-i",
+            str(self.host.identity),
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            f"UserKnownHostsFile={self.host.known_hosts}",
+            "-o",
+            "StrictHostKeyChecking=yes",
+            "-o",
+            "ControlMaster=no",
+            "-o",
+            "LogLevel=ERROR",
+        ]
         if tty:
             ssh.append("-tt")
         quoted = " ".join("'" + arg.replace("'", "'\\''") + "'" for arg in args)
@@ -73,8 +87,9 @@ class SshOverAgent:
         return [*ssh, f"{self.host.user.name}@{self.host.address}", f"{agent} {quoted}"]
 
     def __call__(self, *args: str, timeout: float = 20) -> subprocess.CompletedProcess:
-        return subprocess.run(self.argv(*args), capture_output=True, stdin=subprocess.DEVNULL, timeout=timeout,
-                              check=False)
+        return subprocess.run(
+            self.argv(*args), capture_output=True, stdin=subprocess.DEVNULL, timeout=timeout, check=False
+        )
 
     def meta_path(self, job_id: str) -> Path:
         return self.home / "jobs" / job_id / "meta.json"
@@ -101,9 +116,20 @@ def test_a_detached_run_over_ssh_returns_at_once(remote: SshOverAgent) -> None:
 
 def test_a_job_survives_the_death_of_its_ssh_client_and_is_followed_later(remote: SshOverAgent) -> None:
     client = subprocess.Popen(
-        remote.argv("run", "--job-id", "orphan", "--cwd", "~", "--follow", "--",
-                    "printf one; sleep 1; printf two; exit 9", tty=True),
-        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        remote.argv(
+            "run",
+            "--job-id",
+            "orphan",
+            "--cwd",
+            "~",
+            "--follow",
+            "--",
+            "printf one; sleep 1; printf two; exit 9",
+            tty=True,
+        ),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     deadline = time.monotonic() + 10
     while not remote.meta_path("orphan").exists():

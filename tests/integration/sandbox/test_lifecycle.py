@@ -9,6 +9,7 @@ import pwd
 import signal
 import subprocess
 import urllib.request
+from pathlib import Path
 
 import pytest
 
@@ -54,14 +55,17 @@ def test_lifecycle_and_cleanup_after_a_crash(fresh_sandbox_dir: Sandbox) -> None
 
     exports = box.read_exports()
     assert exports["AWS_ENDPOINT_URL"] == f"http://localhost:{state['port']}"
-    assert exports["WB_KIND"] == "aws" and exports["WB_CONNECT"] == "private-ip"
+    # No connect setting: the stack has the sandbox's Instance Connect Endpoint, so wb connects with eice,
+    # trusting the endpoint's certificate through AWS_CA_BUNDLE.
+    assert exports["WB_KIND"] == "aws" and "WB_CONNECT" not in exports and Path(exports["AWS_CA_BUNDLE"]).is_file()
     assert exports["WB_USERNAME"] == state["account"] and exports["WB_LEASE_MINUTES"] == "0.2"
     urllib.request.urlopen(exports["AWS_ENDPOINT_URL"] + "/moto-api/", timeout=5).close()
     stack = box.client("cloudformation").describe_stacks(StackName="weatherballoon")["Stacks"][0]
     parameters = {p["ParameterKey"]: p["ParameterValue"] for p in stack["Parameters"]}
     assert stack["StackStatus"] == "CREATE_COMPLETE" and float(parameters["LeaseMinutes"]) == 0.2
+    assert parameters["SshAccess"] == "eice" and parameters["InstanceConnectEndpointId"] == state["eice_id"]
     config = json.loads((box.root / "weatherballoon.json").read_text())
-    assert config["provisioner"]["connect"] == "private-ip" and config["supervision"]["idleMinutes"] == 0.1
+    assert "connect" not in config["provisioner"] and config["supervision"]["idleMinutes"] == 0.1
 
     status = box.wb("sandbox", "status")
     assert status.returncode == 0, status.stderr

@@ -4,12 +4,11 @@ taken over; roots that must never be synced into; notes the agent and the scan g
 from __future__ import annotations
 
 import os
-import time
 from pathlib import Path
 
 import pytest
 from weatherballoon.cli.errors import SyncRefused
-from weatherballoon.cli.sync import client, prepare
+from weatherballoon.cli.sync import client
 from weatherballoon.cli.sync.client import sync_up
 from weatherballoon.cli.sync.ownership import ProjectIdentity, client_id, default_remote_root, project_identity
 from weatherballoon.remote.sync.state import read_record, save_record
@@ -150,14 +149,9 @@ def test_notes_from_the_agent_and_the_scan_reach_the_user(
     write(project, "old.py", "x")
     sync_up(runner, project, "~/wb/proj")  # where an older wb put the project by default
     write(project, "a.py", "x")
-    real_prepare = prepare.prepare_upload
-
-    def slow_prepare(*args: object) -> prepare.PreparedUpload:
-        time.sleep(0.5)  # a scan of a huge folder, in miniature
-        return real_prepare(*args)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(prepare, "prepare_upload", slow_prepare)
-    monkeypatch.setattr(client, "SCAN_NOTICE_S", 0.05)
+    for index in range(2000):  # a scan that cannot finish within the notice's threshold below
+        write(project, f"many/f{index}.txt", "x")
+    monkeypatch.setattr(client, "SCAN_NOTICE_S", 0.001)
     monkeypatch.setattr(client, "LARGE_UPLOAD_FILES", 1)
     notes: list[str] = []
     sync_up(runner, project, "~/wb/proj-1234abcd", owner=ALICE, legacy_root="~/wb/proj", notice=notes.append)

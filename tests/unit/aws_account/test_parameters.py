@@ -28,9 +28,17 @@ def test_every_bootstrap_flag_maps_to_a_template_parameter() -> None:
         owner_budget=1, team_budget=2, team="t", allowed_types=("g5.xlarge",), admins=("arn:aws:iam::1:user/a",),
         lease_minutes=1, idle_minutes=1, max_hours=1, reaper_schedule="rate(1 minute)", reaper_mode="enforce",
         ssh_cidr="10.0.0.0/8", vpc_id="vpc-1", powertools_layer=0, max_volume_gib=200,
-        extra_output_bucket="team-results",
+        extra_output_bucket="team-results", eice_id="eice-0123456789abcdef0", eice_group="sg-0123456789abcdef0",
+        eice_subnet="subnet-0123456789abcdef0",
     )  # fmt: skip
     assert set(request.flag_values()) == set(p.SET_BY_BOOTSTRAP) - {p.CODE_BUCKET, p.CODE_KEY}
+
+
+def test_ssh_cidr_alone_means_cidr_access_and_eice_is_the_templates_default() -> None:
+    assert BootstrapRequest(ssh_cidr="10.0.0.0/8").flag_values()[p.SSH_ACCESS] == ("cidr", "--ssh-cidr")
+    assert BootstrapRequest(ssh_access="eice").flag_values()[p.SSH_ACCESS] == ("eice", "--ssh-access")
+    assert p.SSH_ACCESS not in BootstrapRequest().flag_values()
+    assert p.template_specs(load_shipped_template())[p.SSH_ACCESS].default == "eice"
 
 
 def test_integer_flags_reach_their_string_parameters_as_digits() -> None:

@@ -198,12 +198,18 @@ def test_machines_and_the_reaper_cannot_touch_security_groups(world: World, acti
 
 
 def test_the_stack_group_has_no_self_reference_and_nothing_open_but_ssh(template_json: dict) -> None:
-    """Gang traffic never goes through the shared group: a self-reference there would join every wb machine."""
-    group = template_json["Resources"]["InstanceSecurityGroup"]["Properties"]
-    ingress = group["SecurityGroupIngress"]
-    assert [(r["IpProtocol"], r["FromPort"], r["ToPort"]) for r in ingress] == [("tcp", 22, 22)]
-    assert all("SourceSecurityGroupId" not in r for r in ingress)
-    ingress_resources = [
-        r for r in template_json["Resources"].values() if r["Type"] == "AWS::EC2::SecurityGroupIngress"
+    """Gang traffic never goes through the shared group: a self-reference there would join every wb machine.
+    Every rule admitting traffic to the instance group, inline or a separate ingress resource, is SSH, and
+    none names the group itself."""
+    resources = template_json["Resources"]
+    inline = resources["InstanceSecurityGroup"]["Properties"].get("SecurityGroupIngress", [])
+    separate = [
+        r["Properties"]
+        for r in resources.values()
+        if r["Type"] == "AWS::EC2::SecurityGroupIngress"
+        and r["Properties"]["GroupId"] == {"Fn::GetAtt": ["InstanceSecurityGroup", "GroupId"]}
     ]
-    assert ingress_resources == []
+    rules = [*inline, *separate]
+    assert rules and all((r["IpProtocol"], r["FromPort"], r["ToPort"]) == ("tcp", 22, 22) for r in rules)
+    itself = {"Fn::GetAtt": ["InstanceSecurityGroup", "GroupId"]}
+    assert all(r.get("SourceSecurityGroupId") != itself for r in rules)

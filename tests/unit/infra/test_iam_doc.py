@@ -15,6 +15,7 @@ PROOF_FILES = [
     "test_proofs_are_not_vacuous.py",
     "test_extra_bucket_privileges.py",
     "test_gang_privileges.py",
+    "test_access_privileges.py",
 ]
 
 

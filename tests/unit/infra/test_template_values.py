@@ -57,6 +57,7 @@ def test_every_rule_selects_something_in_the_template() -> None:
         if not any(True for root in roots for _ in select(root, rule.path, "")):
             unused.append(rule.rule_id)
     assert unused == [
+        "sg-ingress-description",  # the groups' ingress is separate rules now (sg-ingress-rule-description)
         "iam-role-path",
         "iam-role-session",
         "s3-lifecycle-id",

@@ -64,6 +64,7 @@ def test_summary_has_exactly_the_contract_fields() -> None:
         "ended_at": 11.0,
         "pid": 42,
         "push": None,
+        "gang": None,
     }
 
 

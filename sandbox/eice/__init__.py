@@ -1,0 +1,1 @@
+"""The sandbox's EC2 Instance Connect Endpoint: the open-tunnel WebSocket, its signature checked."""

@@ -1,0 +1,94 @@
+"""Machines reached through the sandbox's EC2 Instance Connect Endpoint, with keys that live for a minute:
+`wb sandbox env` sets no connect mode, the stack has an endpoint, so wb connects with `eice`. Once the job's
+output flows, the endpoint is told to end every tunnel after 2 s (its `cut-after-seconds` file), and the
+attached run (and `wb logs -f` on it) gets every byte once, in order, and the job's own exit code."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.sandbox_support import Lab, sandbox_up, up_args
+from tests.integration.sandbox.conftest import sandbox_unavailable
+
+pytestmark = [pytest.mark.netns, pytest.mark.slow, pytest.mark.timeout(400)]
+TUNNEL_S = 2
+# A bounded writer: 120 numbered lines to each stream over about 12 s, then exit 7.
+WRITER = (
+    "import sys, time\n"
+    "for i in range(120):\n"
+    "    sys.stdout.write(f'out {i:04d} ' + 'x' * 200 + '\\n'); sys.stdout.flush()\n"
+    "    sys.stderr.write(f'err {i:04d}\\n'); sys.stderr.flush()\n"
+    "    time.sleep(0.1)\n"
+    "sys.exit(7)\n"
+)
+EXPECTED_OUT = "".join(f"out {i:04d} " + "x" * 200 + "\n" for i in range(120))
+EXPECTED_ERR = "".join(f"err {i:04d}\n" for i in range(120))
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    why = sandbox_unavailable()
+    if why:
+        pytest.skip(f"sandbox: {why}")
+    root, cwd = tmp_path_factory.mktemp("sandbox-eice"), tmp_path_factory.mktemp("cwd-eice")
+    args = up_args(2.0, 0.5, 1.0)
+    with sandbox_up(root, cwd, args) as box:
+        found = Lab(box, tmp_path_factory.mktemp("projects-eice"), reaper_period_s=2.0, lease_minutes=0.5,
+                    idle_minutes=1.0)  # fmt: skip
+        try:
+            yield found
+        finally:
+            found.close()
+
+
+def _sandbox(lab: Lab) -> Path:
+    return lab.box.data_dir / "sandbox"
+
+
+def _tunnels_ended(lab: Lab) -> int:
+    return (_sandbox(lab) / "logs" / "daemon.log").read_text(errors="replace").count("tunnel expired")
+
+
+def test_an_attached_run_survives_tunnel_expiry_with_every_byte_intact(lab: Lab) -> None:
+    client = lab.client("eice")
+    (client.project / "writer.py").write_text(WRITER)
+    assert "WB_CONNECT" not in lab.box.exported and "AWS_CA_BUNDLE" in lab.box.exported
+    ended_before = _tunnels_ended(lab)
+    attached = client.popen("run", "--", "python3", "writer.py")
+    try:
+        attached.wait_stdout("out 0001", timeout=180)
+        (_sandbox(lab) / "eice" / "cut-after-seconds").write_text(f"{TUNNEL_S}\n")
+        run = attached.finish(timeout=180)
+    finally:
+        (_sandbox(lab) / "eice" / "cut-after-seconds").unlink(missing_ok=True)
+    assert run.returncode == 7, run.stderr[-3000:]
+    assert run.stdout == EXPECTED_OUT
+    assert EXPECTED_ERR in run.stderr  # wb's own notices come before, never inside, the job's stderr
+    assert _tunnels_ended(lab) - ended_before >= 2  # the 12 s stream crossed at least two tunnel ends
+    # No private key was written: in eice mode a launch makes none, and each connection's key lives in memory.
+    keys = client.data_dir / "keys"
+    assert not keys.exists() or not [p for p in keys.iterdir() if p.name.startswith("i-")]
+
+    job_id = next(line.split()[0] for line in client.wb("jobs").check().stdout.splitlines()[1:] if line.strip())
+    follow = client.wb("logs", "-f", job_id, timeout=120)
+    assert follow.returncode == 7 and follow.stdout == EXPECTED_OUT and EXPECTED_ERR in follow.stderr
+
+
+def test_logs_follow_survives_tunnel_expiry_with_every_byte_intact(lab: Lab) -> None:
+    client = lab.client("eice-logs")
+    (client.project / "writer.py").write_text(WRITER)
+    job_id = client.wb("run", "-d", "--", "python3", "writer.py", timeout=240).check().stdout.strip()
+    ended_before = _tunnels_ended(lab)
+    follow = client.popen("logs", "-f", job_id)
+    try:
+        follow.wait_stdout("out 0001", timeout=120)
+        (_sandbox(lab) / "eice" / "cut-after-seconds").write_text(f"{TUNNEL_S}\n")
+        done = follow.finish(timeout=180)
+    finally:
+        (_sandbox(lab) / "eice" / "cut-after-seconds").unlink(missing_ok=True)
+    assert done.returncode == 7, done.stderr[-3000:]
+    assert done.stdout == EXPECTED_OUT and EXPECTED_ERR in done.stderr
+    assert _tunnels_ended(lab) - ended_before >= 2
