@@ -166,7 +166,7 @@ def wait_gang_ready(ctx: Context, rows: list[InstanceRecord]) -> list[Ec2Instanc
     or those not ready when the deadline passed. Every member's lease is renewed meanwhile."""
     plane = ctx.plane
     clock = ctx.clock
-    connect = ctx.config.provisioner.connect
+    connect = plane.connect
     renewers = [lease_renewer(ctx, row) for row in rows]
     start = clock.now()
     next_renewal = start + plane.supervision.renew_interval_s
