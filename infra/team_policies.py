@@ -13,9 +13,10 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 from weatherballoon.infra.extra_bucket import ExtraOutputBucket
+from weatherballoon.infra.gang_policies import NAG_REASONS, deny_joining_others_gangs, gang_statements
 from weatherballoon.infra.iam import MANAGED_TAG_IS_TRUE, instance_arns, leading_keys_only
 from weatherballoon.infra.parameters import GP3_BASELINE_IOPS, GP3_BASELINE_THROUGHPUT_MIBPS, LAUNCH_VOLUME_TYPES
-from weatherballoon.lambdas import schema, tags
+from weatherballoon.lambdas import gang, schema, tags
 
 # The owner of a wb instance and of rows is the caller's aws:userid (lambdas.tags.OWNER).
 CALLER = "${aws:userid}"
@@ -24,7 +25,8 @@ BUDGET_PARTITION = schema.BUDGET_PK
 # Condition-key names are case-insensitive in IAM, so aws:RequestTag/wb:managed also matches a WB:MANAGED tag,
 # which EC2 (case-sensitive tags) and the reaper's tag filter would never see. A case-sensitive allowlist of
 # tag keys closes that: the wb tags can only arrive spelled exactly so.
-LAUNCH_TAG_KEYS = [tags.MANAGED, tags.OWNER, tags.TEAM, tags.PROJECT, tags.NAME]
+# A gang's machines (`wb run --nodes`) also carry the gang's id, size and their rank (lambdas.gang).
+LAUNCH_TAG_KEYS = [tags.MANAGED, tags.OWNER, tags.TEAM, tags.PROJECT, tags.NAME, *gang.GANG_TAG_KEYS]
 
 TABLE_READ_ACTIONS = [
     "dynamodb:GetItem",
@@ -55,6 +57,7 @@ EC2_DESCRIBE_ACTIONS = [
     "ec2:DescribeInstanceTypeOfferings",
     "ec2:DescribeInstanceTypes",
     "ec2:DescribeInstances",
+    "ec2:DescribePlacementGroups",
     "ec2:DescribeRouteTables",
     "ec2:DescribeSecurityGroups",
     "ec2:DescribeSpotPriceHistory",
@@ -216,6 +219,8 @@ class MemberPolicy(Construct):
             iam.PolicyStatement(
                 sid="ReadStack", actions=["cloudformation:DescribeStacks"], resources=[_stack_arn(self)]
             ),
+            *gang_statements(self, team_name=team_name),
+            deny_joining_others_gangs(self),
         ]
         self.policy = iam.ManagedPolicy(
             self,
@@ -238,6 +243,9 @@ class MemberPolicy(Construct):
                 "ec2:ResourceTag/wb:owner = aws:userid, or ec2:CreateAction = RunInstances for tags.",
                 **{f"Resource::{NAG_EC2_ARN}:{kind}/*": created for kind in TAGGED_AT_LAUNCH},
                 **{f"Resource::{NAG_EC2_ARN}:{kind}/*": referenced for kind in LAUNCH_REFERENCED_RESOURCES},
+                f"Resource::{NAG_EC2_ARN}:security-group/*": f"{referenced} {NAG_REASONS['security-group']}",
+                f"Resource::{NAG_EC2_ARN}:placement-group/*": NAG_REASONS["placement-group"],
+                f"Resource::{NAG_EC2_ARN}:vpc/*": NAG_REASONS["vpc"],
                 "Resource::arn:<AWS::Partition>:ec2:<AWS::Region>::image/*": referenced,
                 "Resource::<OutputsBucket.Arn>/<aws:userid>/*": "Only keys under the caller's own prefix: the "
                 "first path segment is the caller's aws:userid, which never contains '/'.",

@@ -59,6 +59,19 @@ def one_of(*allowed: Any) -> Check:
     return check
 
 
+def one_or_many(item_check: Check) -> Check:
+    """A condition value: one item, or a list of them, each passing `item_check`."""
+
+    def check(value: Any) -> str | None:
+        for item in value if isinstance(value, list) else [value]:
+            problem = item_check(item)
+            if problem:
+                return problem
+        return None
+
+    return check
+
+
 def each_key(key_check: Check) -> Check:
     def check(value: Any) -> str | None:
         problems = [f"key {key!r}: {problem}" for key in value if (problem := key_check(key))]

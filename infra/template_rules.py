@@ -26,6 +26,7 @@ from weatherballoon.infra.template_checks import (
     no_reserved_keys,
     number,
     one_of,
+    one_or_many,
     pattern,
     policy_characters,
     schedule_expression,
@@ -65,6 +66,8 @@ EC2_CREATE_EICE = (
 EICE_PORTS = "https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/eice-security-groups.html (ports 22 and 3389)"
 EC2_TAGS = "https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_Tag.html (Key up to 127, Value up to 255 chars)"
 CFN_OUTPUTS = "https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/outputs-section-structure.html"
+EC2_CONDITION_KEYS = "https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonec2.html"
+EC2_PLACEMENT_STRATEGIES = "https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_PlacementGroupInfo.html"
 
 # EC2's description charset, as EC2 states it for groups and for rules: a-zA-Z0-9, spaces, and ._-:/()#,@[]+=&;{}!$*
 EC2_DESCRIPTION_CHARS = r"a-zA-Z0-9 ._\-:/()#,@\[\]+=&;{}!$*"
@@ -192,6 +195,23 @@ RULES: tuple[Rule, ...] = (
         pattern("[A-Za-z0-9]*"),
         IAM_SID,
         "own rows",
+    ),
+    # ec2:CreateAction is the name of the creating API operation, without the `ec2:` prefix.
+    Rule(
+        "ec2-create-action",
+        MANAGED,
+        ("PolicyDocument", "Statement", "*", "Condition", "StringEquals", "ec2:CreateAction"),
+        one_or_many(pattern("[A-Z][A-Za-z0-9]+")),
+        EC2_CONDITION_KEYS,
+        ["ec2:CreateSecurityGroup"],
+    ),
+    Rule(
+        "ec2-placement-strategy",
+        MANAGED,
+        ("PolicyDocument", "Statement", "*", "Condition", "StringEqualsIfExists", "ec2:PlacementGroupStrategy"),
+        one_or_many(one_of("cluster", "spread", "partition")),
+        EC2_PLACEMENT_STRATEGIES,
+        "Cluster",
     ),
     Rule(
         "ddb-attribute-name",

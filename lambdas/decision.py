@@ -14,6 +14,8 @@ Precedence, when several reasons hold at once (the first one is reported and rec
 8. `lease-expired` `now >= lease_until`: nobody renewed; the ordinary end of an idle machine.
 9. `orphan`        tagged, but no live row `orphan_grace_s` after its lifetime start (a client died
                    mid-launch, or the row was deleted).
+10. `gang-member-ended` another machine of its gang (`wb run --nodes`) ended or is being ended
+                   (`lambdas.gang`); decided in a second pass over the KEEPs, so a member's own reason wins.
 
 The lifetime start is the reaper's own record (its meter) of the earliest start it saw: EC2's LaunchTime
 moves on every stop and start, the meter's start never does. Without a meter it is the earlier of LaunchTime
@@ -55,6 +57,7 @@ class Reason(str, Enum):
     JOB_MAX_TIME = "job-max-time"
     LEASE_EXPIRED = "lease-expired"
     ORPHAN = "orphan"
+    GANG_MEMBER_ENDED = "gang-member-ended"
     # keep
     LEASE_VALID = "lease-valid"
     ORPHAN_GRACE = "orphan-grace"
@@ -76,7 +79,8 @@ PRECEDENCE: tuple[Reason, ...] = (
     Reason.LEASE_EXPIRED,
     Reason.ORPHAN,
 )
-TERMINATE_REASONS = frozenset(PRECEDENCE)
+# `gang-member-ended` is no instance's own reason: the gang pass gives it to KEEPs after `decide`.
+TERMINATE_REASONS = frozenset((*PRECEDENCE, Reason.GANG_MEMBER_ENDED))
 
 # EC2 states in which an instance still costs, or may cost again; and those on their way out.
 LIVE_STATES = frozenset({"pending", "running", "stopping", "stopped"})

@@ -7,7 +7,8 @@ Order within a run, and why:
    rows nothing is decided (an unreadable table must not make every instance look like an orphan).
 2. Meter and accrue cost up to `now` (`metering`, `accrual`), so budgets are judged on spend that includes
    this minute. Price, lifetime start and the accrual cursor come from the meters, never from a row.
-3. Decide every instance (`decision.decide`); set kept volumes to be deleted on termination; terminate in
+3. Decide every instance (`decision.decide`), then end the rest of every gang one of whose members ends
+   (`gang.gang_ends`: a second pass over the KEEPs); set kept volumes to be deleted on termination; terminate in
    batches (lifting termination protection where EC2 refuses for it); mark the rows `terminating`.
 4. Close rows whose instance is gone, their unfinished jobs, and their meters.
 5. Write one audit row per terminate/close decision, and the heartbeat. KEEP decisions are counted.
@@ -35,6 +36,7 @@ from .config import ReaperSettings
 from .decision import Action, Decision, DecisionConfig, InstanceFacts, Reason, decide, decide_missing
 from .errors import FleetError
 from .fleet import Fleet
+from .gang import ROW_GANG, Member, gang_ends
 from .meter import MeterRecord
 from .metering import current_meters, gone_meters
 from .prices import PriceTable, load_prices
@@ -143,12 +145,40 @@ class Reaper:
                 price_usd_hour=meter.price_usd_hour, lifetime_start=meter.lifetime_start,
             )  # fmt: skip
             decided.append(Verdict(facts, row, decision, facts.owner, team))
-        report.timed("volumes", self._delete_volumes_on_termination, report, instances)
-        report.timed("terminate", self._terminate, report, decided, now)
         present = {(facts.owner, facts.instance_id) for facts in instances}
         missing = [r for r in live.instances if (r.owner, r.instance_id) not in present]
+        seen_before = {meter.instance_arn for meter in live.meters}
+        decided = self._end_broken_gangs(decided, meters, now, self._departed(missing, seen_before, now))
+        report.timed("volumes", self._delete_volumes_on_termination, report, instances)
+        report.timed("terminate", self._terminate, report, decided, now)
         gone = gone_meters(live.meters, {facts.arn for facts in instances}, now, self.settings.orphan_grace_s)
         report.timed("close", self._close, report, missing, gone, now)
+
+    def _departed(self, missing: list[InstanceRecord], metered: set[str], now: float) -> list[tuple[str, str, str]]:
+        """Gang members whose live row outlived their machine in EC2's listing: seen by the reaper before (a
+        meter), or older than the launch grace (so not merely not listed yet)."""
+        return [
+            (row.owner, str(row.extra[ROW_GANG]), row.instance_id)
+            for row in missing
+            if not row.closed and row.extra.get(ROW_GANG)
+            and (row.instance_arn in metered or now - row.launched_at >= self.config.orphan_grace_s)
+        ]  # fmt: skip
+
+    def _end_broken_gangs(
+        self, decided: list[Verdict], meters: dict[str, MeterRecord], now: float, departed: list[tuple[str, str, str]]
+    ) -> list[Verdict]:
+        members = [
+            (v.owner, Member(v.facts.instance_id, v.facts.tags, v.facts.state,
+                             meters[v.facts.arn].lifetime_start, v.decision.terminate))
+            for v in decided
+            if v.facts.managed
+        ]  # fmt: skip
+        ends = gang_ends(members, now, self.config.orphan_grace_s, departed)
+        ended = {i: Decision(Action.TERMINATE, Reason.GANG_MEMBER_ENDED, end.detail) for i, end in ends.items()}
+        return [
+            Verdict(v.facts, v.row, ended[v.facts.instance_id], v.owner, v.team) if v.facts.instance_id in ended else v
+            for v in decided
+        ]
 
     def _load(self, instances: Sequence[InstanceFacts], indexed: list[tuple[str, str]], meters: list[Any]) -> LiveRows:
         """Rows by key: those of the instances EC2 lists (a row that lost `live` is still found), and every

@@ -65,6 +65,10 @@ class Instance:
     reap_reason: str | None = None
     running_jobs: tuple[str, ...] = field(default_factory=tuple)
     cost_note: str | None = None  # e.g. the supervisor could not price the type and charges a fallback
+    # A machine of a gang (`wb run --nodes N`): the gang's id, this machine's rank, and the gang's size.
+    gang: str | None = None
+    gang_rank: int | None = None
+    gang_size: int | None = None
 
 
 @dataclass(frozen=True)

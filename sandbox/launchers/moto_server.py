@@ -15,6 +15,13 @@ Fixes:
   before it writes with nothing between them, so under load two racing claims could both win. Each DynamoDB
   request is served under one lock.
 
+- **Placement groups.** moto (5.2.1) does not implement CreatePlacementGroup, DescribePlacementGroups or
+  DeletePlacementGroup, which a gang on a type that supports cluster placement needs (`wb run --nodes`). They
+  are served here as EC2 documents them: a name unique in the region (InvalidPlacementGroup.Duplicate), a
+  strategy of cluster, spread or partition, tags given at creation, describe by name or tag filter, delete of
+  an unknown name failing with InvalidPlacementGroup.Unknown, and of a group that still holds a pending or
+  running instance with InvalidPlacementGroup.InUse; RunInstances into an unknown group fails with
+  InvalidPlacementGroup.Unknown.
 Additions, for EC2 Instance Connect (`sandbox/eice/`):
 
 - **SendSSHPublicKey reaches the host.** moto answers success and forgets the key. Here the key is also
@@ -110,6 +117,122 @@ def patch_dynamodb_atomic() -> bool:
     atomic_call_action.wb_sandbox_fix = True  # type: ignore[attr-defined]
     DynamoHandler.call_action = atomic_call_action  # type: ignore[method-assign]
     return True
+
+
+PLACEMENT_STRATEGIES = ("cluster", "spread", "partition")
+LIVE_STATES = ("pending", "running")
+
+
+def patch_placement_groups() -> bool:
+    """Placement groups kept per account and region in this process; False when this moto lacks the hooks."""
+    import itertools
+    import threading
+
+    try:
+        from moto.core.responses import ActionResult
+        from moto.ec2.exceptions import EC2ClientError
+        from moto.ec2.responses import EC2Response
+        from moto.ec2.responses.instances import InstanceResponse
+    except ImportError:
+        return False
+    run_instances = getattr(InstanceResponse, "run_instances", None)
+    if run_instances is None:
+        return False
+    if getattr(run_instances, "wb_sandbox_fix", False):
+        return True
+    lock = threading.Lock()
+    groups: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}
+    members: dict[tuple[str, str, str], list[str]] = {}  # (account, region, group) -> instance ids
+    ids = itertools.count(1)
+
+    def scope(self: Any) -> tuple[str, str]:
+        return self.current_account, self.region
+
+    def unknown(name: str) -> Exception:
+        return EC2ClientError("InvalidPlacementGroup.Unknown", f"The Placement Group '{name}' is unknown.")
+
+    def create_placement_group(self: Any) -> Any:
+        name, strategy = self._get_param("GroupName"), self._get_param("Strategy")
+        if strategy not in PLACEMENT_STRATEGIES:
+            raise EC2ClientError("InvalidParameterValue", f"Value ({strategy}) for parameter strategy is invalid.")
+        tags = self._parse_tag_specification("placement-group").get("placement-group", {})
+        with lock:
+            known = groups.setdefault(scope(self), {})
+            if name in known:
+                raise EC2ClientError("InvalidPlacementGroup.Duplicate", f"The Placement Group '{name}' already exists.")
+            known[name] = {
+                "GroupName": name, "State": "available", "Strategy": strategy, "GroupId": f"pg-{next(ids):017x}",
+                "Tags": [{"Key": k, "Value": v} for k, v in tags.items()],
+            }  # fmt: skip
+            return ActionResult({"PlacementGroup": dict(known[name])})
+
+    def describe_placement_groups(self: Any) -> Any:
+        names = self._get_param("GroupNames", []) or []
+        filters = self._filters_from_querystring()
+        with lock:
+            known = groups.get(scope(self), {})
+            for name in names:
+                if name not in known:
+                    raise unknown(name)
+            found = [dict(g) for n, g in known.items() if not names or n in names]
+        for key, values in (filters or {}).items():
+            if key.startswith("tag:"):
+                tag = key[4:]
+                found = [g for g in found if any(t["Key"] == tag and t["Value"] in values for t in g["Tags"])]
+            elif key == "tag-key":
+                found = [g for g in found if any(t["Key"] in values for t in g["Tags"])]
+            elif key in ("group-name", "strategy", "state"):
+                field = {"group-name": "GroupName", "strategy": "Strategy", "state": "State"}[key]
+                found = [g for g in found if g[field] in values]
+            else:
+                raise EC2ClientError("InvalidParameterValue", f"The filter '{key}' is invalid")
+        return ActionResult({"PlacementGroups": found})
+
+    def delete_placement_group(self: Any) -> Any:
+        name = self._get_param("GroupName")
+        account, region = scope(self)
+        with lock:
+            known = groups.get((account, region), {})
+            if name not in known:
+                raise unknown(name)
+            held = members.get((account, region, name), [])
+        backend = self.ec2_backend
+        live = [i for i in held if _state_of(backend, i) in LIVE_STATES]
+        if live:
+            raise EC2ClientError("InvalidPlacementGroup.InUse", f"The Placement Group '{name}' is in use.")
+        with lock:
+            known.pop(name, None)
+            members.pop((account, region, name), None)
+        return ActionResult({})
+
+    @functools.wraps(run_instances)
+    def run_into_group(self: Any) -> Any:
+        name = self._get_param("Placement.GroupName")
+        if name:
+            with lock:
+                if name not in groups.get(scope(self), {}):
+                    raise unknown(name)
+        answer = run_instances(self)
+        if name:
+            reservation = getattr(answer, "result", None)
+            launched = getattr(reservation, "instances", None) or []
+            with lock:
+                members.setdefault((*scope(self), name), []).extend(i.id for i in launched)
+        return answer
+
+    run_into_group.wb_sandbox_fix = True  # type: ignore[attr-defined]
+    InstanceResponse.run_instances = run_into_group  # type: ignore[method-assign]
+    EC2Response.create_placement_group = create_placement_group  # type: ignore[attr-defined]
+    EC2Response.describe_placement_groups = describe_placement_groups  # type: ignore[attr-defined]
+    EC2Response.delete_placement_group = delete_placement_group  # type: ignore[attr-defined]
+    return True
+
+
+def _state_of(backend: Any, instance_id: str) -> str | None:
+    try:
+        return str(backend.get_instance(instance_id)._state.name)
+    except Exception:  # gone from moto altogether
+        return None
 
 
 def add_pushed_keys() -> bool:
@@ -222,6 +345,7 @@ def add_access_key_record() -> bool:
 FIXES = {
     "TerminateInstances on an instance already terminated": patch_terminate_instances,
     "DynamoDB requests are atomic": patch_dynamodb_atomic,
+    "Placement groups": patch_placement_groups,
     "SendSSHPublicKey reaches the host": add_pushed_keys,
     "DescribeInstanceConnectEndpoints": add_describe_endpoints,
     "access keys are known to the endpoint": add_access_key_record,

@@ -48,10 +48,10 @@ RULES: dict[str, tuple[Allow, ...]] = {
     # which run where /opt/wb/venv has it; the lambdas model. test_the_agent_loads_on_the_standard_library_alone
     # checks that the model modules it loads import nothing else either.
     "remote": (ours("remote"), ours("lambdas"), Allow("boto3", lazy_only=True), Allow("botocore", lazy_only=True)),
-    # The CDK app: from lambdas only the names it must agree on (table keys, tags, limits).
+    # The CDK app: from lambdas only the names it must agree on (table keys, tags, limits, a gang's tags).
     "infra": (
         ours("infra"),
-        *(ours(f"lambdas.{names}") for names in ("schema", "tags", "limits")),
+        *(ours(f"lambdas.{names}") for names in ("schema", "tags", "limits", "gang")),
         Allow("aws_cdk"),
         Allow("constructs"),
         Allow("cdk_nag"),

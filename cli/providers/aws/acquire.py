@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, NamedTuple
 
-from weatherballoon.lambdas import lease, schema
+from weatherballoon.lambdas import gang, lease, schema
 from weatherballoon.lambdas import tags as wb_tags
 from weatherballoon.lambdas.errors import LeaseRefusedError, SupervisionError
 from weatherballoon.lambdas.records import InstanceRecord, InstanceState
@@ -28,7 +28,7 @@ from .userdata import BootInputs
 if TYPE_CHECKING:
     from ...config.model import WbConfig
     from ..records import InstanceSpec
-    from .launch import LaunchRequest
+    from .launch import Launched, LaunchRequest
 
 BOOT_TIMEOUT_S = 600.0
 
@@ -74,6 +74,9 @@ def find_warm(ctx: Context, spec: InstanceSpec, wanted: str) -> reuse.Candidate 
     me = plane.me
     instance_type = spec.instance_type or ctx.config.provisioner.instance_type
     running = describe(plane.ec2, owner=me.user_id, states=["running"], instance_type=instance_type)
+    # A gang's machine is reused only with its whole gang (gang_launch.py): taken alone, it would end with the
+    # gang when the others' warm window closes.
+    running = [item for item in running if gang.GANG not in item.labels]
     if not running:
         return None
     arns = {item.instance_id: item.arn(plane.region, me.account) for item in running}
@@ -122,21 +125,15 @@ def launch_request(ctx: Context, spec: InstanceSpec) -> LaunchRequest:
     )
 
 
-def launch_new(ctx: Context, spec: InstanceSpec, wanted: str) -> tuple[Ec2Instance, InstanceRecord]:
-    from .budget_gate import check_budget
-    from .launch import launch  # only a launch needs the type, image, network and user-data code
-
+def new_row(ctx: Context, request: LaunchRequest, launched: Launched, wanted: str, **extra: object) -> InstanceRecord:
+    """The row of a machine this command just launched: launching, under its first lease."""
     plane = ctx.plane
-    check_budget(plane)
     sup = plane.supervision
-    request = launch_request(ctx, spec)
-    launched, _ = launch(plane, request, boot_source=ctx.boot_source, say=ctx.say)
     me = plane.me
-    arn = schema.instance_arn(plane.region, me.account, launched.instance_id)
     lease_until, max_until = lease.first_lease(launched.launched_at, sup.lease_minutes, sup.max_hours)
-    row = InstanceRecord(
+    return InstanceRecord(
         owner=me.user_id,
-        instance_arn=arn,
+        instance_arn=schema.instance_arn(plane.region, me.account, launched.instance_id),
         instance_type=request.instance_type,
         launched_at=launched.launched_at,
         lease_until=lease_until,
@@ -153,8 +150,48 @@ def launch_new(ctx: Context, spec: InstanceSpec, wanted: str) -> tuple[Ec2Instan
             "availability_zone": launched.zone,
             "image_id": launched.image_id,
             "ssh_key": f"key-pair:{request.key_pair}" if request.key_pair else "ephemeral",
+            **extra,
         },
     )
+
+
+def lease_renewer(ctx: Context, row: InstanceRecord) -> Callable[[], None]:
+    """renew(): the booting machine's lease, once; a row that refuses (the machine was stopped) fails the launch."""
+    plane = ctx.plane
+    sup = plane.supervision
+
+    def renew() -> None:
+        now = ctx.clock.now()
+        until = lease.renew(now, sup.lease_minutes, None, row.max_until)
+        try:
+            plane.store.renew_lease(row.owner, row.instance_arn, until, now)
+        except LeaseRefusedError as exc:
+            raise ProvisionError(f"{row.instance_id} was stopped while it booted: {exc.reason}") from None
+        except SupervisionError:
+            pass  # a failed renewal is tried again at the next tick; the lease has slack for it
+
+    return renew
+
+
+def take(ctx: Context, row: InstanceRecord) -> InstanceRecord:
+    """The booted machine becomes busy under this command, with a fresh lease."""
+    plane = ctx.plane
+    now = ctx.clock.now()
+    until = lease.renew(now, plane.supervision.lease_minutes, None, row.max_until)
+    with table_errors("take the new instance"):
+        return plane.store.renew_lease(row.owner, row.instance_arn, until, now, state=InstanceState.BUSY)
+
+
+def launch_new(ctx: Context, spec: InstanceSpec, wanted: str) -> tuple[Ec2Instance, InstanceRecord]:
+    from .budget_gate import check_budget
+    from .launch import launch  # only a launch needs the type, image, network and user-data code
+
+    plane = ctx.plane
+    check_budget(plane)
+    sup = plane.supervision
+    request = launch_request(ctx, spec)
+    launched, _ = launch(plane, request, boot_source=ctx.boot_source, say=ctx.say)
+    row = new_row(ctx, request, launched, wanted)
     ctx.say(
         f"launched {launched.instance_id} ({request.instance_type}, {launched.market.value}, {launched.zone}); "
         "waiting for it to boot"
@@ -162,16 +199,6 @@ def launch_new(ctx: Context, spec: InstanceSpec, wanted: str) -> tuple[Ec2Instan
     try:
         with table_errors("write the instance row"):
             plane.store.create_instance(row)
-
-        def renew() -> None:
-            now = ctx.clock.now()
-            try:
-                plane.store.renew_lease(row.owner, arn, lease.renew(now, sup.lease_minutes, None, max_until), now)
-            except LeaseRefusedError as exc:
-                raise ProvisionError(f"{row.instance_id} was stopped while it booted: {exc.reason}") from None
-            except SupervisionError:
-                pass  # a failed renewal is tried again at the next tick; the lease has slack for it
-
         ready = wait_ready(
             plane.ec2,
             plane.store,
@@ -179,14 +206,10 @@ def launch_new(ctx: Context, spec: InstanceSpec, wanted: str) -> tuple[Ec2Instan
             connect=plane.connect,
             timeout_s=ctx.boot_timeout_s,
             renew_every_s=sup.renew_interval_s,
-            renew=renew,
+            renew=lease_renewer(ctx, row),
             clock=ctx.clock,
         )
-        now = ctx.clock.now()
-        with table_errors("take the new instance"):
-            taken = plane.store.renew_lease(
-                row.owner, arn, lease.renew(now, sup.lease_minutes, None, max_until), now, state=InstanceState.BUSY
-            )
+        taken = take(ctx, row)
     except BaseException as exc:
         abandon(plane, row, f"launch abandoned: {type(exc).__name__}")
         raise

@@ -22,6 +22,8 @@ class AwsHeld(Held):
     warm: WarmEntry | None = None  # the note it was chosen from (`Obtained.REMEMBERED`)
     daemon_ready: bool = False  # the agent's supervision daemon is known to run on it
     lease: LeaseKeeper | None = None  # renews its lease while this command is attached
+    gang_id: str | None = None  # the gang it belongs to (`acquire_gang`), whose rank `gang_rank` it is
+    gang_rank: int | None = None
 
     @property
     def daemon_known_running(self) -> bool:

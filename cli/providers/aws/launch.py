@@ -39,6 +39,11 @@ class LaunchPlan:
     labels: Mapping[str, str]
     key_name: str | None = None
     public_ip: bool = True
+    # A gang (`wb run --nodes N`): N machines in one call (all or none), in the gang's own group besides the
+    # stack's, and in its cluster placement group where the type supports one (gang_network.py).
+    count: int = 1
+    extra_group_ids: tuple[str, ...] = ()
+    placement_group: str | None = None
 
 
 @dataclass(frozen=True)
@@ -49,6 +54,7 @@ class Launched:
     launched_at: float
     price_usd_hour: float
     image_id: str
+    launch_index: int = 0  # AmiLaunchIndex: the machine's place among those one call started (a gang's rank)
 
 
 def run_instances_params(plan: LaunchPlan, attempt: capacity.Attempt, token: str) -> dict[str, Any]:
@@ -56,8 +62,8 @@ def run_instances_params(plan: LaunchPlan, attempt: capacity.Attempt, token: str
     params: dict[str, Any] = {
         "ImageId": plan.image_id,
         "InstanceType": plan.instance_type,
-        "MinCount": 1,
-        "MaxCount": 1,
+        "MinCount": plan.count,
+        "MaxCount": plan.count,
         "ClientToken": token,
         "UserData": plan.user_data,
         "InstanceInitiatedShutdownBehavior": "terminate",
@@ -74,7 +80,7 @@ def run_instances_params(plan: LaunchPlan, attempt: capacity.Attempt, token: str
             {
                 "DeviceIndex": 0,
                 "SubnetId": plan.subnets[attempt.zone],
-                "Groups": [plan.group_id],
+                "Groups": [plan.group_id, *plan.extra_group_ids],
                 "AssociatePublicIpAddress": plan.public_ip,
                 "DeleteOnTermination": True,
             }
@@ -82,6 +88,8 @@ def run_instances_params(plan: LaunchPlan, attempt: capacity.Attempt, token: str
     }
     if plan.key_name:
         params["KeyName"] = plan.key_name
+    if plan.placement_group:
+        params["Placement"] = {"GroupName": plan.placement_group}
     if attempt.market is Market.SPOT:
         params["InstanceMarketOptions"] = {
             "MarketType": "spot",
@@ -129,14 +137,24 @@ class LaunchRequest:
         return "public-ip" if self.public_ip else "private-ip"
 
 
-def launch(
-    plane: ControlPlane,
-    request: LaunchRequest,
-    *,
-    boot_source: Callable[[], str],
-    say: Callable[[str], None],
-) -> tuple[Launched, Path | None]:
-    """Start one instance; returns it and the path of its ephemeral private key (None with a keyPair)."""
+@dataclass(frozen=True)
+class Prepared:
+    """Everything checked and decided before the first RunInstances: the plan and where to try it."""
+
+    plan: LaunchPlan
+    where: network.Placement
+    zones: list[str]
+    spot_prices: dict[str, float]
+    on_demand_usd_hour: float
+    allowed: list[str]
+    pair: keys.KeyPair | None
+    spot: bool
+
+
+def prepare(
+    plane: ControlPlane, request: LaunchRequest, *, boot_source: Callable[[], str], say: Callable[[str], None]
+) -> Prepared:
+    """Check the type, pick the AMI and a placement with a way out, check reachability, render user-data."""
     ec2 = plane.ec2
     region = plane.region
     kind = catalog.describe_type(ec2, request.instance_type, region)
@@ -168,6 +186,15 @@ def launch(
         key_name=request.key_pair,
         public_ip=request.public_ip,
     )
+    return Prepared(plan, where, zones, prices, on_demand, list(allowed), pair, request.spot)
+
+
+def start(
+    plane: ControlPlane, prepared: Prepared, *, say: Callable[[str], None], what: str
+) -> tuple[list[Launched], Path | None]:
+    """RunInstances over the capacity search; every machine of the answer, by launch index, and the ephemeral
+    private key's path (the same key for all of them; None with a keyPair)."""
+    plan = prepared.plan
     # No botocore retries (its `max_attempts` counts retries): a capacity error, which EC2 answers with a 5xx,
     # must move on to the next zone at once instead of being retried in place. Throttles and lost answers are
     # retried by launch_retry, with the attempt's ClientToken.
@@ -182,22 +209,44 @@ def launch(
         return answer
 
     attempt, answer, _ = capacity.search(
-        capacity.plan_attempts(request.spot, zones, prices),
+        capacity.plan_attempts(prepared.spot, prepared.zones, prepared.spot_prices),
         attempt_launch,
         say=say,
-        what=f"{request.instance_type} in {region}",
-        alternatives=catalog.alternatives(request.instance_type, allowed),
+        what=what,
+        alternatives=catalog.alternatives(plan.instance_type, prepared.allowed),
     )
-    raw = answer["Instances"][0]
-    instance_id = str(raw["InstanceId"])
-    key_path = keys.save(instance_id, pair) if pair else None
-    price = prices.get(attempt.zone, on_demand) if attempt.market is Market.SPOT else on_demand
-    launched = Launched(
-        instance_id=instance_id,
-        zone=attempt.zone,
-        market=attempt.market,
-        launched_at=raw["LaunchTime"].timestamp(),
-        price_usd_hour=price,
-        image_id=image.image_id,
+    on_demand = prepared.on_demand_usd_hour
+    price = prepared.spot_prices.get(attempt.zone, on_demand) if attempt.market is Market.SPOT else on_demand
+    launched = sorted(
+        (
+            Launched(
+                instance_id=str(raw["InstanceId"]),
+                zone=attempt.zone,
+                market=attempt.market,
+                launched_at=raw["LaunchTime"].timestamp(),
+                price_usd_hour=price,
+                image_id=plan.image_id,
+                launch_index=int(raw.get("AmiLaunchIndex", 0)),
+            )
+            for raw in answer["Instances"]
+        ),
+        key=lambda machine: machine.launch_index,
     )
+    key_path = None
+    for machine in launched:
+        if prepared.pair is not None:
+            key_path = keys.save(machine.instance_id, prepared.pair)
     return launched, key_path
+
+
+def launch(
+    plane: ControlPlane,
+    request: LaunchRequest,
+    *,
+    boot_source: Callable[[], str],
+    say: Callable[[str], None],
+) -> tuple[Launched, Path | None]:
+    """Start one instance; returns it and the path of its ephemeral private key (None with a keyPair)."""
+    prepared = prepare(plane, request, boot_source=boot_source, say=say)
+    launched, key_path = start(plane, prepared, say=say, what=f"{request.instance_type} in {plane.region}")
+    return launched[0], key_path

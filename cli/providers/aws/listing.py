@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from weatherballoon.lambdas import gang
 from weatherballoon.lambdas.meter import MeterRecord
 from weatherballoon.lambdas.records import InstanceRecord, InstanceState
 
@@ -93,4 +94,15 @@ def to_instance(
         reap_reason=reap_reason(ec2, row),
         running_jobs=running_jobs,
         cost_note=cost_note(meter),
+        gang=ec2.labels.get(gang.GANG) or None,
+        gang_rank=_rank(row),
+        gang_size=gang.declared_size(ec2.labels) if ec2.labels.get(gang.GANG) else None,
     )
+
+
+def _rank(row: InstanceRecord | None) -> int | None:
+    raw = row.extra.get("gang_rank") if row is not None else None
+    try:
+        return None if raw is None else int(raw)
+    except (TypeError, ValueError):
+        return None

@@ -24,6 +24,13 @@ OPERATION_ACTIONS = {
     "DescribeVpcs": "ec2:DescribeVpcs",  # the VPC's ranges, for the SSH reachability check
     "DescribeSpotPriceHistory": "ec2:DescribeSpotPriceHistory",
     "RunInstances": "ec2:RunInstances",
+    # a gang (`--nodes N`): its own security group and cluster placement group (infra/gang_policies.py)
+    "CreateSecurityGroup": "ec2:CreateSecurityGroup",
+    "AuthorizeSecurityGroupIngress": "ec2:AuthorizeSecurityGroupIngress",
+    "DeleteSecurityGroup": "ec2:DeleteSecurityGroup",
+    "CreatePlacementGroup": "ec2:CreatePlacementGroup",
+    "DescribePlacementGroups": "ec2:DescribePlacementGroups",
+    "DeletePlacementGroup": "ec2:DeletePlacementGroup",
     # find, watch and end instances
     "DescribeInstances": "ec2:DescribeInstances",
     "TerminateInstances": "ec2:TerminateInstances",

@@ -114,6 +114,37 @@ class AwsProvider(Provider):
             )
         )
 
+    def acquire_gang(self, spec: InstanceSpec, nodes: int) -> list[Held]:
+        """N machines of one type in one zone (a cluster placement group where the type has one), by rank
+        (the list's index is NODE_RANK): a warm gang claimed whole, else a new one launched all or nothing
+        (gang_launch.py). Each record is an `AwsHeld` with `gang_id` and `gang_rank`; its spec carries the
+        rank's share of the cost cap (providers/gang.py). `nodes` 1 is `acquire`."""
+        from ..gang import rank_spec
+
+        if nodes == 1:
+            return [self.acquire(spec)]
+        from .gang_launch import GANG_ID, acquire_gang, rank_of
+
+        members = acquire_gang(self.context, spec, nodes)
+        share = rank_spec(spec, nodes)
+        margin = reuse.claim_margin(self.plane.supervision.idle_minutes)
+        return [
+            self._hold(
+                AwsHeld(
+                    self.lookups.to_instance(found.ec2, found.row),
+                    Obtained.LAUNCHED if found.launched else Obtained.FOUND,
+                    share,
+                    claim=found.row.claim,
+                    claim_margin_s=margin,
+                    item=found.ec2,
+                    row=found.row,
+                    gang_id=str(found.row.extra.get(GANG_ID)),
+                    gang_rank=rank_of(found.row),
+                )
+            )
+            for found in members
+        ]
+
     def let_go(self, held: Held) -> None:
         super().let_go(held)
         warm_cache.forget(held.id)

@@ -45,6 +45,8 @@ def choose(loaded: LoadedConfig, spec: InstanceSpec, now: float, passed: set[str
 def note(loaded: LoadedConfig, held: AwsHeld, supervision: Supervision | None, now: float) -> None:
     """Leave a note for the next run of this project: this machine is (about to be) warm. `supervision`:
     the stack's settings when this command looked them up (not needed for a remembered machine)."""
+    if held.gang_id is not None:  # a gang's machine is reused only with its gang (gang_launch.py)
+        return
     key = note_key(loaded, held.spec) if held.spec is not None else None
     row = held.row_key()
     instance = held.instance

@@ -42,6 +42,9 @@ class RunCall:
     instance_type: str
     answered: str | None = None  # the injected error code (or DROP), None when moto answered
     token: str | None = None
+    count: int = 1  # MinCount (a gang launches all its machines in one call)
+    placement_group: str | None = None
+    groups: tuple[str, ...] = ()  # the security groups of the first network interface
 
 
 Rule = Callable[[RunCall], "str | None"]
@@ -64,7 +67,12 @@ def run_call(form: dict[str, list[str]], subnet_zones: dict[str, str]) -> RunCal
         zone = subnet_zones.get(subnet)
     market = form.get("InstanceMarketOptions.MarketType", ["on-demand"])[0]
     token = form.get("ClientToken", [None])[0]
-    return RunCall(market=market, zone=zone, instance_type=form.get("InstanceType", [""])[0], token=token)
+    groups = tuple(v[0] for k, v in sorted(form.items()) if k.startswith("NetworkInterface.1.SecurityGroupId."))
+    return RunCall(
+        market=market, zone=zone, instance_type=form.get("InstanceType", [""])[0], token=token,
+        count=int(form.get("MinCount", ["1"])[0]), placement_group=form.get("Placement.GroupName", [None])[0],
+        groups=groups,
+    )  # fmt: skip
 
 
 def status_of(code: str) -> int:

@@ -14,6 +14,7 @@ PROOF_FILES = [
     "test_admin_privileges.py",
     "test_proofs_are_not_vacuous.py",
     "test_extra_bucket_privileges.py",
+    "test_gang_privileges.py",
     "test_access_privileges.py",
 ]
 

@@ -14,7 +14,7 @@ MODEL_MODULES = [
     "clock", "schema", "tags", "items", "errors", "records", "audit", "lease", "limits", "money", "budgets",
     "decision", "accrual", "prices", "config", "store", "in_memory_store", "fleet", "in_memory_fleet", "report",
     "recording", "engine", "aws", "lazy_client", "dynamo_codec", "dynamo_table", "dynamo_store", "ec2_fleet",
-    "permissions", "meter", "metering", "offer_file", "prices_refresh", "retry",
+    "permissions", "meter", "metering", "offer_file", "prices_refresh", "retry", "gang",
 ]  # fmt: skip
 ALL_BUT_HANDLER = {p.stem for p in Path(package.__file__).parent.glob("*.py")} - {"__init__", "reaper"}
 

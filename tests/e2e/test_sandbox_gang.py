@@ -1,0 +1,145 @@
+"""A gang of 3 in the sandbox (real sshd hosts in namespaces, the real agent daemons, the reaper every 2 s,
+lease 0.2 min): it launches whole, and ends together whichever single thing fails: one machine reclaimed,
+the client gone, the owner's budget tripped (docs/supervision.md, the gang rows of the fault table).
+
+The gang is held by tests/e2e/gang_driver.py, as `wb run --nodes N` holds one. Run with `-s` for the numbers:
+the gang's launch time (acquire, then every rank's SSH login and agent), and for every member the time from
+the fault to EC2 showing it ended.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+
+from tests.e2e.sandbox_support import IDLE_MINUTES, LEASE_MINUTES, Client, Lab, ScenarioError, sandbox_up, up_args
+from tests.integration.sandbox.conftest import sandbox_unavailable
+
+pytestmark = [pytest.mark.netns, pytest.mark.slow, pytest.mark.timeout(600)]
+
+NODES = 3
+REAPER_PERIOD_S = 2.0
+WATCH_POLL_S = 0.25  # the watch's own resolution
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    why = sandbox_unavailable()
+    if why:
+        pytest.skip(f"sandbox: {why}")
+    args = up_args(REAPER_PERIOD_S, LEASE_MINUTES, IDLE_MINUTES)
+    with sandbox_up(tmp_path_factory.mktemp("sandbox-gang"), tmp_path_factory.mktemp("cwd-gang"), args) as box:
+        found = Lab(box, tmp_path_factory.mktemp("projects-gang"), reaper_period_s=REAPER_PERIOD_S)
+        try:
+            yield found
+        finally:
+            found.close()
+
+
+@dataclass
+class HeldGang:
+    client: Client
+    proc: subprocess.Popen[str]
+    ids: list[str]
+    report: dict[str, object]
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.proc.wait(30)
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+
+
+def hold_gang(lab: Lab, name: str) -> HeldGang:
+    client = lab.client(name)
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    env = client.env({"PYTHONPATH": root})
+    argv = [sys.executable, "-m", "tests.e2e.gang_driver", str(NODES)]
+    proc = subprocess.Popen(argv, cwd=client.project, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)  # fmt: skip
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    if not line:
+        proc.wait(10)
+        raise ScenarioError(f"the gang driver exited {proc.returncode}: {proc.stderr.read() if proc.stderr else ''}")
+    report = json.loads(line)
+    print(f"\n{name}: gang of {NODES} acquired in {report['acquired_s']:.2f} s, every rank's agent reached in "
+          f"{report['reached_s']:.2f} s")  # fmt: skip
+    return HeldGang(client, proc, list(report["ids"]), report)
+
+
+def bound_after(lab: Lab) -> float:
+    """One reaper period, the longest reaper run so far, and the watch's resolution."""
+    return REAPER_PERIOD_S + max(lab.reaper_runs_s(), default=0.0) + WATCH_POLL_S
+
+
+def ends(lab: Lab, ids: list[str], timeout: float) -> dict[str, float]:
+    return {instance_id: lab.watch.wait_ended(instance_id, timeout) for instance_id in ids}
+
+
+def test_one_member_reclaimed_ends_the_gang_within_one_reaper_period(lab: Lab) -> None:
+    held = hold_gang(lab, "gang-reclaimed")
+    try:
+        reclaimed, rest = held.ids[1], [held.ids[0], held.ids[2]]
+        at = time.time()
+        lab.ec2.terminate_instances(InstanceIds=[reclaimed])  # EC2 takes it back (a spot reclaim, a host failure)
+        ended = ends(lab, rest, 60)
+        bound = bound_after(lab)
+        for instance_id, when in ended.items():
+            print(f"  {instance_id} ended {when - at:.2f} s after rank 1 was reclaimed (bound {bound:.2f} s)")
+            assert when - at <= bound
+            row = held.client.row(instance_id)
+            assert row is not None and row.reap_reason == "gang-member-ended"
+    finally:
+        held.stop()
+
+
+def test_the_client_gone_ends_every_member_at_its_lease(lab: Lab) -> None:
+    held = hold_gang(lab, "gang-client-gone")
+    killed_at = time.time()
+    held.proc.kill()  # kill -9: no lease is renewed after this
+    held.proc.wait(10)
+    ended = ends(lab, held.ids, LEASE_MINUTES * 60 + 60)
+    bound = bound_after(lab)
+    for instance_id, when in ended.items():
+        row = held.client.row(instance_id)
+        assert row is not None
+        by, _ = lab.stopped_by(held.client, instance_id)
+        print(f"  {instance_id} ended {when - row.lease_until:+.2f} s past its lease, {when - killed_at:.2f} s after "
+              f"the client died, by the {by}")  # fmt: skip
+        assert when - row.lease_until <= bound
+        # whichever layer comes first: the reaper, or the member's own agent seeing its lease expired
+        assert by.startswith(("reaper (lease-expired", "reaper (gang-member-ended", "agent ("))
+    assert max(ended.values()) - min(ended.values()) <= bound  # together, not one lease after another
+
+
+def test_a_tripped_budget_ends_every_member_in_one_reaper_run(lab: Lab) -> None:
+    held = hold_gang(lab, "gang-budget")
+    try:
+        admin = Client(lab, lab.admin, held.client.project, held.client.data_dir.parent / "admin-data")
+        set_at = time.time()
+        budget = admin.wb("budget", "set", held.client.owner.user_id, "0.0001").check()
+        command_s = budget.ended_at - set_at  # the budget row is written somewhere within the command
+        ended = ends(lab, held.ids, 60)
+        bound = bound_after(lab) + command_s
+        for instance_id, when in ended.items():
+            row = held.client.row(instance_id)
+            assert row is not None
+            print(f"  {instance_id} ended {when - set_at:.2f} s after `wb budget set` began ({row.reap_reason})")
+            assert when - set_at <= bound
+            assert row.reap_reason in ("owner-budget", "gang-member-ended")
+        assert max(ended.values()) - min(ended.values()) <= REAPER_PERIOD_S + WATCH_POLL_S
+    finally:
+        held.stop()
