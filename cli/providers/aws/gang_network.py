@@ -35,8 +35,7 @@ CLUSTER = "cluster"
 NAME_PREFIX = "wb-gang-"
 GROUP_DESCRIPTION = "Weatherballoon gang {gang_id}: its machines reach one another on any port"
 RULE_DESCRIPTION = "Members of gang {gang_id}, any protocol and port"
-# Errors that mean "still in use" or "already gone": the next sweep tries again, or there is nothing to do.
-NOT_YET = frozenset({"DependencyViolation", "InvalidPlacementGroup.InUse"})
+# Errors that mean "already gone": nothing to do (any other, e.g. still in use, waits for the next sweep).
 ALREADY_GONE = frozenset({"InvalidGroup.NotFound", "InvalidPlacementGroup.Unknown"})
 # Older than any gang launch can take (the boot deadline is 600 s), with a wide margin.
 SWEEP_AFTER_S = 3600.0

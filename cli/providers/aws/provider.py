@@ -149,6 +149,14 @@ class AwsProvider(Provider):
         super().let_go(held)
         warm_cache.forget(held.id)
 
+    def peer_address(self, instance: Instance) -> str:
+        """The private address: a gang's own security group admits traffic between its members inside the VPC
+        only, whatever address this laptop connects to."""
+        held = self._held.get(instance.id)
+        if held is not None and held.item is not None and held.item.private_ip:
+            return held.item.private_ip
+        return instance.target.host
+
     def _hold(self, held: AwsHeld) -> AwsHeld:
         self._held[held.id] = held
         return held
