@@ -4,8 +4,8 @@ For each connection a fresh ed25519 key is made in memory, its public half pushe
 `ec2-instance-connect:SendSSHPublicKey` (EC2 hands it to the machine's sshd, through the
 `AuthorizedKeysCommand` of Ubuntu's ec2-instance-connect package, for 60 s), and the private half is used once
 to authenticate, then dropped. wb's own connections never write it anywhere: the next connection pushes
-another. Only `wb proxy`, for OpenSSH, writes one to a file, for as long as its relay runs (`pushed_key_file.py`). IAM allows the
-push only to the caller's own machines (admins: any wb machine), so the key says who may log in, not a file.
+another. Only `wb proxy`, for OpenSSH, keeps one in a file while its relay runs (`pushed_key_file.py`). IAM allows
+the push only to the caller's own machines (admins: any wb machine), so the key says who may log in, not a file.
 
 The host key is still checked against the fingerprint the machine registered in its row (`hostkeys.py`).
 """
