@@ -188,9 +188,9 @@ def test_a_refused_push_leaves_no_key_file(world: World, tmp_path: Path, monkeyp
         return boto3.client("ec2-instance-connect", region_name=REGION, endpoint_url="http://127.0.0.1:9")
 
     monkeypatch.setenv("WB_DATA_DIR", str(tmp_path / "data"))
-    with pytest.raises(AuthError, match=f"cannot push a key to {INSTANCE}") as caught:
-        with pushed_key_file(world.reach(client=refusing_client), "test"):
-            pass
+    refused = pytest.raises(AuthError, match=f"cannot push a key to {INSTANCE}")
+    with refused as caught, pushed_key_file(world.reach(client=refusing_client), "test"):
+        pass
     assert caught.value.exit_code == 255
     assert list((tmp_path / "data" / "instance-connect").iterdir()) == []
 
