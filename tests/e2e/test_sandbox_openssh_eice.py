@@ -3,7 +3,7 @@
 `wb ssh-config` names `<data dir>/instance-connect/<id>` as the IdentityFile; `wb proxy` writes a pushed key
 there, relays the tunnel, and removes the file when ssh ends it. A second ssh started while the first still
 runs finds the file there (ssh has read its public half before `wb proxy` runs), so `wb proxy` pushes that
-same key again instead of replacing it, and both log in.
+same key again instead of replacing it, and both log in. A push that fails is exit 255 and leaves no file.
 """
 
 from __future__ import annotations
@@ -81,3 +81,10 @@ def test_ssh_logs_in_with_a_key_wb_proxy_pushes_and_the_key_file_goes_with_it(la
             long.kill()
     assert not key_file.exists()
     assert [p.name for p in key_file.parent.iterdir()] == []  # no temp file either
+
+    # A push that fails (here: the Instance Connect API unreachable; the tunnel still opens) is exit 255 with
+    # the reason, and leaves no key file.
+    refused = client.wb("proxy", instance_id, env={"AWS_ENDPOINT_URL_EC2_INSTANCE_CONNECT": "http://127.0.0.1:9"})
+    assert refused.returncode == 255, refused.stderr
+    assert f"cannot push a key to {instance_id} with EC2 Instance Connect" in refused.stderr
+    assert list(key_file.parent.iterdir()) == []
