@@ -92,10 +92,17 @@ def _entry(app: App, provider: Provider, machine: Instance) -> str:
         "  StrictHostKeyChecking yes",
     ]
     try:
-        identity = provider.connect_options(machine).identity_file
+        options = provider.connect_options(machine)
     except WbError as exc:
         app.warn(f"{machine.id}: no key to log in with here ({exc.message})")
         identity = None
+    else:
+        identity = options.identity_file
+        reach = options.instance_connect
+        if reach is not None and reach.push_key:
+            from ..session.pushed_key_file import key_folder
+
+            identity = str(key_folder() / reach.instance_id)  # written by `wb proxy` for each connection
     if identity:
         from pathlib import Path
 

@@ -3,8 +3,9 @@
 For each connection a fresh ed25519 key is made in memory, its public half pushed with
 `ec2-instance-connect:SendSSHPublicKey` (EC2 hands it to the machine's sshd, through the
 `AuthorizedKeysCommand` of Ubuntu's ec2-instance-connect package, for 60 s), and the private half is used once
-to authenticate, then dropped. It is never written anywhere: the next connection pushes another. IAM allows the
-push only to the caller's own machines (admins: any wb machine), so the key says who may log in, not a file.
+to authenticate, then dropped. wb's own connections never write it anywhere: the next connection pushes
+another. Only `wb proxy`, for OpenSSH, keeps one in a file while its relay runs (`pushed_key_file.py`). IAM allows
+the push only to the caller's own machines (admins: any wb machine), so the key says who may log in, not a file.
 
 The host key is still checked against the fingerprint the machine registered in its row (`hostkeys.py`).
 """
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
 
     from .tunnel import TunnelEndpoint
 
+COMMENT = "weatherballoon-instance-connect"
 KEY_LIFETIME_S = 60  # how long EC2 keeps a pushed key (the push must come just before the login)
 
 
@@ -42,27 +44,56 @@ class InstanceConnect:
     credentials: Callable[[], Credentials] | None = field(default=None, compare=False, repr=False)
 
 
-def fresh_key() -> tuple[PKey, str]:
-    """A new ed25519 key, in memory only: (paramiko key, "ssh-ed25519 AAAA... comment")."""
+@dataclass(frozen=True)
+class PushedKey:
+    """An ed25519 key to push: the private half in OpenSSH format, the public half as an authorized_keys line."""
+
+    private_openssh: bytes
+    public_line: str
+
+    def pkey(self) -> PKey:
+        from .lazy_paramiko import paramiko
+
+        return paramiko().Ed25519Key(file_obj=io.StringIO(self.private_openssh.decode()))
+
+    @classmethod
+    def of_private(cls, private_openssh: bytes) -> PushedKey:
+        """The key in an unencrypted OpenSSH private key file; ValueError when it is not an ed25519 one."""
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+        key = serialization.load_ssh_private_key(private_openssh, password=None)
+        if not isinstance(key, Ed25519PrivateKey):
+            raise ValueError("not an ed25519 key")
+        public = key.public_key().public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH)
+        return cls(private_openssh, f"{public.decode()} {COMMENT}")
+
+
+def fresh_key() -> PushedKey:
+    """A new ed25519 key, in memory (`wb proxy` writes it for OpenSSH; a session never does)."""
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
-    from .lazy_paramiko import paramiko
 
     key = Ed25519PrivateKey.generate()
     private = key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH, serialization.NoEncryption()
     )
     public = key.public_key().public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH)
-    pkey = paramiko().Ed25519Key(file_obj=io.StringIO(private.decode()))
-    return pkey, f"{public.decode()} weatherballoon-instance-connect"
+    return PushedKey(private, f"{public.decode()} {COMMENT}")
 
 
 def push_key(reach: InstanceConnect, label: str) -> PKey:
     """Push a fresh key for `reach.os_user` on the machine; the key to log in with in the next 60 s."""
+    key = fresh_key()
+    send_public_key(reach, key.public_line, label)
+    return key.pkey()
+
+
+def send_public_key(reach: InstanceConnect, public_line: str, label: str) -> None:
+    """SendSSHPublicKey for `reach.os_user`: EC2 hands the key to the machine's sshd for the next 60 s.
+    AuthError (exit 255) naming the refusal otherwise."""
     from botocore.exceptions import BotoCoreError, ClientError
 
-    pkey, public_line = fresh_key()
     request: dict[str, str] = {
         "InstanceId": reach.instance_id,
         "InstanceOSUser": reach.os_user,
@@ -88,7 +119,6 @@ def push_key(reach: InstanceConnect, label: str) -> PKey:
         ) from exc
     if not answer.get("Success", False):
         raise AuthError(f"EC2 Instance Connect did not accept the key for {reach.instance_id}", host=label)
-    return pkey
 
 
 def _push_hint(code: str, instance_id: str) -> str:

@@ -164,6 +164,37 @@ def test_a_refused_push_is_an_auth_error_that_says_why(world: World, tmp_path: P
     assert caught.value.exit_code == 255
 
 
+def test_wb_proxys_key_file_is_pushed_and_removed_after(
+    world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from weatherballoon.cli.session.pushed_key_file import pushed_key_file
+
+    monkeypatch.setenv("WB_DATA_DIR", str(tmp_path / "data"))
+    keys_file = world.pushed / INSTANCE / world.user.name
+    with pushed_key_file(world.reach(), "test") as path:
+        assert path == tmp_path / "data" / "instance-connect" / INSTANCE
+        key = paramiko().Ed25519Key(filename=str(path))
+        assert keys_file.read_text().splitlines()[-1].split()[2] == key.get_base64()  # its public half was pushed
+        with SshSession.open(world.target(), ConnectOptions(known_hosts=tmp_path / "unused", identity_file=str(path),
+                             instance_connect=world.reach(push_key=False))) as session:  # fmt: skip
+            assert session.run("true")[0] == 0  # the file's key logs in, as ssh's IdentityFile
+    assert not path.exists()
+
+
+def test_a_refused_push_leaves_no_key_file(world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from weatherballoon.cli.session.pushed_key_file import pushed_key_file
+
+    def refusing_client() -> object:
+        return boto3.client("ec2-instance-connect", region_name=REGION, endpoint_url="http://127.0.0.1:9")
+
+    monkeypatch.setenv("WB_DATA_DIR", str(tmp_path / "data"))
+    refused = pytest.raises(AuthError, match=f"cannot push a key to {INSTANCE}")
+    with refused as caught, pushed_key_file(world.reach(client=refusing_client), "test"):
+        pass
+    assert caught.value.exit_code == 255
+    assert list((tmp_path / "data" / "instance-connect").iterdir()) == []
+
+
 def test_the_command_sshd_runs_lists_only_live_keys(tmp_path: Path) -> None:
     from weatherballoon.sandbox.eice.authorized_keys import live_keys
 
