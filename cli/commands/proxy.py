@@ -46,7 +46,7 @@ def _end_on_hangup() -> None:
     dying where the signal finds us."""
     import signal
 
-    def unwind(signum: int, frame: object) -> None:
+    def unwind(_signum: int, _frame: object) -> None:
         _ignore_hangup()  # once: the cleanup itself is not interrupted by a second signal
         raise SystemExit(0)
 
