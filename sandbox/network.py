@@ -6,9 +6,14 @@
 
 The namespace end holds the instance's private IP, so a client on this machine reaches its sshd at exactly
 the address EC2 reports (`provisioner.connect = private-ip`). The machine end holds the gateway address,
-where a relay forwards to the moto server (`relay.py`): the only place a host can reach. There is no
-default route, so a host's traffic never leaves the machine. An address that this machine already uses (an
-address or a route of its own covers it) is refused, never shadowed.
+where a relay forwards to the moto server (`relay.py`). A host also reaches the other hosts of its sandbox,
+as instances of one VPC reach one another (a gang's ranks: `wb run --nodes`): its namespace routes the
+sandbox's range through the gateway, and the machine forwards packets arriving on the sandbox's own veths
+only (their per-interface `forwarding`, never the machine-wide switch). Security groups are not enforced
+between hosts: the template's rules and the IAM proofs check those offline. There is no default route, so a
+host's traffic never leaves the machine (the sandbox's range ends in an unreachable route, `fence`). An
+address that this machine already uses (an address or a route of its own covers it) is refused, never
+shadowed.
 """
 
 from __future__ import annotations
@@ -128,10 +133,20 @@ def create(
         _ip("-n", namespace, "link", "set", "lo", "up")
         _ip("-n", namespace, "link", "set", far_if, "up")
         _ip("-n", namespace, "route", "add", f"{gateway}/32", "dev", far_if)
+        if fence is not None:  # the other hosts of this sandbox, through the machine
+            _ip("-n", namespace, "route", "add", fence, "via", gateway, "dev", far_if, "onlink")
+            _forward_from(near_if)
     except Exception:
         remove(link)
         raise
     return link
+
+
+def _forward_from(interface: str) -> None:
+    """Let the machine route packets that arrive on this veth (to another host's veth); the per-interface
+    switch, so nothing else on the machine starts forwarding."""
+    with open(f"/proc/sys/net/ipv4/conf/{interface}/forwarding", "w") as switch:
+        switch.write("1\n")
 
 
 def namespace_pids(namespace: str) -> list[int]:

@@ -23,6 +23,7 @@ import pytest
 
 from tests.e2e.sandbox_support import IDLE_MINUTES, LEASE_MINUTES, Client, Lab, ScenarioError, sandbox_up, up_args
 from tests.integration.sandbox.conftest import sandbox_unavailable
+from tests.support.requirements import unavailable
 
 pytestmark = [pytest.mark.netns, pytest.mark.slow, pytest.mark.timeout(600)]
 
@@ -35,7 +36,7 @@ WATCH_POLL_S = 0.25  # the watch's own resolution
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     why = sandbox_unavailable()
     if why:
-        pytest.skip(f"sandbox: {why}")
+        unavailable(f"sandbox: {why}")
     args = up_args(REAPER_PERIOD_S, LEASE_MINUTES, IDLE_MINUTES)
     with sandbox_up(tmp_path_factory.mktemp("sandbox-gang"), tmp_path_factory.mktemp("cwd-gang"), args) as box:
         found = Lab(box, tmp_path_factory.mktemp("projects-gang"), reaper_period_s=REAPER_PERIOD_S)
@@ -143,3 +144,29 @@ def test_a_tripped_budget_ends_every_member_in_one_reaper_run(lab: Lab) -> None:
         assert max(ended.values()) - min(ended.values()) <= REAPER_PERIOD_S + WATCH_POLL_S
     finally:
         held.stop()
+
+
+def test_wb_run_nodes_runs_every_rank_with_the_contract_and_ends_with_the_failing_ranks_code(lab: Lab) -> None:
+    """`wb run --nodes 3` on aws, end to end: one gang launched, the environment contract on every rank with
+    rank 0's private address as MASTER_ADDR, rank 0's stdout on stdout, the others' lines prefixed on stderr
+    (--all-nodes), and the exit code of the rank that failed."""
+    client = lab.client("gang-run")
+    script = (
+        'echo "rank $NODE_RANK of $NNODES gpus $GPUS_PER_NODE master $MASTER_ADDR:$MASTER_PORT"; '
+        'if [ "$NODE_RANK" = 2 ]; then sleep 1; exit 3; fi; sleep 30'
+    )
+    started = time.monotonic()
+    run = client.wb("run", "--nodes", str(NODES), "--all-nodes", "--", "sh", "-c", script, timeout=300)
+    took = time.monotonic() - started
+    print(f"\nwb run --nodes {NODES}: {took:.1f} s from the command to the gang's end (rank 2 exits 3)")
+    assert run.returncode == 3, run.stderr[-3000:]
+    [line] = run.stdout.splitlines()
+    rank, _, nodes, _, _gpus, _, master = line.split()[1:]
+    assert (rank, nodes) == ("0", str(NODES))
+    address, port = master.rsplit(":", 1)
+    assert address.count(".") == 3 and 1024 <= int(port) <= 65535
+    for other in (1, 2):
+        assert f"[rank {other}] rank {other} of {NODES} gpus" in run.stderr
+        assert f"master {master}" in run.stderr
+    assert "rank 2" in run.stderr and "3" in run.stderr
+    assert took < 30 + 60, "the other ranks were stopped when rank 2 failed, not left to finish"
