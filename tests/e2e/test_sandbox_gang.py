@@ -210,6 +210,8 @@ def test_a_real_gloo_all_reduce_across_three_machines_from_the_contract_alone(la
     (client.project / "run.sh").write_text(RECIPE)
     started = time.monotonic()
     run = client.wb("run", "--nodes", str(NODES), "--", "sh", "run.sh", timeout=400)
-    print(f"\ngloo all-reduce across {NODES} sandbox machines: {time.monotonic() - started:.1f} s, exit {run.returncode}")
+    print(
+        f"\ngloo all-reduce across {NODES} sandbox machines: {time.monotonic() - started:.1f} s, exit {run.returncode}"
+    )
     assert run.returncode == 0, run.stderr[-4000:]
     assert run.stdout.splitlines()[-1] == f"world {NODES} sum {sum(range(1, NODES + 1))}", run.stdout
