@@ -20,6 +20,7 @@ from weatherballoon.lambdas.records import InstanceState
 from tests.e2e.sandbox_support import Lab, sandbox_up, up_args, wait_for
 from tests.integration.sandbox.conftest import sandbox_unavailable
 from tests.support.project import keeper_pids
+from tests.support.requirements import unavailable
 
 pytestmark = [pytest.mark.netns, pytest.mark.slow, pytest.mark.timeout(300)]
 
@@ -33,7 +34,7 @@ KEEP_MINUTES = "5"
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     why = sandbox_unavailable()
     if why:
-        pytest.skip(f"sandbox: {why}")
+        unavailable(f"sandbox: {why}")
     root, cwd = tmp_path_factory.mktemp("sandbox-keeper"), tmp_path_factory.mktemp("cwd-keeper")
     with sandbox_up(root, cwd, up_args(REAPER_PERIOD_S, LEASE_MINUTES, IDLE_MINUTES)) as box:
         found = Lab(box, tmp_path_factory.mktemp("projects-keeper"), reaper_period_s=REAPER_PERIOD_S,

@@ -18,6 +18,7 @@ import pytest
 
 from tests.e2e.sandbox_support import Client, Lab, sandbox_up, up_args, wait_for
 from tests.integration.sandbox.conftest import sandbox_unavailable
+from tests.support.requirements import unavailable
 
 pytestmark = [pytest.mark.netns, pytest.mark.slow, pytest.mark.timeout(400)]
 
@@ -26,7 +27,7 @@ pytestmark = [pytest.mark.netns, pytest.mark.slow, pytest.mark.timeout(400)]
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     why = sandbox_unavailable()
     if why:
-        pytest.skip(f"sandbox: {why}")
+        unavailable(f"sandbox: {why}")
     root, cwd = tmp_path_factory.mktemp("sandbox-ssh-eice"), tmp_path_factory.mktemp("cwd-ssh-eice")
     with sandbox_up(root, cwd, up_args(2.0, 0.5, 3.0)) as box:
         found = Lab(box, tmp_path_factory.mktemp("projects-ssh-eice"), reaper_period_s=2.0, lease_minutes=0.5,
