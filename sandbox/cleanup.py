@@ -56,6 +56,6 @@ def remove_everything(layout: Layout, state: SandboxState | None) -> list[str]:
         if os.path.ismount(merged):
             run([tool("umount"), "-l", str(merged)], check=False)
             removed.append(f"mount {merged}")
-    for folder in (layout.hosts_dir, layout.venv):
+    for folder in (layout.hosts_dir, layout.venv, layout.eice_dir):
         shutil.rmtree(folder, ignore_errors=True)
     return removed

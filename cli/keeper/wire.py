@@ -23,6 +23,7 @@ import os
 import socket
 import struct
 import sys
+from pathlib import Path
 
 PROTOCOL = 1
 HEADER = struct.Struct(">cI")
@@ -112,3 +113,23 @@ def peer_uid(sock: socket.socket) -> int | None:
         raw = sock.getsockopt(sol_local, local_peercred, 76)
         return int(struct.unpack_from("=II", raw)[1])
     return None
+
+
+CONNECT_TIMEOUT_S = 2.0
+
+
+def connect_to_keeper(path: Path) -> socket.socket:
+    """A connection to the keeper at `path`, after checking that it runs as this user."""
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.settimeout(CONNECT_TIMEOUT_S)
+    try:
+        sock.connect(str(path))
+        uid = peer_uid(sock)
+    except BaseException:
+        sock.close()
+        raise
+    if uid != os.getuid():
+        sock.close()
+        raise PermissionError(f"the keeper at {path} runs as uid {uid}, not as you")
+    sock.settimeout(None)
+    return sock

@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 from weatherballoon.infra.shipped_template import load_shipped_template
-from weatherballoon.infra.template_rules import RULES, Rule, violations
+from weatherballoon.infra.template_rules import RULES, Rule
+from weatherballoon.infra.template_walk import violations
 
 from tests.unit.infra.iam_world import PARAMETERS
 
@@ -45,7 +46,7 @@ def test_an_apostrophe_in_a_security_group_rule_fails_the_check() -> None:
 
 def test_every_rule_selects_something_in_the_template() -> None:
     # A path that matches nothing would pass forever; rules for properties the stack does not set yet are listed.
-    from weatherballoon.infra.template_rules import select
+    from weatherballoon.infra.template_walk import select
 
     template = load_shipped_template()
     unused = []
