@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.sandbox_support import Lab, sandbox_up, up_args
+from tests.e2e.sandbox_support import Client, Lab, Run, sandbox_up, up_args
 from tests.integration.sandbox.conftest import sandbox_unavailable
 from tests.support.requirements import unavailable
 
@@ -53,18 +53,24 @@ def _tunnels_ended(lab: Lab) -> int:
     return (_sandbox(lab) / "logs" / "daemon.log").read_text(errors="replace").count("tunnel expired")
 
 
+def _through_cut_tunnels(lab: Lab, client: Client, *args: str, first_output_s: float = 180) -> Run:
+    """`wb ARGS`, attached; once the job's first line is out, the endpoint cuts every tunnel after TUNNEL_S."""
+    cut = _sandbox(lab) / "eice" / "cut-after-seconds"
+    attached = client.popen(*args)
+    try:
+        attached.wait_stdout("out 0001", timeout=first_output_s)
+        cut.write_text(f"{TUNNEL_S}\n")
+        return attached.finish(timeout=180)
+    finally:
+        cut.unlink(missing_ok=True)
+
+
 def test_an_attached_run_survives_tunnel_expiry_with_every_byte_intact(lab: Lab) -> None:
     client = lab.client("eice")
     (client.project / "writer.py").write_text(WRITER)
     assert "WB_CONNECT" not in lab.box.exported and "AWS_CA_BUNDLE" in lab.box.exported
     ended_before = _tunnels_ended(lab)
-    attached = client.popen("run", "--", "python3", "writer.py")
-    try:
-        attached.wait_stdout("out 0001", timeout=180)
-        (_sandbox(lab) / "eice" / "cut-after-seconds").write_text(f"{TUNNEL_S}\n")
-        run = attached.finish(timeout=180)
-    finally:
-        (_sandbox(lab) / "eice" / "cut-after-seconds").unlink(missing_ok=True)
+    run = _through_cut_tunnels(lab, client, "run", "--", "python3", "writer.py")
     assert run.returncode == 7, run.stderr[-3000:]
     assert run.stdout == EXPECTED_OUT
     assert EXPECTED_ERR in run.stderr  # wb's own notices come before, never inside, the job's stderr
@@ -83,13 +89,7 @@ def test_logs_follow_survives_tunnel_expiry_with_every_byte_intact(lab: Lab) -> 
     (client.project / "writer.py").write_text(WRITER)
     job_id = client.wb("run", "-d", "--", "python3", "writer.py", timeout=240).check().stdout.strip()
     ended_before = _tunnels_ended(lab)
-    follow = client.popen("logs", "-f", job_id)
-    try:
-        follow.wait_stdout("out 0001", timeout=120)
-        (_sandbox(lab) / "eice" / "cut-after-seconds").write_text(f"{TUNNEL_S}\n")
-        done = follow.finish(timeout=180)
-    finally:
-        (_sandbox(lab) / "eice" / "cut-after-seconds").unlink(missing_ok=True)
+    done = _through_cut_tunnels(lab, client, "logs", "-f", job_id, first_output_s=120)
     assert done.returncode == 7, done.stderr[-3000:]
     assert done.stdout == EXPECTED_OUT and EXPECTED_ERR in done.stderr
     assert _tunnels_ended(lab) - ended_before >= 2
@@ -115,13 +115,7 @@ def test_a_run_through_the_connection_keeper_reconnects_across_forced_tunnel_exp
         client.wait_row(instance_id, lambda r: r.state is InstanceState.IDLE, 30, "idle after the first job")
         (keeper,) = wait_for(lambda: keeper_pids(runtime), 60, "the keeper to hold its tunnel")
         ended_before = _tunnels_ended(lab)
-        attached = client.popen("run", "--", "python3", "writer.py")
-        try:
-            attached.wait_stdout("out 0001", timeout=180)
-            (_sandbox(lab) / "eice" / "cut-after-seconds").write_text(f"{TUNNEL_S}\n")
-            run = attached.finish(timeout=180)
-        finally:
-            (_sandbox(lab) / "eice" / "cut-after-seconds").unlink(missing_ok=True)
+        run = _through_cut_tunnels(lab, client, "run", "--", "python3", "writer.py")
         assert run.returncode == 7, run.stderr[-3000:]
         assert f"reusing warm instance {instance_id}" in run.stderr, run.stderr[:2000]
         assert run.stdout == EXPECTED_OUT
