@@ -38,6 +38,7 @@ from tests.support.delay_proxy import DelayProxy
 
 TARGETS = {"fresh ssh": 0.6, "fresh ssh, heavy rc": 0.5, "ControlMaster": 1.5}
 KEEPER_TRUE = "wb run -- true (no-op sync), keeper warm"
+WITHOUT_WARM_CLIENT = "wb run -- true (no-op sync), keeper warm, no warm client"
 
 
 @contextlib.contextmanager
@@ -70,6 +71,7 @@ def cases_for(bench: BenchHost, port: int, via_master: list[str]) -> list[Case]:
         Case("ssh true (warm ControlMaster)", [*via_master, "true"], b""),
         Case(KEEPER_TRUE, bench.wb_argv("run", "--", "true"), b"", env=keep),
         Case("wb run --no-sync -- true, keeper warm", bench.wb_argv("run", "--no-sync", "--", "true"), b"", env=keep),
+        Case(WITHOUT_WARM_CLIENT, bench.wb_argv("run", "--", "true"), b"", env={**keep, "WB_WARM_CLIENT": "0"}),
         Case("wb run -- true (no-op sync), no keeper", bench.wb_argv("run", "--", "true"), b"", env=direct),
         Case("ssh echo hi", bench.ssh_argv("echo", "hi", port=port), b"hi\n"),
         Case("ssh echo hi (warm ControlMaster)", [*via_master, "echo", "hi"], b"hi\n"),

@@ -16,12 +16,19 @@ from collections.abc import Callable
 from typing import NoReturn
 
 _hooks: list[Callable[[], None]] = []
+_final: list[Callable[[int], None]] = []
 
 
 def on_exit(hook: Callable[[], None]) -> Callable[[], None]:
     """Run `hook` when wb exits (hooks run newest first); returns it, so it can decorate."""
     _hooks.append(hook)
     return hook
+
+
+def on_final_exit(report: Callable[[int], None]) -> None:
+    """Tell `report` the exit code once the streams are flushed, just before the process ends (a warm
+    client's child reports its code to the command that handed it over)."""
+    _final.append(report)
 
 
 def exit_now(code: int) -> NoReturn:
@@ -36,4 +43,7 @@ def exit_now(code: int) -> NoReturn:
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(OSError, ValueError):
             stream.flush()
+    for report in _final:
+        with contextlib.suppress(Exception):
+            report(code)
     os._exit(code)

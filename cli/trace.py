@@ -29,3 +29,10 @@ def _process_start() -> float:
 
 
 _START = _process_start()
+
+
+def restart() -> None:
+    """In a warm client's child: read WB_TRACE of the command it became, and count from now."""
+    global ENABLED, _START
+    ENABLED = os.environ.get("WB_TRACE") == "1"
+    _START = time.perf_counter()

@@ -103,6 +103,12 @@ def _close_stdin(child) -> None:
         child.stdin.close()
 
 
+def _close_outputs(child) -> None:
+    for stream in (child.stdout, child.stderr):
+        with contextlib.suppress(OSError):
+            stream.close()
+
+
 def serve_main(argv: list) -> int:
     out = _Out()
     source = sys.stdin.buffer
@@ -127,6 +133,6 @@ def serve_main(argv: list) -> int:
             _close_stdin(child)
         elif kind == b"K" and child is not None:
             _close_stdin(child)
-            for stream in (child.stdout, child.stderr):
-                with contextlib.suppress(OSError):
-                    stream.close()
+            # Closing a pipe that a pump thread is reading waits for that read to return (the file's lock),
+            # which for a quiet child is its next write: never here, or the next command waits for it.
+            threading.Thread(target=_close_outputs, args=(child,), daemon=True).start()

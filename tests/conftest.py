@@ -123,3 +123,13 @@ def project(tmp_path: Path, sshd_host: sshd.SshdHost) -> Iterator[Project]:
     made = make_project(tmp_path, sshd_host)
     yield made
     made.stop_keepers()
+
+
+@pytest.fixture
+def other_user() -> Iterator[sshd.TestUser]:
+    """Another local user (tests/support/other_user.py runs code as them)."""
+    parent = Path(tempfile.mkdtemp(prefix="wb-other-"))
+    user = sshd.TestUser.create(parent)
+    yield user
+    user.delete()
+    shutil.rmtree(parent, ignore_errors=True)

@@ -15,7 +15,8 @@ def command(app: App, machine: str | None, everything: bool) -> int:
     """End warm connections held by the connection keeper (provisioner.keepConnectionMinutes).
 
     With no MACHINE: the only one held (asked to name it when there are several). Jobs on the machine run
-    on; the next command connects afresh.
+    on; the next command connects afresh. --all also ends the warm client (wb imported once, for the
+    commands that follow).
 
     \b
       wb disconnect i-0abc123
@@ -42,14 +43,22 @@ def command(app: App, machine: str | None, everything: bool) -> int:
         raise UsageError(f"connections are kept for several machines: {names}", hint="name one, or pass --all")
     if not chosen:
         app.say("no connection is kept")
+    import contextlib
+
+    from ..keeper import wire
+
     for path, info in chosen:
-        import contextlib
-
-        from ..keeper import wire
-
         with contextlib.suppress(OSError, wire.WireError, ValueError):
             client.ask(path, {"op": "stop"})
         app.say(f"ended the connection kept for {info.get('instance')} ({info.get('target')})")
+    if everything:
+        from ..keeper.warm_names import warm_socket_path
+
+        warm = warm_socket_path()
+        if warm is not None and warm.exists():
+            with contextlib.suppress(OSError, wire.WireError, ValueError):
+                client.ask(warm, {"op": "stop"})
+                app.say("ended the warm client")
     return 0
 
 

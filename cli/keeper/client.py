@@ -16,6 +16,7 @@ import os
 import socket
 import subprocess
 import sys
+import time
 from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
@@ -120,7 +121,8 @@ def shared_session(
 
 
 def start_keeper(instance: Instance, options: ConnectOptions, idle_s: float) -> None:
-    """Start a detached keeper for this machine (it connects on its own, as this command did)."""
+    """Start a detached keeper for this machine (it connects on its own, as this command did), and the
+    warm client (fork_server.py) for the commands that follow, unless one is listening."""
     if not supported() or idle_s <= 0:
         return
     from .paths import KeeperDirError, keeper_dir
@@ -132,11 +134,46 @@ def start_keeper(instance: Instance, options: ConnectOptions, idle_s: float) -> 
         return
     key = key_for(instance.target, options)
     recipe = {"cwd": os.getcwd(), "instance": asdict(instance), "key": key, "idle_s": idle_s}
+    pid = _spawn_detached("weatherballoon.cli.keeper.server", recipe, folder / f"{key}.log")
+    verbose(f"started a connection keeper for {instance.id} (pid {pid}, {idle_s:g} s idle)")
+    start_warm_client(folder, idle_s)
+
+
+LOCK_STALE_S = 30.0
+
+
+def start_warm_client(folder: Path, idle_s: float) -> None:
+    from .warm_names import warm_socket_path
+
+    path = warm_socket_path()
+    if path is None or os.environ.get("WB_WARM_CLIENT") == "0":
+        return
+    if path.exists():
+        try:
+            ask(path, {"op": "info"})
+            return
+        except (OSError, wire.WireError, ValueError):
+            pass  # gone: start another
+    lock = path.with_suffix(".starting")
+    try:
+        fd = os.open(lock, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        if time.time() - lock.stat().st_mtime < LOCK_STALE_S:
+            return  # another command is starting one
+        lock.unlink(missing_ok=True)
+        return
+    os.close(fd)  # the warm client removes it once it listens (about a second), so racing commands start one
+    pid = _spawn_detached("weatherballoon.cli.keeper.fork_server", {"idle_s": idle_s}, folder / "warm.log")
+    verbose(f"started the warm client (pid {pid}, {idle_s:g} s idle)")
+
+
+def _spawn_detached(module: str, recipe: dict[str, object], log_path: Path) -> int:
+    """Run `python -m module` in a session of its own, its recipe on stdin, its stderr appended to a log."""
     env = {**os.environ, "WB_IN_KEEPER": "1"}
-    log_fd = os.open(folder / f"{key}.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    log_fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     try:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "weatherballoon.cli.keeper.server"],
+            [sys.executable, "-m", module],
             stdin=subprocess.PIPE,
             stdout=subprocess.DEVNULL,
             stderr=log_fd,
@@ -149,7 +186,7 @@ def start_keeper(instance: Instance, options: ConnectOptions, idle_s: float) -> 
     assert proc.stdin is not None
     proc.stdin.write(json.dumps(recipe).encode())
     proc.stdin.close()
-    verbose(f"started a connection keeper for {instance.id} (pid {proc.pid}, {idle_s:g} s idle)")
+    return proc.pid
 
 
 def running_keepers() -> list[tuple[Path, dict[str, object]]]:

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.support import sshd
+from tests.support.other_user import OTHER_PYTHON, TRY_CONNECT, as_user
 from tests.support.project import Project
 from tests.support.waiting import wait_for
 
@@ -113,43 +114,15 @@ def test_the_keepers_socket_and_folder_are_private(project: Project) -> None:
 
 # --- another local user ----------------------------------------------------------------------------------
 
-OTHER_PYTHON = "/usr/bin/python3"  # the system's: another user cannot reach root's virtual environment
-
-_TRY_CONNECT = """
-import socket, sys
-s = socket.socket(socket.AF_UNIX)
-try:
-    s.connect(sys.argv[1])
-    s.sendall(b'J' + len(b'{"op": "info"}').to_bytes(4, 'big') + b'{"op": "info"}')
-    print('answer', s.recv(100))
-except OSError as exc:
-    print('refused', exc.errno)
-"""
-
-
-@pytest.fixture
-def other_user() -> Iterator[sshd.TestUser]:
-    parent = Path(tempfile.mkdtemp(prefix="wb-other-"))
-    user = sshd.TestUser.create(parent)
-    yield user
-    user.delete()
-    shutil.rmtree(parent, ignore_errors=True)
-
-
-def _as(user: sshd.TestUser, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [OTHER_PYTHON, "-I", *args], user=user.uid, group=user.gid, capture_output=True, text=True, timeout=30
-    )
-
 
 def test_another_user_can_neither_connect_nor_read_the_socket(project: Project, other_user: sshd.TestUser) -> None:
     _keep(project)
     _warm(project)
     (sock,) = (project.runtime_dir / "keepers").glob("*.sock")
     project.runtime_dir.chmod(0o755)  # even where the folder above is open, the keepers' own folder is not
-    tried = _as(other_user, "-c", _TRY_CONNECT, str(sock))
+    tried = as_user(other_user, "-c", TRY_CONNECT, str(sock))
     assert tried.stdout.strip() == f"refused {errno.EACCES}", tried
-    listed = _as(other_user, "-c", "import os, sys; os.listdir(sys.argv[1])", str(sock.parent))
+    listed = as_user(other_user, "-c", "import os, sys; os.listdir(sys.argv[1])", str(sock.parent))
     assert "PermissionError" in listed.stderr
 
 
@@ -163,7 +136,7 @@ def test_the_keeper_refuses_another_users_connection_even_through_open_modes(
     (sock,) = folder.glob("*.sock")
     for path, mode in ((project.runtime_dir, 0o755), (folder, 0o755), (sock, 0o777)):
         path.chmod(mode)
-    tried = _as(other_user, "-c", _TRY_CONNECT, str(sock))
+    tried = as_user(other_user, "-c", TRY_CONNECT, str(sock))
     # Closed unanswered: an empty read, a reset (the request was left unread) or a broken pipe (closed first).
     unanswered = ("answer b''", f"refused {errno.ECONNRESET}", f"refused {errno.EPIPE}")
     assert tried.stdout.strip() in unanswered, tried

@@ -39,8 +39,11 @@ class Project:
     def keeper_pids(self) -> list[int]:
         return keeper_pids(self.runtime_dir)
 
+    def warm_client_pids(self) -> list[int]:
+        return warm_client_pids(self.runtime_dir)
+
     def stop_keepers(self) -> None:
-        for pid in self.keeper_pids():
+        for pid in self.keeper_pids() + self.warm_client_pids():
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
         shutil.rmtree(self.runtime_dir, ignore_errors=True)
@@ -136,6 +139,18 @@ def keeper_pids(runtime_dir: Path) -> list[int]:
         for word in log.read_text().split():
             if word.startswith("keeper[") and word.endswith("]:"):
                 pid = int(word[len("keeper[") : -2])
+                if _alive(pid):
+                    pids.append(pid)
+    return sorted(set(pids))
+
+
+def warm_client_pids(runtime_dir: Path) -> list[int]:
+    """The warm clients (keeper/fork_server.py) started with WB_RUNTIME_DIR=`runtime_dir` that still run."""
+    pids = []
+    for log in (runtime_dir / "keepers").glob("warm.log"):
+        for word in log.read_text().split():
+            if word.startswith("warm-client[") and word.endswith("]:"):
+                pid = int(word[len("warm-client[") : -2])
                 if _alive(pid):
                     pids.append(pid)
     return sorted(set(pids))

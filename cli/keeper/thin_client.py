@@ -1,0 +1,107 @@
+"""A command's side of the warm client (fork_server.py): hand the command over, forward signals, take its code.
+
+When a warm client of this installation is listening, `wb run` (and the few read-mostly commands in
+`WARM_COMMANDS`) do not import the rest of wb at all: this module passes the process's stdin, stdout and
+stderr to the warm client with the arguments, folder, environment and umask; a forked child there runs the
+command exactly as this process would have; the signals this process gets (Ctrl-C, a terminal hang-up, a
+kill) are passed on to that child; and this process exits with its code.
+
+Anything short of a started child (no warm client, a stale one, a refusal) returns None before anything
+ran, and the command runs here, the ordinary way (said under -v).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import sys
+
+from . import wire
+from .warm_names import warm_socket_path
+
+WARM_COMMANDS = frozenset({"run", "jobs", "logs", "status"})
+GLOBAL_FLAGS = frozenset({"-v", "--verbose", "-q", "--quiet"})
+FORWARDED = ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGWINCH", "SIGUSR1", "SIGUSR2")
+
+
+def _verbose(argv: list[str], message: str) -> None:
+    if os.environ.get("WB_VERBOSE") == "1" or any(arg in ("-v", "--verbose") for arg in _globals(argv)):
+        sys.stderr.write(f"wb: {message}\n")
+        sys.stderr.flush()
+
+
+def _globals(argv: list[str]) -> list[str]:
+    flags = []
+    for arg in argv:
+        if arg not in GLOBAL_FLAGS:
+            break
+        flags.append(arg)
+    return flags
+
+
+def eligible(argv: list[str]) -> bool:
+    """A command the warm client runs: one of WARM_COMMANDS after wb's global flags only."""
+    if os.name != "posix" or not wire.fd_passing() or not hasattr(socket, "AF_UNIX"):
+        return False
+    if os.environ.get("WB_IN_KEEPER") == "1" or os.environ.get("WB_WARM_CLIENT") == "0":
+        return False
+    if os.environ.get("WB_KEEP_CONNECTION_MINUTES", "").strip() in ("0", "0.0"):
+        return False  # keepers off for this command: the warm client, started with them, too
+    rest = argv[len(_globals(argv)) :]
+    return bool(rest) and rest[0] in WARM_COMMANDS
+
+
+def run_warm(argv: list[str]) -> int | None:
+    """The command's exit code, run by the warm client; None when it was not (nothing has run then)."""
+    if not eligible(argv):
+        return None
+    path = warm_socket_path(create=False)
+    if path is None or not path.exists():
+        return None
+    try:
+        sock = wire.connect_to_keeper(path)
+    except OSError as exc:
+        _verbose(argv, f"the warm client is gone or not yours ({exc}): running here")
+        if isinstance(exc, ConnectionRefusedError):
+            with contextlib.suppress(OSError):
+                path.unlink()  # nobody listens: it died
+        return None
+    with sock:
+        try:
+            umask = os.umask(0o022)
+            os.umask(umask)
+            request = {"op": "run", "argv": argv, "cwd": os.getcwd(), "env": dict(os.environ), "umask": umask}
+            wire.send_json(sock, request)
+            wire.send_fds(sock, [0, 1, 2])
+            reply = wire.recv_json(sock)
+        except (OSError, wire.WireError, ValueError) as exc:
+            _verbose(argv, f"the warm client failed ({exc}): running here")
+            return None
+        if not reply or not isinstance(reply.get("pid"), int):
+            why = (reply or {}).get("refused") or (reply or {}).get("error") or "no answer"
+            _verbose(argv, f"not using the warm client ({why}): running here")
+            return None
+        pid = int(reply["pid"])  # type: ignore[call-overload]
+        _verbose(argv, f"running in the warm client (pid {pid})")
+        return _wait_for(sock, pid)
+
+
+def _wait_for(sock: socket.socket, pid: int) -> int:
+    def forward(number: int, _frame: object) -> None:
+        with contextlib.suppress(OSError):
+            os.kill(pid, number)
+
+    for name in FORWARDED:
+        number = getattr(signal, name, None)
+        if number is not None:
+            signal.signal(number, forward)
+    try:
+        message = wire.recv_json(sock)
+    except (OSError, wire.WireError, ValueError):
+        message = None
+    if message is None or not isinstance(message.get("exit"), int):
+        sys.stderr.write("wb: the warm client ended before the command reported its exit status\n")
+        return 255
+    return int(message["exit"])  # type: ignore[call-overload]
