@@ -81,16 +81,19 @@ def _range(protocol: str, permission: Mapping[str, Any]) -> tuple[int | None, in
 
 
 def _sources(permission: Mapping[str, Any], members: Mapping[str, list[str]]) -> tuple[str, ...]:
-    """The rule's sources as disjoint networks (nftables refuses overlapping ones in one set); a /32 as an
-    address."""
+    """The rule's sources, none inside another (nftables refuses overlapping elements in one set); a /32 as
+    an address."""
     found: set[ipaddress.IPv4Network] = set()
     for cidr in permission.get("IpRanges", []):
         if cidr.get("CidrIp"):
             found.add(ipaddress.IPv4Network(cidr["CidrIp"], strict=False))
     for pair in permission.get("UserIdGroupPairs", []):
         found.update(ipaddress.IPv4Network(address) for address in members.get(pair.get("GroupId", ""), []))
-    merged = ipaddress.collapse_addresses(found)
-    return tuple(str(net.network_address) if net.prefixlen == 32 else str(net) for net in merged)
+    kept: list[ipaddress.IPv4Network] = []
+    for network in sorted(found, key=lambda net: net.prefixlen):  # widest first: what it covers is left out
+        if not any(network.subnet_of(wider) for wider in kept):
+            kept.append(network)
+    return tuple(str(net.network_address) if net.prefixlen == 32 else str(net) for net in sorted(kept))
 
 
 def admissions(instances: Iterable[Mapping[str, Any]], groups: Mapping[str, list[dict[str, Any]]]) -> list[Admission]:
