@@ -45,7 +45,8 @@ def remove_everything(layout: Layout, state: SandboxState | None) -> list[str]:
             removed.append(f"link {link}")
         if state.network:
             network.remove_fence(state.network)
-        firewall.remove(state.sandbox_id)
+        if firewall.remove(state.sandbox_id):
+            removed.append(f"nftables table {firewall.table_name(state.sandbox_id)}")
         if state.account and state.account.startswith("wbsbx-") and account.lookup(state.account):
             account.delete(state.account)
             removed.append(f"account {state.account}")

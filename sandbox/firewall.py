@@ -84,9 +84,9 @@ def apply(script: str) -> None:
     run([tool("nft"), "-f", "-"], input=script)
 
 
-def remove(sandbox_id: str) -> None:
-    """Idempotent: the sandbox's table, if it is there."""
-    run([tool("nft"), "delete", "table", "ip", table_name(sandbox_id)], check=False)
+def remove(sandbox_id: str) -> bool:
+    """Idempotent: the sandbox's table, if it is there (True when it was)."""
+    return run([tool("nft"), "delete", "table", "ip", table_name(sandbox_id)], check=False).returncode == 0
 
 
 class Firewall:
