@@ -8,13 +8,15 @@ from __future__ import annotations
 import os
 import secrets
 import subprocess
+import sys
 from typing import Any
 
 import boto3
 import pytest
-from weatherballoon.sandbox import firewall, security_groups
+from weatherballoon.sandbox import firewall, network, security_groups
 from weatherballoon.sandbox.security_groups import Admission
 
+from tests.integration.sandbox.conftest import sandbox_unavailable
 from tests.integration.sandbox.support import IMAGE
 from tests.support.requirements import unavailable
 
@@ -162,3 +164,96 @@ def test_the_table_is_applied_replaced_only_on_change_and_removed(vpc: Any) -> N
         wall.stop()
     assert nft_table(table) == ""
     firewall.remove(sandbox_id)  # idempotent: a second removal finds nothing and says nothing
+
+
+SERVE = """\
+import socket
+import sys
+
+servers = [socket.create_server((sys.argv[1], int(port))) for port in sys.argv[2:]]
+print("listening", flush=True)
+while True:
+    for server in servers:
+        server.settimeout(0.05)
+        try:
+            peer, _ = server.accept()
+        except TimeoutError:
+            continue
+        with peer:
+            peer.sendall(b"hello\\n")
+"""
+CONNECT = """\
+import socket
+import sys
+
+with socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=2) as peer:
+    print(peer.makefile().readline().strip())
+"""
+
+
+def reaches(namespace: str, address: str, port: int) -> bool:
+    """A TCP connection from the namespace that gets the listener's line back; False when it times out."""
+    argv = ["ip", "netns", "exec", namespace, sys.executable, "-c", CONNECT, address, str(port)]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=30, check=False)
+    assert done.returncode == 0 or "timed out" in done.stderr, done.stderr  # dropped, never refused
+    return done.returncode == 0 and done.stdout.strip() == "hello"
+
+
+@pytest.mark.netns
+def test_hosts_in_namespaces_get_what_the_groups_admit_one_way_with_replies_and_changes_within_a_sync(
+    vpc: Any,
+) -> None:
+    """Two hosts made as the sandbox makes them (network.create, routed through this machine): the server's
+    group admits one tcp port from the client's group, the client's admits nothing."""
+    why = sandbox_unavailable()
+    if why:
+        unavailable(f"sandbox: {why}")
+    ec2, _, _ = vpc
+    block = network.free_network()
+    vpc_id = ec2.create_vpc(CidrBlock=str(block))["Vpc"]["VpcId"]
+    subnet = ec2.create_subnet(VpcId=vpc_id, CidrBlock=str(next(block.subnets(new_prefix=20))))["Subnet"]["SubnetId"]
+    client_group = group(ec2, vpc_id, "client")
+    port = 40000 + secrets.randbelow(20000)
+    admit = {"IpProtocol": "tcp", "FromPort": port, "ToPort": port, "UserIdGroupPairs": [{"GroupId": client_group}]}
+    server_group = group(ec2, vpc_id, "server", admit)
+    [server] = launch(ec2, subnet, [server_group])
+    [client] = launch(ec2, subnet, [client_group])
+    sandbox_id = secrets.token_hex(3)
+    links = [network.names_for(f"wbsbx-{sandbox_id}-", f"wb{sandbox_id}", name) for name in ("server", "client")]
+    wall = firewall.Firewall(ec2, sandbox_id, f"wb{sandbox_id}")
+    made: list[network.HostLink] = []
+    listeners: list[subprocess.Popen[str]] = []
+    network.fence(str(block))
+    try:
+        for (namespace, near, far), address in zip(links, (server, client), strict=True):
+            made.append(network.create(namespace, address, near, far, fence=str(block)))
+            serve = [
+                *("ip", "netns", "exec", namespace),
+                sys.executable,
+                "-c",
+                SERVE,
+                address,
+                str(port),
+                str(port + 1),
+            ]
+            listeners.append(subprocess.Popen(serve, stdout=subprocess.PIPE, text=True))
+            assert listeners[-1].stdout is not None and listeners[-1].stdout.readline().strip() == "listening"
+        server_ns, client_ns = made[0].namespace, made[1].namespace
+        wall.start()
+        assert wall.sync(describe(ec2)) is True
+
+        assert reaches(client_ns, server, port)  # admitted, and its reply comes back (stateful)
+        assert not reaches(client_ns, server, port + 1)  # another port
+        assert not reaches(server_ns, client, port)  # the other way: the client's group admits nothing
+
+        ec2.authorize_security_group_ingress(GroupId=server_group, IpPermissions=[{**admit, "ToPort": port + 1}])
+        assert wall.sync(describe(ec2)) is True
+        assert reaches(client_ns, server, port + 1)
+    finally:
+        for listener in listeners:
+            listener.kill()
+            listener.wait(10)
+        for link in made:
+            network.remove(link)
+        network.remove_fence(str(block))
+        wall.stop()
