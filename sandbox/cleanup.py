@@ -1,9 +1,9 @@
 """Removing a sandbox, whether its daemon went down cleanly, crashed, or was killed with -9.
 
 Everything it can leave is named in `sandbox.json` or follows from it: the daemon and moto (by pid, checked
-against their command lines), the namespaces and links (by the sandbox's name prefixes), the login account
-(and its processes), its claim on the shared /opt/wb mount point, the hosts' /etc overlays, and the sandbox
-folder's own files. Each step is idempotent.
+against their command lines), the namespaces and links (by the sandbox's name prefixes), the nftables table
+between hosts (named for the sandbox), the login account (and its processes), its claim on the shared /opt/wb
+mount point, the hosts' /etc overlays, and the sandbox folder's own files. Each step is idempotent.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 
-from . import account, network, opt_dir
+from . import account, firewall, network, opt_dir
 from .launchers import moto
 from .layout import Layout
 from .records import SandboxState, read_json
@@ -45,6 +45,8 @@ def remove_everything(layout: Layout, state: SandboxState | None) -> list[str]:
             removed.append(f"link {link}")
         if state.network:
             network.remove_fence(state.network)
+        if firewall.remove(state.sandbox_id):
+            removed.append(f"nftables table {firewall.table_name(state.sandbox_id)}")
         if state.account and state.account.startswith("wbsbx-") and account.lookup(state.account):
             account.delete(state.account)
             removed.append(f"account {state.account}")

@@ -1,9 +1,9 @@
 """The sandbox daemon: `python -m weatherballoon.sandbox.daemon SANDBOX_DIR`, started detached by `up`.
 
 It brings the parts up in order (moto, the Powertools layer, the stack unless `--no-stack`, the hosts'
-account and python, the relay, the reaper timer, the host manager), reporting each step in `sandbox.json`,
-then waits for SIGTERM (`wb sandbox down`) and takes everything down again in reverse order. If a step fails
-it says which and why, takes down what it had made, and exits 1.
+account and python, the relay, the reaper timer, the firewall between hosts, the host manager), reporting each
+step in `sandbox.json`, then waits for SIGTERM (`wb sandbox down`) and takes everything down again in reverse
+order. If a step fails it says which and why, takes down what it had made, and exits 1.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from . import account, network, opt_dir
+from . import account, firewall, network, opt_dir
 from .hostfs import OPT
 from .launchers import moto
 from .layout import Layout
@@ -79,6 +79,7 @@ class Daemon:
         from weatherballoon.cli.aws_account.template import shipped_template
 
         from .eice.sandbox_endpoint import start_endpoint
+        from .firewall import Firewall
         from .host import HostContext
         from .hosts import HostManager
         from .records import DUMMY_KEY_ID, DUMMY_SECRET
@@ -141,7 +142,10 @@ class Daemon:
         functions = functools.partial(reaper_functions, lambda_client)
         self.parts.append(ReaperTimer(options.reaper_period_s, functions, self.layout.reaper_file).start())
         host_context = HostContext(self.layout, self.state, login, identity.account)
-        self.parts.append(HostManager(host_context, aws.client("ec2")).start())
+        self.step("enforcing the security groups between hosts (nftables)")
+        between_hosts = Firewall(aws.client("ec2"), self.state.sandbox_id, self.state.link_prefix).start()
+        self.parts.append(between_hosts)
+        self.parts.append(HostManager(host_context, aws.client("ec2"), firewall=between_hosts).start())
 
     def shutdown(self) -> None:
         """Reverse order; each part is stopped even if another fails."""
@@ -153,6 +157,7 @@ class Daemon:
         self.parts.clear()
         if self.state.network:
             network.remove_fence(self.state.network)
+        firewall.remove(self.state.sandbox_id)
         if self.state.account_created and self.state.account:
             account.delete(self.state.account)
         if self.state.opt_claimed:

@@ -1,6 +1,7 @@
 """The host manager: the sandbox's hypervisor. Every half second it compares moto's wb instances with the
 hosts it runs, and makes them agree:
 
+- the security groups between hosts are brought up to date (firewall.py);
 - an instance that is pending or running gets a host (made and booted in a thread of its own);
 - a host whose instance is gone (terminated, stopped) is removed;
 - a host that powered itself off (its emulated `systemctl poweroff` ran: the agent, or its dead-man timer)
@@ -25,6 +26,7 @@ from weatherballoon.lambdas.tags import MANAGED_FILTER
 
 from . import network
 from .errors import SandboxError
+from .firewall import Firewall
 from .host import Host, HostContext, Launch
 from .records import HostRecord, HostTable, write_json
 from .userdata import decode, parse
@@ -36,9 +38,12 @@ ALIVE = ["pending", "running"]
 
 
 class HostManager:
-    def __init__(self, context: HostContext, ec2: Any, *, poll_s: float = POLL_S) -> None:
+    def __init__(
+        self, context: HostContext, ec2: Any, *, poll_s: float = POLL_S, firewall: Firewall | None = None
+    ) -> None:
         self.context = context
         self.ec2 = ec2
+        self.firewall = firewall
         self.poll_s = poll_s
         self.hosts: dict[str, Host] = {}
         self.refused: dict[str, HostRecord] = {}  # instances that get no host, and why
@@ -79,6 +84,8 @@ class HostManager:
 
     def poll_once(self) -> None:
         instances = self.describe()
+        if self.firewall is not None:
+            self.sync_firewall(instances)
         with self.lock:
             known = set(self.hosts) | set(self.refused)
             gone = [h for i, h in self.hosts.items() if i not in instances and i not in self.busy]
@@ -105,6 +112,15 @@ class HostManager:
                 halts.append(functools.partial(self.power_off, host, reason))
         run_side_by_side(halts)
         self.publish()
+
+    def sync_firewall(self, instances: dict[str, dict[str, Any]]) -> None:
+        """The security groups between hosts, before a new instance gets its host. A failure keeps the rules
+        in place and is tried again next tick; it never stops hosts from being made or ended."""
+        assert self.firewall is not None
+        try:
+            self.firewall.sync(instances)
+        except Exception as exc:
+            log.warning("firewall: %s: %s", type(exc).__name__, exc)
 
     def describe(self) -> dict[str, dict[str, Any]]:
         found: dict[str, dict[str, Any]] = {}

@@ -9,11 +9,10 @@ the address EC2 reports (`provisioner.connect = private-ip`). The machine end ho
 where a relay forwards to the moto server (`relay.py`). A host also reaches the other hosts of its sandbox,
 as instances of one VPC reach one another (a gang's ranks: `wb run --nodes`): its namespace routes the
 sandbox's range through the gateway, and the machine forwards packets arriving on the sandbox's own veths
-only (their per-interface `forwarding`, never the machine-wide switch). Security groups are not enforced
-between hosts: the template's rules and the IAM proofs check those offline. There is no default route, so a
-host's traffic never leaves the machine (the sandbox's range ends in an unreachable route, `fence`). An
-address that this machine already uses (an address or a route of its own covers it) is refused, never
-shadowed.
+only (their per-interface `forwarding`, never the machine-wide switch), where the hosts' security groups
+are enforced (`firewall.py`). There is no default route, so a host's traffic never leaves the machine (the
+sandbox's range ends in an unreachable route, `fence`). An address that this machine already uses (an
+address or a route of its own covers it) is refused, never shadowed.
 """
 
 from __future__ import annotations

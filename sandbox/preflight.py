@@ -11,8 +11,8 @@ from .errors import SandboxError, SandboxUnavailable
 from .system import run, tool
 
 TOOLS = ("ip", "sshd", "ssh-keygen", "unshare", "mount", "umount", "useradd", "usermod", "userdel", "pkill", "runuser",
-         "sudo", "visudo")  # fmt: skip
-PACKAGES = {"sudo": "sudo", "visudo": "sudo", "sshd": "openssh-server", "ip": "iproute2"}
+         "sudo", "visudo", "nft")  # fmt: skip
+PACKAGES = {"sudo": "sudo", "visudo": "sudo", "sshd": "openssh-server", "ip": "iproute2", "nft": "nftables"}
 MODULES = {"moto": "moto[server]", "flask": "moto[server]", "aws_lambda_powertools": "aws-lambda-powertools"}
 INSTALL_HINT = "install the sandbox extra: pip install 'weatherballoon[sandbox]'"
 

@@ -18,9 +18,11 @@ POLL_S = 0.05
 KILL_S = 5.0  # how long SIGKILL is repeated for processes that keep appearing
 
 
-def run(argv: Sequence[str], *, check: bool = True, timeout: float = 30.0) -> subprocess.CompletedProcess[str]:
+def run(
+    argv: Sequence[str], *, check: bool = True, timeout: float = 30.0, input: str | None = None
+) -> subprocess.CompletedProcess[str]:
     try:
-        result = subprocess.run(list(argv), capture_output=True, text=True, check=False, timeout=timeout)
+        result = subprocess.run(list(argv), capture_output=True, text=True, check=False, timeout=timeout, input=input)
     except FileNotFoundError:
         raise SandboxError(f"{argv[0]} is not installed", hint=f"install the package that provides {argv[0]}") from None
     except subprocess.TimeoutExpired:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -63,11 +64,11 @@ class HeldGang:
             self.proc.wait(10)
 
 
-def hold_gang(lab: Lab, name: str) -> HeldGang:
+def hold_gang(lab: Lab, name: str, nodes: int = NODES) -> HeldGang:
     client = lab.client(name)
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     env = client.env({"PYTHONPATH": root})
-    argv = [sys.executable, "-m", "tests.e2e.gang_driver", str(NODES)]
+    argv = [sys.executable, "-m", "tests.e2e.gang_driver", str(nodes)]
     proc = subprocess.Popen(argv, cwd=client.project, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)  # fmt: skip
     assert proc.stdout is not None
@@ -76,7 +77,7 @@ def hold_gang(lab: Lab, name: str) -> HeldGang:
         proc.wait(10)
         raise ScenarioError(f"the gang driver exited {proc.returncode}: {proc.stderr.read() if proc.stderr else ''}")
     report = json.loads(line)
-    print(f"\n{name}: gang of {NODES} acquired in {report['acquired_s']:.2f} s, every rank's agent reached in "
+    print(f"\n{name}: gang of {nodes} acquired in {report['acquired_s']:.2f} s, every rank's agent reached in "
           f"{report['reached_s']:.2f} s")  # fmt: skip
     return HeldGang(client, proc, list(report["ids"]), report)
 
@@ -215,3 +216,83 @@ def test_a_real_gloo_all_reduce_across_three_machines_from_the_contract_alone(la
     )
     assert run.returncode == 0, run.stderr[-4000:]
     assert run.stdout.splitlines()[-1] == f"world {NODES} sum {sum(range(1, NODES + 1))}", run.stdout
+
+
+LISTEN = """\
+import socket
+import sys
+
+server = socket.create_server((sys.argv[1], int(sys.argv[2])))
+print("listening", flush=True)
+while True:
+    peer, (address, _) = server.accept()
+    with peer:
+        peer.recv(64)
+        peer.sendall(f"hello {address}\\n".encode())
+"""
+CONNECT = """\
+import socket
+import sys
+
+with socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=float(sys.argv[3])) as peer:
+    peer.sendall(b"hi\\n")
+    print(peer.makefile().readline().strip())
+"""
+CONNECT_TIMEOUT_S = 3.0
+
+
+def connect(namespace: str | None, address: str, port: int) -> subprocess.CompletedProcess[str]:
+    """A TCP connection from a host (its namespace), or from this machine (None): one line each way."""
+    where = ["ip", "netns", "exec", namespace] if namespace else []
+    argv = [*where, sys.executable, "-c", CONNECT, address, str(port), str(CONNECT_TIMEOUT_S)]
+    return subprocess.run(argv, capture_output=True, text=True, timeout=30, check=False)
+
+
+def private_ips(lab: Lab, ids: list[str]) -> list[str]:
+    found = {}
+    for reservation in lab.ec2.describe_instances(InstanceIds=ids)["Reservations"]:
+        for instance in reservation["Instances"]:
+            found[instance["InstanceId"]] = instance["PrivateIpAddress"]
+    return [found[instance_id] for instance_id in ids]
+
+
+def test_the_ranks_reach_one_another_on_any_port_and_another_members_machine_does_not(lab: Lab) -> None:
+    """Issue 13 §4 as the sandbox enforces it (sandbox/firewall.py): rank 0 listens on a high port; ranks 1
+    and 2 reach it (the gang group's self-reference, any port) and rank 0 reaches rank 2's sshd; a `wb run`
+    machine of another member, in the stack's group only, is dropped on both ports, as EC2 drops it."""
+    held = hold_gang(lab, "gang-network")
+    other = hold_gang(lab, "gang-outsider", nodes=1)  # its own IAM user: another member's `wb run` machine
+    listener: subprocess.Popen[str] | None = None
+    try:
+        ranks = private_ips(lab, held.ids)
+        [outsider] = private_ips(lab, other.ids)
+        port = 40000 + secrets.randbelow(20000)
+        rank0 = lab.namespace(held.ids[0])
+        listener = subprocess.Popen(["ip", "netns", "exec", rank0, sys.executable, "-c", LISTEN, ranks[0], str(port)],
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+        assert listener.stdout is not None and listener.stdout.readline().strip() == "listening"
+
+        for rank in (1, 2):
+            reached = connect(lab.namespace(held.ids[rank]), ranks[0], port)
+            assert reached.returncode == 0, reached.stderr
+            assert reached.stdout.strip() == f"hello {ranks[rank]}"  # the reply came back: stateful
+        banner = subprocess.run(["ip", "netns", "exec", rank0, sys.executable, "-c",
+                                 "import socket,sys; print(socket.create_connection((sys.argv[1], 22), 3).recv(64))",
+                                 ranks[2]], capture_output=True, text=True, timeout=30, check=False)  # fmt: skip
+        assert "SSH-2.0" in banner.stdout, banner.stderr
+
+        refused = connect(lab.namespace(other.ids[0]), ranks[0], port)
+        assert refused.returncode != 0 and "timed out" in refused.stderr, (refused.stdout, refused.stderr)
+        sshd = connect(lab.namespace(other.ids[0]), ranks[0], 22)
+        assert sshd.returncode != 0 and "timed out" in sshd.stderr, (sshd.stdout, sshd.stderr)
+        print(f"  ranks {ranks} reach {ranks[0]}:{port}; {outsider} (another member's machine) is dropped")
+
+        # this machine is not an instance: its traffic is not forwarded, so the rules between hosts never see it
+        here = connect(None, ranks[0], port)
+        assert here.returncode == 0 and here.stdout.startswith("hello "), here.stderr
+    finally:
+        if listener is not None:
+            listener.kill()
+            listener.wait(10)
+        other.stop()
+        held.stop()

@@ -38,6 +38,10 @@ def account_exists(name: str) -> bool:
     return True
 
 
+def nft_table(name: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["nft", "list", "table", "ip", name], capture_output=True, text=True, check=False)
+
+
 def test_lifecycle_and_cleanup_after_a_crash(fresh_sandbox_dir: Sandbox) -> None:
     box = fresh_sandbox_dir
     status = box.wb("sandbox", "status")
@@ -78,6 +82,8 @@ def test_lifecycle_and_cleanup_after_a_crash(fresh_sandbox_dir: Sandbox) -> None
     host = wait_for(lambda: box.live_host(launched.instance_id), 15, "a host")
     wait_for(lambda: (box.live_host(launched.instance_id) or {}).get("state") == "ready", 15, "the host booted")
     assert host["namespace"] in namespaces()
+    table = f"wbsbx_{state['sandbox_id']}"  # the security groups between hosts (sandbox/firewall.py)
+    assert nft_table(table).returncode == 0
     os.kill(state["daemon_pid"], signal.SIGKILL)
     wait_for(lambda: not alive(state["daemon_pid"]), 5, "the daemon dies")
     status = box.wb("sandbox", "status")
@@ -89,6 +95,7 @@ def test_lifecycle_and_cleanup_after_a_crash(fresh_sandbox_dir: Sandbox) -> None
         f"removed namespace {host['namespace']}" in down.stderr and f"removed account {state['account']}" in down.stderr
     )
     assert host["namespace"] not in namespaces()
+    assert f"removed nftables table {table}" in down.stderr and nft_table(table).returncode != 0
     assert not account_exists(state["account"])
     assert not alive(state["moto_pid"])
     links = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True, check=True).stdout
