@@ -23,6 +23,7 @@ their closed pipes do to them, as when an SSH channel closes. Python 3.8, stdlib
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import os
 import struct
@@ -71,9 +72,13 @@ def _start(out: _Out, ident: int, argv: list, children: dict) -> None:
     home = os.path.expanduser("~")
     args = [home + arg[len("$HOME") :] if arg.startswith("$HOME") else arg for arg in argv]
     try:
-        child = subprocess.Popen(
-            [sys.executable, *args], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=home
-        )
+        command = _own_agent_command(args)
+        if command is not None:
+            child = _ForkedAgent(command, home)
+        else:
+            child = subprocess.Popen(
+                [sys.executable, *args], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=home
+            )
     except OSError as exc:
         out.send(b"R", ident, f"wb-agent: cannot start: {exc}\n".encode())
         out.send(b"o", ident)
@@ -98,6 +103,90 @@ def _start(out: _Out, ident: int, argv: list, children: dict) -> None:
     threading.Thread(target=finish, daemon=True).start()
 
 
+def _own_agent_command(args: list) -> list | None:
+    """The agent command's own argv when `args` start this very agent (same bundle, same entry), else None:
+    then it runs in a fork of this process, which has the agent imported already, not in a new interpreter."""
+    if "-c" not in args:
+        return None
+    at = args.index("-c")
+    if len(args) < at + 4 or "from weatherballoon.remote.agent import main" not in args[at + 1]:
+        return None
+    return args[at + 3 :] if args[at + 2] == sys.path[0] else None
+
+
+class _ForkedAgent:
+    """An agent command in a child forked from `serve`: the `subprocess.Popen` calls `_start` makes."""
+
+    def __init__(self, command: list, cwd: str) -> None:
+        stdin_r, stdin_w = os.pipe()
+        stdout_r, stdout_w = os.pipe()
+        stderr_r, stderr_w = os.pipe()
+        self.pid = os.fork()
+        if self.pid == 0:
+            _run_forked(command, cwd, (stdin_r, stdout_w, stderr_w), (stdin_w, stdout_r, stderr_r))
+        for fd in (stdin_r, stdout_w, stderr_w):
+            os.close(fd)
+        self.stdin = os.fdopen(stdin_w, "wb")
+        self.stdout = os.fdopen(stdout_r, "rb")
+        self.stderr = os.fdopen(stderr_r, "rb")
+        self._status = None
+
+    def wait(self) -> int:
+        if self._status is None:
+            _, status = os.waitpid(self.pid, 0)
+            self._status = -os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
+        return self._status
+
+
+def _close_inherited() -> None:
+    """Every descriptor but 0 to 2, as `close_fds` would: other commands' pipes must reach EOF without us."""
+    try:
+        names = os.listdir("/proc/self/fd")
+    except OSError:
+        os.closerange(3, 4096)
+        return
+    for name in names:
+        if name.isdigit() and int(name) > 2:
+            with contextlib.suppress(OSError):
+                os.close(int(name))
+
+
+def _text_stream(fd: int, mode: str, like):
+    """A stream over `fd` encoded as this interpreter's own standard stream `like` is."""
+    raw = io.FileIO(fd, mode, closefd=False)
+    buffered = io.BufferedReader(raw) if mode == "r" else io.BufferedWriter(raw)
+    return io.TextIOWrapper(buffered, encoding=like.encoding, errors=like.errors, line_buffering=fd == 2)
+
+
+def _run_forked(command: list, cwd: str, ends: tuple, others: tuple) -> None:
+    code = 1
+    try:
+        for fd in others:
+            os.close(fd)
+        for target, fd in enumerate(ends):
+            os.dup2(fd, target)
+            os.close(fd)
+        _close_inherited()
+        os.chdir(cwd)
+        sys.stdin = _text_stream(0, "r", sys.__stdin__)
+        sys.stdout = _text_stream(1, "w", sys.__stdout__)
+        sys.stderr = _text_stream(2, "w", sys.__stderr__)
+        from .agent import main
+
+        code = main(command)
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 1
+    except BaseException:
+        import traceback
+
+        traceback.print_exc()
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(Exception):
+                stream.flush()
+        os._exit(code)
+
+
 def _close_stdin(child) -> None:
     with contextlib.suppress(OSError):
         child.stdin.close()
@@ -109,7 +198,22 @@ def _close_outputs(child) -> None:
             stream.close()
 
 
+# What the keeper's commands run, imported before any thread starts: each fork then has it already.
+PRELOADED = ("run", "follow", "status", "list", "signal", "sync-scan")
+
+
+def _preload() -> None:
+    import importlib
+
+    from .agent import COMMANDS
+
+    for name in PRELOADED:
+        with contextlib.suppress(Exception):
+            importlib.import_module(COMMANDS[name].split(":")[0])
+
+
 def serve_main(argv: list) -> int:
+    _preload()
     out = _Out()
     source = sys.stdin.buffer
     children: dict = {}

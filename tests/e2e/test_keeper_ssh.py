@@ -99,7 +99,7 @@ def test_the_keeper_exits_after_its_idle_window(project: Project) -> None:
     pid = _warm(project)
     wait_for(lambda: pid not in project.keeper_pids(), 30, "the keeper ended")
     assert not list((project.runtime_dir / "keepers").glob("*.sock"))
-    log = next((project.runtime_dir / "keepers").glob("*.log")).read_text()
+    log = project.keeper_log().read_text()
     assert "idle for 3 s: exiting" in log
 
 
@@ -140,7 +140,7 @@ def test_the_keeper_refuses_another_users_connection_even_through_open_modes(
     # Closed unanswered: an empty read, a reset (the request was left unread) or a broken pipe (closed first).
     unanswered = ("answer b''", f"refused {errno.ECONNRESET}", f"refused {errno.EPIPE}")
     assert tried.stdout.strip() in unanswered, tried
-    log = next(folder.glob("*.log")).read_text()
+    log = project.keeper_log().read_text()
     assert f"refused a connection from uid {other_user.uid}" in log
 
 
@@ -261,7 +261,7 @@ def test_a_keeper_warm_run_starts_no_remote_shell_and_no_shim(counted_project: P
         assert (result.returncode, result.stdout) == (4, b"out\n"), result.stderr
         assert result.stderr.endswith(b"err\n")
     assert (_count(project, "rc-runs"), _count(project, "shim-calls")) == (shells, shims)
-    log = next((project.runtime_dir / "keepers").glob("*.log")).read_text()
+    log = project.keeper_log().read_text()
     assert "agent serve runs on /usr/bin/python3" in log  # the shim resolved once, to the real interpreter
 
 

@@ -39,6 +39,11 @@ class Project:
     def keeper_pids(self) -> list[int]:
         return keeper_pids(self.runtime_dir)
 
+    def keeper_log(self) -> Path:
+        """The log of this project's one keeper (not the warm client's `warm.log`)."""
+        (log,) = (path for path in (self.runtime_dir / "keepers").glob("*.log") if path.name != "warm.log")
+        return log
+
     def warm_client_pids(self) -> list[int]:
         return warm_client_pids(self.runtime_dir)
 
