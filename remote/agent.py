@@ -40,6 +40,7 @@ COMMANDS = {
     "list": "weatherballoon.remote.jobs.commands:list_main",
     "status": "weatherballoon.remote.jobs.commands:status_main",
     "sync-scan": "weatherballoon.remote.sync.commands:scan_main",
+    "sync-run": "weatherballoon.remote.jobs.sync_run:sync_run_main",
     "sync-apply": "weatherballoon.remote.sync.commands:apply_main",
     "outputs-pack": "weatherballoon.remote.sync.outputs:pack_main",
     "fanout-serve": "weatherballoon.remote.sync.fanout:serve_main",

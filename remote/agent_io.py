@@ -35,6 +35,8 @@ import os
 
 PREFIX = "wb-agent: "
 NOTE_PREFIX = PREFIX + "note: "
+# `sync-run`: after this line on stderr, what follows is the job's (the sync's messages end with it).
+HANDOVER_LINE = PREFIX + "handover: the job follows\n"
 STREAM_HEADER = b"wb-stream 1\n"
 
 USAGE_EXIT = 2  # any command: a malformed command line (option, id, spec)

@@ -73,6 +73,7 @@ def _start(out: _Out, ident: int, argv: list, children: dict) -> None:
     args = [home + arg[len("$HOME") :] if arg.startswith("$HOME") else arg for arg in argv]
     try:
         command = _own_agent_command(args)
+        child: _ForkedAgent | subprocess.Popen
         if command is not None:
             child = _ForkedAgent(command, home)
         else:
@@ -129,7 +130,7 @@ class _ForkedAgent:
         self.stdin = os.fdopen(stdin_w, "wb")
         self.stdout = os.fdopen(stdout_r, "rb")
         self.stderr = os.fdopen(stderr_r, "rb")
-        self._status = None
+        self._status: int | None = None
 
     def wait(self) -> int:
         if self._status is None:
@@ -199,7 +200,7 @@ def _close_outputs(child) -> None:
 
 
 # What the keeper's commands run, imported before any thread starts: each fork then has it already.
-PRELOADED = ("run", "follow", "status", "list", "signal", "sync-scan")
+PRELOADED = ("run", "follow", "status", "list", "signal", "sync-scan", "sync-run")
 
 
 def _preload() -> None:

@@ -143,14 +143,17 @@ def pump(
     stdout_fd: int = 1,
     stderr_fd: int = 2,
     header: bytes | None = None,
+    held_stderr: bytes = b"",
 ) -> AttachResult:
     """Copy the job's streams until it ends. Ctrl-C once forwards SIGINT; twice within 2 s detaches.
 
-    `header`: the bytes stdout must start with (taken off). When our own stdout or stderr closes, returns at
+    `header`: the bytes stdout must start with (taken off). `held_stderr`: stderr already read off the channel
+    (`sync-run`'s handover), as if it came first. When our own stdout or stderr closes, returns at
     once with `output_closed`, the channel still open (the caller decides what becomes of the job).
     """
     channel = proc.channel
     gate = _HeaderGate(header)
+    gate.stderr_held = held_stderr
     if forward_stdin_fd is not None:
         threading.Thread(target=_forward_stdin, args=(channel, forward_stdin_fd), daemon=True).start()
     else:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -81,6 +82,12 @@ def save(record: LocalJob) -> None:
     tmp = folder / f".{record.id}.tmp"
     tmp.write_text(record.to_json())
     os.replace(tmp, folder / f"{record.id}.json")
+
+
+def forget(job_id: str) -> None:
+    """Remove a record (of a job that never started)."""
+    with contextlib.suppress(FileNotFoundError):
+        (_index_dir() / f"{job_id}.json").unlink()
 
 
 def load(job_id: str) -> LocalJob:

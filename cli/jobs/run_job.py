@@ -7,7 +7,7 @@ import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from weatherballoon.remote.agent_io import STREAM_HEADER
 
@@ -15,9 +15,11 @@ from ..app import App
 from ..config.model import LoadedConfig
 from ..errors import ConnectionLost, SupervisionStop, UsageError, WbError
 from ..providers.base import Provider
+from ..providers.held import Held, Obtained
 from ..providers.records import Instance, InstanceSpec
 from ..render.progress import spinner, sync_bar
 from ..session import warm_start
+from ..sync.client import ThenRun
 from ..sync.local_scan import refuse_unsafe_local_root
 from ..sync.ownership import legacy_remote_root, project_identity
 from ..trace import mark
@@ -28,6 +30,8 @@ from .remote_paths import remote_root_for
 from .resume import follow_past_tunnel_ends
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from ..session.agent import RemoteAgent
     from ..session.connection import RemoteExec
     from ..session.forward import ForwardSpec
@@ -126,25 +130,6 @@ def _run(app: App, provider: Provider, request: RunRequest, early: Prefetch | No
         warm_start.remember(loaded, provider, held)
         mark("connected")
         remote_root = remote_root_for(loaded, identity)
-        if request.sync:
-            from ..sync.client import sync_up
-
-            with sync_bar(quiet=app.quiet) as progress:
-                summary = sync_up(
-                    agent,
-                    loaded.local_root,
-                    remote_root,
-                    excludes=list(loaded.config.sync.file_excludes or []),
-                    protect=list(outputs),
-                    progress=progress,
-                    owner=identity,
-                    overwrite=loaded.config.sync.overwrite,
-                    legacy_root=None if loaded.config.sync.adir_server else legacy_remote_root(loaded.local_root),
-                    notice=app.say,
-                )
-            if summary.files_sent or summary.deleted:
-                app.say(f"synced {summary.files_sent} files ({summary.bytes_sent} bytes), deleted {summary.deleted}")
-        mark("synced")
         job_id = index.new_job_id()
         record = index.LocalJob(
             id=job_id,
@@ -156,11 +141,41 @@ def _run(app: App, provider: Provider, request: RunRequest, early: Prefetch | No
             outputs=outputs,
             local_root=str(loaded.local_root),
         )
-        index.save(record)
-        provider.job_started(held, record)
         args = agent_run_args(job_id, request, outputs, loaded.config.supervision.max_output_bytes)
         args += provider.job_options(held)
         spec = job_spec_for(request, remote_cwd(loaded, remote_root, Path.cwd()))
+        forward = None if request.detach else stdin_fd_to_forward()
+        if forward is not None:
+            args.append("--stdin")
+        # Sync and job in one agent process where starting the job records nothing beyond this command.
+        then_run = None
+        if request.sync and not request.detach and held.how in (Obtained.REMEMBERED, Obtained.CONFIGURED):
+            then_run = ThenRun([*args, "--follow"], spec)
+            index.save(record)
+            provider.job_started(held, record)
+        if request.sync:
+            from ..sync.client import sync_up
+
+            with sync_bar(quiet=app.quiet) as progress, forget_unless_started(record, held, then_run):
+                summary = sync_up(
+                    agent,
+                    loaded.local_root,
+                    remote_root,
+                    excludes=list(loaded.config.sync.file_excludes or []),
+                    protect=list(outputs),
+                    progress=progress,
+                    owner=identity,
+                    overwrite=loaded.config.sync.overwrite,
+                    legacy_root=None if loaded.config.sync.adir_server else legacy_remote_root(loaded.local_root),
+                    notice=app.say,
+                    then_run=then_run,
+                )
+            if summary.files_sent or summary.deleted:
+                app.say(f"synced {summary.files_sent} files ({summary.bytes_sent} bytes), deleted {summary.deleted}")
+        mark("synced")
+        if then_run is None:
+            index.save(record)
+            provider.job_started(held, record)
         if request.detach:
             status, _out, err = agent.run(args, stdin=spec)
             if status == -1:
@@ -171,19 +186,21 @@ def _run(app: App, provider: Provider, request: RunRequest, early: Prefetch | No
             sys.stdout.flush()
             app.say(f"started on {instance.id}; follow with: wb logs -f {job_id}")
             return 0
-        forward = stdin_fd_to_forward()
-        if forward is not None:
-            args.append("--stdin")
-        proc = agent([*args, "--follow"])
-        proc.stdin.write(spec)
-        proc.stdin.flush()
+        if then_run is not None and then_run.proc is not None:
+            proc = cast("RemoteExec", then_run.proc)
+        else:
+            proc = agent([*args, "--follow"])
+            proc.stdin.write(spec)
+            proc.stdin.flush()
 
         def interrupt() -> None:
             provider.agent(instance).run(["signal", job_id, "INT"])  # the connection may be a resumed one
             app.warn(f"sent SIGINT to job {job_id}; press Ctrl-C again within 2 s to detach")
 
         mark("job started")
-        result = pump(proc, forward_stdin_fd=forward, on_first_interrupt=interrupt, header=STREAM_HEADER)
+        held_stderr = then_run.held_stderr if then_run is not None else b""
+        result = pump(proc, forward_stdin_fd=forward, on_first_interrupt=interrupt, header=STREAM_HEADER,
+                      held_stderr=held_stderr)  # fmt: skip
         result = follow_past_tunnel_ends(provider, instance, job_id, result, agent.session, interrupt)
         mark("job ended")
         if result.output_closed:
@@ -208,6 +225,19 @@ def _run(app: App, provider: Provider, request: RunRequest, early: Prefetch | No
             if provider.stores_outputs:
                 report_upload(app, agent, record)
         return result.status
+
+
+@contextlib.contextmanager
+def forget_unless_started(record: index.LocalJob, held: Held, then_run: ThenRun | None) -> Iterator[None]:
+    """Under `sync-run`, the job was recorded before its sync: a sync that fails started no job, so the
+    record goes again, and the machine is not one this command ran a job on."""
+    try:
+        yield
+    except BaseException:
+        if then_run is not None:
+            index.forget(record.id)
+            held.job_started = False
+        raise
 
 
 def why_lost(agent: RemoteAgent) -> str:

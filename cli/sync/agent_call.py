@@ -11,37 +11,71 @@ import contextlib
 import threading
 from collections.abc import Callable
 
-from weatherballoon.remote.agent_io import NOTE_PREFIX, PREFIX, SYNC_FOREIGN_ROOT_EXIT, SYNC_REFUSED_ROOT_EXIT
+from weatherballoon.remote.agent_io import (
+    HANDOVER_LINE,
+    NOTE_PREFIX,
+    PREFIX,
+    SYNC_FOREIGN_ROOT_EXIT,
+    SYNC_REFUSED_ROOT_EXIT,
+)
 
 from ..errors import ConnectionLost, SyncError, SyncRefused, WbError
 from ..session.process import RemoteProcess
 
 CONNECTION_LOST = -1
 NOTE = NOTE_PREFIX.encode()
+HANDOVER = HANDOVER_LINE.encode()
 
 
 class AgentCall:
-    def __init__(self, proc: RemoteProcess, command: str, *, notice: Callable[[str], None] | None = None) -> None:
+    """`handover`: the agent goes on to a job after the sync (`sync-run`): stderr is read only up to
+    `HANDOVER_LINE`, what came after it is kept for the job (`handover()`), and stdout is read exactly."""
+
+    def __init__(
+        self,
+        proc: RemoteProcess,
+        command: str,
+        *,
+        notice: Callable[[str], None] | None = None,
+        handover: bool = False,
+    ) -> None:
         self.proc = proc
         self.command = command
         self._notice = notice
         self._stderr = bytearray()
+        self._handover = handover
+        self._after_handover: bytes | None = None
         self._reader = threading.Thread(target=self._drain, name=f"wb-{command}-stderr", daemon=True)
         self._reader.start()
         self.status: int | None = None
 
+    def _read_stderr(self) -> bytes:
+        if self._handover:  # exactly what has come: the job's stderr must stay on the channel
+            return bytes(self.proc.channel.recv_stderr(65536))  # type: ignore[attr-defined]
+        stderr = self.proc.stderr
+        return stderr.read1(65536) if hasattr(stderr, "read1") else stderr.read(65536)
+
     def _drain(self) -> None:
         seen = 0
         try:
-            while (
-                chunk := self.proc.stderr.read1(65536)
-                if hasattr(self.proc.stderr, "read1")
-                else self.proc.stderr.read(65536)
-            ):
+            while chunk := self._read_stderr():
                 self._stderr += chunk
+                if self._handover and (at := self._stderr.find(HANDOVER)) >= 0:
+                    self._after_handover = bytes(self._stderr[at + len(HANDOVER) :])
+                    del self._stderr[at:]
+                    self._pass_notes(seen)
+                    return
                 seen = self._pass_notes(seen)
         except (OSError, ValueError):
             pass
+        except WbError:  # the agent could not be started (the first call's install): the caller's read says why
+            pass
+
+    def handover(self) -> bytes | None:
+        """Once the agent handed over to the job: the job's stderr read so far (often none). None when the
+        agent ended, or the link did, without handing over."""
+        self._reader.join()
+        return self._after_handover
 
     def _pass_notes(self, seen: int) -> int:
         """Hand complete `wb-agent: note:` lines after offset `seen` to the notice callback; the new offset."""

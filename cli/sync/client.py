@@ -12,17 +12,19 @@ checkpoint can never overwrite a newer one the job wrote.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from weatherballoon.remote.agent_io import SYNC_DISK_EXIT, SYNC_PARTIAL_EXIT, SYNC_STREAM_EXIT
 
 from ..errors import SyncError, SyncRefused, WbError
-from ..session.process import AgentRunner
+from ..session.process import AgentRunner, RemoteProcess
 from .agent_call import AgentCall
 from .diff import diff, settle, unrecorded_overwrites
 from .local_scan import local_digest, scan
@@ -54,6 +56,20 @@ LARGE_UPLOAD_FILES = 100_000
 LARGE_UPLOAD_BYTES = 20 << 30
 
 
+@dataclass
+class ThenRun:
+    """A job the agent starts itself once the sync is done (`agent sync-run`): no round trip between them.
+
+    `run_args`: the job's `agent run` arguments (`--spec-stdin` among them); `spec`: its spec. Once `sync_up`
+    returns, `proc` is the agent process the job's stream comes on (its stream header first), and
+    `held_stderr` the job's stderr already read."""
+
+    run_args: list[str]
+    spec: bytes
+    proc: RemoteProcess | None = None
+    held_stderr: bytes = b""
+
+
 def _protect_args(protect: Sequence[str]) -> list[str]:
     return [arg for glob in protect for arg in ("--protect", glob)]
 
@@ -72,6 +88,7 @@ def sync_up(
     overwrite: bool = False,
     legacy_root: str | None = None,
     notice: Callable[[str], None] | None = None,
+    then_run: ThenRun | None = None,
 ) -> SyncSummary:
     """Sync `local_root` to `remote_root` on the machine `runner` reaches; raise SyncError on failure.
 
@@ -79,28 +96,33 @@ def sync_up(
     `owner`: the project's identity (`ownership`); a root another project owns is refused, and so is a sync
     that would replace files no sync of this project recorded, unless `overwrite`. `legacy_root`: where older
     versions of wb put this project (the agent says it is left alone). `notice`: called with lines for the
-    user (a long scan, a wait for another sync of this root).
+    user (a long scan, a wait for another sync of this root). `then_run`: start this job right after the sync,
+    in the same agent process (see ThenRun); a sync that fails or is refused starts nothing.
     """
     started = time.perf_counter()
     root = Path(local_root).absolute()
     local = scanned if scanned is not None else start_scan(root, excludes=excludes, protect=protect)
-    args = ["sync-scan", remote_root, "--apply", *_protect_args(protect)]
+    args = ["sync-run" if then_run else "sync-scan", remote_root, "--apply", *_protect_args(protect)]
     if owner is not None:
         args += owner.agent_args()
     if overwrite:
         args.append("--overwrite")
     if legacy_root:
         args += ["--legacy-root", legacy_root]
-    call = AgentCall(runner(args), "sync", notice=notice)
+    if then_run is not None:
+        args += ["--then-run", *then_run.run_args]
+    call = AgentCall(runner(args), "sync", notice=notice, handover=then_run is not None)
     try:
         prepared = _scanned(local, root, notice)
         if not prepared.matches(root, excludes, protect):
             prepared = prepare_upload(root, excludes, protect)
         _warn_if_large(prepared, notice)
-        manifest = exchange(call, prepared.request, remote_root)
+        manifest = exchange(call, prepared.request + (then_run.spec if then_run else b""), remote_root)
         plan = settle(diff(prepared.uploads, manifest), partial(local_digest, root))
         if not overwrite:
             _refuse_unrecorded_overwrites(plan, manifest, remote_root)
+        if then_run is not None:
+            return _sync_then_run(call, then_run, started, root, manifest, prepared, plan, progress, compress_level)
         if plan.is_noop:
             call.cancel()
             return _summary(started, manifest.root, prepared, plan, None, {})
@@ -109,6 +131,30 @@ def sync_up(
     except BaseException:
         call.cancel()
         raise
+
+
+def _sync_then_run(
+    call: AgentCall,
+    then_run: ThenRun,
+    started: float,
+    root: Path,
+    manifest: RemoteManifest,
+    prepared: PreparedUpload,
+    plan: SyncPlan,
+    progress: Callable[[SyncProgress], None] | None,
+    level: int,
+) -> SyncSummary:
+    """The sync's end under `sync-run`: nothing to send when the agent listed nothing (it has started the
+    job already); else the stream, even an empty one (the agent waits for it), then the job."""
+    totals: StreamTotals | None = None
+    remote: dict = {}
+    if manifest.entries:
+        totals, remote = _apply(call, root, plan, manifest.root, progress, level, then_run=True)
+    held = call.handover()
+    if held is None:
+        raise call.failure(f"the job after the sync to {manifest.root} did not start")
+    then_run.proc, then_run.held_stderr = call.proc, held
+    return _summary(started, manifest.root, prepared, plan, totals, remote)
 
 
 def _scanned(local: PendingScan, root: Path, notice: Callable[[str], None] | None) -> PreparedUpload:
@@ -148,7 +194,11 @@ def _apply(
     remote_root: str,
     progress: Callable[[SyncProgress], None] | None,
     level: int,
+    *,
+    then_run: bool = False,
 ) -> tuple[StreamTotals | None, dict]:
+    """Send the plan's stream and read the agent's summary. `then_run`: stdin stays open (the job's) and
+    the summary is read exactly (the job's stream follows it on stdout)."""
     from .send import AgentStoppedReading, stream_plan  # only when something changed
 
     totals: StreamTotals | None = None
@@ -162,6 +212,14 @@ def _apply(
             f"cannot read {exc.filename or 'a local file'}: {exc.strerror or exc}",
             hint="check the file's permissions, or exclude it with sync.fileExcludes",
         ) from None
+    if then_run:
+        with contextlib.suppress(OSError, ValueError):
+            call.proc.stdin.flush()
+        remote = _summary_line(call, exact=True)
+        if remote.get("status") == 0 and totals is not None:
+            return totals, remote
+        call.close_stdin()
+        raise _apply_failure(call, call.finish(), remote_root)
     call.close_stdin()
     remote = _summary_line(call)
     if remote.get("status") == 0 and totals is not None:
@@ -170,14 +228,27 @@ def _apply(
     raise _apply_failure(call, call.finish(), remote_root)
 
 
-def _summary_line(call: AgentCall) -> dict:
-    """The agent's last word: one JSON line, `status` its exit code to be. {} when it died first."""
+def _summary_line(call: AgentCall, *, exact: bool = False) -> dict:
+    """The agent's last word: one JSON line, `status` its exit code to be. {} when it died first. `exact`:
+    read byte by byte, so that nothing after the line is taken from the stream."""
     try:
-        line = call.proc.stdout.readline()
+        line = _read_line_exactly(call.proc.stdout) if exact else call.proc.stdout.readline()
         value = json.loads(line.decode(errors="replace")) if line.strip() else {}
     except (OSError, ValueError):
         return {}
     return value if isinstance(value, dict) else {}
+
+
+def _read_line_exactly(stream: IO[bytes], limit: int = 1 << 16) -> bytes:
+    line = bytearray()
+    while len(line) < limit:
+        byte = stream.read(1)
+        if not byte:
+            break
+        line += byte
+        if byte == b"\n":
+            break
+    return bytes(line)
 
 
 def _apply_failure(call: AgentCall, status: int, remote_root: str) -> WbError:

@@ -144,6 +144,23 @@ def run_main(argv: list) -> int:
         return INTERRUPTED_EXIT
 
 
+def run_with_spec(argv: list, spec: tuple) -> int:
+    """`run` with its job spec already read (`sync-run` reads it right after the sync's request)."""
+    try:
+        args = RunArgs(argv)
+        args.take_spec(*spec)
+    except UsageError as exc:
+        return _usage(exc, "run")
+    except KeyboardInterrupt:
+        return INTERRUPTED_EXIT
+    from .run import run
+
+    try:
+        return run(args)
+    except KeyboardInterrupt:
+        return INTERRUPTED_EXIT
+
+
 def _take_spec_from_stdin(args: RunArgs) -> None:
     from .spec import SpecError, read_spec
 

@@ -128,13 +128,26 @@ def _legacy_note(root: str, legacy_arg: str) -> None:
         )
 
 
+class Synced:
+    """What `scan_apply` did, for a command that goes on after it (`jobs/sync_run.py`)."""
+
+    def __init__(self) -> None:
+        self.complete = False  # the remote root now mirrors the client's upload set (nothing was cancelled)
+
+
 def scan_main(argv: list) -> int:
+    return scan_apply(argv, "sync-scan")
+
+
+def scan_apply(argv: list, command: str, after_request=None, synced: Synced | None = None) -> int:
+    """`sync-scan`; with `after_request` (called once the request is read, before the answer) and `synced`
+    (told whether the sync completed), the first half of `sync-run`. The root's lock is released on return."""
     try:
         options = Options(argv, ("apply", "overwrite"))
     except UsageError as exc:
-        return usage_error("sync-scan", exc, SYNOPSES["sync-scan"])
+        return usage_error(command, exc, SYNOPSES["sync-scan"])
     root = resolve_root(options.root)
-    failed = _root_check(root, "sync-scan")
+    failed = _root_check(root, command)
     if failed:
         return failed
     if not options.apply:
@@ -144,17 +157,23 @@ def scan_main(argv: list) -> int:
         try:
             record, claimed = take_ownership(root, options)
         except ForeignRoot as exc:
-            say(str(exc), "sync-scan")
+            say(str(exc), command)
             return SYNC_FOREIGN_ROOT_EXIT
         if record is None and options.legacy_root:
             _legacy_note(root, options.legacy_root)
         from weatherballoon.remote.sync.scan import FdReader
 
-        return _scan(root, record, options, FdReader(sys.stdin.fileno()), claimed)
+        return _scan(root, record, options, FdReader(sys.stdin.fileno()), claimed, after_request, synced)
 
 
 def _scan(
-    root: str, record: Record | None, options: Options, stdin: ByteSource | None, claimed: Record | None = None
+    root: str,
+    record: Record | None,
+    options: Options,
+    stdin: ByteSource | None,
+    claimed: Record | None = None,
+    after_request=None,
+    synced: Synced | None = None,
 ) -> int:
     from weatherballoon.remote.sync import scan
 
@@ -163,16 +182,23 @@ def _scan(
     source = stdin if stdin is not None else scan.FdReader(sys.stdin.fileno())
     try:
         request = scan.read_request(source)
+        if request is not None and after_request is not None:
+            after_request()
     except (ValueError, KeyError) as exc:
         say(f"bad request: {exc}", "sync-scan")
         return SYNC_STREAM_EXIT
     if request is None:
         return 0
     _save_claim(root, claimed)
-    scan.write_response(sys.stdout.buffer, view.compare(request))
+    response = view.compare(request)
+    scan.write_response(sys.stdout.buffer, response)
     if stdin is None:
         return 0
-    return _apply(root, options, stdin, locked=True)
+    if synced is not None and not response.paths:
+        # Nothing differs: the client sends no stream (sync-run), and nothing waits for one.
+        synced.complete = True
+        return 0
+    return _apply(root, options, stdin, locked=True, synced=synced)
 
 
 def apply_main(argv: list) -> int:
@@ -189,7 +215,7 @@ def apply_main(argv: list) -> int:
     return _apply(root, options, FdReader(sys.stdin.fileno()), locked=False)
 
 
-def _apply(root: str, options: Options, stdin: ByteSource, *, locked: bool) -> int:
+def _apply(root: str, options: Options, stdin: ByteSource, *, locked: bool, synced: Synced | None = None) -> int:
     from weatherballoon.remote.sync import apply, wire
     from weatherballoon.remote.sync.codec import json_line
     from weatherballoon.remote.sync.writer import FatalWriteError
@@ -232,4 +258,6 @@ def _apply(root: str, options: Options, stdin: ByteSource, *, locked: bool) -> i
     summary.update(writer.summary.as_dict())
     sys.stdout.write(json_line(summary) + "\n")
     sys.stdout.flush()
+    if synced is not None:
+        synced.complete = code == 0
     return code
