@@ -120,6 +120,10 @@ def test_files_no_sync_put_there_are_never_replaced_or_deleted_unless_allowed(pr
     assert "--sync-overwrite" in err
     assert (shared / "notes.txt").read_text() == "the user's notes"
     assert not (shared / "code.py").exists()  # refused before anything travelled
+    # The job goes in the same agent process as the sync (`sync-run`): a refused sync starts none, and
+    # leaves no local record of one.
+    assert json.loads(project.wb("jobs", "--json", check=True).stdout) == []
+    assert not list((remote_home(project) / ".weatherballoon" / "jobs").glob("*/meta.json"))
 
     allowed = project.wb("run", "--sync-overwrite", "--", "cat notes.txt")
     assert (allowed.returncode, allowed.stdout) == (0, b"the project's notes"), allowed.stderr
