@@ -31,8 +31,14 @@ def _process_start() -> float:
 _START = _process_start()
 
 
-def restart() -> None:
-    """In a warm client's child: read WB_TRACE of the command it became, and count from now."""
+def started_at() -> float:
+    """When this process started, as wall-clock time (handed to a warm client's child: one timeline)."""
+    return time.time() - (time.perf_counter() - _START)
+
+
+def restart(started: float | None = None) -> None:
+    """In a warm client's child: read WB_TRACE of the command it became, and count from when that command's
+    process started (`started`, wall-clock), or from now."""
     global ENABLED, _START
     ENABLED = os.environ.get("WB_TRACE") == "1"
-    _START = time.perf_counter()
+    _START = time.perf_counter() - (time.time() - started if started else 0.0)

@@ -230,7 +230,8 @@ def become_command(
         reopen_standard_streams()
         from .. import trace
 
-        trace.restart()
+        started = request.get("started")
+        trace.restart(float(started) if isinstance(started, (int, float)) else None)
         threading.Thread(target=die_with_command, args=(conn,), name="wb-warm-watch", daemon=True).start()
         from .. import shutdown
         from ..entry import run_here

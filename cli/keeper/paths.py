@@ -9,11 +9,8 @@ and the connect options.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import stat
-import tempfile
 from pathlib import Path
 
 from ..errors import ConfigError
@@ -32,6 +29,8 @@ def keeper_dir(*, create: bool = True) -> Path:
     elif os.environ.get("XDG_RUNTIME_DIR"):
         base = Path(os.environ["XDG_RUNTIME_DIR"]) / "weatherballoon"
     else:
+        import tempfile  # only here: a warm command's process imports as little as it can
+
         base = Path(tempfile.gettempdir()) / f"wb-{os.getuid()}"
     path = base / "keepers"
     if create:
@@ -63,6 +62,9 @@ def check_private(folder: Path) -> None:
 
 def keeper_key(target: dict[str, object], options: dict[str, object]) -> str:
     """One keeper per (target, connect options): the digest the socket is named after."""
+    import hashlib
+    import json
+
     text = json.dumps({"target": target, "options": options}, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:20]
 

@@ -18,6 +18,7 @@ import signal
 import socket
 import sys
 
+from .. import trace
 from . import wire
 from .warm_names import warm_socket_path
 
@@ -72,7 +73,8 @@ def run_warm(argv: list[str]) -> int | None:
         try:
             umask = os.umask(0o022)
             os.umask(umask)
-            request = {"op": "run", "argv": argv, "cwd": os.getcwd(), "env": dict(os.environ), "umask": umask}
+            request = {"op": "run", "argv": argv, "cwd": os.getcwd(), "env": dict(os.environ), "umask": umask,
+                       "started": trace.started_at()}  # fmt: skip
             wire.send_json(sock, request)
             wire.send_fds(sock, [0, 1, 2])
             reply = wire.recv_json(sock)
@@ -84,8 +86,11 @@ def run_warm(argv: list[str]) -> int | None:
             _verbose(argv, f"not using the warm client ({why}): running here")
             return None
         pid = int(reply["pid"])  # type: ignore[call-overload]
+        trace.mark(f"handed over to the warm client's child (pid {pid})")
         _verbose(argv, f"running in the warm client (pid {pid})")
-        return _wait_for(sock, pid)
+        code = _wait_for(sock, pid)
+        trace.mark("the warm client's child ended")
+        return code
 
 
 def _wait_for(sock: socket.socket, pid: int) -> int:
