@@ -175,7 +175,7 @@ class WarmClient:
                 self.stopping = True
                 wire.send_json(conn, {"stopping": True})
             elif op == "run":
-                fds = wire.recv_fds(conn, 3)
+                fds = wire.recv_fds(conn, 4 if request.get("terminal") else 3)
                 why = self.stale()
                 if why is not None:
                     log(f"stale ({why}): exiting")
@@ -213,9 +213,13 @@ def become_command(
         listener.close()
         for fd in wake:
             os.close(fd)
-        for target, fd in enumerate(fds):
+        for target, fd in enumerate(fds[:3]):
             os.dup2(fd, target)
             os.close(fd)
+        if len(fds) > 3:
+            from ..session.auth import use_terminal
+
+            use_terminal(fds[3])  # the command's terminal: passphrases are asked there
         for number in (signal.SIGCHLD, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):
             signal.signal(number, signal.SIG_DFL)
         signal.signal(signal.SIGINT, signal.default_int_handler)

@@ -69,18 +69,22 @@ def run_warm(argv: list[str]) -> int | None:
             with contextlib.suppress(OSError):
                 path.unlink()  # nobody listens: it died
         return None
+    terminal = _open_terminal()
     with sock:
         try:
             umask = os.umask(0o022)
             os.umask(umask)
             request = {"op": "run", "argv": argv, "cwd": os.getcwd(), "env": dict(os.environ), "umask": umask,
-                       "started": trace.started_at()}  # fmt: skip
+                       "started": trace.started_at(), "terminal": terminal is not None}  # fmt: skip
             wire.send_json(sock, request)
-            wire.send_fds(sock, [0, 1, 2])
+            wire.send_fds(sock, [0, 1, 2] if terminal is None else [0, 1, 2, terminal])
             reply = wire.recv_json(sock)
         except (OSError, wire.WireError, ValueError) as exc:
             _verbose(argv, f"the warm client failed ({exc}): running here")
             return None
+        finally:
+            if terminal is not None:
+                os.close(terminal)
         if not reply or not isinstance(reply.get("pid"), int):
             why = (reply or {}).get("refused") or (reply or {}).get("error") or "no answer"
             _verbose(argv, f"not using the warm client ({why}): running here")
@@ -91,6 +95,14 @@ def run_warm(argv: list[str]) -> int | None:
         code = _wait_for(sock, pid)
         trace.mark("the warm client's child ended")
         return code
+
+
+def _open_terminal() -> int | None:
+    """This process's terminal, for the child to ask a key's passphrase on (it has no terminal of its own)."""
+    try:
+        return os.open("/dev/tty", os.O_RDWR | os.O_NOCTTY)
+    except OSError:
+        return None
 
 
 def _wait_for(sock: socket.socket, pid: int) -> int:

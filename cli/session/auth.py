@@ -23,6 +23,15 @@ if TYPE_CHECKING:
 DEFAULT_KEYS = ("~/.ssh/id_ed25519", "~/.ssh/id_ecdsa", "~/.ssh/id_rsa")
 PASSPHRASE_TRIES = 3
 
+# The terminal of the command a warm client's child runs for (keeper/fork_server.py): the child has no
+# controlling terminal of its own, so /dev/tty is not its user's; the command handed its terminal over.
+_handed_terminal: int | None = None
+
+
+def use_terminal(fd: int) -> None:
+    global _handed_terminal
+    _handed_terminal = fd
+
 
 class KeyNeedsPassphrase(AuthError):
     """A passphrase-protected key, no agent holding it, and no terminal to ask on."""
@@ -77,6 +86,8 @@ def ask_passphrase(path: Path) -> str | None:
     main thread, where a prompt would interleave with the command's own)."""
     if threading.current_thread() is not threading.main_thread() or not _has_terminal():
         return None
+    if _handed_terminal is not None:
+        return _ask_on(_handed_terminal, f"Enter passphrase for key {path}: ")
     import getpass
 
     try:
@@ -85,7 +96,34 @@ def ask_passphrase(path: Path) -> str | None:
         return None
 
 
+def _ask_on(fd: int, prompt: str) -> str | None:
+    """getpass, on a terminal given as a descriptor: no echo while typing, echo restored after."""
+    import termios
+
+    try:
+        saved = termios.tcgetattr(fd)
+    except termios.error:
+        return None
+    quiet = list(saved)
+    quiet[3] &= ~termios.ECHO
+    os.write(fd, prompt.encode())
+    termios.tcsetattr(fd, termios.TCSAFLUSH, quiet)
+    line = bytearray()
+    try:
+        while not line.endswith(b"\n"):
+            byte = os.read(fd, 1)
+            if not byte:
+                return None
+            line += byte
+    finally:
+        termios.tcsetattr(fd, termios.TCSAFLUSH, saved)
+        os.write(fd, b"\n")
+    return line.rstrip(b"\r\n").decode(errors="replace")
+
+
 def _has_terminal() -> bool:
+    if _handed_terminal is not None:
+        return True
     if os.name != "posix":
         return sys.stdin is not None and sys.stdin.isatty()
     try:

@@ -107,13 +107,15 @@ def test_the_same_key_in_ssh_agent_is_used(
 
 
 def _on_a_terminal(
-    project: Project, env: dict[str, str], answers: list[bytes], timeout: float = 30
+    project: Project, env: dict[str, str], answers: list[bytes], timeout: float = 30, args: tuple[str, ...] = ()
 ) -> tuple[int, bytes]:
     """Run wb with a pty as its controlling terminal, typing each answer when a passphrase is asked for."""
+    assert project.host is not None
+    argv = [WB, *(args or ("ssh", project.host.spec, "--", "echo", "via-tty"))]
     pid, fd = pty.fork()
     if pid == 0:  # the child: exec at once
         os.chdir(project.root)
-        os.execve(WB, [WB, "ssh", project.host.spec, "--", "echo", "via-tty"], {**project.env(), **env})
+        os.execve(WB, argv, {**project.env(), **env})
     seen = b""
     pending = list(answers)
     deadline = time.monotonic() + timeout
@@ -142,6 +144,24 @@ def test_the_passphrase_is_asked_on_the_terminal(project: Project, locked_key: P
     code, seen = _on_a_terminal(project, {"HOME": str(home)}, [PASSPHRASE.encode()])
     assert code == 0, seen
     assert f"Enter passphrase for key {locked_key}: ".encode() in seen and b"via-tty" in seen
+
+
+def test_a_warm_run_asks_the_passphrase_on_the_commands_terminal(
+    project: Project, locked_key: Path, home: Path
+) -> None:
+    """The warm client's child has no terminal of its own: the command hands it its own, and the passphrase is
+    asked there (the keeper cannot ask anyone, so every run connects itself)."""
+    project.write_config(identityFile=str(locked_key))
+    env = {"HOME": str(home), "WB_KEEP_CONNECTION_MINUTES": "1"}
+    run = ("-v", "run", "--", "echo", "via-tty")
+    code, seen = _on_a_terminal(project, env, [PASSPHRASE.encode()], args=run)
+    assert code == 0, seen
+    wait_for(lambda: list((project.runtime_dir / "keepers").glob("*.warm")), 30, "the warm client listens")
+    code, seen = _on_a_terminal(project, env, [PASSPHRASE.encode()], args=run)
+    assert code == 0, seen
+    assert b"running in the warm client" in seen
+    assert f"Enter passphrase for key {locked_key}: ".encode() in seen and b"via-tty" in seen
+    assert PASSPHRASE.encode() not in seen  # not echoed
 
 
 def test_a_wrong_passphrase_three_times_is_255(project: Project, locked_key: Path, home: Path) -> None:
