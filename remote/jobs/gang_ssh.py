@@ -26,6 +26,7 @@ import fcntl
 import os
 import re
 import shutil
+import socket
 
 from .store import JobPaths
 
@@ -64,8 +65,18 @@ def take_from(env: dict) -> GangSsh | None:
     return GangSsh(key, public.strip(), allow_from, known_hosts)
 
 
-def authorized_line(ssh: GangSsh, job_id: str) -> str:
-    return f'restrict,from="{ssh.allow_from}" {ssh.public} {TAG}{job_id}'
+def authorized_line(ssh: GangSsh, job_id: str, addresses: list) -> str:
+    return f'restrict,from="{",".join(addresses)}" {ssh.public} {TAG}{job_id}'
+
+
+def addresses_of(name: str) -> list:
+    """The addresses `name` (rank 0 as the client names it: an IP, or a host name on the ssh provider) has
+    here: sshd matches `from=` against the peer's address, and against names only with UseDNS."""
+    try:
+        found = socket.getaddrinfo(name, None, proto=socket.IPPROTO_TCP)
+    except OSError:
+        return [name]
+    return sorted({info[4][0] for info in found}) or [name]
 
 
 def authorized_keys_path() -> str:
@@ -88,7 +99,7 @@ def open_for_job(ssh: GangSsh, rank: int, job_id: str, job_dir: str, env: dict) 
         env["OMPI_MCA_plm_rsh_agent"] = f"ssh -F {config}"
         env["OMPI_MCA_plm_rsh_no_tree_spawn"] = "1"
         return
-    line = authorized_line(ssh, job_id)
+    line = authorized_line(ssh, job_id, addresses_of(ssh.allow_from))
     _edit_authorized_keys(lambda lines: [*(item for item in lines if not _stale(item, job_id)), line])
 
 

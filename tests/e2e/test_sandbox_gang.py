@@ -242,3 +242,57 @@ def test_the_docs_torchrun_recipe_runs_a_gloo_all_reduce_across_three_machines(l
     # rank 1's torchrun reports its worker's own code (its lines come prefixed, --all-nodes)
     assert re.search(rb"\[rank 1\] +exitcode +: 3 ", run.stderr), run.stderr[-4000:]
     assert run.stdout == b""
+
+
+MPI_ALLREDUCE = """\
+import sys
+
+from mpi4py import MPI
+
+comm = MPI.COMM_WORLD
+total = comm.allreduce(comm.Get_rank() + 1)
+names = comm.gather(MPI.Get_processor_name())
+if comm.Get_rank() == 0:
+    sys.stdout.buffer.write(f"world {comm.Get_size()} sum {total} hosts {len(set(names))}\\n".encode() + TAIL)
+    sys.stdout.flush()
+"""
+
+
+def gang_lines(lab: Lab) -> dict[str, list[str]]:
+    """Every sandbox host's authorized_keys lines that a gang job added (tagged `wb-gang-<job id>`)."""
+    found = {}
+    for home in (lab.box.root / "hosts").glob("*/home"):
+        keys = home / ".ssh" / "authorized_keys"
+        lines = keys.read_text().splitlines() if keys.exists() else []
+        found[home.parent.name] = [line for line in lines if " wb-gang-" in line]
+    return found
+
+
+def test_the_docs_mpirun_recipe_runs_an_mpi4py_all_reduce_over_the_gangs_own_ssh(lab: Lab) -> None:
+    """docs/multinode.md's mpirun block, as written there with an mpi4py all-reduce for train_mpi.py, under
+    `wb run --nodes 3 --gang-ssh`: Debian's Open MPI starts ranks 1 and 2 over ssh from rank 0 with the
+    gang's per-run key; rank 0's output reaches stdout byte-exact, exit 0; afterwards no host's
+    authorized_keys holds the gang's line, and rank 0's copy of the key is gone."""
+    for tool in ("/usr/bin/mpirun", "/usr/bin/orted"):
+        if not os.access(tool, os.X_OK):
+            unavailable(f"Open MPI ({tool}; Debian: apt-get install openmpi-bin)")
+    found = subprocess.run(["/usr/bin/python3", "-c", "import mpi4py.MPI"], capture_output=True, text=True)
+    if found.returncode != 0:
+        unavailable("mpi4py for the hosts' python3 (Debian: apt-get install python3-mpi4py)")
+    recipe = docs_recipe("mpirun (Open MPI)")
+    assert recipe.count("train_mpi.py") == 1 and "$WB_HOSTFILE" in recipe, recipe
+    client = lab.client("gang-mpi")
+    (client.project / "allreduce_mpi.py").write_text(MPI_ALLREDUCE.replace("TAIL", repr(TAIL)))
+    (client.project / "run_mpi.sh").write_text(recipe.replace("train_mpi.py", "allreduce_mpi.py"))
+    argv = [WB, "run", "--nodes", str(NODES), "--gang-ssh", "--", "sh", "run_mpi.sh"]
+    started = time.monotonic()
+    run = subprocess.run(argv, cwd=client.project, env=client.env(), capture_output=True, stdin=subprocess.DEVNULL,
+                         timeout=400)  # fmt: skip
+    print(f"\nmpirun recipe, mpi4py all-reduce across {NODES} sandbox machines: {time.monotonic() - started:.1f} s, "
+          f"exit {run.returncode}")  # fmt: skip
+    assert run.returncode == 0, run.stderr[-4000:]
+    assert run.stdout == f"world {NODES} sum {sum(range(1, NODES + 1))} hosts {NODES}\n".encode() + TAIL, run.stdout
+    left = {host: lines for host, lines in gang_lines(lab).items() if lines}
+    assert left == {}, left
+    jobs = list((lab.box.root / "hosts").glob("*/home/.weatherballoon/jobs/*/hostfile"))
+    assert jobs and not [path.parent for path in jobs if (path.parent / "gang-ssh").exists()]
