@@ -284,6 +284,12 @@ def test_the_docs_mpirun_recipe_runs_an_mpi4py_all_reduce_over_the_gangs_own_ssh
     client = lab.client("gang-mpi")
     (client.project / "allreduce_mpi.py").write_text(MPI_ALLREDUCE.replace("TAIL", repr(TAIL)))
     (client.project / "run_mpi.sh").write_text(recipe.replace("train_mpi.py", "allreduce_mpi.py"))
+    # without --gang-ssh rank 0 cannot log in to the others, and mpirun fails (the gang ends with its code)
+    plain = [WB, "run", "--nodes", str(NODES), "--", "sh", "run_mpi.sh"]
+    run = subprocess.run(plain, cwd=client.project, env=client.env(), capture_output=True,
+                         stdin=subprocess.DEVNULL, timeout=400)  # fmt: skip
+    assert run.returncode != 0 and run.stdout == b"", run.stderr[-3000:]  # mpirun's own code (255)
+    assert b"Host key verification failed" in run.stderr, run.stderr[-3000:]
     argv = [WB, "run", "--nodes", str(NODES), "--gang-ssh", "--", "sh", "run_mpi.sh"]
     started = time.monotonic()
     run = subprocess.run(argv, cwd=client.project, env=client.env(), capture_output=True, stdin=subprocess.DEVNULL,
