@@ -7,8 +7,8 @@ The client makes a fresh ed25519 key pair for each run and hands it out in the j
 - every other rank adds the public half to its login user's `~/.ssh/authorized_keys` as one line,
   `restrict,from="<rank 0's address>" ssh-ed25519 AAAA... wb-gang-<job id>` (`restrict`: no forwarding, no
   pty, no agent; `from`: only rank 0's address may use it), and takes that line out again when its job ends.
-  A line whose job has ended or is gone (its supervisor was killed before it could clean up) is taken out
-  the next time a gang job adds one on that machine;
+  A line whose job has ended, is gone, or lost its supervisor (killed before it could clean up) is taken
+  out the next time a gang job adds its own line on that machine;
 - rank 0 writes the private half, a `known_hosts` that pins each other rank's ed25519 host key at its
   address (as that rank's agent reported it over the client's own verified connection), and an `ssh_config`
   naming both (`StrictHostKeyChecking yes`, `BatchMode yes`) into a `gang-ssh` folder of the job's folder.
@@ -28,7 +28,8 @@ import re
 import shutil
 import socket
 
-from .store import JobPaths
+from ..procinfo import job_is_live
+from .store import JobPaths, read_json
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -132,7 +133,8 @@ def _job_of(line: str) -> str | None:
 
 
 def _stale(line: str, job_id: str) -> bool:
-    """A gang line of this job (added again) or of a job that has ended or is gone on this machine."""
+    """A gang line of this job (added again), or of a job that has ended, is gone, or whose process and
+    supervisor are both dead (killed before it could clean up) on this machine."""
     other = _job_of(line)
     if other is None:
         return False
@@ -142,7 +144,10 @@ def _stale(line: str, job_id: str) -> bool:
         paths = JobPaths(other)
     except ValueError:
         return True
-    return not paths.exists() or paths.has_ended()
+    if not paths.exists() or paths.has_ended():
+        return True
+    meta = read_json(paths.meta)  # None until its job has started: a gang job being set up right now
+    return meta is not None and not job_is_live(meta)
 
 
 def _write(path: str, text: str) -> None:

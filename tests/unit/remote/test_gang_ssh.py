@@ -5,11 +5,13 @@ environment, gone when the job ends."""
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 from pathlib import Path
 
 import pytest
+from weatherballoon.remote import procinfo
 from weatherballoon.remote.jobs.gang_ssh import GangSsh, close_for_job, open_for_job, take_from
 from weatherballoon.remote.jobs.store import JobPaths
 
@@ -57,14 +59,21 @@ def test_a_member_adds_one_restricted_tagged_line_and_takes_it_out_when_the_job_
     assert keys(home) == [OWN]
 
 
-def test_a_line_left_by_an_ended_or_vanished_job_goes_when_the_next_gang_job_adds_its_own(home: Path) -> None:
-    ended, running = job_dir(home, "ended"), job_dir(home, "running")
+def test_a_line_left_by_an_ended_vanished_or_killed_job_goes_when_the_next_gang_job_adds_its_own(home: Path) -> None:
+    jobs = ("ended", "killed", "running", "starting", "vanished")
+    for job in jobs[:4]:
+        job_dir(home, job)
     Path(JobPaths("ended").status).write_text("{}")
-    leftovers = [f'restrict,from="10.7.0.4" {PUBLIC} wb-gang-{job}' for job in ("ended", "running", "vanished")]
-    (home / ".ssh" / "authorized_keys").write_text("\n".join([OWN, *leftovers]) + "\n")
-    del ended, running
+    # past the largest pid_max Linux allows (2**22): no such processes
+    gone = {"pid": 2**22 + 1, "proc_start": 1, "supervisor_pid": 2**22 + 2, "supervisor_start": 1}
+    Path(JobPaths("killed").meta).write_text(json.dumps(gone))
+    me = {"pid": None, "supervisor_pid": os.getpid(), "supervisor_start": procinfo.proc_start(os.getpid())}
+    Path(JobPaths("running").meta).write_text(json.dumps(me))  # "starting" has no meta yet: it is kept
+    leftovers = {job: f'restrict,from="10.7.0.4" {PUBLIC} wb-gang-{job}' for job in jobs}
+    (home / ".ssh" / "authorized_keys").write_text("\n".join([OWN, *leftovers.values()]) + "\n")
     open_for_job(member_ssh(), 2, "new", job_dir(home, "new"), {})
-    assert keys(home) == [OWN, leftovers[1], f'restrict,from="10.7.0.4" {PUBLIC} wb-gang-new']
+    expected = [OWN, leftovers["running"], leftovers["starting"], f'restrict,from="10.7.0.4" {PUBLIC} wb-gang-new']
+    assert keys(home) == expected
 
 
 def test_rank_0_gets_the_key_known_hosts_and_an_ssh_config_for_open_mpi_all_gone_when_the_job_ends(home: Path) -> None:
