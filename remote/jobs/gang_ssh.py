@@ -88,6 +88,8 @@ def open_for_job(ssh: GangSsh, rank: int, job_id: str, job_dir: str, env: dict) 
     """Set this rank up: rank 0's key, known_hosts and ssh_config (and the job's environment naming them), or
     another rank's authorized_keys line. `close_for_job` undoes it."""
     if rank == 0:
+        if not ssh.key:
+            raise ValueError("rank 0 needs WB_GANG_SSH_KEY")
         folder = os.path.join(job_dir, "gang-ssh")
         os.mkdir(folder, 0o700)
         key = os.path.join(folder, "id_ed25519")
@@ -100,6 +102,8 @@ def open_for_job(ssh: GangSsh, rank: int, job_id: str, job_dir: str, env: dict) 
         env["OMPI_MCA_plm_rsh_agent"] = f"ssh -F {config}"
         env["OMPI_MCA_plm_rsh_no_tree_spawn"] = "1"
         return
+    if not ssh.public or not ssh.allow_from:
+        raise ValueError("a rank other than 0 needs WB_GANG_SSH_PUB and WB_GANG_SSH_FROM")
     line = authorized_line(ssh, job_id, addresses_of(ssh.allow_from))
     _edit_authorized_keys(lambda lines: [*(item for item in lines if not _stale(item, job_id)), line])
 

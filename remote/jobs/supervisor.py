@@ -198,7 +198,10 @@ def _join_gang(spec: JobSpec, env: dict) -> _Link:
 
         try:
             open_for_job(gang.ssh, gang.rank, spec.paths.id, spec.paths.dir, env)
-        except OSError as exc:  # as when the job cannot start: the link, and the gang, end with this process
+        except (
+            OSError,
+            ValueError,
+        ) as exc:  # as when the job cannot start: the link, and the gang, end with this process
             raise StartError(START_FAILED_EXIT, f"gang: rank {gang.rank} cannot set up the gang's ssh: {exc}") from None
     return link
 

@@ -111,3 +111,11 @@ def test_the_values_leave_the_jobs_environment_and_a_bad_public_key_is_refused()
         take_from({"WB_GANG_SSH_PUB": PUBLIC + '\ncommand="sh" ' + PUBLIC, "WB_GANG_SSH_FROM": "10.7.0.4"})
     with pytest.raises(ValueError, match="WB_GANG_SSH_FROM"):
         take_from({"WB_GANG_SSH_PUB": PUBLIC, "WB_GANG_SSH_FROM": '10.7.0.4",command="sh'})
+
+
+def test_a_rank_without_its_half_of_the_key_is_refused(home: Path) -> None:
+    with pytest.raises(ValueError, match="WB_GANG_SSH_PUB"):
+        open_for_job(GangSsh("PRIVATE", "", "", ""), 1, "job-b", job_dir(home, "job-b"), {})
+    with pytest.raises(ValueError, match="WB_GANG_SSH_KEY"):
+        open_for_job(GangSsh("", PUBLIC, "10.7.0.4", ""), 0, "job-c", job_dir(home, "job-c"), {})
+    assert keys(home) == [OWN]
