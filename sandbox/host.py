@@ -74,7 +74,9 @@ class Host:
     def __init__(self, context: HostContext, launch: Launch) -> None:
         self.context = context
         self.launch = launch
-        self.fs = HostFs(context.layout.host_dir(launch.instance_id), context.layout.venv, context.account)
+        self.fs = HostFs(
+            context.layout.host_dir(launch.instance_id), context.layout.venv, context.account, launch.private_ip
+        )
         namespace, near, far = network.names_for(
             context.state.namespace_prefix, context.state.link_prefix, launch.instance_id
         )

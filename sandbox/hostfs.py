@@ -12,6 +12,13 @@ client starts, the units its emulated systemd runs):
     <host dir>/etc/merged ->  /etc              an overlay of the machine's /etc, whose writes land in
                                                 <host dir>/etc/upper (the host's /etc/sudoers.d, systemd units)
 
+Each host also has its own hostname, as an EC2 instance does: `ip-10-0-1-23` for the private IP 10.0.1.23, set
+in a UTS namespace of each process tree that enters the host, and resolving to that address through the host's
+own /etc/hosts and /etc/hostname (in the overlay's upper folder). On EC2 the VPC's DNS resolves it; here the
+hosts file does, so a program that finds its own address from its hostname (gloo, Open MPI) finds the private
+IP, not the machine's loopback. Its /etc/ssh/ssh_host_ed25519_key(.pub) is the key its sshd serves, as on an
+instance.
+
 /usr/local/sbin comes first on every PATH (sudo's secure_path, systemd's), so the user-data and the agent
 run their real commands (`sudo -n /opt/wb/bin/wb-power ...`, `systemctl ...`) against the emulated systemd,
 whose requests the host manager acts on (power.py). sshd runs with PAM, so the host's /run/nologin refuses
@@ -32,21 +39,35 @@ from pathlib import Path
 
 from . import systemd_emulation
 from .account import Account
+from .launchers import sshd
 from .system import run, tool
 
 OPT = "/opt/wb"
 VENV_PYTHON = f"{OPT}/venv/bin/python"
 SKEL = Path("/etc/skel")
 EMULATED = ("systemctl", "shutdown")
+HOST_KEY = "ssh_host_ed25519_key"
+
+
+def ec2_hostname(address: str) -> str:
+    """The hostname EC2 gives an instance named by its private IPv4 address ("IP name"): ip-10-0-1-23."""
+    return "ip-" + address.replace(".", "-")
+
+
+def hosts_file(hostname: str, address: str) -> str:
+    return f"127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n{address}\t{hostname}\n"
 
 
 class HostFs:
-    """The per-host folders under `<sandbox>/hosts/<instance id>/`."""
+    """The per-host folders under `<sandbox>/hosts/<instance id>/`; `address` is the host's private IP, which
+    names it (ec2_hostname)."""
 
-    def __init__(self, root: Path, venv: Path, account: Account) -> None:
+    def __init__(self, root: Path, venv: Path, account: Account, address: str) -> None:
         self.root = root
         self.venv = venv
         self.account = account
+        self.address = address
+        self.hostname = ec2_hostname(address)
 
     @property
     def home(self) -> Path:
@@ -82,11 +103,14 @@ class HostFs:
         for folder in (self.home, self.opt, self.opt / "venv", self.run_dir, self.host_run / "sshd", self.sbin,
                        self.etc / "upper" / "systemd" / "system", self.etc / "work", self.etc / "merged"):  # fmt: skip
             folder.mkdir(mode=0o755, parents=True, exist_ok=True)
-        if not os.path.ismount(self.etc / "merged"):
+        self.ssh.mkdir(mode=0o700, exist_ok=True)
+        if not os.path.ismount(self.etc / "merged"):  # the upper folder is written before the overlay is made
+            (self.etc / "upper" / "hostname").write_text(self.hostname + "\n")
+            (self.etc / "upper" / "hosts").write_text(hosts_file(self.hostname, self.address))
+            self._place_host_key()
             upper, work = self.etc / "upper", self.etc / "work"
             run([tool("mount"), "-t", "overlay", "overlay", "-o", f"lowerdir=/etc,upperdir={upper},workdir={work}",
                  str(self.etc / "merged")])  # fmt: skip
-        self.ssh.mkdir(mode=0o700, exist_ok=True)
         if SKEL.is_dir():
             shutil.copytree(SKEL, self.home, dirs_exist_ok=True, symlinks=True)
         source = Path(systemd_emulation.__file__).read_text()
@@ -95,6 +119,15 @@ class HostFs:
             script.write_text(source)
             script.chmod(0o755)
         self.chown_tree(self.home)
+
+    def _place_host_key(self) -> None:
+        """The host's sshd key (made here, before sshd's config) is also its /etc/ssh key, where a program on the
+        host reads its own host key, as on an instance (`wb-agent gang-probe --host-key`)."""
+        key = sshd.keygen(self.ssh / HOST_KEY)
+        folder = self.etc / "upper" / "ssh"
+        folder.mkdir(mode=0o755, exist_ok=True)
+        shutil.copy2(key, folder / HOST_KEY)
+        shutil.copy2(key.with_name(HOST_KEY + ".pub"), folder / (HOST_KEY + ".pub"))
 
     def chown_tree(self, path: Path) -> None:
         os.chown(path, self.account.uid, self.account.gid, follow_symlinks=False)
@@ -113,12 +146,14 @@ class HostFs:
             run([tool("umount"), "-l", str(merged)], check=False)
 
     def enter(self, namespace: str, argv: Sequence[str]) -> list[str]:
-        """`argv` run inside the host: its network namespace, and a private mount namespace with its mounts."""
+        """`argv` run inside the host: its network namespace, a private mount namespace with its mounts, and a
+        UTS namespace with its hostname."""
         binds = [f"mount --bind {shlex.quote(str(src))} {shlex.quote(dst)}" for src, dst in self.mounts()]
-        script = f'{" && ".join(binds)} && exec "$@"'
+        name = f"echo {shlex.quote(self.hostname)} > /proc/sys/kernel/hostname"
+        script = f'{" && ".join([*binds, name])} && exec "$@"'
         return [
             tool("ip"), "netns", "exec", namespace,
-            tool("unshare"), "--mount", "--propagation", "private", "--",
+            tool("unshare"), "--mount", "--uts", "--propagation", "private", "--",
             "/bin/sh", "-c", script, "sh", *argv,
         ]  # fmt: skip
 

@@ -67,6 +67,11 @@ def _env_pair(ctx: click.Context, param: click.Parameter, values: tuple[str, ...
     help="Run on this many machines as one gang (docs/multinode.md).",
 )
 @click.option("--all-nodes", is_flag=True, help="With --nodes: show the other ranks' lines on stderr, prefixed.")
+@click.option(
+    "--gang-ssh",
+    is_flag=True,
+    help="With --nodes: rank 0 may ssh into the other ranks while the job runs, for mpirun (docs/multinode.md).",
+)
 @click.option("-q", "--quiet", is_flag=True, help="Silence wb's own notices.")
 @click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
 @click.pass_obj
@@ -86,6 +91,7 @@ def command(
     ports: tuple[str, ...],
     nodes: int,
     all_nodes: bool,
+    gang_ssh: bool,
     command: tuple[str, ...],
 ) -> int:
     """Sync the working directory, run COMMAND on a machine, stream its output, exit with its code.
@@ -105,6 +111,9 @@ def command(
                          hint="drop -d, or forward later with: wb ssh -L PORT:localhost:PORT INSTANCE")  # fmt: skip
     if all_nodes and nodes == 1:
         raise UsageError("--all-nodes shows the other ranks of a job on several machines", hint="add --nodes N")
+    if gang_ssh and nodes == 1:
+        raise UsageError("--gang-ssh lets rank 0 of a job on several machines log in to the others",
+                         hint="add --nodes N")  # fmt: skip
     data_dir()  # the job is recorded there: an unusable folder fails now, before any work
     early = _start_prefetch()
     from ..jobs.run_job import RunRequest, run_job
@@ -140,6 +149,7 @@ def command(
         flags=flags,
         nodes=nodes,
         all_nodes=all_nodes,
+        gang_ssh=gang_ssh,
         forwards=forwards,
     )
     if nodes > 1:

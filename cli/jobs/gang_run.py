@@ -100,6 +100,10 @@ def run_gang(app: App, provider: Provider, request: RunRequest) -> int:
             _sync_everywhere(app, agents, labels, loaded, identity, remote_root, outputs, addresses[0])
         mark("synced")
         layout = _layout(agents[0], labels[0], addresses)
+        if request.gang_ssh:
+            from .gang_ssh_keys import gang_ssh_keys
+
+            layout = dataclasses.replace(layout, ssh=gang_ssh_keys(agents, labels, addresses))
         job_id = index.new_job_id()
         record = index.LocalJob(
             id=job_id,

@@ -54,6 +54,7 @@ class RunRequest:
     forwards: tuple[ForwardSpec, ...] = ()  # `-p`: local ports carried to the machine while attached
     nodes: int = 1  # machines the job runs on (`--nodes`; several: gang_run.py); one is the ordinary run
     all_nodes: bool = False  # with several: the other ranks' lines on stderr, prefixed
+    gang_ssh: bool = False  # with several: rank 0 may ssh into the others for the job (remote/jobs/gang_ssh.py)
 
 
 def agent_run_args(

@@ -33,6 +33,10 @@ import socket
 import threading
 import time
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from .gang_ssh import GangSsh
+
 BEAT_S = 1.0
 DEAD_AFTER_S = 5.0
 JOIN_WINDOW_S = 60.0  # how long a member keeps trying to reach rank 0 (started last, by the client)
@@ -50,14 +54,17 @@ RANK0_DONE_GRACE_S = 30.0
 class GangSpec:
     """What `run --gang-rank K --gang-nodes N --gang-hub HOST:PORT` (token in WB_GANG_TOKEN) asks for."""
 
-    __slots__ = ("hub_host", "hub_port", "nodes", "rank", "token")
+    __slots__ = ("hub_host", "hub_port", "nodes", "rank", "ssh", "token")
 
-    def __init__(self, rank: int, nodes: int, hub_host: str, hub_port: int, token: str) -> None:
+    def __init__(
+        self, rank: int, nodes: int, hub_host: str, hub_port: int, token: str, ssh: GangSsh | None = None
+    ) -> None:
         self.rank = rank
         self.nodes = nodes
         self.hub_host = hub_host
         self.hub_port = hub_port
         self.token = token
+        self.ssh = ssh  # gang-internal ssh for this job (gang_ssh.py), with --gang-ssh
 
     def describe(self) -> dict:
         return {"rank": self.rank, "nodes": self.nodes, "hub": f"{self.hub_host}:{self.hub_port}"}

@@ -28,8 +28,15 @@ def run(args: RunArgs) -> int:
         if not token:
             say("--gang-rank needs WB_GANG_TOKEN in the job spec's environment", "run")
             return USAGE_EXIT
+        from .gang_ssh import take_from
+
+        try:
+            ssh = take_from(args.env)  # the gang's ssh key (--gang-ssh): not the job's to see either
+        except ValueError as exc:
+            say(str(exc), "run")
+            return USAGE_EXIT
         rank, nodes, hub_host, hub_port = args.gang
-        gang = GangSpec(rank, nodes, hub_host, hub_port, token)
+        gang = GangSpec(rank, nodes, hub_host, hub_port, token, ssh)
     spec = supervisor.JobSpec(
         paths,
         args.command,

@@ -145,6 +145,7 @@ def _supervise(spec: JobSpec, out_fd: int, err_fd: int, stdin_fd: int, notify_fd
             link = _join_gang(spec, env)
         job_pid = spawn_job(spec.argv(), spec.cwd, env, stdin_fd, out_fd, err_fd)
     except StartError as exc:
+        _close_gang_ssh(spec)
         say(exc.reason, fd=err_fd)  # on the job's own stderr: `wb logs` shows why it never ran
         _record(paths.meta, _meta(spec, started_at, None, None))
         notify.send_started(notify_fd, None, exc.problem)
@@ -156,7 +157,10 @@ def _supervise(spec: JobSpec, out_fd: int, err_fd: int, stdin_fd: int, notify_fd
     _record(paths.meta, _meta(spec, started_at, job_pid, job_start))
     notify.send_started(notify_fd, job_pid)
     guard = OutputGuard(paths, spec.max_output_bytes)
-    wait_status, stop_reason = _wait(job_pid, spec.max_time_s, guard, link)
+    try:
+        wait_status, stop_reason = _wait(job_pid, spec.max_time_s, guard, link)
+    finally:
+        _close_gang_ssh(spec)
     if stop_reason is None:
         stop_reason = requested_stop(paths)
     if stop_reason is None and guard.disk_full():  # it ended by itself, but its output may be cut short
@@ -184,11 +188,30 @@ def _join_gang(spec: JobSpec, env: dict) -> _Link:
         slots = int(env.get("GPUS_PER_NODE") or "1")
         write_hostfile(hostfile, (env.get("WB_NODE_IPS") or "").split(), max(slots, 1))
         env["WB_HOSTFILE"] = hostfile
-        return link_for(gang)
+        link = link_for(gang)
     except (OSError, ValueError) as exc:
         raise StartError(
             START_FAILED_EXIT, f"gang: rank {gang.rank} cannot join on port {gang.hub_port}: {exc}"
         ) from None
+    if gang.ssh is not None:
+        from .gang_ssh import open_for_job
+
+        try:
+            open_for_job(gang.ssh, gang.rank, spec.paths.id, spec.paths.dir, env)
+        except (
+            OSError,
+            ValueError,
+        ) as exc:  # as when the job cannot start: the link, and the gang, end with this process
+            raise StartError(START_FAILED_EXIT, f"gang: rank {gang.rank} cannot set up the gang's ssh: {exc}") from None
+    return link
+
+
+def _close_gang_ssh(spec: JobSpec) -> None:
+    """The job's gang ssh goes with it: rank 0's key, or this rank's authorized_keys line (gang_ssh.py)."""
+    if spec.gang is not None and spec.gang.ssh is not None:
+        from .gang_ssh import close_for_job
+
+        close_for_job(spec.gang.rank, spec.paths.id, spec.paths.dir)
 
 
 def _say_in_stderr(paths: JobPaths, line: str) -> None:

@@ -94,6 +94,10 @@ def test_a_launched_instance_gets_a_host_at_its_private_ip(sandbox: Sandbox, log
         store = DynamoStore(sandbox.state()["table_name"], client=sandbox.client("dynamodb"))
         row = store.get_instance(launched.owner, launched.arn)
         assert row is not None and row.host_key_fingerprint == seen == host["fingerprint"]
+        # its own hostname, EC2's IP name, resolving to its private IP (so gloo and Open MPI find that address)
+        code, names = run(client, 'hostname; getent hosts "$(hostname)"; cat /etc/hostname')
+        name = "ip-" + launched.private_ip.replace(".", "-")
+        assert (code, names.split()) == (0, [name, launched.private_ip, name, name]), names
         code, env = run(client, "cat ~/.weatherballoon/agent.env")
         assert code == 0, env
         values = dict(line.split("=", 1) for line in env.splitlines())
