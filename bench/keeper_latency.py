@@ -16,6 +16,8 @@ Each round runs, in a rotating order:
 - `wb run --no-sync -- true`, keeper warm
 - `wb run -- true`, no keeper (keepConnectionMinutes 0)    the same command connecting itself, for comparison
 - `ssh echo hi` and `wb run -- echo hi` (keeper warm)      time to the first stdout byte
+- `python -I -S -c pass`                                    no connection: the floor of any Python client
+- `wb run -- true`, keeper warm, WB_WARM_CLIENT=0          the command importing wb itself (no warm client)
 
 "keeper warm": WB_KEEP_CONNECTION_MINUTES=30, and a first run started the keeper before the rounds. "client
 CPU" is the wb (or ssh) process alone: the keeper's own CPU is not in it.
@@ -27,6 +29,7 @@ import argparse
 import contextlib
 import json
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -69,6 +72,8 @@ def cases_for(bench: BenchHost, port: int, via_master: list[str]) -> list[Case]:
     return [
         Case("ssh true", bench.ssh_argv("true", port=port), b""),
         Case("ssh true (warm ControlMaster)", [*via_master, "true"], b""),
+        # The floor of any Python client: the interpreter alone, without site (wb's `wb` script also pays site).
+        Case("python -I -S -c pass (no connection at all)", [sys.executable, "-I", "-S", "-c", "pass"], b""),
         Case(KEEPER_TRUE, bench.wb_argv("run", "--", "true"), b"", env=keep),
         Case("wb run --no-sync -- true, keeper warm", bench.wb_argv("run", "--no-sync", "--", "true"), b"", env=keep),
         Case(WITHOUT_WARM_CLIENT, bench.wb_argv("run", "--", "true"), b"", env={**keep, "WB_WARM_CLIENT": "0"}),
