@@ -18,7 +18,7 @@ import subprocess
 import sys
 from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from ..errors import ConnectError
 from . import wire
@@ -131,6 +131,11 @@ def start_keeper(instance: Instance, options: ConnectOptions, idle_s: float) -> 
         verbose(f"not starting a connection keeper: {exc.message}")
         return
     key = key_for(instance.target, options)
+    from .lock import held, lock_path
+
+    if held(lock_path(key, folder)):  # one is starting (or runs, its socket not yet in place): no second
+        verbose(f"a connection keeper for {instance.id} is already starting")
+        return
     recipe = {"cwd": os.getcwd(), "instance": asdict(instance), "key": key, "idle_s": idle_s}
     env = {**os.environ, "WB_IN_KEEPER": "1"}
     log_fd = os.open(folder / f"{key}.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
@@ -140,9 +145,9 @@ def start_keeper(instance: Instance, options: ConnectOptions, idle_s: float) -> 
             stdin=subprocess.PIPE,
             stdout=subprocess.DEVNULL,
             stderr=log_fd,
-            start_new_session=True,
             close_fds=True,
             env=env,
+            **_detached(),
         )
     finally:
         os.close(log_fd)
@@ -150,6 +155,15 @@ def start_keeper(instance: Instance, options: ConnectOptions, idle_s: float) -> 
     proc.stdin.write(json.dumps(recipe).encode())
     proc.stdin.close()
     verbose(f"started a connection keeper for {instance.id} (pid {proc.pid}, {idle_s:g} s idle)")
+
+
+def _detached() -> dict[str, Any]:
+    """Popen's words for a process that outlives this command and its terminal: a session of its own on
+    POSIX; on Windows no console and a process group of its own (Ctrl+C in the terminal does not reach it)."""
+    if sys.platform == "win32":
+        flags = subprocess.DETACHED_PROCESS | subprocess.CREATE_NEW_PROCESS_GROUP
+        return {"creationflags": flags}
+    return {"start_new_session": True}
 
 
 def running_keepers() -> list[tuple[Path, dict[str, object]]]:

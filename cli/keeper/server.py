@@ -25,6 +25,7 @@ import time
 from typing import TYPE_CHECKING, cast
 
 from . import bridge, remote_mux, wire
+from .lock import lock_path, take
 from .paths import keeper_dir, socket_path
 
 if TYPE_CHECKING:
@@ -207,8 +208,13 @@ def _instance(raw: dict[str, object]) -> Instance:
 
 def main() -> int:
     recipe = json.loads(sys.stdin.buffer.read())
-    for number in (signal.SIGINT, signal.SIGHUP, signal.SIGPIPE):
-        signal.signal(number, signal.SIG_IGN)
+    for name in ("SIGINT", "SIGHUP", "SIGPIPE"):  # Windows has only the first
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), signal.SIG_IGN)
+    # Held (never closed) until this process ends: a keeper raced to the same machine exits here (lock.py).
+    if take(lock_path(recipe["key"], keeper_dir())) is None:
+        log("another connection keeper holds this machine's connection: exiting")
+        return 0
     os.chdir(recipe["cwd"])
     from ..config.loader import load_config
     from ..providers.registry import provider_class
