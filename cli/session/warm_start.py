@@ -55,6 +55,12 @@ def adopt(provider: Provider, held: Held, early: Prefetch, wait_s: float | None 
         return None
     provider.connections.adopt(instance.id, agent)
     mark("took the early connection")
+    keep = early.entry.get("keep_minutes")
+    if early.keeps and isinstance(keep, (int, float)):
+        from ..keeper.client import KeeperSession, start_keeper
+
+        if not isinstance(agent.session, KeeperSession):  # its keeper is gone (idle, killed): start another
+            start_keeper(instance, provider.connect_options(instance), keep * 60)
     return agent
 
 

@@ -92,7 +92,7 @@ def test_a_dead_keepers_socket_falls_back_to_a_direct_connection(project: Projec
     assert result.stdout == b"ok\n"
     assert b"is gone or not yours" in result.stderr
     # Its lock went with it (lock.py): that run started a new keeper, not held off by a stale lock file.
-    assert (project.runtime_dir / "keepers").glob("*.lock")
+    assert list((project.runtime_dir / "keepers").glob("*.lock"))
     wait_for(lambda: [p for p in project.keeper_pids() if p != pid], 20, "a new keeper")
 
 
