@@ -5,7 +5,7 @@ with exactly these options; commands then run remote processes through it as thr
 and import no SSH library. A keeper that is gone (no socket, or nobody listening), stale (another protocol
 version), or not this user's, is passed over: the command connects directly, and says so under -v.
 
-Nothing here imports the server side; `start_keeper` runs it as a separate, detached process, on POSIX only.
+Nothing here imports the server side; `start_keeper` runs it as a separate, detached process.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import socket
 import subprocess
 import sys
 from dataclasses import asdict
@@ -32,8 +31,9 @@ if TYPE_CHECKING:
 
 
 def supported() -> bool:
-    """Keepers run where Unix sockets and sessions exist; elsewhere every command connects directly."""
-    return os.name == "posix" and hasattr(socket, "AF_UNIX") and os.environ.get("WB_IN_KEEPER") != "1"
+    """Keepers run on every platform (a Unix socket, or loopback TCP where there is none: `wire.transport`);
+    never inside a keeper itself, whose connections are direct."""
+    return os.environ.get("WB_IN_KEEPER") != "1"
 
 
 def verbose(message: str) -> None:
@@ -168,10 +168,12 @@ def _detached() -> dict[str, Any]:
 
 def running_keepers() -> list[tuple[Path, dict[str, object]]]:
     """Every keeper of this user that answers, with what it says of itself."""
+    from .loopback import SUFFIX as TCP_SUFFIX
     from .paths import SUFFIX, keeper_dir
 
     found = []
-    for path in sorted(keeper_dir().glob(f"*{SUFFIX}")):
+    folder = keeper_dir()
+    for path in sorted([*folder.glob(f"*{SUFFIX}"), *folder.glob(f"*{TCP_SUFFIX}")]):
         try:
             info = ask(path, {"op": "info"})
         except (OSError, wire.WireError, ValueError):
