@@ -71,9 +71,13 @@ def _claim_remembered(provider: Provider, held: Held, early: Prefetch | None) ->
 
     if early is None and provider.connect_options(held.instance).instance_connect is not None:
         # Through an Instance Connect Endpoint there is no early connection (a key must be pushed first):
-        # connect now and claim through the daemon all the same.
+        # connect now (to the keeper, when one holds the machine) and claim through the daemon all the same.
+        # The claim is the daemon's own answer, as for an early connection: no separate check that it runs.
+        instance = held.instance
         try:
-            agent: RemoteAgent | None = provider.agent(held.instance)
+            agent: RemoteAgent | None = provider.connections.agent(
+                instance.id, provider.session(instance), provider.agent_python
+            )
         except WbError as exc:
             return str(exc)
     elif early is None:

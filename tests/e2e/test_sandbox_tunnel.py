@@ -135,3 +135,84 @@ def test_a_run_through_the_connection_keeper_reconnects_across_forced_tunnel_exp
         for pid in keeper_pids(runtime):
             os.kill(pid, signal.SIGKILL)
         shutil.rmtree(runtime, ignore_errors=True)
+
+
+class _RefusingProxy:
+    """An HTTP(S) proxy on loopback that answers nothing and notes every connection made to it: with it as
+    the command's proxy, any AWS call the command makes is seen here (and fails)."""
+
+    def __init__(self) -> None:
+        import socket
+        import threading
+
+        self.heard: list[bytes] = []
+        self._listener = socket.socket()
+        self._listener.bind(("127.0.0.1", 0))
+        self._listener.listen(16)
+        self.url = f"http://127.0.0.1:{self._listener.getsockname()[1]}"
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self._listener.accept()
+            except OSError:
+                return
+            with conn:
+                conn.settimeout(5)
+                try:
+                    self.heard.append(conn.recv(200))
+                except OSError:
+                    self.heard.append(b"")
+
+    def env(self) -> dict[str, str]:
+        return {"HTTPS_PROXY": self.url, "HTTP_PROXY": self.url, "https_proxy": self.url, "http_proxy": self.url,
+                "NO_PROXY": "", "no_proxy": ""}  # fmt: skip
+
+    def close(self) -> None:
+        self._listener.close()
+
+
+def test_a_keeper_warm_run_through_the_tunnel_makes_no_aws_call_and_still_claims(lab: Lab) -> None:
+    """The keeper holds the tunnel and the transport: a warm run through it needs no STS, CloudFormation,
+    DescribeInstances, DescribeInstanceConnectEndpoints, SendSSHPublicKey or table call. It still claims the
+    machine for its job, through the machine's daemon (the lease follows the command)."""
+    import tempfile
+
+    from weatherballoon.lambdas.records import InstanceState
+
+    from tests.support.project import keeper_pids
+    from tests.support.waiting import wait_for
+
+    runtime = Path(tempfile.mkdtemp(prefix="wbk-"))
+    client = lab.client("eice-no-aws", WB_KEEP_CONNECTION_MINUTES="5", WB_RUNTIME_DIR=str(runtime))
+    proxy = _RefusingProxy()
+    try:
+        first = client.wb("run", "--", "true", timeout=240).check()
+        instance_id = first.launched()
+        assert instance_id is not None, first.stderr
+        client.wait_row(instance_id, lambda r: r.state is InstanceState.IDLE, 30, "idle after the first job")
+        wait_for(lambda: keeper_pids(runtime), 60, "the keeper to hold its tunnel")
+        # Once through the full lookup with the keeper warm: that run notes the endpoint with the machine.
+        client.wb("run", "--", "true", timeout=120).check()
+        client.wait_row(instance_id, lambda r: r.state is InstanceState.IDLE, 30, "idle after the second job")
+
+        attached = client.popen("-v", "run", "--", "sh", "-c", "echo warm; sleep 3; echo done", env=proxy.env())
+        attached.wait_stdout("warm\n", timeout=60)
+        row = client.row(instance_id)
+        assert row is not None and row.state is InstanceState.BUSY and row.claim, row  # claimed for this job
+        run = attached.finish(timeout=60)
+        assert run.returncode == 0, run.stderr[-3000:]
+        assert run.stdout == "warm\ndone\n"
+        assert f"reusing warm instance {instance_id}" in run.stderr, run.stderr
+        assert "using the connection keeper" in run.stderr, run.stderr
+        assert proxy.heard == [], proxy.heard  # not one AWS call
+    finally:
+        import os
+        import shutil
+        import signal
+
+        proxy.close()
+        for pid in keeper_pids(runtime):
+            os.kill(pid, signal.SIGKILL)
+        shutil.rmtree(runtime, ignore_errors=True)

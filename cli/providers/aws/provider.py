@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from ...session.instance_connect import InstanceConnect
     from ...session.process import Session
     from ...session.streams import Stream
+    from ...session.tunnel import TunnelEndpoint
     from ...sync.records import PullSummary
     from . import acquire
     from .plane import ControlPlane
@@ -65,6 +66,7 @@ class AwsProvider(Provider):
         self._now = clock.now if clock is not None else time.time
         self._given_clock = clock
         self._held: dict[str, AwsHeld] = {}  # the machines this command works with, one record each
+        self._tunnels: dict[str, dict[str, str]] = {}  # the endpoint each machine was reached through (eice)
         self.lookups = Lookups(lambda: self.plane, config, self._now)
 
     @cached_property
@@ -191,29 +193,47 @@ class AwsProvider(Provider):
         # With connect unset, a machine this laptop launched with a launch key (public-ip or private-ip mode) is
         # reached with that key, with no AWS call first (a warm run's promise); any other asks the stack.
         launched_with_key = not provisioner.connect and keys.ephemeral_path(instance.id).is_file()
-        if not launched_with_key and self.plane.connect == "eice":
+        # A remembered machine reached through the endpoint before: its endpoint as noted (no DescribeStacks, no
+        # DescribeInstanceConnectEndpoints), so a warm keeper for it is found with no AWS call at all.
+        noted = self._noted_tunnel(instance)
+        if not launched_with_key and (noted is not None or self.plane.connect == "eice"):
             # A key pushed for this connection alone (or the seed's keyPair), through the stack's endpoint.
             identity = None
             if provisioner.key_pair:
                 config_path = str(self.loaded.path) if self.loaded.path else None
                 identity = str(keys.seed_key_path(provisioner.key_pair, provisioner.identity_file, config_path))
             return ConnectOptions(
-                known_hosts=known_hosts, identity_file=identity, instance_connect=self._instance_connect(instance)
+                known_hosts=known_hosts,
+                identity_file=identity,
+                instance_connect=self._instance_connect(instance, noted),
             )
         config_path = str(self.loaded.path) if self.loaded.path else None
         identity_path = keys.identity_for(instance.id, provisioner.key_pair, provisioner.identity_file, config_path)
         # The host key is checked against the fingerprint the instance registered; known_hosts is never used.
         return ConnectOptions(known_hosts=known_hosts, identity_file=str(identity_path))
 
-    def _instance_connect(self, instance: Instance) -> InstanceConnect:
+    def _noted_tunnel(self, instance: Instance) -> TunnelEndpoint | None:
+        held = self._held.get(instance.id)
+        noted = held.warm.tunnel if held is not None and held.warm is not None else None
+        if noted is None:
+            return None
+        from ...session.tunnel import TunnelEndpoint
+
+        return TunnelEndpoint(**noted)
+
+    def _instance_connect(self, instance: Instance, tunnel: TunnelEndpoint | None = None) -> InstanceConnect:
+        from dataclasses import asdict
+
         from ...session.instance_connect import InstanceConnect
 
         plane = self.plane
+        tunnel = tunnel or plane.tunnel_endpoint
+        self._tunnels[instance.id] = asdict(tunnel)  # noted with the machine, for the next run (remembered.py)
         return InstanceConnect(
             instance_id=instance.id,
             os_user=instance.target.username,
             private_ip=instance.target.host,
-            tunnel=plane.tunnel_endpoint,
+            tunnel=tunnel,
             push_key=not self.config.provisioner.key_pair,
             client=lambda: plane.aws.client("ec2-instance-connect"),
             credentials=lambda: plane.aws.boto.get_credentials().get_frozen_credentials(),
@@ -296,7 +316,7 @@ class AwsProvider(Provider):
             if not ended and keeper.refused is None and (unused or finished):
                 released = release_to_idle(self.plane.store, row, sup.idle_minutes, self._now)
                 if released or finished:
-                    remembered.note(self.loaded, held, sup, self._now())
+                    remembered.note(self.loaded, held, sup, self._now(), self._tunnels.get(held.id))
 
     def _never_reached(self, held: AwsHeld, exc: ConnectError) -> bool:
         """This command took the machine (launched or claimed it) and no SSH login to it ever succeeded."""
@@ -323,9 +343,9 @@ class AwsProvider(Provider):
                 from ...session.claims import release
 
                 release(self.agent(held.instance), held.claim)
-                remembered.note(self.loaded, held, None, self._now())
+                remembered.note(self.loaded, held, None, self._now(), self._tunnels.get(held.id))
             elif held.job_ended:
-                remembered.note(self.loaded, held, None, self._now())
+                remembered.note(self.loaded, held, None, self._now(), self._tunnels.get(held.id))
 
     def _keep_lease(
         self, held: AwsHeld, row: tuple[str, str, float], lease_minutes: float, interval_s: float

@@ -36,15 +36,28 @@ def choose(loaded: LoadedConfig, spec: InstanceSpec, now: float, passed: set[str
     if entry is None or entry.instance_id in passed:
         return None
     # Its warm window may have been extended by runs of other projects: only its daemon knows.
-    has_key = bool(loaded.config.provisioner.key_pair) or keys.ephemeral_path(entry.instance_id).is_file()
+    # A machine reached through an Instance Connect Endpoint gets a key pushed per connection (or none at all,
+    # its connection held by a keeper): nothing on disk says this laptop may log in; IAM does, at the push.
+    has_key = (
+        bool(loaded.config.provisioner.key_pair)
+        or keys.ephemeral_path(entry.instance_id).is_file()
+        or entry.tunnel is not None
+    )
     if entry.max_until <= now + reuse.claim_margin(entry.idle_minutes) or not has_key:
         return None
     return entry
 
 
-def note(loaded: LoadedConfig, held: AwsHeld, supervision: Supervision | None, now: float) -> None:
+def note(
+    loaded: LoadedConfig,
+    held: AwsHeld,
+    supervision: Supervision | None,
+    now: float,
+    tunnel: dict[str, str] | None = None,
+) -> None:
     """Leave a note for the next run of this project: this machine is (about to be) warm. `supervision`:
-    the stack's settings when this command looked them up (not needed for a remembered machine)."""
+    the stack's settings when this command looked them up (not needed for a remembered machine); `tunnel`:
+    the Instance Connect Endpoint this command reached it through, if it did (its id, region and URL)."""
     if held.gang_id is not None:  # a gang's machine is reused only with its gang (gang_launch.py)
         return
     key = note_key(loaded, held.spec) if held.spec is not None else None
@@ -73,5 +86,6 @@ def note(loaded: LoadedConfig, held: AwsHeld, supervision: Supervision | None, n
         lease_minutes=lease_minutes,
         idle_minutes=idle_minutes,
         renew_interval_s=interval_s,
+        tunnel=tunnel or (held.warm.tunnel if held.warm is not None else None),
     )
     warm_cache.remember(key, entry)
