@@ -63,7 +63,7 @@ def listen(path: Path) -> tuple[socket.socket, bytes]:
 def owned_by_me(path: Path) -> bool:
     """Whether the keeper's file at `path` still names this process (a newer keeper may have replaced it)."""
     try:
-        return int(read(path)["pid"]) == os.getpid()
+        return int(str(read(path)["pid"])) == os.getpid()
     except (OSError, ValueError, KeyError, TypeError):
         return False
 
