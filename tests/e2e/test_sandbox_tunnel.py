@@ -5,6 +5,7 @@ attached run (and `wb logs -f` on it) gets every byte once, in order, and the jo
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -216,3 +217,22 @@ def test_a_keeper_warm_run_through_the_tunnel_makes_no_aws_call_and_still_claims
         for pid in keeper_pids(runtime):
             os.kill(pid, signal.SIGKILL)
         shutil.rmtree(runtime, ignore_errors=True)
+
+
+def test_with_no_keeper_the_remembered_machine_is_reached_through_its_noted_endpoint(lab: Lab) -> None:
+    """The machine is remembered with its endpoint: the next run (keeper off) takes it with no lookup, pushing
+    a key and opening a tunnel of its own, and claims it through its daemon."""
+    from weatherballoon.lambdas.records import InstanceState
+
+    client = lab.client("eice-remembered")
+    first = client.wb("run", "--", "true", timeout=240).check()
+    instance_id = first.launched()
+    assert instance_id is not None, first.stderr
+    notes = json.loads((client.data_dir / "aws-warm.json").read_text())
+    (note,) = notes.values()
+    assert note["instance_id"] == instance_id and note["tunnel"]["id"].startswith("eice-"), note
+    client.wait_row(instance_id, lambda r: r.state is InstanceState.IDLE, 30, "idle after the first job")
+    again = client.wb("run", "--", "echo", "again", timeout=120).check()
+    assert again.stdout == "again\n"
+    assert again.reused() == instance_id, again.stderr
+    assert "looking again" not in again.stderr, again.stderr
