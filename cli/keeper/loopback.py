@@ -6,9 +6,11 @@ The keeper listens on an ephemeral loopback port and writes `<key>.tcp` in the k
 ACL): the port, a fresh 32-byte secret, and its pid. Loopback TCP cannot say who the peer is, so both sides
 prove they know the secret before anything else, and neither ever sends it:
 
-    command -> keeper   A  client nonce (32 bytes)
-    keeper -> command   A  keeper nonce (32 bytes) + HMAC-SHA256(secret, "keeper" + both nonces)
-    command -> keeper   A  HMAC-SHA256(secret, "command" + both nonces)
+    command -> keeper   "A" + client nonce (32 bytes)
+    keeper -> command   keeper nonce (32 bytes) + HMAC-SHA256(secret, "keeper" + both nonces)
+    command -> keeper   HMAC-SHA256(secret, "command" + both nonces)
+
+(fixed sizes, no frames: a peer that starts with anything else, such as a request, is closed unanswered).
 
 A command that cannot prove it is refused unanswered; a keeper that cannot (a port taken over by another
 user's process once the keeper died) is passed over as "not yours". Then the protocol of `wire.py` follows,
@@ -30,11 +32,10 @@ import stat
 import sys
 from pathlib import Path
 
-from . import wire
-
 SUFFIX = ".tcp"
 HOST = "127.0.0.1"
 NONCE = 32
+PROOF = 32  # HMAC-SHA256
 AUTH = b"A"
 
 
@@ -85,18 +86,19 @@ def connect(path: Path, timeout_s: float) -> socket.socket:
     """A connection to the keeper that `path` names, once it has proven it knows the secret, and we have."""
     record = read(path)
     secret = bytes.fromhex(str(record["secret"]))
+    where = f"{HOST}:{record['port']}"
     sock = socket.create_connection((HOST, int(str(record["port"]))), timeout=timeout_s)
     try:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         client_nonce = secrets.token_bytes(NONCE)
-        wire.send_frame(sock, AUTH, client_nonce)
-        frame = wire.recv_frame(sock)
-        if frame is None or frame[0] != AUTH or len(frame[1]) != 2 * NONCE:
-            raise PermissionError(f"the keeper at {HOST}:{record['port']} did not prove itself: not yours")
-        keeper_nonce, proof = frame[1][:NONCE], frame[1][NONCE:]
+        sock.sendall(AUTH + client_nonce)
+        answer = _recv_exact(sock, NONCE + PROOF)
+        if answer is None:
+            raise PermissionError(f"the keeper at {where} did not prove itself: not yours")
+        keeper_nonce, proof = answer[:NONCE], answer[NONCE:]
         if not hmac.compare_digest(proof, _proof(secret, b"keeper", client_nonce, keeper_nonce)):
-            raise PermissionError(f"the keeper at {HOST}:{record['port']} does not know its secret: not yours")
-        wire.send_frame(sock, AUTH, _proof(secret, b"command", client_nonce, keeper_nonce))
+            raise PermissionError(f"the keeper at {where} does not know its secret: not yours")
+        sock.sendall(_proof(secret, b"command", client_nonce, keeper_nonce))
     except BaseException:
         sock.close()
         raise
@@ -105,20 +107,31 @@ def connect(path: Path, timeout_s: float) -> socket.socket:
 
 def admit(conn: socket.socket, secret: bytes, timeout_s: float = 5.0) -> bool:
     """In the keeper: whether the command at `conn` knows the secret (nothing is answered to one that does not
-    start with a nonce)."""
+    start as the handshake does)."""
     conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     conn.settimeout(timeout_s)
     try:
-        frame = wire.recv_frame(conn)
-        if frame is None or frame[0] != AUTH or len(frame[1]) != NONCE:
+        opening = _recv_exact(conn, len(AUTH) + NONCE)
+        if opening is None or not opening.startswith(AUTH):
             return False
-        client_nonce, keeper_nonce = frame[1], secrets.token_bytes(NONCE)
-        wire.send_frame(conn, AUTH, keeper_nonce + _proof(secret, b"keeper", client_nonce, keeper_nonce))
-        answer = wire.recv_frame(conn)
-    except (OSError, wire.WireError):
+        client_nonce, keeper_nonce = opening[len(AUTH) :], secrets.token_bytes(NONCE)
+        conn.sendall(keeper_nonce + _proof(secret, b"keeper", client_nonce, keeper_nonce))
+        answer = _recv_exact(conn, PROOF)
+    except OSError:
         return False
     finally:
         with contextlib.suppress(OSError):
             conn.settimeout(None)
     expected = _proof(secret, b"command", client_nonce, keeper_nonce)
-    return answer is not None and answer[0] == AUTH and hmac.compare_digest(answer[1], expected)
+    return answer is not None and hmac.compare_digest(answer, expected)
+
+
+def _recv_exact(sock: socket.socket, size: int) -> bytes | None:
+    """Exactly `size` bytes, never more (the protocol of wire.py follows); None when the peer left first."""
+    data = bytearray()
+    while len(data) < size:
+        chunk = sock.recv(size - len(data))
+        if not chunk:
+            return None
+        data += chunk
+    return bytes(data)
