@@ -66,7 +66,6 @@ class AwsProvider(Provider):
         self._now = clock.now if clock is not None else time.time
         self._given_clock = clock
         self._held: dict[str, AwsHeld] = {}  # the machines this command works with, one record each
-        self._tunnels: dict[str, dict[str, str]] = {}  # the endpoint each machine was reached through (eice)
         self.lookups = Lookups(lambda: self.plane, config, self._now)
 
     @cached_property
@@ -195,7 +194,7 @@ class AwsProvider(Provider):
         launched_with_key = not provisioner.connect and keys.ephemeral_path(instance.id).is_file()
         # A remembered machine reached through the endpoint before: its endpoint as noted (no DescribeStacks, no
         # DescribeInstanceConnectEndpoints), so a warm keeper for it is found with no AWS call at all.
-        noted = self._noted_tunnel(instance)
+        noted = remembered.noted_tunnel(self._held.get(instance.id))
         if not launched_with_key and (noted is not None or self.plane.connect == "eice"):
             # A key pushed for this connection alone (or the seed's keyPair), through the stack's endpoint.
             identity = None
@@ -212,23 +211,13 @@ class AwsProvider(Provider):
         # The host key is checked against the fingerprint the instance registered; known_hosts is never used.
         return ConnectOptions(known_hosts=known_hosts, identity_file=str(identity_path))
 
-    def _noted_tunnel(self, instance: Instance) -> TunnelEndpoint | None:
-        held = self._held.get(instance.id)
-        noted = held.warm.tunnel if held is not None and held.warm is not None else None
-        if noted is None:
-            return None
-        from ...session.tunnel import TunnelEndpoint
-
-        return TunnelEndpoint(**noted)
-
     def _instance_connect(self, instance: Instance, tunnel: TunnelEndpoint | None = None) -> InstanceConnect:
-        from dataclasses import asdict
-
         from ...session.instance_connect import InstanceConnect
 
         plane = self.plane
         tunnel = tunnel or plane.tunnel_endpoint
-        self._tunnels[instance.id] = asdict(tunnel)  # noted with the machine, for the next run (remembered.py)
+        if (held := self._held.get(instance.id)) is not None:
+            held.tunnel = tunnel  # noted with the machine, for the next run (remembered.py)
         return InstanceConnect(
             instance_id=instance.id,
             os_user=instance.target.username,
@@ -316,7 +305,7 @@ class AwsProvider(Provider):
             if not ended and keeper.refused is None and (unused or finished):
                 released = release_to_idle(self.plane.store, row, sup.idle_minutes, self._now)
                 if released or finished:
-                    remembered.note(self.loaded, held, sup, self._now(), self._tunnels.get(held.id))
+                    remembered.note(self.loaded, held, sup, self._now())
 
     def _never_reached(self, held: AwsHeld, exc: ConnectError) -> bool:
         """This command took the machine (launched or claimed it) and no SSH login to it ever succeeded."""
@@ -343,9 +332,9 @@ class AwsProvider(Provider):
                 from ...session.claims import release
 
                 release(self.agent(held.instance), held.claim)
-                remembered.note(self.loaded, held, None, self._now(), self._tunnels.get(held.id))
+                remembered.note(self.loaded, held, None, self._now())
             elif held.job_ended:
-                remembered.note(self.loaded, held, None, self._now(), self._tunnels.get(held.id))
+                remembered.note(self.loaded, held, None, self._now())
 
     def _keep_lease(
         self, held: AwsHeld, row: tuple[str, str, float], lease_minutes: float, interval_s: float
