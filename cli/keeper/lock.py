@@ -51,6 +51,18 @@ def held(path: Path) -> bool:
         return True
     if fd is None:
         return True
+    release(fd)
+    return False
+
+
+def release(fd: int) -> None:
+    """Unlock and close: on Windows a lock left to the close may be lifted only some time later, and a keeper
+    started right after a probe (`held`) must find it free."""
+    with contextlib.suppress(OSError):
+        if sys.platform == "win32":
+            import msvcrt
+
+            os.lseek(fd, 0, os.SEEK_SET)
+            msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
     with contextlib.suppress(OSError):
         os.close(fd)
-    return False

@@ -83,7 +83,13 @@ def read(path: Path) -> dict[str, object]:
 
 
 def connect(path: Path, timeout_s: float) -> socket.socket:
-    """A connection to the keeper that `path` names, once it has proven it knows the secret, and we have."""
+    """A connection to the keeper that `path` names, once it has proven it knows the secret, and we have. A
+    keeper that no longer holds its lock (lock.py) is gone, killed: its port is not even tried (on Windows a
+    connection to a closed loopback port is refused only after about two seconds of retries)."""
+    from .lock import SUFFIX, held
+
+    if not held(path.with_suffix(SUFFIX)):
+        raise ConnectionRefusedError(f"the keeper of {path.name} is gone (it holds no lock)")
     record = read(path)
     secret = bytes.fromhex(str(record["secret"]))
     where = f"{HOST}:{record['port']}"

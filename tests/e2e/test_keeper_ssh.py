@@ -85,8 +85,12 @@ def test_disconnect_ends_the_keeper_and_the_next_run_connects_directly(project: 
 
 def test_a_dead_keepers_socket_falls_back_to_a_direct_connection(project: Project) -> None:
     _keep(project)
+    from weatherballoon.cli.keeper.lock import held
+
     pid = _warm(project)
     os.kill(pid, signal.SIGKILL)
+    (lock,) = (project.runtime_dir / "keepers").glob("*.lock")
+    wait_for(lambda: not held(lock), 10, "the keeper's last thread ended")
     result = project.wb("-v", "run", "--", "echo", "ok")
     assert result.returncode == 0, result.stderr
     assert result.stdout == b"ok\n"

@@ -114,12 +114,25 @@ def test_a_peer_without_the_secret_is_refused_unanswered(project: Project) -> No
 
 
 def test_a_port_that_cannot_prove_the_secret_is_passed_over(project: Project) -> None:
-    """The keeper died and something else listens on its port: it cannot prove the secret, so the command
-    never sends it a byte of the job, and connects directly."""
+    """Something else listens on the keeper's port (here: the record names its port, and the keeper's lock is
+    held, as while the keeper lives): it cannot prove the secret, so the command never sends it a byte of the
+    job, and connects directly."""
+    import fcntl
+
     _keep(project)
     pid, record = _warm(project)
     content = json.loads(record.read_text())
     os.kill(pid, signal.SIGKILL)
+    lock_fd = os.open(record.with_suffix(".lock"), os.O_RDWR)
+
+    def locked() -> bool:
+        try:
+            fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:  # its last thread has not ended yet
+            return False
+        return True
+
+    wait_for(locked, 10, "the killed keeper's lock is free, and ours")
     impostor = socket.socket()
     impostor.bind(("127.0.0.1", 0))
     impostor.listen(4)
@@ -143,6 +156,23 @@ def test_a_port_that_cannot_prove_the_secret_is_passed_over(project: Project) ->
         assert len(heard[0]) == 1 + 32 and heard[1] == b""  # a nonce, then nothing: no proof, no request
     finally:
         impostor.close()
+        os.close(lock_fd)
+
+
+def test_a_dead_keepers_record_is_not_tried_and_is_removed(project: Project) -> None:
+    """A keeper killed with -9 leaves its record; its lock went with it, so its port is not even tried."""
+    _keep(project)
+    pid, record = _warm(project)
+    from weatherballoon.cli.keeper.lock import held
+
+    os.kill(pid, signal.SIGKILL)
+    wait_for(lambda: not held(record.with_suffix(".lock")), 10, "the keeper's last thread ended")
+    result = project.wb("-v", "run", "--no-sync", "--", "echo", "ok")
+    assert result.returncode == 0 and result.stdout == b"ok\n", result.stderr
+    assert b"is gone (it holds no lock)" in result.stderr
+    wait_for(lambda: [p for p in project.keeper_pids() if p != pid], 20, "a new keeper")
+    new_record = json.loads(record.read_text())
+    assert new_record["pid"] != pid
 
 
 @pytest.mark.timeout(90)

@@ -15,11 +15,21 @@ from pathlib import Path
 
 _AS_WINDOWS = r"""
 import os, signal, socket, subprocess, sys, tempfile, threading, json, hashlib, hmac, secrets, select, struct
-import contextlib, itertools, shlex, stat, dataclasses, pathlib, typing
+import contextlib, itertools, shlex, stat, dataclasses, pathlib, typing, types
+import fcntl as host_fcntl
+
+# Windows' msvcrt.locking, as far as lock.py uses it (a non-blocking lock of one byte, and its release), made of
+# this host's flock: this is not really Windows.
+msvcrt = types.ModuleType("msvcrt")
+msvcrt.LK_UNLCK, msvcrt.LK_NBLCK = 0, 2
+def locking(fd, mode, nbytes):
+    host_fcntl.flock(fd, host_fcntl.LOCK_UN if mode == msvcrt.LK_UNLCK else host_fcntl.LOCK_EX | host_fcntl.LOCK_NB)
+msvcrt.locking = locking
 
 sys.platform = "win32"
-for name in ("fcntl", "termios", "tty", "pty", "pwd", "grp", "resource", "msvcrt"):
-    sys.modules[name] = None  # import fails (msvcrt: this is not really Windows; lock.py is not run here)
+for name in ("fcntl", "termios", "tty", "pty", "pwd", "grp", "resource"):
+    sys.modules[name] = None  # import fails
+sys.modules["msvcrt"] = msvcrt
 for module, names in (
     (socket, ("AF_UNIX", "SCM_RIGHTS", "send_fds", "recv_fds", "SO_PEERCRED")),
     (os, ("getuid", "geteuid", "getgid", "setsid", "getpgid", "killpg", "fork")),
@@ -44,6 +54,14 @@ path = paths.socket_path("k" * 20)
 assert path.suffix == ".tcp", path
 assert client._detached() == {"creationflags": 0x00000208}
 
+try:
+    client.ask(path, {"op": "info"})
+    raise AssertionError("a keeper that holds no lock was tried")
+except ConnectionRefusedError:
+    pass
+held = lock.take(lock.lock_path("k" * 20, folder))  # as the keeper does first (server.main)
+assert held is not None and lock.take(lock.lock_path("k" * 20, folder)) is None
+assert lock.held(lock.lock_path("k" * 20, folder))
 listener, secret = loopback.listen(path)
 def keeper():
     conn, _ = listener.accept()
@@ -56,6 +74,8 @@ thread.start()
 print(json.dumps(client.ask(path, {"op": "info"})))
 assert loopback.owned_by_me(path)
 print(json.dumps([name for name in ("fcntl", "termios", "pwd", "grp") if sys.modules.get(name) is not None]))
+lock.release(held)
+assert not lock.held(lock.lock_path("k" * 20, folder))
 """
 
 
