@@ -199,3 +199,13 @@ def test_the_keeper_over_tcp_exits_after_its_idle_window(project: Project) -> No
     assert not record.exists()
     log = next(record.parent.glob("*.log")).read_text()
     assert "idle for 3 s: exiting" in log
+
+
+def test_disconnect_ends_a_keeper_over_tcp(project: Project) -> None:
+    _keep(project)
+    pid, record = _warm(project)
+    result = project.wb("disconnect", "--all")
+    assert result.returncode == 0, result.stderr
+    assert b"ended the connection kept for" in result.stderr
+    wait_for(lambda: pid not in project.keeper_pids(), 10, "the keeper ended")
+    assert not record.exists()
