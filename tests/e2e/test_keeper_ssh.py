@@ -341,10 +341,11 @@ def test_a_stale_keeper_is_stopped_and_passed_over(project: Project) -> None:
 # --- commands racing to a machine with no keeper ------------------------------------------------------------
 
 
-def test_commands_racing_with_no_keeper_start_exactly_one(project: Project) -> None:
+@pytest.mark.parametrize("transport", ["unix", "tcp"])
+def test_commands_racing_with_no_keeper_start_exactly_one(project: Project, transport: str) -> None:
     """Four runs at once, no keeper yet: each starts one only while none holds the machine's lock (lock.py),
     so one keeper listens, and every run's output is whole."""
-    _keep(project)
+    _keep(project, WB_KEEPER_TRANSPORT=transport)
     writer = "import sys; sys.stdout.buffer.write(bytes(range(256)) * 64 + b'\\x00run%s'); sys.stderr.write('e%s')"
     runs = [project.popen("run", "--no-sync", "--", "python3", "-c", writer % (n, n)) for n in range(4)]
     for n, run in enumerate(runs):
@@ -353,10 +354,11 @@ def test_commands_racing_with_no_keeper_start_exactly_one(project: Project) -> N
         assert out == bytes(range(256)) * 64 + b"\x00run%d" % n
         assert err.endswith(b"e%d" % n)
     folder = project.runtime_dir / "keepers"
-    wait_for(lambda: len(project.keeper_pids()) == 1 and len(list(folder.glob("*.sock"))) == 1, 20, "one keeper")
+    found = f"*.{'sock' if transport == 'unix' else 'tcp'}"
+    wait_for(lambda: len(project.keeper_pids()) == 1 and len(list(folder.glob(found))) == 1, 20, "one keeper")
     time.sleep(1.0)  # a second keeper would still be connecting: give it time to show itself
     assert len(project.keeper_pids()) == 1
-    assert len(list(folder.glob("*.sock"))) == 1
+    assert len(list(folder.glob(found))) == 1
     after = project.wb("-v", "run", "--no-sync", "--", "echo", "ok")
     assert after.returncode == 0 and after.stdout == b"ok\n", after.stderr
     assert b"using the connection keeper" in after.stderr
