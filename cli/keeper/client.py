@@ -5,7 +5,7 @@ with exactly these options; commands then run remote processes through it as thr
 and import no SSH library. A keeper that is gone (no socket, or nobody listening), stale (another protocol
 version), or not this user's, is passed over: the command connects directly, and says so under -v.
 
-Nothing here imports the server side; `start_keeper` runs it as a separate, detached process, on POSIX only.
+Nothing here imports the server side; `start_keeper` runs it as a separate, detached process.
 """
 
 from __future__ import annotations
@@ -13,13 +13,12 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
 from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from ..errors import ConnectError
 from . import wire
@@ -33,8 +32,9 @@ if TYPE_CHECKING:
 
 
 def supported() -> bool:
-    """Keepers run where Unix sockets and sessions exist; elsewhere every command connects directly."""
-    return os.name == "posix" and hasattr(socket, "AF_UNIX") and os.environ.get("WB_IN_KEEPER") != "1"
+    """Keepers run on every platform (a Unix socket, or loopback TCP where there is none: `wire.transport`);
+    never inside a keeper itself, whose connections are direct."""
+    return os.environ.get("WB_IN_KEEPER") != "1"
 
 
 def verbose(message: str) -> None:
@@ -133,6 +133,11 @@ def start_keeper(instance: Instance, options: ConnectOptions, idle_s: float) -> 
         verbose(f"not starting a connection keeper: {exc.message}")
         return
     key = key_for(instance.target, options)
+    from .lock import held, lock_path
+
+    if held(lock_path(key, folder)):  # one is starting (or runs, its socket not yet in place): no second
+        verbose(f"a connection keeper for {instance.id} is already starting")
+        return
     recipe = {"cwd": os.getcwd(), "instance": asdict(instance), "key": key, "idle_s": idle_s}
     pid = _spawn_detached("weatherballoon.cli.keeper.server", recipe, folder / f"{key}.log")
     verbose(f"started a connection keeper for {instance.id} (pid {pid}, {idle_s:g} s idle)")
@@ -145,8 +150,10 @@ LOCK_STALE_S = 30.0
 def start_warm_client(folder: Path, idle_s: float) -> None:
     from .warm_names import warm_socket_path
 
+    if os.name != "posix" or not wire.fd_passing() or os.environ.get("WB_WARM_CLIENT") == "0":
+        return  # it forks, and hands descriptors over: POSIX only
     path = warm_socket_path()
-    if path is None or os.environ.get("WB_WARM_CLIENT") == "0":
+    if path is None:
         return
     if path.exists():
         try:
@@ -177,9 +184,9 @@ def _spawn_detached(module: str, recipe: dict[str, object], log_path: Path) -> i
             stdin=subprocess.PIPE,
             stdout=subprocess.DEVNULL,
             stderr=log_fd,
-            start_new_session=True,
             close_fds=True,
             env=env,
+            **_detached(),
         )
     finally:
         os.close(log_fd)
@@ -189,12 +196,23 @@ def _spawn_detached(module: str, recipe: dict[str, object], log_path: Path) -> i
     return proc.pid
 
 
+def _detached() -> dict[str, Any]:
+    """Popen's words for a process that outlives this command and its terminal: a session of its own on
+    POSIX; on Windows no console and a process group of its own (Ctrl+C in the terminal does not reach it)."""
+    if sys.platform == "win32":
+        flags = subprocess.DETACHED_PROCESS | subprocess.CREATE_NEW_PROCESS_GROUP
+        return {"creationflags": flags}
+    return {"start_new_session": True}
+
+
 def running_keepers() -> list[tuple[Path, dict[str, object]]]:
     """Every keeper of this user that answers, with what it says of itself."""
+    from .loopback import SUFFIX as TCP_SUFFIX
     from .paths import SUFFIX, keeper_dir
 
     found = []
-    for path in sorted(keeper_dir().glob(f"*{SUFFIX}")):
+    folder = keeper_dir()
+    for path in sorted([*folder.glob(f"*{SUFFIX}"), *folder.glob(f"*{TCP_SUFFIX}")]):
         try:
             info = ask(path, {"op": "info"})
         except (OSError, wire.WireError, ValueError):

@@ -1,16 +1,18 @@
 """Where keepers listen: a 0700 folder of the user's own, one 0600 socket per machine connection.
 
 The folder is the runtime dir (`$XDG_RUNTIME_DIR`, which the OS makes private and clears at logout), else a
-`wb-<uid>` folder in the temp dir; `WB_RUNTIME_DIR` overrides both. A folder that exists but is not the
-user's own, or is open to others, is refused: another user could otherwise plant a socket there. Socket
-paths stay short (Unix socket paths are limited to about 100 bytes), so the name is a digest of the target
-and the connect options.
+`wb-<uid>` folder in the temp dir; on Windows `%LOCALAPPDATA%/weatherballoon`; `WB_RUNTIME_DIR` overrides
+all. A folder that exists but is not the user's own, or is open to others, is refused: another user could
+otherwise plant a socket there. Socket paths stay short (Unix socket paths are limited to about 100 bytes),
+so the name is a digest of the target and the connect options. Where the transport is loopback TCP
+(loopback.py), the file in the folder names the port and holds the secret instead of being the socket.
 """
 
 from __future__ import annotations
 
 import os
 import stat
+import sys
 from pathlib import Path
 
 from ..errors import ConfigError
@@ -26,6 +28,9 @@ def keeper_dir(*, create: bool = True) -> Path:
     override = os.environ.get("WB_RUNTIME_DIR")
     if override:
         base = Path(override)
+    elif sys.platform == "win32":  # private to the user by its default ACL
+        local = os.environ.get("LOCALAPPDATA") or str(Path.home() / "AppData" / "Local")
+        base = Path(local) / "weatherballoon"
     elif os.environ.get("XDG_RUNTIME_DIR"):
         base = Path(os.environ["XDG_RUNTIME_DIR"]) / "weatherballoon"
     else:
@@ -47,7 +52,10 @@ def keeper_dir(*, create: bool = True) -> Path:
 
 
 def check_private(folder: Path) -> None:
-    """Refuse a folder not owned by this user, or that group or others may enter."""
+    """Refuse a folder not owned by this user, or that group or others may enter. (Windows has no owner uid
+    or mode bits here: its folder is under the user's own %LOCALAPPDATA%, whose ACL keeps others out.)"""
+    if sys.platform == "win32":
+        return
     try:
         info = os.lstat(folder)
     except OSError as exc:
@@ -70,4 +78,9 @@ def keeper_key(target: dict[str, object], options: dict[str, object]) -> str:
 
 
 def socket_path(key: str, folder: Path | None = None) -> Path:
-    return (folder or keeper_dir()) / f"{key}{SUFFIX}"
+    """Where the keeper for `key` is found: its Unix socket, or the file naming its loopback port and secret
+    (loopback.py) where the transport is TCP."""
+    from .loopback import SUFFIX as TCP_SUFFIX
+    from .wire import transport
+
+    return (folder or keeper_dir()) / f"{key}{TCP_SUFFIX if transport() == 'tcp' else SUFFIX}"

@@ -1,4 +1,4 @@
-"""The keeper process (POSIX only): holds one machine's SSH connection warm for commands that follow.
+"""The keeper process: holds one machine's SSH connection warm for commands that follow.
 
 Started detached, in a session of its own, by the first command to the machine (`client.start_keeper`),
 with its recipe on stdin: the folder and environment the command ran in (so the config loads the same), the
@@ -6,10 +6,12 @@ machine (`Instance`), and the idle window. It opens the connection exactly as th
 the provider's `session` (direct TCP, or whatever path the provider takes), and reopens it the same way when
 it has dropped (a network change, a tunnel that expired) at the next command.
 
-It listens on `<key>.sock` (0600, in the private folder of `paths.py`), refuses any peer whose uid is not
-its own, and serves `exec`, `info` and `stop`. It renews no lease and claims nothing: leases follow
-commands, and each command renews its own while it is attached. It exits once no command has been attached
-for the idle window, when told to stop, or when the connection cannot be reopened.
+It listens on `<key>.sock` (0600, in the private folder of `paths.py`) and refuses any peer whose uid is not
+its own; or, where the transport is loopback TCP (Windows), on 127.0.0.1, and refuses any peer that cannot
+prove it knows the secret in `<key>.tcp` (loopback.py). It serves `exec`, `info` and `stop`. It renews no
+lease and claims nothing: leases follow commands, and each command renews its own while it is attached. It
+exits once no command has been attached for the idle window, when told to stop, or when the connection
+cannot be reopened.
 """
 
 from __future__ import annotations
@@ -24,7 +26,8 @@ import threading
 import time
 from typing import TYPE_CHECKING, cast
 
-from . import bridge, remote_mux, wire
+from . import bridge, loopback, remote_mux, wire
+from .lock import lock_path, take
 from .paths import keeper_dir, socket_path
 
 if TYPE_CHECKING:
@@ -56,6 +59,7 @@ class Keeper:
         self._stop = threading.Event()
         self._session_lock = threading.Lock()
         self._mux_lock = threading.Lock()
+        self._secret: bytes | None = None  # loopback TCP's (loopback.py); None on a Unix socket
         self._muxes: dict[tuple[int, tuple[str, tuple[str, ...], str, str]], remote_mux.RemoteMux] = {}
 
     def session(self) -> SshSession:
@@ -102,7 +106,10 @@ class Keeper:
 
     def listen(self) -> socket.socket:
         """Bind under a temporary name, make it 0600, then rename into place: a client never finds a socket
-        others could use, and never one whose keeper has no connection yet."""
+        others could use, and never one whose keeper has no connection yet. (Loopback TCP: loopback.py.)"""
+        if self.path.suffix == loopback.SUFFIX:
+            listener, self._secret = loopback.listen(self.path)
+            return listener
         folder = keeper_dir()
         temporary = folder / f".{self.key}.{os.getpid()}"
         listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -133,7 +140,10 @@ class Keeper:
 
     def close(self, listener: socket.socket) -> None:
         with contextlib.suppress(OSError):
-            if os.stat(self.path).st_ino == self._inode:  # still ours, not a newer keeper's
+            if self._secret is not None:
+                if loopback.owned_by_me(self.path):
+                    os.unlink(self.path)
+            elif os.stat(self.path).st_ino == self._inode:  # still ours, not a newer keeper's
                 os.unlink(self.path)
         listener.close()
         with contextlib.suppress(Exception):
@@ -141,8 +151,11 @@ class Keeper:
 
     def _handle(self, conn: socket.socket) -> None:
         try:
-            uid = wire.peer_uid(conn)
-            if uid != os.getuid():
+            if self._secret is not None:
+                if not loopback.admit(conn, self._secret):
+                    log("refused a connection that did not prove it knows the keeper's secret")
+                    return
+            elif (uid := wire.peer_uid(conn)) != os.getuid():
                 log(f"refused a connection from uid {uid}")
                 return
             request = wire.recv_json(conn)
@@ -175,7 +188,7 @@ class Keeper:
         }
 
     def _exec(self, conn: socket.socket, request: dict[str, object]) -> None:
-        relay = bool(request.get("relay"))
+        relay = bool(request.get("relay")) or self._secret is not None  # no descriptors cross TCP
         fds = None if relay else wire.recv_fds(conn, 3)
         with self._lock:
             self._attached += 1
@@ -207,8 +220,13 @@ def _instance(raw: dict[str, object]) -> Instance:
 
 def main() -> int:
     recipe = json.loads(sys.stdin.buffer.read())
-    for number in (signal.SIGINT, signal.SIGHUP, signal.SIGPIPE):
-        signal.signal(number, signal.SIG_IGN)
+    for name in ("SIGINT", "SIGHUP", "SIGPIPE"):  # Windows has only the first
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), signal.SIG_IGN)
+    # Held (never closed) until this process ends: a keeper raced to the same machine exits here (lock.py).
+    if take(lock_path(recipe["key"], keeper_dir())) is None:
+        log("another connection keeper holds this machine's connection: exiting")
+        return 0
     os.chdir(recipe["cwd"])
     from ..config.loader import load_config
     from ..providers.registry import provider_class

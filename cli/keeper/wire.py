@@ -1,4 +1,4 @@
-"""The keeper's protocol on its Unix socket, shared by the command (client) and the keeper (server).
+"""The keeper's protocol on its socket (Unix, or loopback TCP), shared by the command (client) and the keeper (server).
 
 Every message is a frame: one type byte, a 4-byte big-endian length, the payload.
 
@@ -14,6 +14,8 @@ data), o / r (stdout / stderr ended). A connection that ends with no exit frame 
 an SSH connection that drops.
 
 Each side checks the other's uid (`peer_uid`) before anything else: only the keeper's own user may use it.
+On loopback TCP (`transport()` "tcp": Windows, or WB_KEEPER_TRANSPORT=tcp), where no uid can be asked, each
+side proves it knows the keeper's secret instead (loopback.py), and the streams are always relayed.
 """
 
 from __future__ import annotations
@@ -36,9 +38,18 @@ class WireError(Exception):
     """The peer sent something that is not this protocol, or left mid-frame."""
 
 
+def transport() -> str:
+    """`unix` (a Unix socket, descriptors passed), or `tcp` (loopback.py: loopback TCP and a secret, the streams
+    relayed) where Unix sockets or descriptor passing are missing, as on Windows; WB_KEEPER_TRANSPORT=tcp forces
+    the latter."""
+    if os.environ.get("WB_KEEPER_TRANSPORT") == "tcp" or sys.platform == "win32":
+        return "tcp"
+    return "unix" if hasattr(socket, "AF_UNIX") and hasattr(socket, "SCM_RIGHTS") else "tcp"
+
+
 def fd_passing() -> bool:
     """Whether descriptors can be passed here (SCM_RIGHTS); WB_KEEPER_RELAY=1 forces the relay."""
-    return hasattr(socket, "send_fds") and sys.platform != "win32" and os.environ.get("WB_KEEPER_RELAY") != "1"
+    return hasattr(socket, "send_fds") and transport() == "unix" and os.environ.get("WB_KEEPER_RELAY") != "1"
 
 
 def send_frame(sock: socket.socket, kind: bytes, payload: bytes = b"") -> None:
@@ -118,8 +129,16 @@ def peer_uid(sock: socket.socket) -> int | None:
 CONNECT_TIMEOUT_S = 2.0
 
 
+LOOPBACK_SUFFIX = ".tcp"  # the file naming a loopback keeper's port and secret (loopback.py)
+
+
 def connect_to_keeper(path: Path) -> socket.socket:
-    """A connection to the keeper at `path`, after checking that it runs as this user."""
+    """A connection to the keeper at `path`, after checking that it runs as this user (a Unix socket), or
+    that it knows the secret in the file at `path` (loopback TCP, loopback.py)."""
+    if path.suffix == LOOPBACK_SUFFIX:
+        from . import loopback  # hmac, secrets: not for the Unix socket's commands (the warm client's above all)
+
+        return loopback.connect(path, CONNECT_TIMEOUT_S)
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     sock.settimeout(CONNECT_TIMEOUT_S)
     try:

@@ -46,10 +46,27 @@ def _cache_path() -> Path:
 
 
 def _options_json(options: ConnectOptions) -> dict[str, object]:
-    raw = asdict(options)
-    raw["known_hosts"] = str(options.known_hosts)
-    raw.pop("instance_connect", None)  # never remembered (warm_start.remember)
-    return raw
+    """The connect options as remembered: an Instance Connect Endpoint's way in by what it is (the machine,
+    the endpoint), never the AWS collaborators that push keys and sign tunnels."""
+    from ..keeper.client import options_json
+
+    return options_json(options)
+
+
+def _options_of(raw: dict[str, object]) -> ConnectOptions:
+    from .connection import ConnectOptions
+
+    fields = {**raw, "known_hosts": Path(str(raw["known_hosts"]))}
+    described = fields.pop("instance_connect", None)
+    if isinstance(described, dict):
+        from .instance_connect import InstanceConnect
+        from .tunnel import TunnelEndpoint
+
+        described = dict(described)  # the entry itself stays as remembered: `take` compares with it
+        tunnel = described.pop("tunnel", None)
+        reach = InstanceConnect(**described, tunnel=TunnelEndpoint(**tunnel) if isinstance(tunnel, dict) else None)
+        fields["instance_connect"] = reach
+    return ConnectOptions(**fields)  # type: ignore[arg-type]
 
 
 class Prefetch:
@@ -75,22 +92,27 @@ class Prefetch:
     def _connect(self) -> None:
         try:
             from ..providers.records import SshTarget
-            from .connection import ConnectOptions, SshSession, open_socket
+            from .connection import SshSession, open_socket
 
-            raw_options = dict(self.entry["options"])  # type: ignore[call-overload]
-            options = ConnectOptions(**{**raw_options, "known_hosts": Path(raw_options["known_hosts"])})
+            options = _options_of(dict(self.entry["options"]))  # type: ignore[call-overload]
             target = SshTarget(**self.entry["target"])  # type: ignore[arg-type]
+            # Through an Instance Connect Endpoint only a keeper's connection is taken early: a connection of
+            # its own needs AWS (a pushed key, a signed tunnel), which the provider makes once it is loaded.
+            through_endpoint = options.instance_connect is not None
             session: Session | None = None
             if self.keeps:
                 from ..keeper.client import session_for
 
-                session = session_for(target, options, lambda: SshSession.open(target, options))
+                fallback = None if through_endpoint else (lambda: SshSession.open(target, options))
+                session = session_for(target, options, fallback)
                 if session is not None:
                     mark("prefetch: the keeper's connection")
+            if session is None and through_endpoint:
+                return
             if session is None:
-                if target.proxy_jump or options.instance_connect is not None:
-                    # through its ProxyJump hops (~/.ssh/config) or the endpoint's tunnel, never straight to its
-                    # address: open_stream picks the way
+                if target.proxy_jump:
+                    # through its ProxyJump hops (~/.ssh/config), never straight to its address: open_stream
+                    # picks the way
                     session = SshSession.open(target, options)
                 else:
                     # The TCP handshake first: it overlaps with importing paramiko, which the session needs next.

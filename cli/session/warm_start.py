@@ -55,6 +55,12 @@ def adopt(provider: Provider, held: Held, early: Prefetch, wait_s: float | None 
         return None
     provider.connections.adopt(instance.id, agent)
     mark("took the early connection")
+    keep = early.entry.get("keep_minutes")
+    if early.keeps and isinstance(keep, (int, float)):
+        from ..keeper.client import KeeperSession, start_keeper
+
+        if not isinstance(agent.session, KeeperSession):  # its keeper is gone (idle, killed): start another
+            start_keeper(instance, provider.connect_options(instance), keep * 60)
     return agent
 
 
@@ -63,22 +69,25 @@ def _claim_remembered(provider: Provider, held: Held, early: Prefetch | None) ->
     from ..errors import WbError
     from .claims import claim
 
-    if early is None and provider.connect_options(held.instance).instance_connect is not None:
-        # Through an Instance Connect Endpoint there is no early connection (a key must be pushed first):
-        # connect now and claim through the daemon all the same.
+    agent = adopt(provider, held, early, wait_s=REMEMBERED_CONNECT_WAIT_S) if early is not None else None
+    taken_early = agent is not None
+    if agent is None and provider.connect_options(held.instance).instance_connect is not None:
+        # Through an Instance Connect Endpoint an early connection is a keeper's only (a key must be pushed
+        # otherwise): with none, connect now (to a keeper that started since, or directly) and claim through
+        # the daemon all the same. The claim is the daemon's own answer, as for an early connection: no
+        # separate check that it runs.
+        instance = held.instance
         try:
-            agent: RemoteAgent | None = provider.agent(held.instance)
+            agent = provider.connections.agent(instance.id, provider.session(instance), provider.agent_python)
         except WbError as exc:
             return str(exc)
-    elif early is None:
+    elif agent is None and early is None:
         return "no early connection was started"
-    else:
-        agent = adopt(provider, held, early, wait_s=REMEMBERED_CONNECT_WAIT_S)
     if agent is None:
         return f"the early connection did not reach it within {REMEMBERED_CONNECT_WAIT_S:g} s"
-    token = early.claimed if early is not None else None  # the prefetch thread may have claimed it already
+    token = early.claimed if early is not None and taken_early else None  # the prefetch thread's claim
     if token is None:
-        if early is not None and early.claim_refusal is not None:
+        if early is not None and taken_early and early.claim_refusal is not None:
             return early.claim_refusal
         try:
             outcome = claim(agent, held.claim_margin_s or 0.0)
@@ -100,7 +109,8 @@ def remember(loaded: LoadedConfig, provider: Provider, held: Held) -> None:
 
     instance = held.instance
     options = provider.connect_options(instance)
-    if options.instance_connect is not None:
+    keep_minutes = loaded.config.provisioner.keep_connection_minutes
+    if options.instance_connect is not None and keep_minutes <= 0:
         return  # a pushed key and a tunnel need AWS calls: nothing an early connection could start with
     prefetch.remember(
         identity_of(loaded),
@@ -108,5 +118,5 @@ def remember(loaded: LoadedConfig, provider: Provider, held: Held) -> None:
         options,
         provider.agent_python,
         held.claim_margin_s,
-        keep_minutes=loaded.config.provisioner.keep_connection_minutes,
+        keep_minutes=keep_minutes,
     )

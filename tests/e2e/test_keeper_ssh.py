@@ -86,12 +86,19 @@ def test_disconnect_ends_the_keeper_and_the_next_run_connects_directly(project: 
 
 def test_a_dead_keepers_socket_falls_back_to_a_direct_connection(project: Project) -> None:
     _keep(project)
+    from weatherballoon.cli.keeper.lock import held
+
     pid = _warm(project)
     os.kill(pid, signal.SIGKILL)
+    (lock,) = (project.runtime_dir / "keepers").glob("*.lock")
+    wait_for(lambda: not held(lock), 10, "the keeper's last thread ended")
     result = project.wb("-v", "run", "--", "echo", "ok")
     assert result.returncode == 0, result.stderr
     assert result.stdout == b"ok\n"
     assert b"is gone or not yours" in result.stderr
+    # Its lock went with it (lock.py): that run started a new keeper, not held off by a stale lock file.
+    assert list((project.runtime_dir / "keepers").glob("*.lock"))
+    wait_for(lambda: [p for p in project.keeper_pids() if p != pid], 20, "a new keeper")
 
 
 def test_the_keeper_exits_after_its_idle_window(project: Project) -> None:
@@ -302,3 +309,29 @@ def test_a_stale_keeper_is_stopped_and_passed_over(project: Project) -> None:
         assert asked == ["info", "stop"]
     finally:
         listener.close()
+
+
+# --- commands racing to a machine with no keeper ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("transport", ["unix", "tcp"])
+def test_commands_racing_with_no_keeper_start_exactly_one(project: Project, transport: str) -> None:
+    """Four runs at once, no keeper yet: each starts one only while none holds the machine's lock (lock.py),
+    so one keeper listens, and every run's output is whole."""
+    _keep(project, WB_KEEPER_TRANSPORT=transport)
+    writer = "import sys; sys.stdout.buffer.write(bytes(range(256)) * 64 + b'\\x00run%s'); sys.stderr.write('e%s')"
+    runs = [project.popen("run", "--no-sync", "--", "python3", "-c", writer % (n, n)) for n in range(4)]
+    for n, run in enumerate(runs):
+        out, err = run.communicate(timeout=90)
+        assert run.returncode == 0, err
+        assert out == bytes(range(256)) * 64 + b"\x00run%d" % n
+        assert err.endswith(b"e%d" % n)
+    folder = project.runtime_dir / "keepers"
+    found = f"*.{'sock' if transport == 'unix' else 'tcp'}"
+    wait_for(lambda: len(project.keeper_pids()) == 1 and len(list(folder.glob(found))) == 1, 20, "one keeper")
+    time.sleep(1.0)  # a second keeper would still be connecting: give it time to show itself
+    assert len(project.keeper_pids()) == 1
+    assert len(list(folder.glob(found))) == 1
+    after = project.wb("-v", "run", "--no-sync", "--", "echo", "ok")
+    assert after.returncode == 0 and after.stdout == b"ok\n", after.stderr
+    assert b"using the connection keeper" in after.stderr

@@ -5,6 +5,7 @@ attached run (and `wb logs -f` on it) gets every byte once, in order, and the jo
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -135,3 +136,103 @@ def test_a_run_through_the_connection_keeper_reconnects_across_forced_tunnel_exp
         for pid in keeper_pids(runtime):
             os.kill(pid, signal.SIGKILL)
         shutil.rmtree(runtime, ignore_errors=True)
+
+
+class _RefusingProxy:
+    """An HTTP(S) proxy on loopback that answers nothing and notes every connection made to it: with it as
+    the command's proxy, any AWS call the command makes is seen here (and fails)."""
+
+    def __init__(self) -> None:
+        import socket
+        import threading
+
+        self.heard: list[bytes] = []
+        self._listener = socket.socket()
+        self._listener.bind(("127.0.0.1", 0))
+        self._listener.listen(16)
+        self.url = f"http://127.0.0.1:{self._listener.getsockname()[1]}"
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self._listener.accept()
+            except OSError:
+                return
+            with conn:
+                conn.settimeout(5)
+                try:
+                    self.heard.append(conn.recv(200))
+                except OSError:
+                    self.heard.append(b"")
+
+    def env(self) -> dict[str, str]:
+        return {"HTTPS_PROXY": self.url, "HTTP_PROXY": self.url, "https_proxy": self.url, "http_proxy": self.url,
+                "NO_PROXY": "", "no_proxy": ""}  # fmt: skip
+
+    def close(self) -> None:
+        self._listener.close()
+
+
+def test_a_keeper_warm_run_through_the_tunnel_makes_no_aws_call_and_still_claims(lab: Lab) -> None:
+    """The keeper holds the tunnel and the transport: a warm run through it needs no STS, CloudFormation,
+    DescribeInstances, DescribeInstanceConnectEndpoints, SendSSHPublicKey or table call. It still claims the
+    machine for its job, through the machine's daemon (the lease follows the command)."""
+    import tempfile
+
+    from weatherballoon.lambdas.records import InstanceState
+
+    from tests.support.project import keeper_pids
+    from tests.support.waiting import wait_for
+
+    runtime = Path(tempfile.mkdtemp(prefix="wbk-"))
+    client = lab.client("eice-no-aws", WB_KEEP_CONNECTION_MINUTES="5", WB_RUNTIME_DIR=str(runtime))
+    proxy = _RefusingProxy()
+    try:
+        first = client.wb("run", "--", "true", timeout=240).check()
+        instance_id = first.launched()
+        assert instance_id is not None, first.stderr
+        client.wait_row(instance_id, lambda r: r.state is InstanceState.IDLE, 30, "idle after the first job")
+        wait_for(lambda: keeper_pids(runtime), 60, "the keeper to hold its tunnel")
+        # Once through the full lookup with the keeper warm: that run notes the endpoint with the machine.
+        client.wb("run", "--", "true", timeout=120).check()
+        client.wait_row(instance_id, lambda r: r.state is InstanceState.IDLE, 30, "idle after the second job")
+
+        attached = client.popen("-v", "run", "--", "sh", "-c", "echo warm; sleep 3; echo done", env=proxy.env())
+        attached.wait_stdout("warm\n", timeout=60)
+        row = client.row(instance_id)
+        assert row is not None and row.state is InstanceState.BUSY and row.claim, row  # claimed for this job
+        run = attached.finish(timeout=60)
+        assert run.returncode == 0, run.stderr[-3000:]
+        assert run.stdout == "warm\ndone\n"
+        assert f"reusing warm instance {instance_id}" in run.stderr, run.stderr
+        assert "using the connection keeper" in run.stderr, run.stderr
+        assert proxy.heard == [], proxy.heard  # not one AWS call
+    finally:
+        import os
+        import shutil
+        import signal
+
+        proxy.close()
+        for pid in keeper_pids(runtime):
+            os.kill(pid, signal.SIGKILL)
+        shutil.rmtree(runtime, ignore_errors=True)
+
+
+def test_with_no_keeper_the_remembered_machine_is_reached_through_its_noted_endpoint(lab: Lab) -> None:
+    """The machine is remembered with its endpoint: the next run (keeper off) takes it with no lookup, pushing
+    a key and opening a tunnel of its own, and claims it through its daemon."""
+    from weatherballoon.lambdas.records import InstanceState
+
+    client = lab.client("eice-remembered")
+    first = client.wb("run", "--", "true", timeout=240).check()
+    instance_id = first.launched()
+    assert instance_id is not None, first.stderr
+    notes = json.loads((client.data_dir / "aws-warm.json").read_text())
+    (note,) = notes.values()
+    assert note["instance_id"] == instance_id and note["tunnel"]["id"].startswith("eice-"), note
+    client.wait_row(instance_id, lambda r: r.state is InstanceState.IDLE, 30, "idle after the first job")
+    again = client.wb("run", "--", "echo", "again", timeout=120).check()
+    assert again.stdout == "again\n"
+    assert again.reused() == instance_id, again.stderr
+    assert "looking again" not in again.stderr, again.stderr

@@ -10,6 +10,7 @@ from ..held import Held, Obtained
 if TYPE_CHECKING:
     from weatherballoon.lambdas.records import InstanceRecord
 
+    from ...session.tunnel import TunnelEndpoint
     from .instances import Ec2Instance
     from .leases import LeaseKeeper
     from .warm_cache import WarmEntry
@@ -20,6 +21,7 @@ class AwsHeld(Held):
     item: Ec2Instance | None = None  # EC2's view, when it was looked up (not for a remembered machine)
     row: InstanceRecord | None = None  # its supervision row as this command took it (the claim included)
     warm: WarmEntry | None = None  # the note it was chosen from (`Obtained.REMEMBERED`)
+    tunnel: TunnelEndpoint | None = None  # the Instance Connect Endpoint this command reached it through
     daemon_ready: bool = False  # the agent's supervision daemon is known to run on it
     lease: LeaseKeeper | None = None  # renews its lease while this command is attached
     gang_id: str | None = None  # the gang it belongs to (`acquire_gang`), whose rank `gang_rank` it is

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from ...session.instance_connect import InstanceConnect
     from ...session.process import Session
     from ...session.streams import Stream
+    from ...session.tunnel import TunnelEndpoint
     from ...sync.records import PullSummary
     from . import acquire
     from .plane import ControlPlane
@@ -191,29 +192,37 @@ class AwsProvider(Provider):
         # With connect unset, a machine this laptop launched with a launch key (public-ip or private-ip mode) is
         # reached with that key, with no AWS call first (a warm run's promise); any other asks the stack.
         launched_with_key = not provisioner.connect and keys.ephemeral_path(instance.id).is_file()
-        if not launched_with_key and self.plane.connect == "eice":
+        # A remembered machine reached through the endpoint before: its endpoint as noted (no DescribeStacks, no
+        # DescribeInstanceConnectEndpoints), so a warm keeper for it is found with no AWS call at all.
+        noted = remembered.noted_tunnel(self._held.get(instance.id))
+        if not launched_with_key and (noted is not None or self.plane.connect == "eice"):
             # A key pushed for this connection alone (or the seed's keyPair), through the stack's endpoint.
             identity = None
             if provisioner.key_pair:
                 config_path = str(self.loaded.path) if self.loaded.path else None
                 identity = str(keys.seed_key_path(provisioner.key_pair, provisioner.identity_file, config_path))
             return ConnectOptions(
-                known_hosts=known_hosts, identity_file=identity, instance_connect=self._instance_connect(instance)
+                known_hosts=known_hosts,
+                identity_file=identity,
+                instance_connect=self._instance_connect(instance, noted),
             )
         config_path = str(self.loaded.path) if self.loaded.path else None
         identity_path = keys.identity_for(instance.id, provisioner.key_pair, provisioner.identity_file, config_path)
         # The host key is checked against the fingerprint the instance registered; known_hosts is never used.
         return ConnectOptions(known_hosts=known_hosts, identity_file=str(identity_path))
 
-    def _instance_connect(self, instance: Instance) -> InstanceConnect:
+    def _instance_connect(self, instance: Instance, tunnel: TunnelEndpoint | None = None) -> InstanceConnect:
         from ...session.instance_connect import InstanceConnect
 
         plane = self.plane
+        tunnel = tunnel or plane.tunnel_endpoint
+        if (held := self._held.get(instance.id)) is not None:
+            held.tunnel = tunnel  # noted with the machine, for the next run (remembered.py)
         return InstanceConnect(
             instance_id=instance.id,
             os_user=instance.target.username,
             private_ip=instance.target.host,
-            tunnel=plane.tunnel_endpoint,
+            tunnel=tunnel,
             push_key=not self.config.provisioner.key_pair,
             client=lambda: plane.aws.client("ec2-instance-connect"),
             credentials=lambda: plane.aws.boto.get_credentials().get_frozen_credentials(),

@@ -6,7 +6,9 @@ connects straight to the remembered address (the prefetch thread has already sta
 checking the host key against the fingerprint the instance registered in its row) and asks the machine's
 daemon to claim its row (`agent claim`: the same conditional write as a client's own claim, so two runs
 never share a machine). Anything that does not work out (the machine is gone, taken, or about to lapse)
-falls back to the full lookup, and the entry is dropped.
+falls back to the full lookup, and the entry is dropped. A machine reached through the stack's EC2 Instance
+Connect Endpoint is remembered with that endpoint (its id and URL): the next run reaches it through it with
+no CloudFormation or DescribeInstanceConnectEndpoints call, and with a warm connection keeper with no AWS call.
 
 What an entry is keyed by: the config (cli/config/identity.py: the file and the WB_* variables), the
 spec hash, and everything that decides which AWS account, region and endpoint boto3 would use (the AWS_*
@@ -52,6 +54,9 @@ class WarmEntry:
     lease_minutes: float
     idle_minutes: float
     renew_interval_s: float
+    # The Instance Connect Endpoint it was reached through (`TunnelEndpoint` fields: id, region, url); None
+    # when it was reached directly. The next run reaches it the same way with no lookup.
+    tunnel: dict[str, str] | None = None
 
     def instance(self) -> Instance:
         return Instance(

@@ -43,6 +43,20 @@ def test_an_entry_comes_back_as_it_was_written_and_names_its_machine() -> None:
     assert warm_cache.lookup("k2") is None
 
 
+def test_the_endpoint_a_machine_was_reached_through_is_remembered_and_older_notes_have_none(data_dir: Path) -> None:
+    tunnel = {"id": "eice-0123456789abcdef0", "region": "us-west-2", "url": "wss://eice-0123.example"}
+    warm_cache.remember("k1", entry(tunnel=tunnel))
+    found = warm_cache.lookup("k1")
+    assert found is not None and found.tunnel == tunnel
+    import json
+
+    written = json.loads((data_dir / "aws-warm.json").read_text())
+    del written["k1"]["tunnel"]  # as a wb before this field wrote it
+    (data_dir / "aws-warm.json").write_text(json.dumps(written))
+    older = warm_cache.lookup("k1")
+    assert older is not None and older.tunnel is None
+
+
 def test_projects_may_remember_the_same_machine_and_forget_drops_every_note_of_it() -> None:
     warm_cache.remember("k1", entry())
     warm_cache.remember("k2", entry())  # the same machine, remembered by another project too
