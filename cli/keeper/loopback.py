@@ -32,9 +32,7 @@ import stat
 import sys
 from pathlib import Path
 
-from .wire import LOOPBACK_SUFFIX
-
-SUFFIX = LOOPBACK_SUFFIX
+SUFFIX = ".tcp"  # also wire.LOOPBACK_SUFFIX, which may not import this module (tests/unit/keeper)
 
 HOST = "127.0.0.1"
 NONCE = 32

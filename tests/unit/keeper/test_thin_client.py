@@ -44,3 +44,9 @@ def test_the_install_digest_names_the_environment_and_the_package(monkeypatch: p
     assert len(here) == 16 and here == warm_names.install_digest()
     monkeypatch.setattr(warm_names.sys, "prefix", "/another/venv")
     assert warm_names.install_digest() != here
+
+
+def test_the_wire_knows_a_loopback_keepers_file_by_the_loopback_modules_suffix() -> None:
+    from weatherballoon.cli.keeper import loopback, wire
+
+    assert wire.LOOPBACK_SUFFIX == loopback.SUFFIX
