@@ -106,8 +106,8 @@ def _ask_on(fd: int, prompt: str) -> str | None:
         return None
     quiet = list(saved)
     quiet[3] &= ~termios.ECHO
+    termios.tcsetattr(fd, termios.TCSAFLUSH, quiet)  # before the prompt: what is typed after it is kept
     os.write(fd, prompt.encode())
-    termios.tcsetattr(fd, termios.TCSAFLUSH, quiet)
     line = bytearray()
     try:
         while not line.endswith(b"\n"):
