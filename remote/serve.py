@@ -199,18 +199,26 @@ def _close_outputs(child) -> None:
             stream.close()
 
 
-# What the keeper's commands run, imported before any thread starts: each fork then has it already.
+# What the keeper's commands run, imported before any thread starts: each fork has it already, the modules
+# a command imports only when it needs them included (a sync's apply, a job's supervisor).
 PRELOADED = ("run", "follow", "status", "list", "signal", "sync-scan", "sync-run")
+PRELOADED_PACKAGES = ("weatherballoon.remote.jobs", "weatherballoon.remote.sync")
 
 
 def _preload() -> None:
     import importlib
+    import pkgutil
 
     from .agent import COMMANDS
 
-    for name in PRELOADED:
+    names = [COMMANDS[name].split(":")[0] for name in PRELOADED]
+    for package in PRELOADED_PACKAGES:
         with contextlib.suppress(Exception):
-            importlib.import_module(COMMANDS[name].split(":")[0])
+            found = importlib.import_module(package)
+            names += [f"{package}.{info.name}" for info in pkgutil.iter_modules(found.__path__)]
+    for name in names:
+        with contextlib.suppress(Exception):
+            importlib.import_module(name)
 
 
 def serve_main(argv: list) -> int:

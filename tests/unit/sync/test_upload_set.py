@@ -159,3 +159,24 @@ def test_a_subfolder_of_a_repository_lists_its_own_files_relative_to_itself(tmp_
     write(root, "app/.gitignore", "/local/\n")
     write(root, "app/local/y.py")
     assert paths(root / "app") == [".gitignore", "main.py"]
+
+
+def test_a_stale_listing_hint_never_changes_what_is_uploaded(tmp_path: Path) -> None:
+    """The last listing is kept so the next scan can lstat beside git (listing_hint.py); a hint that no longer
+    matches the tree changes nothing: git's listing decides, and stats are the files' own."""
+    from weatherballoon.cli.sync import listing_hint
+
+    root = repo(tmp_path)
+    for path in ("a.py", "b.txt", "dir/c.py"):
+        write(root, path, "first\n")
+    assert paths(root) == ["a.py", "b.txt", "dir/c.py"]
+    assert listing_hint.read_hint(root.absolute()) == ["a.py", "b.txt", "dir/c.py"]  # kept for the next scan
+    (root / "a.py").unlink()
+    write(root, "d.py", "new\n")
+    write(root, ".gitignore", "b.txt\n")
+    write(root, "dir/c.py", "changed and longer\n")
+    with_hint = [(path, st.st_size, st.st_mtime_ns) for path, st in list_upload_set(root)[0]]
+    assert [path for path, *_ in with_hint] == [".gitignore", "d.py", "dir/c.py"]
+    assert dict((path, size) for path, size, _ in with_hint)["dir/c.py"] == len("changed and longer\n")
+    listing_hint._hint_path(root.absolute()).unlink()  # type: ignore[union-attr]
+    assert [(path, st.st_size, st.st_mtime_ns) for path, st in list_upload_set(root)[0]] == with_hint
