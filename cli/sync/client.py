@@ -25,6 +25,7 @@ from weatherballoon.remote.agent_io import SYNC_DISK_EXIT, SYNC_PARTIAL_EXIT, SY
 
 from ..errors import SyncError, SyncRefused, WbError
 from ..session.process import AgentRunner, RemoteProcess
+from ..trace import mark
 from .agent_call import AgentCall
 from .diff import diff, settle, unrecorded_overwrites
 from .local_scan import local_digest, scan
@@ -117,7 +118,9 @@ def sync_up(
         if not prepared.matches(root, excludes, protect):
             prepared = prepare_upload(root, excludes, protect)
         _warn_if_large(prepared, notice)
+        mark("sync: local scan done")
         manifest = exchange(call, prepared.request + (then_run.spec if then_run else b""), remote_root)
+        mark("sync: the machine's answer")
         plan = settle(diff(prepared.uploads, manifest), partial(local_digest, root))
         if not overwrite:
             _refuse_unrecorded_overwrites(plan, manifest, remote_root)
@@ -150,6 +153,7 @@ def _sync_then_run(
     remote: dict = {}
     if manifest.entries:
         totals, remote = _apply(call, root, plan, manifest.root, progress, level, then_run=True)
+        mark("sync: applied")
     held = call.handover()
     if held is None:
         raise call.failure(f"the job after the sync to {manifest.root} did not start")
