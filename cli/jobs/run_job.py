@@ -111,8 +111,14 @@ def run_job(app: App, request: RunRequest, *, early: Prefetch | None = None) -> 
 def _run(app: App, provider: Provider, request: RunRequest, early: Prefetch | None) -> int:
     loaded = provider.loaded
     outputs = tuple(dict.fromkeys((*loaded.config.sync.outputs, *request.outputs)))
+    scanned = None
     if request.sync:
         refuse_unsafe_local_root(loaded.local_root, loaded.path)
+        from ..sync.prepare import start_scan
+
+        # Listing the project overlaps finding and reaching the machine (sync_up takes it, or redoes it).
+        excludes = list(loaded.config.sync.file_excludes or [])
+        scanned = start_scan(loaded.local_root, excludes=excludes, protect=list(outputs))
     identity = project_identity(loaded.local_root)
     mark("config loaded, provider ready")
     with spinner("finding a machine", quiet=app.quiet):
@@ -170,6 +176,7 @@ def _run(app: App, provider: Provider, request: RunRequest, early: Prefetch | No
                     legacy_root=None if loaded.config.sync.adir_server else legacy_remote_root(loaded.local_root),
                     notice=app.say,
                     then_run=then_run,
+                    scanned=scanned,
                 )
             if summary.files_sent or summary.deleted:
                 app.say(f"synced {summary.files_sent} files ({summary.bytes_sent} bytes), deleted {summary.deleted}")

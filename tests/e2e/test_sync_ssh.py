@@ -113,6 +113,8 @@ def test_files_no_sync_put_there_are_never_replaced_or_deleted_unless_allowed(pr
     (project.root / "same.txt").write_text("identical")
     (project.root / "code.py").write_text("print(1)")
 
+    remote_jobs = remote_home(project) / ".weatherballoon" / "jobs"
+    jobs_before = set(remote_jobs.glob("*/meta.json"))  # the host is shared with other tests
     refused = project.wb("run", "--", "true")
     err = refused.stderr.decode()
     assert refused.returncode == 2, err
@@ -123,7 +125,7 @@ def test_files_no_sync_put_there_are_never_replaced_or_deleted_unless_allowed(pr
     # The job goes in the same agent process as the sync (`sync-run`): a refused sync starts none, and
     # leaves no local record of one.
     assert json.loads(project.wb("jobs", "--json", check=True).stdout) == []
-    assert not list((remote_home(project) / ".weatherballoon" / "jobs").glob("*/meta.json"))
+    assert set(remote_jobs.glob("*/meta.json")) == jobs_before
 
     allowed = project.wb("run", "--sync-overwrite", "--", "cat notes.txt")
     assert (allowed.returncode, allowed.stdout) == (0, b"the project's notes"), allowed.stderr
