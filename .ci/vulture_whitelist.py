@@ -34,6 +34,7 @@ signal_main  # named in COMMANDS
 list_main  # named in COMMANDS
 status_main  # named in COMMANDS
 scan_main  # named in COMMANDS
+sync_run_main  # named in COMMANDS
 apply_main  # named in COMMANDS
 pack_main  # named in COMMANDS
 version_main  # named in COMMANDS
