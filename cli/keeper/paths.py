@@ -13,9 +13,12 @@ from __future__ import annotations
 import os
 import stat
 import sys
-from pathlib import Path
 
 from ..errors import ConfigError
+
+TYPE_CHECKING = False  # typing is not imported at run time: a warm command's process imports this
+if TYPE_CHECKING:
+    from pathlib import Path
 
 SUFFIX = ".sock"
 
@@ -25,23 +28,32 @@ class KeeperDirError(ConfigError):
 
 
 def keeper_dir(*, create: bool = True) -> Path:
+    from pathlib import Path
+
+    return Path(keeper_dir_name(create=create))
+
+
+def keeper_dir_name(*, create: bool = True) -> str:
+    """`keeper_dir` as text: what a warm command's process uses (it imports as little as it can: no pathlib)."""
     override = os.environ.get("WB_RUNTIME_DIR")
     if override:
-        base = Path(override)
+        base = override
     elif sys.platform == "win32":  # private to the user by its default ACL
-        local = os.environ.get("LOCALAPPDATA") or str(Path.home() / "AppData" / "Local")
-        base = Path(local) / "weatherballoon"
+        local = os.environ.get("LOCALAPPDATA") or os.path.join(os.path.expanduser("~"), "AppData", "Local")
+        base = os.path.join(local, "weatherballoon")
     elif os.environ.get("XDG_RUNTIME_DIR"):
-        base = Path(os.environ["XDG_RUNTIME_DIR"]) / "weatherballoon"
+        base = os.path.join(os.environ["XDG_RUNTIME_DIR"], "weatherballoon")
     else:
-        import tempfile  # only here: a warm command's process imports as little as it can
+        import tempfile
 
-        base = Path(tempfile.gettempdir()) / f"wb-{os.getuid()}"
-    path = base / "keepers"
+        base = os.path.join(tempfile.gettempdir(), f"wb-{os.getuid()}")
+    path = os.path.join(base, "keepers")
     if create:
         for folder in (base, path):
             try:
-                folder.mkdir(mode=0o700, exist_ok=True)
+                os.mkdir(folder, 0o700)
+            except FileExistsError:
+                pass
             except OSError as exc:
                 raise KeeperDirError(
                     f"cannot create the keepers' folder {folder}: {exc.strerror or exc}",
@@ -51,7 +63,7 @@ def keeper_dir(*, create: bool = True) -> Path:
     return path
 
 
-def check_private(folder: Path) -> None:
+def check_private(folder: Path | str) -> None:
     """Refuse a folder not owned by this user, or that group or others may enter. (Windows has no owner uid
     or mode bits here: its folder is under the user's own %LOCALAPPDATA%, whose ACL keeps others out.)"""
     if sys.platform == "win32":

@@ -12,7 +12,6 @@ ran, and the command runs here, the ordinary way (said under -v).
 
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
 import socket
@@ -20,7 +19,7 @@ import sys
 
 from .. import trace
 from . import wire
-from .warm_names import warm_socket_path
+from .warm_names import warm_socket_name
 
 WARM_COMMANDS = frozenset({"run", "jobs", "logs", "status"})
 GLOBAL_FLAGS = frozenset({"-v", "--verbose", "-q", "--quiet"})
@@ -58,16 +57,18 @@ def run_warm(argv: list[str]) -> int | None:
     """The command's exit code, run by the warm client; None when it was not (nothing has run then)."""
     if not eligible(argv):
         return None
-    path = warm_socket_path(create=False)
-    if path is None or not path.exists():
+    path = warm_socket_name(create=False)
+    if path is None or not os.path.exists(path):
         return None
     try:
         sock = wire.connect_to_keeper(path)
     except OSError as exc:
         _verbose(argv, f"the warm client is gone or not yours ({exc}): running here")
         if isinstance(exc, ConnectionRefusedError):
-            with contextlib.suppress(OSError):
-                path.unlink()  # nobody listens: it died
+            try:  # noqa: SIM105 (contextlib: one import less in a warm command's process)
+                os.unlink(path)  # nobody listens: it died
+            except OSError:
+                pass
         return None
     terminal = _open_terminal()
     with sock:
@@ -107,8 +108,10 @@ def _open_terminal() -> int | None:
 
 def _wait_for(sock: socket.socket, pid: int) -> int:
     def forward(number: int, _frame: object) -> None:
-        with contextlib.suppress(OSError):
+        try:  # noqa: SIM105
             os.kill(pid, number)
+        except OSError:  # it has ended: nothing to pass the signal to
+            pass
 
     for name in FORWARDED:
         number = getattr(signal, name, None)

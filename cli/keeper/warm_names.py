@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import zlib
-from pathlib import Path
+
+TYPE_CHECKING = False  # typing is not imported at run time: a warm command's process imports this
+if TYPE_CHECKING:
+    from pathlib import Path
 
 WARM_SUFFIX = ".warm"  # not a keeper's `.sock`: `running_keepers` never mistakes it for one
-PACKAGE_ROOT = Path(__file__).resolve().parents[2]  # the installed `weatherballoon` package
+# The installed `weatherballoon` package (text: a warm command's process does not import pathlib).
+PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.realpath(__file__))))
 
 
 def install_digest() -> str:
@@ -19,9 +24,17 @@ def install_digest() -> str:
 
 def warm_socket_path(*, create: bool = True) -> Path | None:
     """`<digest>.warm` in the keepers' private folder; None when that folder is unusable."""
-    from .paths import KeeperDirError, keeper_dir
+    from pathlib import Path
+
+    name = warm_socket_name(create=create)
+    return None if name is None else Path(name)
+
+
+def warm_socket_name(*, create: bool = True) -> str | None:
+    """`warm_socket_path` as text, for the command's process (no pathlib there)."""
+    from .paths import KeeperDirError, keeper_dir_name
 
     try:
-        return keeper_dir(create=create) / f"{install_digest()}{WARM_SUFFIX}"
+        return os.path.join(keeper_dir_name(create=create), f"{install_digest()}{WARM_SUFFIX}")
     except KeeperDirError:
         return None

@@ -25,7 +25,10 @@ import os
 import socket
 import struct
 import sys
-from pathlib import Path
+
+TYPE_CHECKING = False  # typing is not imported at run time: a warm command's process imports this
+if TYPE_CHECKING:
+    from pathlib import Path
 
 PROTOCOL = 1
 HEADER = struct.Struct(">cI")
@@ -132,13 +135,15 @@ CONNECT_TIMEOUT_S = 2.0
 LOOPBACK_SUFFIX = ".tcp"  # the file naming a loopback keeper's port and secret (loopback.py)
 
 
-def connect_to_keeper(path: Path) -> socket.socket:
+def connect_to_keeper(path: Path | str) -> socket.socket:
     """A connection to the keeper at `path`, after checking that it runs as this user (a Unix socket), or
     that it knows the secret in the file at `path` (loopback TCP, loopback.py)."""
-    if path.suffix == LOOPBACK_SUFFIX:
+    if os.fspath(path).endswith(LOOPBACK_SUFFIX):
+        from pathlib import Path
+
         from . import loopback  # hmac, secrets: not for the Unix socket's commands (the warm client's above all)
 
-        return loopback.connect(path, CONNECT_TIMEOUT_S)
+        return loopback.connect(Path(path), CONNECT_TIMEOUT_S)
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     sock.settimeout(CONNECT_TIMEOUT_S)
     try:
