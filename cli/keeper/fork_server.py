@@ -100,18 +100,7 @@ class WarmClient:
         return None
 
     def listen(self) -> socket.socket:
-        """Bound under a temporary name and made 0600 before it is renamed into place (as keepers do)."""
-        temporary = self.path.with_name(f".{self.path.name}.{os.getpid()}")
-        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        old_umask = os.umask(0o177)
-        try:
-            listener.bind(str(temporary))
-        finally:
-            os.umask(old_umask)
-        os.chmod(temporary, 0o600)
-        listener.listen(32)
-        os.replace(temporary, self.path)
-        self.inode = os.stat(self.path).st_ino
+        listener, self.inode = wire.listen_private(self.path, 32)
         return listener
 
     def serve(self, listener: socket.socket) -> None:

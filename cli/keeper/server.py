@@ -110,18 +110,7 @@ class Keeper:
         if self.path.suffix == loopback.SUFFIX:
             listener, self._secret = loopback.listen(self.path)
             return listener
-        folder = keeper_dir()
-        temporary = folder / f".{self.key}.{os.getpid()}"
-        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        old_umask = os.umask(0o177)
-        try:
-            listener.bind(str(temporary))
-        finally:
-            os.umask(old_umask)
-        os.chmod(temporary, 0o600)
-        listener.listen(16)
-        os.replace(temporary, self.path)
-        self._inode = os.stat(self.path).st_ino
+        listener, self._inode = wire.listen_private(self.path, 16)
         return listener
 
     def serve(self, listener: socket.socket) -> None:

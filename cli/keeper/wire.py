@@ -132,6 +132,23 @@ def peer_uid(sock: socket.socket) -> int | None:
 CONNECT_TIMEOUT_S = 2.0
 
 
+def listen_private(path: Path, backlog: int) -> tuple[socket.socket, int]:
+    """A Unix socket at `path` that only this user can use, and its inode (to know it is still ours). Bound
+    under a temporary name, made 0600, then renamed into place: a client never finds a socket others could
+    use, and never one whose server is not ready yet."""
+    temporary = path.with_name(f".{path.name}.{os.getpid()}")
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    old_umask = os.umask(0o177)
+    try:
+        listener.bind(str(temporary))
+    finally:
+        os.umask(old_umask)
+    os.chmod(temporary, 0o600)
+    listener.listen(backlog)
+    os.replace(temporary, path)
+    return listener, os.stat(path).st_ino
+
+
 LOOPBACK_SUFFIX = ".tcp"  # the file naming a loopback keeper's port and secret (loopback.py)
 
 

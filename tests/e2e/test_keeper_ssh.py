@@ -55,19 +55,9 @@ def test_second_run_goes_through_the_keeper_byte_exact(project: Project, relay: 
 def test_the_command_imports_no_ssh_library_when_the_keeper_is_warm(project: Project) -> None:
     _keep(project)
     _warm(project)
-    import subprocess
-    import sys
-
-    result = subprocess.run(
-        [sys.executable, "-X", "importtime", "-m", "weatherballoon.cli", "run", "--", "echo", "hi"],
-        cwd=project.root,
-        env=project.env(),
-        capture_output=True,
-        timeout=60,
-    )
+    result, imported = project.imports_of("-m", "weatherballoon.cli", "run", "--", "echo", "hi")
     assert result.returncode == 0, result.stderr
     assert result.stdout == b"hi\n"
-    imported = {line.split("|")[-1].strip() for line in result.stderr.decode().splitlines() if "|" in line}
     assert "weatherballoon.cli.keeper.client" in imported
     assert not {name for name in imported if name.split(".")[0] in ("paramiko", "cryptography", "nacl", "bcrypt")}
 

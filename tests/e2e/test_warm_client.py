@@ -7,8 +7,6 @@ import errno
 import json
 import os
 import signal
-import subprocess
-import sys
 from pathlib import Path
 
 from tests.support import sshd
@@ -43,16 +41,9 @@ def test_a_warm_run_is_forked_from_the_warm_client_byte_exact(project: Project) 
 
 def test_the_command_process_imports_neither_click_nor_an_ssh_library(project: Project) -> None:
     _warm(project)
-    result = subprocess.run(
-        [sys.executable, "-X", "importtime", WB, "run", "--", "echo", "hi"],
-        cwd=project.root,
-        env=project.env(),
-        capture_output=True,
-        timeout=60,
-    )
+    result, imported = project.imports_of(WB, "run", "--", "echo", "hi")
     assert result.returncode == 0, result.stderr
     assert result.stdout == b"hi\n"
-    imported = {line.split("|")[-1].strip() for line in result.stderr.decode().splitlines() if "|" in line}
     assert "weatherballoon.cli.keeper.thin_client" in imported
     heavy = ("click", "pydantic", "paramiko", "cryptography", "boto3", "botocore", "rich")
     assert not {name for name in imported if name.split(".")[0] in heavy}

@@ -39,6 +39,14 @@ class Project:
     def keeper_pids(self) -> list[int]:
         return keeper_pids(self.runtime_dir)
 
+    def imports_of(self, *argv: str) -> tuple[subprocess.CompletedProcess[bytes], set[str]]:
+        """Run `python -X importtime ARGV...` here; the result and every module that process imported."""
+        result = subprocess.run(
+            [sys.executable, "-X", "importtime", *argv], cwd=self.root, env=self.env(), capture_output=True, timeout=60
+        )
+        lines = result.stderr.decode(errors="replace").splitlines()
+        return result, {line.split("|")[-1].strip() for line in lines if line.startswith("import time:")}
+
     def keeper_log(self) -> Path:
         """The log of this project's one keeper (not the warm client's `warm.log`)."""
         (log,) = (path for path in (self.runtime_dir / "keepers").glob("*.log") if path.name != "warm.log")
