@@ -13,6 +13,15 @@ from .shutdown import exit_now
 
 
 def main() -> None:
+    try:
+        os.getcwd()
+    except OSError as exc:  # run from a folder that was deleted (or that this user may no longer enter)
+        from .errors import UsageError
+
+        error = UsageError(f"the current folder is gone or unreadable ({exc.strerror})",
+                           hint="cd into the project folder and run the command again")  # fmt: skip
+        sys.stderr.write(error.render() + "\n")
+        exit_now(error.exit_code)
     if os.name == "posix":
         from .keeper.thin_client import run_warm
 

@@ -55,7 +55,7 @@ def eligible(argv: list[str]) -> bool:
 
 def run_warm(argv: list[str]) -> int | None:
     """The command's exit code, run by the warm client; None when it was not (nothing has run then)."""
-    if not eligible(argv):
+    if not eligible(argv) or not _standard_streams_open():
         return None
     path = warm_socket_name(create=False)
     if path is None or not os.path.exists(path):
@@ -96,6 +96,16 @@ def run_warm(argv: list[str]) -> int | None:
         code = _wait_for(sock, pid)
         trace.mark("the warm client's child ended")
         return code
+
+
+def _standard_streams_open() -> bool:
+    """Descriptors 0 to 2 are what the child takes over: a closed one would be taken by the next socket."""
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+        except OSError:
+            return False
+    return True
 
 
 def _open_terminal() -> int | None:

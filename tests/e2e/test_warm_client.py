@@ -7,6 +7,7 @@ import errno
 import json
 import os
 import signal
+import subprocess
 from pathlib import Path
 
 from tests.support import sshd
@@ -152,3 +153,19 @@ def _children_of(pid: int) -> list[int]:
         return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
     except OSError:
         return []
+
+
+def test_a_closed_stdin_or_a_deleted_folder_is_never_handed_over(project: Project) -> None:
+    """A closed descriptor 0 would be taken by the command's own socket and passed on as the job's stdin; a
+    deleted folder cannot be entered by the child: neither is handed over, and the second is a clear error."""
+    _warm(project)
+    closed = subprocess.run(["sh", "-c", f'exec "{WB}" -v run -- echo no-stdin <&-'], cwd=project.root,
+                            env=project.env(), capture_output=True, timeout=60)  # fmt: skip
+    assert closed.returncode == 0 and closed.stdout == b"no-stdin\n", closed.stderr
+    assert b"running in the warm client" not in closed.stderr
+    gone = project.root / "gone"
+    gone.mkdir()
+    deleted = subprocess.run(["sh", "-c", f'cd "{gone}" && rmdir "{gone}" && exec "{WB}" run -- true'],
+                             env=project.env(), capture_output=True, timeout=60)  # fmt: skip
+    assert deleted.returncode == 2, deleted.stderr
+    assert b"the current folder is gone or unreadable" in deleted.stderr and b"internal error" not in deleted.stderr
