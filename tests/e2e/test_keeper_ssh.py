@@ -186,15 +186,19 @@ def test_a_keeper_that_is_not_the_users_own_is_passed_over(project: Project, oth
 
 @pytest.mark.timeout(90)
 def test_keeper_killed_mid_job_is_a_lost_link_and_loses_no_output(project: Project) -> None:
+    _keep(project)
+    kill_mid_job_and_check_nothing_is_lost(project, _warm(project))
+
+
+def kill_mid_job_and_check_nothing_is_lost(project: Project, keeper_pid: int) -> None:
+    """Kill the keeper while a job streams: the command reports a lost link word for word as a dropped direct
+    connection does (no word of the keeper), and `wb logs` replays the job whole."""
     from tests.e2e.test_faults_ssh import assert_replay_is_whole, start_job, wait_loss_reported
 
-    _keep(project)
-    pid = _warm(project)
     lines = 20
     run, job_id = start_job(project, lines, 0.2)
-    os.kill(pid, signal.SIGKILL)
+    os.kill(keeper_pid, signal.SIGKILL)
     wait_loss_reported(run, job_id, time.monotonic())
-    # Word for word what a dropped direct connection says (the message has no word of the keeper).
     assert run.stderr.endswith(
         f": lost the connection while job {job_id} was running\n"
         f"  hint: the job keeps running; reattach with: wb logs -f {job_id}\n"

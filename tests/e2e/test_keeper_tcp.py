@@ -12,7 +12,6 @@ import secrets
 import signal
 import socket
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -177,19 +176,11 @@ def test_a_dead_keepers_record_is_not_tried_and_is_removed(project: Project) -> 
 
 @pytest.mark.timeout(90)
 def test_keeper_killed_mid_job_over_tcp_is_a_lost_link_and_loses_no_output(project: Project) -> None:
-    from tests.e2e.test_faults_ssh import assert_replay_is_whole, start_job, wait_loss_reported
+    from tests.e2e.test_keeper_ssh import kill_mid_job_and_check_nothing_is_lost
 
     _keep(project)
     pid, _ = _warm(project)
-    lines = 20
-    run, job_id = start_job(project, lines, 0.2)
-    os.kill(pid, signal.SIGKILL)
-    wait_loss_reported(run, job_id, time.monotonic())
-    assert run.stderr.endswith(
-        f": lost the connection while job {job_id} was running\n"
-        f"  hint: the job keeps running; reattach with: wb logs -f {job_id}\n"
-    ), run.stderr
-    assert_replay_is_whole(project, job_id, lines)
+    kill_mid_job_and_check_nothing_is_lost(project, pid)
 
 
 def test_the_keeper_over_tcp_exits_after_its_idle_window(project: Project) -> None:
