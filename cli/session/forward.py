@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -22,6 +23,9 @@ if TYPE_CHECKING:
 LOOPBACK = "127.0.0.1"
 LOCAL_NAMES = ("localhost", "127.0.0.1")
 CHUNK = 65536
+# When the command ends, the connections already carried may finish (the server's last reply is often still in
+# flight as it exits), as `ssh` waits for its forwarded connections; those that move no byte for this long are cut.
+DRAIN_IDLE_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -70,6 +74,8 @@ class LocalForward:
         self.warn = warn
         self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._open: set[Any] = set()
+        self._carriers: set[threading.Thread] = set()
+        self._last_moved = time.monotonic()
         self._lock = threading.Lock()
         self._closed = False
 
@@ -95,9 +101,22 @@ class LocalForward:
                 conn, peer = self.listener.accept()
             except OSError:
                 return  # closed
-            threading.Thread(target=self._carry, args=(conn, peer), daemon=True).start()
+            carrier = threading.Thread(target=self._carry, args=(conn, peer), daemon=True)
+            with self._lock:
+                if self._closed:
+                    conn.close()
+                    return
+                self._carriers.add(carrier)
+            carrier.start()
 
     def _carry(self, conn: socket.socket, peer: tuple[str, int]) -> None:
+        try:
+            self._carry_one(conn, peer)
+        finally:
+            with self._lock:
+                self._carriers.discard(threading.current_thread())
+
+    def _carry_one(self, conn: socket.socket, peer: tuple[str, int]) -> None:
         spec = self.spec
         try:
             channel = self.session.transport.open_channel(
@@ -116,9 +135,10 @@ class LocalForward:
                 conn.close()
                 return
             self._open.update((conn, channel))
-        sender = threading.Thread(target=_pump, args=(conn.recv, channel.sendall, channel.shutdown_write), daemon=True)
+        sender = threading.Thread(target=self._pump, args=(conn.recv, channel.sendall, channel.shutdown_write),
+                                  daemon=True)  # fmt: skip
         sender.start()
-        _pump(channel.recv, conn.sendall, lambda: conn.shutdown(socket.SHUT_WR))
+        self._pump(channel.recv, conn.sendall, lambda: conn.shutdown(socket.SHUT_WR))
         sender.join()
         with self._lock:
             self._open.discard(conn)
@@ -126,26 +146,41 @@ class LocalForward:
         channel.close()
         conn.close()
 
-    def close(self) -> None:
+    def _pump(self, read: Callable[[int], bytes], write: Callable[[bytes], Any], done: Callable[[], Any]) -> None:
+        try:
+            while data := read(CHUNK):
+                write(data)
+                self._last_moved = time.monotonic()
+        except (OSError, EOFError):
+            pass
+        finally:
+            with contextlib.suppress(Exception):
+                done()
+
+    def close(self, idle_s: float = DRAIN_IDLE_S) -> None:
+        """Stop listening, let the connections already carried finish while bytes move, then cut the rest once
+        none has moved for `idle_s`."""
+        with contextlib.suppress(OSError):
+            self.listener.shutdown(socket.SHUT_RDWR)  # wakes the blocked accept(); close() alone may not
+        with contextlib.suppress(OSError):
+            self.listener.close()
+        self._last_moved = max(self._last_moved, time.monotonic())
+        while True:
+            with self._lock:
+                carriers = list(self._carriers)
+            quiet_until = self._last_moved + idle_s
+            if not carriers or time.monotonic() >= quiet_until:
+                break
+            carriers[0].join(min(0.5, max(0.0, quiet_until - time.monotonic())))
         with self._lock:
             self._closed = True
             ends = list(self._open)
-        with contextlib.suppress(OSError):
-            self.listener.close()
+            cut = len(self._carriers)
         for end in ends:
             with contextlib.suppress(Exception):
                 end.close()
-
-
-def _pump(read: Callable[[int], bytes], write: Callable[[bytes], Any], done: Callable[[], Any]) -> None:
-    try:
-        while data := read(CHUNK):
-            write(data)
-    except (OSError, EOFError):
-        pass
-    finally:
-        with contextlib.suppress(Exception):
-            done()
+        if cut:
+            self.warn(f"forward {self.spec}: closed {cut} connection(s) idle for {idle_s:g} s after the command ended")
 
 
 @contextlib.contextmanager

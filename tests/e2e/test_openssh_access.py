@@ -123,29 +123,32 @@ def listeners(port: int) -> set[str]:
     return found
 
 
-def fetch(port: int, timeout: float = 40) -> bytes:
+def fetch(port: int, timeout: float = 40, read_after: float = 0) -> bytes:
     """What the forwarded server says, once it is up: before wb listens the port refuses, and before the
-    server listens the forward closes the connection."""
+    server listens the forward closes the connection. `read_after`: seconds to wait before reading."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        data = b""
+        data = bytearray()
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
-                while chunk := conn.recv(4096):
+                time.sleep(read_after)
+                while chunk := conn.recv(65536):
                     data += chunk
         except ConnectionRefusedError:
             pass
         if data:
-            return data
+            return bytes(data)
         time.sleep(0.3)
     raise AssertionError(f"nothing came through 127.0.0.1:{port} in {timeout:g} s")
 
 
-def one_shot_server(port: int, reply: str) -> str:
-    """A shell command: a TCP server on the machine's 127.0.0.1:PORT that answers one connection."""
+def one_shot_server(port: int, reply: str, repeat: int = 1) -> str:
+    """A shell command: a TCP server on the machine's 127.0.0.1:PORT that answers one connection (with `reply`
+    `repeat` times) and exits."""
     program = (
         "import socket; s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); "
-        f's.bind(("127.0.0.1", {port})); s.listen(); c, _ = s.accept(); c.sendall(b"{reply}"); c.close()'
+        f's.bind(("127.0.0.1", {port})); s.listen(); c, _ = s.accept(); c.sendall(b"{reply}" * {repeat}); '
+        "c.close()"
     )
     return f"python3 -c '{program}'"
 
@@ -158,15 +161,78 @@ def test_wb_ssh_L_reaches_a_server_on_the_machine_through_127_0_0_1_only(
     proc = far_project.popen("ssh", "-L", f"{local_port}:localhost:{remote_port}", far_project.host.spec, "--",
                              one_shot_server(remote_port, "hello through -L"))  # fmt: skip
     try:
-        assert fetch(local_port) == b"hello through -L"
+        deadline = time.monotonic() + 40
+        while not listeners(local_port) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        # looked at before the one connection the server answers: the command, and the listener, end after it
         assert listeners(local_port) == {"127.0.0.1"}
         with pytest.raises(ConnectionRefusedError):  # not on this machine's other addresses
             socket.create_connection((ns.near_address, local_port), timeout=5).close()
+        assert fetch(local_port) == b"hello through -L"
         assert proc.wait(30) == 0, proc.stderr.read() if proc.stderr else b""
     finally:
         proc.kill()
         proc.wait()
     assert not listeners(local_port)  # the listener ends with the command
+
+
+def test_a_reply_still_in_flight_when_the_command_ends_arrives_whole(far_project: Project) -> None:
+    """The server sends 8 MiB and exits, so the command ends while the reply is still on its way to a reader
+    that is slow to start: wb waits for the carried connection to finish, as ssh does, instead of cutting it
+    (seen under load as an empty reply)."""
+    assert far_project.host is not None
+    remote_port, local_port = free_local_port(), free_local_port()
+    proc = far_project.popen("ssh", "-L", f"{local_port}:localhost:{remote_port}", far_project.host.spec, "--",
+                             one_shot_server(remote_port, "0123456789abcdef", repeat=512 * 1024))  # fmt: skip
+    try:
+        assert fetch(local_port, read_after=1.5) == b"0123456789abcdef" * 512 * 1024
+        assert proc.wait(30) == 0, proc.stderr.read() if proc.stderr else b""
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_a_connection_left_idle_after_the_command_ends_is_closed_and_wb_exits(far_project: Project) -> None:
+    """A server left running in the background holds its connection open (a browser tab on a notebook, say):
+    once the command has ended and no byte has moved for a while, wb closes it, says so, and exits."""
+    assert far_project.host is not None
+    remote_port, local_port = free_local_port(), free_local_port()
+    accepted = f"/tmp/wb-accepted-{remote_port}"
+    holder = (
+        "import socket, time; s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); "
+        f's.bind(("127.0.0.1", {remote_port})); s.listen(); c, _ = s.accept(); open("{accepted}", "w").close(); '
+        "time.sleep(30)"
+    )
+    command = f"python3 -c '{holder}' >/dev/null 2>&1 & while [ ! -e {accepted} ]; do sleep 0.1; done"
+    proc = far_project.popen("ssh", "-L", f"{local_port}:localhost:{remote_port}", far_project.host.spec, "--",
+                             "sh", "-c", command)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 40
+        while True:  # until the held connection reaches the server (earlier tries are refused or closed at once)
+            try:
+                conn = socket.create_connection(("127.0.0.1", local_port), timeout=60)
+            except ConnectionRefusedError:
+                conn = None
+            if conn is not None:
+                conn.settimeout(0.5)
+                try:
+                    if conn.recv(1) == b"":  # the machine refused the forward: try again
+                        conn.close()
+                        conn = None
+                except TimeoutError:
+                    break  # held open
+            assert time.monotonic() < deadline, "the forward never reached the server"
+            time.sleep(0.3)
+        with conn:
+            assert proc.wait(30) == 0
+            conn.settimeout(5)
+            assert conn.recv(1) == b""  # closed by wb
+        assert proc.stderr is not None
+        assert b"idle for 5 s after the command ended" in proc.stderr.read()
+    finally:
+        proc.kill()
+        proc.wait()
+    assert not listeners(local_port)
 
 
 def test_wb_run_p_forwards_the_same_port_while_the_job_runs(far_project: Project) -> None:
