@@ -32,6 +32,7 @@ import contextlib
 import os
 import socket
 import threading
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -49,6 +50,10 @@ MAX_TUNNEL_DURATION_S = 3600  # the endpoint's limit, and the top of IAM's maxTu
 MAX_CONNECTIONS_PER_ENDPOINT = 20  # the endpoint's concurrent connections (docs/aws.md)
 SUPPORTED_PORTS = (22, 3389)  # the only remote ports an endpoint forwards to
 CHUNK = 1 << 16
+# A handshake that times out, breaks off or meets a 5xx is tried once more after a pause (a busy endpoint, a
+# blip on the path); a 4xx is the endpoint's or IAM's answer and is final.
+OPEN_ATTEMPTS = 2
+RETRY_PAUSE_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -187,29 +192,38 @@ def open_tunnel(
 
         tls = ssl.create_default_context(cafile=os.environ["AWS_CA_BUNDLE"])
     label = host_label or f"{private_ip}:{port}"
-    try:
-        websocket = connect(
-            url,
-            ssl=tls,
-            open_timeout=timeout_s,
-            compression=None,  # the SSH stream is encrypted: nothing to gain
-            max_size=None,
-            ping_interval=None,  # SSH's own keepalives (heartbeat.py) watch the path end to end
-            close_timeout=2,
-            user_agent_header="weatherballoon",
-            legacy=True,  # the connection itself, closed by Tunnel.close, not a context manager
-        )
-    except InvalidStatus as exc:
-        raise _refused(exc.response.status_code, _body(exc.response), endpoint, label) from exc
-    except (InvalidHandshake, OSError, TimeoutError) as exc:
-        raise ConnectError(
-            f"cannot open a tunnel through EC2 Instance Connect Endpoint {endpoint.id} "
-            f"({urlsplit(endpoint.url).netloc}): {exc or type(exc).__name__}",
-            host=label,
-            hint="check the network path to the endpoint (HTTPS, port 443), and that it exists: "
-            "aws ec2 describe-instance-connect-endpoints",
-        ) from exc
-    return Tunnel(websocket, max_duration_s)
+    failure = ConnectError("no attempt made")
+    for attempt in range(OPEN_ATTEMPTS):
+        if attempt:
+            time.sleep(RETRY_PAUSE_S)
+        try:
+            websocket = connect(
+                url,
+                ssl=tls,
+                open_timeout=timeout_s,
+                compression=None,  # the SSH stream is encrypted: nothing to gain
+                max_size=None,
+                ping_interval=None,  # SSH's own keepalives (heartbeat.py) watch the path end to end
+                close_timeout=2,
+                user_agent_header="weatherballoon",
+                legacy=True,  # the connection itself, closed by Tunnel.close, not a context manager
+            )
+            return Tunnel(websocket, max_duration_s)
+        except InvalidStatus as exc:
+            failure = _refused(exc.response.status_code, _body(exc.response), endpoint, label)
+            failure.__cause__ = exc
+            if exc.response.status_code < 500:
+                raise failure from exc
+        except (InvalidHandshake, OSError, TimeoutError) as exc:
+            failure = ConnectError(
+                f"cannot open a tunnel through EC2 Instance Connect Endpoint {endpoint.id} "
+                f"({urlsplit(endpoint.url).netloc}) in {OPEN_ATTEMPTS} tries: {exc or type(exc).__name__}",
+                host=label,
+                hint="check the network path to the endpoint (HTTPS, port 443), and that it exists: "
+                "aws ec2 describe-instance-connect-endpoints",
+            )
+            failure.__cause__ = exc
+    raise failure
 
 
 def _body(response: Any) -> str:

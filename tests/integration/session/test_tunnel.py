@@ -4,7 +4,10 @@ botocore's SigV4 signer, `websockets`' client) against the sandbox's endpoint (i
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import socket
+import threading
 import time
 from collections.abc import Iterator
 
@@ -13,7 +16,13 @@ from botocore.credentials import Credentials
 from weatherballoon.cli.errors import ConnectError
 from weatherballoon.cli.providers.records import SshTarget
 from weatherballoon.cli.session.connection import ConnectOptions, SshSession
-from weatherballoon.cli.session.tunnel import TunnelEndpoint, open_tunnel, presigned_url
+from weatherballoon.cli.session.tunnel import (
+    OPEN_ATTEMPTS,
+    RETRY_PAUSE_S,
+    TunnelEndpoint,
+    open_tunnel,
+    presigned_url,
+)
 from weatherballoon.sandbox.eice.endpoint import Refused, SandboxEndpoint, wait_until
 
 from tests.support.sshd import SshdHost
@@ -118,3 +127,83 @@ def test_the_endpoint_serves_at_most_its_concurrent_connections(sshd_host: SshdH
         open_tunnel(_where(server), "127.0.0.1", credentials=GOOD).close()
     finally:
         server.stop()
+
+
+class SilentOnce:
+    """A TCP front for an endpoint: the first connection is accepted and never answered (a handshake that
+    times out), later ones are relayed to the endpoint byte for byte."""
+
+    def __init__(self, endpoint_port: int) -> None:
+        self.endpoint_port = endpoint_port
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.accepted = 0
+        self._held: list[socket.socket] = []
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"ws://127.0.0.1:{self.listener.getsockname()[1]}"
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return
+            self.accepted += 1
+            if self.accepted == 1:
+                self._held.append(conn)
+                continue
+            upstream = socket.create_connection(("127.0.0.1", self.endpoint_port))
+            for source, sink in ((conn, upstream), (upstream, conn)):
+                threading.Thread(target=self._relay, args=(source, sink), daemon=True).start()
+
+    @staticmethod
+    def _relay(source: socket.socket, sink: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            while data := source.recv(65536):
+                sink.sendall(data)
+            sink.shutdown(socket.SHUT_WR)
+
+    def close(self) -> None:
+        self.listener.close()
+        for conn in self._held:
+            conn.close()
+
+
+def test_a_handshake_that_times_out_is_tried_once_more(sshd_host: SshdHost, endpoint: SandboxEndpoint) -> None:
+    """A busy endpoint (seen under CI load: the sandbox's endpoint answered after the 10 s timeout) costs one
+    retry, not the run."""
+    endpoint_port_fix(endpoint, sshd_host.port)
+    front = SilentOnce(endpoint.port)
+    try:
+        where = TunnelEndpoint(id=endpoint.endpoint_id, region=REGION, url=front.url)
+        started = time.monotonic()
+        tunnel = open_tunnel(where, sshd_host.address, credentials=GOOD, timeout_s=1.0)
+        assert time.monotonic() - started >= 1.0 + RETRY_PAUSE_S
+        target = SshTarget(host=sshd_host.address, port=sshd_host.port, username=sshd_host.user.name)
+        options = ConnectOptions(known_hosts=sshd_host.known_hosts, identity_file=str(sshd_host.identity))
+        with SshSession.open(target, options, sock=tunnel.sock) as session:
+            assert session.run("echo through")[:2] == (0, b"through\n")
+        assert front.accepted == 2 and endpoint.opened == 1
+    finally:
+        front.close()
+
+
+def test_a_refusal_is_final_and_a_dead_endpoint_is_named_after_the_retry(endpoint: SandboxEndpoint) -> None:
+    front = SilentOnce(endpoint.port)
+    try:
+        where = TunnelEndpoint(id=endpoint.endpoint_id, region=REGION, url=front.url)
+        front.accepted = 1  # no silent first connection: every one reaches the endpoint
+        with pytest.raises(ConnectError, match=r"HTTP 403"):
+            open_tunnel(where, "127.0.0.1", credentials=Credentials(GOOD.access_key, "wrong"), timeout_s=1.0)
+        assert front.accepted == 2  # one request: a 403 is not retried
+    finally:
+        front.close()
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        closed = probe.getsockname()[1]
+    nowhere = TunnelEndpoint(id=endpoint.endpoint_id, region=REGION, url=f"ws://127.0.0.1:{closed}")
+    with pytest.raises(ConnectError, match=rf"cannot open a tunnel .*in {OPEN_ATTEMPTS} tries") as caught:
+        open_tunnel(nowhere, "127.0.0.1", credentials=GOOD, timeout_s=1.0)
+    assert "describe-instance-connect-endpoints" in (caught.value.hint or "")
