@@ -4,6 +4,7 @@ taken over; roots that must never be synced into; notes the agent and the scan g
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -149,8 +150,13 @@ def test_notes_from_the_agent_and_the_scan_reach_the_user(
     write(project, "old.py", "x")
     sync_up(runner, project, "~/wb/proj")  # where an older wb put the project by default
     write(project, "a.py", "x")
-    for index in range(2000):  # a scan that cannot finish within the notice's threshold below
-        write(project, f"many/f{index}.txt", "x")
+    write(project, "b.py", "x")
+    # A scan that cannot finish within the notice's threshold: the real git, started 3 s late.
+    slow = project.parent / "slow-git"
+    slow.mkdir()
+    (slow / "git").write_text(f'#!/bin/sh\nsleep 3\nexec {shutil.which("git")} "$@"\n')
+    (slow / "git").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{slow}{os.pathsep}{os.environ['PATH']}")
     monkeypatch.setattr(client, "SCAN_NOTICE_S", 0.001)
     monkeypatch.setattr(client, "LARGE_UPLOAD_FILES", 1)
     notes: list[str] = []
