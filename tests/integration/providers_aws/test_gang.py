@@ -10,12 +10,13 @@ from typing import Any
 
 import boto3
 import pytest
-from weatherballoon.cli.errors import ProvisionError
+from weatherballoon.cli.errors import ProvisionError, UsageError
 from weatherballoon.cli.providers.aws.gang_launch import GANG_ID, GANG_RANK
 from weatherballoon.cli.providers.aws.gang_network import NAME_PREFIX
 from weatherballoon.cli.providers.aws.leases import release_to_idle
 from weatherballoon.cli.providers.held import Obtained
 from weatherballoon.cli.providers.records import InstanceSpec
+from weatherballoon.cli.session.tunnel import MAX_CONNECTIONS_PER_ENDPOINT
 from weatherballoon.lambdas import gang, tags
 
 from tests.integration.providers_aws.conftest import BootEmulator, World, instance_row
@@ -312,3 +313,17 @@ def test_the_next_gang_launch_sweeps_the_old_networks_its_owner_no_longer_uses(
     names = {p["GroupName"] for p in ec2.describe_placement_groups()["PlacementGroups"]}
     assert old not in names and names == {young, others, mine}
     assert {g["GroupName"] for g in gang_groups()} == {young, others, mine}
+
+
+def test_a_gang_larger_than_the_endpoints_connection_cap_is_refused_before_any_launch(
+    world: World, faults: FaultProxy
+) -> None:
+    """Through Instance Connect every machine of a gang holds a tunnel for the whole run, and an endpoint
+    serves at most 20 at once (AWS's quota): 21 machines would be launched, billed, then refused with 429."""
+    provider = world.provider(world.project(connect="eice"))
+    with pytest.raises(UsageError) as caught:
+        provider.acquire_gang(G5, MAX_CONNECTIONS_PER_ENDPOINT + 1)
+    assert caught.value.exit_code == 2
+    assert "--nodes 21" in caught.value.message and "at most 20" in caught.value.message
+    assert "--nodes 20 or fewer" in (caught.value.hint or "")
+    assert faults.calls == [] and live_wb_instances() == []
