@@ -28,7 +28,7 @@ from weatherballoon.lambdas import gang
 from weatherballoon.lambdas.records import InstanceRecord, InstanceState
 
 from ...aws_account.errors import translated
-from ...errors import ProvisionError
+from ...errors import ProvisionError, UsageError
 from . import gang_network, keys, reuse
 from .acquire import Acquired, Context, launch_request, lease_renewer, new_row, take
 from .instances import Ec2Instance, describe
@@ -54,6 +54,7 @@ def acquire_gang(ctx: Context, spec: InstanceSpec, nodes: int) -> list[Acquired]
     """The gang's machines by rank: a warm gang claimed whole, else a new one."""
     if not 2 <= nodes <= gang.MAX_GANG_SIZE:
         raise ValueError(f"a gang has 2 to {gang.MAX_GANG_SIZE} machines, not {nodes}")
+    refuse_more_tunnels_than_the_endpoint_serves(ctx.plane.connect, nodes)
     wanted = reuse.spec_hash(ctx.config, spec)
     if not spec.fresh:
         warm = find_warm_gang(ctx, spec, wanted, nodes)
@@ -63,6 +64,22 @@ def acquire_gang(ctx: Context, spec: InstanceSpec, nodes: int) -> list[Acquired]
             )
             return warm
     return launch_gang(ctx, spec, wanted, nodes)
+
+
+def refuse_more_tunnels_than_the_endpoint_serves(connect: str, nodes: int) -> None:
+    """Through an Instance Connect Endpoint a gang holds one tunnel per machine for the whole run, and the
+    endpoint serves at most MAX_CONNECTIONS_PER_ENDPOINT at once: a bigger gang would be launched, billed, and
+    then refused (HTTP 429) partway through connecting. Said before anything is launched."""
+    from ...session.tunnel import MAX_CONNECTIONS_PER_ENDPOINT
+
+    if connect == "eice" and nodes > MAX_CONNECTIONS_PER_ENDPOINT:
+        raise UsageError(
+            f"--nodes {nodes}: through the EC2 Instance Connect Endpoint a gang holds one tunnel per machine, "
+            f"and the endpoint serves at most {MAX_CONNECTIONS_PER_ENDPOINT} at once (your team's other "
+            "connections included)",
+            hint=f"run with --nodes {MAX_CONNECTIONS_PER_ENDPOINT} or fewer, or reach the machines another way: "
+            '"connect": "private-ip" from inside the VPC (docs/aws.md, Access)',
+        )
 
 
 # --- reuse ---------------------------------------------------------------------------------------------------

@@ -126,7 +126,6 @@ class AwsProvider(Provider):
             return [self.acquire(spec)]
         from .gang_launch import GANG_ID, acquire_gang, rank_of
 
-        self._refuse_more_tunnels_than_the_endpoint_serves(nodes)
         members = acquire_gang(self.context, spec, nodes)
         share = rank_spec(spec, nodes)
         margin = reuse.claim_margin(self.plane.supervision.idle_minutes)
@@ -266,21 +265,6 @@ class AwsProvider(Provider):
             ensure_daemon(agent, instance.id, self.daemon_python)
             held.daemon_ready = True
         return agent
-
-    def _refuse_more_tunnels_than_the_endpoint_serves(self, nodes: int) -> None:
-        """Through an Instance Connect Endpoint a gang holds one tunnel per machine for the whole run, and the
-        endpoint serves at most MAX_CONNECTIONS_PER_ENDPOINT at once: a bigger gang would be launched, billed,
-        and then refused (HTTP 429) partway through connecting. Said before anything is launched."""
-        from ...session.tunnel import MAX_CONNECTIONS_PER_ENDPOINT
-
-        if self.plane.connect == "eice" and nodes > MAX_CONNECTIONS_PER_ENDPOINT:
-            raise UsageError(
-                f"--nodes {nodes}: through the EC2 Instance Connect Endpoint a gang holds one tunnel per machine, "
-                f"and the endpoint serves at most {MAX_CONNECTIONS_PER_ENDPOINT} at once (its own and your "
-                "team's other connections included)",
-                hint=f"run with --nodes {MAX_CONNECTIONS_PER_ENDPOINT} or fewer, or reach the machines another way: "
-                '"connect": "private-ip" from inside the VPC (docs/aws.md, Access)',
-            )
 
     # --- supervision -----------------------------------------------------------------------------------
 
